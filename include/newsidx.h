@@ -1,0 +1,508 @@
+/*
+ * newsidx.h — the whole public API of libnewsidx, an embeddable full-text
+ * search library for article archives.
+ *
+ * Conventions (as in zstd, LMDB and SQLite):
+ *  - every public name starts with newsidx_ / NEWSIDX_;
+ *  - handles are opaque; every free/close function accepts NULL;
+ *  - functions return an int status: 0 (NEWSIDX_OK) on success, a negative
+ *    NEWSIDX_ERR_* code on failure; out-parameters come last;
+ *  - a handle keeps the message of its last error (what and where: file,
+ *    line, byte offset, query column), read with the handle's *_errmsg();
+ *  - options structs start with a `size` field and are filled with defaults
+ *    by their *_init() function, so fields can be added without breaking
+ *    callers compiled against an older header;
+ *  - there is no global mutable state: handles are independent. A reader
+ *    may be shared by several threads searching at once; a writer and an
+ *    analyzer belong to one thread at a time.
+ */
+#ifndef NEWSIDX_H
+#define NEWSIDX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(NEWSIDX_BUILDING) && defined(__GNUC__)
+#define NEWSIDX_API __attribute__((visibility("default")))
+#else
+#define NEWSIDX_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Versions                                                                 */
+/* ------------------------------------------------------------------------ */
+
+#define NEWSIDX_VERSION_MAJOR 0
+#define NEWSIDX_VERSION_MINOR 1
+#define NEWSIDX_VERSION_PATCH 0
+#define NEWSIDX_VERSION_NUMBER                                                 \
+    (NEWSIDX_VERSION_MAJOR * 10000 + NEWSIDX_VERSION_MINOR * 100 +             \
+     NEWSIDX_VERSION_PATCH)
+#define NEWSIDX_VERSION_STRING "0.1.0"
+
+/** Returns NEWSIDX_VERSION_NUMBER of the library actually linked. */
+NEWSIDX_API unsigned newsidx_version_number(void);
+
+/** Returns the version of the library actually linked, as "MAJOR.MINOR.PATCH". */
+NEWSIDX_API const char *newsidx_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define NEWSIDX_OK 0
+#define NEWSIDX_ERR_NOMEM (-1)       /* out of memory */
+#define NEWSIDX_ERR_IO (-2)          /* a system call on a file failed */
+#define NEWSIDX_ERR_CORRUPT (-3)     /* an index file fails a checksum or invariant */
+#define NEWSIDX_ERR_INVALID (-4)     /* an argument is invalid */
+#define NEWSIDX_ERR_LOCKED (-5)      /* another writer holds the index lock */
+#define NEWSIDX_ERR_NOT_FOUND (-6)   /* no such index, article or field */
+#define NEWSIDX_ERR_SYNTAX (-7)      /* a query does not parse */
+#define NEWSIDX_ERR_LIMIT (-8)       /* a documented limit was exceeded */
+#define NEWSIDX_ERR_VERSION (-9)     /* index written by an unsupported format version */
+#define NEWSIDX_ERR_UNSUPPORTED (-10) /* e.g. unknown stemmer language */
+#define NEWSIDX_ERR_INPUT (-11)      /* an input record is malformed */
+
+/**
+ * Returns a static, human-readable description of an error code (never NULL;
+ * unknown codes give "unknown error").
+ */
+NEWSIDX_API const char *newsidx_strerror(int code);
+
+/* ------------------------------------------------------------------------ */
+/* Text analysis                                                            */
+/* ------------------------------------------------------------------------ */
+
+/** Longest term kept, in bytes of folded UTF-8; longer words are dropped. */
+#define NEWSIDX_MAX_TERM_BYTES 64
+
+/** An analyzer turns UTF-8 text into terms. One thread at a time. */
+typedef struct newsidx_analyzer newsidx_analyzer;
+
+/** Analyzer options. Fill with newsidx_analyzer_options_init() first. */
+typedef struct newsidx_analyzer_options {
+    size_t size;                    /* sizeof(newsidx_analyzer_options) */
+    const char *stem_language;      /* Snowball language ("english", "fr"...), NULL = no stemming */
+    const char *stopwords_language; /* stopword list language, NULL = none */
+} newsidx_analyzer_options;
+
+/** Fills *opts with the defaults (no stemming, no stopwords). */
+NEWSIDX_API void newsidx_analyzer_options_init(newsidx_analyzer_options *opts);
+
+/**
+ * Creates an analyzer.
+ * @param opts  options, or NULL for the defaults
+ * @param out   receives the analyzer; free it with newsidx_analyzer_free()
+ * @return NEWSIDX_OK, NEWSIDX_ERR_NOMEM, NEWSIDX_ERR_INVALID (bad size), or
+ *         NEWSIDX_ERR_UNSUPPORTED (unknown stemmer or stopword language).
+ */
+NEWSIDX_API int newsidx_analyzer_create(const newsidx_analyzer_options *opts,
+                                        newsidx_analyzer **out);
+
+/** Frees an analyzer; NULL is accepted. */
+NEWSIDX_API void newsidx_analyzer_free(newsidx_analyzer *analyzer);
+
+/** One term produced by the analyzer. Valid only during the callback. */
+typedef struct newsidx_token {
+    const char *term;  /* folded (and stemmed) UTF-8, not NUL-terminated */
+    size_t term_len;   /* bytes in term, 1..NEWSIDX_MAX_TERM_BYTES */
+    uint32_t position; /* 0-based word position in the text */
+    size_t start;      /* byte offset of the source word in the input */
+    size_t end;        /* one past its last byte: input[start, end) is the word */
+} newsidx_token;
+
+/** Receives each token; return 0 to go on, non-zero to stop (returned by newsidx_analyze). */
+typedef int (*newsidx_token_fn)(void *ctx, const newsidx_token *token);
+
+/**
+ * Analyzes text and calls fn for each term, in order.
+ * Any bytes are accepted: invalid UTF-8 acts as a separator.
+ * @return NEWSIDX_OK, NEWSIDX_ERR_NOMEM, or the callback's non-zero value.
+ */
+NEWSIDX_API int newsidx_analyze(newsidx_analyzer *analyzer, const char *text,
+                                size_t len, newsidx_token_fn fn, void *ctx);
+
+/** Returns the stemmer languages available, as a NULL-terminated array. */
+NEWSIDX_API const char *const *newsidx_stem_languages(void);
+
+/* ------------------------------------------------------------------------ */
+/* Articles and fields                                                      */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * One named field of an article. Well-known names: "id", "title", "body"
+ * (also "text" / "content"), "author", "source", "url", "date". Other names
+ * are stored but not indexed.
+ */
+typedef struct newsidx_field {
+    const char *name;  /* NUL-terminated field name */
+    const char *value; /* UTF-8 bytes, not necessarily NUL-terminated */
+    size_t value_len;
+} newsidx_field;
+
+/**
+ * Parses a date: ISO-8601 (date, date-time, with or without zone), RFC 2822,
+ * "Jun 23, 2024", "23 June 2024", Unix seconds (all digits).
+ * @param out_seconds  receives seconds since 1970-01-01T00:00:00Z (UTC)
+ * @return NEWSIDX_OK or NEWSIDX_ERR_INPUT when the text is not a date.
+ */
+NEWSIDX_API int newsidx_parse_date(const char *text, size_t len,
+                                   int64_t *out_seconds);
+
+/* ------------------------------------------------------------------------ */
+/* Writer                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/** Adds articles to an index directory. One writer per index (lock file). */
+typedef struct newsidx_writer newsidx_writer;
+
+/** Writer options. Fill with newsidx_writer_options_init() first. */
+typedef struct newsidx_writer_options {
+    size_t size;                /* sizeof(newsidx_writer_options) */
+    int append;                 /* 0: start a new, empty index (the directory may exist but
+                                   must hold no index, or is reset); 1: add to an existing one */
+    size_t ram_budget_bytes;    /* flush a segment when the buffer reaches this (default 256 MiB) */
+    const char *stem_language;  /* analyzer stemming for the whole index (NULL = none) */
+    const char *stopwords_language; /* analyzer stopwords (NULL = none) */
+    int store_fields;           /* 1 (default): store all fields; 0: store only the id */
+    int doc_store_level;        /* zstd level for the doc store (default 9) */
+    uint32_t doc_store_block_bytes; /* doc store block size (default 65536) */
+    uint32_t merge_factor;      /* merge when this many segments share a size tier (default 10) */
+    uint32_t max_field_bytes;   /* longest field indexed; longer ones are cut (default 16 MiB) */
+} newsidx_writer_options;
+
+/** Fills *opts with the defaults. */
+NEWSIDX_API void newsidx_writer_options_init(newsidx_writer_options *opts);
+
+/**
+ * Opens (or creates) the index in directory dir for writing.
+ * @return NEWSIDX_OK, NEWSIDX_ERR_LOCKED (another writer), NEWSIDX_ERR_IO,
+ *         NEWSIDX_ERR_CORRUPT, NEWSIDX_ERR_NOT_FOUND (append to no index),
+ *         NEWSIDX_ERR_INVALID, NEWSIDX_ERR_NOMEM.
+ *         On failure *out is NULL; a message is in errbuf when given.
+ * @param errbuf  optional buffer (may be NULL) for the error message
+ */
+NEWSIDX_API int newsidx_writer_open(const char *dir,
+                                    const newsidx_writer_options *opts,
+                                    char *errbuf, size_t errbuf_size,
+                                    newsidx_writer **out);
+
+/* Warning bits set by newsidx_writer_add (the article was still added). */
+#define NEWSIDX_WARN_ID_DERIVED 0x01    /* no id: derived from XXH3-64 of the content */
+#define NEWSIDX_WARN_DATE_UNPARSED 0x02 /* date kept as text only, not in the date column */
+#define NEWSIDX_WARN_FIELD_CUT 0x04     /* a field longer than max_field_bytes was cut */
+#define NEWSIDX_WARN_EMPTY_BODY 0x08    /* the article has no body text */
+#define NEWSIDX_WARN_REPLACED 0x10      /* an article with the same id was replaced */
+#define NEWSIDX_WARN_BAD_UTF8 0x20      /* invalid UTF-8 was replaced by U+FFFD when stored */
+
+/**
+ * Adds one article given as fields. An article whose id already exists
+ * (committed or added earlier) replaces the earlier one.
+ * @param warnings  optional; receives NEWSIDX_WARN_* bits
+ * @return NEWSIDX_OK, NEWSIDX_ERR_NOMEM, NEWSIDX_ERR_IO (while flushing),
+ *         NEWSIDX_ERR_INVALID.
+ */
+NEWSIDX_API int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields,
+                                   size_t n_fields, unsigned *warnings);
+
+/**
+ * Makes every article added so far durable and visible to readers opened
+ * afterwards: writes segments, fsyncs them, atomically replaces the manifest.
+ */
+NEWSIDX_API int newsidx_writer_commit(newsidx_writer *w);
+
+/**
+ * Closes the writer and releases its lock. Articles added since the last
+ * commit are discarded. NULL is accepted.
+ */
+NEWSIDX_API void newsidx_writer_close(newsidx_writer *w);
+
+/** Returns the message of the writer's last error ("" if none). */
+NEWSIDX_API const char *newsidx_writer_errmsg(const newsidx_writer *w);
+
+/* ------------------------------------------------------------------------ */
+/* Ingest: article files into a writer                                      */
+/* ------------------------------------------------------------------------ */
+
+/** Severity of an ingest report. */
+#define NEWSIDX_REPORT_WARNING 1 /* the record was indexed, with a problem */
+#define NEWSIDX_REPORT_SKIPPED 2 /* the record was not indexed */
+#define NEWSIDX_REPORT_ERROR 3   /* a whole file or directory could not be read */
+
+/** Reasons counted in newsidx_ingest_stats.by_reason. */
+enum newsidx_reason {
+    NEWSIDX_REASON_BAD_JSON = 0,  /* malformed JSON line (skipped) */
+    NEWSIDX_REASON_NOT_OBJECT,    /* JSON value that is not an object (skipped) */
+    NEWSIDX_REASON_BAD_UTF8,      /* invalid UTF-8 (warning) */
+    NEWSIDX_REASON_NO_ID,         /* missing id, derived (warning) */
+    NEWSIDX_REASON_EMPTY_BODY,    /* empty body (warning) */
+    NEWSIDX_REASON_BAD_DATE,      /* unparseable date (warning) */
+    NEWSIDX_REASON_TOO_LONG,      /* field or line over a limit, cut (warning) or skipped */
+    NEWSIDX_REASON_NUL_BYTE,      /* NUL bytes in a record (warning) */
+    NEWSIDX_REASON_DUPLICATE_ID,  /* id seen before, earlier article replaced (warning) */
+    NEWSIDX_REASON_UNREADABLE,    /* file or directory that cannot be read (error) */
+    NEWSIDX_REASON_EMPTY,         /* record with no text at all (skipped) */
+    NEWSIDX_REASON_COUNT
+};
+
+/** Returns a short name for a reason ("bad-json", ...). */
+NEWSIDX_API const char *newsidx_reason_name(int reason);
+
+/** Called for each problem: where (file, 1-based line or 0) and what. */
+typedef void (*newsidx_report_fn)(void *ctx, const char *file, uint64_t line,
+                                  int severity, int reason, const char *message);
+
+/** Called now and then with the bytes read so far of the current input. */
+typedef void (*newsidx_progress_fn)(void *ctx, uint64_t articles,
+                                    uint64_t bytes_read);
+
+/** Ingest options. Fill with newsidx_ingest_options_init() first. */
+typedef struct newsidx_ingest_options {
+    size_t size;                  /* sizeof(newsidx_ingest_options) */
+    newsidx_report_fn report;     /* NULL: problems are only counted */
+    newsidx_progress_fn progress; /* NULL: no progress calls */
+    void *ctx;                    /* passed to report and progress */
+    size_t max_line_bytes;        /* longest JSON line read whole (default 64 MiB); longer: skipped */
+} newsidx_ingest_options;
+
+/** Fills *opts with the defaults. */
+NEWSIDX_API void newsidx_ingest_options_init(newsidx_ingest_options *opts);
+
+/** Counters of one or more ingest calls (they add up). Zero it before the first call. */
+typedef struct newsidx_ingest_stats {
+    uint64_t indexed;   /* articles added */
+    uint64_t skipped;   /* records not added */
+    uint64_t warnings;  /* records added with a problem */
+    uint64_t errors;    /* files or directories that could not be read */
+    uint64_t bytes_read; /* input bytes (compressed size for .zst/.gz) */
+    uint64_t by_reason[NEWSIDX_REASON_COUNT];
+} newsidx_ingest_stats;
+
+/**
+ * Reads articles from path into the writer: a JSON Lines file (plain, .zst
+ * or .gz, detected by magic bytes), a .txt/.md/.html/.htm file, a directory
+ * (walked recursively), or "-" for JSON Lines on standard input.
+ * Bad records are reported and skipped; they never stop the run.
+ * @return NEWSIDX_OK when the input was read (even with skipped records),
+ *         NEWSIDX_ERR_IO/NOT_FOUND when path itself cannot be read, or a
+ *         writer error (NOMEM, IO while flushing) that stops the run.
+ */
+NEWSIDX_API int newsidx_ingest_path(newsidx_writer *w, const char *path,
+                                    const newsidx_ingest_options *opts,
+                                    newsidx_ingest_stats *stats);
+
+/* ------------------------------------------------------------------------ */
+/* Reader                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * A snapshot of a committed index, memory-mapped. Safe to share between
+ * threads for searching and fetching articles.
+ */
+typedef struct newsidx_reader newsidx_reader;
+
+/**
+ * Opens the last commit of the index in dir and verifies every file's footer.
+ * @return NEWSIDX_OK, NEWSIDX_ERR_NOT_FOUND, NEWSIDX_ERR_IO,
+ *         NEWSIDX_ERR_CORRUPT, NEWSIDX_ERR_VERSION, NEWSIDX_ERR_NOMEM.
+ * @param errbuf  optional buffer (may be NULL) for the error message
+ */
+NEWSIDX_API int newsidx_reader_open(const char *dir, char *errbuf,
+                                    size_t errbuf_size, newsidx_reader **out);
+
+/** Closes a reader; NULL is accepted. No search may be running on it. */
+NEWSIDX_API void newsidx_reader_close(newsidx_reader *r);
+
+/** Sizes and counts of an index. */
+typedef struct newsidx_stats {
+    uint64_t generation;      /* commit generation */
+    uint64_t docs;            /* live articles */
+    uint64_t deleted_docs;    /* replaced articles not yet merged away */
+    uint64_t segments;
+    uint64_t terms;           /* distinct (field, term) pairs summed over segments */
+    uint64_t postings_bytes;  /* doc ids, frequencies and skip data */
+    uint64_t positions_bytes;
+    uint64_t dict_bytes;      /* term dictionary */
+    uint64_t norms_bytes;
+    uint64_t docstore_bytes;  /* stored fields, compressed, with its dictionary */
+    uint64_t other_bytes;     /* dates, id index, tombstones, manifest, footers */
+    uint64_t raw_text_bytes;  /* bytes of the indexed fields' text */
+    uint64_t raw_stored_bytes; /* bytes of the stored fields before compression */
+} newsidx_stats;
+
+/** Fills *out with the reader's statistics. Returns NEWSIDX_OK. */
+NEWSIDX_API int newsidx_reader_stats(const newsidx_reader *r, newsidx_stats *out);
+
+/** A stored article, fetched from the doc store. */
+typedef struct newsidx_doc newsidx_doc;
+
+/**
+ * Fetches the stored article with the given id.
+ * @return NEWSIDX_OK, NEWSIDX_ERR_NOT_FOUND, NEWSIDX_ERR_CORRUPT, NEWSIDX_ERR_NOMEM.
+ */
+NEWSIDX_API int newsidx_reader_get(const newsidx_reader *r, const char *id,
+                                   size_t id_len, newsidx_doc **out);
+
+/** Number of stored fields of a document. */
+NEWSIDX_API size_t newsidx_doc_field_count(const newsidx_doc *doc);
+
+/** The i-th stored field (0-based, i < newsidx_doc_field_count); NULL if out of range. */
+NEWSIDX_API const newsidx_field *newsidx_doc_field(const newsidx_doc *doc, size_t i);
+
+/** The stored field with that name, or NULL. */
+NEWSIDX_API const newsidx_field *newsidx_doc_find(const newsidx_doc *doc,
+                                                  const char *name);
+
+/** The article's parsed date in Unix seconds; returns 0 if it has one, NEWSIDX_ERR_NOT_FOUND if not. */
+NEWSIDX_API int newsidx_doc_date(const newsidx_doc *doc, int64_t *out_seconds);
+
+/** Frees a document; NULL is accepted. */
+NEWSIDX_API void newsidx_doc_free(newsidx_doc *doc);
+
+/** Called by newsidx_check for each problem found. */
+typedef void (*newsidx_check_fn)(void *ctx, const char *file, uint64_t offset,
+                                 const char *message);
+
+/**
+ * Verifies every checksum and structural invariant of the last commit in
+ * dir (sorted terms, increasing doc ids, offsets in range, ...).
+ * @return NEWSIDX_OK if the index is sound, NEWSIDX_ERR_CORRUPT (problems
+ *         were reported through fn), or another error when it cannot be read.
+ */
+NEWSIDX_API int newsidx_check(const char *dir, newsidx_check_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Queries and search                                                       */
+/* ------------------------------------------------------------------------ */
+
+/** A parsed query; reusable, and shareable between threads once parsed. */
+typedef struct newsidx_query newsidx_query;
+
+/** Query limits; the parser answers NEWSIDX_ERR_LIMIT past them. */
+typedef struct newsidx_query_options {
+    size_t size;                /* sizeof(newsidx_query_options) */
+    uint32_t max_query_bytes;   /* default 65536 */
+    uint32_t max_depth;         /* nesting of parentheses/fields, default 64 */
+    uint32_t max_clauses;       /* leaf terms after expansion, default 4096 */
+    uint32_t max_expansions;    /* terms one prefix/fuzzy word may expand to, default 1024 */
+    uint32_t max_phrase_terms;  /* words in one phrase, default 64 */
+} newsidx_query_options;
+
+/** Fills *opts with the defaults. */
+NEWSIDX_API void newsidx_query_options_init(newsidx_query_options *opts);
+
+/**
+ * Parses a query with the reader's analyzer settings.
+ * Grammar: words, AND OR NOT, +must -mustnot, ( ), "phrase", "a b"~N,
+ * a NEAR/N b, pref*, word~1, field:term, field:(...), date:A..B, term^2.
+ * @param error_column  optional; on NEWSIDX_ERR_SYNTAX receives the 1-based
+ *                      column (in bytes) where the error was found
+ * @param errbuf        optional buffer for "expected X at column N" messages
+ * @return NEWSIDX_OK, NEWSIDX_ERR_SYNTAX, NEWSIDX_ERR_LIMIT, NEWSIDX_ERR_NOMEM.
+ */
+NEWSIDX_API int newsidx_query_parse(const newsidx_reader *r, const char *text,
+                                    size_t len, const newsidx_query_options *opts,
+                                    size_t *error_column, char *errbuf,
+                                    size_t errbuf_size, newsidx_query **out);
+
+/** Frees a query; NULL is accepted. */
+NEWSIDX_API void newsidx_query_free(newsidx_query *q);
+
+/** Sort orders. */
+#define NEWSIDX_SORT_SCORE 0     /* BM25, ties by doc order */
+#define NEWSIDX_SORT_DATE_DESC 1 /* newest first */
+#define NEWSIDX_SORT_DATE_ASC 2  /* oldest first */
+
+/** Facet bits for newsidx_search_options.facets. */
+#define NEWSIDX_FACET_SOURCE 0x1
+#define NEWSIDX_FACET_YEAR 0x2
+#define NEWSIDX_FACET_MONTH 0x4
+
+/** Search options. Fill with newsidx_search_options_init() first. */
+typedef struct newsidx_search_options {
+    size_t size;             /* sizeof(newsidx_search_options) */
+    uint32_t k;              /* hits to return (default 10) */
+    uint32_t offset;         /* hits to skip (default 0) */
+    int sort;                /* NEWSIDX_SORT_* */
+    int count_only;          /* 1: compute only the total */
+    int exact_total;         /* 1 (default): exact total count; 0: may stop early */
+    const char *fields;      /* comma-separated stored fields to return (default "title,date,source") */
+    uint32_t snippets;       /* fragments per hit (default 1; 0 = none) */
+    uint32_t snippet_bytes;  /* target fragment length (default 200) */
+    unsigned facets;         /* NEWSIDX_FACET_* bits */
+    double recency_halflife_days; /* > 0: multiply scores by a recency boost */
+    double title_weight;     /* BM25 weight of title (default 2.0) */
+    double body_weight;      /* BM25 weight of body (default 1.0) */
+    int no_pruning;          /* 1: exhaustive ranked OR (for benchmarks) */
+} newsidx_search_options;
+
+/** Fills *opts with the defaults. */
+NEWSIDX_API void newsidx_search_options_init(newsidx_search_options *opts);
+
+/** Results of one search. */
+typedef struct newsidx_results newsidx_results;
+
+/**
+ * Runs a query on a reader. Thread-safe: several threads may search one reader.
+ * @return NEWSIDX_OK, NEWSIDX_ERR_NOMEM, NEWSIDX_ERR_CORRUPT, NEWSIDX_ERR_LIMIT,
+ *         NEWSIDX_ERR_INVALID.
+ */
+NEWSIDX_API int newsidx_search(const newsidx_reader *r, const newsidx_query *q,
+                               const newsidx_search_options *opts,
+                               newsidx_results **out);
+
+/** Frees results; NULL is accepted. */
+NEWSIDX_API void newsidx_results_free(newsidx_results *res);
+
+/** Total number of matching articles (exact unless exact_total was 0). */
+NEWSIDX_API uint64_t newsidx_results_total(const newsidx_results *res);
+
+/** Number of hits returned (at most k). */
+NEWSIDX_API size_t newsidx_results_count(const newsidx_results *res);
+
+/** Id of hit i (NUL-terminated), or NULL if i is out of range. */
+NEWSIDX_API const char *newsidx_hit_id(const newsidx_results *res, size_t i);
+
+/** Score of hit i. */
+NEWSIDX_API double newsidx_hit_score(const newsidx_results *res, size_t i);
+
+/** Requested stored field of hit i, or NULL when absent. */
+NEWSIDX_API const newsidx_field *newsidx_hit_field(const newsidx_results *res,
+                                                   size_t i, const char *name);
+
+/** Number of snippet fragments of hit i. */
+NEWSIDX_API size_t newsidx_hit_snippet_count(const newsidx_results *res, size_t i);
+
+/** One snippet fragment: text and highlighted spans. */
+typedef struct newsidx_snippet {
+    const char *text;          /* fragment text (UTF-8, NUL-terminated) */
+    size_t text_len;
+    size_t field_start;        /* byte offset of text within the original field */
+    const char *field;         /* field name the fragment comes from ("body" or "title") */
+    size_t n_highlights;
+    const size_t (*highlights)[2]; /* [start, end) byte offsets in the original field */
+} newsidx_snippet;
+
+/** Snippet fragment j of hit i, or NULL if out of range. */
+NEWSIDX_API const newsidx_snippet *newsidx_hit_snippet(const newsidx_results *res,
+                                                       size_t i, size_t j);
+
+/** Number of values of one facet (NEWSIDX_FACET_SOURCE, _YEAR or _MONTH). */
+NEWSIDX_API size_t newsidx_facet_count(const newsidx_results *res, unsigned facet);
+
+/**
+ * Value j of a facet: label ("reuters", "2024", "2024-06") and count of
+ * matching articles. Sources by count descending, years and months in order.
+ * @return NEWSIDX_OK or NEWSIDX_ERR_NOT_FOUND if j is out of range.
+ */
+NEWSIDX_API int newsidx_facet_value(const newsidx_results *res, unsigned facet,
+                                    size_t j, const char **label, uint64_t *count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NEWSIDX_H */

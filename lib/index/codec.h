@@ -1,0 +1,28 @@
+/* index/codec — postings compression: bit-packed frame-of-reference blocks
+ * of 128 integers, and varint tails. Knows nothing of terms or queries.
+ * Byte layout: docs/FORMAT.md, "Postings blocks". */
+#ifndef NX_CODEC_H
+#define NX_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NX_BLOCK 128
+
+/* Bits needed for the largest of n values (0..32). */
+unsigned nx_bits_needed(const uint32_t *v, size_t n);
+
+/* Packs NX_BLOCK values of `bits` bits each (LSB first) into out, which
+ * must hold nx_pack_bytes(bits) bytes. bits = 0 writes nothing. */
+static inline size_t nx_pack_bytes(unsigned bits) { return (size_t)bits * NX_BLOCK / 8; }
+void nx_pack128(const uint32_t *in, unsigned bits, uint8_t *out);
+/* Unpacks NX_BLOCK values; reads exactly nx_pack_bytes(bits) bytes.
+ * Written so the compiler vectorizes it (one specialised loop per width). */
+void nx_unpack128(const uint8_t *in, unsigned bits, uint32_t *out);
+
+/* Delta helpers over doc ids: out[i] = in[i] - in[i-1] - 1 (first from base).
+ * Gaps minus one, so consecutive doc ids cost 0 bits. */
+void nx_delta_encode(const uint32_t *docs, size_t n, uint32_t base, uint32_t *gaps);
+void nx_delta_decode(const uint32_t *gaps, size_t n, uint32_t base, uint32_t *docs);
+
+#endif

@@ -1,0 +1,144 @@
+/* index/segment — read side of one immutable segment and of a snapshot
+ * (the segments named by one manifest). This is everything the query engine
+ * (lib/search) may know of the index: term lookup, postings iterators with
+ * block-max data, norms, dates, columns and stored fields.
+ * Byte layout: docs/FORMAT.md. */
+#ifndef NX_SEGMENT_H
+#define NX_SEGMENT_H
+
+#include "util/util.h"
+
+/* Indexed fields. Each (field, term) pair has its own postings. */
+enum nx_field { NX_F_TITLE = 0, NX_F_BODY, NX_F_AUTHOR, NX_F_SOURCE, NX_F_URL, NX_N_FIELDS };
+/* Field name ("title", ...) and back; -1 when the name is not indexed. */
+const char *nx_field_name(int field);
+int nx_field_from_name(const char *name, size_t len);
+
+#define NX_NO_DOC UINT32_MAX
+#define NX_NO_DATE INT64_MIN
+
+/* Length norms: one byte per doc and field, a quantized field length in
+ * tokens (exact up to 15, then ~4 significant bits, as Lucene's SmallFloat).
+ * Scoring uses nx_norm_decode(byte) as the document length. */
+uint8_t nx_norm_encode(uint32_t len);
+uint32_t nx_norm_decode(uint8_t norm);
+
+/* What the dictionary holds for one (field, term) in one segment. */
+typedef struct nx_term_info {
+    uint32_t df;            /* documents containing the term */
+    uint64_t cf;            /* total occurrences */
+    uint64_t postings_off;  /* offset of the term's postings in the postings file */
+    uint64_t positions_off; /* offset of its positions in the positions file */
+} nx_term_info;
+
+typedef struct nx_segment nx_segment;
+
+uint32_t nx_segment_doc_count(const nx_segment *s);  /* doc ids are 0..count-1, deleted included */
+uint32_t nx_segment_live_count(const nx_segment *s);
+/* true when doc is not deleted (replaced by a later article with its id). */
+bool nx_segment_is_live(const nx_segment *s, uint32_t doc);
+/* Per field: number of docs with a non-empty field, and the exact sum of
+ * field lengths (tokens), live and deleted docs alike (as Lucene). */
+uint32_t nx_segment_field_docs(const nx_segment *s, int field);
+uint64_t nx_segment_field_tokens(const nx_segment *s, int field);
+/* Norm bytes of a field, doc_count of them. */
+const uint8_t *nx_segment_norms(const nx_segment *s, int field);
+
+/* Dates: seconds since the epoch, NX_NO_DATE when unknown. Doc ids are in
+ * ascending date order, undated documents first, so a date range is a
+ * doc-id range: [*first, *end) holds exactly the docs with lo <= date <= hi. */
+int64_t nx_segment_date(const nx_segment *s, uint32_t doc);
+void nx_segment_date_range(const nx_segment *s, int64_t lo, int64_t hi, uint32_t *first,
+                           uint32_t *end);
+
+/* Columns for hits and facets, no doc store needed. */
+const char *nx_segment_id(const nx_segment *s, uint32_t doc, size_t *len);
+/* Source ordinal of a doc (0 = no source) and the ordinal's text. */
+uint32_t nx_segment_source_ord(const nx_segment *s, uint32_t doc);
+uint32_t nx_segment_source_count(const nx_segment *s); /* ordinals 1..count */
+const char *nx_segment_source_name(const nx_segment *s, uint32_t ord, size_t *len);
+
+/* Term lookup: 1 (found, *out filled), 0 (absent), <0 (corrupt). */
+int nx_segment_lookup(const nx_segment *s, int field, const char *term, size_t len,
+                      nx_term_info *out);
+/* Calls fn for each term of field that starts with prefix (empty prefix:
+ * every term), in sorted order; fn returns non-zero to stop (that value is
+ * returned). Prefix and fuzzy queries walk the dictionary with this. */
+typedef int (*nx_term_fn)(void *ctx, const char *term, size_t len, const nx_term_info *info);
+int nx_segment_terms(const nx_segment *s, int field, const char *prefix, size_t len,
+                     nx_term_fn fn, void *ctx);
+
+/* Stored fields of a doc (via the doc store). */
+typedef struct nx_docstore_scratch nx_docstore_scratch;
+int nx_segment_stored(const nx_segment *s, uint32_t doc, nx_docstore_scratch *scratch,
+                      nx_err *err, const newsidx_field **fields, size_t *n);
+
+/* Postings iterator. Lives in caller memory (stack or arena); no malloc.
+ * After open, doc() is the first doc. Doc ids increase; NX_NO_DOC at end.
+ * Deleted docs are NOT filtered here (the caller checks nx_segment_is_live). */
+typedef struct nx_postings {
+    /* private: decoding state */
+    const nx_segment *seg;
+    const uint8_t *p, *end;       /* postings bytes of this term */
+    const uint8_t *skip;          /* skip entries */
+    const uint8_t *pos_base;      /* positions of this term */
+    const uint8_t *pos_p, *pos_end;
+    uint32_t df, n_blocks, block; /* block = index of the decoded block */
+    uint32_t i, n_in_block;       /* cursor inside the decoded block */
+    uint32_t doc;
+    uint32_t skip_block;          /* block the shallow cursor is on */
+    uint32_t docs[128], freqs[128];
+    uint32_t positions_done;      /* positions of current doc decoded */
+    uint32_t n_positions;
+    uint32_t pos_buf_cap;
+    uint32_t *pos_buf;            /* caller-provided or inline below */
+    uint32_t pos_inline[64];
+    bool want_positions;
+    uint64_t pos_block_off;       /* bookkeeping for positions per block */
+    uint32_t pos_skip_in_block;
+} nx_postings;
+
+/* Opens an iterator on a term's postings. want_positions: positions will be
+ * read (phrase/proximity/snippets); otherwise the positions file is never
+ * touched. Returns 0 or NEWSIDX_ERR_CORRUPT. */
+int nx_postings_open(nx_postings *it, const nx_segment *s, const nx_term_info *ti,
+                     bool want_positions);
+static inline uint32_t nx_postings_doc(const nx_postings *it) { return it->doc; }
+/* Next doc, or NX_NO_DOC. */
+uint32_t nx_postings_next(nx_postings *it);
+/* First doc >= target (target > current doc), or NX_NO_DOC. Uses skips. */
+uint32_t nx_postings_advance(nx_postings *it, uint32_t target);
+/* Term frequency in the current doc. */
+uint32_t nx_postings_freq(const nx_postings *it);
+/* Positions of the term in the current doc, increasing; returns their count
+ * (= freq) and sets *pos. Valid until the iterator moves. <0 if corrupt. */
+int nx_postings_positions(nx_postings *it, const uint32_t **pos);
+/* Block-max data: moves the skip cursor (not the doc cursor) to the block
+ * that may contain target and returns that block's last doc (NX_NO_DOC when
+ * target is past the last doc). */
+uint32_t nx_postings_shallow_advance(nx_postings *it, uint32_t target);
+/* Upper-bound data of the skip cursor's block: the largest tf in it and the
+ * smallest norm byte (shortest doc) in it. Score(max_tf, min_norm) bounds the
+ * score of every doc of the block. */
+void nx_postings_block_max(const nx_postings *it, uint32_t *max_tf, uint8_t *min_norm);
+/* Same, over the whole postings list (for MaxScore / WAND term bounds). */
+void nx_postings_term_max(const nx_postings *it, uint32_t *max_tf, uint8_t *min_norm);
+void nx_postings_close(nx_postings *it); /* frees a grown position buffer */
+
+/* A snapshot: the segments of one commit, reference counted by the reader. */
+typedef struct nx_snapshot {
+    uint64_t generation;
+    uint32_t n_segments;
+    nx_segment **segments;
+    uint64_t live_docs;                 /* sum of live docs */
+    uint64_t field_docs[NX_N_FIELDS];   /* global stats for BM25, summed over segments */
+    uint64_t field_tokens[NX_N_FIELDS];
+    uint64_t total_docs;                /* docs incl. deleted: BM25's N (as Lucene's maxDoc... see FORMAT.md) */
+    char *stem_language;                /* analyzer settings the index was built with */
+    char *stopwords_language;
+} nx_snapshot;
+
+/* The reader's snapshot (struct newsidx_reader is private to index/). */
+const nx_snapshot *nx_reader_snapshot(const newsidx_reader *r);
+
+#endif

@@ -1,0 +1,39 @@
+/* tools/ — the newsidx command-line program: one file per subcommand, all
+ * through the public header only. */
+#ifndef NEWSIDX_CLI_H
+#define NEWSIDX_CLI_H
+
+#include "newsidx.h"
+
+#include <stdio.h>
+
+/* Exit codes (documented in newsidx(1) and `newsidx --help`). */
+#define EXIT_OK 0        /* success */
+#define EXIT_FAIL 1      /* the command failed (I/O, corrupt index, ...) */
+#define EXIT_USAGE 2     /* bad command line or query syntax */
+#define EXIT_PARTIAL 3   /* index: some records were skipped; check: problems found */
+
+/* A subcommand: argv[0] is the subcommand name. */
+typedef struct cli_command {
+    const char *name;
+    const char *summary;    /* one line for `newsidx --help` */
+    const char *usage;      /* full help for `newsidx help NAME` */
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+extern const cli_command cli_analyze;
+extern const cli_command cli_index;
+extern const cli_command cli_search;
+extern const cli_command cli_stats;
+extern const cli_command cli_check;
+extern const cli_command cli_get;
+
+/* Prints "newsidx NAME: message" on stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints a usage error and the command's usage on stderr; returns EXIT_USAGE. */
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* JSON string output (escapes quotes, control bytes; invalid UTF-8 -> U+FFFD). */
+void cli_json_string(FILE *out, const char *s, size_t len);
+
+#endif
