@@ -73,8 +73,9 @@ START_TEST(test_zeros_and_maximum_values_round_trip_at_every_width) {
 }
 END_TEST
 
-START_TEST(test_packed_layout_is_lsb_first_bit_stream) {
-    /* Reference: value i at bits [i*b, (i+1)*b) of a little-endian stream. */
+START_TEST(test_packed_layout_is_four_interleaved_lsb_first_lanes) {
+    /* Reference (docs/FORMAT-blocks.md): value i is value j = i/4 of lane
+     * l = i%4; bit t of lane l's stream is bit t%32 of u32 word 4*(t/32)+l. */
     uint32_t in[NX_BLOCK];
     uint8_t got[4 * NX_BLOCK], want[4 * NX_BLOCK];
     for (unsigned bits = 1; bits <= 32; bits++) {
@@ -83,8 +84,9 @@ START_TEST(test_packed_layout_is_lsb_first_bit_stream) {
         for (unsigned i = 0; i < NX_BLOCK; i++)
             for (unsigned k = 0; k < bits; k++)
                 if (in[i] >> k & 1) {
-                    unsigned bit = i * bits + k;
-                    want[bit / 8] |= (uint8_t)(1u << (bit % 8));
+                    unsigned lane = i % 4, t = (i / 4) * bits + k;
+                    unsigned byte = 4 * (4 * (t / 32) + lane) + (t % 32) / 8;
+                    want[byte] |= (uint8_t)(1u << (t % 8));
                 }
         nx_pack128(in, bits, got);
         ck_assert_mem_eq(got, want, nx_pack_bytes(bits));
@@ -201,7 +203,7 @@ int main(void) {
     tcase_add_test(tc, test_pack_bytes_is_sixteen_bytes_per_bit);
     tcase_add_test(tc, test_random_values_round_trip_at_every_width);
     tcase_add_test(tc, test_zeros_and_maximum_values_round_trip_at_every_width);
-    tcase_add_test(tc, test_packed_layout_is_lsb_first_bit_stream);
+    tcase_add_test(tc, test_packed_layout_is_four_interleaved_lsb_first_lanes);
     tcase_add_test(tc, test_pack_drops_bits_above_the_width);
     tcase_add_test(tc, test_bits_needed_matches_largest_value);
     tcase_add_test(tc, test_consecutive_doc_ids_cost_zero_bits);

@@ -2,11 +2,15 @@
  *
  * Byte layout (docs/FORMAT.md, "Postings blocks"; details in
  * docs/FORMAT-blocks.md, "Bit-packed blocks"): a block of NX_BLOCK values at
- * width b is one little-endian bit stream of 128*b bits = 16*b bytes; value
- * i occupies bits [i*b, (i+1)*b), least significant bit first. Equivalently:
- * 32 consecutive values fill exactly b little-endian u32 words, value i of a
- * group starting at bit (i*b)%32 of word (i*b)/32 and spilling into the next
- * word when it crosses a word boundary.
+ * width b is 4*b little-endian u32 words W[0 .. 4b), i.e. 16*b bytes. The
+ * values are dealt to 4 interleaved lanes: value i belongs to lane i % 4 as
+ * that lane's value j = i / 4. Lane l owns the words W[l], W[4+l], W[8+l],
+ * ... which form one LSB-first bit stream (word k of the lane = stream bits
+ * 32k..32k+31); lane value j occupies stream bits [j*b, (j+1)*b).
+ * Why interleaved (as SIMD-BP128 and Lucene's ForUtil): the four lanes of a
+ * step use the same shift and mask, so one SSE2 instruction decodes four
+ * values; the plain sequential bit stream needs a different shift per value
+ * and stays scalar. Measured 3-4x faster to unpack (docs/FORMAT-blocks.md).
  *
  * Speed: the generic loop below is instantiated once per width with a
  * compile-time constant `bits` (a switch picks the instance), so every
@@ -20,6 +24,8 @@
 
 #include "util/util.h"
 
+#define NX_LANES 4
+
 unsigned nx_bits_needed(const uint32_t *v, size_t n) {
     uint32_t acc = 0;
     for (size_t i = 0; i < n; i++) acc |= v[i];
@@ -27,7 +33,6 @@ unsigned nx_bits_needed(const uint32_t *v, size_t n) {
 }
 
 static inline uint32_t load_word(const uint8_t *p) {
-    /* memcpy + le conversion compiles to one mov on little-endian hosts. */
     uint32_t w;
     memcpy(&w, p, 4);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -47,44 +52,45 @@ static inline uint32_t width_mask(const unsigned bits) {
     return bits >= 32 ? 0xffffffffu : ((1u << bits) - 1u);
 }
 
-/* Unpacks 32 values of `bits` bits (1..32) from exactly `bits` words. */
-static inline __attribute__((always_inline)) void unpack32(const uint8_t *in, uint32_t *out,
-                                                           const unsigned bits) {
-    const uint32_t mask = width_mask(bits);
-#pragma GCC unroll 32
-    for (unsigned i = 0; i < 32; i++) {
-        const unsigned bit = i * bits, word = bit >> 5, shift = bit & 31;
-        uint32_t v = load_word(in + 4 * word) >> shift;
-        if (shift + bits > 32) v |= load_word(in + 4 * (word + 1)) << (32 - shift);
-        out[i] = v & mask;
-    }
-}
-
+/* Unpacks NX_BLOCK values of `bits` bits (1..32). The words are first
+ * copied to a local array: the compiler then knows that storing to out
+ * cannot change them (in is a uint8_t pointer, which may alias anything)
+ * and vectorizes the four lanes with one 128-bit shift/or/and per step;
+ * loading straight from `in` measured 3-4x slower (scalar code). */
 static inline __attribute__((always_inline)) void unpack128(const uint8_t *in, uint32_t *out,
                                                             const unsigned bits) {
-    for (unsigned g = 0; g < NX_BLOCK / 32; g++) unpack32(in + g * 4 * bits, out + g * 32, bits);
-}
-
-/* Packs 32 values into exactly `bits` words; high bits beyond the width are
- * dropped (callers pass values that fit: nx_bits_needed). */
-static inline __attribute__((always_inline)) void pack32(const uint32_t *in, uint8_t *out,
-                                                         const unsigned bits) {
     const uint32_t mask = width_mask(bits);
-    uint32_t words[32];
-    for (unsigned k = 0; k < bits; k++) words[k] = 0;
+    uint32_t w[NX_LANES * 32];
+#pragma GCC unroll 128
+    for (unsigned k = 0; k < NX_LANES * bits; k++) w[k] = load_word(in + 4 * k);
 #pragma GCC unroll 32
-    for (unsigned i = 0; i < 32; i++) {
-        const unsigned bit = i * bits, word = bit >> 5, shift = bit & 31;
-        const uint32_t v = in[i] & mask;
-        words[word] |= v << shift;
-        if (shift + bits > 32) words[word + 1] |= v >> (32 - shift);
+    for (unsigned j = 0; j < NX_BLOCK / NX_LANES; j++) {
+        const unsigned bit = j * bits, word = bit >> 5, shift = bit & 31;
+        for (unsigned l = 0; l < NX_LANES; l++) {
+            uint32_t v = w[NX_LANES * word + l] >> shift;
+            if (shift + bits > 32) v |= w[NX_LANES * (word + 1) + l] << (32 - shift);
+            out[NX_LANES * j + l] = v & mask;
+        }
     }
-    for (unsigned k = 0; k < bits; k++) store_word(out + 4 * k, words[k]);
 }
 
+/* Packs NX_BLOCK values into exactly 4*bits words; bits above the width are
+ * dropped (callers pass values that fit: nx_bits_needed). */
 static inline __attribute__((always_inline)) void pack128(const uint32_t *in, uint8_t *out,
                                                           const unsigned bits) {
-    for (unsigned g = 0; g < NX_BLOCK / 32; g++) pack32(in + g * 32, out + g * 4 * bits, bits);
+    const uint32_t mask = width_mask(bits);
+    uint32_t w[NX_LANES * 32];
+    memset(w, 0, (size_t)NX_LANES * 4 * bits);
+#pragma GCC unroll 32
+    for (unsigned j = 0; j < NX_BLOCK / NX_LANES; j++) {
+        const unsigned bit = j * bits, word = bit >> 5, shift = bit & 31;
+        for (unsigned l = 0; l < NX_LANES; l++) {
+            const uint32_t v = in[NX_LANES * j + l] & mask;
+            w[NX_LANES * word + l] |= v << shift;
+            if (shift + bits > 32) w[NX_LANES * (word + 1) + l] |= v >> (32 - shift);
+        }
+    }
+    for (unsigned k = 0; k < NX_LANES * bits; k++) store_word(out + 4 * k, w[k]);
 }
 
 #define NX_WIDTHS(X)                                                                    \
