@@ -8,6 +8,7 @@
 
 /* Subcommands, in the order `newsidx --help` lists them. */
 static const cli_command *const commands[] = {
+    &cli_analyze,
     NULL,
 };
 

@@ -1,0 +1,826 @@
+/* analysis/ — the analyzer: UTF-8 text -> terms with positions and byte
+ * offsets. The rules (what a word is, folding, apostrophes, numbers, CJK,
+ * limits) are written down in docs/ANALYSIS.md; keep the two in step.
+ *
+ * Speed: the indexer runs this over every field of every article, so ASCII
+ * takes a table-driven path with no library calls, and non-ASCII code points
+ * go through a small per-analyzer cache in front of utf8proc. Terms are built
+ * in a fixed buffer inside the analyzer: nothing is allocated while
+ * analyzing. There is no global mutable state. */
+#include "analysis/analysis.h"
+#include "util/util.h"
+
+#include <libstemmer.h>
+#include <utf8proc.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TERM NEWSIDX_MAX_TERM_BYTES
+
+/* Classes of a code point, as the word scanner sees it. */
+enum {
+    CLS_SEP = 0,    /* separator: space, punctuation, symbols, invalid UTF-8 */
+    CLS_WORD,       /* letter or digit outside the CJK scripts */
+    CLS_MARK,       /* combining mark (category M*) */
+    CLS_CJK,        /* letter of the Han, Hiragana, Katakana or Hangul scripts */
+    CLS_APOS,       /* apostrophe: ' U+2019 U+02BC */
+    CLS_IGNORABLE,  /* soft hyphen, zero-width (non-)joiner, word joiner, BOM */
+};
+
+/* ASCII letters and digits -> lowercase byte; everything else 0. */
+static const uint8_t ascii_fold[128] = {
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
+    ['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
+    ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e',
+    ['F'] = 'f', ['G'] = 'g', ['H'] = 'h', ['I'] = 'i', ['J'] = 'j',
+    ['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n', ['O'] = 'o',
+    ['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't',
+    ['U'] = 'u', ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y',
+    ['Z'] = 'z',
+    ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e',
+    ['f'] = 'f', ['g'] = 'g', ['h'] = 'h', ['i'] = 'i', ['j'] = 'j',
+    ['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n', ['o'] = 'o',
+    ['p'] = 'p', ['q'] = 'q', ['r'] = 'r', ['s'] = 's', ['t'] = 't',
+    ['u'] = 'u', ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y',
+    ['z'] = 'z',
+};
+
+/* A per-analyzer direct-mapped cache of non-ASCII code points: class and
+ * folded bytes. Accented Latin, Greek or Cyrillic text repeats a few dozen
+ * code points, so this removes almost every utf8proc call. */
+#define FOLD_CACHE_SIZE 1024
+#define FOLD_INLINE_BYTES 10
+#define FOLD_UNCACHED 0xff /* folded form longer than FOLD_INLINE_BYTES */
+typedef struct fold_entry {
+    int32_t cp; /* -1: empty slot */
+    uint8_t cls;
+    uint8_t len; /* bytes in folded, or FOLD_UNCACHED */
+    uint8_t folded[FOLD_INLINE_BYTES];
+} fold_entry;
+
+/* The longest folded form of one code point: compatibility decompositions
+ * reach 18 code points (U+FDFA), each at most 4 bytes. */
+#define FOLD_CP_MAX_CPS 32
+#define FOLD_CP_MAX_BYTES (FOLD_CP_MAX_CPS * 4)
+
+/* A CJK character with the combining marks that follow it (dakuten written
+ * apart, e.g.), folded with NFKC so that half-width katakana and decomposed
+ * kana meet their precomposed full-width forms. */
+#define CJK_UNIT_MAX_CPS 16
+#define CJK_UNIT_MAX_BYTES 48
+typedef struct cjk_unit {
+    size_t start, end; /* source bytes */
+    size_t fold_src_end; /* end of the first CJK_UNIT_MAX_CPS code points */
+    unsigned n_cps;
+    uint8_t len;
+    uint8_t bytes[CJK_UNIT_MAX_BYTES];
+} cjk_unit;
+
+typedef struct stopword_ref {
+    uint32_t offset; /* into stop_text */
+    uint32_t len;
+} stopword_ref;
+
+struct newsidx_analyzer {
+    struct sb_stemmer *stemmer; /* NULL: no stemming */
+    char *stop_text;            /* folded stopwords, back to back */
+    stopword_ref *stops;        /* sorted by (bytes, length) */
+    size_t n_stops;
+    fold_entry cache[FOLD_CACHE_SIZE];
+    uint8_t term[MAX_TERM + 1];
+    uint8_t cjk_term[2 * CJK_UNIT_MAX_BYTES];
+};
+
+/* ------------------------------------------------------------------------ */
+/* UTF-8                                                                    */
+/* ------------------------------------------------------------------------ */
+
+size_t nx_utf8_decode(const uint8_t *p, const uint8_t *end, int32_t *cp) {
+    uint32_t c = p[0];
+    size_t avail = (size_t)(end - p);
+    if (c < 0x80) {
+        *cp = (int32_t)c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        if (avail >= 2 && (p[1] & 0xc0) == 0x80) {
+            *cp = (int32_t)(((c & 0x1f) << 6) | (p[1] & 0x3fu));
+            return 2;
+        }
+    } else if (c >= 0xe0 && c <= 0xef) {
+        if (avail >= 3 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
+            uint32_t v = ((c & 0x0f) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
+            if (v >= 0x800 && (v < 0xd800 || v > 0xdfff)) {
+                *cp = (int32_t)v;
+                return 3;
+            }
+        }
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        if (avail >= 4 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
+            (p[3] & 0xc0) == 0x80) {
+            uint32_t v = ((c & 0x07) << 18) | ((p[1] & 0x3fu) << 12) |
+                         ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
+            if (v >= 0x10000 && v <= 0x10ffff) {
+                *cp = (int32_t)v;
+                return 4;
+            }
+        }
+    }
+    *cp = -1;
+    return 1;
+}
+
+static size_t utf8_encode(int32_t cp, uint8_t *out) {
+    if (cp < 0x80) {
+        out[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (uint8_t)(0xc0 | (cp >> 6));
+        out[1] = (uint8_t)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (uint8_t)(0xe0 | (cp >> 12));
+        out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (uint8_t)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (uint8_t)(0xf0 | (cp >> 18));
+    out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (uint8_t)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Classes and folding of non-ASCII code points                             */
+/* ------------------------------------------------------------------------ */
+
+/* Scripts that write words without spaces (or, for Hangul, that Lucene's
+ * CJK analyzer treats alike): Unicode blocks, since utf8proc has no script
+ * property. Only letters (category L*, Nl) of these blocks count. */
+static bool is_cjk_block(int32_t cp) {
+    return (cp >= 0x1100 && cp <= 0x11ff) ||   /* Hangul Jamo */
+           (cp >= 0x2e80 && cp <= 0x2fdf) ||   /* CJK and Kangxi radicals */
+           (cp >= 0x3000 && cp <= 0x31ff) ||   /* CJK symbols (々 〆 〇), kana, bopomofo, compat jamo */
+           (cp >= 0x3400 && cp <= 0x4dbf) ||   /* CJK extension A */
+           (cp >= 0x4e00 && cp <= 0x9fff) ||   /* CJK unified ideographs */
+           (cp >= 0xa960 && cp <= 0xa97f) ||   /* Hangul Jamo extended A */
+           (cp >= 0xac00 && cp <= 0xd7ff) ||   /* Hangul syllables, Jamo extended B */
+           (cp >= 0xf900 && cp <= 0xfaff) ||   /* CJK compatibility ideographs */
+           (cp >= 0xff66 && cp <= 0xffdc) ||   /* half-width katakana and Hangul */
+           (cp >= 0x1b000 && cp <= 0x1b16f) || /* kana supplement and extensions */
+           (cp >= 0x20000 && cp <= 0x3ffff);   /* CJK extensions B.. */
+}
+
+static int classify_cp(int32_t cp) {
+    switch (cp) {
+    case 0x2019: /* RIGHT SINGLE QUOTATION MARK, the typographic apostrophe */
+    case 0x02bc: /* MODIFIER LETTER APOSTROPHE */
+        return CLS_APOS;
+    case 0x00ad: /* soft hyphen: invisible, must not split "infor-mation" */
+    case 0x200c: /* zero-width non-joiner */
+    case 0x200d: /* zero-width joiner */
+    case 0x2060: /* word joiner */
+    case 0xfeff: /* zero-width no-break space / BOM */
+        return CLS_IGNORABLE;
+    case 0xff9e: /* half-width katakana (semi-)voiced sound marks: they */
+    case 0xff9f: /* are Lm but combine like U+3099/U+309A */
+        return CLS_MARK;
+    default:
+        break;
+    }
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_NL:
+        return is_cjk_block(cp) ? CLS_CJK : CLS_WORD;
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NO:
+        return CLS_WORD;
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+        return CLS_MARK;
+    default:
+        return CLS_SEP;
+    }
+}
+
+/* Diacritics, removed after decomposition: the generic combining blocks,
+ * Hebrew points and Arabic harakat. Marks that are letters of their script
+ * (Indic vowel signs and viramas, Thai vowels, kana voicing marks) are kept:
+ * removing them would merge unrelated words. */
+static bool is_stripped_mark(int32_t cp) {
+    return (cp >= 0x0300 && cp <= 0x036f) || (cp >= 0x1ab0 && cp <= 0x1aff) ||
+           (cp >= 0x1dc0 && cp <= 0x1dff) || (cp >= 0x20d0 && cp <= 0x20ff) ||
+           (cp >= 0xfe20 && cp <= 0xfe2f) || (cp >= 0x0591 && cp <= 0x05c7) ||
+           (cp >= 0x0610 && cp <= 0x061a) || (cp >= 0x064b && cp <= 0x065f) ||
+           cp == 0x0670 || (cp >= 0x06d6 && cp <= 0x06ed);
+}
+
+/* Latin letters whose diacritic is part of the glyph, so no Unicode
+ * decomposition removes it; folded as a search user expects (ASCII forms).
+ * Applied after case folding, so lowercase only. Returns the ASCII
+ * replacement (1 or 2 bytes) or NULL. */
+static const char *fold_stroke_letter(int32_t cp) {
+    switch (cp) {
+    case 0x0131: return "i";  /* ı dotless i (Turkish) */
+    case 0x0237: return "j";  /* ȷ dotless j */
+    case 0x00f8: return "o";  /* ø */
+    case 0x0111: return "d";  /* đ (Vietnamese, Croatian) */
+    case 0x00f0: return "d";  /* ð */
+    case 0x0142: return "l";  /* ł */
+    case 0x0127: return "h";  /* ħ */
+    case 0x0167: return "t";  /* ŧ */
+    case 0x0180: return "b";  /* ƀ */
+    case 0x00fe: return "th"; /* þ */
+    case 0x00e6: return "ae"; /* æ */
+    case 0x0153: return "oe"; /* œ */
+    default: return NULL;
+    }
+}
+
+/* Folds one word code point (CLS_WORD or CLS_MARK) into out (room for
+ * FOLD_CP_MAX_BYTES): compatibility decomposition + case fold, diacritics
+ * removed, stroke letters mapped, anything that is no longer a letter, mark
+ * or digit (the fraction slash of ½, spaces of U+FDFA) dropped. */
+static size_t fold_cp(int32_t cp, uint8_t *out) {
+    utf8proc_int32_t cps[FOLD_CP_MAX_CPS];
+    int boundclass = 0;
+    utf8proc_ssize_t n = utf8proc_decompose_char(
+        cp, cps, FOLD_CP_MAX_CPS,
+        UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD, &boundclass);
+    if (n < 0 || n > FOLD_CP_MAX_CPS) return 0; /* cannot happen with Unicode 15 */
+    size_t len = 0;
+    for (utf8proc_ssize_t i = 0; i < n; i++) {
+        int32_t d = cps[i];
+        if (d < 0x80) {
+            if (ascii_fold[d]) out[len++] = ascii_fold[d];
+            continue;
+        }
+        if (is_stripped_mark(d)) continue;
+        const char *s = fold_stroke_letter(d);
+        if (s) {
+            while (*s) out[len++] = (uint8_t)*s++;
+            continue;
+        }
+        int cls = classify_cp(d);
+        if (cls == CLS_WORD || cls == CLS_MARK || cls == CLS_CJK)
+            len += utf8_encode(d, out + len);
+    }
+    return len;
+}
+
+/* Cached class of a non-ASCII code point; fills *folded / *folded_len for
+ * word code points (pointing into the cache or into scratch). */
+static inline int lookup_cp(newsidx_analyzer *a, int32_t cp, const uint8_t **folded,
+                            size_t *folded_len, uint8_t *scratch) {
+    fold_entry *e = &a->cache[(uint32_t)cp & (FOLD_CACHE_SIZE - 1)];
+    if (NX_UNLIKELY(e->cp != cp)) {
+        e->cp = cp;
+        e->cls = (uint8_t)classify_cp(cp);
+        e->len = 0;
+        if (e->cls == CLS_WORD || e->cls == CLS_MARK) {
+            size_t n = fold_cp(cp, scratch);
+            if (n <= FOLD_INLINE_BYTES) {
+                memcpy(e->folded, scratch, n);
+                e->len = (uint8_t)n;
+            } else {
+                e->len = FOLD_UNCACHED;
+            }
+        }
+    }
+    if (e->len == FOLD_UNCACHED) {
+        *folded_len = fold_cp(cp, scratch);
+        *folded = scratch;
+    } else {
+        *folded = e->folded;
+        *folded_len = e->len;
+    }
+    return e->cls;
+}
+
+/* Class only (for look-ahead). */
+static inline int class_at(newsidx_analyzer *a, const uint8_t *p, const uint8_t *end,
+                           size_t *cp_len) {
+    if (p >= end) {
+        *cp_len = 0;
+        return CLS_SEP;
+    }
+    if (*p < 0x80) {
+        *cp_len = 1;
+        return ascii_fold[*p] ? CLS_WORD : (*p == '\'' ? CLS_APOS : CLS_SEP);
+    }
+    int32_t cp;
+    *cp_len = nx_utf8_decode(p, end, &cp);
+    if (cp < 0) return CLS_SEP;
+    const uint8_t *f;
+    size_t fl;
+    uint8_t scratch[FOLD_CP_MAX_BYTES];
+    return lookup_cp(a, cp, &f, &fl, scratch);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Emitting terms                                                           */
+/* ------------------------------------------------------------------------ */
+
+static int term_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c) return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+static bool is_stopword(const newsidx_analyzer *a, const uint8_t *term, size_t len) {
+    size_t lo = 0, hi = a->n_stops;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const stopword_ref *s = &a->stops[mid];
+        int c = term_cmp((const uint8_t *)a->stop_text + s->offset, s->len, term, len);
+        if (c == 0) return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Stopwords, then stemming, then the callback. */
+static int emit_word(newsidx_analyzer *a, const uint8_t *term, size_t len,
+                     uint32_t pos, size_t start, size_t end, newsidx_token_fn fn,
+                     void *ctx) {
+    if (a->n_stops && is_stopword(a, term, len)) return 0;
+    if (a->stemmer) {
+        const sb_symbol *s = sb_stemmer_stem(a->stemmer, term, (int)len);
+        if (!s) return NEWSIDX_ERR_NOMEM;
+        size_t slen = (size_t)sb_stemmer_length(a->stemmer);
+        /* A stemmer never lengthens a word past the limit in practice, but
+         * the limit is a promise of the API: keep it. An empty stem keeps
+         * the unstemmed word. */
+        if (slen > 0 && slen <= MAX_TERM) {
+            term = s;
+            len = slen;
+        }
+    }
+    newsidx_token t = {(const char *)term, len, pos, start, end};
+    return fn(ctx, &t);
+}
+
+static inline uint32_t next_pos(uint32_t pos) {
+    /* Positions saturate rather than wrap: only a text of more than 4 G
+     * words reaches this, and the last positions then share one value. */
+    return pos == UINT32_MAX ? pos : pos + 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Words                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Words that lose their elided article at an apostrophe: l’Afrique ->
+ * afrique, qu’il -> il (French, Italian, Catalan). Folded form. */
+static bool is_elision(const uint8_t *t, size_t n) {
+    switch (n) {
+    case 1:
+        return t[0] == 'l' || t[0] == 'd' || t[0] == 'j' || t[0] == 'm' ||
+               t[0] == 'n' || t[0] == 's' || t[0] == 't' || t[0] == 'c';
+    case 2: return memcmp(t, "qu", 2) == 0;
+    case 5: return memcmp(t, "jusqu", 5) == 0;
+    case 6: return memcmp(t, "lorsqu", 6) == 0 || memcmp(t, "puisqu", 6) == 0;
+    default: return false;
+    }
+}
+
+/* Scans one non-CJK word starting at *pp (a word or mark code point) and
+ * emits its term. On return *pp is past the word. */
+static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp,
+                     const uint8_t *end, uint32_t *pos, newsidx_token_fn fn, void *ctx) {
+    const uint8_t *p = *pp;
+    const uint8_t *word_start = p, *word_end = p;
+    uint8_t *term = a->term;
+    size_t n = 0;
+    bool too_long = false;
+    uint8_t scratch[FOLD_CP_MAX_BYTES];
+
+    for (;;) {
+        /* The hot loop: ASCII letters and digits. */
+        while (p < end && *p < 0x80 && ascii_fold[*p]) {
+            if (NX_LIKELY(n < MAX_TERM))
+                term[n++] = ascii_fold[*p];
+            else
+                too_long = true;
+            p++;
+        }
+        word_end = p > word_end ? p : word_end;
+        if (p >= end) break;
+
+        uint8_t c = *p;
+        size_t apos_len = 0;
+        if (c < 0x80) {
+            if (c == '\'') {
+                apos_len = 1;
+            } else if ((c == '.' || c == ',') && p > word_start && p[-1] >= '0' &&
+                       p[-1] <= '9' && p + 1 < end && p[1] >= '0' && p[1] <= '9') {
+                /* Inside a number: "3.14" keeps its dot, "1,000" -> 1000. */
+                if (c == '.') {
+                    if (NX_LIKELY(n < MAX_TERM))
+                        term[n++] = '.';
+                    else
+                        too_long = true;
+                }
+                p++;
+                continue;
+            } else {
+                break;
+            }
+        } else {
+            int32_t cp;
+            size_t l = nx_utf8_decode(p, end, &cp);
+            if (cp < 0) break;
+            const uint8_t *f;
+            size_t fl;
+            int cls = lookup_cp(a, cp, &f, &fl, scratch);
+            if (cls == CLS_WORD || cls == CLS_MARK) {
+                if (NX_LIKELY(n + fl <= MAX_TERM)) {
+                    memcpy(term + n, f, fl);
+                    n += fl;
+                } else {
+                    too_long = true;
+                }
+                p += l;
+                word_end = p;
+                continue;
+            }
+            if (cls == CLS_IGNORABLE) {
+                p += l;
+                continue;
+            }
+            if (cls != CLS_APOS) break;
+            apos_len = l;
+        }
+
+        /* An apostrophe: inside the word only when a letter or digit
+         * follows. A final 's is possessive and dropped. */
+        const uint8_t *q = p + apos_len;
+        size_t l1;
+        int next = class_at(a, q, end, &l1);
+        if (next != CLS_WORD && next != CLS_MARK) break;
+        if (*q == 's' || *q == 'S') {
+            size_t l2;
+            int after = class_at(a, q + 1, end, &l2);
+            if (after != CLS_WORD && after != CLS_MARK && after != CLS_IGNORABLE) {
+                p = q + 1; /* word_end stays before the apostrophe */
+                break;
+            }
+        }
+        if (!too_long && is_elision(term, n)) {
+            n = 0;
+            word_start = q;
+        }
+        p = q;
+    }
+
+    *pp = p;
+    int rc = 0;
+    if (too_long) {
+        /* Dropped, but it was a word: phrases around it keep their gap. */
+        *pos = next_pos(*pos);
+    } else if (n > 0) {
+        rc = emit_word(a, term, n, *pos, (size_t)(word_start - base),
+                       (size_t)(word_end - base), fn, ctx);
+        *pos = next_pos(*pos);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* CJK runs -> overlapping bigrams                                          */
+/* ------------------------------------------------------------------------ */
+
+static void cjk_unit_fold(const uint8_t *base, cjk_unit *u) {
+    utf8proc_int32_t cps[4 * CJK_UNIT_MAX_CPS];
+    const uint8_t *src = base + u->start;
+    utf8proc_ssize_t n = utf8proc_decompose(
+        src, (utf8proc_ssize_t)(u->fold_src_end - u->start), cps,
+        4 * CJK_UNIT_MAX_CPS, UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
+    if (n > 0 && n <= 4 * CJK_UNIT_MAX_CPS) {
+        n = utf8proc_reencode(cps, n, UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
+        if (n > 0 && n <= CJK_UNIT_MAX_BYTES) {
+            memcpy(u->bytes, cps, (size_t)n);
+            u->len = (uint8_t)n;
+            return;
+        }
+    }
+    /* Not expected for real text; keep the base character as written. */
+    int32_t cp;
+    size_t l = nx_utf8_decode(src, base + u->fold_src_end, &cp);
+    memcpy(u->bytes, src, l);
+    u->len = (uint8_t)l;
+}
+
+static int emit_cjk(newsidx_analyzer *a, const cjk_unit *first, const cjk_unit *second,
+                    uint32_t pos, newsidx_token_fn fn, void *ctx) {
+    size_t n = first->len;
+    memcpy(a->cjk_term, first->bytes, first->len);
+    if (second) {
+        memcpy(a->cjk_term + n, second->bytes, second->len);
+        n += second->len;
+    }
+    if (n > MAX_TERM) return 0; /* cannot happen: 2 * 48 > 64 only with mark floods */
+    newsidx_token t = {(const char *)a->cjk_term, n, pos, first->start,
+                       second ? second->end : first->end};
+    return fn(ctx, &t);
+}
+
+/* Scans a run of CJK characters starting at *pp. */
+static int scan_cjk(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp,
+                    const uint8_t *end, uint32_t *pos, newsidx_token_fn fn, void *ctx) {
+    const uint8_t *p = *pp;
+    cjk_unit units[2];
+    cjk_unit *prev = NULL, *cur = NULL;
+    size_t n_units = 0;
+    uint8_t scratch[FOLD_CP_MAX_BYTES];
+    int rc = 0;
+
+    while (p < end) {
+        if (*p < 0x80) break;
+        int32_t cp;
+        size_t l = nx_utf8_decode(p, end, &cp);
+        if (cp < 0) break;
+        const uint8_t *f;
+        size_t fl;
+        int cls = lookup_cp(a, cp, &f, &fl, scratch);
+        if (cls == CLS_MARK && cur) {
+            cur->end = (size_t)(p + l - base);
+            if (cur->n_cps < CJK_UNIT_MAX_CPS) {
+                cur->n_cps++;
+                cur->fold_src_end = cur->end;
+            }
+            p += l;
+            continue;
+        }
+        if (cls != CLS_CJK) break;
+        /* A new character: the current one is complete. */
+        if (cur) {
+            cjk_unit_fold(base, cur);
+            if (prev) {
+                rc = emit_cjk(a, prev, cur, *pos, fn, ctx);
+                *pos = next_pos(*pos);
+                if (rc) return rc;
+            }
+            prev = cur;
+        }
+        cur = &units[n_units++ & 1];
+        cur->start = (size_t)(p - base);
+        cur->end = cur->fold_src_end = cur->start + l;
+        cur->n_cps = 1;
+        p += l;
+    }
+    *pp = p;
+    if (!cur) return 0;
+    cjk_unit_fold(base, cur);
+    if (prev)
+        rc = emit_cjk(a, prev, cur, *pos, fn, ctx);
+    else
+        rc = emit_cjk(a, cur, NULL, *pos, fn, ctx);
+    *pos = next_pos(*pos);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API                                                               */
+/* ------------------------------------------------------------------------ */
+
+int newsidx_analyze(newsidx_analyzer *a, const char *text, size_t len,
+                    newsidx_token_fn fn, void *ctx) {
+    if (!a || !fn || (!text && len)) return NEWSIDX_ERR_INVALID;
+    const uint8_t *base = (const uint8_t *)text;
+    const uint8_t *p = base, *end = base + len;
+    uint32_t pos = 0;
+    uint8_t scratch[FOLD_CP_MAX_BYTES];
+    while (p < end) {
+        uint8_t c = *p;
+        int rc;
+        if (c < 0x80) {
+            if (!ascii_fold[c]) {
+                p++;
+                continue;
+            }
+            rc = scan_word(a, base, &p, end, &pos, fn, ctx);
+        } else {
+            int32_t cp;
+            size_t l = nx_utf8_decode(p, end, &cp);
+            if (cp < 0) {
+                p++;
+                continue;
+            }
+            const uint8_t *f;
+            size_t fl;
+            int cls = lookup_cp(a, cp, &f, &fl, scratch);
+            if (cls == CLS_WORD || cls == CLS_MARK)
+                rc = scan_word(a, base, &p, end, &pos, fn, ctx);
+            else if (cls == CLS_CJK)
+                rc = scan_cjk(a, base, &p, end, &pos, fn, ctx);
+            else {
+                p += l;
+                continue;
+            }
+        }
+        if (rc) return rc;
+    }
+    return NEWSIDX_OK;
+}
+
+void newsidx_analyzer_options_init(newsidx_analyzer_options *opts) {
+    if (!opts) return;
+    memset(opts, 0, sizeof *opts);
+    opts->size = sizeof *opts;
+}
+
+/* Collects folded stopwords while the list is loaded. */
+typedef struct stop_loader {
+    nx_buf text;
+    bool first;
+} stop_loader;
+
+static int collect_first_term(void *ctx, const newsidx_token *t) {
+    stop_loader *l = ctx;
+    if (!l->first) return 0;
+    l->first = false;
+    return nx_buf_append(&l->text, t->term, t->term_len);
+}
+
+/* Insertion sort: lists have a hundred-odd words, loaded once. */
+static void sort_stopwords(stopword_ref *refs, size_t n, const uint8_t *text) {
+    for (size_t i = 1; i < n; i++) {
+        stopword_ref r = refs[i];
+        size_t j = i;
+        while (j > 0 && term_cmp(text + refs[j - 1].offset, refs[j - 1].len,
+                                 text + r.offset, r.len) > 0) {
+            refs[j] = refs[j - 1];
+            j--;
+        }
+        refs[j] = r;
+    }
+}
+
+static int load_stopwords(newsidx_analyzer *a, const nx_stopword_list *list) {
+    size_t n_words = 0;
+    while (list->words[n_words]) n_words++;
+    a->stops = calloc(n_words ? n_words : 1, sizeof *a->stops);
+    if (!a->stops) return NEWSIDX_ERR_NOMEM;
+    stop_loader l = {{0}, false};
+    size_t n = 0;
+    for (size_t i = 0; i < n_words; i++) {
+        /* The analyzer has no stopwords and no stemmer yet: this is the
+         * plain fold of the word. */
+        l.first = true;
+        size_t before = l.text.len;
+        int rc = newsidx_analyze(a, list->words[i], strlen(list->words[i]),
+                                 collect_first_term, &l);
+        if (rc) {
+            nx_buf_free(&l.text);
+            return rc;
+        }
+        if (l.text.len == before) continue;
+        a->stops[n].offset = (uint32_t)before;
+        a->stops[n].len = (uint32_t)(l.text.len - before);
+        n++;
+    }
+    a->stop_text = (char *)l.text.data; /* owned by the analyzer now */
+    if (!a->stop_text) a->stop_text = calloc(1, 1);
+    if (!a->stop_text) return NEWSIDX_ERR_NOMEM;
+    sort_stopwords(a->stops, n, (const uint8_t *)a->stop_text);
+    a->n_stops = n;
+    return NEWSIDX_OK;
+}
+
+/* libstemmer's names are lowercase ("english", "fr"); accept any case. */
+static void lowercase_name(const char *in, char *out, size_t cap) {
+    size_t i = 0;
+    for (; in[i] && i + 1 < cap; i++)
+        out[i] = (in[i] >= 'A' && in[i] <= 'Z') ? (char)(in[i] + 32) : in[i];
+    out[i] = 0;
+}
+
+int newsidx_analyzer_create(const newsidx_analyzer_options *opts, newsidx_analyzer **out) {
+    if (!out) return NEWSIDX_ERR_INVALID;
+    *out = NULL;
+    newsidx_analyzer_options o;
+    newsidx_analyzer_options_init(&o);
+    if (opts) {
+        if (opts->size < offsetof(newsidx_analyzer_options, stopwords_language) +
+                             sizeof(const char *) ||
+            opts->size > sizeof o)
+            return NEWSIDX_ERR_INVALID;
+        memcpy(&o, opts, opts->size);
+    }
+    const nx_stopword_list *stops = NULL;
+    if (o.stopwords_language && o.stopwords_language[0]) {
+        stops = nx_stopwords_find(o.stopwords_language);
+        if (!stops) return NEWSIDX_ERR_UNSUPPORTED;
+    }
+    newsidx_analyzer *a = calloc(1, sizeof *a);
+    if (!a) return NEWSIDX_ERR_NOMEM;
+    for (size_t i = 0; i < FOLD_CACHE_SIZE; i++) a->cache[i].cp = -1;
+    if (o.stem_language && o.stem_language[0]) {
+        char name[64];
+        if (strlen(o.stem_language) >= sizeof name) {
+            free(a);
+            return NEWSIDX_ERR_UNSUPPORTED;
+        }
+        lowercase_name(o.stem_language, name, sizeof name);
+        a->stemmer = sb_stemmer_new(name, "UTF_8");
+        if (!a->stemmer) {
+            /* NULL means unknown language or out of memory; a name from the
+             * list can only fail for lack of memory. */
+            int rc = NEWSIDX_ERR_UNSUPPORTED;
+            for (const char **l = sb_stemmer_list(); *l; l++)
+                if (strcmp(*l, name) == 0) rc = NEWSIDX_ERR_NOMEM;
+            free(a);
+            return rc;
+        }
+    }
+    if (stops) {
+        /* Fold the list without the stemmer: stopwords are matched before
+         * stemming. */
+        struct sb_stemmer *stemmer = a->stemmer;
+        a->stemmer = NULL;
+        int rc = load_stopwords(a, stops);
+        a->stemmer = stemmer;
+        if (rc) {
+            newsidx_analyzer_free(a);
+            return rc;
+        }
+    }
+    *out = a;
+    return NEWSIDX_OK;
+}
+
+void newsidx_analyzer_free(newsidx_analyzer *a) {
+    if (!a) return;
+    sb_stemmer_delete(a->stemmer);
+    free(a->stops);
+    free(a->stop_text);
+    free(a);
+}
+
+const char *const *newsidx_stem_languages(void) {
+    return (const char *const *)sb_stemmer_list();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Folding without splitting (query prefixes and fuzzy words)               */
+/* ------------------------------------------------------------------------ */
+
+int nx_fold_text(const char *text, size_t len, char *out, size_t out_cap,
+                 size_t *out_len) {
+    const uint8_t *p = (const uint8_t *)text, *end = p + len;
+    size_t n = 0;
+    int rc = NEWSIDX_OK;
+    uint8_t folded[FOLD_CP_MAX_BYTES + 4 * CJK_UNIT_MAX_CPS];
+    while (p < end) {
+        int32_t cp;
+        size_t l = nx_utf8_decode(p, end, &cp);
+        p += l;
+        if (cp < 0) continue;
+        size_t fl = 0;
+        if (cp < 0x80) {
+            if (ascii_fold[cp]) folded[fl++] = ascii_fold[cp];
+        } else {
+            int cls = classify_cp(cp);
+            if (cls == CLS_WORD || cls == CLS_MARK) {
+                fl = fold_cp(cp, folded);
+            } else if (cls == CLS_CJK) {
+                /* The character with its following marks, NFKC as in runs. */
+                cjk_unit u = {0};
+                u.start = (size_t)(p - l - (const uint8_t *)text);
+                u.end = u.fold_src_end = u.start + l;
+                while (p < end) {
+                    int32_t m;
+                    size_t ml = nx_utf8_decode(p, end, &m);
+                    if (m < 0x80 || classify_cp(m) != CLS_MARK) break;
+                    p += ml;
+                    u.end = (size_t)(p - (const uint8_t *)text);
+                    if (++u.n_cps <= CJK_UNIT_MAX_CPS) u.fold_src_end = u.end;
+                }
+                cjk_unit_fold((const uint8_t *)text, &u);
+                memcpy(folded, u.bytes, u.len);
+                fl = u.len;
+            }
+        }
+        if (n + fl > out_cap) {
+            rc = NEWSIDX_ERR_LIMIT;
+            break;
+        }
+        memcpy(out + n, folded, fl);
+        n += fl;
+    }
+    if (out_len) *out_len = n;
+    return rc;
+}
