@@ -1,42 +1,79 @@
 /* index/termdict — the sorted term dictionary: front-coded blocks of terms
  * with a small in-memory index of each block's first term. Maps a term
- * (bytes, compared with memcmp) to a fixed-size value blob (the term's
- * postings metadata). Byte layout: docs/FORMAT.md, "Term dictionary". */
+ * (bytes, compared with memcmp) to a value blob (the term's postings
+ * metadata): fixed-size (value_bytes, set at create) or, with the _var
+ * builder, a length-prefixed blob of any size up to
+ * NX_TERMDICT_MAX_VALUE_BYTES. Byte layout: docs/FORMAT.md, "Term
+ * dictionary" (docs/FORMAT-blocks.md until merged).
+ *
+ * Additions to the original interface (all additive, nothing renamed):
+ * nx_termdict_builder_create_var, nx_termdict_add_var, nx_termdict_find,
+ * nx_termdict_is_var, nx_termdict_iter.value_len, the limit macros. */
 #ifndef NX_TERMDICT_H
 #define NX_TERMDICT_H
 
 #include "util/util.h"
 
-/* Builder: terms must be added in strictly increasing memcmp order. */
+/* Longest term, in bytes (the iterator's buffer holds it). Longer terms
+ * are rejected by add with NEWSIDX_ERR_INVALID. */
+#define NX_TERMDICT_MAX_TERM_BYTES 255
+/* Largest value of a variable-length dictionary. */
+#define NX_TERMDICT_MAX_VALUE_BYTES (1u << 20)
+
+/* Builder: terms must be added in strictly increasing memcmp order
+ * (NEWSIDX_ERR_INVALID otherwise). Buffers the whole dictionary in memory
+ * until finish. */
 typedef struct nx_termdict_builder nx_termdict_builder;
 int nx_termdict_builder_create(uint32_t value_bytes, nx_termdict_builder **out);
+/* Variable-length values: add them with nx_termdict_add_var. */
+int nx_termdict_builder_create_var(nx_termdict_builder **out);
+/* Fixed-size builder: value points at value_bytes bytes (NULL ok if 0). */
 int nx_termdict_add(nx_termdict_builder *b, const uint8_t *term, size_t len,
                     const uint8_t *value);
-/* Serializes the dictionary into out (appends). */
+/* Variable-length builder: value_len bytes, at most NX_TERMDICT_MAX_VALUE_BYTES.
+ * (Also accepted by a fixed-size builder when value_len == value_bytes.) */
+int nx_termdict_add_var(nx_termdict_builder *b, const uint8_t *term, size_t len,
+                        const uint8_t *value, size_t value_len);
+/* Serializes the dictionary into out (appends). The reader must later be
+ * given exactly these bytes. The builder can only be freed afterwards. */
 int nx_termdict_finish(nx_termdict_builder *b, nx_buf *out);
 void nx_termdict_builder_free(nx_termdict_builder *b);
 
-/* Reader over serialized bytes (e.g. a mmap'd file region; not copied).
- * open validates the header and the block index (offsets in range, first
- * terms sorted) and returns NEWSIDX_ERR_CORRUPT with a message otherwise. */
+/* Reader over serialized bytes (e.g. a mmap'd file region; not copied, so
+ * they must outlive the reader). open validates the header and the block
+ * index (offsets in range, first terms sorted, block term counts adding up)
+ * and returns NEWSIDX_ERR_CORRUPT with a message otherwise; it keeps one
+ * small entry per block in memory (about 0.5 byte per term). Lookups and
+ * iterators never read outside [data, data + len) even if the blocks are
+ * corrupt: they return NEWSIDX_ERR_CORRUPT instead. A reader is read-only
+ * after open, so any number of threads may use it at once. */
 typedef struct nx_termdict nx_termdict;
 int nx_termdict_open(const uint8_t *data, size_t len, nx_err *err, nx_termdict **out);
 void nx_termdict_close(nx_termdict *d);
 uint64_t nx_termdict_count(const nx_termdict *d);
+/* The fixed value size; 0 for a variable-length dictionary. */
 uint32_t nx_termdict_value_bytes(const nx_termdict *d);
-/* Exact lookup: 1 and value copied to value_out, 0 when absent, <0 corrupt. */
+bool nx_termdict_is_var(const nx_termdict *d);
+/* Exact lookup: 1 and value copied to value_out, 0 when absent, <0 corrupt.
+ * Fixed-size dictionaries only (NEWSIDX_ERR_INVALID on a variable one). */
 int nx_termdict_get(const nx_termdict *d, const uint8_t *term, size_t len,
                     uint8_t *value_out);
+/* Exact lookup without a copy, for both kinds: 1 with *value pointing into
+ * the dictionary bytes and *value_len set, 0 when absent, <0 corrupt. */
+int nx_termdict_find(const nx_termdict *d, const uint8_t *term, size_t len,
+                     const uint8_t **value, size_t *value_len);
 
-/* Cursor over terms in order, starting at the first term >= key. */
+/* Cursor over terms in order, starting at the first term >= key. Lives in
+ * caller memory; no allocation. */
 typedef struct nx_termdict_iter {
     const nx_termdict *d;
     uint64_t block;      /* current block */
-    size_t pos;          /* byte offset in the block */
-    uint32_t left;       /* terms left in the block */
-    uint8_t term[256];   /* current term */
+    size_t pos;          /* offset in the dictionary bytes of the next entry */
+    uint32_t left;       /* terms left in the block after the current one */
+    uint8_t term[256];   /* current term (not NUL-terminated) */
     size_t term_len;
-    const uint8_t *value; /* points at the current value (value_bytes) */
+    const uint8_t *value; /* points at the current value */
+    size_t value_len;     /* its length (value_bytes when fixed) */
 } nx_termdict_iter;
 /* Positions it at the first term >= key (key NULL/0 = first term).
  * Returns 1 if positioned on a term, 0 at end, <0 if corrupt. */
@@ -44,7 +81,8 @@ int nx_termdict_seek(const nx_termdict *d, const uint8_t *key, size_t key_len,
                      nx_termdict_iter *it);
 /* Moves to the next term: 1 on a term, 0 at end, <0 if corrupt. */
 int nx_termdict_next(nx_termdict_iter *it);
-/* Verifies every block (terms strictly increasing, lengths in range). */
+/* Verifies every block (terms strictly increasing, lengths in range, each
+ * block's bytes used exactly). */
 int nx_termdict_check(const nx_termdict *d, nx_err *err);
 
 #endif
