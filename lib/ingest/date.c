@@ -61,6 +61,13 @@ static void skip_spaces(date_cursor *c) {
     while (c->p < c->end && is_space(*c->p)) c->p++;
 }
 
+/* Words and numbers of a date must be apart: "23June2024" is not a date. */
+static bool need_spaces(date_cursor *c) {
+    const char *start = c->p;
+    skip_spaces(c);
+    return c->p > start;
+}
+
 /* Reads between min and max digits; returns the count read (0 = none/fail). */
 static int read_digits(date_cursor *c, int min, int max, int64_t *out) {
     int n = 0;
@@ -279,13 +286,12 @@ static bool parse_words(date_cursor c, date_parts *d) {
     int64_t y, day;
     int ydigits;
     if (c.p < c.end && is_digit(*c.p)) {
-        if (read_digits(&c, 1, 2, &day) == 0) return false;
-        skip_spaces(&c);
+        if (read_digits(&c, 1, 2, &day) == 0 || !need_spaces(&c)) return false;
         if (!read_word(&c, w, sizeof w)) return false;
         d->month = month_from_name(w);
         if (!d->month) return false;
         accept_char(&c, '.'); /* "23 Jun. 2024" */
-        skip_spaces(&c);
+        if (!need_spaces(&c)) return false;
         if ((ydigits = read_digits(&c, 2, 4, &y)) == 0 || ydigits == 3)
             return false;
     } else {
@@ -293,10 +299,10 @@ static bool parse_words(date_cursor c, date_parts *d) {
         d->month = month_from_name(w);
         if (!d->month) return false;
         accept_char(&c, '.');
-        skip_spaces(&c);
+        if (!need_spaces(&c)) return false;
         if (read_digits(&c, 1, 2, &day) == 0) return false;
-        accept_char(&c, ',');
-        skip_spaces(&c);
+        bool comma = accept_char(&c, ',');
+        if (!need_spaces(&c) && !comma) return false;
         if ((ydigits = read_digits(&c, 4, 4, &y)) == 0) return false;
     }
     d->year = widen_year(y, ydigits);
