@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# bench/run_compare.sh — libnewsidx side by side with SQLite FTS5, Xapian and
+# Lucene (../shared/tools/peers), one run per corpus, same index model and
+# queries for every engine.  See bench/README.md for what is measured.
+#
+#   bench/run_compare.sh [NAME...]        NAME: reuters21578 20newsgroups bbc
+#                                         (default: all three), or gen100k,
+#                                         gen200k, gen1m (generated archives)
+# Environment:
+#   OUT       output root (default /tmp/newsidx-compare); OUT/NAME/ is the
+#             run_peers.sh directory, OUT/q-NAME.tsv the queries
+#   BUILD     newsidx build directory (default /work/main/build-bench)
+#   ENGINES   default "fts5 xapian lucene newsidx=$BUILD/bench/newsidx_bench"
+#   REPS, WARMUP   as run_peers.sh (defaults 15 and 10)
+#   SAVE=1    copy OUT/NAME/summary.txt to bench/results/NAME.txt
+# Generated archives come from ../shared/tools/gen-articles (seed 42, built
+# into /tmp): gen1m = 1,000,000 articles, genNk = its first N thousand lines.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/.." && pwd)
+SHARED=${SHARED:-$(cd "$SRC/../shared" && pwd)}
+PEERS=$SHARED/tools/peers
+OUT=${OUT:-/tmp/newsidx-compare}
+BUILD=${BUILD:-$SRC/build-bench}
+export REPS=${REPS:-15} WARMUP=${WARMUP:-10}
+ENGINES=${ENGINES:-fts5 xapian lucene newsidx=$BUILD/bench/newsidx_bench}
+export ENGINES
+NAMES=${*:-reuters21578 20newsgroups bbc}
+
+cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DNEWSIDX_TESTS=OFF > /dev/null
+cmake --build "$BUILD" -j2 --target newsidx_bench newsidx_cli > /dev/null
+mkdir -p "$OUT"
+
+gen_archive() { # NAME -> path of its JSONL (made once)
+    local name=$1 gen=/tmp/gen-articles g1m=/tmp/gen1m.jsonl.zst
+    if [ ! -f "$g1m" ]; then
+        [ -x "$gen" ] || make -s -C "$SHARED/tools/gen-articles" OUT="$gen"
+        "$gen" -n 1000000 -s 42 -o "$g1m" "$SHARED"/corpora/*.jsonl.zst
+    fi
+    case $name in
+        gen1m) echo "$g1m" ;;
+        gen*k) local n=${name#gen}; n=${n%k}000 f=/tmp/$name.jsonl
+               [ -f "$f" ] || zstd -dc "$g1m" | head -n "$n" > "$f"
+               echo "$f" ;;
+        *) echo "unknown corpus $name" >&2; exit 2 ;;
+    esac
+}
+
+for name in $NAMES; do
+    case $name in
+        gen*) corpus=$(gen_archive "$name") ;;
+        *) corpus=$SHARED/corpora/$name.jsonl.zst ;;
+    esac
+    q=$OUT/q-$name.tsv
+    [ -s "$q" ] || python3 "$PEERS/make_queries.py" "$corpus" 50 --seed 1 > "$q"
+    echo "=== $name: $corpus, queries $q"
+    "$PEERS/run_peers.sh" "$corpus" "$q" "$OUT/$name"
+    if [ "${SAVE:-0}" = 1 ]; then
+        mkdir -p "$HERE/results"
+        cp "$OUT/$name/summary.txt" "$HERE/results/$name.txt"
+    fi
+done
