@@ -5,6 +5,7 @@
 #include "newsidx.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -460,12 +461,14 @@ START_TEST(test_hyphens_split_at_consecutive_positions) {
 }
 END_TEST
 
-START_TEST(test_numbers_keep_decimal_dots_and_drop_thousands_commas) {
+START_TEST(test_numbers_keep_decimal_points_and_drop_thousands_commas) {
     newsidx_analyzer *a = make(NULL, NULL);
     ck_assert_terms(a, "2024", "2024");
     ck_assert_terms(a, "3.14", "3.14");
     ck_assert_terms(a, "1,000", "1000");
     ck_assert_terms(a, "1,000,000.50", "1000000.50");
+    ck_assert_terms(a, "3,14 0,25 44,2 1,2345", "3.14 0.25 44.2 1.2345");
+    ck_assert_terms(a, "1,0001 1,000.5", "1.0001 1000.5");
     ck_assert_terms(a, "in 2024. Then", "in 2024 then");
     ck_assert_terms(a, "12.5% of 10-15", "12.5 of 10 15");
     ck_assert_terms(a, "a.b 1.x x.1 .5 5.", "a b 1 x x 1 5 5");
@@ -519,6 +522,62 @@ START_TEST(test_fixture_traore_spellings_give_one_term_and_putins_gives_putin) {
     check_offsets_round_trip(a, text, len);
     free(text);
     newsidx_analyzer_free(a);
+}
+END_TEST
+
+
+/* ---- the bundled sample archive ----------------------------------------- */
+
+static bool has_term(newsidx_analyzer *a, const char *text, const char *term) {
+    toks ts = run(a, text);
+    bool found = false;
+    for (size_t i = 0; i < ts.n; i++) found |= strcmp(ts.v[i].term, term) == 0;
+    free(ts.v);
+    return found;
+}
+
+START_TEST(test_sample_archive_is_valid_multilingual_json_lines) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/data/sample.jsonl", NEWSIDX_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    newsidx_analyzer *a = make(NULL, NULL);
+    char line[16384];
+    size_t n = 0, traore_docs = 0, accented = 0, plain = 0, decimal = 0;
+    /* One marker word per script the sample must cover. */
+    const char *scripts[] = {"Αθήνα", "Москв", "東京", "서울", "上海", "Việt", "İzmir",
+                             "Straße", "ñ", "’"};
+    bool seen[sizeof scripts / sizeof scripts[0]] = {false};
+    while (fgets(line, sizeof line, f)) {
+        json_error_t err;
+        json_t *doc = json_loads(line, 0, &err);
+        ck_assert_msg(doc != NULL, "line %zu: %s", n + 1, err.text);
+        const char *fields[] = {"id", "title", "body", "author", "source", "date"};
+        for (size_t i = 0; i < 6; i++)
+            ck_assert_msg(json_is_string(json_object_get(doc, fields[i])), "line %zu lacks %s",
+                          n + 1, fields[i]);
+        const char *title = json_string_value(json_object_get(doc, "title"));
+        const char *body = json_string_value(json_object_get(doc, "body"));
+        check_offsets_round_trip(a, title, strlen(title));
+        check_offsets_round_trip(a, body, strlen(body));
+        if (has_term(a, title, "traore") || has_term(a, body, "traore")) traore_docs++;
+        if (strstr(body, "Traoré") || strstr(title, "Traoré")) accented++;
+        if (strstr(body, "Traore") || strstr(title, "Traore")) plain++;
+        if (has_term(a, body, "3.14")) decimal++;
+        for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++)
+            if (strstr(line, scripts[i])) seen[i] = true;
+        json_decref(doc);
+        n++;
+    }
+    fclose(f);
+    newsidx_analyzer_free(a);
+    ck_assert_uint_ge(n, 40);
+    ck_assert_uint_ge(traore_docs, 5);
+    ck_assert_uint_ge(accented, 1);
+    ck_assert_uint_ge(plain, 1);
+    ck_assert_uint_ge(decimal, 3); /* "3.14" and "3,14" meet */
+    for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++)
+        ck_assert_msg(seen[i], "no article contains %s", scripts[i]);
 }
 END_TEST
 
@@ -865,8 +924,9 @@ static Suite *analysis_suite(void) {
     tcase_add_test(tc, test_other_apostrophes_join_the_word_and_are_removed);
     tcase_add_test(tc, test_french_elision_drops_the_article);
     tcase_add_test(tc, test_hyphens_split_at_consecutive_positions);
-    tcase_add_test(tc, test_numbers_keep_decimal_dots_and_drop_thousands_commas);
+    tcase_add_test(tc, test_numbers_keep_decimal_points_and_drop_thousands_commas);
     tcase_add_test(tc, test_fixture_traore_spellings_give_one_term_and_putins_gives_putin);
+    tcase_add_test(tc, test_sample_archive_is_valid_multilingual_json_lines);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("cjk");

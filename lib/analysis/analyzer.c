@@ -426,8 +426,17 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
                 apos_len = 1;
             } else if ((c == '.' || c == ',') && p > word_start && p[-1] >= '0' &&
                        p[-1] <= '9' && p + 1 < end && p[1] >= '0' && p[1] <= '9') {
-                /* Inside a number: "3.14" keeps its dot, "1,000" -> 1000. */
-                if (c == '.') {
+                /* Inside a number. A comma followed by exactly three digits
+                 * groups thousands and goes ("1,000" -> 1000); any other
+                 * comma is a decimal comma and becomes a dot ("3,14" ->
+                 * 3.14, as in French, German, Turkish...); a dot stays. */
+                bool thousands = false;
+                if (c == ',') {
+                    size_t d = 1;
+                    while (d <= 4 && p + d < end && p[d] >= '0' && p[d] <= '9') d++;
+                    thousands = d == 4;
+                }
+                if (!thousands) {
                     if (NX_LIKELY(n < MAX_TERM))
                         term[n++] = '.';
                     else
