@@ -1,0 +1,1536 @@
+/* search/search — executes a parsed query on a reader's snapshot:
+ * document-at-a-time over per-segment iterators, BM25 with global
+ * statistics, block-max WAND for ranked OR, exact counts, date sort,
+ * recency boost, stored fields, snippets and facets. docs/QUERY.md has the
+ * semantics and the formulas; this file follows it line by line.
+ *
+ * Memory: everything a search needs lives in two arenas (one for the whole
+ * search, one reset per segment for iterators) plus the results' own arena;
+ * nothing is allocated per posting or per matching document, and nothing in
+ * proportion to the index size (per-segment facet counters are sized by the
+ * number of distinct sources). The reader is only read, so any number of
+ * threads may search it at once. */
+#include "search/search.h"
+
+#include "analysis/analysis.h"
+#include "index/docstore.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void newsidx_search_options_init(newsidx_search_options *o) {
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+    o->k = 10;
+    o->sort = NEWSIDX_SORT_SCORE;
+    o->exact_total = 1;
+    o->fields = "title,date,source";
+    o->snippets = 1;
+    o->snippet_bytes = 200;
+    o->title_weight = 2.0;
+    o->body_weight = 1.0;
+}
+
+double nx_bm25_idf(uint64_t n_docs, uint64_t df) {
+    double n = (double)n_docs, d = (double)df;
+    return log(1.0 + (n - d + 0.5) / (d + 0.5));
+}
+
+/* ---- iterators -----------------------------------------------------------
+ * Every iterator is positioned on its first match once built; doc is
+ * NX_NO_DOC at the end. advance(t) goes to the first match >= t (t > doc).
+ * score() is only called on the current doc, and never by counting.
+ * shallow(t, &bound) returns the last doc of a range starting at t's block
+ * and an upper bound of the score of every doc in [t, that doc]. */
+typedef struct sit sit;
+typedef struct sit_ops {
+    uint32_t (*next)(sit *);
+    uint32_t (*advance)(sit *, uint32_t target);
+    double (*score)(sit *);
+    uint32_t (*shallow)(sit *, uint32_t target, double *bound);
+} sit_ops;
+
+struct sit {
+    const sit_ops *ops;
+    uint32_t doc;
+    double max_score; /* bound over every doc */
+    uint64_t cost;    /* estimated matches (leapfrog order) */
+};
+
+static inline uint32_t sit_next(sit *s) { return s->ops->next(s); }
+static inline uint32_t sit_advance(sit *s, uint32_t t) {
+    return t <= s->doc ? s->doc : s->ops->advance(s, t);
+}
+
+/* A shallow() for iterators without block data: one range, the global bound. */
+static uint32_t shallow_global(sit *s, uint32_t t, double *bound) {
+    (void)t;
+    *bound = s->max_score;
+    return NX_NO_DOC - 1;
+}
+
+static inline double bm25_tf(double tf, double k_norm) {
+    return tf * (NX_BM25_K1 + 1.0) / (tf + k_norm);
+}
+
+/* -- nothing -- */
+static uint32_t none_next(sit *s) { return s->doc = NX_NO_DOC; }
+static uint32_t none_advance(sit *s, uint32_t t) { (void)t; return s->doc = NX_NO_DOC; }
+static double none_score(sit *s) { (void)s; return 0; }
+static const sit_ops none_ops = {none_next, none_advance, none_score, shallow_global};
+
+/* -- a doc-id range: dates (docs are in date order) and "all" -- */
+typedef struct range_it {
+    sit base;
+    uint32_t end;
+} range_it;
+static uint32_t range_next(sit *s) {
+    range_it *r = (range_it *)s;
+    return s->doc = s->doc + 1 < r->end ? s->doc + 1 : NX_NO_DOC;
+}
+static uint32_t range_advance(sit *s, uint32_t t) {
+    range_it *r = (range_it *)s;
+    return s->doc = t < r->end ? t : NX_NO_DOC;
+}
+static const sit_ops range_ops = {range_next, range_advance, none_score, shallow_global};
+
+/* -- one (field, term) postings list -- */
+typedef struct pt_it {
+    sit base;
+    nx_postings p;
+    const uint8_t *norms;
+    const double *k_norm; /* per norm byte: k1 * (1 - b + b * len / avglen) */
+    double weight;        /* boost * field weight * idf */
+} pt_it;
+static uint32_t pt_next(sit *s) { return s->doc = nx_postings_next(&((pt_it *)s)->p); }
+static uint32_t pt_advance(sit *s, uint32_t t) {
+    return s->doc = nx_postings_advance(&((pt_it *)s)->p, t);
+}
+static double pt_score(sit *s) {
+    pt_it *it = (pt_it *)s;
+    double tf = nx_postings_freq(&it->p);
+    return it->weight * bm25_tf(tf, it->k_norm[it->norms[s->doc]]);
+}
+static uint32_t pt_shallow(sit *s, uint32_t t, double *bound) {
+    pt_it *it = (pt_it *)s;
+    uint32_t end = nx_postings_shallow_advance(&it->p, t);
+    if (end == NX_NO_DOC) {
+        *bound = 0;
+        return NX_NO_DOC;
+    }
+    uint32_t max_tf;
+    uint8_t min_norm;
+    nx_postings_block_max(&it->p, &max_tf, &min_norm);
+    *bound = it->weight * bm25_tf(max_tf, it->k_norm[min_norm]);
+    return end;
+}
+static const sit_ops pt_ops = {pt_next, pt_advance, pt_score, pt_shallow};
+
+/* -- phrase ("a b") and proximity ("a b"~N, NEAR/N) in one field -- */
+typedef struct phr_it {
+    sit base;
+    uint32_t n;
+    nx_postings *p;           /* n iterators, query order */
+    const uint32_t *offsets;  /* phrase: relative positions */
+    uint32_t *lead_order;     /* indices by df, for leapfrog */
+    bool near;
+    uint32_t window;          /* near: positions in a window (n + slop) */
+    const uint32_t **pos;     /* scratch: n position arrays */
+    uint32_t *cnt, *idx, *idx2;
+    const uint8_t *norms;
+    const double *k_norm;
+    double weight;            /* boost * field weight * sum of idf */
+    uint32_t freq;            /* phrase/window frequency of the current doc */
+    int rc;                   /* sticky corruption error */
+} phr_it;
+
+/* Number of windows or phrase occurrences in the current doc (all iterators
+ * are on it). Phrase: start positions s with s + offset_i in every term's
+ * positions. Proximity: positions p of any query term such that every term
+ * occurs in [p, p + window - 1]. */
+static uint32_t phr_count(phr_it *it) {
+    uint32_t n = it->n;
+    for (uint32_t i = 0; i < n; i++) {
+        int c = nx_postings_positions(&it->p[i], &it->pos[i]);
+        if (c < 0) {
+            it->rc = NEWSIDX_ERR_CORRUPT;
+            return 0;
+        }
+        it->cnt[i] = (uint32_t)c;
+        it->idx[i] = 0;
+        it->idx2[i] = 0;
+    }
+    uint32_t count = 0;
+    if (!it->near) {
+        for (uint32_t a = 0; a < it->cnt[0]; a++) {
+            uint64_t s = (uint64_t)it->pos[0][a] - it->offsets[0];
+            bool ok = true;
+            for (uint32_t i = 1; i < n && ok; i++) {
+                uint64_t want = s + it->offsets[i];
+                while (it->idx[i] < it->cnt[i] && it->pos[i][it->idx[i]] < want) it->idx[i]++;
+                if (it->idx[i] == it->cnt[i]) return count;
+                ok = it->pos[i][it->idx[i]] == want;
+            }
+            count += ok;
+        }
+        return count;
+    }
+    for (;;) {
+        /* next position of any term (merge over idx2) */
+        uint64_t p = UINT64_MAX;
+        for (uint32_t i = 0; i < n; i++)
+            if (it->idx2[i] < it->cnt[i] && it->pos[i][it->idx2[i]] < p) p = it->pos[i][it->idx2[i]];
+        if (p == UINT64_MAX) return count;
+        for (uint32_t i = 0; i < n; i++)
+            if (it->idx2[i] < it->cnt[i] && it->pos[i][it->idx2[i]] == p) it->idx2[i]++;
+        bool ok = true;
+        for (uint32_t i = 0; i < n; i++) {
+            while (it->idx[i] < it->cnt[i] && it->pos[i][it->idx[i]] < p) it->idx[i]++;
+            if (it->idx[i] == it->cnt[i]) return count; /* no later window either */
+            if (it->pos[i][it->idx[i]] > p + it->window - 1) ok = false;
+        }
+        count += ok;
+    }
+}
+
+/* First doc >= t where all terms occur and the positions agree. */
+static uint32_t phr_settle(phr_it *it, uint32_t t) {
+    nx_postings *lead = &it->p[it->lead_order[0]];
+    uint32_t d = t;
+    for (;;) {
+        if (lead->doc < d) nx_postings_advance(lead, d);
+        d = lead->doc;
+        if (d == NX_NO_DOC) break;
+        bool all = true;
+        for (uint32_t k = 1; k < it->n; k++) {
+            nx_postings *o = &it->p[it->lead_order[k]];
+            if (o->doc < d) nx_postings_advance(o, d);
+            if (o->doc != d) {
+                d = o->doc;
+                all = false;
+                break;
+            }
+        }
+        if (d == NX_NO_DOC) break;
+        if (!all) continue;
+        it->freq = phr_count(it);
+        if (it->freq > 0 || it->rc) break;
+        d++;
+    }
+    return it->base.doc = it->rc ? NX_NO_DOC : d;
+}
+static uint32_t phr_next(sit *s) { return phr_settle((phr_it *)s, s->doc + 1); }
+static uint32_t phr_advance(sit *s, uint32_t t) { return phr_settle((phr_it *)s, t); }
+static double phr_score(sit *s) {
+    phr_it *it = (phr_it *)s;
+    return it->weight * bm25_tf(it->freq, it->k_norm[it->norms[s->doc]]);
+}
+static const sit_ops phr_ops = {phr_next, phr_advance, phr_score, shallow_global};
+
+/* -- disjunction: sum of the matching children's scores -- */
+typedef struct or_it {
+    sit base;
+    sit **c;
+    uint32_t n;
+    double boost;
+} or_it;
+static uint32_t or_min(or_it *o) {
+    uint32_t m = NX_NO_DOC;
+    for (uint32_t i = 0; i < o->n; i++)
+        if (o->c[i]->doc < m) m = o->c[i]->doc;
+    return o->base.doc = m;
+}
+static uint32_t or_next(sit *s) {
+    or_it *o = (or_it *)s;
+    uint32_t d = s->doc;
+    for (uint32_t i = 0; i < o->n; i++)
+        if (o->c[i]->doc == d) sit_next(o->c[i]);
+    return or_min(o);
+}
+static uint32_t or_advance(sit *s, uint32_t t) {
+    or_it *o = (or_it *)s;
+    for (uint32_t i = 0; i < o->n; i++) sit_advance(o->c[i], t);
+    return or_min(o);
+}
+static double or_score(sit *s) {
+    or_it *o = (or_it *)s;
+    double sum = 0;
+    for (uint32_t i = 0; i < o->n; i++)
+        if (o->c[i]->doc == s->doc) sum += o->c[i]->ops->score(o->c[i]);
+    return sum * o->boost;
+}
+static uint32_t or_shallow(sit *s, uint32_t t, double *bound) {
+    or_it *o = (or_it *)s;
+    uint32_t end = NX_NO_DOC;
+    double sum = 0;
+    for (uint32_t i = 0; i < o->n; i++) {
+        double b;
+        uint32_t e = o->c[i]->ops->shallow(o->c[i], t, &b);
+        sum += b;
+        if (e < end) end = e;
+    }
+    *bound = sum * o->boost;
+    return end;
+}
+static const sit_ops or_ops = {or_next, or_advance, or_score, or_shallow};
+
+/* -- conjunction with exclusions: leapfrog over the positive children
+ * (cheapest first), then each negated child is advanced to the candidate -- */
+typedef struct and_it {
+    sit base;
+    sit **pos;
+    uint32_t n_pos;
+    sit **neg;
+    uint32_t n_neg;
+    double boost;
+} and_it;
+static uint32_t and_settle(and_it *a, uint32_t t) {
+    uint32_t d = t;
+    for (;;) {
+        d = sit_advance(a->pos[0], d);
+        if (d == NX_NO_DOC) break;
+        bool all = true;
+        for (uint32_t i = 1; i < a->n_pos; i++) {
+            uint32_t e = sit_advance(a->pos[i], d);
+            if (e != d) {
+                d = e;
+                all = false;
+                break;
+            }
+        }
+        if (d == NX_NO_DOC) break;
+        if (!all) continue;
+        bool excluded = false;
+        for (uint32_t i = 0; i < a->n_neg && !excluded; i++)
+            excluded = sit_advance(a->neg[i], d) == d;
+        if (!excluded) break;
+        d++;
+    }
+    return a->base.doc = d;
+}
+static uint32_t and_next(sit *s) { return and_settle((and_it *)s, s->doc + 1); }
+static uint32_t and_advance(sit *s, uint32_t t) { return and_settle((and_it *)s, t); }
+static double and_score(sit *s) {
+    and_it *a = (and_it *)s;
+    double sum = 0;
+    for (uint32_t i = 0; i < a->n_pos; i++) sum += a->pos[i]->ops->score(a->pos[i]);
+    return sum * a->boost;
+}
+static uint32_t and_shallow(sit *s, uint32_t t, double *bound) {
+    and_it *a = (and_it *)s;
+    uint32_t end = NX_NO_DOC;
+    double sum = 0;
+    for (uint32_t i = 0; i < a->n_pos; i++) {
+        double b;
+        uint32_t e = a->pos[i]->ops->shallow(a->pos[i], t, &b);
+        sum += b;
+        if (e < end) end = e;
+    }
+    *bound = sum * a->boost;
+    return end;
+}
+static const sit_ops and_ops = {and_next, and_advance, and_score, and_shallow};
+
+/* ---- the plan: the query tree with global statistics resolved ----------- */
+
+/* One (field, term) with its statistics over all segments. */
+typedef struct fterm {
+    int field;
+    const char *text;
+    uint32_t len;
+    uint64_t df;          /* summed over segments */
+    double idf;
+    nx_term_info *info;   /* per segment */
+    uint8_t *found;       /* per segment */
+} fterm;
+
+typedef struct pnode pnode;
+struct pnode {
+    int kind;
+    double boost;
+    /* TERM, PREFIX, FUZZY: the (field, term) leaves to OR together */
+    fterm **ft;
+    uint32_t n_ft;
+    /* PHRASE, NEAR: per field f < n_pf: ft[f * n_terms + t] */
+    uint32_t n_terms, n_pf;
+    const nx_qterm *qterms;
+    uint32_t window;
+    int64_t lo, hi;
+    pnode **children;
+    bool *negated;
+    uint32_t n_children;
+};
+
+typedef struct search {
+    const nx_snapshot *snap;
+    const newsidx_search_options *o;
+    const newsidx_query *q;
+    nx_arena *arena;     /* per search */
+    nx_arena seg_arena;  /* per segment: iterators */
+    nx_err err;
+    double field_weight[NX_N_FIELDS];
+    double k_norm[NX_N_FIELDS][256];
+    uint32_t n_leaves;   /* (field, term) leaves after expansion */
+    /* highlight terms (collected while planning) */
+    const char **hl;
+    uint32_t *hl_len;
+    uint32_t n_hl, cap_hl;
+    int rc;              /* sticky error raised inside iterators */
+} search;
+
+static void *salloc(search *S, size_t n) { return nx_arena_alloc(S->arena, n); }
+
+static int add_hl(search *S, const char *t, uint32_t len) {
+    if (S->n_hl == S->cap_hl) {
+        uint32_t cap = S->cap_hl ? S->cap_hl * 2 : 32;
+        const char **h = salloc(S, cap * sizeof *h);
+        uint32_t *l = salloc(S, cap * sizeof *l);
+        NX_RETURN_IF(!h || !l, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        if (S->n_hl) {
+            memcpy(h, S->hl, S->n_hl * sizeof *h);
+            memcpy(l, S->hl_len, S->n_hl * sizeof *l);
+        }
+        S->hl = h;
+        S->hl_len = l;
+        S->cap_hl = cap;
+    }
+    S->hl[S->n_hl] = t;
+    S->hl_len[S->n_hl++] = len;
+    return 0;
+}
+
+static int make_fterm(search *S, int field, const char *text, uint32_t len, fterm **out) {
+    uint32_t ns = S->snap->n_segments;
+    fterm *f = salloc(S, sizeof *f);
+    nx_term_info *info = salloc(S, (ns ? ns : 1) * sizeof *info);
+    uint8_t *found = salloc(S, ns ? ns : 1);
+    NX_RETURN_IF(!f || !info || !found, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    f->field = field;
+    f->text = text;
+    f->len = len;
+    f->df = 0;
+    f->info = info;
+    f->found = found;
+    for (uint32_t s = 0; s < ns; s++) {
+        int rc = nx_segment_lookup(S->snap->segments[s], field, text, len, &info[s]);
+        NX_RETURN_IF(rc < 0, &S->err, NEWSIDX_ERR_CORRUPT,
+                     "segment %u: corrupt dictionary while looking up a term", s);
+        found[s] = rc == 1 && info[s].df > 0;
+        if (found[s]) f->df += info[s].df;
+    }
+    f->idf = nx_bm25_idf(S->snap->total_docs, f->df);
+    S->n_leaves++;
+    NX_RETURN_IF(S->n_leaves > S->q->opts.max_clauses, &S->err, NEWSIDX_ERR_LIMIT,
+                 "query expands to more than max_clauses (%u) terms", S->q->opts.max_clauses);
+    *out = f;
+    return 0;
+}
+
+/* Expansion candidates of a prefix or fuzzy word in one field. */
+typedef struct expansion {
+    const char *text;
+    uint32_t len;
+    uint32_t dist;
+} expansion;
+
+typedef struct expand_ctx {
+    search *S;
+    expansion *e;
+    uint32_t n, cap, max;
+    bool fuzzy;
+    const int32_t *word;
+    size_t word_n;
+    uint32_t max_edits;
+    int rc;
+} expand_ctx;
+
+static int cmp_expansion(const void *a, const void *b) {
+    const expansion *x = a, *y = b;
+    if (x->dist != y->dist) return x->dist < y->dist ? -1 : 1;
+    size_t m = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->text, y->text, m);
+    if (c) return c;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Sorts, removes duplicates, keeps the best `max`. */
+static void expansions_trim(expand_ctx *c) {
+    if (c->n == 0) return;
+    qsort(c->e, c->n, sizeof *c->e, cmp_expansion);
+    uint32_t k = 1;
+    for (uint32_t i = 1; i < c->n; i++)
+        if (c->e[i].len != c->e[k - 1].len || memcmp(c->e[i].text, c->e[k - 1].text, c->e[i].len))
+            c->e[k++] = c->e[i];
+    c->n = k < c->max ? k : c->max;
+}
+
+static int expand_cb(void *ctx, const char *term, size_t len, const nx_term_info *info) {
+    expand_ctx *c = ctx;
+    (void)info;
+    uint32_t dist = 0;
+    if (c->fuzzy) {
+        /* a term of L bytes has at most L code points */
+        if (len + c->max_edits < c->word_n) return 0;
+        int32_t cps[NEWSIDX_MAX_TERM_BYTES];
+        size_t n = nx_utf8_to_cps(term, len, cps, NEWSIDX_MAX_TERM_BYTES);
+        dist = nx_edit_distance(c->word, c->word_n, cps, n, c->max_edits);
+        if (dist > c->max_edits) return 0;
+    }
+    if (c->n == c->cap) {
+        if (c->n >= 2 * c->max) {
+            expansions_trim(c);
+        } else {
+            uint32_t cap = c->cap ? c->cap * 2 : 64;
+            expansion *e = salloc(c->S, cap * sizeof *e);
+            if (!e) return c->rc = NEWSIDX_ERR_NOMEM;
+            if (c->n) memcpy(e, c->e, c->n * sizeof *e);
+            c->e = e;
+            c->cap = cap;
+        }
+    }
+    char *t = salloc(c->S, len + 1);
+    if (!t) return c->rc = NEWSIDX_ERR_NOMEM;
+    memcpy(t, term, len);
+    t[len] = '\0';
+    c->e[c->n++] = (expansion){t, (uint32_t)len, dist};
+    /* terms come sorted: a prefix walk can stop once it holds max per segment */
+    if (!c->fuzzy && c->n >= c->max && c->n % c->max == 0) return 1;
+    return 0;
+}
+
+static int plan(search *S, const nx_qnode *q, bool positive, pnode **out);
+
+static int plan_expand(search *S, const nx_qnode *q, bool positive, pnode *p) {
+    uint32_t max = S->q->opts.max_expansions ? S->q->opts.max_expansions : 1;
+    int32_t word[NEWSIDX_MAX_TERM_BYTES];
+    size_t word_n = nx_utf8_to_cps(q->terms[0].text, q->terms[0].len, word, NEWSIDX_MAX_TERM_BYTES);
+    uint32_t nf = 0;
+    /* at most max expansions per field */
+    fterm **ft = salloc(S, (size_t)max * NX_N_FIELDS * sizeof *ft);
+    NX_RETURN_IF(!ft, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    for (int f = 0; f < NX_N_FIELDS; f++) {
+        if (!(q->fields & NXQ_FIELD_BIT(f))) continue;
+        expand_ctx c = {.S = S, .max = max, .fuzzy = q->kind == NXQ_FUZZY, .word = word,
+                        .word_n = word_n, .max_edits = q->max_edits};
+        for (uint32_t s = 0; s < S->snap->n_segments; s++) {
+            int rc = q->kind == NXQ_PREFIX
+                         ? nx_segment_terms(S->snap->segments[s], f, q->terms[0].text,
+                                            q->terms[0].len, expand_cb, &c)
+                         : nx_segment_terms(S->snap->segments[s], f, NULL, 0, expand_cb, &c);
+            NX_RETURN_IF(c.rc, &S->err, c.rc, "out of memory");
+            NX_RETURN_IF(rc < 0, &S->err, NEWSIDX_ERR_CORRUPT,
+                         "segment %u: corrupt dictionary while expanding a term", s);
+            if (c.n >= c.max) expansions_trim(&c);
+        }
+        expansions_trim(&c);
+        for (uint32_t i = 0; i < c.n; i++) {
+            NX_FORWARD(make_fterm(S, f, c.e[i].text, c.e[i].len, &ft[nf]));
+            if (positive) NX_FORWARD(add_hl(S, c.e[i].text, c.e[i].len));
+            nf++;
+        }
+    }
+    p->ft = ft;
+    p->n_ft = nf;
+    return 0;
+}
+
+static int plan(search *S, const nx_qnode *q, bool positive, pnode **out) {
+    pnode *p = salloc(S, sizeof *p);
+    NX_RETURN_IF(!p, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    memset(p, 0, sizeof *p);
+    p->kind = q->kind;
+    p->boost = q->boost;
+    *out = p;
+    switch (q->kind) {
+    case NXQ_NONE:
+    case NXQ_ALL:
+        return 0;
+    case NXQ_DATE:
+        p->lo = q->date_lo;
+        p->hi = q->date_hi;
+        return 0;
+    case NXQ_TERM: {
+        fterm **ft = salloc(S, NX_N_FIELDS * sizeof *ft);
+        NX_RETURN_IF(!ft, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        p->ft = ft;
+        for (int f = 0; f < NX_N_FIELDS; f++)
+            if (q->fields & NXQ_FIELD_BIT(f))
+                NX_FORWARD(make_fterm(S, f, q->terms[0].text, q->terms[0].len, &ft[p->n_ft++]));
+        if (positive) NX_FORWARD(add_hl(S, q->terms[0].text, q->terms[0].len));
+        return 0;
+    }
+    case NXQ_PHRASE:
+    case NXQ_NEAR: {
+        uint32_t nt = q->n_terms;
+        fterm **ft = salloc(S, (size_t)NX_N_FIELDS * nt * sizeof *ft);
+        NX_RETURN_IF(!ft, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        p->ft = ft;
+        p->n_terms = nt;
+        p->qterms = q->terms;
+        p->window = nt + q->slop;
+        for (int f = 0; f < NX_N_FIELDS; f++) {
+            if (!(q->fields & NXQ_FIELD_BIT(f))) continue;
+            for (uint32_t t = 0; t < nt; t++)
+                NX_FORWARD(make_fterm(S, f, q->terms[t].text, q->terms[t].len,
+                                      &ft[p->n_pf * nt + t]));
+            p->n_pf++;
+        }
+        if (positive)
+            for (uint32_t t = 0; t < nt; t++) NX_FORWARD(add_hl(S, q->terms[t].text, q->terms[t].len));
+        return 0;
+    }
+    case NXQ_PREFIX:
+    case NXQ_FUZZY:
+        return plan_expand(S, q, positive, p);
+    case NXQ_AND:
+    case NXQ_OR: {
+        p->n_children = q->n_children;
+        p->children = salloc(S, q->n_children * sizeof *p->children);
+        p->negated = salloc(S, q->n_children * sizeof *p->negated);
+        NX_RETURN_IF(!p->children || !p->negated, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        for (uint32_t i = 0; i < q->n_children; i++) {
+            bool neg = q->negated && q->negated[i];
+            p->negated[i] = neg;
+            NX_FORWARD(plan(S, q->children[i], positive && !neg, &p->children[i]));
+        }
+        return 0;
+    }
+    }
+    return nx_err_set(&S->err, NEWSIDX_ERR_INVALID, "unknown query node kind %d", q->kind);
+}
+
+/* ---- per-segment iterator construction ---------------------------------- */
+
+static sit *make_none(search *S) {
+    sit *s = nx_arena_alloc(&S->seg_arena, sizeof *s);
+    if (!s) return NULL;
+    *s = (sit){&none_ops, NX_NO_DOC, 0, 0};
+    return s;
+}
+
+static sit *make_range(search *S, uint32_t first, uint32_t end) {
+    if (first >= end) return make_none(S);
+    range_it *r = nx_arena_alloc(&S->seg_arena, sizeof *r);
+    if (!r) return NULL;
+    r->base = (sit){&range_ops, first, 0, end - first};
+    r->end = end;
+    return &r->base;
+}
+
+static int make_pt(search *S, uint32_t si, const fterm *f, double boost, sit **out) {
+    const nx_segment *seg = S->snap->segments[si];
+    *out = NULL;
+    if (!f->found[si]) return 0;
+    pt_it *it = nx_arena_alloc(&S->seg_arena, sizeof *it);
+    NX_RETURN_IF(!it, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    NX_RETURN_IF(nx_postings_open(&it->p, seg, &f->info[si], false) < 0, &S->err,
+                 NEWSIDX_ERR_CORRUPT, "segment %u: corrupt postings", si);
+    it->norms = nx_segment_norms(seg, f->field);
+    it->k_norm = S->k_norm[f->field];
+    it->weight = boost * S->field_weight[f->field] * f->idf;
+    uint32_t max_tf;
+    uint8_t min_norm;
+    nx_postings_term_max(&it->p, &max_tf, &min_norm);
+    it->base = (sit){&pt_ops, it->p.doc, it->weight * bm25_tf(max_tf, it->k_norm[min_norm]),
+                     f->info[si].df};
+    *out = &it->base;
+    return 0;
+}
+
+/* Builds an OR over list (children that are plain ORs are spliced in, so
+ * block-max sees every (field, term) list). */
+static int make_or(search *S, sit **list, uint32_t n, double boost, sit **out) {
+    uint32_t total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!list[i] || list[i]->doc == NX_NO_DOC) continue;
+        if (list[i]->ops == &or_ops && ((or_it *)list[i])->boost == 1.0)
+            total += ((or_it *)list[i])->n;
+        else
+            total++;
+    }
+    if (total == 0) {
+        *out = make_none(S);
+        NX_RETURN_IF(!*out, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        return 0;
+    }
+    or_it *o = nx_arena_alloc(&S->seg_arena, sizeof *o);
+    sit **c = nx_arena_alloc(&S->seg_arena, total * sizeof *c);
+    NX_RETURN_IF(!o || !c, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    uint32_t k = 0;
+    double max = 0;
+    uint64_t cost = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!list[i] || list[i]->doc == NX_NO_DOC) continue;
+        if (list[i]->ops == &or_ops && ((or_it *)list[i])->boost == 1.0) {
+            or_it *inner = (or_it *)list[i];
+            for (uint32_t j = 0; j < inner->n; j++) c[k++] = inner->c[j];
+        } else {
+            c[k++] = list[i];
+        }
+    }
+    for (uint32_t i = 0; i < k; i++) {
+        max += c[i]->max_score;
+        cost += c[i]->cost;
+    }
+    if (k == 1 && boost == 1.0) {
+        *out = c[0];
+        return 0;
+    }
+    o->base = (sit){&or_ops, NX_NO_DOC, max * boost, cost};
+    o->c = c;
+    o->n = k;
+    o->boost = boost;
+    or_min(o);
+    *out = &o->base;
+    return 0;
+}
+
+static int make_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, sit **out) {
+    const nx_segment *seg = S->snap->segments[si];
+    uint32_t n = p->n_terms;
+    fterm **ft = p->ft + (size_t)fi * n;
+    *out = NULL;
+    for (uint32_t t = 0; t < n; t++)
+        if (!ft[t]->found[si]) return 0;
+    phr_it *it = nx_arena_alloc(&S->seg_arena, sizeof *it);
+    nx_postings *ps = nx_arena_alloc(&S->seg_arena, n * sizeof *ps);
+    uint32_t *offs = nx_arena_alloc(&S->seg_arena, 5 * n * sizeof *offs);
+    const uint32_t **pos = nx_arena_alloc(&S->seg_arena, n * sizeof *pos);
+    NX_RETURN_IF(!it || !ps || !offs || !pos, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    memset(it, 0, sizeof *it);
+    double idf_sum = 0;
+    uint64_t min_df = UINT64_MAX;
+    for (uint32_t t = 0; t < n; t++) {
+        NX_RETURN_IF(nx_postings_open(&ps[t], seg, &ft[t]->info[si], true) < 0, &S->err,
+                     NEWSIDX_ERR_CORRUPT, "segment %u: corrupt postings", si);
+        idf_sum += ft[t]->idf;
+        offs[t] = p->qterms[t].offset;
+        if (ft[t]->info[si].df < min_df) min_df = ft[t]->info[si].df;
+    }
+    it->p = ps;
+    it->n = n;
+    it->offsets = offs;
+    it->lead_order = offs + n;
+    it->cnt = offs + 2 * n;
+    it->idx = offs + 3 * n;
+    it->idx2 = offs + 4 * n;
+    it->pos = pos;
+    /* leapfrog order: rarest term first (insertion sort, n <= max_phrase_terms) */
+    for (uint32_t t = 0; t < n; t++) {
+        uint32_t j = t;
+        while (j > 0 && ft[it->lead_order[j - 1]]->info[si].df > ft[t]->info[si].df) {
+            it->lead_order[j] = it->lead_order[j - 1];
+            j--;
+        }
+        it->lead_order[j] = t;
+    }
+    it->near = p->kind == NXQ_NEAR;
+    it->window = p->window;
+    int field = ft[0]->field;
+    it->norms = nx_segment_norms(seg, field);
+    it->k_norm = S->k_norm[field];
+    it->weight = p->boost * S->field_weight[field] * idf_sum;
+    /* tf * (k1 + 1) / (tf + K) < k1 + 1 for any frequency */
+    it->base = (sit){&phr_ops, 0, it->weight * (NX_BM25_K1 + 1.0), min_df};
+    phr_settle(it, 0);
+    NX_RETURN_IF(it->rc, &S->err, it->rc, "segment %u: corrupt positions", si);
+    *out = &it->base;
+    return 0;
+}
+
+static int build(search *S, uint32_t si, const pnode *p, sit **out) {
+    const nx_segment *seg = S->snap->segments[si];
+    *out = NULL;
+    switch (p->kind) {
+    case NXQ_NONE:
+        break;
+    case NXQ_ALL:
+        *out = make_range(S, 0, nx_segment_doc_count(seg));
+        NX_RETURN_IF(!*out, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        return 0;
+    case NXQ_DATE: {
+        uint32_t first, end;
+        nx_segment_date_range(seg, p->lo, p->hi, &first, &end);
+        *out = make_range(S, first, end);
+        NX_RETURN_IF(!*out, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        return 0;
+    }
+    case NXQ_TERM:
+    case NXQ_PREFIX:
+    case NXQ_FUZZY: {
+        sit **list = nx_arena_alloc(&S->seg_arena, (p->n_ft ? p->n_ft : 1) * sizeof *list);
+        NX_RETURN_IF(!list, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        for (uint32_t i = 0; i < p->n_ft; i++) NX_FORWARD(make_pt(S, si, p->ft[i], p->boost, &list[i]));
+        return make_or(S, list, p->n_ft, 1.0, out);
+    }
+    case NXQ_PHRASE:
+    case NXQ_NEAR: {
+        sit *list[NX_N_FIELDS];
+        for (uint32_t f = 0; f < p->n_pf; f++) NX_FORWARD(make_phrase(S, si, p, f, &list[f]));
+        return make_or(S, list, p->n_pf, 1.0, out);
+    }
+    case NXQ_OR: {
+        sit **list = nx_arena_alloc(&S->seg_arena, p->n_children * sizeof *list);
+        NX_RETURN_IF(!list, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        for (uint32_t i = 0; i < p->n_children; i++) NX_FORWARD(build(S, si, p->children[i], &list[i]));
+        return make_or(S, list, p->n_children, p->boost, out);
+    }
+    case NXQ_AND: {
+        and_it *a = nx_arena_alloc(&S->seg_arena, sizeof *a);
+        sit **pos = nx_arena_alloc(&S->seg_arena, p->n_children * sizeof *pos);
+        sit **neg = nx_arena_alloc(&S->seg_arena, p->n_children * sizeof *neg);
+        NX_RETURN_IF(!a || !pos || !neg, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        uint32_t np = 0, nn = 0;
+        double max = 0;
+        bool empty = false;
+        for (uint32_t i = 0; i < p->n_children; i++) {
+            sit *c;
+            NX_FORWARD(build(S, si, p->children[i], &c));
+            if (p->negated[i]) {
+                if (c->doc != NX_NO_DOC) neg[nn++] = c;
+                continue;
+            }
+            if (c->doc == NX_NO_DOC) empty = true;
+            /* cheapest first: it leads the leapfrog */
+            uint32_t j = np++;
+            while (j > 0 && pos[j - 1]->cost > c->cost) {
+                pos[j] = pos[j - 1];
+                j--;
+            }
+            pos[j] = c;
+            max += c->max_score;
+        }
+        if (empty || np == 0) break;
+        if (np == 1 && nn == 0 && p->boost == 1.0) {
+            *out = pos[0];
+            return 0;
+        }
+        a->base = (sit){&and_ops, 0, max * p->boost, pos[0]->cost};
+        a->pos = pos;
+        a->n_pos = np;
+        a->neg = neg;
+        a->n_neg = nn;
+        a->boost = p->boost;
+        and_settle(a, 0);
+        *out = &a->base;
+        return 0;
+    }
+    }
+    *out = make_none(S);
+    NX_RETURN_IF(!*out, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+/* ---- top-k heap ---------------------------------------------------------- */
+
+typedef struct hit_entry {
+    double score;
+    int64_t key;    /* date sort: larger is better */
+    uint32_t seg, doc;
+} hit_entry;
+
+typedef struct topk {
+    hit_entry *h;
+    uint32_t n, cap;
+    bool by_date;
+} topk;
+
+/* true when a ranks before b. Ties go to the earlier (segment, doc). */
+static inline bool better(const topk *t, const hit_entry *a, const hit_entry *b) {
+    if (t->by_date) {
+        if (a->key != b->key) return a->key > b->key;
+    } else if (a->score != b->score) {
+        return a->score > b->score;
+    }
+    return a->seg != b->seg ? a->seg < b->seg : a->doc < b->doc;
+}
+
+/* Min-heap: h[0] is the worst kept hit. */
+static void topk_sift_down(topk *t, uint32_t i) {
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < t->n && better(t, &t->h[w], &t->h[l])) w = l;
+        if (r < t->n && better(t, &t->h[w], &t->h[r])) w = r;
+        if (w == i) return;
+        hit_entry x = t->h[i];
+        t->h[i] = t->h[w];
+        t->h[w] = x;
+        i = w;
+    }
+}
+
+static inline bool topk_full(const topk *t) { return t->n == t->cap; }
+
+/* Would e enter the heap? */
+static inline bool topk_wants(const topk *t, const hit_entry *e) {
+    return t->cap > 0 && (!topk_full(t) || better(t, e, &t->h[0]));
+}
+
+static void topk_push(topk *t, const hit_entry *e) {
+    if (!topk_full(t)) {
+        uint32_t i = t->n++;
+        t->h[i] = *e;
+        while (i > 0) {
+            uint32_t parent = (i - 1) / 2;
+            if (!better(t, &t->h[parent], &t->h[i])) break;
+            hit_entry x = t->h[i];
+            t->h[i] = t->h[parent];
+            t->h[parent] = x;
+            i = parent;
+        }
+    } else {
+        t->h[0] = *e;
+        topk_sift_down(t, 0);
+    }
+}
+
+/* ---- facets -------------------------------------------------------------- */
+
+typedef struct facet_val {
+    const char *label;
+    uint64_t count;
+} facet_val;
+
+typedef struct month_count {
+    int64_t month; /* year * 12 + (month - 1) */
+    uint64_t count;
+} month_count;
+
+typedef struct facets {
+    unsigned want;
+    /* sources: label -> count, open addressing by hash */
+    facet_val *src;
+    uint64_t *src_hash;
+    uint32_t n_src, cap_src;
+    month_count *months;
+    uint32_t n_months, cap_months;
+    int64_t cur_lo, cur_hi; /* seconds range of months[cur] */
+    uint32_t cur;
+    uint64_t *seg_src;      /* per segment: counts by source ordinal */
+} facets;
+
+static void civil_from_days(int64_t z, int64_t *y, int *m) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+static int facet_month(search *S, facets *F, int64_t t) {
+    if (F->n_months && t >= F->cur_lo && t <= F->cur_hi) {
+        F->months[F->cur].count++;
+        return 0;
+    }
+    int64_t y;
+    int m;
+    civil_from_days(floor_div(t, 86400), &y, &m);
+    int64_t key = y * 12 + (m - 1);
+    uint32_t i = 0;
+    while (i < F->n_months && F->months[i].month != key) i++;
+    if (i == F->n_months) {
+        if (F->n_months == F->cap_months) {
+            uint32_t cap = F->cap_months ? F->cap_months * 2 : 64;
+            month_count *mc = salloc(S, cap * sizeof *mc);
+            NX_RETURN_IF(!mc, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            if (F->n_months) memcpy(mc, F->months, F->n_months * sizeof *mc);
+            F->months = mc;
+            F->cap_months = cap;
+        }
+        F->months[F->n_months++] = (month_count){key, 0};
+    }
+    F->months[i].count++;
+    F->cur = i;
+    F->cur_lo = nx_days_from_civil(y, m, 1) * 86400;
+    F->cur_hi = (m == 12 ? nx_days_from_civil(y + 1, 1, 1) : nx_days_from_civil(y, m + 1, 1)) * 86400 - 1;
+    return 0;
+}
+
+static int facet_source_merge(search *S, facets *F, const nx_segment *seg) {
+    uint32_t n = nx_segment_source_count(seg);
+    for (uint32_t ord = 1; ord <= n; ord++) {
+        uint64_t c = F->seg_src[ord];
+        if (!c) continue;
+        size_t len;
+        const char *name = nx_segment_source_name(seg, ord, &len);
+        uint64_t h = nx_hash64(name, len) | 1;
+        if (2 * (F->n_src + 1) > F->cap_src) {
+            uint32_t cap = F->cap_src ? F->cap_src * 2 : 64;
+            facet_val *v = salloc(S, cap * sizeof *v);
+            uint64_t *hs = salloc(S, cap * sizeof *hs);
+            NX_RETURN_IF(!v || !hs, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            memset(hs, 0, cap * sizeof *hs);
+            for (uint32_t i = 0; i < F->cap_src; i++) {
+                if (!F->src_hash[i]) continue;
+                uint32_t j = (uint32_t)(F->src_hash[i] & (cap - 1));
+                while (hs[j]) j = (j + 1) & (cap - 1);
+                hs[j] = F->src_hash[i];
+                v[j] = F->src[i];
+            }
+            F->src = v;
+            F->src_hash = hs;
+            F->cap_src = cap;
+        }
+        uint32_t j = (uint32_t)(h & (F->cap_src - 1));
+        while (F->src_hash[j] &&
+               !(F->src_hash[j] == h && strlen(F->src[j].label) == len &&
+                 memcmp(F->src[j].label, name, len) == 0))
+            j = (j + 1) & (F->cap_src - 1);
+        if (!F->src_hash[j]) {
+            char *l = salloc(S, len + 1);
+            NX_RETURN_IF(!l, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            memcpy(l, name, len);
+            l[len] = '\0';
+            F->src_hash[j] = h;
+            F->src[j] = (facet_val){l, 0};
+            F->n_src++;
+        }
+        F->src[j].count += c;
+    }
+    return 0;
+}
+
+/* ---- results ------------------------------------------------------------- */
+
+typedef struct hit {
+    char *id;
+    double score;
+    newsidx_field *fields;
+    size_t n_fields;
+    newsidx_snippet *snippets;
+    size_t n_snippets;
+} hit;
+
+struct newsidx_results {
+    nx_arena arena;
+    uint64_t total;
+    hit *hits;
+    size_t n_hits;
+    facet_val *facet[3]; /* source, year, month */
+    size_t n_facet[3];
+};
+
+void newsidx_results_free(newsidx_results *res) {
+    if (!res) return;
+    nx_arena_reset(&res->arena);
+    free(res);
+}
+
+uint64_t newsidx_results_total(const newsidx_results *res) { return res ? res->total : 0; }
+size_t newsidx_results_count(const newsidx_results *res) { return res ? res->n_hits : 0; }
+
+const char *newsidx_hit_id(const newsidx_results *res, size_t i) {
+    return res && i < res->n_hits ? res->hits[i].id : NULL;
+}
+
+double newsidx_hit_score(const newsidx_results *res, size_t i) {
+    return res && i < res->n_hits ? res->hits[i].score : 0.0;
+}
+
+const newsidx_field *newsidx_hit_field(const newsidx_results *res, size_t i, const char *name) {
+    if (!res || i >= res->n_hits || !name) return NULL;
+    const hit *h = &res->hits[i];
+    for (size_t j = 0; j < h->n_fields; j++)
+        if (strcmp(h->fields[j].name, name) == 0) return &h->fields[j];
+    return NULL;
+}
+
+size_t newsidx_hit_snippet_count(const newsidx_results *res, size_t i) {
+    return res && i < res->n_hits ? res->hits[i].n_snippets : 0;
+}
+
+const newsidx_snippet *newsidx_hit_snippet(const newsidx_results *res, size_t i, size_t j) {
+    if (!res || i >= res->n_hits || j >= res->hits[i].n_snippets) return NULL;
+    return &res->hits[i].snippets[j];
+}
+
+static int facet_index(unsigned facet) {
+    return facet == NEWSIDX_FACET_SOURCE ? 0 : facet == NEWSIDX_FACET_YEAR ? 1
+         : facet == NEWSIDX_FACET_MONTH  ? 2 : -1;
+}
+
+size_t newsidx_facet_count(const newsidx_results *res, unsigned facet) {
+    int k = facet_index(facet);
+    return res && k >= 0 ? res->n_facet[k] : 0;
+}
+
+int newsidx_facet_value(const newsidx_results *res, unsigned facet, size_t j,
+                        const char **label, uint64_t *count) {
+    int k = facet_index(facet);
+    if (!res || k < 0 || j >= res->n_facet[k]) return NEWSIDX_ERR_NOT_FOUND;
+    if (label) *label = res->facet[k][j].label;
+    if (count) *count = res->facet[k][j].count;
+    return NEWSIDX_OK;
+}
+
+/* ---- the search ---------------------------------------------------------- */
+
+typedef struct run {
+    search *S;
+    topk *T;
+    facets *F;
+    uint64_t total;
+    double now;          /* recency reference: newest date in the index */
+    double halflife_s;   /* 0: no recency boost */
+} run;
+
+/* score * 1 / (1 + age / halflife); undated articles count as one
+ * half-life old (factor 0.5). The factor is <= 1, so block-max bounds stay
+ * valid. */
+static inline double recency(const run *R, const nx_segment *seg, uint32_t doc) {
+    int64_t d = nx_segment_date(seg, doc);
+    if (d == NX_NO_DATE) return 0.5;
+    double age = R->now - (double)d;
+    if (age < 0) age = 0;
+    return 1.0 / (1.0 + age / R->halflife_s);
+}
+
+static inline int64_t date_key(const newsidx_search_options *o, const nx_segment *seg,
+                               uint32_t doc) {
+    int64_t d = nx_segment_date(seg, doc);
+    if (d == NX_NO_DATE) return INT64_MIN; /* undated last in both orders */
+    return o->sort == NEWSIDX_SORT_DATE_ASC ? -d : d;
+}
+
+static int count_match(run *R, const nx_segment *seg, uint32_t doc) {
+    R->total++;
+    facets *F = R->F;
+    if (F->want & NEWSIDX_FACET_SOURCE) F->seg_src[nx_segment_source_ord(seg, doc)]++;
+    if (F->want & (NEWSIDX_FACET_YEAR | NEWSIDX_FACET_MONTH)) {
+        int64_t d = nx_segment_date(seg, doc);
+        if (d != NX_NO_DATE) NX_FORWARD(facet_month(R->S, F, d));
+    }
+    return 0;
+}
+
+/* Every match: count, facets, and (unless counting) score into the heap. */
+static int run_exhaustive(run *R, uint32_t si, sit *root) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    const newsidx_search_options *o = S->o;
+    bool score = !o->count_only && R->T->cap > 0;
+    for (uint32_t d = root->doc; d != NX_NO_DOC; d = sit_next(root)) {
+        if (!nx_segment_is_live(seg, d)) continue;
+        NX_FORWARD(count_match(R, seg, d));
+        if (!score) continue;
+        hit_entry e = {0, 0, si, d};
+        if (R->T->by_date) {
+            e.key = date_key(o, seg, d);
+            if (!topk_wants(R->T, &e)) continue;
+            e.score = root->ops->score(root);
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+        } else {
+            e.score = root->ops->score(root);
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            if (!topk_wants(R->T, &e)) continue;
+        }
+        topk_push(R->T, &e);
+    }
+    return S->rc;
+}
+
+/* Block-max WAND (Ding & Suel 2011) over the clauses of a ranked OR. A doc
+ * enters a full heap only with a score above the heap's minimum (ties go to
+ * the earlier doc, which was seen first), so any range whose summed block
+ * bounds do not exceed it is skipped without decoding or scoring. */
+static int run_bmw(run *R, uint32_t si, sit **its, uint32_t n, double boost) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    topk *T = R->T;
+    /* a bound computed by a different summation order may differ from the
+     * exact score in the last bits: inflate it a little */
+    const double slack = 1.0 + 1e-9;
+    for (;;) {
+        /* keep its sorted by doc; exhausted iterators sink to the end */
+        for (uint32_t i = 1; i < n; i++) {
+            sit *x = its[i];
+            uint32_t j = i;
+            while (j > 0 && its[j - 1]->doc > x->doc) {
+                its[j] = its[j - 1];
+                j--;
+            }
+            its[j] = x;
+        }
+        while (n > 0 && its[n - 1]->doc == NX_NO_DOC) n--;
+        if (n == 0) break;
+        if (!topk_full(T)) {
+            uint32_t d = its[0]->doc;
+            double s = 0;
+            for (uint32_t i = 0; i < n && its[i]->doc == d; i++) s += its[i]->ops->score(its[i]);
+            if (nx_segment_is_live(seg, d)) {
+                R->total++;
+                hit_entry e = {s * boost, 0, si, d};
+                if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+                if (topk_wants(T, &e)) topk_push(T, &e);
+            }
+            for (uint32_t i = 0; i < n && its[i]->doc == d; i++) sit_next(its[i]);
+            continue;
+        }
+        double theta = T->h[0].score;
+        double acc = 0;
+        uint32_t p = n;
+        for (uint32_t i = 0; i < n; i++) {
+            acc += its[i]->max_score * boost * slack;
+            if (acc > theta) {
+                p = i;
+                break;
+            }
+        }
+        if (p == n) break; /* no remaining doc can enter the heap */
+        uint32_t pd = its[p]->doc;
+        while (p + 1 < n && its[p + 1]->doc == pd) p++;
+        double ub = 0;
+        uint32_t min_end = NX_NO_DOC;
+        for (uint32_t i = 0; i <= p; i++) {
+            double b;
+            uint32_t e = its[i]->ops->shallow(its[i], pd, &b);
+            ub += b;
+            if (e < min_end) min_end = e;
+        }
+        ub *= boost * slack;
+        if (ub > theta) {
+            if (its[0]->doc == pd) {
+                double s = 0;
+                for (uint32_t i = 0; i <= p; i++) s += its[i]->ops->score(its[i]);
+                if (nx_segment_is_live(seg, pd)) {
+                    R->total++;
+                    hit_entry e = {s * boost, 0, si, pd};
+                    if (R->halflife_s > 0) e.score *= recency(R, seg, pd);
+                    if (topk_wants(T, &e)) topk_push(T, &e);
+                }
+                for (uint32_t i = 0; i <= p; i++) sit_next(its[i]);
+            } else {
+                /* docs before pd match only clauses whose bounds sum <= theta */
+                for (uint32_t i = 0; i < p; i++)
+                    if (its[i]->doc < pd) sit_advance(its[i], pd);
+            }
+        } else {
+            uint32_t nd = min_end == NX_NO_DOC ? NX_NO_DOC : min_end + 1;
+            if (p + 1 < n && its[p + 1]->doc < nd) nd = its[p + 1]->doc;
+            if (nd <= pd) nd = pd + 1;
+            for (uint32_t i = 0; i <= p; i++) sit_advance(its[i], nd);
+        }
+    }
+    return S->rc;
+}
+
+static const char *find_stored(const newsidx_field *f, size_t n, const char *name, size_t *len) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(f[i].name, name) == 0) {
+            *len = f[i].value_len;
+            return f[i].value;
+        }
+    return NULL;
+}
+
+static bool field_requested(const char *list, const char *name) {
+    if (!list) return false;
+    size_t nl = strlen(name);
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        while (l && *p == ' ') p++, l--;
+        while (l && p[l - 1] == ' ') l--;
+        if ((l == 1 && *p == '*') || (l == nl && memcmp(p, name, l) == 0)) return true;
+        if (!e) break;
+        p = e + 1;
+    }
+    return false;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    const char *const *x = a, *const *y = b;
+    return strcmp(*x, *y);
+}
+
+/* Fills res->hits from the heap: ids, stored fields, snippets. */
+static int fill_hits(search *S, topk *T, newsidx_results *res) {
+    const newsidx_search_options *o = S->o;
+    /* heap -> best first */
+    uint32_t n = T->n;
+    for (uint32_t end = n; end > 1; end--) {
+        hit_entry x = T->h[0];
+        T->h[0] = T->h[end - 1];
+        T->h[end - 1] = x;
+        T->n = end - 1;
+        topk_sift_down(T, 0);
+    }
+    T->n = n; /* heapsort of a min-heap by "worse": h[0] is now the best */
+    uint32_t skip = o->offset < n ? o->offset : n;
+    res->n_hits = n - skip;
+    if (res->n_hits == 0) return 0;
+    res->hits = nx_arena_alloc(&res->arena, res->n_hits * sizeof *res->hits);
+    NX_RETURN_IF(!res->hits, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    memset(res->hits, 0, res->n_hits * sizeof *res->hits);
+
+    bool want_stored = (o->fields && *o->fields) || o->snippets > 0;
+    nx_docstore_scratch scratch;
+    nx_docstore_scratch_init(&scratch);
+    newsidx_analyzer *an = NULL;
+    nx_hlterms ht = {0};
+    int rc = 0;
+    if (o->snippets > 0) {
+        newsidx_analyzer_options ao;
+        newsidx_analyzer_options_init(&ao);
+        ao.stem_language = S->q->stem_language;
+        ao.stopwords_language = S->q->stopwords_language;
+        rc = newsidx_analyzer_create(&ao, &an);
+        if (rc) {
+            nx_err_set(&S->err, rc, "cannot create the analyzer for snippets");
+            goto done;
+        }
+        /* sorted unique highlight terms */
+        const char **hl = salloc(S, (S->n_hl ? S->n_hl : 1) * sizeof *hl);
+        uint32_t *hl_len = salloc(S, (S->n_hl ? S->n_hl : 1) * sizeof *hl_len);
+        if (!hl || !hl_len) {
+            rc = nx_err_set(&S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        if (S->n_hl) memcpy(hl, S->hl, S->n_hl * sizeof *hl);
+        qsort(hl, S->n_hl, sizeof *hl, cmp_str);
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < S->n_hl; i++)
+            if (k == 0 || strcmp(hl[k - 1], hl[i]) != 0) hl[k++] = hl[i];
+        for (uint32_t i = 0; i < k; i++) hl_len[i] = (uint32_t)strlen(hl[i]);
+        ht = (nx_hlterms){hl, hl_len, k};
+    }
+    for (size_t i = 0; i < res->n_hits; i++) {
+        const hit_entry *e = &T->h[skip + i];
+        const nx_segment *seg = S->snap->segments[e->seg];
+        hit *h = &res->hits[i];
+        size_t id_len;
+        const char *id = nx_segment_id(seg, e->doc, &id_len);
+        h->id = nx_arena_alloc(&res->arena, id_len + 1);
+        if (!h->id) {
+            rc = nx_err_set(&S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        memcpy(h->id, id, id_len);
+        h->id[id_len] = '\0';
+        h->score = e->score;
+        if (!want_stored) continue;
+        const newsidx_field *sf;
+        size_t nsf;
+        rc = nx_segment_stored(seg, e->doc, &scratch, &S->err, &sf, &nsf);
+        if (rc < 0) goto done;
+        size_t nreq = 0;
+        for (size_t j = 0; j < nsf; j++) nreq += field_requested(o->fields, sf[j].name);
+        if (nreq) {
+            h->fields = nx_arena_alloc(&res->arena, nreq * sizeof *h->fields);
+            if (!h->fields) {
+                rc = nx_err_set(&S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            for (size_t j = 0; j < nsf; j++) {
+                if (!field_requested(o->fields, sf[j].name)) continue;
+                size_t nl = strlen(sf[j].name);
+                char *name = nx_arena_alloc(&res->arena, nl + 1);
+                char *val = nx_arena_alloc(&res->arena, sf[j].value_len + 1);
+                if (!name || !val) {
+                    rc = nx_err_set(&S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+                    goto done;
+                }
+                memcpy(name, sf[j].name, nl + 1);
+                memcpy(val, sf[j].value, sf[j].value_len);
+                val[sf[j].value_len] = '\0';
+                h->fields[h->n_fields++] = (newsidx_field){name, val, sf[j].value_len};
+            }
+        }
+        if (o->snippets > 0) {
+            size_t blen = 0;
+            const char *fname = "body";
+            const char *text = find_stored(sf, nsf, "body", &blen);
+            if (!text || blen == 0) {
+                fname = "title";
+                text = find_stored(sf, nsf, "title", &blen);
+            }
+            if (text && blen) {
+                rc = nx_snippets_make(an, &ht, text, blen, fname, o->snippets,
+                                      o->snippet_bytes ? o->snippet_bytes : 200, &res->arena,
+                                      &h->snippets, &h->n_snippets);
+                if (rc < 0) {
+                    nx_err_set(&S->err, rc, "cannot make snippets");
+                    goto done;
+                }
+            }
+        }
+    }
+done:
+    newsidx_analyzer_free(an);
+    nx_docstore_scratch_free(&scratch);
+    return rc;
+}
+
+static int cmp_facet_count(const void *a, const void *b) {
+    const facet_val *x = a, *y = b;
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    return strcmp(x->label, y->label);
+}
+static int cmp_month(const void *a, const void *b) {
+    const month_count *x = a, *y = b;
+    return x->month < y->month ? -1 : x->month > y->month;
+}
+
+static int fill_facets(search *S, facets *F, newsidx_results *res) {
+    if (F->want & NEWSIDX_FACET_SOURCE && F->n_src) {
+        facet_val *v = nx_arena_alloc(&res->arena, F->n_src * sizeof *v);
+        NX_RETURN_IF(!v, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        size_t k = 0;
+        for (uint32_t i = 0; i < F->cap_src; i++)
+            if (F->src_hash[i]) {
+                size_t l = strlen(F->src[i].label);
+                char *s = nx_arena_alloc(&res->arena, l + 1);
+                NX_RETURN_IF(!s, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+                memcpy(s, F->src[i].label, l + 1);
+                v[k++] = (facet_val){s, F->src[i].count};
+            }
+        qsort(v, k, sizeof *v, cmp_facet_count);
+        res->facet[0] = v;
+        res->n_facet[0] = k;
+    }
+    if (F->n_months) {
+        qsort(F->months, F->n_months, sizeof *F->months, cmp_month);
+        facet_val *mv = nx_arena_alloc(&res->arena, F->n_months * sizeof *mv);
+        facet_val *yv = nx_arena_alloc(&res->arena, F->n_months * sizeof *yv);
+        NX_RETURN_IF(!mv || !yv, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        size_t ny = 0;
+        for (uint32_t i = 0; i < F->n_months; i++) {
+            int64_t y = floor_div(F->months[i].month, 12);
+            int m = (int)(F->months[i].month - y * 12) + 1;
+            char *ml = nx_arena_alloc(&res->arena, 48);
+            NX_RETURN_IF(!ml, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            snprintf(ml, 48, "%04lld-%02d", (long long)y, m);
+            mv[i] = (facet_val){ml, F->months[i].count};
+            if (ny && floor_div(F->months[i - 1].month, 12) == y) {
+                yv[ny - 1].count += F->months[i].count;
+            } else {
+                char *yl = nx_arena_alloc(&res->arena, 24);
+                NX_RETURN_IF(!yl, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+                snprintf(yl, 24, "%04lld", (long long)y);
+                yv[ny++] = (facet_val){yl, F->months[i].count};
+            }
+        }
+        if (F->want & NEWSIDX_FACET_MONTH) {
+            res->facet[2] = mv;
+            res->n_facet[2] = F->n_months;
+        }
+        if (F->want & NEWSIDX_FACET_YEAR) {
+            res->facet[1] = yv;
+            res->n_facet[1] = ny;
+        }
+    }
+    return 0;
+}
+
+static int do_search(search *S, newsidx_results *res) {
+    const newsidx_search_options *o = S->o;
+    const nx_snapshot *snap = S->snap;
+    for (int f = 0; f < NX_N_FIELDS; f++) {
+        S->field_weight[f] = f == NX_F_TITLE ? o->title_weight : f == NX_F_BODY ? o->body_weight : 1.0;
+        double avg = snap->field_docs[f] ? (double)snap->field_tokens[f] / (double)snap->field_docs[f]
+                                         : 1.0;
+        if (avg <= 0) avg = 1.0;
+        for (int b = 0; b < 256; b++)
+            S->k_norm[f][b] = NX_BM25_K1 * (1.0 - NX_BM25_B +
+                                            NX_BM25_B * (double)nx_norm_decode((uint8_t)b) / avg);
+    }
+    pnode *root;
+    NX_FORWARD(plan(S, S->q->root, true, &root));
+
+    uint64_t want = (uint64_t)o->k + o->offset;
+    NX_RETURN_IF(want > NX_MAX_HITS, &S->err, NEWSIDX_ERR_LIMIT,
+                 "k + offset (%llu) is more than %u", (unsigned long long)want, NX_MAX_HITS);
+    topk T = {0};
+    T.by_date = o->sort == NEWSIDX_SORT_DATE_DESC || o->sort == NEWSIDX_SORT_DATE_ASC;
+    T.cap = o->count_only ? 0 : (uint32_t)want;
+    if (T.cap) {
+        T.h = salloc(S, T.cap * sizeof *T.h);
+        NX_RETURN_IF(!T.h, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
+    facets F = {0};
+    F.want = o->facets & (NEWSIDX_FACET_SOURCE | NEWSIDX_FACET_YEAR | NEWSIDX_FACET_MONTH);
+    run R = {S, &T, &F, 0, 0, 0};
+    if (o->recency_halflife_days > 0) {
+        R.halflife_s = o->recency_halflife_days * 86400.0;
+        int64_t newest = NX_NO_DATE;
+        for (uint32_t s = 0; s < snap->n_segments; s++) {
+            uint32_t n = nx_segment_doc_count(snap->segments[s]);
+            if (n && nx_segment_date(snap->segments[s], n - 1) > newest)
+                newest = nx_segment_date(snap->segments[s], n - 1);
+        }
+        R.now = newest == NX_NO_DATE ? 0 : (double)newest;
+    }
+    bool pruning = !o->no_pruning && !o->exact_total && !o->count_only && !T.by_date && !F.want &&
+                   T.cap > 0;
+    for (uint32_t si = 0; si < snap->n_segments; si++) {
+        const nx_segment *seg = snap->segments[si];
+        sit *it;
+        int rc = build(S, si, root, &it);
+        if (rc == 0 && F.want & NEWSIDX_FACET_SOURCE) {
+            uint32_t ns = nx_segment_source_count(seg) + 1;
+            F.seg_src = nx_arena_alloc(&S->seg_arena, ns * sizeof *F.seg_src);
+            if (!F.seg_src) rc = nx_err_set(&S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            else memset(F.seg_src, 0, ns * sizeof *F.seg_src);
+        }
+        if (rc == 0 && it->doc != NX_NO_DOC) {
+            if (pruning && it->ops == &or_ops) {
+                or_it *o2 = (or_it *)it;
+                rc = run_bmw(&R, si, o2->c, o2->n, o2->boost);
+            } else if (pruning && (it->ops == &pt_ops)) {
+                sit *one[1] = {it};
+                rc = run_bmw(&R, si, one, 1, 1.0);
+            } else {
+                rc = run_exhaustive(&R, si, it);
+            }
+        }
+        if (rc == 0 && F.want & NEWSIDX_FACET_SOURCE) rc = facet_source_merge(S, &F, seg);
+        nx_arena_reset(&S->seg_arena);
+        if (rc) return rc;
+    }
+    res->total = R.total;
+    if (pruning && res->total < T.n) res->total = T.n;
+    NX_FORWARD(fill_facets(S, &F, res));
+    return fill_hits(S, &T, res);
+}
+
+int newsidx_search(const newsidx_reader *r, const newsidx_query *q,
+                   const newsidx_search_options *opts, newsidx_results **out) {
+    if (out) *out = NULL;
+    if (!r || !q || !out) return NEWSIDX_ERR_INVALID;
+    newsidx_search_options o;
+    newsidx_search_options_init(&o);
+    if (opts) {
+        if (opts->size < sizeof o) return NEWSIDX_ERR_INVALID;
+        o = *opts;
+    }
+    if (o.sort < NEWSIDX_SORT_SCORE || o.sort > NEWSIDX_SORT_DATE_ASC) return NEWSIDX_ERR_INVALID;
+    if (!(o.title_weight >= 0) || !(o.body_weight >= 0)) return NEWSIDX_ERR_INVALID;
+    newsidx_results *res = calloc(1, sizeof *res);
+    if (!res) return NEWSIDX_ERR_NOMEM;
+    res->arena.chunk_bytes = 16384;
+    nx_arena arena = {0};
+    search S = {0};
+    S.snap = nx_reader_snapshot(r);
+    S.o = &o;
+    S.q = q;
+    S.arena = &arena;
+    S.seg_arena.chunk_bytes = 65536;
+    int rc = do_search(&S, res);
+    nx_arena_reset(&S.seg_arena);
+    nx_arena_reset(&arena);
+    if (rc) {
+        newsidx_results_free(res);
+        return rc;
+    }
+    *out = res;
+    return NEWSIDX_OK;
+}

@@ -1,0 +1,39 @@
+/* search/search.h — internals shared by the executor (search.c) and the
+ * snippet maker (snippet.c). Scoring and semantics: docs/QUERY.md. */
+#ifndef NX_SEARCH_H
+#define NX_SEARCH_H
+
+#include "search/query.h"
+
+/* BM25 parameters (Lucene's defaults). */
+#define NX_BM25_K1 1.2
+#define NX_BM25_B 0.75
+
+/* Largest k + offset one search may ask for (NEWSIDX_ERR_LIMIT past it). */
+#define NX_MAX_HITS 1000000u
+
+/* idf = ln(1 + (N - df + 0.5) / (df + 0.5)), Lucene's BM25 idf. */
+double nx_bm25_idf(uint64_t n_docs, uint64_t df);
+
+/* The query terms a snippet highlights: exact analyzed terms, sorted and
+ * unique (term leaves, phrase and proximity words, prefix/fuzzy expansions
+ * found at search time). */
+typedef struct nx_hlterms {
+    const char **terms;
+    uint32_t *lens;
+    uint32_t n;
+} nx_hlterms;
+
+/* Index of term in ht, or -1. */
+int nx_hlterms_find(const nx_hlterms *ht, const char *term, size_t len);
+
+/* Makes up to n_frags fragments of about frag_bytes of text (a field value)
+ * around the windows holding the most distinct query terms; fragments,
+ * their text and highlight arrays are allocated in arena. A text with no
+ * query term gives one fragment: its beginning. */
+int nx_snippets_make(newsidx_analyzer *an, const nx_hlterms *ht, const char *text,
+                     size_t len, const char *field_name, uint32_t n_frags,
+                     uint32_t frag_bytes, nx_arena *arena, newsidx_snippet **out,
+                     size_t *n_out);
+
+#endif
