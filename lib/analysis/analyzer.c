@@ -82,11 +82,30 @@ typedef struct stopword_ref {
     uint32_t len;
 } stopword_ref;
 
+/* Stopwords are looked up for every term: an open-addressing hash table
+ * (linear probing, at most half full) instead of a binary search. */
+#define STOP_SLOTS 1024
+#define STOP_MAX_WORDS (STOP_SLOTS / 2)
+
+/* Snowball costs more than everything else together, and news text repeats
+ * its words: a per-analyzer direct-mapped cache of term -> stem. Terms
+ * longer than STEM_CACHE_BYTES are stemmed every time. */
+#define STEM_CACHE_SLOTS 4096
+#define STEM_CACHE_BYTES 27
+typedef struct stem_entry {
+    uint8_t len; /* 0: empty */
+    uint8_t stem_len;
+    uint8_t term[STEM_CACHE_BYTES];
+    uint8_t stem[STEM_CACHE_BYTES];
+} stem_entry;
+
 struct newsidx_analyzer {
     struct sb_stemmer *stemmer; /* NULL: no stemming */
     char *stop_text;            /* folded stopwords, back to back */
-    stopword_ref *stops;        /* sorted by (bytes, length) */
+    stopword_ref *stops;
     size_t n_stops;
+    int16_t stop_slots[STOP_SLOTS]; /* index into stops, -1: empty */
+    stem_entry *stem_cache;         /* STEM_CACHE_SLOTS entries when stemming */
     fold_entry cache[FOLD_CACHE_SIZE];
     uint8_t term[MAX_TERM + 1];
     uint8_t cjk_term[2 * CJK_UNIT_MAX_BYTES];
@@ -330,25 +349,53 @@ static inline int class_at(newsidx_analyzer *a, const uint8_t *p, const uint8_t 
 /* Emitting terms                                                           */
 /* ------------------------------------------------------------------------ */
 
-static int term_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    if (c) return c;
-    return alen < blen ? -1 : alen > blen;
+/* FNV-1a: terms are short, and this needs no state. */
+static inline uint32_t term_hash(const uint8_t *t, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ t[i]) * 16777619u;
+    return h;
 }
 
 static bool is_stopword(const newsidx_analyzer *a, const uint8_t *term, size_t len) {
-    size_t lo = 0, hi = a->n_stops;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const stopword_ref *s = &a->stops[mid];
-        int c = term_cmp((const uint8_t *)a->stop_text + s->offset, s->len, term, len);
-        if (c == 0) return true;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    uint32_t slot = term_hash(term, len) & (STOP_SLOTS - 1);
+    for (;;) {
+        int16_t k = a->stop_slots[slot];
+        if (k < 0) return false;
+        const stopword_ref *s = &a->stops[k];
+        if (s->len == len && memcmp(a->stop_text + s->offset, term, len) == 0) return true;
+        slot = (slot + 1) & (STOP_SLOTS - 1);
     }
-    return false;
+}
+
+/* Stems term through the cache. Returns NULL when Snowball runs out of
+ * memory; otherwise the stem, valid until the next call. */
+static const uint8_t *stem_term(newsidx_analyzer *a, const uint8_t *term, size_t len,
+                                size_t *stem_len) {
+    stem_entry *e = NULL;
+    if (len <= STEM_CACHE_BYTES) {
+        e = &a->stem_cache[term_hash(term, len) & (STEM_CACHE_SLOTS - 1)];
+        if (e->len == len && memcmp(e->term, term, len) == 0) {
+            *stem_len = e->stem_len;
+            return e->stem;
+        }
+    }
+    const sb_symbol *s = sb_stemmer_stem(a->stemmer, term, (int)len);
+    if (!s) return NULL;
+    size_t slen = (size_t)sb_stemmer_length(a->stemmer);
+    /* A stemmer never lengthens a word past the limit in practice, but the
+     * limit is a promise of the API: keep it. An empty stem keeps the word. */
+    if (slen == 0 || slen > MAX_TERM) {
+        s = term;
+        slen = len;
+    }
+    if (e && slen <= STEM_CACHE_BYTES) {
+        e->len = (uint8_t)len;
+        memcpy(e->term, term, len);
+        e->stem_len = (uint8_t)slen;
+        memcpy(e->stem, s, slen);
+    }
+    *stem_len = slen;
+    return s;
 }
 
 /* Stopwords, then stemming, then the callback. */
@@ -357,16 +404,8 @@ static int emit_word(newsidx_analyzer *a, const uint8_t *term, size_t len,
                      void *ctx) {
     if (a->n_stops && is_stopword(a, term, len)) return 0;
     if (a->stemmer) {
-        const sb_symbol *s = sb_stemmer_stem(a->stemmer, term, (int)len);
-        if (!s) return NEWSIDX_ERR_NOMEM;
-        size_t slen = (size_t)sb_stemmer_length(a->stemmer);
-        /* A stemmer never lengthens a word past the limit in practice, but
-         * the limit is a promise of the API: keep it. An empty stem keeps
-         * the unstemmed word. */
-        if (slen > 0 && slen <= MAX_TERM) {
-            term = s;
-            len = slen;
-        }
+        term = stem_term(a, term, len, &len);
+        if (!term) return NEWSIDX_ERR_NOMEM;
     }
     newsidx_token t = {(const char *)term, len, pos, start, end};
     return fn(ctx, &t);
@@ -664,23 +703,10 @@ static int collect_first_term(void *ctx, const newsidx_token *t) {
     return nx_buf_append(&l->text, t->term, t->term_len);
 }
 
-/* Insertion sort: lists have a hundred-odd words, loaded once. */
-static void sort_stopwords(stopword_ref *refs, size_t n, const uint8_t *text) {
-    for (size_t i = 1; i < n; i++) {
-        stopword_ref r = refs[i];
-        size_t j = i;
-        while (j > 0 && term_cmp(text + refs[j - 1].offset, refs[j - 1].len,
-                                 text + r.offset, r.len) > 0) {
-            refs[j] = refs[j - 1];
-            j--;
-        }
-        refs[j] = r;
-    }
-}
-
 static int load_stopwords(newsidx_analyzer *a, const nx_stopword_list *list) {
     size_t n_words = 0;
     while (list->words[n_words]) n_words++;
+    if (n_words > STOP_MAX_WORDS) return NEWSIDX_ERR_LIMIT; /* our lists are far shorter */
     a->stops = calloc(n_words ? n_words : 1, sizeof *a->stops);
     if (!a->stops) return NEWSIDX_ERR_NOMEM;
     stop_loader l = {{0}, false};
@@ -704,7 +730,13 @@ static int load_stopwords(newsidx_analyzer *a, const nx_stopword_list *list) {
     a->stop_text = (char *)l.text.data; /* owned by the analyzer now */
     if (!a->stop_text) a->stop_text = calloc(1, 1);
     if (!a->stop_text) return NEWSIDX_ERR_NOMEM;
-    sort_stopwords(a->stops, n, (const uint8_t *)a->stop_text);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *w = (const uint8_t *)a->stop_text + a->stops[i].offset;
+        if (is_stopword(a, w, a->stops[i].len)) continue; /* two spellings, one fold */
+        uint32_t slot = term_hash(w, a->stops[i].len) & (STOP_SLOTS - 1);
+        while (a->stop_slots[slot] >= 0) slot = (slot + 1) & (STOP_SLOTS - 1);
+        a->stop_slots[slot] = (int16_t)i;
+    }
     a->n_stops = n;
     return NEWSIDX_OK;
 }
@@ -737,6 +769,7 @@ int newsidx_analyzer_create(const newsidx_analyzer_options *opts, newsidx_analyz
     newsidx_analyzer *a = calloc(1, sizeof *a);
     if (!a) return NEWSIDX_ERR_NOMEM;
     for (size_t i = 0; i < FOLD_CACHE_SIZE; i++) a->cache[i].cp = -1;
+    for (size_t i = 0; i < STOP_SLOTS; i++) a->stop_slots[i] = -1;
     if (o.stem_language && o.stem_language[0]) {
         char name[64];
         if (strlen(o.stem_language) >= sizeof name) {
@@ -753,6 +786,11 @@ int newsidx_analyzer_create(const newsidx_analyzer_options *opts, newsidx_analyz
                 if (strcmp(*l, name) == 0) rc = NEWSIDX_ERR_NOMEM;
             free(a);
             return rc;
+        }
+        a->stem_cache = calloc(STEM_CACHE_SLOTS, sizeof *a->stem_cache);
+        if (!a->stem_cache) {
+            newsidx_analyzer_free(a);
+            return NEWSIDX_ERR_NOMEM;
         }
     }
     if (stops) {
@@ -776,6 +814,7 @@ void newsidx_analyzer_free(newsidx_analyzer *a) {
     sb_stemmer_delete(a->stemmer);
     free(a->stops);
     free(a->stop_text);
+    free(a->stem_cache);
     free(a);
 }
 
