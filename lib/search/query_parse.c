@@ -563,7 +563,7 @@ static int parse_near(parser *p, nx_qnode **out) {
         if (left && left->kind != NXQ_TERM && left->kind != NXQ_NEAR)
             return syntax(p, near_at, "expected words on both sides of NEAR");
         NX_FORWARD(next_tok(p));
-        if (p->t.kind != T_WORD)
+        if (p->t.kind != T_WORD && p->t.kind != T_FIELD)
             return syntax(p, p->t.start, "expected a word after NEAR, found %s", tok_desc(p));
         size_t right_at = p->t.start;
         nx_qnode *right;
