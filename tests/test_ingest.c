@@ -795,6 +795,57 @@ START_TEST(test_symlink_loops_are_walked_once_and_unreadable_files_reported) {
 }
 END_TEST
 
+/* Runs the walk of an unreadable file and directory in a child process as
+ * an ordinary user: as root, permissions are not enforced, so the child
+ * drops to uid/gid 65534 ("nobody") first. Exit code 0: as expected. */
+static int unreadable_walk_child(void) {
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) return 77;
+    capture *c = calloc(1, sizeof *c);
+    if (!c) return 2;
+    newsidx_ingest_options o = capture_opts(c);
+    newsidx_ingest_stats st = {0};
+    if (nx_ingest_each(tmpdir, &o, &st, on_record, c) != NEWSIDX_OK) return 3;
+    if (c->n_records != 1 || strcmp(field(&c->records[0], "id"), "readable.txt") != 0)
+        return 4;
+    if (st.errors != 2 || c->n_errors != 2 || c->n_reports != 2) return 5;
+    for (int i = 0; i < 2; i++) {
+        const seen_report *r = &c->reports[i];
+        if (r->severity != NEWSIDX_REPORT_ERROR || r->reason != NEWSIDX_REASON_UNREADABLE)
+            return 6;
+    }
+    if (!strstr(c->reports[0].file, "/locked") ||
+        strcmp(c->reports[0].msg, "cannot open directory: Permission denied") != 0)
+        return 7;
+    if (!strstr(c->reports[1].file, "/secret.txt") ||
+        strcmp(c->reports[1].msg, "cannot open: Permission denied") != 0)
+        return 8;
+    return 0;
+}
+
+START_TEST(test_unreadable_files_and_directories_are_reported_and_skipped) {
+    make_tmpdir();
+    ck_assert_int_eq(chmod(tmpdir, 0755), 0); /* the child may be "nobody" */
+    write_file(tmp_path("readable.txt"), "Readable\nbody\n", 14);
+    ck_assert_int_eq(chmod(tmp_path("readable.txt"), 0644), 0);
+    write_file(tmp_path("secret.txt"), "Secret\nbody\n", 12);
+    ck_assert_int_eq(chmod(tmp_path("secret.txt"), 0), 0);
+    char p[600];
+    snprintf(p, sizeof p, "%s/locked", tmpdir);
+    ck_assert_int_eq(mkdir(p, 0), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) _exit(unreadable_walk_child());
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        fprintf(stderr, "test_ingest: cannot switch to uid 65534: unreadable-file check skipped\n");
+    else
+        ck_assert_msg(WEXITSTATUS(status) == 0, "child check %d failed", WEXITSTATUS(status));
+    rm_tmpdir();
+}
+END_TEST
+
 /* ---- writer warnings become reports ------------------------------------ */
 
 START_TEST(test_writer_warning_bits_become_reports_once) {
@@ -824,6 +875,56 @@ START_TEST(test_writer_warning_bits_become_reports_once) {
     ck_assert_int_eq(nx_ingest_writer_warnings(&o, &st, &rec, NEWSIDX_WARN_BAD_UTF8),
                      NX_RECORD_ADDED);
     ck_assert_int_eq(c.n_reports, 5);
+}
+END_TEST
+
+START_TEST(test_ingest_path_adds_to_a_writer_and_reports_its_warnings) {
+    make_tmpdir();
+    newsidx_writer *w = NULL;
+    char err[256] = "";
+    ck_assert_int_eq(newsidx_writer_open(tmp_path("idx"), NULL, err, sizeof err, &w), 0);
+    capture c = {0};
+    newsidx_ingest_options o = capture_opts(&c);
+    newsidx_ingest_stats st = {0};
+    ck_assert_int_eq(newsidx_ingest_path(w, DATA "/bad.jsonl", &o, &st), NEWSIDX_OK);
+    ck_assert_uint_eq(st.indexed, 9);
+    ck_assert_uint_eq(st.skipped, 5);
+    /* reader warnings (utf, nul, rawnul) + writer ones: no id on lines 5 and
+     * 14, empty body on line 6 */
+    ck_assert_uint_eq(st.by_reason[NEWSIDX_REASON_NO_ID], 2);
+    ck_assert_uint_eq(st.by_reason[NEWSIDX_REASON_EMPTY_BODY], 1);
+    ck_assert_uint_eq(st.by_reason[NEWSIDX_REASON_BAD_DATE], 1);
+    const seen_report *r = report_on_line(&c, 5);
+    ck_assert_int_eq(r->reason, NEWSIDX_REASON_NO_ID);
+    ck_assert_int_eq(r->severity, NEWSIDX_REPORT_WARNING);
+    ck_assert_int_eq(report_on_line(&c, 6)->reason, NEWSIDX_REASON_EMPTY_BODY);
+    r = report_on_line(&c, 7);
+    ck_assert_int_eq(r->reason, NEWSIDX_REASON_BAD_DATE);
+    ck_assert_str_eq(r->msg, "date \"4 min readJun 23, 2024\" not understood: "
+                             "kept as text, not in the date column");
+    ck_assert_uint_eq(st.warnings, 7); /* utf, noid, nobody, baddate, nul, rawnul, id "" */
+    /* the same file again: every id is replaced (derived ids are stable) */
+    memset(&c, 0, sizeof c);
+    newsidx_ingest_stats st2 = {0};
+    ck_assert_int_eq(newsidx_ingest_path(w, DATA "/bad.jsonl", &o, &st2), NEWSIDX_OK);
+    ck_assert_uint_eq(st2.by_reason[NEWSIDX_REASON_DUPLICATE_ID], 9);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *rd = NULL;
+    ck_assert_int_eq(newsidx_reader_open(tmp_path("idx"), err, sizeof err, &rd), 0);
+    newsidx_stats ist;
+    ck_assert_int_eq(newsidx_reader_stats(rd, &ist), 0);
+    ck_assert_uint_eq(ist.docs, 9);
+    newsidx_doc *doc = NULL;
+    ck_assert_int_eq(newsidx_reader_get(rd, "utf", 3, &doc), 0);
+    const newsidx_field *t = newsidx_doc_find(doc, "title");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(t->value_len, strlen("Bad \xEF\xBF\xBD byte"));
+    ck_assert(memcmp(t->value, "Bad \xEF\xBF\xBD byte", t->value_len) == 0);
+    newsidx_doc_free(doc);
+    newsidx_reader_close(rd);
+    ck_assert_int_eq(newsidx_ingest_path(NULL, DATA "/bad.jsonl", &o, &st2), NEWSIDX_ERR_INVALID);
+    rm_tmpdir();
 }
 END_TEST
 
@@ -901,7 +1002,9 @@ int main(void) {
     tcase_add_test(tc, test_text_files_with_bad_bytes_are_repaired_and_reported);
     tcase_add_test(tc, test_a_text_file_over_the_limit_is_cut_and_indexed);
     tcase_add_test(tc, test_symlink_loops_are_walked_once_and_unreadable_files_reported);
+    tcase_add_test(tc, test_unreadable_files_and_directories_are_reported_and_skipped);
     tcase_add_test(tc, test_writer_warning_bits_become_reports_once);
+    tcase_add_test(tc, test_ingest_path_adds_to_a_writer_and_reports_its_warnings);
     tcase_add_test(tc, test_reason_names_and_option_defaults);
     tcase_add_test(tc, test_utf8_repair_replaces_each_invalid_byte);
     suite_add_tcase(s, tc);

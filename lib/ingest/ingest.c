@@ -52,3 +52,32 @@ int nx_ingest_writer_warnings(const newsidx_ingest_options *opts,
                          NEWSIDX_REASON_BAD_UTF8, "invalid UTF-8 replaced by U+FFFD");
     return fresh ? NX_RECORD_WARNED : NX_RECORD_ADDED;
 }
+
+typedef struct writer_sink {
+    newsidx_writer *w;
+    const newsidx_ingest_options *opts;
+    newsidx_ingest_stats *stats;
+} writer_sink;
+
+static int add_to_writer(void *ctx, const nx_record *rec) {
+    writer_sink *s = ctx;
+    unsigned bits = 0;
+    int rc = newsidx_writer_add(s->w, rec->fields, rec->n_fields, &bits);
+    /* NOMEM, IO while flushing, or a writer already failed: nothing more
+     * can be added, so the run stops with that code */
+    if (rc < 0) return rc;
+    return nx_ingest_writer_warnings(s->opts, s->stats, rec, bits);
+}
+
+int newsidx_ingest_path(newsidx_writer *w, const char *path,
+                        const newsidx_ingest_options *opts,
+                        newsidx_ingest_stats *stats) {
+    if (!w || !path || !stats) return NEWSIDX_ERR_INVALID;
+    newsidx_ingest_options defaults;
+    if (!opts) {
+        newsidx_ingest_options_init(&defaults);
+        opts = &defaults;
+    }
+    writer_sink sink = {w, opts, stats};
+    return nx_ingest_each(path, opts, stats, add_to_writer, &sink);
+}
