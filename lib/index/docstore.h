@@ -1,40 +1,79 @@
 /* index/docstore — stored fields: documents serialized as (name, value)
  * lists, packed into blocks of ~64 KB compressed with zstd and a dictionary
  * trained (ZDICT) on the first documents. Byte layout: docs/FORMAT.md,
- * "Doc store". */
+ * "Doc store" (docs/FORMAT-blocks.md until merged).
+ *
+ * Additions to the original interface (all additive): nx_docstore_options
+ * with nx_docstore_writer_create_opts (dictionary size, training bytes; used
+ * by the compression measurements), nx_docstore_has_dict, the `owner` field
+ * of the scratch (so one scratch can serve several doc stores), the limit
+ * macros. */
 #ifndef NX_DOCSTORE_H
 #define NX_DOCSTORE_H
 
 #include "util/util.h"
 
+/* Largest serialized document (names + values + a few bytes per field);
+ * nx_docstore_add returns NEWSIDX_ERR_LIMIT beyond it. */
+#define NX_DOCSTORE_MAX_DOC_BYTES (1u << 30)
+#define NX_DOCSTORE_DEFAULT_LEVEL 9
+#define NX_DOCSTORE_DEFAULT_BLOCK_BYTES (64u * 1024)
+#define NX_DOCSTORE_DEFAULT_DICT_BYTES (100u * 1024)
+#define NX_DOCSTORE_DEFAULT_TRAIN_BYTES (1u << 20)
+
+typedef struct nx_docstore_options {
+    int level;            /* zstd level; 0 = NX_DOCSTORE_DEFAULT_LEVEL */
+    uint32_t block_bytes; /* uncompressed block target; 0 = default */
+    uint32_t dict_bytes;  /* dictionary capacity; 0 = no dictionary */
+    uint32_t train_bytes; /* documents buffered to train it; 0 = default */
+} nx_docstore_options;
+void nx_docstore_options_init(nx_docstore_options *o); /* the defaults */
+
 typedef struct nx_docstore_writer nx_docstore_writer;
 /* Documents are added in doc-id order 0, 1, 2, ... and written to f.
- * level: zstd level; block_bytes: uncompressed block target. The first
- * documents (up to ~1 MB) are buffered to train the dictionary. */
+ * level: zstd level (0 = default 9); block_bytes: uncompressed block target
+ * (0 = default 64 KiB; a document bigger than a block gets a block of its
+ * own). The first documents (up to ~1 MB) are buffered to train the
+ * dictionary; with too little data to train one (a few KB), the store goes
+ * on without (recorded in the trailer). */
 int nx_docstore_writer_create(nx_wfile *f, int level, uint32_t block_bytes,
                               nx_err *err, nx_docstore_writer **out);
+int nx_docstore_writer_create_opts(nx_wfile *f, const nx_docstore_options *o, nx_err *err,
+                                   nx_docstore_writer **out);
+/* Field names are C strings; values any bytes (NUL included). After an
+ * error the writer is unusable (every later call returns the same code). */
 int nx_docstore_add(nx_docstore_writer *w, const newsidx_field *fields, size_t n);
 /* Writes the remaining blocks and the block index; does not finish f. */
 int nx_docstore_writer_finish(nx_docstore_writer *w);
 void nx_docstore_writer_free(nx_docstore_writer *w);
+/* Sum of name and value bytes of every field added: what ratios divide by. */
 uint64_t nx_docstore_raw_bytes(const nx_docstore_writer *w);
 
-/* Reader over a mmap'd file's content bytes. Thread-safe: each call uses the
- * caller's scratch (a per-thread zstd context is created on demand). */
+/* Reader over a mmap'd file's content bytes: exactly the bytes written
+ * from the writer's creation to its finish (not copied; must outlive the
+ * reader). Thread-safe: each call uses the caller's scratch (a per-thread
+ * zstd context is created on demand); the shared zstd dictionary is made
+ * once at open. Never reads outside the bytes, even corrupt ones. */
 typedef struct nx_docstore nx_docstore;
 int nx_docstore_open(const uint8_t *data, size_t len, nx_err *err, nx_docstore **out);
 void nx_docstore_close(nx_docstore *s);
 uint32_t nx_docstore_count(const nx_docstore *s);
+bool nx_docstore_has_dict(const nx_docstore *s);
 /* Decodes document doc into *fields (n entries); names and values point
- * into scratch, which the caller reuses or frees with nx_buf_free. */
+ * into scratch (or the store), valid until the scratch's next use. The
+ * caller reuses the scratch or frees it with nx_docstore_scratch_free.
+ * The last decompressed block stays cached in the scratch. */
 typedef struct nx_docstore_scratch {
     nx_buf block;    /* decompressed block */
     nx_buf fields;   /* newsidx_field array */
     void *dctx;      /* ZSTD_DCtx, created on first use */
     uint64_t cached_block; /* block held in `block` (UINT64_MAX none) */
+    const void *owner;     /* the nx_docstore that block belongs to */
 } nx_docstore_scratch;
 void nx_docstore_scratch_init(nx_docstore_scratch *s);
 void nx_docstore_scratch_free(nx_docstore_scratch *s);
+/* Returns 0, NEWSIDX_ERR_NOT_FOUND (doc >= count), NEWSIDX_ERR_CORRUPT or
+ * NEWSIDX_ERR_NOMEM, with a message in err. */
 int nx_docstore_get(const nx_docstore *s, uint32_t doc, nx_docstore_scratch *scratch,
                     nx_err *err, const newsidx_field **fields, size_t *n);
 /* Decompresses every block and checks its framing. */
