@@ -76,26 +76,46 @@ int nx_segment_stored(const nx_segment *s, uint32_t doc, nx_docstore_scratch *sc
 /* Postings iterator. Lives in caller memory (stack or arena); no malloc.
  * After open, doc() is the first doc. Doc ids increase; NX_NO_DOC at end.
  * Deleted docs are NOT filtered here (the caller checks nx_segment_is_live). */
+/* Private: a cursor over a term's skip entries (one per block of 128). */
+typedef struct nx_skip_cursor {
+    const uint8_t *p;       /* next skip entry to read */
+    uint32_t block;         /* block described below */
+    uint32_t last_doc;      /* its last doc */
+    uint32_t prev_last;     /* last doc of the block before (delta base) */
+    uint64_t data_off;      /* its bytes, from the first block's start */
+    uint64_t data_len;
+    uint64_t pblock, poff;  /* positions block holding its first position, byte offset */
+    uint32_t pin;           /* index of its first position inside that block */
+    uint32_t max_tf;
+    uint8_t min_norm;
+} nx_skip_cursor;
+
 typedef struct nx_postings {
     /* private: decoding state */
     const nx_segment *seg;
-    const uint8_t *p, *end;       /* postings bytes of this term */
-    const uint8_t *skip;          /* skip entries */
-    const uint8_t *pos_base;      /* positions of this term */
-    const uint8_t *pos_p, *pos_end;
-    uint32_t df, n_blocks, block; /* block = index of the decoded block */
-    uint32_t i, n_in_block;       /* cursor inside the decoded block */
+    const uint8_t *blocks, *end;  /* first block's bytes; end of the postings file */
+    const uint8_t *pos_base, *pos_end;
+    uint32_t df, n_blocks, last_block; /* last_block: n_blocks if a tail exists */
+    uint32_t block;                /* index of the decoded block */
+    uint32_t i, n_in_block;        /* cursor inside the decoded block */
     uint32_t doc;
-    uint32_t skip_block;          /* block the shallow cursor is on */
+    uint64_t cf;
+    uint32_t term_max_tf;
+    uint8_t term_min_norm;
+    nx_skip_cursor dc;             /* the decoded block's entry */
+    nx_skip_cursor sc;             /* the shallow cursor's entry */
     uint32_t docs[128], freqs[128];
-    uint32_t positions_done;      /* positions of current doc decoded */
-    uint32_t n_positions;
-    uint32_t pos_buf_cap;
-    uint32_t *pos_buf;            /* caller-provided or inline below */
-    uint32_t pos_inline[64];
+    /* positions */
     bool want_positions;
-    uint64_t pos_block_off;       /* bookkeeping for positions per block */
-    uint32_t pos_skip_in_block;
+    uint32_t acc_i;                /* freqs of docs [0, acc_i) of the block sum to acc */
+    uint64_t acc;
+    uint64_t pc_block;             /* positions block the position cursor is on */
+    const uint8_t *pc_ptr;         /* its bytes */
+    bool pc_decoded;
+    uint32_t pc_vals[128];
+    uint32_t pos_buf_cap;
+    uint32_t *pos_buf;             /* pos_inline or a grown malloc'd buffer */
+    uint32_t pos_inline[64];
 } nx_postings;
 
 /* Opens an iterator on a term's postings. want_positions: positions will be

@@ -1,0 +1,141 @@
+/* index/index_internal — private to lib/index: file kinds, the segment and
+ * reader structs, the segment builder shared by flush and merge, the
+ * manifest. Byte layouts: docs/FORMAT.md. */
+#ifndef NX_INDEX_INTERNAL_H
+#define NX_INDEX_INTERNAL_H
+
+#include "index/docstore.h"
+#include "index/segment.h"
+#include "index/termdict.h"
+
+/* Footer kinds (util.h footer, u32 "kind"). */
+enum {
+    NX_FILE_MANIFEST = 1,
+    NX_FILE_POSTINGS = 2,
+    NX_FILE_POSITIONS = 3,
+    NX_FILE_DICT = 4,
+    NX_FILE_NORMS = 5,
+    NX_FILE_COLUMNS = 6,
+    NX_FILE_DOCSTORE = 7,
+    NX_FILE_TOMBSTONES = 8,
+};
+
+/* Bytes of a dictionary value: the term's offset in the postings file,
+ * u40 little-endian (a postings file is limited to 1 TiB). */
+#define NX_DICT_VALUE_BYTES 5
+/* Segment limits (documented in FORMAT.md). */
+#define NX_MAX_SEGMENT_DOCS 0x7fffffffu
+
+/* Column file magic and header size. */
+#define NX_COL_MAGIC 0x4c43584eu /* "NXCL" */
+#define NX_NORM_MAGIC 0x4d4e584eu /* "NXNM" */
+#define NX_MANIFEST_MAGIC 0x464d584eu /* "NXMF" */
+#define NX_DEL_MAGIC 0x4c44584eu /* "NXDL" */
+
+struct nx_segment {
+    uint32_t seg_no;
+    uint32_t doc_count, live_count;
+    uint32_t del_gen;          /* generation of the tombstone file, 0 = none */
+    nx_rfile post, pos, dict, norm, col, docs, del;
+    nx_termdict *termdict;
+    nx_docstore *docstore;     /* NULL when only ids are stored */
+    const uint8_t *deleted;    /* bitmap (doc_count bits) or NULL */
+    /* views into the column file */
+    uint32_t field_docs[NX_N_FIELDS];
+    uint64_t field_tokens[NX_N_FIELDS];
+    uint64_t raw_text_bytes, raw_stored_bytes;
+    const uint8_t *dates;      /* i64 LE per doc */
+    const uint8_t *text_bytes; /* u32 LE per doc: raw bytes of indexed text */
+    const uint8_t *id_offs;    /* u32 LE, doc_count + 1 */
+    const uint8_t *id_bytes;
+    const uint8_t *id_hashes;  /* u64 LE, sorted */
+    const uint8_t *id_docs;    /* u32 LE, parallel to id_hashes */
+    const uint8_t *src_ords;   /* u32 LE per doc */
+    uint32_t n_sources;
+    const uint8_t *src_offs;   /* u32 LE, n_sources + 1 */
+    const uint8_t *src_bytes;
+    const uint8_t *norms;      /* NX_N_FIELDS * doc_count bytes */
+};
+
+/* Opens segment seg_no of dir (all files, footers verified; del_gen 0 = no
+ * tombstones). */
+int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *err,
+                    nx_segment **out);
+void nx_segment_close(nx_segment *s);
+/* Finds the doc holding id (live or not, the last one if several): doc or
+ * NX_NO_DOC. */
+uint32_t nx_segment_find_id(const nx_segment *s, const char *id, size_t len);
+/* Bytes per part of a segment (for stats). */
+void nx_segment_sizes(const nx_segment *s, newsidx_stats *st);
+/* Reads a term's header at a postings offset into *ti. 0 or CORRUPT. */
+int nx_segment_term_info(const nx_segment *s, uint64_t postings_off, nx_term_info *ti);
+/* Full verification of one segment (checksums and invariants). Returns the
+ * number of problems reported through fn. */
+uint64_t nx_segment_check(const nx_segment *s, newsidx_check_fn fn, void *ctx);
+
+/* ---- segment builder: flush and merge both write segments with it ------ */
+typedef struct nx_segbuild nx_segbuild;
+typedef struct nx_segbuild_opts {
+    bool store_fields;
+    int doc_store_level;
+    uint32_t doc_store_block_bytes;
+} nx_segbuild_opts;
+int nx_segbuild_create(const char *dir, uint32_t seg_no, uint32_t n_docs,
+                       const nx_segbuild_opts *o, nx_err *err, nx_segbuild **out);
+/* Norm bytes of field (n_docs of them), to be filled before the first term. */
+uint8_t *nx_segbuild_norms(nx_segbuild *b, int field);
+/* Adds the next doc (doc ids 0, 1, ... in order) with its column values
+ * and stored fields (ignored when fields are not stored). */
+int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
+                    const char *source, size_t source_len, uint32_t text_bytes,
+                    const newsidx_field *fields, size_t n_fields);
+/* Adds a term's postings; terms in increasing (field, term) order; docs
+ * increasing; positions: sum(freqs) values, per doc increasing. */
+int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
+                     const uint32_t *docs, const uint32_t *freqs, const uint32_t *positions);
+int nx_segbuild_finish(nx_segbuild *b); /* writes and fsyncs every file; frees b */
+void nx_segbuild_abort(nx_segbuild *b); /* removes the files; frees b; NULL ok */
+
+/* File names: "seg_<n>.<ext>", tombstones "seg_<n>.del_<gen>". */
+char *nx_segment_file(const char *dir, uint32_t seg_no, const char *ext);
+char *nx_tombstone_file(const char *dir, uint32_t seg_no, uint32_t gen);
+
+/* ---- manifest ----------------------------------------------------------- */
+typedef struct nx_manifest_seg {
+    uint32_t seg_no, doc_count, del_count, del_gen;
+} nx_manifest_seg;
+typedef struct nx_manifest {
+    uint64_t generation;
+    uint32_t next_seg_no;
+    char *stem_language, *stopwords_language; /* NULL = none */
+    uint32_t n_segments;
+    nx_manifest_seg *segments;
+} nx_manifest;
+/* Highest generation with a MANIFEST file in dir (0 if none). */
+int nx_manifest_latest(const char *dir, nx_err *err, uint64_t *gen);
+int nx_manifest_read(const char *dir, uint64_t gen, nx_err *err, nx_manifest *m);
+/* Writes MANIFEST-<gen> atomically (temp, fsync, rename, fsync dir). */
+int nx_manifest_write(const char *dir, const nx_manifest *m, nx_err *err);
+void nx_manifest_free(nx_manifest *m);
+/* Deletes files of dir that manifest m does not reference (old segments,
+ * tombstones, manifests, temp files). Errors are ignored: leftovers are
+ * deleted by the next commit. */
+void nx_remove_unreferenced(const char *dir, const nx_manifest *m);
+
+/* ---- snapshot ----------------------------------------------------------- */
+int nx_snapshot_open(const char *dir, nx_err *err, nx_snapshot **out);
+void nx_snapshot_free(nx_snapshot *s);
+
+/* Tombstone bitmap file writing (one bit per doc, 1 = deleted). */
+int nx_tombstone_write(const char *dir, uint32_t seg_no, uint32_t gen, const uint8_t *bits,
+                       uint32_t doc_count, nx_err *err);
+
+/* Serialized stored-fields record used in the RAM buffer:
+ * varint n, then n x (varint name_len, name, varint value_len, value). */
+int nx_fields_serialize(nx_buf *out, const newsidx_field *fields, size_t n);
+/* Parses a record into fields (pointing into rec) using scratch as the
+ * array store. Returns 0 or CORRUPT. */
+int nx_fields_parse(const uint8_t *rec, size_t len, nx_buf *scratch,
+                    const newsidx_field **fields, size_t *n);
+
+#endif

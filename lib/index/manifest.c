@@ -1,0 +1,235 @@
+/* index/manifest — MANIFEST-<gen> files (the only thing a commit swaps),
+ * tombstone files, and the removal of files no manifest references.
+ * Byte layout: docs/FORMAT.md, "Manifest" and "Tombstones". */
+#include "index/index_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MANIFEST_VERSION 1
+#define MAX_LANG_BYTES 64
+
+/* Parses "MANIFEST-<digits>" exactly; returns the generation or 0. */
+static uint64_t manifest_gen(const char *name) {
+    if (strncmp(name, "MANIFEST-", 9) != 0) return 0;
+    const char *p = name + 9;
+    if (!*p) return 0;
+    uint64_t g = 0;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9' || g > UINT64_MAX / 10 - 10) return 0;
+        g = g * 10 + (uint64_t)(*p - '0');
+    }
+    return g;
+}
+
+int nx_manifest_latest(const char *dir, nx_err *err, uint64_t *gen) {
+    *gen = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return nx_err_set(err, errno == ENOENT ? NEWSIDX_ERR_NOT_FOUND : NEWSIDX_ERR_IO,
+                          "%s: cannot open directory: %s", dir, strerror(errno));
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        uint64_t g = manifest_gen(e->d_name);
+        if (g > *gen) *gen = g;
+    }
+    closedir(d);
+    return 0;
+}
+
+static char *manifest_path(const char *dir, uint64_t gen, const char *suffix) {
+    char name[64];
+    snprintf(name, sizeof name, "MANIFEST-%" PRIu64 "%s", gen, suffix);
+    return nx_path_join(dir, name);
+}
+
+void nx_manifest_free(nx_manifest *m) {
+    free(m->stem_language);
+    free(m->stopwords_language);
+    free(m->segments);
+    memset(m, 0, sizeof *m);
+}
+
+static int read_str(const uint8_t **p, const uint8_t *end, char **out) {
+    *out = NULL;
+    if (end - *p < 2) return -1;
+    uint16_t n = nx_load_u16le(*p);
+    *p += 2;
+    if (n > MAX_LANG_BYTES || end - *p < n) return -1;
+    if (n == 0) return 0;
+    *out = malloc(n + 1u);
+    if (!*out) return NEWSIDX_ERR_NOMEM;
+    memcpy(*out, *p, n);
+    (*out)[n] = 0;
+    *p += n;
+    return 0;
+}
+
+int nx_manifest_read(const char *dir, uint64_t gen, nx_err *err, nx_manifest *m) {
+    memset(m, 0, sizeof *m);
+    char *path = manifest_path(dir, gen, "");
+    if (!path) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    nx_rfile f;
+    int rc = nx_rfile_open(path, NX_FILE_MANIFEST, err, &f);
+    if (rc == 0) rc = nx_rfile_verify(&f, err); /* small: always fully checked */
+    if (rc) {
+        free(path);
+        return rc;
+    }
+    const uint8_t *p = f.data, *end = f.data + f.len;
+    size_t at = 0;
+    if (f.len < 24 || nx_load_u32le(p) != NX_MANIFEST_MAGIC) {
+        rc = NEWSIDX_ERR_CORRUPT;
+    } else if (nx_load_u32le(p + 4) != MANIFEST_VERSION) {
+        rc = nx_err_set(err, NEWSIDX_ERR_VERSION, "%s: manifest version %u, this library reads %u",
+                        path, nx_load_u32le(p + 4), MANIFEST_VERSION);
+    } else {
+        m->generation = nx_load_u64le(p + 8);
+        m->next_seg_no = nx_load_u32le(p + 16);
+        m->n_segments = nx_load_u32le(p + 20);
+        p += 24;
+        at = 24;
+        int r = read_str(&p, end, &m->stem_language);
+        if (r == 0) r = read_str(&p, end, &m->stopwords_language);
+        at = (size_t)(p - f.data);
+        if (r == NEWSIDX_ERR_NOMEM) rc = nx_err_set(err, r, "out of memory");
+        else if (r || m->generation != gen || (size_t)(end - p) != 16 * (size_t)m->n_segments)
+            rc = NEWSIDX_ERR_CORRUPT;
+    }
+    if (rc == 0) {
+        m->segments = calloc(m->n_segments + 1, sizeof *m->segments);
+        if (!m->segments) rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+        for (uint32_t i = 0; rc == 0 && i < m->n_segments; i++, p += 16) {
+            nx_manifest_seg *s = &m->segments[i];
+            s->seg_no = nx_load_u32le(p);
+            s->doc_count = nx_load_u32le(p + 4);
+            s->del_count = nx_load_u32le(p + 8);
+            s->del_gen = nx_load_u32le(p + 12);
+            if (s->seg_no >= m->next_seg_no || s->del_count > s->doc_count ||
+                s->del_gen > gen) {
+                at = (size_t)(p - f.data);
+                rc = NEWSIDX_ERR_CORRUPT;
+            }
+        }
+    }
+    if (rc == NEWSIDX_ERR_CORRUPT)
+        nx_err_set(err, rc, "%s: invalid manifest content at byte %zu", path, at);
+    nx_rfile_close(&f);
+    free(path);
+    if (rc) nx_manifest_free(m);
+    return rc;
+}
+
+int nx_manifest_write(const char *dir, const nx_manifest *m, nx_err *err) {
+    char *tmp = manifest_path(dir, m->generation, ".tmp");
+    char *final = manifest_path(dir, m->generation, "");
+    nx_buf b = {0};
+    int rc = 0;
+    if (!tmp || !final) rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    if (rc == 0) {
+        int e = nx_buf_put_u32le(&b, NX_MANIFEST_MAGIC);
+        e |= nx_buf_put_u32le(&b, MANIFEST_VERSION);
+        e |= nx_buf_put_u64le(&b, m->generation);
+        e |= nx_buf_put_u32le(&b, m->next_seg_no);
+        e |= nx_buf_put_u32le(&b, m->n_segments);
+        const char *langs[2] = {m->stem_language, m->stopwords_language};
+        for (int i = 0; i < 2; i++) {
+            size_t n = langs[i] ? strlen(langs[i]) : 0;
+            if (n > MAX_LANG_BYTES) n = 0;
+            e |= nx_buf_put_u16le(&b, (uint16_t)n);
+            e |= nx_buf_append(&b, langs[i], n);
+        }
+        for (uint32_t i = 0; i < m->n_segments; i++) {
+            e |= nx_buf_put_u32le(&b, m->segments[i].seg_no);
+            e |= nx_buf_put_u32le(&b, m->segments[i].doc_count);
+            e |= nx_buf_put_u32le(&b, m->segments[i].del_count);
+            e |= nx_buf_put_u32le(&b, m->segments[i].del_gen);
+        }
+        if (e) rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
+    nx_wfile *f = NULL;
+    if (rc == 0) rc = nx_wfile_create(tmp, NX_FILE_MANIFEST, err, &f);
+    if (rc == 0) {
+        rc = nx_wfile_write(f, b.data, b.len);
+        if (rc) nx_wfile_abort(f);
+        else rc = nx_wfile_finish(f); /* fsync */
+    }
+    /* The rename is the commit point: before it readers see the previous
+     * manifest, after it the new one; the directory fsync makes it durable. */
+    if (rc == 0 && rename(tmp, final) != 0) {
+        rc = nx_err_set(err, NEWSIDX_ERR_IO, "%s: rename failed: %s", final, strerror(errno));
+        unlink(tmp);
+    }
+    if (rc == 0) rc = nx_fsync_dir(dir, err);
+    nx_buf_free(&b);
+    free(tmp);
+    free(final);
+    return rc;
+}
+
+int nx_tombstone_write(const char *dir, uint32_t seg_no, uint32_t gen, const uint8_t *bits,
+                       uint32_t doc_count, nx_err *err) {
+    char *path = nx_tombstone_file(dir, seg_no, gen);
+    if (!path) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    nx_wfile *f;
+    int rc = nx_wfile_create(path, NX_FILE_TOMBSTONES, err, &f);
+    free(path);
+    if (rc) return rc;
+    uint8_t hdr[8];
+    nx_store_u32le(hdr, NX_DEL_MAGIC);
+    nx_store_u32le(hdr + 4, doc_count);
+    size_t bytes = ((size_t)doc_count + 7) / 8;
+    rc = nx_wfile_write(f, hdr, 8);
+    if (rc == 0) {
+        /* bits past doc_count are zero in the file whatever memory holds */
+        if (bytes > 1) rc = nx_wfile_write(f, bits, bytes - 1);
+        if (rc == 0 && bytes > 0) {
+            uint8_t last = bits[bytes - 1];
+            if (doc_count % 8) last &= (uint8_t)((1u << (doc_count % 8)) - 1);
+            rc = nx_wfile_write(f, &last, 1);
+        }
+    }
+    if (rc) {
+        nx_wfile_abort(f);
+        return rc;
+    }
+    return nx_wfile_finish(f);
+}
+
+static bool referenced(const nx_manifest *m, const char *name) {
+    uint64_t g = manifest_gen(name);
+    if (g) return g == m->generation;
+    if (strncmp(name, "seg_", 4) != 0) return true; /* not ours (LOCK, user files) */
+    char *end;
+    unsigned long no = strtoul(name + 4, &end, 10);
+    if (end == name + 4 || *end != '.') return true;
+    const char *ext = end + 1;
+    for (uint32_t i = 0; i < m->n_segments; i++) {
+        if (m->segments[i].seg_no != no) continue;
+        if (strncmp(ext, "del_", 4) == 0)
+            return strtoul(ext + 4, NULL, 10) == m->segments[i].del_gen;
+        return true;
+    }
+    return false;
+}
+
+void nx_remove_unreferenced(const char *dir, const nx_manifest *m) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        size_t len = strlen(n);
+        bool tmp = strncmp(n, "MANIFEST-", 9) == 0 && len > 4 && strcmp(n + len - 4, ".tmp") == 0;
+        if (!tmp && referenced(m, n)) continue;
+        char *p = nx_path_join(dir, n);
+        if (p) unlink(p);
+        free(p);
+    }
+    closedir(d);
+}

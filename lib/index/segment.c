@@ -1,0 +1,609 @@
+/* index/segment — reads one immutable segment through mmap: columns,
+ * norms, the term dictionary, postings iterators with skips and block-max
+ * data, positions, stored fields. Byte layouts: docs/FORMAT.md ("Segment
+ * files"); the writer is segwrite.c. Nothing here mutates shared state, so
+ * a segment may be read by several threads at once. */
+#include "index/codec.h"
+#include "index/index_internal.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const field_names[NX_N_FIELDS] = {"title", "body", "author", "source", "url"};
+
+const char *nx_field_name(int field) {
+    return field >= 0 && field < NX_N_FIELDS ? field_names[field] : NULL;
+}
+
+int nx_field_from_name(const char *name, size_t len) {
+    for (int f = 0; f < NX_N_FIELDS; f++)
+        if (strlen(field_names[f]) == len && memcmp(field_names[f], name, len) == 0) return f;
+    return -1;
+}
+
+/* Norms: lengths 0..15 exactly; above, 4 significant bits (the leading one
+ * and 3 more) with the exponent: byte = 16 + 8 * (e - 4) + (m - 8) where
+ * e = floor(log2(len)) >= 4 and m = len >> (e - 3) in 8..15. Decoding gives
+ * the smallest length of the bucket. Monotone, so a smaller byte always
+ * means a shorter (or equal) field: the block-max bound relies on it. */
+uint8_t nx_norm_encode(uint32_t len) {
+    if (len < 16) return (uint8_t)len;
+    unsigned e = 31u - (unsigned)__builtin_clz(len);
+    uint32_t m = len >> (e - 3);
+    return (uint8_t)(16 + 8 * (e - 4) + (m - 8));
+}
+
+uint32_t nx_norm_decode(uint8_t norm) {
+    if (norm < 16) return norm;
+    unsigned e = (unsigned)(norm - 16) / 8 + 4;
+    uint32_t m = (uint32_t)(norm - 16) % 8 + 8;
+    return m << (e - 3);
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static int open_part(const char *dir, uint32_t seg_no, const char *ext, uint32_t kind,
+                     nx_err *err, nx_rfile *f) {
+    char *path = nx_segment_file(dir, seg_no, ext);
+    if (!path) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    int rc = nx_rfile_open(path, kind, err, f);
+    free(path);
+    return rc;
+}
+
+static size_t up8(size_t x) { return (x + 7) & ~(size_t)7; }
+
+/* Lays the column views over the .col file and checks that every section
+ * lies inside it. */
+static int parse_columns(nx_segment *s, nx_err *err) {
+    const uint8_t *c = s->col.data;
+    size_t len = s->col.len;
+    NX_RETURN_IF(len < 112 || nx_load_u32le(c) != NX_COL_MAGIC, err, NEWSIDX_ERR_CORRUPT,
+                 "%s: bad column header at byte 0", s->col.path);
+    uint32_t n = nx_load_u32le(c + 4);
+    s->doc_count = n;
+    s->n_sources = nx_load_u32le(c + 8);
+    for (int f = 0; f < NX_N_FIELDS; f++) {
+        s->field_docs[f] = nx_load_u32le(c + 16 + 16 * f);
+        s->field_tokens[f] = nx_load_u64le(c + 16 + 16 * f + 8);
+    }
+    s->raw_text_bytes = nx_load_u64le(c + 96);
+    s->raw_stored_bytes = nx_load_u64le(c + 104);
+    size_t off = 112;
+    size_t need = off + 8 * (size_t)n + up8(4 * (size_t)n) + 8 * (size_t)n + up8(4 * (size_t)n) +
+                  up8(4 * (size_t)n) + up8(4 * ((size_t)n + 1)) +
+                  up8(4 * ((size_t)s->n_sources + 1));
+    NX_RETURN_IF(n > NX_MAX_SEGMENT_DOCS || s->n_sources > n || need > len, err,
+                 NEWSIDX_ERR_CORRUPT, "%s: %u docs do not fit in %zu bytes", s->col.path, n, len);
+    s->dates = c + off;
+    off += 8 * (size_t)n;
+    s->text_bytes = c + off;
+    off = up8(off + 4 * (size_t)n);
+    s->id_hashes = c + off;
+    off += 8 * (size_t)n;
+    s->id_docs = c + off;
+    off = up8(off + 4 * (size_t)n);
+    s->src_ords = c + off;
+    off = up8(off + 4 * (size_t)n);
+    s->id_offs = c + off;
+    off = up8(off + 4 * ((size_t)n + 1));
+    s->src_offs = c + off;
+    off = up8(off + 4 * ((size_t)s->n_sources + 1));
+    s->id_bytes = c + off;
+    uint32_t id_total = nx_load_u32le(s->id_offs + 4 * (size_t)n);
+    uint32_t src_total = nx_load_u32le(s->src_offs + 4 * (size_t)s->n_sources);
+    NX_RETURN_IF((uint64_t)off + id_total + src_total != len, err, NEWSIDX_ERR_CORRUPT,
+                 "%s: id and source bytes do not end the file at byte %zu", s->col.path, off);
+    s->src_bytes = s->id_bytes + id_total;
+    return 0;
+}
+
+int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *err,
+                    nx_segment **out) {
+    *out = NULL;
+    nx_segment *s = calloc(1, sizeof *s);
+    if (!s) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    s->seg_no = seg_no;
+    s->del_gen = del_gen;
+    int rc = open_part(dir, seg_no, "col", NX_FILE_COLUMNS, err, &s->col);
+    if (rc == 0) rc = parse_columns(s, err);
+    if (rc == 0) rc = open_part(dir, seg_no, "post", NX_FILE_POSTINGS, err, &s->post);
+    if (rc == 0) rc = open_part(dir, seg_no, "pos", NX_FILE_POSITIONS, err, &s->pos);
+    if (rc == 0) rc = open_part(dir, seg_no, "dict", NX_FILE_DICT, err, &s->dict);
+    if (rc == 0) rc = nx_termdict_open(s->dict.data, s->dict.len, err, &s->termdict);
+    if (rc == 0) rc = open_part(dir, seg_no, "norm", NX_FILE_NORMS, err, &s->norm);
+    if (rc == 0) {
+        const uint8_t *d = s->norm.data;
+        if (s->norm.len != 16 + (size_t)NX_N_FIELDS * s->doc_count ||
+            nx_load_u32le(d) != NX_NORM_MAGIC || nx_load_u32le(d + 4) != s->doc_count ||
+            nx_load_u32le(d + 8) != NX_N_FIELDS)
+            rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT,
+                            "%s: header at byte 0 does not match %u docs x %d fields",
+                            s->norm.path, s->doc_count, NX_N_FIELDS);
+        s->norms = d + 16;
+    }
+    if (rc == 0 && (nx_load_u32le(s->col.data + 12) & 1)) {
+        rc = open_part(dir, seg_no, "docs", NX_FILE_DOCSTORE, err, &s->docs);
+        if (rc == 0) rc = nx_docstore_open(s->docs.data, s->docs.len, err, &s->docstore);
+        if (rc == 0 && nx_docstore_count(s->docstore) != s->doc_count)
+            rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: %u documents, the segment has %u",
+                            s->docs.path, nx_docstore_count(s->docstore), s->doc_count);
+    }
+    s->live_count = s->doc_count;
+    if (rc == 0 && del_gen) {
+        char *path = nx_tombstone_file(dir, seg_no, del_gen);
+        if (!path) rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+        if (rc == 0) rc = nx_rfile_open(path, NX_FILE_TOMBSTONES, err, &s->del);
+        free(path);
+        if (rc == 0) {
+            const uint8_t *d = s->del.data;
+            size_t bytes = ((size_t)s->doc_count + 7) / 8;
+            if (s->del.len != 8 + bytes || nx_load_u32le(d) != NX_DEL_MAGIC ||
+                nx_load_u32le(d + 4) != s->doc_count) {
+                rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT,
+                                "%s: header at byte 0 does not match %u docs", s->del.path,
+                                s->doc_count);
+            } else {
+                s->deleted = d + 8;
+                uint32_t dead = 0;
+                for (size_t i = 0; i < bytes; i++) dead += (uint32_t)__builtin_popcount(d[8 + i]);
+                s->live_count = s->doc_count - dead;
+            }
+        }
+    }
+    if (rc != 0) {
+        nx_segment_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void nx_segment_close(nx_segment *s) {
+    if (!s) return;
+    nx_termdict_close(s->termdict);
+    nx_docstore_close(s->docstore);
+    nx_rfile_close(&s->post);
+    nx_rfile_close(&s->pos);
+    nx_rfile_close(&s->dict);
+    nx_rfile_close(&s->norm);
+    nx_rfile_close(&s->col);
+    nx_rfile_close(&s->docs);
+    nx_rfile_close(&s->del);
+    free(s);
+}
+
+void nx_segment_sizes(const nx_segment *s, newsidx_stats *st) {
+    st->postings_bytes += s->post.map_len;
+    st->positions_bytes += s->pos.map_len;
+    st->dict_bytes += s->dict.map_len;
+    st->norms_bytes += s->norm.map_len;
+    st->docstore_bytes += s->docs.map_len;
+    st->other_bytes += s->col.map_len + s->del.map_len;
+    st->terms += nx_termdict_count(s->termdict);
+    st->docs += s->live_count;
+    st->deleted_docs += s->doc_count - s->live_count;
+    st->raw_stored_bytes += s->raw_stored_bytes;
+    /* raw text of live docs only: the ratio is about what can be found */
+    for (uint32_t d = 0; d < s->doc_count; d++)
+        if (nx_segment_is_live(s, d)) st->raw_text_bytes += nx_load_u32le(s->text_bytes + 4 * (size_t)d);
+}
+
+/* ---- columns -------------------------------------------------------------- */
+
+uint32_t nx_segment_doc_count(const nx_segment *s) { return s->doc_count; }
+uint32_t nx_segment_live_count(const nx_segment *s) { return s->live_count; }
+
+bool nx_segment_is_live(const nx_segment *s, uint32_t doc) {
+    return !s->deleted || !(s->deleted[doc >> 3] & (1u << (doc & 7)));
+}
+
+uint32_t nx_segment_field_docs(const nx_segment *s, int field) { return s->field_docs[field]; }
+uint64_t nx_segment_field_tokens(const nx_segment *s, int field) { return s->field_tokens[field]; }
+const uint8_t *nx_segment_norms(const nx_segment *s, int field) {
+    return s->norms + (size_t)field * s->doc_count;
+}
+
+int64_t nx_segment_date(const nx_segment *s, uint32_t doc) {
+    return (int64_t)nx_load_u64le(s->dates + 8 * (size_t)doc);
+}
+
+/* First doc whose date is >= t (dates ascend with doc ids). */
+static uint32_t date_lower_bound(const nx_segment *s, int64_t t) {
+    uint32_t lo = 0, hi = s->doc_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (nx_segment_date(s, mid) < t) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+void nx_segment_date_range(const nx_segment *s, int64_t lo, int64_t hi, uint32_t *first,
+                           uint32_t *end) {
+    /* Undated docs hold NX_NO_DATE (INT64_MIN) and sort first; a range never
+     * includes them unless lo is NX_NO_DATE itself. */
+    if (lo > hi) {
+        *first = *end = 0;
+        return;
+    }
+    *first = date_lower_bound(s, lo);
+    *end = hi == INT64_MAX ? s->doc_count : date_lower_bound(s, hi + 1);
+}
+
+const char *nx_segment_id(const nx_segment *s, uint32_t doc, size_t *len) {
+    uint32_t a = nx_load_u32le(s->id_offs + 4 * (size_t)doc);
+    uint32_t b = nx_load_u32le(s->id_offs + 4 * (size_t)doc + 4);
+    *len = b - a;
+    return (const char *)s->id_bytes + a;
+}
+
+uint32_t nx_segment_source_ord(const nx_segment *s, uint32_t doc) {
+    return nx_load_u32le(s->src_ords + 4 * (size_t)doc);
+}
+uint32_t nx_segment_source_count(const nx_segment *s) { return s->n_sources; }
+const char *nx_segment_source_name(const nx_segment *s, uint32_t ord, size_t *len) {
+    if (ord == 0 || ord > s->n_sources) {
+        *len = 0;
+        return "";
+    }
+    uint32_t a = nx_load_u32le(s->src_offs + 4 * (size_t)(ord - 1));
+    uint32_t b = nx_load_u32le(s->src_offs + 4 * (size_t)ord);
+    *len = b - a;
+    return (const char *)s->src_bytes + a;
+}
+
+uint32_t nx_segment_find_id(const nx_segment *s, const char *id, size_t len) {
+    uint64_t h = nx_hash64(id, len);
+    uint32_t lo = 0, hi = s->doc_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (nx_load_u64le(s->id_hashes + 8 * (size_t)mid) < h) lo = mid + 1;
+        else hi = mid;
+    }
+    uint32_t found = NX_NO_DOC;
+    for (uint32_t i = lo; i < s->doc_count && nx_load_u64le(s->id_hashes + 8 * (size_t)i) == h; i++) {
+        uint32_t doc = nx_load_u32le(s->id_docs + 4 * (size_t)i);
+        if (doc >= s->doc_count) continue;
+        size_t l;
+        const char *p = nx_segment_id(s, doc, &l);
+        if (l == len && memcmp(p, id, len) == 0 && (found == NX_NO_DOC || nx_segment_is_live(s, doc)))
+            found = doc;
+    }
+    return found;
+}
+
+int nx_segment_stored(const nx_segment *s, uint32_t doc, nx_docstore_scratch *scratch,
+                      nx_err *err, const newsidx_field **fields, size_t *n) {
+    NX_RETURN_IF(doc >= s->doc_count, err, NEWSIDX_ERR_INVALID, "doc %u out of range", doc);
+    if (s->docstore) return nx_docstore_get(s->docstore, doc, scratch, err, fields, n);
+    /* Only ids are stored: the id column answers. */
+    scratch->fields.len = 0;
+    if (nx_buf_reserve(&scratch->fields, sizeof(newsidx_field)))
+        return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    newsidx_field *f = (newsidx_field *)scratch->fields.data;
+    f->name = "id";
+    f->value = nx_segment_id(s, doc, &f->value_len);
+    *fields = f;
+    *n = 1;
+    return 0;
+}
+
+/* ---- dictionary ------------------------------------------------------------ */
+
+int nx_segment_term_info(const nx_segment *s, uint64_t postings_off, nx_term_info *ti) {
+    if (postings_off >= s->post.len) return NEWSIDX_ERR_CORRUPT;
+    const uint8_t *p = s->post.data + postings_off, *end = s->post.data + s->post.len;
+    uint64_t df, extra, poff;
+    if (nx_varint_decode(&p, end, &df) || nx_varint_decode(&p, end, &extra) ||
+        nx_varint_decode(&p, end, &poff) || df == 0 || df > UINT32_MAX || poff > s->pos.len)
+        return NEWSIDX_ERR_CORRUPT;
+    ti->df = (uint32_t)df;
+    ti->cf = df + extra;
+    ti->postings_off = postings_off;
+    ti->positions_off = poff;
+    return 0;
+}
+
+static uint64_t load_value(const uint8_t *v) {
+    uint64_t x = 0;
+    for (int i = NX_DICT_VALUE_BYTES - 1; i >= 0; i--) x = x << 8 | v[i];
+    return x;
+}
+
+int nx_segment_lookup(const nx_segment *s, int field, const char *term, size_t len,
+                      nx_term_info *out) {
+    if (field < 0 || field >= NX_N_FIELDS || len > 255) return 0;
+    uint8_t key[256 + 1], val[NX_DICT_VALUE_BYTES];
+    key[0] = (uint8_t)field;
+    memcpy(key + 1, term, len);
+    int rc = nx_termdict_get(s->termdict, key, len + 1, val);
+    if (rc <= 0) return rc;
+    NX_FORWARD(nx_segment_term_info(s, load_value(val), out));
+    return 1;
+}
+
+int nx_segment_terms(const nx_segment *s, int field, const char *prefix, size_t len,
+                     nx_term_fn fn, void *ctx) {
+    if (field < 0 || field >= NX_N_FIELDS || len > 255) return 0;
+    uint8_t key[256 + 1];
+    key[0] = (uint8_t)field;
+    if (len) memcpy(key + 1, prefix, len);
+    nx_termdict_iter it;
+    int rc = nx_termdict_seek(s->termdict, key, len + 1, &it);
+    while (rc == 1) {
+        if (it.term_len < len + 1 || memcmp(it.term, key, len + 1) != 0) return 0;
+        nx_term_info ti;
+        NX_FORWARD(nx_segment_term_info(s, load_value(it.value), &ti));
+        int r = fn(ctx, (const char *)it.term + 1, it.term_len - 1, &ti);
+        if (r) return r;
+        rc = nx_termdict_next(&it);
+    }
+    return rc;
+}
+
+/* ---- postings ------------------------------------------------------------- */
+
+/* Reads the next skip entry into c (see FORMAT.md, "Skip entries"). */
+static int skip_next(nx_skip_cursor *c, const uint8_t *end) {
+    uint64_t dl, bl, dpb, dpo, mtf;
+    const uint8_t *p = c->p;
+    if (nx_varint_decode(&p, end, &dl) || nx_varint_decode(&p, end, &bl) ||
+        nx_varint_decode(&p, end, &dpb) || nx_varint_decode(&p, end, &dpo) || p >= end)
+        return -1;
+    uint32_t pin = *p++;
+    if (nx_varint_decode(&p, end, &mtf) || p >= end) return -1;
+    c->min_norm = *p++;
+    c->block++;
+    c->prev_last = c->last_doc;
+    c->last_doc += (uint32_t)dl;
+    c->data_off += c->data_len;
+    c->data_len = bl;
+    c->pblock += dpb;
+    c->poff += dpo;
+    c->pin = pin;
+    c->max_tf = (uint32_t)mtf;
+    c->p = p;
+    return 0;
+}
+
+/* Moves cursor c (on the last full block, or before the first when there
+ * are none) onto the tail: its block-max data, position locator and last
+ * doc (found by walking its entries; at most 127). */
+static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
+    const uint8_t *p = it->blocks + c->data_off + c->data_len, *end = it->end;
+    uint64_t mtf, v;
+    if (p > end || nx_varint_decode(&p, end, &mtf) || p >= end) return -1;
+    c->min_norm = *p++;
+    c->max_tf = (uint32_t)mtf;
+    if (it->n_blocks > 0) {
+        uint64_t dpb, dpo;
+        if (nx_varint_decode(&p, end, &dpb) || nx_varint_decode(&p, end, &dpo) || p >= end)
+            return -1;
+        c->pblock += dpb;
+        c->poff += dpo;
+        c->pin = *p++;
+    }
+    c->data_off += c->data_len;
+    c->data_len = (uint64_t)(p - (it->blocks + c->data_off)); /* header only */
+    c->block = it->n_blocks;
+    c->prev_last = c->last_doc;
+    uint32_t next = it->n_blocks ? c->last_doc + 1 : 0;
+    uint32_t n = it->df % NX_BLOCK;
+    for (uint32_t i = 0; i < n; i++) {
+        if (nx_varint_decode(&p, end, &v)) return -1;
+        next += (uint32_t)(v >> 1) + 1;
+        if (!(v & 1) && nx_varint_decode(&p, end, &v)) return -1;
+    }
+    c->last_doc = next - 1;
+    c->p = p; /* the tail's entries start at data_off + data_len */
+    return 0;
+}
+
+/* Decodes block it->dc.block into docs/freqs. */
+static int load_block(nx_postings *it) {
+    nx_skip_cursor *c = &it->dc;
+    const uint8_t *p = it->blocks + c->data_off, *end = it->end;
+    if (c->block < it->n_blocks) {
+        if (p + 2 > end) return -1;
+        unsigned db = p[0], fb = p[1];
+        if (db > 32 || fb > 32 || p + 2 + nx_pack_bytes(db) + nx_pack_bytes(fb) > end) return -1;
+        uint32_t gaps[NX_BLOCK];
+        nx_unpack128(p + 2, db, gaps);
+        nx_delta_decode(gaps, NX_BLOCK, c->block == 0 ? UINT32_MAX : c->prev_last, it->docs);
+        nx_unpack128(p + 2 + nx_pack_bytes(db), fb, it->freqs);
+        for (int i = 0; i < NX_BLOCK; i++) it->freqs[i]++;
+        it->n_in_block = NX_BLOCK;
+    } else {
+        p += c->data_len;
+        uint32_t next = it->n_blocks ? c->prev_last + 1 : 0;
+        uint32_t n = it->df % NX_BLOCK;
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t v, f = 0;
+            if (nx_varint_decode(&p, end, &v)) return -1;
+            if (!(v & 1) && nx_varint_decode(&p, end, &f)) return -1;
+            next += (uint32_t)(v >> 1);
+            it->docs[i] = next++;
+            it->freqs[i] = (uint32_t)f + 1;
+        }
+        it->n_in_block = n;
+    }
+    it->block = c->block;
+    it->i = 0;
+    it->doc = it->docs[0];
+    it->acc_i = 0;
+    it->acc = c->pin;
+    it->pc_block = c->pblock;
+    it->pc_ptr = it->pos_base + c->poff;
+    it->pc_decoded = false;
+    return 0;
+}
+
+/* Moves the doc cursor's skip entry to the next block and decodes it. */
+static int next_block(nx_postings *it) {
+    if (it->dc.block + 1 < it->n_blocks) {
+        if (skip_next(&it->dc, it->blocks)) return -1;
+    } else {
+        if (skip_to_tail(it, &it->dc)) return -1;
+    }
+    return load_block(it);
+}
+
+int nx_postings_open(nx_postings *it, const nx_segment *s, const nx_term_info *ti,
+                     bool want_positions) {
+    memset(it, 0, offsetof(nx_postings, docs));
+    it->seg = s;
+    it->want_positions = want_positions;
+    it->pos_buf = it->pos_inline;
+    it->pos_buf_cap = 64;
+    it->doc = NX_NO_DOC;
+    if (ti->postings_off >= s->post.len || ti->positions_off > s->pos.len) return NEWSIDX_ERR_CORRUPT;
+    const uint8_t *p = s->post.data + ti->postings_off, *end = s->post.data + s->post.len;
+    uint64_t df, extra, poff;
+    if (nx_varint_decode(&p, end, &df) || nx_varint_decode(&p, end, &extra) ||
+        nx_varint_decode(&p, end, &poff) || df == 0 || df > UINT32_MAX)
+        return NEWSIDX_ERR_CORRUPT;
+    it->df = (uint32_t)df;
+    it->cf = df + extra;
+    it->n_blocks = it->df / NX_BLOCK;
+    it->last_block = it->df % NX_BLOCK ? it->n_blocks : it->n_blocks - 1;
+    it->pos_base = s->pos.data + poff;
+    it->pos_end = s->pos.data + s->pos.len;
+    it->end = end;
+    nx_skip_cursor c = {0};
+    c.block = UINT32_MAX; /* before the first: skip_next makes it 0 */
+    if (it->n_blocks > 0) {
+        uint64_t mtf, skip_len;
+        if (nx_varint_decode(&p, end, &mtf) || p >= end) return NEWSIDX_ERR_CORRUPT;
+        it->term_max_tf = (uint32_t)mtf;
+        it->term_min_norm = *p++;
+        if (nx_varint_decode(&p, end, &skip_len) || skip_len > (uint64_t)(end - p))
+            return NEWSIDX_ERR_CORRUPT;
+        c.p = p;
+        it->blocks = p + skip_len;
+        if (skip_next(&c, it->blocks)) return NEWSIDX_ERR_CORRUPT;
+    } else {
+        it->blocks = p;
+        if (skip_to_tail(it, &c)) return NEWSIDX_ERR_CORRUPT;
+        it->term_max_tf = c.max_tf;
+        it->term_min_norm = c.min_norm;
+    }
+    it->dc = c;
+    it->sc = c;
+    if (load_block(it)) return NEWSIDX_ERR_CORRUPT;
+    return 0;
+}
+
+uint32_t nx_postings_next(nx_postings *it) {
+    if (it->doc == NX_NO_DOC) return NX_NO_DOC;
+    if (++it->i < it->n_in_block) return it->doc = it->docs[it->i];
+    if (it->block >= it->last_block || next_block(it)) return it->doc = NX_NO_DOC;
+    return it->doc;
+}
+
+uint32_t nx_postings_advance(nx_postings *it, uint32_t target) {
+    if (it->doc == NX_NO_DOC) return NX_NO_DOC;
+    if (it->doc >= target) return it->doc;
+    if (it->docs[it->n_in_block - 1] < target) {
+        /* Walk skip entries (not blocks) to the first block whose last doc
+         * reaches target; only that block is decoded. */
+        if (it->block >= it->last_block) return it->doc = NX_NO_DOC;
+        do {
+            int bad = it->dc.block + 1 < it->n_blocks ? skip_next(&it->dc, it->blocks)
+                                                      : skip_to_tail(it, &it->dc);
+            if (bad) return it->doc = NX_NO_DOC;
+        } while (it->dc.last_doc < target && it->dc.block < it->last_block);
+        if (it->dc.last_doc < target) return it->doc = NX_NO_DOC;
+        if (load_block(it)) return it->doc = NX_NO_DOC;
+    }
+    while (it->i < it->n_in_block && it->docs[it->i] < target) it->i++;
+    if (it->i == it->n_in_block) return it->doc = NX_NO_DOC;
+    return it->doc = it->docs[it->i];
+}
+
+uint32_t nx_postings_freq(const nx_postings *it) { return it->freqs[it->i]; }
+
+/* Decodes positions block it->pc_block at it->pc_ptr into pc_vals. */
+static int pos_decode(nx_postings *it) {
+    const uint8_t *p = it->pc_ptr, *end = it->pos_end;
+    uint64_t full = it->cf / NX_BLOCK;
+    if (it->pc_block < full) {
+        if (p >= end || p[0] > 32 || p + 1 + nx_pack_bytes(p[0]) > end) return -1;
+        nx_unpack128(p + 1, p[0], it->pc_vals);
+    } else {
+        uint32_t n = (uint32_t)(it->cf % NX_BLOCK);
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t v;
+            if (nx_varint_decode(&p, end, &v)) return -1;
+            it->pc_vals[i] = (uint32_t)v;
+        }
+    }
+    it->pc_decoded = true;
+    return 0;
+}
+
+int nx_postings_positions(nx_postings *it, const uint32_t **pos) {
+    if (!it->want_positions || it->doc == NX_NO_DOC) return NEWSIDX_ERR_INVALID;
+    while (it->acc_i < it->i) it->acc += it->freqs[it->acc_i++];
+    uint32_t freq = it->freqs[it->i];
+    if (freq > it->pos_buf_cap) {
+        uint32_t cap = it->pos_buf_cap;
+        while (cap < freq) cap *= 2;
+        uint32_t *nb = it->pos_buf == it->pos_inline ? malloc(sizeof *nb * cap)
+                                                     : realloc(it->pos_buf, sizeof *nb * cap);
+        if (!nb) return NEWSIDX_ERR_NOMEM;
+        it->pos_buf = nb;
+        it->pos_buf_cap = cap;
+    }
+    /* it->acc counts positions from the start of the block's first pos
+     * block (dc.pblock); walk the position cursor forward to them. */
+    uint64_t g = it->acc;
+    uint64_t full = it->cf / NX_BLOCK;
+    uint32_t prev = 0;
+    for (uint32_t j = 0; j < freq; j++, g++) {
+        uint64_t want = it->dc.pblock + g / NX_BLOCK;
+        while (it->pc_block < want) {
+            if (it->pc_block >= full || it->pc_ptr >= it->pos_end) return NEWSIDX_ERR_CORRUPT;
+            it->pc_ptr += 1 + nx_pack_bytes(it->pc_ptr[0]);
+            it->pc_block++;
+            it->pc_decoded = false;
+        }
+        if (!it->pc_decoded && pos_decode(it)) return NEWSIDX_ERR_CORRUPT;
+        uint32_t v = it->pc_vals[g % NX_BLOCK];
+        prev = j == 0 ? v : prev + v;
+        it->pos_buf[j] = prev;
+    }
+    *pos = it->pos_buf;
+    return (int)freq;
+}
+
+uint32_t nx_postings_shallow_advance(nx_postings *it, uint32_t target) {
+    nx_skip_cursor *c = &it->sc;
+    while (c->last_doc < target) {
+        if (c->block >= it->last_block) return NX_NO_DOC;
+        if (c->block + 1 < it->n_blocks) {
+            if (skip_next(c, it->blocks)) return NX_NO_DOC;
+        } else if (skip_to_tail(it, c)) {
+            return NX_NO_DOC;
+        }
+    }
+    return c->last_doc;
+}
+
+void nx_postings_block_max(const nx_postings *it, uint32_t *max_tf, uint8_t *min_norm) {
+    *max_tf = it->sc.max_tf;
+    *min_norm = it->sc.min_norm;
+}
+
+void nx_postings_term_max(const nx_postings *it, uint32_t *max_tf, uint8_t *min_norm) {
+    *max_tf = it->term_max_tf;
+    *min_norm = it->term_min_norm;
+}
+
+void nx_postings_close(nx_postings *it) {
+    if (it->pos_buf && it->pos_buf != it->pos_inline) free(it->pos_buf);
+    it->pos_buf = it->pos_inline;
+    it->pos_buf_cap = 64;
+}

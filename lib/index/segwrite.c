@@ -1,0 +1,550 @@
+/* index/segwrite — writes one immutable segment: postings (.post),
+ * positions (.pos), term dictionary (.dict), norms (.norm), columns (.col)
+ * and the doc store (.docs). Used by the RAM-buffer flush and by merges.
+ * Every byte is described in docs/FORMAT.md ("Segment files"); the readers
+ * are segment.c and check.c: keep the three in step. */
+#include "index/codec.h"
+#include "index/index_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *nx_segment_file(const char *dir, uint32_t seg_no, const char *ext) {
+    char name[64];
+    snprintf(name, sizeof name, "seg_%u.%s", seg_no, ext);
+    return nx_path_join(dir, name);
+}
+
+char *nx_tombstone_file(const char *dir, uint32_t seg_no, uint32_t gen) {
+    char name[64];
+    snprintf(name, sizeof name, "seg_%u.del_%u", seg_no, gen);
+    return nx_path_join(dir, name);
+}
+
+int nx_fields_serialize(nx_buf *out, const newsidx_field *fields, size_t n) {
+    NX_FORWARD(nx_buf_put_varint(out, n));
+    for (size_t i = 0; i < n; i++) {
+        size_t nl = strlen(fields[i].name);
+        NX_FORWARD(nx_buf_put_varint(out, nl));
+        NX_FORWARD(nx_buf_append(out, fields[i].name, nl));
+        NX_FORWARD(nx_buf_put_varint(out, fields[i].value_len));
+        NX_FORWARD(nx_buf_append(out, fields[i].value, fields[i].value_len));
+    }
+    return 0;
+}
+
+/* Field names are NUL-terminated for the public newsidx_field, so the parse
+ * copies each name into scratch behind the array. */
+int nx_fields_parse(const uint8_t *rec, size_t len, nx_buf *scratch,
+                    const newsidx_field **fields, size_t *n) {
+    const uint8_t *p = rec, *end = rec + len;
+    uint64_t count;
+    if (nx_varint_decode(&p, end, &count) || count > len) return NEWSIDX_ERR_CORRUPT;
+    /* Names go into a second region after the array: size it first. */
+    size_t names = 0;
+    const uint8_t *q = p;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t nl, vl;
+        if (nx_varint_decode(&q, end, &nl) || nl > (uint64_t)(end - q)) return NEWSIDX_ERR_CORRUPT;
+        q += nl;
+        names += nl + 1;
+        if (nx_varint_decode(&q, end, &vl) || vl > (uint64_t)(end - q)) return NEWSIDX_ERR_CORRUPT;
+        q += vl;
+    }
+    scratch->len = 0;
+    size_t arr = count * sizeof(newsidx_field);
+    if (nx_buf_reserve(scratch, arr + names)) return NEWSIDX_ERR_NOMEM;
+    newsidx_field *f = (newsidx_field *)scratch->data;
+    char *nm = (char *)scratch->data + arr;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t nl, vl;
+        nx_varint_decode(&p, end, &nl);
+        memcpy(nm, p, nl);
+        nm[nl] = 0;
+        f[i].name = nm;
+        nm += nl + 1;
+        p += nl;
+        nx_varint_decode(&p, end, &vl);
+        f[i].value = (const char *)p;
+        f[i].value_len = vl;
+        p += vl;
+    }
+    scratch->len = arr + names;
+    *fields = f;
+    *n = count;
+    return 0;
+}
+
+/* ---- builder ------------------------------------------------------------ */
+
+typedef struct src_slot {
+    uint64_t hash;
+    uint32_t ord; /* 0 = empty */
+} src_slot;
+
+struct nx_segbuild {
+    char *dir;
+    uint32_t seg_no, n_docs, next_doc;
+    nx_segbuild_opts o;
+    nx_err *err;
+    nx_wfile *post, *pos, *docs_f;
+    nx_docstore_writer *docstore;
+    nx_termdict_builder *dict;
+    uint8_t *norms; /* NX_N_FIELDS * n_docs */
+    uint64_t field_tokens[NX_N_FIELDS];
+    uint64_t raw_text_bytes, raw_id_bytes;
+    /* columns */
+    nx_buf dates, text_bytes, id_offs, id_bytes, src_ords, src_offs, src_bytes;
+    uint64_t *id_hash; /* n_docs pairs packed: hash, doc in a parallel array */
+    uint32_t *id_doc;
+    src_slot *src_table;
+    uint32_t src_mask, n_sources;
+    /* per-term scratch */
+    nx_buf term_post, term_skip, term_pos;
+    uint8_t key[1 + 256];
+};
+
+static void segbuild_free(nx_segbuild *b) {
+    nx_docstore_writer_free(b->docstore);
+    nx_termdict_builder_free(b->dict);
+    free(b->norms);
+    nx_buf *bufs[] = {&b->dates, &b->text_bytes, &b->id_offs, &b->id_bytes, &b->src_ords,
+                      &b->src_offs, &b->src_bytes, &b->term_post, &b->term_skip, &b->term_pos};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nx_buf_free(bufs[i]);
+    free(b->id_hash);
+    free(b->id_doc);
+    free(b->src_table);
+    free(b->dir);
+    free(b);
+}
+
+void nx_segbuild_abort(nx_segbuild *b) {
+    if (!b) return;
+    nx_wfile_abort(b->post);
+    nx_wfile_abort(b->pos);
+    nx_wfile_abort(b->docs_f);
+    /* Files not yet created (dict, norm, col) may exist from an earlier
+     * failed finish: remove them too. */
+    const char *exts[] = {"dict", "norm", "col"};
+    for (int i = 0; i < 3; i++) {
+        char *p = nx_segment_file(b->dir, b->seg_no, exts[i]);
+        if (p) unlink(p);
+        free(p);
+    }
+    segbuild_free(b);
+}
+
+static int create_file(nx_segbuild *b, const char *ext, uint32_t kind, nx_wfile **out) {
+    char *path = nx_segment_file(b->dir, b->seg_no, ext);
+    if (!path) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    int rc = nx_wfile_create(path, kind, b->err, out);
+    free(path);
+    return rc;
+}
+
+int nx_segbuild_create(const char *dir, uint32_t seg_no, uint32_t n_docs,
+                       const nx_segbuild_opts *o, nx_err *err, nx_segbuild **out) {
+    *out = NULL;
+    NX_RETURN_IF(n_docs > NX_MAX_SEGMENT_DOCS, err, NEWSIDX_ERR_LIMIT,
+                 "segment of %u documents exceeds the limit of %u", n_docs, NX_MAX_SEGMENT_DOCS);
+    nx_segbuild *b = calloc(1, sizeof *b);
+    if (!b) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    b->dir = strdup(dir);
+    b->seg_no = seg_no;
+    b->n_docs = n_docs;
+    b->o = *o;
+    b->err = err;
+    b->norms = calloc((size_t)NX_N_FIELDS * n_docs + 1, 1);
+    b->id_hash = malloc(sizeof(uint64_t) * (n_docs + 1));
+    b->id_doc = malloc(sizeof(uint32_t) * (n_docs + 1));
+    b->src_mask = 63;
+    b->src_table = calloc(b->src_mask + 1, sizeof(src_slot));
+    if (!b->dir || !b->norms || !b->id_hash || !b->id_doc || !b->src_table ||
+        nx_buf_reserve(&b->dates, (size_t)n_docs * 8) ||
+        nx_buf_reserve(&b->id_offs, ((size_t)n_docs + 1) * 4) ||
+        nx_buf_put_u32le(&b->src_offs, 0) || nx_buf_put_u32le(&b->id_offs, 0)) {
+        segbuild_free(b);
+        return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
+    int rc = create_file(b, "post", NX_FILE_POSTINGS, &b->post);
+    if (rc == 0) rc = create_file(b, "pos", NX_FILE_POSITIONS, &b->pos);
+    if (rc == 0 && o->store_fields) {
+        rc = create_file(b, "docs", NX_FILE_DOCSTORE, &b->docs_f);
+        if (rc == 0)
+            rc = nx_docstore_writer_create(b->docs_f, o->doc_store_level,
+                                           o->doc_store_block_bytes, err, &b->docstore);
+    }
+    if (rc == 0 && nx_termdict_builder_create(NX_DICT_VALUE_BYTES, &b->dict))
+        rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    if (rc != 0) {
+        nx_segbuild_abort(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+uint8_t *nx_segbuild_norms(nx_segbuild *b, int field) {
+    return b->norms + (size_t)field * b->n_docs;
+}
+
+static int source_ord(nx_segbuild *b, const char *s, size_t len, uint32_t *ord) {
+    *ord = 0;
+    if (len == 0) return 0;
+    uint64_t h = nx_hash64(s, len);
+    for (uint32_t i = (uint32_t)h & b->src_mask;; i = (i + 1) & b->src_mask) {
+        src_slot *sl = &b->src_table[i];
+        if (sl->ord == 0) break;
+        if (sl->hash != h) continue;
+        uint32_t a = nx_load_u32le(b->src_offs.data + 4 * (sl->ord - 1));
+        uint32_t e = nx_load_u32le(b->src_offs.data + 4 * sl->ord);
+        if (e - a == len && memcmp(b->src_bytes.data + a, s, len) == 0) {
+            *ord = sl->ord;
+            return 0;
+        }
+    }
+    if ((b->n_sources + 1) * 2 > b->src_mask) {
+        uint32_t nmask = b->src_mask * 2 + 1;
+        src_slot *nt = calloc(nmask + 1, sizeof *nt);
+        if (!nt) return NEWSIDX_ERR_NOMEM;
+        for (uint32_t i = 0; i <= b->src_mask; i++) {
+            if (!b->src_table[i].ord) continue;
+            uint32_t j = (uint32_t)b->src_table[i].hash & nmask;
+            while (nt[j].ord) j = (j + 1) & nmask;
+            nt[j] = b->src_table[i];
+        }
+        free(b->src_table);
+        b->src_table = nt;
+        b->src_mask = nmask;
+    }
+    uint32_t i = (uint32_t)h & b->src_mask;
+    while (b->src_table[i].ord) i = (i + 1) & b->src_mask;
+    NX_FORWARD(nx_buf_append(&b->src_bytes, s, len));
+    NX_FORWARD(nx_buf_put_u32le(&b->src_offs, (uint32_t)b->src_bytes.len));
+    b->n_sources++;
+    b->src_table[i].hash = h;
+    b->src_table[i].ord = b->n_sources;
+    *ord = b->n_sources;
+    return 0;
+}
+
+int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
+                    const char *source, size_t source_len, uint32_t text_bytes,
+                    const newsidx_field *fields, size_t n_fields) {
+    NX_RETURN_IF(b->next_doc >= b->n_docs, b->err, NEWSIDX_ERR_INVALID,
+                 "more documents than announced (%u)", b->n_docs);
+    uint32_t doc = b->next_doc++;
+    uint8_t d8[8];
+    nx_store_u64le(d8, (uint64_t)date);
+    uint32_t ord;
+    int rc = nx_buf_append(&b->dates, d8, 8);
+    if (rc == 0) rc = nx_buf_put_u32le(&b->text_bytes, text_bytes);
+    if (rc == 0) rc = nx_buf_append(&b->id_bytes, id, id_len);
+    NX_RETURN_IF(b->id_bytes.len > UINT32_MAX, b->err, NEWSIDX_ERR_LIMIT,
+                 "ids of one segment exceed 4 GiB");
+    if (rc == 0) rc = nx_buf_put_u32le(&b->id_offs, (uint32_t)b->id_bytes.len);
+    if (rc == 0) rc = source_ord(b, source, source_len, &ord);
+    if (rc == 0) rc = nx_buf_put_u32le(&b->src_ords, ord);
+    if (rc != 0) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    b->id_hash[doc] = nx_hash64(id, id_len);
+    b->id_doc[doc] = doc;
+    b->raw_text_bytes += text_bytes;
+    b->raw_id_bytes += id_len;
+    if (b->docstore) NX_FORWARD(nx_docstore_add(b->docstore, fields, n_fields));
+    return 0;
+}
+
+/* Appends the block-packed form of n values (n == NX_BLOCK). */
+static int put_packed(nx_buf *out, const uint32_t *v) {
+    unsigned bits = nx_bits_needed(v, NX_BLOCK);
+    NX_FORWARD(nx_buf_reserve(out, 1 + nx_pack_bytes(bits)));
+    out->data[out->len++] = (uint8_t)bits;
+    nx_pack128(v, bits, out->data + out->len);
+    out->len += nx_pack_bytes(bits);
+    return 0;
+}
+
+int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
+                     const uint32_t *docs, const uint32_t *freqs, const uint32_t *positions) {
+    if (n == 0) return 0;
+    NX_RETURN_IF(len > 255, b->err, NEWSIDX_ERR_LIMIT, "term of %zu bytes", len);
+    const uint8_t *norms = b->norms + (size_t)field * b->n_docs;
+    nx_buf *post = &b->term_post, *skip = &b->term_skip, *pos = &b->term_pos;
+    post->len = skip->len = pos->len = 0;
+    uint64_t cf = 0;
+    for (uint32_t i = 0; i < n; i++) cf += freqs[i];
+    b->field_tokens[field] += cf;
+
+    /* Positions: per doc the first absolute, then deltas; blocks of 128 over
+     * the whole stream, the tail as varints. */
+    uint32_t blk[NX_BLOCK], blk2[NX_BLOCK];
+    uint64_t full_pos_blocks = cf / NX_BLOCK;
+    /* pos_block_off[k] = byte offset of pos block k (k <= full blocks) */
+    int rc = 0;
+    {
+        uint32_t k = 0;
+        uint64_t g = 0;
+        const uint32_t *pp = positions;
+        for (uint32_t i = 0; i < n && rc == 0; i++) {
+            uint32_t prev = 0;
+            for (uint32_t j = 0; j < freqs[i]; j++, g++) {
+                uint32_t v = pp[j] - prev;
+                prev = pp[j];
+                if (g < full_pos_blocks * NX_BLOCK) {
+                    blk[k++] = v;
+                    if (k == NX_BLOCK) {
+                        rc = put_packed(pos, blk);
+                        k = 0;
+                    }
+                } else {
+                    rc = nx_buf_put_varint(pos, v);
+                }
+                if (rc) break;
+            }
+            pp += freqs[i];
+        }
+    }
+    if (rc) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+
+    /* Postings blocks and skip entries. Each skip entry locates the first
+     * position of its doc block: pos block index, its byte offset (positions
+     * stream of this term) and the index inside the block. Byte offsets of
+     * pos blocks are recomputed from the bit widths written above. */
+    uint32_t nb = n / NX_BLOCK, tail = n % NX_BLOCK;
+    uint32_t term_max_tf = 0;
+    uint8_t term_min_norm = 255;
+    uint32_t prev_last = 0, prev_pblock = 0;
+    uint64_t prev_poff = 0, g_start = 0;
+    /* walk of the pos stream to map a pos block index to its byte offset */
+    uint64_t walk_block = 0, walk_off = 0;
+    for (uint32_t bi = 0; bi <= nb; bi++) {
+        uint32_t cnt = bi < nb ? NX_BLOCK : tail;
+        if (cnt == 0) break;
+        const uint32_t *d = docs + (size_t)bi * NX_BLOCK;
+        const uint32_t *f = freqs + (size_t)bi * NX_BLOCK;
+        uint32_t max_tf = 0;
+        uint8_t min_norm = 255;
+        uint64_t gsum = 0;
+        for (uint32_t i = 0; i < cnt; i++) {
+            if (f[i] > max_tf) max_tf = f[i];
+            if (norms[d[i]] < min_norm) min_norm = norms[d[i]];
+            gsum += f[i];
+        }
+        if (max_tf > term_max_tf) term_max_tf = max_tf;
+        if (min_norm < term_min_norm) term_min_norm = min_norm;
+        uint64_t pblock = g_start / NX_BLOCK;
+        while (walk_block < pblock) { /* skip a packed pos block */
+            walk_off += 1 + nx_pack_bytes(pos->data[walk_off]);
+            walk_block++;
+        }
+        size_t before = post->len;
+        if (bi < nb) {
+            uint32_t base = bi == 0 ? UINT32_MAX : prev_last;
+            nx_delta_encode(d, NX_BLOCK, base, blk);
+            for (uint32_t i = 0; i < NX_BLOCK; i++) blk2[i] = f[i] - 1;
+            unsigned db = nx_bits_needed(blk, NX_BLOCK), fb = nx_bits_needed(blk2, NX_BLOCK);
+            if (nx_buf_reserve(post, 2 + nx_pack_bytes(db) + nx_pack_bytes(fb)))
+                return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            post->data[post->len++] = (uint8_t)db;
+            post->data[post->len++] = (uint8_t)fb;
+            nx_pack128(blk, db, post->data + post->len);
+            post->len += nx_pack_bytes(db);
+            nx_pack128(blk2, fb, post->data + post->len);
+            post->len += nx_pack_bytes(fb);
+            uint32_t last = d[NX_BLOCK - 1];
+            rc = nx_buf_put_varint(skip, last - (bi == 0 ? 0 : prev_last));
+            if (!rc) rc = nx_buf_put_varint(skip, post->len - before);
+            if (!rc) rc = nx_buf_put_varint(skip, pblock - prev_pblock);
+            if (!rc) rc = nx_buf_put_varint(skip, walk_off - prev_poff);
+            if (!rc) rc = nx_buf_putc(skip, (uint8_t)(g_start % NX_BLOCK));
+            if (!rc) rc = nx_buf_put_varint(skip, max_tf);
+            if (!rc) rc = nx_buf_putc(skip, min_norm);
+            prev_last = last;
+        } else {
+            /* tail: block-max data, where its positions start, entries */
+            rc = nx_buf_put_varint(post, max_tf);
+            if (!rc) rc = nx_buf_putc(post, min_norm);
+            if (!rc && nb > 0) {
+                rc = nx_buf_put_varint(post, pblock - prev_pblock);
+                if (!rc) rc = nx_buf_put_varint(post, walk_off - prev_poff);
+                if (!rc) rc = nx_buf_putc(post, (uint8_t)(g_start % NX_BLOCK));
+            }
+            uint32_t next = bi == 0 ? 0 : prev_last + 1;
+            for (uint32_t i = 0; i < cnt && !rc; i++) {
+                uint64_t gap = (uint64_t)(d[i] - next);
+                rc = nx_buf_put_varint(post, gap << 1 | (f[i] == 1));
+                if (!rc && f[i] != 1) rc = nx_buf_put_varint(post, f[i] - 1);
+                next = d[i] + 1;
+            }
+        }
+        if (rc) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        prev_pblock = (uint32_t)pblock;
+        prev_poff = walk_off;
+        g_start += gsum;
+    }
+
+    /* Header, then the pieces. */
+    uint8_t hdr[64];
+    size_t h = 0;
+    h += nx_varint_encode(hdr + h, n);
+    h += nx_varint_encode(hdr + h, cf - n);
+    h += nx_varint_encode(hdr + h, nx_wfile_offset(b->pos));
+    if (nb > 0) {
+        h += nx_varint_encode(hdr + h, term_max_tf);
+        hdr[h++] = term_min_norm;
+        h += nx_varint_encode(hdr + h, skip->len);
+    }
+    uint64_t off = nx_wfile_offset(b->post);
+    NX_RETURN_IF(off >> 40, b->err, NEWSIDX_ERR_LIMIT, "postings file exceeds 1 TiB");
+    b->key[0] = (uint8_t)field;
+    memcpy(b->key + 1, term, len);
+    uint8_t val[NX_DICT_VALUE_BYTES];
+    for (int i = 0; i < NX_DICT_VALUE_BYTES; i++) val[i] = (uint8_t)(off >> (8 * i));
+    rc = nx_termdict_add(b->dict, b->key, len + 1, val);
+    if (rc == NEWSIDX_ERR_NOMEM) return nx_err_set(b->err, rc, "out of memory");
+    if (rc) return nx_err_set(b->err, rc, "term dictionary rejected a term (order?)");
+    NX_FORWARD(nx_wfile_write(b->post, hdr, h));
+    NX_FORWARD(nx_wfile_write(b->post, skip->data, skip->len));
+    NX_FORWARD(nx_wfile_write(b->post, post->data, post->len));
+    NX_FORWARD(nx_wfile_write(b->pos, pos->data, pos->len));
+    return 0;
+}
+
+static int pad8(nx_buf *b) {
+    while (b->len % 8)
+        NX_FORWARD(nx_buf_putc(b, 0));
+    return 0;
+}
+
+static int cmp_idx_by_hash(const void *a, const void *b, void *ctx) {
+    const uint64_t *h = ctx;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (h[x] != h[y]) return h[x] < h[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+static int write_buf_file(nx_segbuild *b, const char *ext, uint32_t kind, const nx_buf *parts,
+                          size_t n_parts) {
+    nx_wfile *f;
+    NX_FORWARD(create_file(b, ext, kind, &f));
+    for (size_t i = 0; i < n_parts; i++) {
+        int rc = nx_wfile_write(f, parts[i].data, parts[i].len);
+        if (rc) {
+            nx_wfile_abort(f);
+            return rc;
+        }
+    }
+    return nx_wfile_finish(f);
+}
+
+int nx_segbuild_finish(nx_segbuild *b) {
+    int rc = 0;
+    if (b->next_doc != b->n_docs) {
+        rc = nx_err_set(b->err, NEWSIDX_ERR_INVALID, "segment got %u of %u documents",
+                        b->next_doc, b->n_docs);
+        goto fail;
+    }
+    /* doc store */
+    uint64_t raw_stored = b->raw_id_bytes;
+    if (b->docstore) {
+        rc = nx_docstore_writer_finish(b->docstore);
+        if (rc) goto fail;
+        raw_stored = nx_docstore_raw_bytes(b->docstore);
+        rc = nx_wfile_finish(b->docs_f);
+        b->docs_f = NULL;
+        if (rc) goto fail;
+    }
+    rc = nx_wfile_finish(b->post);
+    b->post = NULL;
+    if (rc) goto fail;
+    rc = nx_wfile_finish(b->pos);
+    b->pos = NULL;
+    if (rc) goto fail;
+    /* dictionary */
+    {
+        nx_buf d = {0};
+        rc = nx_termdict_finish(b->dict, &d);
+        if (rc) {
+            nx_buf_free(&d);
+            rc = nx_err_set(b->err, rc, "cannot serialize the term dictionary");
+            goto fail;
+        }
+        rc = write_buf_file(b, "dict", NX_FILE_DICT, &d, 1);
+        nx_buf_free(&d);
+        if (rc) goto fail;
+    }
+    /* norms */
+    {
+        nx_buf parts[2] = {{0}, {0}};
+        uint8_t hdr[16];
+        nx_store_u32le(hdr, NX_NORM_MAGIC);
+        nx_store_u32le(hdr + 4, b->n_docs);
+        nx_store_u32le(hdr + 8, NX_N_FIELDS);
+        nx_store_u32le(hdr + 12, 0);
+        parts[0].data = hdr;
+        parts[0].len = 16;
+        parts[1].data = b->norms;
+        parts[1].len = (size_t)NX_N_FIELDS * b->n_docs;
+        rc = write_buf_file(b, "norm", NX_FILE_NORMS, parts, 2);
+        if (rc) goto fail;
+    }
+    /* columns */
+    {
+        uint32_t n = b->n_docs;
+        nx_buf c = {0};
+        uint32_t *order = malloc(sizeof(uint32_t) * (n + 1));
+        if (!order || nx_buf_reserve(&c, 112)) {
+            free(order);
+            nx_buf_free(&c);
+            rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        for (uint32_t i = 0; i < n; i++) order[i] = i;
+        qsort_r(order, n, sizeof *order, cmp_idx_by_hash, b->id_hash);
+        nx_buf_put_u32le(&c, NX_COL_MAGIC);
+        nx_buf_put_u32le(&c, n);
+        nx_buf_put_u32le(&c, b->n_sources);
+        nx_buf_put_u32le(&c, b->docstore ? 1 : 0);
+        for (int f = 0; f < NX_N_FIELDS; f++) {
+            uint32_t fd = 0;
+            const uint8_t *nm = b->norms + (size_t)f * n;
+            for (uint32_t i = 0; i < n; i++) fd += nm[i] != 0;
+            nx_buf_put_u32le(&c, fd);
+            nx_buf_put_u32le(&c, 0);
+            nx_buf_put_u64le(&c, b->field_tokens[f]);
+        }
+        nx_buf_put_u64le(&c, b->raw_text_bytes);
+        nx_buf_put_u64le(&c, raw_stored);
+        int e = 0;
+        e |= nx_buf_append(&c, b->dates.data, b->dates.len);
+        e |= nx_buf_append(&c, b->text_bytes.data, b->text_bytes.len);
+        e |= pad8(&c);
+        for (uint32_t i = 0; i < n && !e; i++) e |= nx_buf_put_u64le(&c, b->id_hash[order[i]]);
+        for (uint32_t i = 0; i < n && !e; i++) e |= nx_buf_put_u32le(&c, order[i]);
+        e |= pad8(&c);
+        e |= nx_buf_append(&c, b->src_ords.data, b->src_ords.len);
+        e |= pad8(&c);
+        e |= nx_buf_append(&c, b->id_offs.data, b->id_offs.len);
+        e |= pad8(&c);
+        e |= nx_buf_append(&c, b->src_offs.data, b->src_offs.len);
+        e |= pad8(&c);
+        e |= nx_buf_append(&c, b->id_bytes.data, b->id_bytes.len);
+        e |= nx_buf_append(&c, b->src_bytes.data, b->src_bytes.len);
+        free(order);
+        if (e) {
+            nx_buf_free(&c);
+            rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        rc = write_buf_file(b, "col", NX_FILE_COLUMNS, &c, 1);
+        nx_buf_free(&c);
+        if (rc) goto fail;
+    }
+    segbuild_free(b);
+    return 0;
+fail:
+    nx_segbuild_abort(b);
+    return rc;
+}

@@ -1,0 +1,989 @@
+/* index/writer — newsidx_writer: the RAM buffer (term hash -> growing
+ * postings in a paged slice pool), flushes into segments (segwrite.c),
+ * duplicate-id replacement with tombstones, commit (manifest.c) and the
+ * merge policy (merge.c). On-disk bytes: docs/FORMAT.md.
+ *
+ * RAM buffer layout (not on disk): each (field, term) owns two byte
+ * streams in the slice pool: the doc stream (per doc: varint(doc delta << 1
+ * | freq == 1), then varint(freq) when freq != 1) and the position stream
+ * (per occurrence: varint(position - previous position in the same doc)).
+ * A stream is a chain of slices of growing size (16 B .. 4 KiB), each
+ * ending with the u32 pool offset of the next one, so a term costs little
+ * until it proves frequent (Lucene's ByteBlockPool idea). */
+#include "index/index_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define POOL_PAGE_BITS 20
+#define POOL_PAGE ((uint32_t)1 << POOL_PAGE_BITS)
+/* The pool addresses slices with u32 offsets: at most 4 GiB of postings
+ * per segment, so the RAM budget is capped at 3 GiB (documented). */
+#define MAX_POOL_PAGES 4095u
+#define MAX_RAM_BUDGET ((size_t)3 << 30)
+static const uint32_t slice_sizes[] = {16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
+#define N_SLICE_LEVELS (sizeof slice_sizes / sizeof slice_sizes[0])
+
+typedef struct wstream {
+    uint32_t head, wp, wend; /* first slice, write pointer, end of the slice's data */
+    uint8_t level;
+} wstream;
+
+typedef struct wterm {
+    uint32_t key_off;
+    uint16_t key_len; /* field byte + term */
+    uint32_t df;      /* entries in the doc stream (the pending doc excluded) */
+    uint32_t pending_doc, pending_freq, last_pos, written_doc;
+    uint64_t cf;
+    wstream ds, ps;
+} wterm;
+
+typedef struct wdoc {
+    int64_t date;
+    uint64_t id_hash;
+    uint64_t stored_off;
+    uint32_t stored_len;
+    uint32_t id_off, id_len;
+    uint32_t src_off, src_len;
+    uint32_t text_bytes;
+    uint32_t field_len[NX_N_FIELDS];
+    uint8_t deleted;
+} wdoc;
+
+typedef struct wseg {
+    nx_segment *seg;
+    uint8_t *del; /* deletion bitmap (doc_count bits) or NULL */
+    uint32_t n_del;
+    uint32_t del_gen;
+    bool del_dirty;
+} wseg;
+
+struct newsidx_writer {
+    char *dir;
+    int lock_fd;
+    nx_err err;
+    int failed; /* sticky: a failed flush/commit leaves the buffer unusable */
+    newsidx_writer_options opts;
+    char *stem, *stop;
+    newsidx_analyzer *an;
+    nx_segbuild_opts sb;
+    /* committed + flushed segments */
+    uint64_t generation;
+    uint32_t next_seg_no;
+    wseg *segs;
+    uint32_t n_segs, cap_segs;
+    /* RAM buffer */
+    uint8_t **pages;
+    uint32_t n_pages, page_used;
+    wterm *terms;
+    uint32_t n_terms, cap_terms;
+    uint32_t *term_slots; /* term index + 1; 0 = empty */
+    uint32_t term_mask;
+    nx_buf keys, ids, srcs, stored;
+    wdoc *docs;
+    uint32_t n_docs, cap_docs, n_deleted;
+    uint32_t *id_slots; /* doc index + 1 */
+    uint32_t id_mask;
+    /* analysis of the current doc */
+    uint32_t cur_doc;
+    int cur_field;
+    uint32_t cur_len;
+    /* flush scratch (grow-only) */
+    uint32_t *s_docs, *s_freqs, *s_pos, *s_ent, *s_pos2;
+    size_t s_cap, s_pos_cap;
+    nx_buf s_fields, s_key;
+};
+
+void newsidx_writer_options_init(newsidx_writer_options *o) {
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+    o->ram_budget_bytes = (size_t)256 << 20;
+    o->store_fields = 1;
+    o->doc_store_level = 9;
+    o->doc_store_block_bytes = 65536;
+    o->merge_factor = 10;
+    o->max_field_bytes = 16u << 20;
+}
+
+const char *newsidx_writer_errmsg(const newsidx_writer *w) { return w ? w->err.msg : ""; }
+
+/* ---- slice pool ----------------------------------------------------------- */
+
+static inline uint8_t *pool_at(const newsidx_writer *w, uint32_t off) {
+    return w->pages[off >> POOL_PAGE_BITS] + (off & (POOL_PAGE - 1));
+}
+
+/* Allocates a slice of `size` data bytes + 4 link bytes; returns its offset
+ * or UINT32_MAX when out of memory / pool space. */
+static uint32_t pool_alloc(newsidx_writer *w, uint32_t size) {
+    uint32_t need = size + 4;
+    if (w->n_pages == 0 || POOL_PAGE - w->page_used < need) {
+        if (w->n_pages >= MAX_POOL_PAGES) return UINT32_MAX;
+        uint8_t **np = realloc(w->pages, sizeof *np * (w->n_pages + 1));
+        if (!np) return UINT32_MAX;
+        w->pages = np;
+        np[w->n_pages] = malloc(POOL_PAGE);
+        if (!np[w->n_pages]) return UINT32_MAX;
+        w->n_pages++;
+        w->page_used = 0;
+    }
+    uint32_t off = ((w->n_pages - 1) << POOL_PAGE_BITS) | w->page_used;
+    w->page_used += need;
+    return off;
+}
+
+static int stream_init(newsidx_writer *w, wstream *s) {
+    uint32_t off = pool_alloc(w, slice_sizes[0]);
+    if (off == UINT32_MAX) return NEWSIDX_ERR_NOMEM;
+    s->head = s->wp = off;
+    s->wend = off + slice_sizes[0];
+    s->level = 0;
+    return 0;
+}
+
+static inline int stream_put(newsidx_writer *w, wstream *s, uint8_t b) {
+    if (NX_UNLIKELY(s->wp == s->wend)) {
+        uint8_t lvl = s->level + 1 < (int)N_SLICE_LEVELS ? s->level + 1 : s->level;
+        uint32_t off = pool_alloc(w, slice_sizes[lvl]);
+        if (off == UINT32_MAX) return NEWSIDX_ERR_NOMEM;
+        nx_store_u32le(pool_at(w, s->wend), off);
+        s->level = lvl;
+        s->wp = off;
+        s->wend = off + slice_sizes[lvl];
+    }
+    *pool_at(w, s->wp++) = b;
+    return 0;
+}
+
+static inline int stream_varint(newsidx_writer *w, wstream *s, uint64_t v) {
+    while (v >= 0x80) {
+        NX_FORWARD(stream_put(w, s, (uint8_t)(v | 0x80)));
+        v >>= 7;
+    }
+    return stream_put(w, s, (uint8_t)v);
+}
+
+typedef struct rstream {
+    uint32_t rp, rend;
+    uint8_t level;
+} rstream;
+
+static void rstream_init(rstream *r, const wstream *s) {
+    r->rp = s->head;
+    r->rend = s->head + slice_sizes[0];
+    r->level = 0;
+}
+
+static inline uint8_t rstream_get(const newsidx_writer *w, rstream *r) {
+    if (r->rp == r->rend) {
+        uint32_t next = nx_load_u32le(pool_at(w, r->rend));
+        if (r->level + 1 < (int)N_SLICE_LEVELS) r->level++;
+        r->rp = next;
+        r->rend = next + slice_sizes[r->level];
+    }
+    return *pool_at(w, r->rp++);
+}
+
+static inline uint64_t rstream_varint(const newsidx_writer *w, rstream *r) {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+        uint8_t b = rstream_get(w, r);
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return v;
+    }
+}
+
+/* ---- memory accounting ------------------------------------------------------ */
+
+static size_t ram_used(const newsidx_writer *w) {
+    return (size_t)w->n_pages * POOL_PAGE + (size_t)w->cap_terms * sizeof(wterm) +
+           ((size_t)w->term_mask + 1) * 4 + w->keys.cap + w->ids.cap + w->srcs.cap +
+           w->stored.cap + (size_t)w->cap_docs * sizeof(wdoc) + ((size_t)w->id_mask + 1) * 4;
+}
+
+static void buffer_free(newsidx_writer *w) {
+    for (uint32_t i = 0; i < w->n_pages; i++) free(w->pages[i]);
+    free(w->pages);
+    w->pages = NULL;
+    w->n_pages = w->page_used = 0;
+    free(w->terms);
+    w->terms = NULL;
+    w->n_terms = w->cap_terms = 0;
+    free(w->term_slots);
+    w->term_slots = NULL;
+    w->term_mask = 0;
+    nx_buf_free(&w->keys);
+    nx_buf_free(&w->ids);
+    nx_buf_free(&w->srcs);
+    nx_buf_free(&w->stored);
+    free(w->docs);
+    w->docs = NULL;
+    w->n_docs = w->cap_docs = w->n_deleted = 0;
+    free(w->id_slots);
+    w->id_slots = NULL;
+    w->id_mask = 0;
+}
+
+/* ---- terms ------------------------------------------------------------------ */
+
+static int term_table_grow(newsidx_writer *w) {
+    uint32_t nmask = w->term_mask ? w->term_mask * 2 + 1 : 4095;
+    uint32_t *ns = calloc((size_t)nmask + 1, 4);
+    if (!ns) return NEWSIDX_ERR_NOMEM;
+    for (uint32_t t = 0; t < w->n_terms; t++) {
+        const wterm *e = &w->terms[t];
+        uint32_t i = (uint32_t)nx_hash64(w->keys.data + e->key_off, e->key_len) & nmask;
+        while (ns[i]) i = (i + 1) & nmask;
+        ns[i] = t + 1;
+    }
+    free(w->term_slots);
+    w->term_slots = ns;
+    w->term_mask = nmask;
+    return 0;
+}
+
+static int add_doc_entry(newsidx_writer *w, wterm *t) {
+    uint32_t delta = t->pending_doc - t->written_doc; /* written_doc starts at UINT32_MAX */
+    NX_FORWARD(stream_varint(w, &t->ds, (uint64_t)delta << 1 | (t->pending_freq == 1)));
+    if (t->pending_freq != 1) NX_FORWARD(stream_varint(w, &t->ds, t->pending_freq));
+    t->written_doc = t->pending_doc;
+    t->df++;
+    t->pending_doc = UINT32_MAX;
+    return 0;
+}
+
+static int on_token(void *ctx, const newsidx_token *tok) {
+    newsidx_writer *w = ctx;
+    uint8_t key[1 + NEWSIDX_MAX_TERM_BYTES + 8];
+    size_t len = tok->term_len;
+    if (len > NEWSIDX_MAX_TERM_BYTES + 7) len = NEWSIDX_MAX_TERM_BYTES + 7;
+    key[0] = (uint8_t)w->cur_field;
+    memcpy(key + 1, tok->term, len);
+    len++;
+    if ((w->n_terms + 1) * 2 > w->term_mask) NX_FORWARD(term_table_grow(w));
+    uint64_t h = nx_hash64(key, len);
+    uint32_t i = (uint32_t)h & w->term_mask;
+    wterm *t = NULL;
+    for (;; i = (i + 1) & w->term_mask) {
+        uint32_t s = w->term_slots[i];
+        if (!s) break;
+        wterm *e = &w->terms[s - 1];
+        if (e->key_len == len && memcmp(w->keys.data + e->key_off, key, len) == 0) {
+            t = e;
+            break;
+        }
+    }
+    if (!t) {
+        if (w->n_terms == w->cap_terms) {
+            uint32_t nc = w->cap_terms ? w->cap_terms * 2 : 4096;
+            wterm *nt = realloc(w->terms, sizeof *nt * nc);
+            if (!nt) return NEWSIDX_ERR_NOMEM;
+            w->terms = nt;
+            w->cap_terms = nc;
+        }
+        t = &w->terms[w->n_terms];
+        memset(t, 0, sizeof *t);
+        t->key_off = (uint32_t)w->keys.len;
+        t->key_len = (uint16_t)len;
+        t->pending_doc = UINT32_MAX;
+        t->written_doc = UINT32_MAX;
+        NX_FORWARD(nx_buf_append(&w->keys, key, len));
+        NX_FORWARD(stream_init(w, &t->ds));
+        NX_FORWARD(stream_init(w, &t->ps));
+        w->term_slots[i] = ++w->n_terms;
+    }
+    if (t->pending_doc != w->cur_doc) {
+        if (t->pending_doc != UINT32_MAX) NX_FORWARD(add_doc_entry(w, t));
+        t->pending_doc = w->cur_doc;
+        t->pending_freq = 0;
+        t->last_pos = 0;
+    }
+    uint32_t pos = tok->position < t->last_pos ? t->last_pos : tok->position;
+    NX_FORWARD(stream_varint(w, &t->ps, pos - t->last_pos));
+    t->last_pos = pos;
+    t->pending_freq++;
+    t->cf++;
+    w->cur_len++;
+    return 0;
+}
+
+/* ---- ids -------------------------------------------------------------------- */
+
+static int id_table_grow(newsidx_writer *w) {
+    uint32_t nmask = w->id_mask ? w->id_mask * 2 + 1 : 1023;
+    uint32_t *ns = calloc((size_t)nmask + 1, 4);
+    if (!ns) return NEWSIDX_ERR_NOMEM;
+    for (uint32_t d = 0; d < w->n_docs; d++) {
+        if (w->docs[d].deleted) continue;
+        uint32_t i = (uint32_t)w->docs[d].id_hash & nmask;
+        while (ns[i]) i = (i + 1) & nmask;
+        ns[i] = d + 1;
+    }
+    free(w->id_slots);
+    w->id_slots = ns;
+    w->id_mask = nmask;
+    return 0;
+}
+
+/* Marks every earlier article with this id deleted (RAM buffer and
+ * segments). Returns 1 if one was found. */
+static int replace_id(newsidx_writer *w, const char *id, size_t len, uint64_t h) {
+    int found = 0;
+    if (w->id_slots) {
+        for (uint32_t i = (uint32_t)h & w->id_mask; w->id_slots[i]; i = (i + 1) & w->id_mask) {
+            uint32_t d = w->id_slots[i] - 1;
+            wdoc *e = &w->docs[d];
+            if (!e->deleted && e->id_hash == h && e->id_len == len &&
+                memcmp(w->ids.data + e->id_off, id, len) == 0) {
+                e->deleted = 1;
+                w->n_deleted++;
+                found = 1;
+            }
+        }
+    }
+    for (uint32_t s = 0; s < w->n_segs; s++) {
+        wseg *ws = &w->segs[s];
+        uint32_t doc = nx_segment_find_id(ws->seg, id, len);
+        if (doc == NX_NO_DOC) continue;
+        uint32_t n = nx_segment_doc_count(ws->seg);
+        if (!ws->del) {
+            ws->del = calloc(((size_t)n + 7) / 8 + 1, 1);
+            if (!ws->del) return NEWSIDX_ERR_NOMEM;
+        }
+        if (ws->del[doc >> 3] & (1u << (doc & 7))) continue;
+        ws->del[doc >> 3] |= (uint8_t)(1u << (doc & 7));
+        ws->n_del++;
+        ws->del_dirty = true;
+        found = 1;
+    }
+    return found;
+}
+
+/* ---- add -------------------------------------------------------------------- */
+
+static bool name_is(const newsidx_field *f, const char *name) { return strcmp(f->name, name) == 0; }
+
+/* Longest prefix of at most max bytes that ends on a UTF-8 boundary. */
+static size_t utf8_cut(const char *s, size_t len, size_t max) {
+    if (len <= max) return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80) n--;
+    return n;
+}
+
+static int flush_buffer(newsidx_writer *w);
+
+int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_fields,
+                       unsigned *warnings) {
+    unsigned warn = 0;
+    if (warnings) *warnings = 0;
+    if (!w || (!fields && n_fields)) return NEWSIDX_ERR_INVALID;
+    if (w->failed) return w->failed;
+    const newsidx_field *idf = NULL, *datef = NULL, *srcf = NULL, *indexed[NX_N_FIELDS] = {0};
+    for (size_t i = 0; i < n_fields; i++) {
+        const newsidx_field *f = &fields[i];
+        NX_RETURN_IF(!f->name || (!f->value && f->value_len), &w->err, NEWSIDX_ERR_INVALID,
+                     "field %zu has no name or no value", i);
+        if (name_is(f, "id")) {
+            if (!idf) idf = f;
+        } else if (name_is(f, "date")) {
+            if (!datef) datef = f;
+        } else if (name_is(f, "text") || name_is(f, "content")) {
+            if (!indexed[NX_F_BODY]) indexed[NX_F_BODY] = f;
+        } else {
+            int fi = nx_field_from_name(f->name, strlen(f->name));
+            if (fi >= 0 && (!indexed[fi] || (fi == NX_F_BODY && name_is(f, "body"))))
+                indexed[fi] = f;
+        }
+    }
+    srcf = indexed[NX_F_SOURCE];
+    /* id */
+    char derived[17];
+    const char *id;
+    size_t id_len;
+    if (idf && idf->value_len > 0) {
+        id = idf->value;
+        id_len = idf->value_len;
+    } else {
+        /* XXH3-64 over the fields' names and values, in order: the same
+         * article always derives the same id. */
+        nx_buf tmp = {0};
+        int e = 0;
+        for (size_t i = 0; i < n_fields; i++) {
+            if (&fields[i] == idf) continue;
+            e |= nx_buf_append(&tmp, fields[i].name, strlen(fields[i].name) + 1);
+            e |= nx_buf_put_u64le(&tmp, fields[i].value_len);
+            e |= nx_buf_append(&tmp, fields[i].value, fields[i].value_len);
+        }
+        uint64_t h = nx_hash64(tmp.data ? tmp.data : (const uint8_t *)"", tmp.len);
+        nx_buf_free(&tmp);
+        if (e) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        snprintf(derived, sizeof derived, "%016llx", (unsigned long long)h);
+        id = derived;
+        id_len = 16;
+        warn |= NEWSIDX_WARN_ID_DERIVED;
+    }
+    uint64_t id_hash = nx_hash64(id, id_len);
+    int rep = replace_id(w, id, id_len, id_hash);
+    if (rep < 0) return nx_err_set(&w->err, rep, "out of memory");
+    if (rep) warn |= NEWSIDX_WARN_REPLACED;
+    /* date */
+    int64_t date = NX_NO_DATE;
+    if (datef && datef->value_len > 0 &&
+        newsidx_parse_date(datef->value, datef->value_len, &date) != 0) {
+        date = NX_NO_DATE;
+        warn |= NEWSIDX_WARN_DATE_UNPARSED;
+    }
+    if (!indexed[NX_F_BODY] || indexed[NX_F_BODY]->value_len == 0) warn |= NEWSIDX_WARN_EMPTY_BODY;
+    /* doc slot */
+    if (w->n_docs == w->cap_docs) {
+        uint32_t nc = w->cap_docs ? w->cap_docs * 2 : 1024;
+        wdoc *nd = realloc(w->docs, sizeof *nd * nc);
+        if (!nd) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        w->docs = nd;
+        w->cap_docs = nc;
+    }
+    if ((w->n_docs + 1) * 2 > w->id_mask && id_table_grow(w))
+        return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    uint32_t d = w->n_docs;
+    wdoc *doc = &w->docs[d];
+    memset(doc, 0, sizeof *doc);
+    doc->date = date;
+    doc->id_hash = id_hash;
+    doc->id_off = (uint32_t)w->ids.len;
+    doc->id_len = (uint32_t)id_len;
+    doc->src_off = (uint32_t)w->srcs.len;
+    size_t max = w->opts.max_field_bytes;
+    int rc = nx_buf_append(&w->ids, id, id_len);
+    if (rc == 0 && srcf) {
+        doc->src_len = (uint32_t)utf8_cut(srcf->value, srcf->value_len, NX_MIN(max, 65535));
+        rc = nx_buf_append(&w->srcs, srcf->value, doc->src_len);
+    }
+    /* stored fields: the id first, then every field but the id, cut like
+     * the indexed text (so stored text and indexed offsets agree). */
+    doc->stored_off = w->stored.len;
+    if (rc == 0 && w->opts.store_fields) {
+        size_t n_store = 1;
+        for (size_t i = 0; i < n_fields; i++)
+            if (&fields[i] != idf) n_store++;
+        newsidx_field one = {"id", id, id_len};
+        rc = nx_buf_put_varint(&w->stored, n_store);
+        for (size_t i = 0; i < n_fields + 1 && rc == 0; i++) {
+            const newsidx_field *f = i == 0 ? &one : &fields[i - 1];
+            if (i > 0 && f == idf) continue;
+            size_t vl = utf8_cut(f->value, f->value_len, max);
+            if (vl < f->value_len) warn |= NEWSIDX_WARN_FIELD_CUT;
+            size_t nl = strlen(f->name);
+            rc = nx_buf_put_varint(&w->stored, nl);
+            if (rc == 0) rc = nx_buf_append(&w->stored, f->name, nl);
+            if (rc == 0) rc = nx_buf_put_varint(&w->stored, vl);
+            if (rc == 0) rc = nx_buf_append(&w->stored, f->value, vl);
+        }
+    }
+    if (rc) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    doc->stored_len = (uint32_t)(w->stored.len - doc->stored_off);
+    /* analysis */
+    w->cur_doc = d;
+    for (int f = 0; f < NX_N_FIELDS; f++) {
+        const newsidx_field *fl = indexed[f];
+        if (!fl || fl->value_len == 0) continue;
+        size_t vl = utf8_cut(fl->value, fl->value_len, max);
+        if (vl < fl->value_len) warn |= NEWSIDX_WARN_FIELD_CUT;
+        w->cur_field = f;
+        w->cur_len = 0;
+        rc = newsidx_analyze(w->an, fl->value, vl, on_token, w);
+        if (rc) {
+            /* The buffer may hold half of this doc's postings: not
+             * recoverable, so the writer stops accepting articles. */
+            w->failed = rc;
+            return nx_err_set(&w->err, rc, "out of memory while indexing");
+        }
+        doc->field_len[f] = w->cur_len;
+        doc->text_bytes += (uint32_t)NX_MIN(vl, UINT32_MAX - doc->text_bytes);
+    }
+    w->n_docs++;
+    {
+        uint32_t i = (uint32_t)id_hash & w->id_mask;
+        while (w->id_slots[i]) i = (i + 1) & w->id_mask;
+        w->id_slots[i] = d + 1;
+    }
+    if (warnings) *warnings = warn;
+    if (ram_used(w) >= w->opts.ram_budget_bytes || w->n_pages + 8 >= MAX_POOL_PAGES ||
+        w->n_docs >= NX_MAX_SEGMENT_DOCS || w->stored.len >= ((size_t)1 << 40)) {
+        rc = flush_buffer(w);
+        if (rc) {
+            w->failed = rc;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- flush ------------------------------------------------------------------ */
+
+static int cmp_doc_date(const void *a, const void *b, void *ctx) {
+    const wdoc *docs = ctx;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (docs[x].date != docs[y].date) return docs[x].date < docs[y].date ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_term_key(const void *a, const void *b, void *ctx) {
+    const newsidx_writer *w = ctx;
+    const wterm *x = &w->terms[*(const uint32_t *)a], *y = &w->terms[*(const uint32_t *)b];
+    size_t n = NX_MIN(x->key_len, y->key_len);
+    int c = memcmp(w->keys.data + x->key_off, w->keys.data + y->key_off, n);
+    if (c) return c;
+    return (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+/* entries sort: s_ent holds (newdoc, index) pairs flattened */
+static int cmp_pair(const void *a, const void *b) {
+    const uint32_t *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+static int scratch_reserve(newsidx_writer *w, size_t n, size_t npos) {
+    if (n > w->s_cap) {
+        size_t c = NX_MAX(n, w->s_cap * 2);
+        uint32_t *a = realloc(w->s_docs, c * 4), *b = a ? realloc(w->s_freqs, c * 4) : NULL;
+        if (a) w->s_docs = a;
+        if (b) w->s_freqs = b;
+        uint32_t *e = b ? realloc(w->s_ent, c * 16) : NULL;
+        if (e) w->s_ent = e;
+        if (!a || !b || !e) return NEWSIDX_ERR_NOMEM;
+        w->s_cap = c;
+    }
+    if (npos > w->s_pos_cap) {
+        size_t c = NX_MAX(npos, w->s_pos_cap * 2);
+        uint32_t *a = realloc(w->s_pos, c * 4), *b = a ? realloc(w->s_pos2, c * 4) : NULL;
+        if (a) w->s_pos = a;
+        if (b) w->s_pos2 = b;
+        if (!a || !b) return NEWSIDX_ERR_NOMEM;
+        w->s_pos_cap = c;
+    }
+    return 0;
+}
+
+static int wsegs_push(newsidx_writer *w, nx_segment *seg) {
+    if (w->n_segs == w->cap_segs) {
+        uint32_t nc = w->cap_segs ? w->cap_segs * 2 : 16;
+        wseg *ns = realloc(w->segs, sizeof *ns * nc);
+        if (!ns) return NEWSIDX_ERR_NOMEM;
+        w->segs = ns;
+        w->cap_segs = nc;
+    }
+    wseg *ws = &w->segs[w->n_segs++];
+    memset(ws, 0, sizeof *ws);
+    ws->seg = seg;
+    return 0;
+}
+
+static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid) {
+    uint32_t *order = malloc(sizeof(uint32_t) * (w->n_terms + 1));
+    if (!order) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    for (uint32_t t = 0; t < w->n_terms; t++) order[t] = t;
+    qsort_r(order, w->n_terms, sizeof *order, cmp_term_key, w);
+    int rc = 0;
+    for (uint32_t k = 0; k < w->n_terms && rc == 0; k++) {
+        wterm *t = &w->terms[order[k]];
+        if (scratch_reserve(w, t->df, t->cf)) {
+            rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            break;
+        }
+        rstream ds, ps;
+        rstream_init(&ds, &t->ds);
+        rstream_init(&ps, &t->ps);
+        uint32_t doc = UINT32_MAX, n = 0;
+        size_t np = 0;
+        bool sorted = true;
+        uint32_t prev_new = 0;
+        /* s_ent[2i] = new doc, s_ent[2i+1] = entry index; per entry
+         * s_freqs = freq and s_docs = start of its positions in s_pos2. */
+        for (uint32_t i = 0; i < t->df; i++) {
+            uint64_t v = rstream_varint(w, &ds);
+            uint32_t freq = (v & 1) ? 1 : (uint32_t)rstream_varint(w, &ds);
+            doc += (uint32_t)(v >> 1);
+            uint32_t nd = newid[doc];
+            uint32_t p = 0;
+            size_t start = np;
+            for (uint32_t j = 0; j < freq; j++) {
+                p += (uint32_t)rstream_varint(w, &ps);
+                w->s_pos2[np++] = p;
+            }
+            if (nd == UINT32_MAX) {
+                np = start; /* replaced article: dropped */
+                continue;
+            }
+            if (n > 0 && nd < prev_new) sorted = false;
+            prev_new = nd;
+            w->s_ent[2 * n] = nd;
+            w->s_ent[2 * n + 1] = n;
+            w->s_freqs[n] = freq;
+            w->s_docs[n] = (uint32_t)start;
+            n++;
+        }
+        if (n == 0) continue;
+        const uint32_t *docs_out = w->s_docs, *freqs_out = w->s_freqs, *pos = w->s_pos2;
+        if (sorted) {
+            for (uint32_t i = 0; i < n; i++) w->s_docs[i] = w->s_ent[2 * i];
+        } else {
+            /* The date remap reordered this term's docs: sort (new doc,
+             * entry) pairs and gather freqs and positions behind them. */
+            uint32_t *pairs = w->s_ent, *of = w->s_ent + 2 * (size_t)n, *od = of + n;
+            qsort(pairs, n, 8, cmp_pair);
+            size_t q = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t e = pairs[2 * i + 1];
+                od[i] = pairs[2 * i];
+                of[i] = w->s_freqs[e];
+                memcpy(w->s_pos + q, w->s_pos2 + w->s_docs[e], sizeof(uint32_t) * of[i]);
+                q += of[i];
+            }
+            docs_out = od;
+            freqs_out = of;
+            pos = w->s_pos;
+        }
+        const uint8_t *key = w->keys.data + t->key_off;
+        rc = nx_segbuild_term(b, key[0], key + 1, t->key_len - 1u, n, docs_out, freqs_out, pos);
+    }
+    free(order);
+    return rc;
+}
+
+static int flush_buffer(newsidx_writer *w) {
+    if (w->n_docs == 0) return 0;
+    for (uint32_t t = 0; t < w->n_terms; t++)
+        if (w->terms[t].pending_doc != UINT32_MAX && add_doc_entry(w, &w->terms[t]))
+            return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    uint32_t n_live = w->n_docs - w->n_deleted;
+    if (n_live == 0) {
+        buffer_free(w);
+        return 0;
+    }
+    uint32_t *order = malloc(sizeof(uint32_t) * w->n_docs);
+    uint32_t *newid = malloc(sizeof(uint32_t) * w->n_docs);
+    if (!order || !newid) {
+        free(order);
+        free(newid);
+        return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
+    uint32_t k = 0;
+    for (uint32_t d = 0; d < w->n_docs; d++) {
+        newid[d] = UINT32_MAX;
+        if (!w->docs[d].deleted) order[k++] = d;
+    }
+    /* Date order, undated (INT64_MIN) first, ties by insertion order. */
+    qsort_r(order, n_live, sizeof *order, cmp_doc_date, w->docs);
+    for (uint32_t i = 0; i < n_live; i++) newid[order[i]] = i;
+
+    uint32_t seg_no = w->next_seg_no++;
+    nx_segbuild *b;
+    int rc = nx_segbuild_create(w->dir, seg_no, n_live, &w->sb, &w->err, &b);
+    if (rc == 0) {
+        for (int f = 0; f < NX_N_FIELDS; f++) {
+            uint8_t *nm = nx_segbuild_norms(b, f);
+            for (uint32_t i = 0; i < n_live; i++) nm[i] = nx_norm_encode(w->docs[order[i]].field_len[f]);
+        }
+        for (uint32_t i = 0; i < n_live && rc == 0; i++) {
+            const wdoc *d = &w->docs[order[i]];
+            const newsidx_field *fields = NULL;
+            size_t nf = 0;
+            if (w->sb.store_fields &&
+                nx_fields_parse(w->stored.data + d->stored_off, d->stored_len, &w->s_fields,
+                                &fields, &nf)) {
+                rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+                break;
+            }
+            rc = nx_segbuild_doc(b, d->date, (const char *)w->ids.data + d->id_off, d->id_len,
+                                 (const char *)w->srcs.data + d->src_off, d->src_len,
+                                 d->text_bytes, fields, nf);
+        }
+        if (rc == 0) rc = flush_terms(w, b, newid);
+        if (rc == 0) {
+            rc = nx_segbuild_finish(b);
+        } else {
+            nx_segbuild_abort(b);
+        }
+    }
+    free(order);
+    free(newid);
+    if (rc) return rc;
+    nx_segment *seg;
+    rc = nx_segment_open(w->dir, seg_no, 0, &w->err, &seg);
+    if (rc) return rc;
+    if (wsegs_push(w, seg)) {
+        nx_segment_close(seg);
+        return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
+    buffer_free(w);
+    return 0;
+}
+
+/* ---- open / commit / close ------------------------------------------------ */
+
+void newsidx_writer_close(newsidx_writer *w) {
+    if (!w) return;
+    buffer_free(w);
+    for (uint32_t i = 0; i < w->n_segs; i++) {
+        nx_segment_close(w->segs[i].seg);
+        free(w->segs[i].del);
+    }
+    free(w->segs);
+    newsidx_analyzer_free(w->an);
+    free(w->s_docs);
+    free(w->s_freqs);
+    free(w->s_pos);
+    free(w->s_pos2);
+    free(w->s_ent);
+    nx_buf_free(&w->s_fields);
+    nx_buf_free(&w->s_key);
+    if (w->lock_fd >= 0) close(w->lock_fd); /* releases the flock */
+    free(w->stem);
+    free(w->stop);
+    free(w->dir);
+    free(w);
+}
+
+static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
+
+int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, char *errbuf,
+                        size_t errbuf_size, newsidx_writer **out) {
+    nx_err err = {0};
+    *out = NULL;
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    if (opts) {
+        if (opts->size < offsetof(newsidx_writer_options, max_field_bytes) + sizeof(uint32_t) ||
+            !dir) {
+            nx_err_set(&err, NEWSIDX_ERR_INVALID, "invalid writer options (size %zu)", opts->size);
+            nx_err_copy(&err, errbuf, errbuf_size);
+            return err.code;
+        }
+        memcpy(&o, opts, NX_MIN(opts->size, sizeof o));
+        o.size = sizeof o;
+    }
+    if (!dir) {
+        nx_err_set(&err, NEWSIDX_ERR_INVALID, "no index directory");
+        nx_err_copy(&err, errbuf, errbuf_size);
+        return err.code;
+    }
+    if (o.ram_budget_bytes == 0) o.ram_budget_bytes = (size_t)256 << 20;
+    if (o.ram_budget_bytes > MAX_RAM_BUDGET) o.ram_budget_bytes = MAX_RAM_BUDGET;
+    if (o.merge_factor < 2) o.merge_factor = 10;
+    if (o.max_field_bytes == 0) o.max_field_bytes = 16u << 20;
+    if (o.doc_store_block_bytes == 0) o.doc_store_block_bytes = 65536;
+    if (o.doc_store_level == 0) o.doc_store_level = 9;
+
+    newsidx_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        nx_err_set(&err, NEWSIDX_ERR_NOMEM, "out of memory");
+        nx_err_copy(&err, errbuf, errbuf_size);
+        return err.code;
+    }
+    w->lock_fd = -1;
+    w->opts = o;
+    w->opts.stem_language = w->opts.stopwords_language = NULL;
+    w->dir = strdup(dir);
+    int rc = 0;
+    nx_manifest m = {0};
+    if (!w->dir) rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    if (rc == 0 && mkdir(dir, 0755) != 0 && errno != EEXIST)
+        rc = nx_err_set(&w->err, NEWSIDX_ERR_IO, "%s: cannot create directory: %s", dir,
+                        strerror(errno));
+    if (rc == 0) {
+        char *lp = nx_path_join(dir, "LOCK");
+        if (!lp) rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        else {
+            w->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+            if (w->lock_fd < 0)
+                rc = nx_err_set(&w->err, NEWSIDX_ERR_IO, "%s: cannot open: %s", lp, strerror(errno));
+            else if (flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0)
+                rc = nx_err_set(&w->err, errno == EWOULDBLOCK ? NEWSIDX_ERR_LOCKED : NEWSIDX_ERR_IO,
+                                "%s: another writer has the index open (lock %s held)", dir, lp);
+            free(lp);
+        }
+    }
+    uint64_t gen = 0;
+    if (rc == 0) rc = nx_manifest_latest(dir, &w->err, &gen);
+    if (rc == 0 && gen) rc = nx_manifest_read(dir, gen, &w->err, &m);
+    if (rc == 0 && o.append && !gen)
+        rc = nx_err_set(&w->err, NEWSIDX_ERR_NOT_FOUND, "%s: no index to append to", dir);
+    if (rc == 0) {
+        w->generation = gen;
+        w->next_seg_no = gen ? m.next_seg_no : 1;
+        /* Appending keeps the analyzer the index was built with, whatever
+         * the options say: queries must analyze like the index did. */
+        const char *stem = o.append ? m.stem_language : o.stem_language;
+        const char *stop = o.append ? m.stopwords_language : o.stopwords_language;
+        w->stem = dup_or_null(stem);
+        w->stop = dup_or_null(stop);
+        newsidx_analyzer_options ao;
+        newsidx_analyzer_options_init(&ao);
+        ao.stem_language = w->stem;
+        ao.stopwords_language = w->stop;
+        rc = newsidx_analyzer_create(&ao, &w->an);
+        if (rc) rc = nx_err_set(&w->err, rc, "cannot create the analyzer (stem '%s', stopwords '%s')",
+                                stem ? stem : "", stop ? stop : "");
+    }
+    if (rc == 0 && gen) {
+        /* Leftovers of an interrupted writer (uncommitted segments, temp
+         * manifests) are garbage: remove them. */
+        nx_remove_unreferenced(dir, &m);
+    }
+    if (rc == 0 && o.append) {
+        for (uint32_t i = 0; i < m.n_segments && rc == 0; i++) {
+            nx_segment *seg;
+            rc = nx_segment_open(dir, m.segments[i].seg_no, m.segments[i].del_gen, &w->err, &seg);
+            if (rc == 0 && wsegs_push(w, seg)) {
+                nx_segment_close(seg);
+                rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            }
+            if (rc == 0 && seg->deleted) {
+                wseg *ws = &w->segs[w->n_segs - 1];
+                size_t bytes = ((size_t)seg->doc_count + 7) / 8;
+                ws->del = malloc(bytes + 1);
+                if (!ws->del) rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+                else memcpy(ws->del, seg->deleted, bytes);
+                ws->n_del = seg->doc_count - seg->live_count;
+                ws->del_gen = m.segments[i].del_gen;
+            }
+        }
+    }
+    nx_manifest_free(&m);
+    w->sb.store_fields = o.store_fields != 0;
+    w->sb.doc_store_level = o.doc_store_level;
+    w->sb.doc_store_block_bytes = o.doc_store_block_bytes;
+    if (rc) {
+        nx_err_copy(&w->err, errbuf, errbuf_size);
+        newsidx_writer_close(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+/* Tiered merge policy (FORMAT.md, "Merge policy"): a segment's tier is
+ * floor(log_F(live docs)) with F = merge_factor; when F segments share a
+ * tier they are merged into one (which lands in the next tier, and may
+ * cascade). Merging drops replaced articles and keeps date order. */
+static int tier_of(uint32_t live, uint32_t f) {
+    int t = 0;
+    uint64_t x = f;
+    while (x <= live) {
+        x *= f;
+        t++;
+    }
+    return t;
+}
+
+int nx_merge(const char *dir, uint32_t seg_no, nx_segment *const *in, const uint8_t *const *del,
+             uint32_t n_in, const nx_segbuild_opts *o, nx_err *err);
+
+static int maybe_merge(newsidx_writer *w) {
+    uint32_t f = w->opts.merge_factor;
+    for (;;) {
+        int pick = -1;
+        for (uint32_t i = 0; i < w->n_segs && pick < 0; i++) {
+            int t = tier_of(w->segs[i].seg->doc_count - w->segs[i].n_del, f);
+            uint32_t same = 0;
+            for (uint32_t j = 0; j < w->n_segs; j++)
+                same += tier_of(w->segs[j].seg->doc_count - w->segs[j].n_del, f) == t;
+            if (same >= f) pick = t;
+        }
+        if (pick < 0) return 0;
+        nx_segment *in[256];
+        const uint8_t *del[256];
+        uint32_t idx[256], n = 0;
+        for (uint32_t j = 0; j < w->n_segs && n < f && n < 256; j++) {
+            if (tier_of(w->segs[j].seg->doc_count - w->segs[j].n_del, f) != pick) continue;
+            idx[n] = j;
+            in[n] = w->segs[j].seg;
+            del[n] = w->segs[j].del;
+            n++;
+        }
+        uint32_t seg_no = w->next_seg_no++;
+        NX_FORWARD(nx_merge(w->dir, seg_no, in, del, n, &w->sb, &w->err));
+        nx_segment *seg;
+        NX_FORWARD(nx_segment_open(w->dir, seg_no, 0, &w->err, &seg));
+        /* replace the inputs by the output, at the first input's place */
+        for (uint32_t k = 0; k < n; k++) {
+            nx_segment_close(w->segs[idx[k]].seg);
+            free(w->segs[idx[k]].del);
+            w->segs[idx[k]].seg = NULL;
+        }
+        w->segs[idx[0]].seg = seg;
+        w->segs[idx[0]].del = NULL;
+        w->segs[idx[0]].n_del = 0;
+        w->segs[idx[0]].del_gen = 0;
+        w->segs[idx[0]].del_dirty = false;
+        uint32_t o = 0;
+        for (uint32_t j = 0; j < w->n_segs; j++)
+            if (w->segs[j].seg) w->segs[o++] = w->segs[j];
+        w->n_segs = o;
+    }
+}
+
+int newsidx_writer_commit(newsidx_writer *w) {
+    if (!w) return NEWSIDX_ERR_INVALID;
+    if (w->failed) return w->failed;
+    int rc = flush_buffer(w);
+    if (rc == 0) rc = maybe_merge(w);
+    uint64_t gen = w->generation + 1;
+    nx_manifest m = {0};
+    if (rc == 0) {
+        m.generation = gen;
+        m.next_seg_no = w->next_seg_no;
+        m.stem_language = w->stem;
+        m.stopwords_language = w->stop;
+        m.n_segments = 0;
+        m.segments = calloc(w->n_segs + 1, sizeof *m.segments);
+        if (!m.segments) rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; rc == 0 && i < w->n_segs; i++) {
+        wseg *ws = &w->segs[i];
+        uint32_t n = nx_segment_doc_count(ws->seg);
+        if (ws->n_del == n) continue; /* every article replaced: drop the segment */
+        if (ws->del_dirty) {
+            /* A new tombstone file per commit: never edited in place. */
+            rc = nx_tombstone_write(w->dir, ws->seg->seg_no, (uint32_t)gen, ws->del, n, &w->err);
+            if (rc) break;
+        }
+        nx_manifest_seg *ms = &m.segments[m.n_segments++];
+        ms->seg_no = ws->seg->seg_no;
+        ms->doc_count = n;
+        ms->del_count = ws->n_del;
+        ms->del_gen = ws->del_dirty ? (uint32_t)gen : ws->del_gen;
+    }
+    if (rc == 0) rc = nx_manifest_write(w->dir, &m, &w->err);
+    if (rc == 0) {
+        w->generation = gen;
+        uint32_t o = 0;
+        for (uint32_t i = 0; i < w->n_segs; i++) {
+            wseg *ws = &w->segs[i];
+            if (ws->n_del == nx_segment_doc_count(ws->seg)) {
+                nx_segment_close(ws->seg);
+                free(ws->del);
+                continue;
+            }
+            if (ws->del_dirty) {
+                ws->del_gen = (uint32_t)gen;
+                ws->del_dirty = false;
+            }
+            w->segs[o++] = *ws;
+        }
+        w->n_segs = o;
+        nx_remove_unreferenced(w->dir, &m);
+    } else {
+        w->failed = rc;
+    }
+    m.stem_language = m.stopwords_language = NULL; /* owned by w */
+    nx_manifest_free(&m);
+    return rc;
+}

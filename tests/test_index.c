@@ -1,0 +1,627 @@
+/* Index suite: segments written by the builder and the writer read back
+ * through lib/index/segment.h exactly as the query engine reads them;
+ * dictionary lookups, skips and block-max data against brute force, date
+ * order, flushes, merges, duplicate ids, append, the lock. */
+#include "index/index_internal.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *make_tmpdir(void) {
+    char tmpl[] = "/tmp/nx_index_test_XXXXXX";
+    char *d = mkdtemp(tmpl);
+    ck_assert_ptr_nonnull(d);
+    return strdup(d);
+}
+
+static void rm_rf(const char *dir) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint32_t rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)rng_state;
+}
+
+/* A term's postings as plain arrays (the brute-force reference). */
+typedef struct ref_list {
+    uint32_t n;
+    uint32_t *docs, *freqs, *pos;
+    size_t n_pos;
+} ref_list;
+
+static ref_list make_list(uint32_t n, uint32_t n_docs, int dense) {
+    ref_list r = {n, malloc(4 * (n + 1)), malloc(4 * (n + 1)), NULL, 0};
+    uint32_t d = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        d = i == 0 ? rnd() % (dense ? 2 : 5) : d + 1 + (dense ? 0 : rnd() % 5);
+        r.docs[i] = d;
+        uint32_t f = (rnd() % 4 == 0) ? 1 + rnd() % 9 : 1;
+        r.freqs[i] = f;
+        r.n_pos += f;
+    }
+    ck_assert_uint_lt(d, n_docs);
+    r.pos = malloc(4 * (r.n_pos + 1));
+    size_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t p = rnd() % 50;
+        for (uint32_t j = 0; j < r.freqs[i]; j++) {
+            r.pos[k++] = p;
+            p += 1 + rnd() % (j % 7 == 6 ? 3000 : 20);
+        }
+    }
+    return r;
+}
+
+static void free_list(ref_list *r) {
+    free(r->docs);
+    free(r->freqs);
+    free(r->pos);
+}
+
+static void check_full_iteration(const nx_segment *s, const nx_term_info *ti, const ref_list *r) {
+    nx_postings it;
+    ck_assert_int_eq(nx_postings_open(&it, s, ti, true), 0);
+    size_t k = 0;
+    uint32_t i = 0;
+    for (uint32_t d = nx_postings_doc(&it); d != NX_NO_DOC; d = nx_postings_next(&it), i++) {
+        ck_assert_uint_lt(i, r->n);
+        ck_assert_uint_eq(d, r->docs[i]);
+        ck_assert_uint_eq(nx_postings_freq(&it), r->freqs[i]);
+        const uint32_t *pos;
+        ck_assert_int_eq(nx_postings_positions(&it, &pos), (int)r->freqs[i]);
+        for (uint32_t j = 0; j < r->freqs[i]; j++) ck_assert_uint_eq(pos[j], r->pos[k + j]);
+        k += r->freqs[i];
+    }
+    ck_assert_uint_eq(i, r->n);
+    nx_postings_close(&it);
+}
+
+/* advance to random targets, reading positions only now and then (so the
+ * position cursor must skip blocks it never decoded) */
+static void check_advance(const nx_segment *s, const nx_term_info *ti, const ref_list *r) {
+    size_t *pstart = malloc(sizeof(size_t) * (r->n + 1));
+    size_t k = 0;
+    for (uint32_t i = 0; i < r->n; i++) {
+        pstart[i] = k;
+        k += r->freqs[i];
+    }
+    for (int round = 0; round < 4; round++) {
+        nx_postings it;
+        ck_assert_int_eq(nx_postings_open(&it, s, ti, true), 0);
+        uint32_t i = 0, target = 0;
+        uint32_t last = r->docs[r->n - 1];
+        while (1) {
+            target = nx_postings_doc(&it) + 1 + rnd() % (round == 0 ? 3 : round * 300 + 1);
+            uint32_t got = nx_postings_advance(&it, target);
+            while (i < r->n && r->docs[i] < target) i++;
+            if (i == r->n) {
+                ck_assert_uint_eq(got, NX_NO_DOC);
+                break;
+            }
+            ck_assert_uint_eq(got, r->docs[i]);
+            ck_assert_uint_eq(nx_postings_freq(&it), r->freqs[i]);
+            if (rnd() % 3 == 0) {
+                const uint32_t *pos;
+                ck_assert_int_eq(nx_postings_positions(&it, &pos), (int)r->freqs[i]);
+                for (uint32_t j = 0; j < r->freqs[i]; j++)
+                    ck_assert_uint_eq(pos[j], r->pos[pstart[i] + j]);
+            }
+            ck_assert_uint_le(got, last);
+        }
+        nx_postings_close(&it);
+    }
+    free(pstart);
+}
+
+/* shallow_advance + block_max bound every doc of the block */
+static void check_block_max(const nx_segment *s, const nx_term_info *ti, const ref_list *r,
+                            int field) {
+    const uint8_t *norms = nx_segment_norms(s, field);
+    nx_postings it;
+    ck_assert_int_eq(nx_postings_open(&it, s, ti, false), 0);
+    uint32_t tmax;
+    uint8_t tnorm;
+    nx_postings_term_max(&it, &tmax, &tnorm);
+    uint32_t bf_max = 0;
+    uint8_t bf_norm = 255;
+    for (uint32_t i = 0; i < r->n; i++) {
+        bf_max = NX_MAX(bf_max, r->freqs[i]);
+        bf_norm = NX_MIN(bf_norm, norms[r->docs[i]]);
+    }
+    ck_assert_uint_eq(tmax, bf_max);
+    ck_assert_uint_eq(tnorm, bf_norm);
+    uint32_t target = 0;
+    while (1) {
+        uint32_t last = nx_postings_shallow_advance(&it, target);
+        uint32_t i = 0;
+        while (i < r->n && r->docs[i] < target) i++;
+        if (i == r->n) {
+            ck_assert_uint_eq(last, NX_NO_DOC);
+            break;
+        }
+        ck_assert_uint_ge(last, r->docs[i]);
+        uint32_t mtf;
+        uint8_t mn;
+        nx_postings_block_max(&it, &mtf, &mn);
+        /* every doc from target to last is bounded by the block's data */
+        for (uint32_t j = i; j < r->n && r->docs[j] <= last; j++) {
+            ck_assert_uint_le(r->freqs[j], mtf);
+            ck_assert_uint_ge(norms[r->docs[j]], mn);
+        }
+        /* and the block's last doc is a real posting */
+        bool found = false;
+        for (uint32_t j = i; j < r->n && r->docs[j] <= last; j++) found |= r->docs[j] == last;
+        ck_assert(found);
+        target = last + 1 + rnd() % 200;
+    }
+    nx_postings_close(&it);
+}
+
+START_TEST(test_segment_postings_round_trip_at_block_edges) {
+    static const uint32_t sizes[] = {1, 2, 127, 128, 129, 255, 256, 257, 1000, 100000};
+    const size_t n_terms = sizeof sizes / sizeof sizes[0];
+    uint32_t n_docs = 600000;
+    char *dir = make_tmpdir();
+    nx_err err = {0};
+    nx_segbuild_opts o = {false, 3, 65536};
+    nx_segbuild *b;
+    ck_assert_int_eq(nx_segbuild_create(dir, 1, n_docs, &o, &err, &b), 0);
+    for (int f = 0; f < NX_N_FIELDS; f++) {
+        uint8_t *nm = nx_segbuild_norms(b, f);
+        for (uint32_t d = 0; d < n_docs; d++) nm[d] = (uint8_t)(1 + rnd() % 200);
+    }
+    for (uint32_t d = 0; d < n_docs; d++) {
+        char id[16];
+        int l = snprintf(id, sizeof id, "d%u", d);
+        ck_assert_int_eq(nx_segbuild_doc(b, d, id, (size_t)l, "", 0, 10, NULL, 0), 0);
+    }
+    ref_list lists[16];
+    for (size_t t = 0; t < n_terms; t++) {
+        lists[t] = make_list(sizes[t], n_docs, t == n_terms - 1);
+        char term[16];
+        int l = snprintf(term, sizeof term, "t%02zu", t);
+        ck_assert_int_eq(nx_segbuild_term(b, NX_F_BODY, (const uint8_t *)term, (size_t)l,
+                                          lists[t].n, lists[t].docs, lists[t].freqs, lists[t].pos),
+                         0);
+    }
+    ck_assert_int_eq(nx_segbuild_finish(b), 0);
+    nx_segment *s;
+    ck_assert_msg(nx_segment_open(dir, 1, 0, &err, &s) == 0, "%s", err.msg);
+    for (size_t t = 0; t < n_terms; t++) {
+        char term[16];
+        int l = snprintf(term, sizeof term, "t%02zu", t);
+        nx_term_info ti;
+        ck_assert_int_eq(nx_segment_lookup(s, NX_F_BODY, term, (size_t)l, &ti), 1);
+        ck_assert_uint_eq(ti.df, sizes[t]);
+        ck_assert_uint_eq(ti.cf, lists[t].n_pos);
+        check_full_iteration(s, &ti, &lists[t]);
+        check_advance(s, &ti, &lists[t]);
+        check_block_max(s, &ti, &lists[t], NX_F_BODY);
+        free_list(&lists[t]);
+    }
+    nx_term_info ti;
+    ck_assert_int_eq(nx_segment_lookup(s, NX_F_BODY, "t99", 3, &ti), 0);
+    ck_assert_int_eq(nx_segment_lookup(s, NX_F_TITLE, "t00", 3, &ti), 0);
+    ck_assert_uint_eq(nx_segment_field_tokens(s, NX_F_BODY) > 0, 1);
+    nx_segment_close(s);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* ---- writer-level tests ---------------------------------------------------- */
+
+static newsidx_writer *open_writer(const char *dir, int append, size_t ram) {
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.append = append;
+    if (ram) o.ram_budget_bytes = ram;
+    newsidx_writer *w = NULL;
+    char eb[512];
+    int rc = newsidx_writer_open(dir, &o, eb, sizeof eb, &w);
+    ck_assert_msg(rc == 0, "writer_open: %s", eb);
+    return w;
+}
+
+static void add_article(newsidx_writer *w, const char *id, const char *title, const char *body,
+                        const char *date, unsigned *warn) {
+    newsidx_field f[4];
+    size_t n = 0;
+    if (id) f[n++] = (newsidx_field){"id", id, strlen(id)};
+    if (title) f[n++] = (newsidx_field){"title", title, strlen(title)};
+    if (body) f[n++] = (newsidx_field){"body", body, strlen(body)};
+    if (date) f[n++] = (newsidx_field){"date", date, strlen(date)};
+    unsigned wn = 0;
+    ck_assert_msg(newsidx_writer_add(w, f, n, &wn) == 0, "%s", newsidx_writer_errmsg(w));
+    if (warn) *warn = wn;
+}
+
+static newsidx_reader *open_reader(const char *dir) {
+    newsidx_reader *r = NULL;
+    char eb[512];
+    int rc = newsidx_reader_open(dir, eb, sizeof eb, &r);
+    ck_assert_msg(rc == 0, "reader_open: %s", eb);
+    return r;
+}
+
+/* Docs holding a body term across a snapshot, as "id" strings joined. */
+static uint64_t count_term(const newsidx_reader *r, int field, const char *term) {
+    const nx_snapshot *s = nx_reader_snapshot(r);
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < s->n_segments; i++) {
+        nx_term_info ti;
+        if (nx_segment_lookup(s->segments[i], field, term, strlen(term), &ti) != 1) continue;
+        nx_postings it;
+        ck_assert_int_eq(nx_postings_open(&it, s->segments[i], &ti, false), 0);
+        for (uint32_t d = nx_postings_doc(&it); d != NX_NO_DOC; d = nx_postings_next(&it))
+            n += nx_segment_is_live(s->segments[i], d);
+        nx_postings_close(&it);
+    }
+    return n;
+}
+
+static void body_for(uint32_t i, char *buf, size_t cap) {
+    /* every doc: "all", its parity, its residue mod 7, and a unique word */
+    snprintf(buf, cap, "all %s mod%u uniq%u all words here", i % 2 ? "odd" : "even", i % 7, i);
+}
+
+START_TEST(test_writer_round_trip_with_dates_in_order) {
+    char *dir = make_tmpdir();
+    newsidx_writer *w = open_writer(dir, 0, 0);
+    char body[128], id[32], date[32];
+    for (uint32_t i = 0; i < 300; i++) {
+        body_for(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        /* dates in reverse insertion order; every 10th article undated */
+        snprintf(date, sizeof date, "%u", 1000000000u - i * 10);
+        add_article(w, id, "Title words", body, i % 10 == 3 ? NULL : date, NULL);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r = open_reader(dir);
+    const nx_snapshot *s = nx_reader_snapshot(r);
+    ck_assert_uint_eq(s->live_docs, 300);
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "all"), 300);
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "odd"), 150);
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "mod3"), 43);
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "uniq299"), 1);
+    ck_assert_uint_eq(count_term(r, NX_F_TITLE, "title"), 300);
+    ck_assert_uint_eq(count_term(r, NX_F_TITLE, "odd"), 0);
+    ck_assert_uint_eq(s->field_tokens[NX_F_BODY], 300 * 7);
+    /* date order: undated first, then ascending */
+    const nx_segment *seg = s->segments[0];
+    int64_t prev = INT64_MIN;
+    for (uint32_t d = 0; d < nx_segment_doc_count(seg); d++) {
+        int64_t dt = nx_segment_date(seg, d);
+        ck_assert(dt >= prev);
+        prev = dt;
+    }
+    ck_assert_int_eq(nx_segment_date(seg, 0), NX_NO_DATE);
+    uint32_t first, end;
+    nx_segment_date_range(seg, 1000000000 - 100, 1000000000, &first, &end);
+    ck_assert_uint_eq(end - first, 10); /* i = 0..10 minus the undated i = 3 */
+    for (uint32_t d = 0; d < nx_segment_doc_count(seg); d++) {
+        int64_t dt = nx_segment_date(seg, d);
+        bool in = dt >= 1000000000 - 100 && dt <= 1000000000;
+        ck_assert(in == (d >= first && d < end));
+    }
+    /* positions: "all" is at 0 and 4 in every body */
+    nx_term_info ti;
+    ck_assert_int_eq(nx_segment_lookup(seg, NX_F_BODY, "all", 3, &ti), 1);
+    nx_postings it;
+    ck_assert_int_eq(nx_postings_open(&it, seg, &ti, true), 0);
+    const uint32_t *pos;
+    ck_assert_int_eq(nx_postings_positions(&it, &pos), 2);
+    ck_assert_uint_eq(pos[0], 0);
+    ck_assert_uint_eq(pos[1], 4);
+    nx_postings_close(&it);
+    /* stored article by id */
+    newsidx_doc *doc;
+    ck_assert_int_eq(newsidx_reader_get(r, "a17", 3, &doc), 0);
+    const newsidx_field *bf = newsidx_doc_find(doc, "body");
+    body_for(17, body, sizeof body);
+    ck_assert_ptr_nonnull(bf);
+    ck_assert_str_eq(bf->value, body);
+    int64_t dt;
+    ck_assert_int_eq(newsidx_doc_date(doc, &dt), 0);
+    ck_assert_int_eq(dt, 1000000000 - 170);
+    newsidx_doc_free(doc);
+    ck_assert_int_eq(newsidx_reader_get(r, "nope", 4, &doc), NEWSIDX_ERR_NOT_FOUND);
+    newsidx_reader_close(r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* Prefix walk collects terms in order. */
+static int collect(void *ctx, const char *term, size_t len, const nx_term_info *info) {
+    nx_buf *b = ctx;
+    (void)info;
+    nx_buf_append(b, term, len);
+    nx_buf_putc(b, ' ');
+    return 0;
+}
+
+START_TEST(test_dictionary_prefix_walk_is_sorted_and_bounded) {
+    char *dir = make_tmpdir();
+    newsidx_writer *w = open_writer(dir, 0, 0);
+    add_article(w, "1", "zeta", "apple applet apply banana", NULL, NULL);
+    add_article(w, "2", "alpha", "app apricot", NULL, NULL);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r = open_reader(dir);
+    const nx_segment *seg = nx_reader_snapshot(r)->segments[0];
+    nx_buf b = {0};
+    ck_assert_int_eq(nx_segment_terms(seg, NX_F_BODY, "app", 3, collect, &b), 0);
+    nx_buf_putc(&b, 0);
+    ck_assert_str_eq((char *)b.data, "app apple applet apply ");
+    b.len = 0;
+    ck_assert_int_eq(nx_segment_terms(seg, NX_F_BODY, "", 0, collect, &b), 0);
+    nx_buf_putc(&b, 0);
+    ck_assert_str_eq((char *)b.data, "app apple applet apply apricot banana ");
+    b.len = 0;
+    ck_assert_int_eq(nx_segment_terms(seg, NX_F_TITLE, "", 0, collect, &b), 0);
+    nx_buf_putc(&b, 0);
+    ck_assert_str_eq((char *)b.data, "alpha zeta ");
+    b.len = 0;
+    ck_assert_int_eq(nx_segment_terms(seg, NX_F_BODY, "zz", 2, collect, &b), 0);
+    ck_assert_uint_eq(b.len, 0);
+    nx_buf_free(&b);
+    newsidx_reader_close(r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+static void check_same_content(const char *dir, uint32_t n) {
+    newsidx_reader *r = open_reader(dir);
+    ck_assert_uint_eq(nx_reader_snapshot(r)->live_docs, n);
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "all"), n);
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "even"), (n + 1) / 2);
+    uint32_t m5 = 0;
+    for (uint32_t i = 0; i < n; i++) m5 += i % 7 == 5;
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "mod5"), m5);
+    char id[32];
+    for (uint32_t i = 0; i < n; i += 97) {
+        snprintf(id, sizeof id, "a%u", i);
+        newsidx_doc *doc;
+        ck_assert_int_eq(newsidx_reader_get(r, id, strlen(id), &doc), 0);
+        newsidx_doc_free(doc);
+    }
+    newsidx_reader_close(r);
+}
+
+START_TEST(test_small_ram_budget_flushes_several_segments_with_same_results) {
+    char *dir = make_tmpdir();
+    /* merge_factor high: keep the flushed segments apart */
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.ram_budget_bytes = 1; /* every article flushes */
+    o.merge_factor = 1000;
+    newsidx_writer *w;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    char body[128], id[32];
+    for (uint32_t i = 0; i < 40; i++) {
+        body_for(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        add_article(w, id, "t", body, NULL, NULL);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r = open_reader(dir);
+    ck_assert_uint_eq(nx_reader_snapshot(r)->n_segments, 40);
+    newsidx_reader_close(r);
+    check_same_content(dir, 40);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_merge_policy_merges_a_full_tier_and_keeps_date_order) {
+    char *dir = make_tmpdir();
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.merge_factor = 4;
+    newsidx_writer *w;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    char body[128], id[32], date[32];
+    for (uint32_t i = 0; i < 200; i++) {
+        body_for(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        snprintf(date, sizeof date, "%u", (i * 7919u) % 1000u + 1000000000u);
+        add_article(w, id, "t", body, date, NULL);
+        /* one commit per 10 articles: segments of tier 1 (10..39 docs) */
+        if (i % 10 == 9) ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    }
+    newsidx_writer_close(w);
+    newsidx_reader *r = open_reader(dir);
+    const nx_snapshot *s = nx_reader_snapshot(r);
+    ck_assert_uint_lt(s->n_segments, 20);
+    for (uint32_t k = 0; k < s->n_segments; k++) {
+        const nx_segment *seg = s->segments[k];
+        for (uint32_t d = 1; d < nx_segment_doc_count(seg); d++)
+            ck_assert(nx_segment_date(seg, d - 1) <= nx_segment_date(seg, d));
+    }
+    newsidx_reader_close(r);
+    check_same_content(dir, 200);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_duplicate_id_replaces_in_ram_and_across_commits) {
+    char *dir = make_tmpdir();
+    newsidx_writer *w = open_writer(dir, 0, 0);
+    unsigned warn;
+    add_article(w, "x", "first", "version one", NULL, &warn);
+    ck_assert_uint_eq(warn & NEWSIDX_WARN_REPLACED, 0);
+    add_article(w, "x", "second", "version two", NULL, &warn);
+    ck_assert_uint_ne(warn & NEWSIDX_WARN_REPLACED, 0);
+    add_article(w, "y", "other", "version one", NULL, NULL);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r = open_reader(dir);
+    ck_assert_uint_eq(nx_reader_snapshot(r)->live_docs, 2);
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "two"), 1);
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "one"), 1);
+    newsidx_reader_close(r);
+    /* append: replace a committed article */
+    w = open_writer(dir, 1, 0);
+    add_article(w, "y", "third", "version three", NULL, &warn);
+    ck_assert_uint_ne(warn & NEWSIDX_WARN_REPLACED, 0);
+    add_article(w, "z", "fresh", "version four", NULL, NULL);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    r = open_reader(dir);
+    ck_assert_uint_eq(nx_reader_snapshot(r)->live_docs, 3);
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "one"), 0);
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "three"), 1);
+    newsidx_doc *doc;
+    ck_assert_int_eq(newsidx_reader_get(r, "y", 1, &doc), 0);
+    ck_assert_str_eq(newsidx_doc_find(doc, "title")->value, "third");
+    newsidx_doc_free(doc);
+    newsidx_stats st;
+    newsidx_reader_stats(r, &st);
+    ck_assert_uint_eq(st.docs, 3);
+    ck_assert_uint_eq(st.deleted_docs, 1);
+    newsidx_reader_close(r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_second_writer_gets_a_lock_error) {
+    char *dir = make_tmpdir();
+    newsidx_writer *w = open_writer(dir, 0, 0);
+    newsidx_writer *w2 = NULL;
+    char eb[512];
+    ck_assert_int_eq(newsidx_writer_open(dir, NULL, eb, sizeof eb, &w2), NEWSIDX_ERR_LOCKED);
+    ck_assert_ptr_null(w2);
+    ck_assert_ptr_nonnull(strstr(eb, "another writer"));
+    newsidx_writer_close(w);
+    ck_assert_int_eq(newsidx_writer_open(dir, NULL, eb, sizeof eb, &w2), 0);
+    newsidx_writer_close(w2);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_reopen_after_append_sees_both_commits) {
+    char *dir = make_tmpdir();
+    newsidx_writer *w = open_writer(dir, 0, 0);
+    char body[128], id[32];
+    for (uint32_t i = 0; i < 50; i++) {
+        body_for(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        add_article(w, id, "t", body, NULL, NULL);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    w = open_writer(dir, 1, 0);
+    for (uint32_t i = 50; i < 120; i++) {
+        body_for(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        add_article(w, id, "t", body, NULL, NULL);
+    }
+    /* closing without commit discards: the index still has 50 */
+    newsidx_writer_close(w);
+    check_same_content(dir, 50);
+    w = open_writer(dir, 1, 0);
+    for (uint32_t i = 50; i < 120; i++) {
+        body_for(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        add_article(w, id, "t", body, NULL, NULL);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    check_same_content(dir, 120);
+    /* append to nothing is an error */
+    char *empty = make_tmpdir();
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.append = 1;
+    newsidx_writer *w2;
+    ck_assert_int_eq(newsidx_writer_open(empty, &o, NULL, 0, &w2), NEWSIDX_ERR_NOT_FOUND);
+    rm_rf(empty);
+    free(empty);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_norms_are_exact_to_15_then_monotone) {
+    for (uint32_t n = 0; n < 16; n++) ck_assert_uint_eq(nx_norm_decode(nx_norm_encode(n)), n);
+    uint8_t prev = 0;
+    for (uint32_t n = 1; n < 5000000; n += 1 + n / 50) {
+        uint8_t b = nx_norm_encode(n);
+        ck_assert_uint_ge(b, prev);
+        ck_assert_uint_le(nx_norm_decode(b), n);
+        ck_assert_uint_gt(nx_norm_decode(b) * 8 / 7 + 2, n * 8 / 9);
+        prev = b;
+    }
+    ck_assert_uint_le(nx_norm_encode(UINT32_MAX), 255);
+}
+END_TEST
+
+START_TEST(test_missing_id_is_derived_and_bad_date_is_kept_as_text) {
+    char *dir = make_tmpdir();
+    newsidx_writer *w = open_writer(dir, 0, 0);
+    unsigned warn;
+    add_article(w, NULL, "t", "body text", "not a date", &warn);
+    ck_assert_uint_ne(warn & NEWSIDX_WARN_ID_DERIVED, 0);
+    ck_assert_uint_ne(warn & NEWSIDX_WARN_DATE_UNPARSED, 0);
+    add_article(w, "e", "t", NULL, NULL, &warn);
+    ck_assert_uint_ne(warn & NEWSIDX_WARN_EMPTY_BODY, 0);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r = open_reader(dir);
+    const nx_segment *seg = nx_reader_snapshot(r)->segments[0];
+    size_t len;
+    const char *id = nx_segment_id(seg, 0, &len);
+    ck_assert_uint_eq(len, 16);
+    newsidx_doc *doc;
+    ck_assert_int_eq(newsidx_reader_get(r, id, len, &doc), 0);
+    ck_assert_str_eq(newsidx_doc_find(doc, "date")->value, "not a date");
+    int64_t dt;
+    ck_assert_int_eq(newsidx_doc_date(doc, &dt), NEWSIDX_ERR_NOT_FOUND);
+    newsidx_doc_free(doc);
+    newsidx_reader_close(r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+static Suite *index_suite(void) {
+    Suite *s = suite_create("index");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_segment_postings_round_trip_at_block_edges);
+    tcase_add_test(tc, test_writer_round_trip_with_dates_in_order);
+    tcase_add_test(tc, test_dictionary_prefix_walk_is_sorted_and_bounded);
+    tcase_add_test(tc, test_small_ram_budget_flushes_several_segments_with_same_results);
+    tcase_add_test(tc, test_merge_policy_merges_a_full_tier_and_keeps_date_order);
+    tcase_add_test(tc, test_duplicate_id_replaces_in_ram_and_across_commits);
+    tcase_add_test(tc, test_second_writer_gets_a_lock_error);
+    tcase_add_test(tc, test_reopen_after_append_sees_both_commits);
+    tcase_add_test(tc, test_norms_are_exact_to_15_then_monotone);
+    tcase_add_test(tc, test_missing_id_is_derived_and_bad_date_is_kept_as_text);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(index_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
