@@ -600,6 +600,59 @@ START_TEST(test_missing_id_is_derived_and_bad_date_is_kept_as_text) {
 }
 END_TEST
 
+static void on_problem(void *ctx, const char *file, uint64_t off, const char *msg) {
+    nx_buf *b = ctx;
+    char line[1024];
+    int n = snprintf(line, sizeof line, "%s:%llu: %s\n", file, (unsigned long long)off, msg);
+    nx_buf_append(b, line, (size_t)n);
+}
+
+START_TEST(test_check_passes_a_sound_index_and_names_a_damaged_file) {
+    char *dir = make_tmpdir();
+    newsidx_writer *w = open_writer(dir, 0, 0);
+    char body[128], id[32];
+    for (uint32_t i = 0; i < 700; i++) {
+        body_for(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        add_article(w, id, "t", body, NULL, NULL);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    add_article(w, "a5", "t", "replaced", NULL, NULL);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    nx_buf b = {0};
+    int crc = newsidx_check(dir, on_problem, &b);
+    nx_buf_putc(&b, 0);
+    ck_assert_msg(crc == 0, "%s", (char *)b.data);
+    b.len = 0;
+    /* flip one byte in the middle of the postings file */
+    char *path = nx_segment_file(dir, 1, "post");
+    FILE *fp = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(fp);
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    fseek(fp, size / 3, SEEK_SET);
+    int ch = fgetc(fp);
+    fseek(fp, size / 3, SEEK_SET);
+    fputc(ch ^ 0x55, fp);
+    fclose(fp);
+    ck_assert_int_eq(newsidx_check(dir, on_problem, &b), NEWSIDX_ERR_CORRUPT);
+    nx_buf_putc(&b, 0);
+    ck_assert_ptr_nonnull(strstr((char *)b.data, "seg_1.post"));
+    ck_assert_ptr_nonnull(strstr((char *)b.data, "checksum"));
+    /* a missing file is reported too */
+    b.len = 0;
+    unlink(path);
+    ck_assert_int_eq(newsidx_check(dir, on_problem, &b), NEWSIDX_ERR_CORRUPT);
+    nx_buf_putc(&b, 0);
+    ck_assert_ptr_nonnull(strstr((char *)b.data, "seg_1.post"));
+    free(path);
+    nx_buf_free(&b);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *index_suite(void) {
     Suite *s = suite_create("index");
     TCase *tc = tcase_create("core");
@@ -614,6 +667,7 @@ static Suite *index_suite(void) {
     tcase_add_test(tc, test_reopen_after_append_sees_both_commits);
     tcase_add_test(tc, test_norms_are_exact_to_15_then_monotone);
     tcase_add_test(tc, test_missing_id_is_derived_and_bad_date_is_kept_as_text);
+    tcase_add_test(tc, test_check_passes_a_sound_index_and_names_a_damaged_file);
     suite_add_tcase(s, tc);
     return s;
 }
