@@ -1,0 +1,213 @@
+/* tools/ — `newsidx index`: article files into an index, with a progress
+ * line on a terminal, one line per problem and a summary. */
+#include "cli.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: newsidx index -o DIR [--append] [--ram MB] [--stem LANG]\n"
+    "                     [--stopwords LANG] [--no-store] INPUT...\n"
+    "\n"
+    "Indexes articles from each INPUT: a JSON Lines file (plain, .zst or .gz),\n"
+    "a .txt/.md/.html file, a directory (walked recursively) or - for JSON\n"
+    "Lines on standard input. A later article with the same id replaces the\n"
+    "earlier one.\n"
+    "\n"
+    "Options:\n"
+    "  -o, --output DIR   index directory (created if needed)\n"
+    "  --append           add to the existing index in DIR (default: build a\n"
+    "                     new index, replacing what DIR held once committed)\n"
+    "  --ram MB           RAM budget before a segment is flushed (default 256)\n"
+    "  --stem LANG        Snowball stemming for the whole index\n"
+    "  --stopwords LANG   drop stopwords of LANG\n"
+    "  --no-store         store only the ids, not the articles\n"
+    "\n"
+    "Each problem is reported on stderr as FILE:LINE: warning|skipped: MESSAGE;\n"
+    "a progress line is shown when stderr is a terminal; a summary ends the run.\n"
+    "\n"
+    "Exit codes: 0 every record indexed; 1 failure (nothing committed);\n"
+    "2 bad usage; 3 indexed, but some records were skipped.\n";
+
+typedef struct index_ctx {
+    bool tty;
+    double start;
+    double last_draw;
+    uint64_t total_bytes;  /* known input sizes (0 = unknown) */
+    uint64_t done_bytes;   /* bytes of finished inputs */
+    uint64_t done_articles;
+    bool progress_shown;
+} index_ctx;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void clear_progress(index_ctx *c) {
+    if (c->progress_shown) {
+        fputs("\r\033[K", stderr);
+        c->progress_shown = false;
+    }
+}
+
+static void on_report(void *ctx, const char *file, uint64_t line, int severity, int reason,
+                      const char *message) {
+    index_ctx *c = ctx;
+    clear_progress(c);
+    const char *sev = severity == NEWSIDX_REPORT_WARNING   ? "warning"
+                      : severity == NEWSIDX_REPORT_SKIPPED ? "skipped"
+                                                           : "error";
+    (void)reason;
+    if (line) fprintf(stderr, "%s:%llu: %s: %s\n", file, (unsigned long long)line, sev, message);
+    else fprintf(stderr, "%s: %s: %s\n", file, sev, message);
+}
+
+static void on_progress(void *ctx, uint64_t articles, uint64_t bytes_read) {
+    index_ctx *c = ctx;
+    if (!c->tty) return;
+    double t = now_s();
+    if (t - c->last_draw < 0.25) return;
+    c->last_draw = t;
+    double el = t - c->start;
+    if (el <= 0) return;
+    uint64_t arts = c->done_articles + articles, bytes = c->done_bytes + bytes_read;
+    fprintf(stderr, "\r\033[K%llu articles, %.0f articles/s, %.1f MB/s",
+            (unsigned long long)arts, (double)arts / el, (double)bytes / el / 1e6);
+    if (c->total_bytes > 0 && bytes <= c->total_bytes && bytes > 0) {
+        double frac = (double)bytes / (double)c->total_bytes;
+        double eta = el / frac - el;
+        fprintf(stderr, ", %.0f%%, ETA %.0fs", frac * 100, eta);
+    }
+    c->progress_shown = true;
+}
+
+/* Sum of the sizes of regular files and directory trees (0 when unknown). */
+static uint64_t input_size(const char *path) {
+    struct stat st;
+    if (strcmp(path, "-") == 0 || stat(path, &st) != 0) return 0;
+    if (S_ISREG(st.st_mode)) return (uint64_t)st.st_size;
+    return 0;
+}
+
+static int run_index(int argc, char **argv) {
+    const char *out = NULL;
+    newsidx_writer_options wo;
+    newsidx_writer_options_init(&wo);
+    int n_inputs = 0;
+    char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    if (!inputs) {
+        cli_error("index", "out of memory");
+        return EXIT_FAIL;
+    }
+    bool dashdash = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!dashdash && (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)) {
+            if (++i >= argc) goto missing;
+            out = argv[i];
+        } else if (!dashdash && strcmp(a, "--append") == 0) {
+            wo.append = 1;
+        } else if (!dashdash && strcmp(a, "--no-store") == 0) {
+            wo.store_fields = 0;
+        } else if (!dashdash && strcmp(a, "--ram") == 0) {
+            if (++i >= argc) goto missing;
+            char *end;
+            unsigned long long mb = strtoull(argv[i], &end, 10);
+            if (*end || mb == 0 || mb > 3072) {
+                free(inputs);
+                return cli_usage_error(&cli_index, "--ram wants 1..3072 (MB), not '%s'", argv[i]);
+            }
+            wo.ram_budget_bytes = (size_t)mb << 20;
+        } else if (!dashdash && strcmp(a, "--stem") == 0) {
+            if (++i >= argc) goto missing;
+            wo.stem_language = argv[i];
+        } else if (!dashdash && strcmp(a, "--stopwords") == 0) {
+            if (++i >= argc) goto missing;
+            wo.stopwords_language = argv[i];
+        } else if (!dashdash && strcmp(a, "--") == 0) {
+            dashdash = true;
+        } else if (!dashdash && a[0] == '-' && a[1] != 0) {
+            free(inputs);
+            return cli_usage_error(&cli_index, "unknown option '%s'", a);
+        } else {
+            inputs[n_inputs++] = argv[i];
+        }
+    }
+    if (!out) {
+        free(inputs);
+        return cli_usage_error(&cli_index, "no output directory (-o DIR)");
+    }
+    if (n_inputs == 0) {
+        free(inputs);
+        return cli_usage_error(&cli_index, "no INPUT");
+    }
+    char eb[512];
+    newsidx_writer *w;
+    int rc = newsidx_writer_open(out, &wo, eb, sizeof eb, &w);
+    if (rc) {
+        cli_error("index", "%s", eb);
+        free(inputs);
+        return rc == NEWSIDX_ERR_UNSUPPORTED || rc == NEWSIDX_ERR_INVALID ? EXIT_USAGE : EXIT_FAIL;
+    }
+    index_ctx c = {0};
+    c.tty = isatty(2);
+    c.start = now_s();
+    for (int i = 0; i < n_inputs; i++) c.total_bytes += input_size(inputs[i]);
+    newsidx_ingest_options io;
+    newsidx_ingest_options_init(&io);
+    io.report = on_report;
+    io.progress = on_progress;
+    io.ctx = &c;
+    newsidx_ingest_stats st;
+    memset(&st, 0, sizeof st);
+    int failed = 0;
+    for (int i = 0; i < n_inputs && !failed; i++) {
+        uint64_t before_bytes = st.bytes_read, before_arts = st.indexed;
+        rc = newsidx_ingest_path(w, inputs[i], &io, &st);
+        c.done_bytes += st.bytes_read - before_bytes;
+        c.done_articles += st.indexed - before_arts;
+        if (rc == NEWSIDX_ERR_NOT_FOUND || rc == NEWSIDX_ERR_IO) continue; /* reported; go on */
+        if (rc) {
+            clear_progress(&c);
+            cli_error("index", "%s: %s", inputs[i], newsidx_writer_errmsg(w)[0]
+                                                       ? newsidx_writer_errmsg(w)
+                                                       : newsidx_strerror(rc));
+            failed = 1;
+        }
+    }
+    if (!failed) {
+        rc = newsidx_writer_commit(w);
+        if (rc) {
+            clear_progress(&c);
+            cli_error("index", "commit failed: %s", newsidx_writer_errmsg(w));
+            failed = 1;
+        }
+    }
+    newsidx_writer_close(w);
+    clear_progress(&c);
+    double el = now_s() - c.start;
+    fprintf(stderr, "indexed %llu, skipped %llu, warnings %llu, unreadable %llu in %.2fs (%.0f articles/s, %.1f MB/s)\n",
+            (unsigned long long)st.indexed, (unsigned long long)st.skipped,
+            (unsigned long long)st.warnings, (unsigned long long)st.errors, el,
+            el > 0 ? (double)st.indexed / el : 0.0, el > 0 ? (double)st.bytes_read / el / 1e6 : 0.0);
+    for (int r = 0; r < NEWSIDX_REASON_COUNT; r++)
+        if (st.by_reason[r])
+            fprintf(stderr, "  %-14s %llu\n", newsidx_reason_name(r),
+                    (unsigned long long)st.by_reason[r]);
+    free(inputs);
+    if (failed) return EXIT_FAIL;
+    return st.skipped || st.errors ? EXIT_PARTIAL : EXIT_OK;
+missing:
+    free(inputs);
+    return cli_usage_error(&cli_index, "option '%s' needs a value", argv[argc - 1]);
+}
+
+const cli_command cli_index = {"index", "index article files (JSON Lines, text, HTML, directories)",
+                               usage, run_index};
