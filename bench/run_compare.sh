@@ -12,7 +12,11 @@
 #   BUILD     newsidx build directory (default /work/main/build-bench)
 #   ENGINES   default "fts5 xapian lucene newsidx=$BUILD/bench/newsidx_bench"
 #   REPS, WARMUP   as run_peers.sh (defaults 15 and 10)
-#   SAVE=1    copy OUT/NAME/summary.txt to bench/results/NAME.txt
+#   SAVE=1    copy OUT/NAME/summary.txt and the target tables to bench/results/
+#   CPU=0     do not wrap the engines in /usr/bin/time (by default every
+#             `index` step is run under it and OUT/NAME/cpu.txt gets one line
+#             per engine with user/sys CPU seconds and peak RSS: on this
+#             shared 2-core VM wall time is noisy, CPU time much less so)
 # Generated archives come from ../shared/tools/gen-articles (seed 42, built
 # into /tmp): gen1m = 1,000,000 articles, genNk = its first N thousand lines.
 set -euo pipefail
@@ -25,7 +29,8 @@ OUT=${OUT:-/tmp/newsidx-compare}
 BUILD=${BUILD:-$SRC/build-bench}
 export REPS=${REPS:-15} WARMUP=${WARMUP:-10}
 ENGINES=${ENGINES:-fts5 xapian lucene newsidx=$BUILD/bench/newsidx_bench}
-export ENGINES
+PEERS_BUILD=${PEERS_BUILD:-/tmp/newsidx-peers-build}
+export PEERS_BUILD
 NAMES=${*:-reuters21578 20newsgroups bbc}
 
 cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DNEWSIDX_TESTS=OFF > /dev/null
@@ -55,9 +60,29 @@ for name in $NAMES; do
     q=$OUT/q-$name.tsv
     [ -s "$q" ] || python3 "$PEERS/make_queries.py" "$corpus" 50 --seed 1 > "$q"
     echo "=== $name: $corpus, queries $q"
-    "$PEERS/run_peers.sh" "$corpus" "$q" "$OUT/$name"
+    engines=$ENGINES
+    if [ "${CPU:-1}" = 1 ]; then
+        # Same engine names (so the same output files), each program wrapped
+        # so that its `index` step runs under /usr/bin/time.
+        mkdir -p "$OUT/$name/wrap"
+        rm -f "$OUT/$name/cpu.txt"
+        engines=""
+        for spec in $ENGINES; do
+            e=${spec%%=*} prog=$PEERS_BUILD/${spec%%=*}_bench
+            [ "$spec" != "$e" ] && prog=${spec#*=}
+            w=$OUT/$name/wrap/$e
+            printf '#!/bin/sh\nif [ "$1" = index ]; then exec /usr/bin/time -a -o %s -f "CPU engine=%s user_s=%%U sys_s=%%S wall_s=%%e maxrss_kb=%%M" %s "$@"; fi\nexec %s "$@"\n' \
+                "$OUT/$name/cpu.txt" "$e" "$prog" "$prog" > "$w"
+            chmod +x "$w"
+            engines="$engines $e=$w"
+        done
+    fi
+    ENGINES=$engines "$PEERS/run_peers.sh" "$corpus" "$q" "$OUT/$name"
+    [ -f "$OUT/$name/cpu.txt" ] && cat "$OUT/$name/cpu.txt"
     if [ "${SAVE:-0}" = 1 ]; then
         mkdir -p "$HERE/results"
-        cp "$OUT/$name/summary.txt" "$HERE/results/$name.txt"
+        { cat "$OUT/$name/summary.txt"; echo; [ -f "$OUT/$name/cpu.txt" ] && cat "$OUT/$name/cpu.txt"; } \
+            > "$HERE/results/$name.txt"
+        python3 "$HERE/targets.py" "$OUT/$name" > "$HERE/results/$name.targets.md"
     fi
 done
