@@ -10,6 +10,7 @@
 static const cli_command *const commands[] = {
     &cli_analyze,
     &cli_index, &cli_stats, &cli_check, &cli_get,
+    &cli_search,
     NULL,
 };
 

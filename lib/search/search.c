@@ -444,6 +444,7 @@ typedef struct expand_ctx {
     const int32_t *word;
     size_t word_n;
     uint32_t max_edits;
+    uint32_t seg_n; /* terms taken from the current segment */
     int rc;
 } expand_ctx;
 
@@ -496,8 +497,9 @@ static int expand_cb(void *ctx, const char *term, size_t len, const nx_term_info
     memcpy(t, term, len);
     t[len] = '\0';
     c->e[c->n++] = (expansion){t, (uint32_t)len, dist};
-    /* terms come sorted: a prefix walk can stop once it holds max per segment */
-    if (!c->fuzzy && c->n >= c->max && c->n % c->max == 0) return 1;
+    /* terms come sorted: a prefix walk can stop once it holds max from this
+     * segment (the global best max are among the per-segment best max) */
+    if (!c->fuzzy && ++c->seg_n >= c->max) return 1;
     return 0;
 }
 
@@ -516,6 +518,7 @@ static int plan_expand(search *S, const nx_qnode *q, bool positive, pnode *p) {
         expand_ctx c = {.S = S, .max = max, .fuzzy = q->kind == NXQ_FUZZY, .word = word,
                         .word_n = word_n, .max_edits = q->max_edits};
         for (uint32_t s = 0; s < S->snap->n_segments; s++) {
+            c.seg_n = 0;
             int rc = q->kind == NXQ_PREFIX
                          ? nx_segment_terms(S->snap->segments[s], f, q->terms[0].text,
                                             q->terms[0].len, expand_cb, &c)

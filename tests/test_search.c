@@ -1,0 +1,1525 @@
+/* Check suite of the query engine (lib/search) against a REFERENCE MATCHER.
+ *
+ * The test indexes real articles with the writer API (Reuters-21578 plus
+ * slices of 20 Newsgroups and BBC from ../shared/corpora, read with libzstd
+ * and jansson), then reads every stored article back through the reader,
+ * analyzes its fields itself and builds its own in-memory postings (term ->
+ * docs -> positions). For each parsed query tree it evaluates the tree by
+ * plain set operations over those postings, scores with the BM25 formula of
+ * docs/QUERY.md (same quantized norms: nx_norm_encode/nx_norm_decode of its
+ * own token counts), and compares the total and the top 10 (ids, scores
+ * within 1e-6) with newsidx_search — with and without block-max pruning —
+ * on generated queries of every class (term, AND, OR, NOT, phrase,
+ * proximity, prefix, field, date range; QUERIES_PER_CLASS each).
+ *
+ * It also checks that a second index of the same articles split into many
+ * segments gives the same totals and the same scores per id, that deleted
+ * (replaced) articles never match, date sorting, facets, snippets, and that
+ * threads sharing one reader get the results of one thread.
+ *
+ * Size: the full run (about 25,000 articles, 1,000 queries per class) takes
+ * well under a minute in a Release build. Under AddressSanitizer
+ * (__SANITIZE_ADDRESS__) the corpus is cut to 4,000 Reuters articles and
+ * 1,000 queries per class still run; NEWSIDX_TEST_SMALL=1 forces the small
+ * corpus anywhere. */
+#include "analysis/analysis.h"
+#include "index/docstore.h"
+#include "index/segment.h"
+#include "search/query.h"
+#include "search/search.h"
+#include "newsidx.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#define QUERIES_PER_CLASS 1000
+#define TOPK 10
+#define STEM "english"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
+
+/* ---- corpus loading -------------------------------------------------------- */
+
+typedef struct article {
+    char *id, *title, *body, *source, *author, *date;
+} article;
+
+typedef struct corpus {
+    article *a;
+    size_t n, cap;
+} corpus;
+
+static char *json_str(json_t *o, const char *key) {
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v)) return NULL;
+    return strdup(json_string_value(v));
+}
+
+/* Reads up to max articles of a .jsonl.zst file (every `stride`-th line). */
+static void load_jsonl_zst(corpus *c, const char *path, size_t max, size_t stride) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ZSTD_DStream *ds = ZSTD_createDStream();
+    ZSTD_initDStream(ds);
+    size_t in_cap = ZSTD_DStreamInSize(), out_cap = ZSTD_DStreamOutSize();
+    char *in = malloc(in_cap), *out = malloc(out_cap);
+    char *line = NULL;
+    size_t line_len = 0, line_cap = 0, lineno = 0, taken = 0;
+    size_t rd;
+    while (taken < max && (rd = fread(in, 1, in_cap, f)) > 0) {
+        ZSTD_inBuffer ib = {in, rd, 0};
+        while (ib.pos < ib.size && taken < max) {
+            ZSTD_outBuffer ob = {out, out_cap, 0};
+            size_t r = ZSTD_decompressStream(ds, &ob, &ib);
+            ck_assert(!ZSTD_isError(r));
+            for (size_t i = 0; i < ob.pos && taken < max; i++) {
+                if (out[i] != '\n') {
+                    if (line_len + 1 >= line_cap) {
+                        line_cap = line_cap ? line_cap * 2 : 65536;
+                        line = realloc(line, line_cap);
+                    }
+                    line[line_len++] = out[i];
+                    continue;
+                }
+                if (lineno++ % stride == 0) {
+                    json_error_t je;
+                    json_t *o = json_loadb(line, line_len, 0, &je);
+                    ck_assert_msg(o != NULL, "%s: bad JSON line", path);
+                    if (c->n == c->cap) {
+                        c->cap = c->cap ? c->cap * 2 : 1024;
+                        c->a = realloc(c->a, c->cap * sizeof *c->a);
+                    }
+                    article *a = &c->a[c->n++];
+                    a->id = json_str(o, "id");
+                    a->title = json_str(o, "title");
+                    a->body = json_str(o, "body");
+                    a->source = json_str(o, "source");
+                    a->author = json_str(o, "author");
+                    a->date = json_str(o, "date");
+                    json_decref(o);
+                    taken++;
+                }
+                line_len = 0;
+            }
+        }
+    }
+    free(line);
+    free(in);
+    free(out);
+    ZSTD_freeDStream(ds);
+    fclose(f);
+}
+
+static bool small_run(void) {
+    const char *e = getenv("NEWSIDX_TEST_SMALL");
+    return SANITIZED || (e && *e == '1');
+}
+
+static corpus *the_corpus(void) {
+    static corpus c;
+    if (c.n) return &c;
+    bool small = small_run();
+    load_jsonl_zst(&c, NEWSIDX_SHARED_DIR "/corpora/reuters21578.jsonl.zst", small ? 4000 : 30000, 1);
+    load_jsonl_zst(&c, NEWSIDX_SHARED_DIR "/corpora/20newsgroups.jsonl.zst", small ? 400 : 3000, 6);
+    load_jsonl_zst(&c, NEWSIDX_SHARED_DIR "/corpora/bbc.jsonl.zst", small ? 100 : 500, 4);
+    return &c;
+}
+
+static void add_article(newsidx_writer *w, const article *a, const char *title_override) {
+    newsidx_field f[6];
+    size_t n = 0;
+#define ADD(name, v)                                                                               \
+    if (v) f[n++] = (newsidx_field){name, v, strlen(v)};
+    ADD("id", a->id);
+    const char *title = title_override ? title_override : a->title;
+    ADD("title", title);
+    ADD("body", a->body);
+    ADD("source", a->source);
+    ADD("author", a->author);
+    ADD("date", a->date);
+#undef ADD
+    ck_assert_int_eq(newsidx_writer_add(w, f, n, NULL), NEWSIDX_OK);
+}
+
+/* Builds an index of the corpus in dir. ram: writer budget (small = many
+ * segments). The last 50 Reuters articles of the first commit are added
+ * again with a new title in a second commit, so the index holds deleted
+ * documents. */
+static void build_index(const char *dir, size_t ram) {
+    corpus *c = the_corpus();
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.stem_language = STEM;
+    o.ram_budget_bytes = ram;
+    o.merge_factor = 1000;
+    char err[512];
+    newsidx_writer *w;
+    ck_assert_msg(newsidx_writer_open(dir, &o, err, sizeof err, &w) == 0, "%s", err);
+    for (size_t i = 0; i < c->n; i++) add_article(w, &c->a[i], NULL);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    for (size_t i = 100; i < 150; i++) {
+        char t[512];
+        snprintf(t, sizeof t, "%s replaced edition", c->a[i].title ? c->a[i].title : "");
+        add_article(w, &c->a[i], t);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+}
+
+/* ---- the reference index ------------------------------------------------------ */
+
+typedef struct rdoc {
+    char *id;
+    char *field[NX_N_FIELDS]; /* stored values (NUL-terminated), NULL when absent */
+    size_t field_len[NX_N_FIELDS];
+    uint32_t len[NX_N_FIELDS]; /* tokens */
+    int64_t date;              /* NX_NO_DATE when none */
+    bool live;
+    uint32_t seg, doc;
+    char *source_label;
+} rdoc;
+
+typedef struct rpost {
+    uint32_t g;      /* global doc number (segment order, then doc id) */
+    uint32_t n_pos;
+    uint64_t pos_off; /* into ref.pos */
+} rpost;
+
+typedef struct rterm {
+    int field;
+    char *text;
+    uint32_t len;
+    rpost *p;
+    uint32_t n, cap;
+} rterm;
+
+typedef struct ref {
+    rdoc *docs;
+    uint32_t n_docs;
+    uint32_t *pos;
+    uint64_t n_pos, cap_pos;
+    rterm *terms;
+    uint32_t n_terms, cap_terms;
+    uint32_t *slots; /* hash: term index + 1 */
+    uint32_t mask;
+    rterm **sorted[NX_N_FIELDS]; /* per field, by text (memcmp, then length) */
+    uint32_t n_sorted[NX_N_FIELDS];
+    uint64_t field_docs[NX_N_FIELDS], field_tokens[NX_N_FIELDS];
+    newsidx_analyzer *an;
+} ref;
+
+static uint64_t term_hash(int field, const char *t, size_t len) {
+    return nx_hash64(t, len) * 31 + (uint64_t)field;
+}
+
+static int ref_find(const ref *R, int field, const char *t, size_t len) {
+    uint32_t i = (uint32_t)term_hash(field, t, len) & R->mask;
+    while (R->slots[i]) {
+        const rterm *x = &R->terms[R->slots[i] - 1];
+        if (x->field == field && x->len == len && memcmp(x->text, t, len) == 0)
+            return (int)R->slots[i] - 1;
+        i = (i + 1) & R->mask;
+    }
+    return -1;
+}
+
+static uint32_t ref_intern(ref *R, int field, const char *t, size_t len) {
+    if (2 * (R->n_terms + 1) > R->mask) {
+        uint32_t cap = R->mask ? (R->mask + 1) * 2 : 1 << 16;
+        free(R->slots);
+        R->slots = calloc(cap, sizeof *R->slots);
+        R->mask = cap - 1;
+        for (uint32_t k = 0; k < R->n_terms; k++) {
+            uint32_t i = (uint32_t)term_hash(R->terms[k].field, R->terms[k].text, R->terms[k].len) & R->mask;
+            while (R->slots[i]) i = (i + 1) & R->mask;
+            R->slots[i] = k + 1;
+        }
+    }
+    int found = ref_find(R, field, t, len);
+    if (found >= 0) return (uint32_t)found;
+    if (R->n_terms == R->cap_terms) {
+        R->cap_terms = R->cap_terms ? R->cap_terms * 2 : 65536;
+        R->terms = realloc(R->terms, R->cap_terms * sizeof *R->terms);
+    }
+    rterm *x = &R->terms[R->n_terms];
+    memset(x, 0, sizeof *x);
+    x->field = field;
+    x->text = strndup(t, len);
+    x->len = (uint32_t)len;
+    uint32_t i = (uint32_t)term_hash(field, t, len) & R->mask;
+    while (R->slots[i]) i = (i + 1) & R->mask;
+    R->slots[i] = R->n_terms + 1;
+    return R->n_terms++;
+}
+
+typedef struct rtok {
+    uint32_t term, pos;
+} rtok;
+
+typedef struct rtoks {
+    ref *R;
+    int field;
+    rtok *v;
+    uint32_t n, cap;
+} rtoks;
+
+static int ref_on_token(void *ctx, const newsidx_token *t) {
+    rtoks *ts = ctx;
+    if (ts->n == ts->cap) {
+        ts->cap = ts->cap ? ts->cap * 2 : 4096;
+        ts->v = realloc(ts->v, ts->cap * sizeof *ts->v);
+    }
+    ts->v[ts->n++] = (rtok){ref_intern(ts->R, ts->field, t->term, t->term_len), t->position};
+    return 0;
+}
+
+static int cmp_rtok(const void *a, const void *b) {
+    const rtok *x = a, *y = b;
+    if (x->term != y->term) return x->term < y->term ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int cmp_rterm_ptr(const void *a, const void *b) {
+    const rterm *x = *(rterm *const *)a, *y = *(rterm *const *)b;
+    size_t m = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->text, y->text, m);
+    if (c) return c;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static const char *const field_store_names[NX_N_FIELDS] = {"title", "body", "author", "source", "url"};
+
+/* Reads every stored article back and indexes it in memory. */
+static void ref_build(ref *R, const newsidx_reader *r) {
+    memset(R, 0, sizeof *R);
+    newsidx_analyzer_options ao;
+    newsidx_analyzer_options_init(&ao);
+    ao.stem_language = STEM;
+    ck_assert_int_eq(newsidx_analyzer_create(&ao, &R->an), 0);
+    const nx_snapshot *snap = nx_reader_snapshot(r);
+    uint32_t total = 0;
+    for (uint32_t s = 0; s < snap->n_segments; s++) total += nx_segment_doc_count(snap->segments[s]);
+    R->docs = calloc(total, sizeof *R->docs);
+    nx_docstore_scratch scratch;
+    nx_docstore_scratch_init(&scratch);
+    rtoks ts = {.R = R};
+    uint32_t g = 0;
+    for (uint32_t s = 0; s < snap->n_segments; s++) {
+        const nx_segment *seg = snap->segments[s];
+        for (uint32_t d = 0; d < nx_segment_doc_count(seg); d++, g++) {
+            rdoc *rd = &R->docs[g];
+            const newsidx_field *f;
+            size_t n;
+            nx_err err = {0};
+            ck_assert_int_eq(nx_segment_stored(seg, d, &scratch, &err, &f, &n), 0);
+            rd->seg = s;
+            rd->doc = d;
+            rd->live = nx_segment_is_live(seg, d);
+            rd->date = NX_NO_DATE;
+            for (size_t i = 0; i < n; i++) {
+                if (strcmp(f[i].name, "id") == 0) rd->id = strndup(f[i].value, f[i].value_len);
+                if (strcmp(f[i].name, "date") == 0) {
+                    int64_t t;
+                    if (newsidx_parse_date(f[i].value, f[i].value_len, &t) == 0) rd->date = t;
+                }
+                for (int k = 0; k < NX_N_FIELDS; k++)
+                    if (strcmp(f[i].name, field_store_names[k]) == 0 && !rd->field[k]) {
+                        rd->field[k] = strndup(f[i].value, f[i].value_len);
+                        rd->field_len[k] = f[i].value_len;
+                    }
+            }
+            rd->source_label = rd->field[NX_F_SOURCE];
+            for (int k = 0; k < NX_N_FIELDS; k++) {
+                if (!rd->field[k] || !rd->field_len[k]) continue;
+                ts.field = k;
+                ts.n = 0;
+                ck_assert_int_eq(newsidx_analyze(R->an, rd->field[k], rd->field_len[k], ref_on_token, &ts), 0);
+                rd->len[k] = ts.n;
+                if (ts.n) {
+                    R->field_docs[k]++;
+                    R->field_tokens[k] += ts.n;
+                }
+                qsort(ts.v, ts.n, sizeof *ts.v, cmp_rtok);
+                for (uint32_t i = 0; i < ts.n;) {
+                    uint32_t j = i;
+                    while (j < ts.n && ts.v[j].term == ts.v[i].term) j++;
+                    rterm *x = &R->terms[ts.v[i].term];
+                    if (x->n == x->cap) {
+                        x->cap = x->cap ? x->cap * 2 : 4;
+                        x->p = realloc(x->p, x->cap * sizeof *x->p);
+                    }
+                    if (R->n_pos + (j - i) > R->cap_pos) {
+                        R->cap_pos = R->cap_pos ? R->cap_pos * 2 : (1u << 22);
+                        while (R->cap_pos < R->n_pos + (j - i)) R->cap_pos *= 2;
+                        R->pos = realloc(R->pos, R->cap_pos * sizeof *R->pos);
+                    }
+                    x->p[x->n++] = (rpost){g, j - i, R->n_pos};
+                    for (uint32_t k2 = i; k2 < j; k2++) R->pos[R->n_pos++] = ts.v[k2].pos;
+                    i = j;
+                }
+            }
+        }
+    }
+    R->n_docs = g;
+    free(ts.v);
+    nx_docstore_scratch_free(&scratch);
+    for (int k = 0; k < NX_N_FIELDS; k++) {
+        R->sorted[k] = malloc((R->n_terms + 1) * sizeof *R->sorted[k]);
+        for (uint32_t t = 0; t < R->n_terms; t++)
+            if (R->terms[t].field == k) R->sorted[k][R->n_sorted[k]++] = &R->terms[t];
+        qsort(R->sorted[k], R->n_sorted[k], sizeof *R->sorted[k], cmp_rterm_ptr);
+    }
+}
+
+static void ref_free(ref *R) {
+    for (uint32_t i = 0; i < R->n_docs; i++) {
+        free(R->docs[i].id);
+        for (int k = 0; k < NX_N_FIELDS; k++) free(R->docs[i].field[k]);
+    }
+    free(R->docs);
+    for (uint32_t t = 0; t < R->n_terms; t++) {
+        free(R->terms[t].text);
+        free(R->terms[t].p);
+    }
+    free(R->terms);
+    free(R->slots);
+    free(R->pos);
+    for (int k = 0; k < NX_N_FIELDS; k++) free(R->sorted[k]);
+    newsidx_analyzer_free(R->an);
+}
+
+/* ---- reference evaluation: a doc list with scores ------------------------------ */
+
+typedef struct rset {
+    uint32_t *g;
+    double *s;
+    uint32_t n;
+} rset;
+
+static rset rset_new(uint32_t cap) {
+    rset r = {malloc((cap ? cap : 1) * sizeof(uint32_t)), malloc((cap ? cap : 1) * sizeof(double)), 0};
+    return r;
+}
+static void rset_free(rset *r) {
+    free(r->g);
+    free(r->s);
+}
+
+typedef struct rctx {
+    const ref *R;
+    double weight[NX_N_FIELDS];
+    uint32_t max_expansions;
+} rctx;
+
+static double ref_bm25(const rctx *C, int field, double idf, double tf, uint32_t len) {
+    const ref *R = C->R;
+    double avg = R->field_docs[field] ? (double)R->field_tokens[field] / (double)R->field_docs[field] : 1.0;
+    double dl = nx_norm_decode(nx_norm_encode(len));
+    double K = 1.2 * (1 - 0.75 + 0.75 * dl / avg);
+    return C->weight[field] * idf * tf * 2.2 / (tf + K);
+}
+
+static double ref_idf(const ref *R, uint64_t df) {
+    double N = R->n_docs;
+    return log(1.0 + (N - (double)df + 0.5) / ((double)df + 0.5));
+}
+
+/* Union of a and b; scores add. */
+static rset rset_union(rset a, rset b) {
+    rset o = rset_new(a.n + b.n);
+    uint32_t i = 0, j = 0;
+    while (i < a.n || j < b.n) {
+        if (j == b.n || (i < a.n && a.g[i] < b.g[j])) {
+            o.g[o.n] = a.g[i];
+            o.s[o.n++] = a.s[i++];
+        } else if (i == a.n || b.g[j] < a.g[i]) {
+            o.g[o.n] = b.g[j];
+            o.s[o.n++] = b.s[j++];
+        } else {
+            o.g[o.n] = a.g[i];
+            o.s[o.n++] = a.s[i++] + b.s[j++];
+        }
+    }
+    return o;
+}
+
+/* One (field, term): every doc containing it, scored. */
+static rset ref_fterm(const rctx *C, int field, const char *t, size_t len, double boost) {
+    int k = ref_find(C->R, field, t, len);
+    if (k < 0) return rset_new(0);
+    const rterm *x = &C->R->terms[k];
+    rset o = rset_new(x->n);
+    double idf = ref_idf(C->R, x->n);
+    for (uint32_t i = 0; i < x->n; i++) {
+        o.g[o.n] = x->p[i].g;
+        o.s[o.n++] = boost * ref_bm25(C, field, idf, x->p[i].n_pos, C->R->docs[x->p[i].g].len[field]);
+    }
+    return o;
+}
+
+static void acc_union(rset *acc, rset b) {
+    rset u = rset_union(*acc, b);
+    rset_free(acc);
+    rset_free(&b);
+    *acc = u;
+}
+
+static const rpost *find_post(const rterm *x, uint32_t g) {
+    uint32_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        uint32_t m = (lo + hi) / 2;
+        if (x->p[m].g < g) lo = m + 1;
+        else hi = m;
+    }
+    return lo < x->n && x->p[lo].g == g ? &x->p[lo] : NULL;
+}
+
+static bool has_pos(const ref *R, const rpost *p, uint64_t want) {
+    for (uint32_t i = 0; i < p->n_pos; i++)
+        if (R->pos[p->pos_off + i] == want) return true;
+    return false;
+}
+
+/* Phrase or proximity in one field, by brute force over positions. */
+static rset ref_phrase(const rctx *C, const nx_qnode *q, int field) {
+    const ref *R = C->R;
+    uint32_t n = q->n_terms;
+    const rterm *x[64];
+    double idf_sum = 0;
+    for (uint32_t t = 0; t < n; t++) {
+        int k = ref_find(R, field, q->terms[t].text, q->terms[t].len);
+        if (k < 0) return rset_new(0);
+        x[t] = &R->terms[k];
+        idf_sum += ref_idf(R, x[t]->n);
+    }
+    rset o = rset_new(x[0]->n);
+    for (uint32_t i = 0; i < x[0]->n; i++) {
+        uint32_t g = x[0]->p[i].g;
+        const rpost *p[64];
+        bool all = true;
+        for (uint32_t t = 0; t < n && all; t++) all = (p[t] = find_post(x[t], g)) != NULL;
+        if (!all) continue;
+        uint32_t freq = 0;
+        if (q->kind == NXQ_PHRASE) {
+            for (uint32_t a = 0; a < p[0]->n_pos; a++) {
+                uint64_t s = R->pos[p[0]->pos_off + a];
+                bool ok = true;
+                for (uint32_t t = 1; t < n && ok; t++) ok = has_pos(R, p[t], s + q->terms[t].offset);
+                freq += ok;
+            }
+        } else {
+            uint64_t W = n + q->slop;
+            /* candidate window starts: every position of every term, once */
+            for (uint32_t t0 = 0; t0 < n; t0++)
+                for (uint32_t a = 0; a < p[t0]->n_pos; a++) {
+                    uint64_t s = R->pos[p[t0]->pos_off + a];
+                    bool ok = true;
+                    for (uint32_t t = 0; t < n && ok; t++) {
+                        bool in = false;
+                        for (uint32_t b = 0; b < p[t]->n_pos && !in; b++) {
+                            uint64_t v = R->pos[p[t]->pos_off + b];
+                            in = v >= s && v <= s + W - 1;
+                        }
+                        ok = in;
+                    }
+                    freq += ok;
+                }
+        }
+        if (!freq) continue;
+        o.g[o.n] = g;
+        o.s[o.n++] = q->boost * ref_bm25(C, field, idf_sum, freq, R->docs[g].len[field]);
+    }
+    return o;
+}
+
+static uint32_t ref_edit(const char *a, size_t na, const char *b, size_t nb) {
+    int32_t x[80], y[80];
+    size_t n = nx_utf8_to_cps(a, na, x, 80), m = nx_utf8_to_cps(b, nb, y, 80);
+    uint32_t d[81][81];
+    for (size_t i = 0; i <= n; i++) d[i][0] = (uint32_t)i;
+    for (size_t j = 0; j <= m; j++) d[0][j] = (uint32_t)j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            uint32_t v = d[i - 1][j - 1] + (x[i - 1] != y[j - 1]);
+            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            d[i][j] = v;
+        }
+    return d[n][m];
+}
+
+typedef struct rexp {
+    const rterm *t;
+    uint32_t dist;
+} rexp;
+
+static int cmp_rexp(const void *a, const void *b) {
+    const rexp *x = a, *y = b;
+    if (x->dist != y->dist) return x->dist < y->dist ? -1 : 1;
+    return cmp_rterm_ptr(&x->t, &y->t);
+}
+
+static rset ref_eval(const rctx *C, const nx_qnode *q);
+
+static rset ref_expand(const rctx *C, const nx_qnode *q) {
+    rset acc = rset_new(0);
+    for (int f = 0; f < NX_N_FIELDS; f++) {
+        if (!(q->fields & NXQ_FIELD_BIT(f))) continue;
+        rexp *e = malloc((C->R->n_sorted[f] + 1) * sizeof *e);
+        uint32_t ne = 0;
+        for (uint32_t i = 0; i < C->R->n_sorted[f]; i++) {
+            const rterm *t = C->R->sorted[f][i];
+            if (q->kind == NXQ_PREFIX) {
+                if (t->len >= q->terms[0].len && memcmp(t->text, q->terms[0].text, q->terms[0].len) == 0)
+                    e[ne++] = (rexp){t, 0};
+            } else {
+                uint32_t d = ref_edit(q->terms[0].text, q->terms[0].len, t->text, t->len);
+                if (d <= q->max_edits) e[ne++] = (rexp){t, d};
+            }
+        }
+        qsort(e, ne, sizeof *e, cmp_rexp);
+        if (ne > C->max_expansions) ne = C->max_expansions;
+        for (uint32_t i = 0; i < ne; i++) acc_union(&acc, ref_fterm(C, f, e[i].t->text, e[i].t->len, q->boost));
+        free(e);
+    }
+    return acc;
+}
+
+static rset ref_eval(const rctx *C, const nx_qnode *q) {
+    const ref *R = C->R;
+    switch (q->kind) {
+    case NXQ_NONE:
+        return rset_new(0);
+    case NXQ_ALL:
+    case NXQ_DATE: {
+        rset o = rset_new(R->n_docs);
+        for (uint32_t g = 0; g < R->n_docs; g++) {
+            if (q->kind == NXQ_DATE &&
+                !(R->docs[g].date != NX_NO_DATE && R->docs[g].date >= q->date_lo && R->docs[g].date <= q->date_hi))
+                continue;
+            o.g[o.n] = g;
+            o.s[o.n++] = 0;
+        }
+        return o;
+    }
+    case NXQ_TERM: {
+        rset acc = rset_new(0);
+        for (int f = 0; f < NX_N_FIELDS; f++)
+            if (q->fields & NXQ_FIELD_BIT(f))
+                acc_union(&acc, ref_fterm(C, f, q->terms[0].text, q->terms[0].len, q->boost));
+        return acc;
+    }
+    case NXQ_PHRASE:
+    case NXQ_NEAR: {
+        rset acc = rset_new(0);
+        for (int f = 0; f < NX_N_FIELDS; f++)
+            if (q->fields & NXQ_FIELD_BIT(f)) acc_union(&acc, ref_phrase(C, q, f));
+        return acc;
+    }
+    case NXQ_PREFIX:
+    case NXQ_FUZZY:
+        return ref_expand(C, q);
+    case NXQ_OR: {
+        rset acc = rset_new(0);
+        for (uint32_t i = 0; i < q->n_children; i++) acc_union(&acc, ref_eval(C, q->children[i]));
+        for (uint32_t i = 0; i < acc.n; i++) acc.s[i] *= q->boost;
+        return acc;
+    }
+    case NXQ_AND: {
+        /* membership by flags over all docs: simple and obviously right */
+        uint32_t *hits = calloc(R->n_docs, sizeof *hits);
+        double *score = calloc(R->n_docs, sizeof *score);
+        uint32_t n_pos = 0;
+        for (uint32_t i = 0; i < q->n_children; i++) {
+            rset c = ref_eval(C, q->children[i]);
+            bool neg = q->negated[i];
+            if (!neg) n_pos++;
+            for (uint32_t j = 0; j < c.n; j++) {
+                if (neg) hits[c.g[j]] = UINT32_MAX / 2;
+                else {
+                    hits[c.g[j]]++;
+                    score[c.g[j]] += c.s[j];
+                }
+            }
+            rset_free(&c);
+        }
+        rset o = rset_new(R->n_docs);
+        for (uint32_t g = 0; g < R->n_docs; g++)
+            if (hits[g] == n_pos) {
+                o.g[o.n] = g;
+                o.s[o.n++] = score[g] * q->boost;
+            }
+        free(hits);
+        free(score);
+        return o;
+    }
+    }
+    ck_abort_msg("unknown node kind");
+    return rset_new(0);
+}
+
+/* Live matches only, ranked like the engine: score desc, then doc order. */
+typedef struct rhit {
+    uint32_t g;
+    double s;
+} rhit;
+
+static int cmp_rhit(const void *a, const void *b) {
+    const rhit *x = a, *y = b;
+    if (x->s != y->s) return x->s > y->s ? -1 : 1;
+    return x->g < y->g ? -1 : x->g > y->g;
+}
+
+/* ---- fixtures ------------------------------------------------------------------ */
+
+#define DIR_ONE "test_search_one.idx"
+#define DIR_SPLIT "test_search_split.idx"
+
+static newsidx_reader *reader_one, *reader_split;
+static ref ref_one;
+
+static void setup_indexes(void) {
+    static bool done;
+    if (done) return;
+    build_index(DIR_ONE, 512u << 20);
+    build_index(DIR_SPLIT, 3u << 20);
+    char err[512];
+    ck_assert_msg(newsidx_reader_open(DIR_ONE, err, sizeof err, &reader_one) == 0, "%s", err);
+    ck_assert_msg(newsidx_reader_open(DIR_SPLIT, err, sizeof err, &reader_split) == 0, "%s", err);
+    ref_build(&ref_one, reader_one);
+    done = true;
+}
+
+/* ---- query generation ----------------------------------------------------------- */
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+static uint32_t rnd(rng *r, uint32_t n) {
+    r->s ^= r->s << 13;
+    r->s ^= r->s >> 7;
+    r->s ^= r->s << 17;
+    return (uint32_t)((r->s >> 11) % n);
+}
+
+typedef struct span {
+    size_t start, end;
+    uint32_t position;
+} span;
+typedef struct spans {
+    span *v;
+    uint32_t n, cap;
+} spans;
+static int on_span(void *ctx, const newsidx_token *t) {
+    spans *s = ctx;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 256;
+        s->v = realloc(s->v, s->cap * sizeof *s->v);
+    }
+    s->v[s->n++] = (span){t->start, t->end, t->position};
+    return 0;
+}
+
+/* Tokens of a random live doc's field (body 80%, else title); returns the
+ * text or NULL when that field is empty. */
+static const char *random_doc_tokens(const ref *R, rng *r, spans *sp, int field_hint) {
+    for (int tries = 0; tries < 100; tries++) {
+        const rdoc *d = &R->docs[rnd(r, R->n_docs)];
+        int f = field_hint >= 0 ? field_hint : (rnd(r, 5) ? NX_F_BODY : NX_F_TITLE);
+        if (!d->field[f] || !d->field_len[f]) continue;
+        sp->n = 0;
+        newsidx_analyze(R->an, d->field[f], d->field_len[f], on_span, sp);
+        if (sp->n == 0) continue;
+        return d->field[f];
+    }
+    return NULL;
+}
+
+/* A word that is not an operator and holds no query syntax. */
+static bool plain_word(const char *w, size_t l) {
+    for (size_t i = 0; i < l; i++)
+        if (strchr("\"()^~*:", w[i])) return false;
+    return l > 0 && w[0] != '+' && w[0] != '-' && !(l == 3 && memcmp(w, "AND", 3) == 0) &&
+           !(l == 2 && memcmp(w, "OR", 2) == 0) && !(l == 3 && memcmp(w, "NOT", 3) == 0) &&
+           !(l >= 4 && memcmp(w, "NEAR", 4) == 0);
+}
+
+/* Appends the surface text of one random token (no quotes). */
+static bool random_word(const ref *R, rng *r, char *out, size_t cap, int field) {
+    spans sp = {0};
+    const char *text = random_doc_tokens(R, r, &sp, field);
+    bool ok = false;
+    if (text) {
+        span s = sp.v[rnd(r, sp.n)];
+        size_t l = s.end - s.start;
+        if (l < cap && plain_word(text + s.start, l)) {
+            memcpy(out, text + s.start, l);
+            out[l] = '\0';
+            ok = true;
+        }
+    }
+    free(sp.v);
+    return ok;
+}
+
+enum qclass { C_TERM, C_AND, C_OR, C_NOT, C_PHRASE, C_PROX, C_PREFIX, C_FIELD, C_DATE, C_FUZZY, N_CLASSES };
+static const char *const class_names[N_CLASSES] = {"term", "and", "or", "not", "phrase", "proximity",
+                                                   "prefix", "field", "date", "fuzzy"};
+
+static void gen_query(const ref *R, rng *r, int cls, char *q, size_t cap) {
+    char w1[128], w2[128], w3[128];
+    for (;;) {
+        q[0] = '\0';
+        switch (cls) {
+        case C_TERM:
+            if (!random_word(R, r, w1, sizeof w1, -1)) continue;
+            snprintf(q, cap, "%s", w1);
+            break;
+        case C_AND:
+        case C_OR:
+        case C_NOT: {
+            if (!random_word(R, r, w1, sizeof w1, -1) || !random_word(R, r, w2, sizeof w2, -1) ||
+                !random_word(R, r, w3, sizeof w3, -1))
+                continue;
+            int v = (int)rnd(r, 3);
+            if (cls == C_AND)
+                snprintf(q, cap, v == 0 ? "%s %s" : v == 1 ? "%s AND %s" : "+%s +%s %s", w1, w2, w3);
+            else if (cls == C_OR)
+                snprintf(q, cap, v == 0 ? "%s OR %s" : v == 1 ? "%s OR %s OR %s" : "(%s OR %s) %s^2", w1, w2, w3);
+            else
+                snprintf(q, cap, v == 0 ? "%s -%s" : v == 1 ? "%s NOT %s" : "%s OR %s -%s", w1, w2, w3);
+            break;
+        }
+        case C_PHRASE:
+        case C_PROX: {
+            spans sp = {0};
+            const char *text = random_doc_tokens(R, r, &sp, -1);
+            if (!text || sp.n < 3) {
+                free(sp.v);
+                continue;
+            }
+            uint32_t k = 2 + rnd(r, 2);
+            uint32_t i = rnd(r, sp.n - k + 1);
+            if (cls == C_PHRASE) {
+                size_t a = sp.v[i].start, b = sp.v[i + k - 1].end;
+                if (b - a > 200 || memchr(text + a, '"', b - a)) {
+                    free(sp.v);
+                    continue;
+                }
+                snprintf(q, cap, "\"%.*s\"", (int)(b - a), text + a);
+            } else {
+                uint32_t j = i + 1 + rnd(r, sp.n - i - 1 < 6 ? sp.n - i - 1 : 6);
+                if (j >= sp.n) j = sp.n - 1;
+                size_t l1 = sp.v[i].end - sp.v[i].start, l2 = sp.v[j].end - sp.v[j].start;
+                const char *a = text + sp.v[i].start, *b = text + sp.v[j].start;
+                if (l1 > 60 || l2 > 60 || !plain_word(a, l1) || !plain_word(b, l2)) {
+                    free(sp.v);
+                    continue;
+                }
+                uint32_t slop = rnd(r, 6);
+                if (rnd(r, 2))
+                    snprintf(q, cap, "\"%.*s %.*s\"~%u", (int)l1, a, (int)l2, b, slop);
+                else
+                    snprintf(q, cap, "%.*s NEAR/%u %.*s", (int)l1, a, slop, (int)l2, b);
+            }
+            free(sp.v);
+            break;
+        }
+        case C_PREFIX: {
+            if (!random_word(R, r, w1, sizeof w1, -1)) continue;
+            size_t l = strlen(w1);
+            size_t k = 2 + rnd(r, 4);
+            if (k > l) k = l;
+            while (k > 0 && ((unsigned char)w1[k] & 0xc0) == 0x80) k--;
+            if (k == 0 || w1[k - 1] == '*') continue;
+            w1[k] = '\0';
+            if (rnd(r, 3) == 0) {
+                if (!random_word(R, r, w2, sizeof w2, -1)) continue;
+                snprintf(q, cap, "%s* %s", w1, w2);
+            } else {
+                snprintf(q, cap, "%s*", w1);
+            }
+            break;
+        }
+        case C_FUZZY:
+            if (!random_word(R, r, w1, sizeof w1, -1)) continue;
+            snprintf(q, cap, "%s~%u", w1, 1 + rnd(r, 2));
+            break;
+        case C_FIELD: {
+            int v = (int)rnd(r, 4);
+            if (v == 0) {
+                if (!random_word(R, r, w1, sizeof w1, NX_F_TITLE)) continue;
+                snprintf(q, cap, "title:%s", w1);
+            } else if (v == 1) {
+                if (!random_word(R, r, w1, sizeof w1, NX_F_BODY) || !random_word(R, r, w2, sizeof w2, -1))
+                    continue;
+                snprintf(q, cap, "body:%s OR title:%s", w1, w2);
+            } else if (v == 2) {
+                if (!random_word(R, r, w1, sizeof w1, NX_F_SOURCE) || !random_word(R, r, w2, sizeof w2, -1))
+                    continue;
+                snprintf(q, cap, "source:%s %s", w1, w2);
+            } else {
+                if (!random_word(R, r, w1, sizeof w1, NX_F_AUTHOR) || !random_word(R, r, w2, sizeof w2, -1) ||
+                    !random_word(R, r, w3, sizeof w3, -1))
+                    continue;
+                snprintf(q, cap, "author:%s OR title:(%s %s)", w1, w2, w3);
+            }
+            break;
+        }
+        case C_DATE: {
+            if (!random_word(R, r, w1, sizeof w1, -1)) continue;
+            int m1 = 2 + (int)rnd(r, 9), d1 = 1 + (int)rnd(r, 28);
+            int v = (int)rnd(r, 5);
+            if (v == 0) snprintf(q, cap, "%s date:1987-%02d", w1, m1);
+            else if (v == 1) snprintf(q, cap, "%s date:1987-%02d-%02d..1987-%02d-%02d", w1, m1, d1, m1 + 1, d1);
+            else if (v == 2) snprintf(q, cap, "%s date:..1987-%02d", w1, m1);
+            else if (v == 3) snprintf(q, cap, "%s date:1987-%02d-%02d..", w1, m1, d1);
+            else snprintf(q, cap, "date:1987-%02d-%02d", m1, d1);
+            break;
+        }
+        }
+        return;
+    }
+}
+
+/* ---- comparing engine and reference --------------------------------------------- */
+
+typedef struct id_map {
+    const ref *R;
+    uint32_t *slots;
+    uint32_t mask;
+} id_map;
+
+static void id_map_build(id_map *m, const ref *R) {
+    m->R = R;
+    m->mask = 1;
+    while (m->mask < 2 * R->n_docs) m->mask <<= 1;
+    m->slots = calloc(m->mask, sizeof *m->slots);
+    m->mask--;
+    for (uint32_t g = 0; g < R->n_docs; g++) {
+        if (!R->docs[g].live) continue;
+        uint32_t i = (uint32_t)nx_hash64(R->docs[g].id, strlen(R->docs[g].id)) & m->mask;
+        while (m->slots[i]) i = (i + 1) & m->mask;
+        m->slots[i] = g + 1;
+    }
+}
+
+static int64_t id_map_get(const id_map *m, const char *id) {
+    uint32_t i = (uint32_t)nx_hash64(id, strlen(id)) & m->mask;
+    while (m->slots[i]) {
+        if (strcmp(m->R->docs[m->slots[i] - 1].id, id) == 0) return m->slots[i] - 1;
+        i = (i + 1) & m->mask;
+    }
+    return -1;
+}
+
+typedef struct refres {
+    rhit *h;
+    uint32_t n;     /* live matches */
+    double *by_g;   /* score per g, NAN when not matching */
+} refres;
+
+static void ref_run(const ref *R, const newsidx_query *q, refres *out) {
+    rctx C = {R, {2.0, 1.0, 1.0, 1.0, 1.0}, q->opts.max_expansions};
+    rset s = ref_eval(&C, q->root);
+    out->h = malloc((s.n + 1) * sizeof *out->h);
+    out->n = 0;
+    out->by_g = malloc(R->n_docs * sizeof *out->by_g);
+    for (uint32_t g = 0; g < R->n_docs; g++) out->by_g[g] = NAN;
+    for (uint32_t i = 0; i < s.n; i++) {
+        if (!R->docs[s.g[i]].live) continue;
+        out->h[out->n++] = (rhit){s.g[i], s.s[i]};
+        out->by_g[s.g[i]] = s.s[i];
+    }
+    qsort(out->h, out->n, sizeof *out->h, cmp_rhit);
+    rset_free(&s);
+}
+
+static void refres_free(refres *r) {
+    free(r->h);
+    free(r->by_g);
+}
+
+/* Engine top-k against reference: same total, same scores rank by rank,
+ * and every returned id is a reference match with that score (ids may
+ * differ only inside exact ties). */
+static void compare(const char *qtext, const newsidx_results *res, const refres *rr, const id_map *ids,
+                    bool exact_total, uint32_t k) {
+    if (exact_total)
+        ck_assert_msg(newsidx_results_total(res) == rr->n, "[%s]: total %llu, reference %u", qtext,
+                      (unsigned long long)newsidx_results_total(res), rr->n);
+    size_t n = newsidx_results_count(res);
+    uint32_t want = rr->n < k ? rr->n : k;
+    ck_assert_msg(n == want, "[%s]: %zu hits, reference %u", qtext, n, want);
+    for (size_t i = 0; i < n; i++) {
+        double es = newsidx_hit_score(res, i), rs = rr->h[i].s;
+        ck_assert_msg(fabs(es - rs) <= 1e-6, "[%s]: rank %zu score %.9f, reference %.9f (%s vs %s)", qtext, i,
+                      es, rs, newsidx_hit_id(res, i), ids->R->docs[rr->h[i].g].id);
+        int64_t g = id_map_get(ids, newsidx_hit_id(res, i));
+        ck_assert_msg(g >= 0, "[%s]: unknown id %s", qtext, newsidx_hit_id(res, i));
+        double s = rr->by_g[g];
+        ck_assert_msg(!isnan(s) && fabs(s - es) <= 1e-6, "[%s]: hit %s score %.9f, reference %.9f", qtext,
+                      newsidx_hit_id(res, i), es, s);
+        for (size_t j = 0; j < i; j++)
+            ck_assert_msg(strcmp(newsidx_hit_id(res, j), newsidx_hit_id(res, i)) != 0, "[%s]: duplicate hit", qtext);
+    }
+}
+
+static newsidx_query *parse_ok(const newsidx_reader *r, const char *text) {
+    newsidx_query *q = NULL;
+    char err[256];
+    size_t col;
+    int rc = newsidx_query_parse(r, text, strlen(text), NULL, &col, err, sizeof err, &q);
+    ck_assert_msg(rc == 0, "[%s]: %s", text, err);
+    return q;
+}
+
+static newsidx_results *search_ok(const newsidx_reader *r, const newsidx_query *q, const newsidx_search_options *o) {
+    newsidx_results *res = NULL;
+    int rc = newsidx_search(r, q, o, &res);
+    ck_assert_msg(rc == 0, "search failed: %s", newsidx_strerror(rc));
+    return res;
+}
+
+static void run_class(int cls) {
+    setup_indexes();
+    const ref *R = &ref_one;
+    id_map ids;
+    id_map_build(&ids, R);
+    rng r = {0x9e3779b97f4a7c15ull ^ (uint64_t)(cls + 1) * 0x100000001b3ull};
+    uint64_t nonzero = 0;
+    for (int i = 0; i < QUERIES_PER_CLASS; i++) {
+        char text[512];
+        gen_query(R, &r, cls, text, sizeof text);
+        newsidx_query *q = parse_ok(reader_one, text);
+        refres rr;
+        ref_run(R, q, &rr);
+        nonzero += rr.n > 0;
+
+        newsidx_search_options o;
+        newsidx_search_options_init(&o);
+        o.snippets = 0;
+        o.fields = "";
+        newsidx_results *res = search_ok(reader_one, q, &o);
+        compare(text, res, &rr, &ids, true, TOPK);
+        newsidx_results_free(res);
+
+        /* block-max pruning (total not exact) must not change the top k */
+        o.exact_total = 0;
+        res = search_ok(reader_one, q, &o);
+        compare(text, res, &rr, &ids, false, TOPK);
+        newsidx_results_free(res);
+
+        /* counting alone */
+        o.exact_total = 1;
+        o.count_only = 1;
+        res = search_ok(reader_one, q, &o);
+        ck_assert_uint_eq(newsidx_results_total(res), rr.n);
+        ck_assert_uint_eq(newsidx_results_count(res), 0);
+        newsidx_results_free(res);
+
+        refres_free(&rr);
+        newsidx_query_free(q);
+    }
+    fprintf(stderr, "class %-9s: %d queries, %llu with matches: engine == reference\n", class_names[cls],
+            QUERIES_PER_CLASS, (unsigned long long)nonzero);
+    /* the generated queries must mostly match something, or the test proves little */
+    ck_assert_uint_ge(nonzero, cls == C_DATE || cls == C_NOT ? QUERIES_PER_CLASS / 4 : QUERIES_PER_CLASS / 2);
+    free(ids.slots);
+}
+
+START_TEST(test_term_queries_equal_the_reference) { run_class(C_TERM); }
+END_TEST
+START_TEST(test_and_queries_equal_the_reference) { run_class(C_AND); }
+END_TEST
+START_TEST(test_or_queries_equal_the_reference) { run_class(C_OR); }
+END_TEST
+START_TEST(test_not_queries_equal_the_reference) { run_class(C_NOT); }
+END_TEST
+START_TEST(test_phrase_queries_equal_the_reference) { run_class(C_PHRASE); }
+END_TEST
+START_TEST(test_proximity_queries_equal_the_reference) { run_class(C_PROX); }
+END_TEST
+START_TEST(test_prefix_queries_equal_the_reference) { run_class(C_PREFIX); }
+END_TEST
+START_TEST(test_field_queries_equal_the_reference) { run_class(C_FIELD); }
+END_TEST
+START_TEST(test_date_range_queries_equal_the_reference) { run_class(C_DATE); }
+END_TEST
+
+START_TEST(test_reference_statistics_equal_the_index_statistics) {
+    setup_indexes();
+    const nx_snapshot *snap = nx_reader_snapshot(reader_one);
+    ck_assert_uint_eq(snap->total_docs, ref_one.n_docs);
+    for (int f = 0; f < NX_N_FIELDS; f++) {
+        ck_assert_uint_eq(snap->field_docs[f], ref_one.field_docs[f]);
+        ck_assert_uint_eq(snap->field_tokens[f], ref_one.field_tokens[f]);
+    }
+    uint32_t dead = 0;
+    for (uint32_t g = 0; g < ref_one.n_docs; g++) dead += !ref_one.docs[g].live;
+    ck_assert_uint_eq(dead, 50);
+}
+END_TEST
+
+/* Scores use global statistics: the same articles split into many segments
+ * give the same totals and, per id, the same scores. */
+START_TEST(test_scores_do_not_depend_on_the_segment_split) {
+    setup_indexes();
+    const nx_snapshot *split = nx_reader_snapshot(reader_split);
+    ck_assert_uint_ge(split->n_segments, 4);
+    fprintf(stderr, "split index: %u segments\n", split->n_segments);
+    id_map ids;
+    id_map_build(&ids, &ref_one);
+    rng r = {42};
+    for (int i = 0; i < 400; i++) {
+        char text[512];
+        gen_query(&ref_one, &r, i % 9, text, sizeof text);
+        newsidx_query *q = parse_ok(reader_split, text);
+        refres rr;
+        ref_run(&ref_one, q, &rr);
+        newsidx_search_options o;
+        newsidx_search_options_init(&o);
+        o.snippets = 0;
+        o.k = 20;
+        newsidx_results *res = search_ok(reader_split, q, &o);
+        ck_assert_msg(newsidx_results_total(res) == rr.n, "[%s] total", text);
+        for (size_t h = 0; h < newsidx_results_count(res); h++) {
+            int64_t g = id_map_get(&ids, newsidx_hit_id(res, h));
+            ck_assert(g >= 0);
+            ck_assert_msg(fabs(rr.by_g[g] - newsidx_hit_score(res, h)) <= 1e-6, "[%s] %s: %.9f vs %.9f", text,
+                          newsidx_hit_id(res, h), newsidx_hit_score(res, h), rr.by_g[g]);
+            if (h < rr.n && h < 20) ck_assert(fabs(rr.h[h].s - newsidx_hit_score(res, h)) <= 1e-6);
+        }
+        newsidx_results_free(res);
+        o.exact_total = 0;
+        res = search_ok(reader_split, q, &o);
+        for (size_t h = 0; h < newsidx_results_count(res); h++)
+            ck_assert(fabs(rr.h[h].s - newsidx_hit_score(res, h)) <= 1e-6);
+        newsidx_results_free(res);
+        refres_free(&rr);
+        newsidx_query_free(q);
+    }
+    free(ids.slots);
+}
+END_TEST
+
+START_TEST(test_replaced_articles_never_match) {
+    setup_indexes();
+    /* the replacement's title adds "replaced edition"; the old copy is deleted */
+    newsidx_query *q = parse_ok(reader_one, "\"replaced edition\"");
+    newsidx_search_options o;
+    newsidx_search_options_init(&o);
+    o.k = 100;
+    newsidx_results *res = search_ok(reader_one, q, &o);
+    ck_assert_uint_eq(newsidx_results_total(res), 50);
+    newsidx_results_free(res);
+    newsidx_query_free(q);
+}
+END_TEST
+
+START_TEST(test_date_sort_orders_newest_or_oldest_first_with_undated_last) {
+    setup_indexes();
+    const ref *R = &ref_one;
+    id_map ids;
+    id_map_build(&ids, R);
+    const char *queries[] = {"oil", "said", "bank OR trade", "-the", "computer"};
+    for (size_t qi = 0; qi < sizeof queries / sizeof *queries; qi++) {
+        newsidx_query *q = parse_ok(reader_one, queries[qi]);
+        refres rr;
+        ref_run(R, q, &rr);
+        for (int dir = 0; dir < 2; dir++) {
+            newsidx_search_options o;
+            newsidx_search_options_init(&o);
+            o.sort = dir ? NEWSIDX_SORT_DATE_ASC : NEWSIDX_SORT_DATE_DESC;
+            o.k = 30;
+            o.snippets = 0;
+            newsidx_results *res = search_ok(reader_one, q, &o);
+            ck_assert_uint_eq(newsidx_results_total(res), rr.n);
+            /* reference: sort matches by (date key, g) */
+            int64_t prev = 0;
+            for (size_t h = 0; h < newsidx_results_count(res); h++) {
+                int64_t g = id_map_get(&ids, newsidx_hit_id(res, h));
+                ck_assert(g >= 0 && !isnan(rr.by_g[g]));
+                ck_assert(fabs(rr.by_g[g] - newsidx_hit_score(res, h)) <= 1e-6);
+                int64_t d = R->docs[g].date;
+                int64_t key = d == NX_NO_DATE ? INT64_MIN : dir ? -d : d;
+                if (h) ck_assert_msg(key <= prev, "[%s] not sorted by date", queries[qi]);
+                prev = key;
+            }
+            /* the first hit has the best key of all matches */
+            int64_t best = INT64_MIN;
+            for (uint32_t i = 0; i < rr.n; i++) {
+                int64_t d = R->docs[rr.h[i].g].date;
+                int64_t key = d == NX_NO_DATE ? INT64_MIN : dir ? -d : d;
+                if (key > best) best = key;
+            }
+            if (rr.n) {
+                int64_t g = id_map_get(&ids, newsidx_hit_id(res, 0));
+                int64_t d = R->docs[g].date;
+                ck_assert_int_eq(d == NX_NO_DATE ? INT64_MIN : dir ? -d : d, best);
+            }
+            newsidx_results_free(res);
+        }
+        refres_free(&rr);
+        newsidx_query_free(q);
+    }
+    free(ids.slots);
+}
+END_TEST
+
+START_TEST(test_offset_pages_through_the_same_ranking) {
+    setup_indexes();
+    newsidx_query *q = parse_ok(reader_one, "oil OR gas");
+    newsidx_search_options o;
+    newsidx_search_options_init(&o);
+    o.k = 30;
+    o.snippets = 0;
+    newsidx_results *all = search_ok(reader_one, q, &o);
+    o.k = 10;
+    o.offset = 20;
+    newsidx_results *page = search_ok(reader_one, q, &o);
+    ck_assert_uint_eq(newsidx_results_count(page), 10);
+    for (size_t i = 0; i < 10; i++) ck_assert_str_eq(newsidx_hit_id(page, i), newsidx_hit_id(all, 20 + i));
+    newsidx_results_free(all);
+    newsidx_results_free(page);
+    newsidx_query_free(q);
+}
+END_TEST
+
+START_TEST(test_facets_count_the_whole_matching_set) {
+    setup_indexes();
+    const ref *R = &ref_one;
+    const char *queries[] = {"oil", "computer OR game", "-the", "date:1987-03"};
+    for (size_t qi = 0; qi < sizeof queries / sizeof *queries; qi++) {
+        newsidx_query *q = parse_ok(reader_one, queries[qi]);
+        refres rr;
+        ref_run(R, q, &rr);
+        newsidx_search_options o;
+        newsidx_search_options_init(&o);
+        o.facets = NEWSIDX_FACET_SOURCE | NEWSIDX_FACET_YEAR | NEWSIDX_FACET_MONTH;
+        o.snippets = 0;
+        newsidx_results *res = search_ok(reader_one, q, &o);
+        ck_assert_uint_eq(newsidx_results_total(res), rr.n);
+        /* per source */
+        uint64_t with_source = 0, sum = 0, prev = UINT64_MAX;
+        for (uint32_t i = 0; i < rr.n; i++) with_source += R->docs[rr.h[i].g].source_label != NULL;
+        for (size_t j = 0; j < newsidx_facet_count(res, NEWSIDX_FACET_SOURCE); j++) {
+            const char *label;
+            uint64_t c;
+            ck_assert_int_eq(newsidx_facet_value(res, NEWSIDX_FACET_SOURCE, j, &label, &c), 0);
+            ck_assert_uint_le(c, prev);
+            prev = c;
+            uint64_t want = 0;
+            for (uint32_t i = 0; i < rr.n; i++) {
+                const char *s = R->docs[rr.h[i].g].source_label;
+                want += s && strcmp(s, label) == 0;
+            }
+            ck_assert_msg(c == want, "[%s] source %s: %llu vs %llu", queries[qi], label, (unsigned long long)c,
+                          (unsigned long long)want);
+            sum += c;
+        }
+        ck_assert_uint_eq(sum, with_source);
+        /* per month and year */
+        uint64_t dated = 0;
+        for (uint32_t i = 0; i < rr.n; i++) dated += R->docs[rr.h[i].g].date != NX_NO_DATE;
+        uint64_t msum = 0, ysum = 0;
+        for (size_t j = 0; j < newsidx_facet_count(res, NEWSIDX_FACET_MONTH); j++) {
+            const char *label;
+            uint64_t c;
+            newsidx_facet_value(res, NEWSIDX_FACET_MONTH, j, &label, &c);
+            int64_t lo, hi;
+            ck_assert_int_eq(nx_query_date_period(label, strlen(label), &lo, &hi), 0);
+            uint64_t want = 0;
+            for (uint32_t i = 0; i < rr.n; i++) {
+                int64_t d = R->docs[rr.h[i].g].date;
+                want += d != NX_NO_DATE && d >= lo && d <= hi;
+            }
+            ck_assert_uint_eq(c, want);
+            msum += c;
+        }
+        for (size_t j = 0; j < newsidx_facet_count(res, NEWSIDX_FACET_YEAR); j++) {
+            uint64_t c;
+            newsidx_facet_value(res, NEWSIDX_FACET_YEAR, j, NULL, &c);
+            ysum += c;
+        }
+        ck_assert_uint_eq(msum, dated);
+        ck_assert_uint_eq(ysum, dated);
+        ck_assert_int_eq(newsidx_facet_value(res, NEWSIDX_FACET_MONTH, 100000, NULL, NULL), NEWSIDX_ERR_NOT_FOUND);
+        newsidx_results_free(res);
+        refres_free(&rr);
+        newsidx_query_free(q);
+    }
+}
+END_TEST
+
+typedef struct hl_check {
+    const char *field;
+    const nx_hlterms *ht;
+    size_t s, e;
+    bool found;
+} hl_check;
+
+static int on_hl_token(void *ctx, const newsidx_token *t) {
+    hl_check *c = ctx;
+    if (t->start == c->s && t->end == c->e) c->found = true;
+    return 0;
+}
+
+START_TEST(test_snippets_highlight_query_words_at_original_offsets) {
+    setup_indexes();
+    const char *queries[] = {"oil prices", "\"interest rates\"", "bank*", "Traoré OR computer", "growth~1"};
+    for (size_t qi = 0; qi < sizeof queries / sizeof *queries; qi++) {
+        newsidx_query *q = parse_ok(reader_one, queries[qi]);
+        newsidx_search_options o;
+        newsidx_search_options_init(&o);
+        o.snippets = 2;
+        o.snippet_bytes = 160;
+        o.fields = "*";
+        newsidx_results *res = search_ok(reader_one, q, &o);
+        size_t with_hl = 0;
+        for (size_t i = 0; i < newsidx_results_count(res); i++) {
+            ck_assert_uint_ge(newsidx_hit_snippet_count(res, i), 1);
+            ck_assert_uint_le(newsidx_hit_snippet_count(res, i), 2);
+            for (size_t j = 0; j < newsidx_hit_snippet_count(res, i); j++) {
+                const newsidx_snippet *sn = newsidx_hit_snippet(res, i, j);
+                const newsidx_field *f = newsidx_hit_field(res, i, sn->field);
+                ck_assert_ptr_nonnull(f);
+                ck_assert_uint_le(sn->field_start + sn->text_len, f->value_len);
+                ck_assert(memcmp(f->value + sn->field_start, sn->text, sn->text_len) == 0);
+                ck_assert_uint_eq(strlen(sn->text), sn->text_len);
+                /* cut at character boundaries */
+                ck_assert((((unsigned char)sn->text[0]) & 0xc0) != 0x80);
+                if (sn->field_start + sn->text_len < f->value_len)
+                    ck_assert((((unsigned char)f->value[sn->field_start + sn->text_len]) & 0xc0) != 0x80);
+                ck_assert_uint_le(sn->text_len, 160 + 200); /* a window never much longer than asked */
+                with_hl += sn->n_highlights > 0;
+                for (size_t h = 0; h < sn->n_highlights; h++) {
+                    size_t s = sn->highlights[h][0], e = sn->highlights[h][1];
+                    ck_assert(s < e && s >= sn->field_start && e <= sn->field_start + sn->text_len);
+                    if (h) ck_assert_uint_ge(s, sn->highlights[h - 1][1]);
+                    /* the span is exactly one analyzed word of the field */
+                    hl_check c = {sn->field, NULL, s, e, false};
+                    newsidx_analyze(ref_one.an, f->value, f->value_len, on_hl_token, &c);
+                    ck_assert(c.found);
+                }
+            }
+        }
+        if (newsidx_results_count(res)) ck_assert_uint_ge(with_hl, 1);
+        newsidx_results_free(res);
+        newsidx_query_free(q);
+    }
+}
+END_TEST
+
+/* ---- threads ------------------------------------------------------------------ */
+
+#define THREAD_QUERIES 150
+typedef struct thread_arg {
+    char (*queries)[512];
+    char **expect; /* per query: "total|id:score|..." */
+    int failures;
+} thread_arg;
+
+static char *summarize(const newsidx_reader *r, const char *text) {
+    newsidx_query *q = parse_ok(r, text);
+    newsidx_search_options o;
+    newsidx_search_options_init(&o);
+    o.snippets = 1;
+    newsidx_results *res = NULL;
+    if (newsidx_search(r, q, &o, &res) != 0) {
+        newsidx_query_free(q);
+        return strdup("error");
+    }
+    size_t cap = 4096, len = 0;
+    char *s = malloc(cap);
+    len += (size_t)snprintf(s + len, cap - len, "%llu", (unsigned long long)newsidx_results_total(res));
+    for (size_t i = 0; i < newsidx_results_count(res) && len < cap - 200; i++) {
+        const newsidx_snippet *sn = newsidx_hit_snippet(res, i, 0);
+        len += (size_t)snprintf(s + len, cap - len, "|%s:%.9f:%zu", newsidx_hit_id(res, i), newsidx_hit_score(res, i),
+                                sn ? sn->field_start : 0);
+    }
+    newsidx_results_free(res);
+    newsidx_query_free(q);
+    return s;
+}
+
+static void *thread_main(void *p) {
+    thread_arg *a = p;
+    for (int i = 0; i < THREAD_QUERIES; i++) {
+        char *s = summarize(reader_split, a->queries[i]);
+        if (strcmp(s, a->expect[i]) != 0) a->failures++;
+        free(s);
+    }
+    return NULL;
+}
+
+START_TEST(test_threads_sharing_a_reader_get_the_results_of_one_thread) {
+    setup_indexes();
+    char(*queries)[512] = malloc(THREAD_QUERIES * sizeof *queries);
+    char **expect = malloc(THREAD_QUERIES * sizeof *expect);
+    rng r = {7};
+    for (int i = 0; i < THREAD_QUERIES; i++) {
+        gen_query(&ref_one, &r, i % 9, queries[i], sizeof queries[i]);
+        expect[i] = summarize(reader_split, queries[i]);
+    }
+    enum { NT = 4 };
+    pthread_t t[NT];
+    thread_arg args[NT];
+    for (int i = 0; i < NT; i++) {
+        args[i] = (thread_arg){queries, expect, 0};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, thread_main, &args[i]), 0);
+    }
+    for (int i = 0; i < NT; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(args[i].failures, 0);
+    }
+    for (int i = 0; i < THREAD_QUERIES; i++) free(expect[i]);
+    free(expect);
+    free(queries);
+}
+END_TEST
+
+START_TEST(test_search_rejects_bad_arguments) {
+    setup_indexes();
+    newsidx_query *q = parse_ok(reader_one, "oil");
+    newsidx_results *res = NULL;
+    ck_assert_int_eq(newsidx_search(NULL, q, NULL, &res), NEWSIDX_ERR_INVALID);
+    ck_assert_int_eq(newsidx_search(reader_one, NULL, NULL, &res), NEWSIDX_ERR_INVALID);
+    newsidx_search_options o;
+    newsidx_search_options_init(&o);
+    o.sort = 7;
+    ck_assert_int_eq(newsidx_search(reader_one, q, &o, &res), NEWSIDX_ERR_INVALID);
+    newsidx_search_options_init(&o);
+    o.k = 2000000;
+    ck_assert_int_eq(newsidx_search(reader_one, q, &o, &res), NEWSIDX_ERR_LIMIT);
+    ck_assert_ptr_null(res);
+    ck_assert_ptr_null(newsidx_hit_id(NULL, 0));
+    ck_assert_uint_eq(newsidx_results_total(NULL), 0);
+    newsidx_results_free(NULL);
+    newsidx_query_free(q);
+}
+END_TEST
+
+START_TEST(test_expansions_beyond_max_clauses_give_err_limit) {
+    setup_indexes();
+    newsidx_query_options qo;
+    newsidx_query_options_init(&qo);
+    qo.max_clauses = 50;
+    newsidx_query *q = NULL;
+    ck_assert_int_eq(newsidx_query_parse(reader_one, "s*", 2, &qo, NULL, NULL, 0, &q), 0);
+    newsidx_results *res = NULL;
+    ck_assert_int_eq(newsidx_search(reader_one, q, NULL, &res), NEWSIDX_ERR_LIMIT);
+    newsidx_query_free(q);
+}
+END_TEST
+
+START_TEST(test_cli_prints_hits_json_count_and_caret_errors) {
+    setup_indexes();
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' search %s 'oil prices' -n 3 --json > cli_out.json", NEWSIDX_CLI, DIR_ONE);
+    ck_assert_int_eq(system(cmd), 0);
+    json_error_t je;
+    json_t *doc = json_load_file("cli_out.json", 0, &je);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "query")), "oil prices");
+    ck_assert(json_integer_value(json_object_get(doc, "total")) > 3);
+    json_t *hits = json_object_get(doc, "hits");
+    ck_assert_uint_eq(json_array_size(hits), 3);
+    json_t *h0 = json_array_get(hits, 0);
+    ck_assert(json_is_string(json_object_get(h0, "id")));
+    ck_assert(json_is_number(json_object_get(h0, "score")));
+    json_t *sn = json_array_get(json_object_get(h0, "snippets"), 0);
+    ck_assert(json_array_size(json_object_get(sn, "highlights")) >= 1);
+    json_decref(doc);
+
+    snprintf(cmd, sizeof cmd, "'%s' search %s 'oil prices' --count > cli_out.txt", NEWSIDX_CLI, DIR_ONE);
+    ck_assert_int_eq(system(cmd), 0);
+    FILE *f = fopen("cli_out.txt", "r");
+    unsigned long long n = 0;
+    ck_assert_int_eq(fscanf(f, "%llu", &n), 1);
+    fclose(f);
+    ck_assert(n > 3);
+
+    snprintf(cmd, sizeof cmd, "'%s' search %s 'oil (prices' 2> cli_err.txt", NEWSIDX_CLI, DIR_ONE);
+    int st = system(cmd);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    f = fopen("cli_err.txt", "r");
+    char line[3][256] = {{0}};
+    for (int i = 0; i < 3; i++) ck_assert_ptr_nonnull(fgets(line[i], sizeof line[i], f));
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(line[0], "expected ')'"));
+    ck_assert_str_eq(line[1], "  oil (prices\n");
+    ck_assert_str_eq(line[2], "             ^\n"); /* column 12: the end */
+
+    snprintf(cmd, sizeof cmd, "'%s' search %s 'oil' --facets month > cli_out.txt", NEWSIDX_CLI, DIR_ONE);
+    ck_assert_int_eq(system(cmd), 0);
+    f = fopen("cli_out.txt", "r");
+    char buf[256];
+    bool bar = false, summary = false;
+    while (fgets(buf, sizeof buf, f)) {
+        bar |= strncmp(buf, "  1987-03 ", 10) == 0 && strchr(buf, '#') != NULL;
+        summary |= strstr(buf, "results in") != NULL;
+    }
+    fclose(f);
+    ck_assert(bar && summary);
+}
+END_TEST
+
+static Suite *search_suite(void) {
+    Suite *s = suite_create("search");
+    TCase *tc = tcase_create("reference");
+    tcase_set_timeout(tc, 1200);
+    tcase_add_test(tc, test_reference_statistics_equal_the_index_statistics);
+    tcase_add_test(tc, test_term_queries_equal_the_reference);
+    tcase_add_test(tc, test_and_queries_equal_the_reference);
+    tcase_add_test(tc, test_or_queries_equal_the_reference);
+    tcase_add_test(tc, test_not_queries_equal_the_reference);
+    tcase_add_test(tc, test_phrase_queries_equal_the_reference);
+    tcase_add_test(tc, test_proximity_queries_equal_the_reference);
+    tcase_add_test(tc, test_prefix_queries_equal_the_reference);
+    tcase_add_test(tc, test_field_queries_equal_the_reference);
+    tcase_add_test(tc, test_date_range_queries_equal_the_reference);
+    tcase_add_test(tc, test_scores_do_not_depend_on_the_segment_split);
+    tcase_add_test(tc, test_replaced_articles_never_match);
+    tcase_add_test(tc, test_date_sort_orders_newest_or_oldest_first_with_undated_last);
+    tcase_add_test(tc, test_offset_pages_through_the_same_ranking);
+    tcase_add_test(tc, test_facets_count_the_whole_matching_set);
+    tcase_add_test(tc, test_snippets_highlight_query_words_at_original_offsets);
+    tcase_add_test(tc, test_threads_sharing_a_reader_get_the_results_of_one_thread);
+    tcase_add_test(tc, test_search_rejects_bad_arguments);
+    tcase_add_test(tc, test_expansions_beyond_max_clauses_give_err_limit);
+    tcase_add_test(tc, test_cli_prints_hits_json_count_and_caret_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(search_suite());
+    /* one process: the indexes and the reference are built once */
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    if (reader_one) {
+        newsidx_reader_close(reader_one);
+        newsidx_reader_close(reader_split);
+        ref_free(&ref_one);
+    }
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
