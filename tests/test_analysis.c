@@ -445,6 +445,21 @@ START_TEST(test_french_elision_drops_the_article) {
 }
 END_TEST
 
+START_TEST(test_acronyms_written_with_dots_are_one_word) {
+    newsidx_analyzer *a = make(NULL, NULL);
+    ck_assert_terms(a, "U.S. troops, the U.N. and A.I.", "us troops the un and ai");
+    ck_assert_terms(a, "e.g. i.e. U.S.-backed", "eg ie us backed");
+    ck_assert_terms(a, "plan B.The end", "plan b the end");
+    ck_assert_terms(a, "ab.cd a.bc ab.c", "ab cd a bc ab c");
+    toks ts = run(a, "the U.S. economy");
+    ck_assert_uint_eq(ts.v[1].start, 4);
+    ck_assert_uint_eq(ts.v[1].end, 7); /* "U.S": the final dot ends the sentence or not */
+    ck_assert_uint_eq(ts.v[2].position, 2);
+    free(ts.v);
+    newsidx_analyzer_free(a);
+}
+END_TEST
+
 START_TEST(test_hyphens_split_at_consecutive_positions) {
     newsidx_analyzer *a = make(NULL, NULL);
     toks ts = run(a, "Russia-Burkina Faso, Jean‐Paul—Sartre");
@@ -471,7 +486,7 @@ START_TEST(test_numbers_keep_decimal_points_and_drop_thousands_commas) {
     ck_assert_terms(a, "1,0001 1,000.5", "1.0001 1000.5");
     ck_assert_terms(a, "in 2024. Then", "in 2024 then");
     ck_assert_terms(a, "12.5% of 10-15", "12.5 of 10 15");
-    ck_assert_terms(a, "a.b 1.x x.1 .5 5.", "a b 1 x x 1 5 5");
+    ck_assert_terms(a, "ab.c 1.x x.1 .5 5.", "ab c 1 x x 1 5 5");
     ck_assert_terms(a, "v2.0 mp3", "v2.0 mp3");
     toks ts = run(a, "cost 1,000 euros");
     ck_assert_uint_eq(ts.v[1].start, 5);
@@ -622,7 +637,7 @@ START_TEST(test_offsets_round_trip_over_mixed_text) {
     const char *text =
         "« Putin’s pledge » — l’Afrique, Traoré & TRAORE; 1,000 soldiers (3.14%); "
         "東京都に行きました. 서울에서! Ελλάδα, Москва, Việt Nam, İstanbul; ﬁnance ＡＢＣ "
-        "rock'n'roll don’t co-operate ｶﾞｲﾄﾞ";
+        "rock'n'roll don’t co-operate ｶﾞｲﾄﾞ U.S.A. e.g. 12,345,67";
     check_offsets_round_trip(a, text, strlen(text));
     newsidx_analyzer_free(a);
 }
@@ -924,6 +939,7 @@ static Suite *analysis_suite(void) {
     tcase_add_test(tc, test_other_apostrophes_join_the_word_and_are_removed);
     tcase_add_test(tc, test_french_elision_drops_the_article);
     tcase_add_test(tc, test_hyphens_split_at_consecutive_positions);
+    tcase_add_test(tc, test_acronyms_written_with_dots_are_one_word);
     tcase_add_test(tc, test_numbers_keep_decimal_points_and_drop_thousands_commas);
     tcase_add_test(tc, test_fixture_traore_spellings_give_one_term_and_putins_gives_putin);
     tcase_add_test(tc, test_sample_archive_is_valid_multilingual_json_lines);

@@ -435,6 +435,20 @@ static bool is_elision(const uint8_t *t, size_t n) {
     }
 }
 
+static inline bool is_ascii_letter(uint8_t c) {
+    return (uint8_t)((c | 0x20) - 'a') < 26;
+}
+
+/* A dot at p inside an acronym: a single ASCII letter on each side, the
+ * left one starting the word or following a dot, the right one followed
+ * by no letter or digit (U.S.A., e.g.). */
+static inline bool is_acronym_dot(const uint8_t *p, const uint8_t *word_start,
+                                  const uint8_t *end) {
+    return is_ascii_letter(p[-1]) && (p - 1 == word_start || (p - 2 >= word_start && p[-2] == '.')) &&
+           p + 1 < end && is_ascii_letter(p[1]) &&
+           (p + 2 == end || p[2] >= 0x80 || !ascii_fold[p[2]]);
+}
+
 /* Scans one non-CJK word starting at *pp (a word or mark code point) and
  * emits its term. On return *pp is past the word. */
 static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp,
@@ -481,6 +495,11 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
                     else
                         too_long = true;
                 }
+                p++;
+                continue;
+            } else if (c == '.' && is_acronym_dot(p, word_start, end)) {
+                /* U.S. -> us, U.N. -> un, e.g. -> eg: letters alone
+                 * between dots are one word, as users type it without. */
                 p++;
                 continue;
             } else {
