@@ -213,8 +213,8 @@ START_TEST(test_limits_give_err_limit) {
 
     newsidx_query_options_init(&o);
     o.max_depth = 3;
-    ck_assert_ptr_nonnull(parse_opts("(((a)))", &o, &rc, &col, msg, sizeof msg));
     newsidx_query_free(parse_opts("(((a)))", &o, &rc, &col, msg, sizeof msg));
+    ck_assert_int_eq(rc, NEWSIDX_OK);
     parse_opts("((((a))))", &o, &rc, &col, msg, sizeof msg);
     ck_assert_int_eq(rc, NEWSIDX_ERR_LIMIT);
     ck_assert_ptr_nonnull(strstr(msg, "max_depth"));
