@@ -21,11 +21,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define POOL_PAGE_BITS 20
+/* 64 KiB pages: small enough that a small RAM budget is honoured, large
+ * enough that page bookkeeping is noise. */
+#define POOL_PAGE_BITS 16
 #define POOL_PAGE ((uint32_t)1 << POOL_PAGE_BITS)
 /* The pool addresses slices with u32 offsets: at most 4 GiB of postings
  * per segment, so the RAM budget is capped at 3 GiB (documented). */
-#define MAX_POOL_PAGES 4095u
+#define MAX_POOL_PAGES 65535u
 #define MAX_RAM_BUDGET ((size_t)3 << 30)
 static const uint32_t slice_sizes[] = {16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
 #define N_SLICE_LEVELS (sizeof slice_sizes / sizeof slice_sizes[0])
@@ -125,9 +127,12 @@ static uint32_t pool_alloc(newsidx_writer *w, uint32_t size) {
     uint32_t need = size + 4;
     if (w->n_pages == 0 || POOL_PAGE - w->page_used < need) {
         if (w->n_pages >= MAX_POOL_PAGES) return UINT32_MAX;
-        uint8_t **np = realloc(w->pages, sizeof *np * (w->n_pages + 1));
-        if (!np) return UINT32_MAX;
-        w->pages = np;
+        if ((w->n_pages & (w->n_pages - 1)) == 0) { /* capacity doubles at powers of two */
+            uint8_t **np = realloc(w->pages, sizeof *np * (w->n_pages ? w->n_pages * 2 : 1));
+            if (!np) return UINT32_MAX;
+            w->pages = np;
+        }
+        uint8_t **np = w->pages;
         np[w->n_pages] = malloc(POOL_PAGE);
         if (!np[w->n_pages]) return UINT32_MAX;
         w->n_pages++;
@@ -233,7 +238,7 @@ static void buffer_free(newsidx_writer *w) {
 /* ---- terms ------------------------------------------------------------------ */
 
 static int term_table_grow(newsidx_writer *w) {
-    uint32_t nmask = w->term_mask ? w->term_mask * 2 + 1 : 4095;
+    uint32_t nmask = w->term_mask ? w->term_mask * 2 + 1 : 1023;
     uint32_t *ns = calloc((size_t)nmask + 1, 4);
     if (!ns) return NEWSIDX_ERR_NOMEM;
     for (uint32_t t = 0; t < w->n_terms; t++) {
@@ -281,7 +286,7 @@ static int on_token(void *ctx, const newsidx_token *tok) {
     }
     if (!t) {
         if (w->n_terms == w->cap_terms) {
-            uint32_t nc = w->cap_terms ? w->cap_terms * 2 : 4096;
+            uint32_t nc = w->cap_terms ? w->cap_terms * 2 : 512;
             wterm *nt = realloc(w->terms, sizeof *nt * nc);
             if (!nt) return NEWSIDX_ERR_NOMEM;
             w->terms = nt;
@@ -316,7 +321,7 @@ static int on_token(void *ctx, const newsidx_token *tok) {
 /* ---- ids -------------------------------------------------------------------- */
 
 static int id_table_grow(newsidx_writer *w) {
-    uint32_t nmask = w->id_mask ? w->id_mask * 2 + 1 : 1023;
+    uint32_t nmask = w->id_mask ? w->id_mask * 2 + 1 : 255;
     uint32_t *ns = calloc((size_t)nmask + 1, 4);
     if (!ns) return NEWSIDX_ERR_NOMEM;
     for (uint32_t d = 0; d < w->n_docs; d++) {
@@ -443,7 +448,7 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
     if (!indexed[NX_F_BODY] || indexed[NX_F_BODY]->value_len == 0) warn |= NEWSIDX_WARN_EMPTY_BODY;
     /* doc slot */
     if (w->n_docs == w->cap_docs) {
-        uint32_t nc = w->cap_docs ? w->cap_docs * 2 : 1024;
+        uint32_t nc = w->cap_docs ? w->cap_docs * 2 : 128;
         wdoc *nd = realloc(w->docs, sizeof *nd * nc);
         if (!nd) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
         w->docs = nd;
@@ -514,7 +519,7 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
         w->id_slots[i] = d + 1;
     }
     if (warnings) *warnings = warn;
-    if (ram_used(w) >= w->opts.ram_budget_bytes || w->n_pages + 8 >= MAX_POOL_PAGES ||
+    if (ram_used(w) >= w->opts.ram_budget_bytes || w->n_pages + 64 >= MAX_POOL_PAGES ||
         w->n_docs >= NX_MAX_SEGMENT_DOCS || w->stored.len >= ((size_t)1 << 40)) {
         rc = flush_buffer(w);
         if (rc) {
