@@ -28,8 +28,9 @@ enum {
     CLS_IGNORABLE,  /* soft hyphen, zero-width (non-)joiner, word joiner, BOM */
 };
 
-/* ASCII letters and digits -> lowercase byte; everything else 0. */
-static const uint8_t ascii_fold[128] = {
+/* ASCII letters and digits -> lowercase byte; everything else 0 (bytes >=
+ * 0x80 too, so the hot loop needs one lookup per byte). */
+static const uint8_t ascii_fold[256] = {
     ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
     ['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
     ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e',
@@ -462,7 +463,7 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
 
     for (;;) {
         /* The hot loop: ASCII letters and digits. */
-        while (p < end && *p < 0x80 && ascii_fold[*p]) {
+        while (p < end && ascii_fold[*p]) {
             if (NX_LIKELY(n < MAX_TERM))
                 term[n++] = ascii_fold[*p];
             else
