@@ -104,6 +104,9 @@ typedef struct pt_it {
     const uint8_t *norms;
     const double *k_norm; /* per norm byte: k1 * (1 - b + b * len / avglen) */
     double weight;        /* boost * field weight * idf */
+    /* the last shallow() answer: [blk_from, blk_end] lie in one block */
+    uint32_t blk_from, blk_end;
+    double blk_bound;
 } pt_it;
 static uint32_t pt_next(sit *s) { return s->doc = nx_postings_next(&((pt_it *)s)->p); }
 static uint32_t pt_advance(sit *s, uint32_t t) {
@@ -116,6 +119,10 @@ static double pt_score(sit *s) {
 }
 static uint32_t pt_shallow(sit *s, uint32_t t, double *bound) {
     pt_it *it = (pt_it *)s;
+    if (t >= it->blk_from && t <= it->blk_end) {
+        *bound = it->blk_bound;
+        return it->blk_end;
+    }
     uint32_t end = nx_postings_shallow_advance(&it->p, t);
     if (end == NX_NO_DOC) {
         *bound = 0;
@@ -125,6 +132,9 @@ static uint32_t pt_shallow(sit *s, uint32_t t, double *bound) {
     uint8_t min_norm;
     nx_postings_block_max(&it->p, &max_tf, &min_norm);
     *bound = it->weight * bm25_tf(max_tf, it->k_norm[min_norm]);
+    it->blk_from = t;
+    it->blk_end = end;
+    it->blk_bound = *bound;
     return end;
 }
 static const sit_ops pt_ops = {pt_next, pt_advance, pt_score, pt_shallow};
@@ -373,12 +383,17 @@ typedef struct search {
     nx_err err;
     double field_weight[NX_N_FIELDS];
     double k_norm[NX_N_FIELDS][256];
+    bool k_ready[NX_N_FIELDS];
     uint32_t n_leaves;   /* (field, term) leaves after expansion */
     /* highlight terms (collected while planning) */
     const char **hl;
     uint32_t *hl_len;
     uint32_t n_hl, cap_hl;
     int rc;              /* sticky error raised inside iterators */
+    /* position iterators of the current segment: closed before the segment
+     * arena is reset (a long document grows their position buffer) */
+    nx_postings **with_pos;
+    uint32_t n_with_pos, cap_with_pos;
 } search;
 
 static void *salloc(search *S, size_t n) { return nx_arena_alloc(S->arena, n); }
@@ -623,6 +638,22 @@ static sit *make_range(search *S, uint32_t first, uint32_t end) {
     return &r->base;
 }
 
+/* The length-norm table of a field, computed on first use (most queries
+ * touch one or two fields). */
+static const double *k_norm_of(search *S, int f) {
+    if (!S->k_ready[f]) {
+        const nx_snapshot *snap = S->snap;
+        double avg = snap->field_docs[f] ? (double)snap->field_tokens[f] / (double)snap->field_docs[f]
+                                         : 1.0;
+        if (avg <= 0) avg = 1.0;
+        for (int b = 0; b < 256; b++)
+            S->k_norm[f][b] = NX_BM25_K1 * (1.0 - NX_BM25_B +
+                                            NX_BM25_B * (double)nx_norm_decode((uint8_t)b) / avg);
+        S->k_ready[f] = true;
+    }
+    return S->k_norm[f];
+}
+
 static int make_pt(search *S, uint32_t si, const fterm *f, double boost, sit **out) {
     const nx_segment *seg = S->snap->segments[si];
     *out = NULL;
@@ -632,8 +663,10 @@ static int make_pt(search *S, uint32_t si, const fterm *f, double boost, sit **o
     NX_RETURN_IF(nx_postings_open(&it->p, seg, &f->info[si], false) < 0, &S->err,
                  NEWSIDX_ERR_CORRUPT, "segment %u: corrupt postings", si);
     it->norms = nx_segment_norms(seg, f->field);
-    it->k_norm = S->k_norm[f->field];
+    it->k_norm = k_norm_of(S, f->field);
     it->weight = boost * S->field_weight[f->field] * f->idf;
+    it->blk_from = 1;
+    it->blk_end = 0; /* empty: no cached block */
     uint32_t max_tf;
     uint8_t min_norm;
     nx_postings_term_max(&it->p, &max_tf, &min_norm);
@@ -706,9 +739,19 @@ static int make_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, sit 
     memset(it, 0, sizeof *it);
     double idf_sum = 0;
     uint64_t min_df = UINT64_MAX;
+    if (S->n_with_pos + n > S->cap_with_pos) {
+        uint32_t cap = S->cap_with_pos ? S->cap_with_pos : 16;
+        while (cap < S->n_with_pos + n) cap *= 2;
+        nx_postings **wp = nx_arena_alloc(&S->seg_arena, cap * sizeof *wp);
+        NX_RETURN_IF(!wp, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        if (S->n_with_pos) memcpy(wp, S->with_pos, S->n_with_pos * sizeof *wp);
+        S->with_pos = wp;
+        S->cap_with_pos = cap;
+    }
     for (uint32_t t = 0; t < n; t++) {
         NX_RETURN_IF(nx_postings_open(&ps[t], seg, &ft[t]->info[si], true) < 0, &S->err,
                      NEWSIDX_ERR_CORRUPT, "segment %u: corrupt postings", si);
+        S->with_pos[S->n_with_pos++] = &ps[t];
         idf_sum += ft[t]->idf;
         offs[t] = p->qterms[t].offset;
         if (ft[t]->info[si].df < min_df) min_df = ft[t]->info[si].df;
@@ -734,7 +777,7 @@ static int make_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, sit 
     it->window = p->window;
     int field = ft[0]->field;
     it->norms = nx_segment_norms(seg, field);
-    it->k_norm = S->k_norm[field];
+    it->k_norm = k_norm_of(S, field);
     it->weight = p->boost * S->field_weight[field] * idf_sum;
     /* tf * (k1 + 1) / (tf + K) < k1 + 1 for any frequency */
     it->base = (sit){&phr_ops, 0, it->weight * (NX_BM25_K1 + 1.0), min_df};
@@ -1225,6 +1268,43 @@ static int run_bmw(run *R, uint32_t si, sit **its, uint32_t n, double boost) {
     return S->rc;
 }
 
+/* Block-max for a single (field, term) list: whole blocks whose bound
+ * cannot beat the heap are skipped; the others are scored in a tight loop. */
+static int run_bmw_one(run *R, uint32_t si, pt_it *it) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    topk *T = R->T;
+    nx_postings *p = &it->p;
+    const double slack = 1.0 + 1e-9;
+    uint32_t d = it->base.doc;
+    while (d != NX_NO_DOC) {
+        uint32_t end = NX_NO_DOC - 1;
+        if (topk_full(T)) {
+            double bound;
+            end = pt_shallow(&it->base, d, &bound);
+            if (end == NX_NO_DOC) break;
+            if (bound * slack <= T->h[0].score) {
+                d = end + 1 < NX_NO_DOC ? nx_postings_advance(p, end + 1) : NX_NO_DOC;
+                continue;
+            }
+        }
+        for (; d <= end; d = nx_postings_next(p)) {
+            if (!nx_segment_is_live(seg, d)) continue;
+            R->total++;
+            double tf = nx_postings_freq(p);
+            hit_entry e = {it->weight * bm25_tf(tf, it->k_norm[it->norms[d]]), 0, si, d};
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            if (topk_wants(T, &e)) topk_push(T, &e);
+            if (topk_full(T) && end == NX_NO_DOC - 1) {
+                d = nx_postings_next(p);
+                break; /* the heap is full: go on block by block */
+            }
+        }
+    }
+    it->base.doc = NX_NO_DOC;
+    return S->rc;
+}
+
 static const char *find_stored(const newsidx_field *f, size_t n, const char *name, size_t *len) {
     for (size_t i = 0; i < n; i++)
         if (strcmp(f[i].name, name) == 0) {
@@ -1437,15 +1517,8 @@ static int fill_facets(search *S, facets *F, newsidx_results *res) {
 static int do_search(search *S, newsidx_results *res) {
     const newsidx_search_options *o = S->o;
     const nx_snapshot *snap = S->snap;
-    for (int f = 0; f < NX_N_FIELDS; f++) {
+    for (int f = 0; f < NX_N_FIELDS; f++)
         S->field_weight[f] = f == NX_F_TITLE ? o->title_weight : f == NX_F_BODY ? o->body_weight : 1.0;
-        double avg = snap->field_docs[f] ? (double)snap->field_tokens[f] / (double)snap->field_docs[f]
-                                         : 1.0;
-        if (avg <= 0) avg = 1.0;
-        for (int b = 0; b < 256; b++)
-            S->k_norm[f][b] = NX_BM25_K1 * (1.0 - NX_BM25_B +
-                                            NX_BM25_B * (double)nx_norm_decode((uint8_t)b) / avg);
-    }
     pnode *root;
     NX_FORWARD(plan(S, S->q->root, true, &root));
 
@@ -1489,13 +1562,15 @@ static int do_search(search *S, newsidx_results *res) {
                 or_it *o2 = (or_it *)it;
                 rc = run_bmw(&R, si, o2->c, o2->n, o2->boost);
             } else if (pruning && (it->ops == &pt_ops)) {
-                sit *one[1] = {it};
-                rc = run_bmw(&R, si, one, 1, 1.0);
+                rc = run_bmw_one(&R, si, (pt_it *)it);
             } else {
                 rc = run_exhaustive(&R, si, it);
             }
         }
         if (rc == 0 && F.want & NEWSIDX_FACET_SOURCE) rc = facet_source_merge(S, &F, seg);
+        for (uint32_t i = 0; i < S->n_with_pos; i++) nx_postings_close(S->with_pos[i]);
+        S->n_with_pos = S->cap_with_pos = 0;
+        S->with_pos = NULL;
         nx_arena_reset(&S->seg_arena);
         if (rc) return rc;
     }
