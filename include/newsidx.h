@@ -121,7 +121,9 @@ typedef int (*newsidx_token_fn)(void *ctx, const newsidx_token *token);
 /**
  * Analyzes text and calls fn for each term, in order.
  * Any bytes are accepted: invalid UTF-8 acts as a separator.
- * @return NEWSIDX_OK, NEWSIDX_ERR_NOMEM, or the callback's non-zero value.
+ * @return NEWSIDX_OK, NEWSIDX_ERR_NOMEM (stemmer), NEWSIDX_ERR_INVALID
+ *         (NULL analyzer or fn, or NULL text with len > 0), or the
+ *         callback's non-zero value.
  */
 NEWSIDX_API int newsidx_analyze(newsidx_analyzer *analyzer, const char *text,
                                 size_t len, newsidx_token_fn fn, void *ctx);
