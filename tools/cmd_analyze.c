@@ -114,9 +114,18 @@ static int run_analyze(int argc, char **argv) {
     newsidx_analyzer *an = NULL;
     int rc = newsidx_analyzer_create(&opts, &an);
     if (rc == NEWSIDX_ERR_UNSUPPORTED) {
-        cli_error("analyze", "unsupported language: %s%s%s%s%s (see newsidx analyze --stem list)",
-                  stem ? "--stem " : "", stem ? stem : "", stem && stop ? ", " : "",
-                  stop ? "--stopwords " : "", stop ? stop : "");
+        /* Say which of the two languages is unknown. */
+        opts.stopwords_language = NULL;
+        int stem_rc = newsidx_analyzer_create(&opts, &an);
+        newsidx_analyzer_free(an);
+        if (stem_rc == NEWSIDX_ERR_UNSUPPORTED)
+            cli_error("analyze", "no stemmer for '%s' (newsidx analyze --stem list shows them)",
+                      stem);
+        else
+            cli_error("analyze",
+                      "no stopword list for '%s' (english, french, german, spanish, or en, "
+                      "fr, de, es)",
+                      stop);
         return EXIT_USAGE;
     }
     if (rc) {
