@@ -36,13 +36,14 @@ static void verify_file(checker *c, const nx_rfile *f) {
 
 /* Walks one term's postings; returns false when the term is broken. */
 static void check_term(checker *c, const nx_segment *s, int field, const uint8_t *term,
-                       size_t len, uint64_t off, uint64_t *cf_sum) {
+                       size_t len, const nx_termdict_iter *dit, uint64_t *cf_sum) {
     nx_term_info ti;
-    if (nx_segment_term_info(s, off, &ti)) {
-        report(c, s->post.path, off, "term '%.*s' (field %d): bad postings header", (int)len,
-               term, field);
+    if (nx_segment_term_value(s, field, dit->value, dit->value_len, &ti)) {
+        report(c, s->dict.path, dit->pos, "term '%.*s' (field %d): bad dictionary value",
+               (int)len, term, field);
         return;
     }
+    uint64_t off = ti.postings_off;
     const uint8_t *norms = nx_segment_norms(s, field);
     nx_postings it, sh;
     if (nx_postings_open(&it, s, &ti, true) || nx_postings_open(&sh, s, &ti, false)) {
@@ -106,7 +107,7 @@ static void check_segment(checker *c, const nx_segment *s) {
     uint32_t n = s->doc_count;
     for (uint32_t d = 1; d < n; d++)
         if (nx_segment_date(s, d) < nx_segment_date(s, d - 1)) {
-            report(c, s->col.path, (uint64_t)(s->dates - s->col.data) + 8 * d,
+            report(c, s->col.path, 112 + 8 * (uint64_t)d,
                    "doc %u is dated before doc %u: doc ids must follow dates", d, d - 1);
             break;
         }
@@ -116,21 +117,22 @@ static void check_segment(checker *c, const nx_segment *s) {
             break;
         }
     }
+    uint64_t prev_h = 0;
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t h = nx_load_u64le(s->id_hashes + 8 * (size_t)i);
-        uint32_t d = nx_load_u32le(s->id_docs + 4 * (size_t)i);
+        uint32_t d = nx_load_u32le(s->id_perm + 4 * (size_t)i);
         size_t l = 0;
         const char *idp = d < n ? nx_segment_id(s, d, &l) : NULL;
-        if (d >= n || (i > 0 && h < nx_load_u64le(s->id_hashes + 8 * (size_t)(i - 1))) ||
-            nx_hash64(idp, l) != h) {
-            report(c, s->col.path, (uint64_t)(s->id_hashes - s->col.data) + 8 * i,
-                   "id lookup entry %u is out of order or does not match its doc", i);
+        uint64_t h = idp ? nx_hash64(idp, l) : 0;
+        if (d >= n || (i > 0 && h < prev_h)) {
+            report(c, s->col.path, (uint64_t)(s->id_perm - s->col.data) + 4 * i,
+                   "id lookup entry %u is out of order or names no doc", i);
             break;
         }
+        prev_h = h;
     }
     for (uint32_t d = 0; d < n; d++)
         if (nx_segment_source_ord(s, d) > s->n_sources) {
-            report(c, s->col.path, (uint64_t)(s->src_ords - s->col.data) + 4 * d,
+            report(c, s->col.path, (uint64_t)(s->src_ords - s->col.data) + s->src_width * d,
                    "doc %u has source ordinal %u of %u", d, nx_segment_source_ord(s, d), s->n_sources);
             break;
         }
@@ -151,21 +153,13 @@ static void check_segment(checker *c, const nx_segment *s) {
     uint64_t cf[NX_N_FIELDS] = {0};
     nx_termdict_iter it;
     int rc = nx_termdict_seek(s->termdict, NULL, 0, &it);
-    uint64_t prev_off = 0;
-    bool first = true;
     while (rc == 1) {
-        uint64_t off = 0;
-        for (int k = NX_DICT_VALUE_BYTES - 1; k >= 0; k--) off = off << 8 | it.value[k];
         int field = it.term_len ? it.term[0] : 255;
-        if (it.term_len < 2 || field >= NX_N_FIELDS || it.value_len != NX_DICT_VALUE_BYTES) {
-            report(c, s->dict.path, it.pos, "dictionary entry with bad field byte or value");
-        } else if (!first && off <= prev_off) {
-            report(c, s->dict.path, it.pos, "postings offsets do not increase with terms");
+        if (it.term_len < 2 || field >= NX_N_FIELDS) {
+            report(c, s->dict.path, it.pos, "dictionary entry with a bad field byte");
         } else {
-            check_term(c, s, field, it.term + 1, it.term_len - 1, off, &cf[field]);
+            check_term(c, s, field, it.term + 1, it.term_len - 1, &it, &cf[field]);
         }
-        prev_off = off;
-        first = false;
         if (c->problems > 100) return; /* enough to say it is broken */
         rc = nx_termdict_next(&it);
     }

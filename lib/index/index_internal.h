@@ -20,9 +20,9 @@ enum {
     NX_FILE_TOMBSTONES = 8,
 };
 
-/* Bytes of a dictionary value: the term's offset in the postings file,
- * u40 little-endian (a postings file is limited to 1 TiB). */
-#define NX_DICT_VALUE_BYTES 5
+/* A term found in one document with at most this many occurrences keeps
+ * its posting and positions inside its dictionary value ("pulsing"). */
+#define NX_PULSE_MAX_CF 64
 /* Segment limits (documented in FORMAT.md). */
 #define NX_MAX_SEGMENT_DOCS 0x7fffffffu
 
@@ -44,17 +44,17 @@ struct nx_segment {
     uint32_t field_docs[NX_N_FIELDS];
     uint64_t field_tokens[NX_N_FIELDS];
     uint64_t raw_text_bytes, raw_stored_bytes;
-    const uint8_t *dates;      /* i64 LE per doc */
-    const uint8_t *text_bytes; /* u32 LE per doc: raw bytes of indexed text */
+    const uint8_t *dates;      /* i64 LE per doc, NULL when no doc is dated */
     const uint8_t *id_offs;    /* u32 LE, doc_count + 1 */
     const uint8_t *id_bytes;
-    const uint8_t *id_hashes;  /* u64 LE, sorted */
-    const uint8_t *id_docs;    /* u32 LE, parallel to id_hashes */
-    const uint8_t *src_ords;   /* u32 LE per doc */
+    const uint8_t *id_perm;    /* u32 LE docs sorted by (XXH3-64 of id, doc) */
+    const uint8_t *src_ords;   /* src_width bytes LE per doc (none when 0) */
+    uint32_t src_width;
     uint32_t n_sources;
     const uint8_t *src_offs;   /* u32 LE, n_sources + 1 */
     const uint8_t *src_bytes;
-    const uint8_t *norms;      /* NX_N_FIELDS * doc_count bytes */
+    const uint8_t *norms[NX_N_FIELDS]; /* doc_count bytes each */
+    uint8_t *zero_norms;       /* in memory: for fields the norms file omits */
 };
 
 /* Opens segment seg_no of dir (all files, footers verified; del_gen 0 = no
@@ -67,8 +67,9 @@ void nx_segment_close(nx_segment *s);
 uint32_t nx_segment_find_id(const nx_segment *s, const char *id, size_t len);
 /* Bytes per part of a segment (for stats). */
 void nx_segment_sizes(const nx_segment *s, newsidx_stats *st);
-/* Reads a term's header at a postings offset into *ti. 0 or CORRUPT. */
-int nx_segment_term_info(const nx_segment *s, uint64_t postings_off, nx_term_info *ti);
+/* Parses a dictionary value of field into *ti. 0 or CORRUPT. */
+int nx_segment_term_value(const nx_segment *s, int field, const uint8_t *value, size_t len,
+                          nx_term_info *ti);
 /* Full verification of one segment (checksums and invariants). Returns the
  * number of problems reported through fn. */
 uint64_t nx_segment_check(const nx_segment *s, newsidx_check_fn fn, void *ctx);

@@ -92,7 +92,9 @@ int nx_merge(const char *dir, uint32_t seg_no, nx_segment *const *in, const uint
         if (store) rc = nx_segment_stored(s, d, &scratch, err, &fields, &nf);
         if (rc == 0)
             rc = nx_segbuild_doc(b, best_date, id, id_len, sname, src_len,
-                                 nx_load_u32le(s->text_bytes + 4 * (size_t)d), fields, nf);
+                                 /* per-doc sizes are not kept: the average */
+                                 (uint32_t)(s->raw_text_bytes / NX_MAX(s->doc_count, 1)), fields,
+                                 nf);
     }
     if (rc) goto done;
     /* Terms: merge the sorted dictionaries. */
@@ -127,13 +129,12 @@ int nx_merge(const char *dir, uint32_t seg_no, nx_segment *const *in, const uint
             if (src[i].valid != 1 || src[i].it.term_len != key_len ||
                 memcmp(src[i].it.term, key, key_len) != 0)
                 continue;
-            uint64_t off = 0;
-            for (int k = NX_DICT_VALUE_BYTES - 1; k >= 0; k--) off = off << 8 | src[i].it.value[k];
             nx_term_info ti;
             nx_postings p;
-            if (nx_segment_term_info(in[i], off, &ti) || nx_postings_open(&p, in[i], &ti, true)) {
-                rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: corrupt postings at byte %llu",
-                                in[i]->post.path, (unsigned long long)off);
+            if (nx_segment_term_value(in[i], key[0], src[i].it.value, src[i].it.value_len, &ti) ||
+                nx_postings_open(&p, in[i], &ti, true)) {
+                rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: corrupt postings of a term at byte %llu",
+                                in[i]->post.path, (unsigned long long)ti.postings_off);
                 break;
             }
             for (uint32_t d = nx_postings_doc(&p); d != NX_NO_DOC; d = nx_postings_next(&p)) {

@@ -56,41 +56,42 @@ static int open_part(const char *dir, uint32_t seg_no, const char *ext, uint32_t
 static size_t up8(size_t x) { return (x + 7) & ~(size_t)7; }
 
 /* Lays the column views over the .col file and checks that every section
- * lies inside it. */
+ * lies inside it (FORMAT.md, "Columns"). */
 static int parse_columns(nx_segment *s, nx_err *err) {
     const uint8_t *c = s->col.data;
     size_t len = s->col.len;
     NX_RETURN_IF(len < 112 || nx_load_u32le(c) != NX_COL_MAGIC, err, NEWSIDX_ERR_CORRUPT,
                  "%s: bad column header at byte 0", s->col.path);
     uint32_t n = nx_load_u32le(c + 4);
+    uint32_t flags = nx_load_u32le(c + 12);
     s->doc_count = n;
     s->n_sources = nx_load_u32le(c + 8);
+    s->src_width = (flags >> 4) & 15;
     for (int f = 0; f < NX_N_FIELDS; f++) {
         s->field_docs[f] = nx_load_u32le(c + 16 + 16 * f);
         s->field_tokens[f] = nx_load_u64le(c + 16 + 16 * f + 8);
     }
     s->raw_text_bytes = nx_load_u64le(c + 96);
     s->raw_stored_bytes = nx_load_u64le(c + 104);
+    bool dated = flags & 2;
+    size_t need = 112 + (dated ? 8 * (size_t)n : 0) + up8((size_t)s->src_width * n) +
+                  up8(4 * (size_t)n) + up8(4 * ((size_t)n + 1)) + up8(4 * ((size_t)s->n_sources + 1));
+    NX_RETURN_IF(n > NX_MAX_SEGMENT_DOCS || s->n_sources > n || need > len ||
+                     (s->src_width != 0 && s->src_width != 1 && s->src_width != 2 &&
+                      s->src_width != 4) || (s->n_sources > 0 && s->src_width == 0),
+                 err, NEWSIDX_ERR_CORRUPT, "%s: header at byte 0: %u docs do not fit in %zu bytes",
+                 s->col.path, n, len);
     size_t off = 112;
-    size_t need = off + 8 * (size_t)n + up8(4 * (size_t)n) + 8 * (size_t)n + up8(4 * (size_t)n) +
-                  up8(4 * (size_t)n) + up8(4 * ((size_t)n + 1)) +
-                  up8(4 * ((size_t)s->n_sources + 1));
-    NX_RETURN_IF(n > NX_MAX_SEGMENT_DOCS || s->n_sources > n || need > len, err,
-                 NEWSIDX_ERR_CORRUPT, "%s: %u docs do not fit in %zu bytes", s->col.path, n, len);
-    s->dates = c + off;
-    off += 8 * (size_t)n;
-    s->text_bytes = c + off;
-    off = up8(off + 4 * (size_t)n);
-    s->id_hashes = c + off;
-    off += 8 * (size_t)n;
-    s->id_docs = c + off;
-    off = up8(off + 4 * (size_t)n);
+    s->dates = dated ? c + off : NULL;
+    off += dated ? 8 * (size_t)n : 0;
     s->src_ords = c + off;
-    off = up8(off + 4 * (size_t)n);
+    off += up8((size_t)s->src_width * n);
+    s->id_perm = c + off;
+    off += up8(4 * (size_t)n);
     s->id_offs = c + off;
-    off = up8(off + 4 * ((size_t)n + 1));
+    off += up8(4 * ((size_t)n + 1));
     s->src_offs = c + off;
-    off = up8(off + 4 * ((size_t)s->n_sources + 1));
+    off += up8(4 * ((size_t)s->n_sources + 1));
     s->id_bytes = c + off;
     uint32_t id_total = nx_load_u32le(s->id_offs + 4 * (size_t)n);
     uint32_t src_total = nx_load_u32le(s->src_offs + 4 * (size_t)s->n_sources);
@@ -115,14 +116,29 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
     if (rc == 0) rc = nx_termdict_open(s->dict.data, s->dict.len, err, &s->termdict);
     if (rc == 0) rc = open_part(dir, seg_no, "norm", NX_FILE_NORMS, err, &s->norm);
     if (rc == 0) {
+        /* Fields no doc has are omitted from the file (mask bit clear). */
         const uint8_t *d = s->norm.data;
-        if (s->norm.len != 16 + (size_t)NX_N_FIELDS * s->doc_count ||
-            nx_load_u32le(d) != NX_NORM_MAGIC || nx_load_u32le(d + 4) != s->doc_count ||
-            nx_load_u32le(d + 8) != NX_N_FIELDS)
+        uint32_t mask = s->norm.len >= 16 ? nx_load_u32le(d + 12) : 0;
+        size_t present = (size_t)__builtin_popcount(mask & ((1u << NX_N_FIELDS) - 1));
+        if (s->norm.len != 16 + present * s->doc_count || nx_load_u32le(d) != NX_NORM_MAGIC ||
+            nx_load_u32le(d + 4) != s->doc_count || nx_load_u32le(d + 8) != NX_N_FIELDS ||
+            (mask >> NX_N_FIELDS))
             rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT,
-                            "%s: header at byte 0 does not match %u docs x %d fields",
-                            s->norm.path, s->doc_count, NX_N_FIELDS);
-        s->norms = d + 16;
+                            "%s: header at byte 0 does not match %u docs x %zu fields",
+                            s->norm.path, s->doc_count, present);
+        if (rc == 0 && present < NX_N_FIELDS) {
+            s->zero_norms = calloc((size_t)s->doc_count + 1, 1);
+            if (!s->zero_norms) rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+        }
+        const uint8_t *p = d + 16;
+        for (int f = 0; rc == 0 && f < NX_N_FIELDS; f++) {
+            if (mask & (1u << f)) {
+                s->norms[f] = p;
+                p += s->doc_count;
+            } else {
+                s->norms[f] = s->zero_norms;
+            }
+        }
     }
     if (rc == 0 && (nx_load_u32le(s->col.data + 12) & 1)) {
         rc = open_part(dir, seg_no, "docs", NX_FILE_DOCSTORE, err, &s->docs);
@@ -172,6 +188,7 @@ void nx_segment_close(nx_segment *s) {
     nx_rfile_close(&s->col);
     nx_rfile_close(&s->docs);
     nx_rfile_close(&s->del);
+    free(s->zero_norms);
     free(s);
 }
 
@@ -186,9 +203,9 @@ void nx_segment_sizes(const nx_segment *s, newsidx_stats *st) {
     st->docs += s->live_count;
     st->deleted_docs += s->doc_count - s->live_count;
     st->raw_stored_bytes += s->raw_stored_bytes;
-    /* raw text of live docs only: the ratio is about what can be found */
-    for (uint32_t d = 0; d < s->doc_count; d++)
-        if (nx_segment_is_live(s, d)) st->raw_text_bytes += nx_load_u32le(s->text_bytes + 4 * (size_t)d);
+    /* raw text of live docs only, pro rata: per-doc sizes are not kept */
+    if (s->doc_count)
+        st->raw_text_bytes += (uint64_t)((double)s->raw_text_bytes * s->live_count / s->doc_count);
 }
 
 /* ---- columns -------------------------------------------------------------- */
@@ -203,11 +220,11 @@ bool nx_segment_is_live(const nx_segment *s, uint32_t doc) {
 uint32_t nx_segment_field_docs(const nx_segment *s, int field) { return s->field_docs[field]; }
 uint64_t nx_segment_field_tokens(const nx_segment *s, int field) { return s->field_tokens[field]; }
 const uint8_t *nx_segment_norms(const nx_segment *s, int field) {
-    return s->norms + (size_t)field * s->doc_count;
+    return s->norms[field];
 }
 
 int64_t nx_segment_date(const nx_segment *s, uint32_t doc) {
-    return (int64_t)nx_load_u64le(s->dates + 8 * (size_t)doc);
+    return s->dates ? (int64_t)nx_load_u64le(s->dates + 8 * (size_t)doc) : NX_NO_DATE;
 }
 
 /* First doc whose date is >= t (dates ascend with doc ids). */
@@ -241,7 +258,13 @@ const char *nx_segment_id(const nx_segment *s, uint32_t doc, size_t *len) {
 }
 
 uint32_t nx_segment_source_ord(const nx_segment *s, uint32_t doc) {
-    return nx_load_u32le(s->src_ords + 4 * (size_t)doc);
+    const uint8_t *p = s->src_ords + (size_t)s->src_width * doc;
+    switch (s->src_width) {
+    case 1: return p[0];
+    case 2: return nx_load_u16le(p);
+    case 4: return nx_load_u32le(p);
+    default: return 0;
+    }
 }
 uint32_t nx_segment_source_count(const nx_segment *s) { return s->n_sources; }
 const char *nx_segment_source_name(const nx_segment *s, uint32_t ord, size_t *len) {
@@ -255,18 +278,26 @@ const char *nx_segment_source_name(const nx_segment *s, uint32_t ord, size_t *le
     return (const char *)s->src_bytes + a;
 }
 
+/* The id lookup is a permutation of the docs sorted by the XXH3-64 of
+ * their ids: a binary search hashes the ids it probes (no hash stored). */
+static uint64_t perm_hash(const nx_segment *s, uint32_t i, uint32_t *doc) {
+    *doc = nx_load_u32le(s->id_perm + 4 * (size_t)i);
+    if (*doc >= s->doc_count) return UINT64_MAX;
+    size_t l;
+    const char *p = nx_segment_id(s, *doc, &l);
+    return nx_hash64(p, l);
+}
+
 uint32_t nx_segment_find_id(const nx_segment *s, const char *id, size_t len) {
     uint64_t h = nx_hash64(id, len);
-    uint32_t lo = 0, hi = s->doc_count;
+    uint32_t lo = 0, hi = s->doc_count, doc;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (nx_load_u64le(s->id_hashes + 8 * (size_t)mid) < h) lo = mid + 1;
+        if (perm_hash(s, mid, &doc) < h) lo = mid + 1;
         else hi = mid;
     }
     uint32_t found = NX_NO_DOC;
-    for (uint32_t i = lo; i < s->doc_count && nx_load_u64le(s->id_hashes + 8 * (size_t)i) == h; i++) {
-        uint32_t doc = nx_load_u32le(s->id_docs + 4 * (size_t)i);
-        if (doc >= s->doc_count) continue;
+    for (uint32_t i = lo; i < s->doc_count && perm_hash(s, i, &doc) == h; i++) {
         size_t l;
         const char *p = nx_segment_id(s, doc, &l);
         if (l == len && memcmp(p, id, len) == 0 && (found == NX_NO_DOC || nx_segment_is_live(s, doc)))
@@ -293,35 +324,44 @@ int nx_segment_stored(const nx_segment *s, uint32_t doc, nx_docstore_scratch *sc
 
 /* ---- dictionary ------------------------------------------------------------ */
 
-int nx_segment_term_info(const nx_segment *s, uint64_t postings_off, nx_term_info *ti) {
-    if (postings_off >= s->post.len) return NEWSIDX_ERR_CORRUPT;
-    const uint8_t *p = s->post.data + postings_off, *end = s->post.data + s->post.len;
-    uint64_t df, extra, poff;
-    if (nx_varint_decode(&p, end, &df) || nx_varint_decode(&p, end, &extra) ||
-        nx_varint_decode(&p, end, &poff) || df == 0 || df > UINT32_MAX || poff > s->pos.len)
+/* Dictionary value (FORMAT.md, "Term dictionary"): varint df, varint
+ * cf - df, then either the pulsed posting (df == 1: varint doc and the
+ * positions) or varint postings offset and varint positions offset. */
+int nx_segment_term_value(const nx_segment *s, int field, const uint8_t *value, size_t len,
+                          nx_term_info *ti) {
+    const uint8_t *p = value, *end = value + len;
+    uint64_t df, extra, a = 0, b = 0;
+    if (nx_varint_decode(&p, end, &df) || nx_varint_decode(&p, end, &extra) || df == 0 ||
+        df > s->doc_count)
         return NEWSIDX_ERR_CORRUPT;
+    memset(ti, 0, sizeof *ti);
     ti->df = (uint32_t)df;
     ti->cf = df + extra;
-    ti->postings_off = postings_off;
-    ti->positions_off = poff;
+    ti->field = field;
+    if (p < end && df == 1 && ti->cf <= NX_PULSE_MAX_CF) {
+        ti->pulsed = p;
+        ti->pulsed_len = (size_t)(end - p);
+        return 0;
+    }
+    if (nx_varint_decode(&p, end, &a) || nx_varint_decode(&p, end, &b) || p != end ||
+        a >= s->post.len || b > s->pos.len)
+        return NEWSIDX_ERR_CORRUPT;
+    ti->postings_off = a;
+    ti->positions_off = b;
     return 0;
-}
-
-static uint64_t load_value(const uint8_t *v) {
-    uint64_t x = 0;
-    for (int i = NX_DICT_VALUE_BYTES - 1; i >= 0; i--) x = x << 8 | v[i];
-    return x;
 }
 
 int nx_segment_lookup(const nx_segment *s, int field, const char *term, size_t len,
                       nx_term_info *out) {
     if (field < 0 || field >= NX_N_FIELDS || len > 255) return 0;
-    uint8_t key[256 + 1], val[NX_DICT_VALUE_BYTES];
+    uint8_t key[256 + 1];
     key[0] = (uint8_t)field;
     memcpy(key + 1, term, len);
-    int rc = nx_termdict_get(s->termdict, key, len + 1, val);
+    const uint8_t *v;
+    size_t vl;
+    int rc = nx_termdict_find(s->termdict, key, len + 1, &v, &vl);
     if (rc <= 0) return rc;
-    NX_FORWARD(nx_segment_term_info(s, load_value(val), out));
+    NX_FORWARD(nx_segment_term_value(s, field, v, vl, out));
     return 1;
 }
 
@@ -336,7 +376,7 @@ int nx_segment_terms(const nx_segment *s, int field, const char *prefix, size_t 
     while (rc == 1) {
         if (it.term_len < len + 1 || memcmp(it.term, key, len + 1) != 0) return 0;
         nx_term_info ti;
-        NX_FORWARD(nx_segment_term_info(s, load_value(it.value), &ti));
+        NX_FORWARD(nx_segment_term_value(s, field, it.value, it.value_len, &ti));
         int r = fn(ctx, (const char *)it.term + 1, it.term_len - 1, &ti);
         if (r) return r;
         rc = nx_termdict_next(&it);
@@ -374,10 +414,8 @@ static int skip_next(nx_skip_cursor *c, const uint8_t *end) {
  * doc (found by walking its entries; at most 127). */
 static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
     const uint8_t *p = it->blocks + c->data_off + c->data_len, *end = it->end;
-    uint64_t mtf, v;
-    if (p > end || nx_varint_decode(&p, end, &mtf) || p >= end) return -1;
-    c->min_norm = *p++;
-    c->max_tf = (uint32_t)mtf;
+    uint64_t v;
+    if (p > end) return -1;
     if (it->n_blocks > 0) {
         uint64_t dpb, dpo;
         if (nx_varint_decode(&p, end, &dpb) || nx_varint_decode(&p, end, &dpo) || p >= end)
@@ -390,13 +428,26 @@ static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
     c->data_len = (uint64_t)(p - (it->blocks + c->data_off)); /* header only */
     c->block = it->n_blocks;
     c->prev_last = c->last_doc;
+    /* The tail stores no block-max data: it is recomputed here, with the
+     * norms when the field is known (else the loosest bound, norm 0). */
     uint32_t next = it->n_blocks ? c->last_doc + 1 : 0;
-    uint32_t n = it->df % NX_BLOCK;
+    uint32_t n = it->df % NX_BLOCK, max_tf = 0;
+    uint8_t min_norm = it->norms ? 255 : 0;
     for (uint32_t i = 0; i < n; i++) {
         if (nx_varint_decode(&p, end, &v)) return -1;
-        next += (uint32_t)(v >> 1) + 1;
-        if (!(v & 1) && nx_varint_decode(&p, end, &v)) return -1;
+        next += (uint32_t)(v >> 1);
+        uint64_t f = 1;
+        if (!(v & 1)) {
+            if (nx_varint_decode(&p, end, &f)) return -1;
+            f++;
+        }
+        if (next >= it->seg->doc_count) return -1;
+        if (f > max_tf) max_tf = (uint32_t)NX_MIN(f, UINT32_MAX);
+        if (it->norms && it->norms[next] < min_norm) min_norm = it->norms[next];
+        next++;
     }
+    c->max_tf = max_tf;
+    c->min_norm = min_norm;
     c->last_doc = next - 1;
     c->p = p; /* the tail's entries start at data_off + data_len */
     return 0;
@@ -459,17 +510,35 @@ int nx_postings_open(nx_postings *it, const nx_segment *s, const nx_term_info *t
     it->pos_buf = it->pos_inline;
     it->pos_buf_cap = 64;
     it->doc = NX_NO_DOC;
+    it->norms = ti->field >= 0 && ti->field < NX_N_FIELDS ? s->norms[ti->field] : NULL;
+    it->df = ti->df;
+    it->cf = ti->cf;
+    if (ti->df == 0) return NEWSIDX_ERR_CORRUPT;
+    if (ti->pulsed) {
+        /* one doc, its positions inline: a one-entry tail */
+        const uint8_t *p = ti->pulsed, *end = p + ti->pulsed_len;
+        uint64_t d;
+        if (ti->df != 1 || nx_varint_decode(&p, end, &d) || d >= s->doc_count)
+            return NEWSIDX_ERR_CORRUPT;
+        it->pulsed = p;
+        it->pulsed_end = end;
+        it->docs[0] = (uint32_t)d;
+        it->freqs[0] = (uint32_t)ti->cf;
+        it->n_in_block = 1;
+        it->doc = (uint32_t)d;
+        it->term_max_tf = (uint32_t)ti->cf;
+        it->term_min_norm = it->norms ? it->norms[d] : 0;
+        it->dc.block = it->sc.block = 0;
+        it->dc.last_doc = it->sc.last_doc = (uint32_t)d;
+        it->dc.max_tf = it->sc.max_tf = it->term_max_tf;
+        it->dc.min_norm = it->sc.min_norm = it->term_min_norm;
+        return 0;
+    }
     if (ti->postings_off >= s->post.len || ti->positions_off > s->pos.len) return NEWSIDX_ERR_CORRUPT;
     const uint8_t *p = s->post.data + ti->postings_off, *end = s->post.data + s->post.len;
-    uint64_t df, extra, poff;
-    if (nx_varint_decode(&p, end, &df) || nx_varint_decode(&p, end, &extra) ||
-        nx_varint_decode(&p, end, &poff) || df == 0 || df > UINT32_MAX)
-        return NEWSIDX_ERR_CORRUPT;
-    it->df = (uint32_t)df;
-    it->cf = df + extra;
     it->n_blocks = it->df / NX_BLOCK;
     it->last_block = it->df % NX_BLOCK ? it->n_blocks : it->n_blocks - 1;
-    it->pos_base = s->pos.data + poff;
+    it->pos_base = s->pos.data + ti->positions_off;
     it->pos_end = s->pos.data + s->pos.len;
     it->end = end;
     nx_skip_cursor c = {0};
@@ -556,6 +625,18 @@ int nx_postings_positions(nx_postings *it, const uint32_t **pos) {
         if (!nb) return NEWSIDX_ERR_NOMEM;
         it->pos_buf = nb;
         it->pos_buf_cap = cap;
+    }
+    if (it->pulsed) {
+        const uint8_t *p = it->pulsed;
+        uint32_t prev = 0;
+        for (uint32_t j = 0; j < freq; j++) {
+            uint64_t v;
+            if (nx_varint_decode(&p, it->pulsed_end, &v)) return NEWSIDX_ERR_CORRUPT;
+            prev += (uint32_t)v;
+            it->pos_buf[j] = prev;
+        }
+        *pos = it->pos_buf;
+        return (int)freq;
     }
     /* it->acc counts positions from the start of the block's first pos
      * block (dc.pblock); walk the position cursor forward to them. */

@@ -23,12 +23,19 @@ int nx_field_from_name(const char *name, size_t len);
 uint8_t nx_norm_encode(uint32_t len);
 uint32_t nx_norm_decode(uint8_t norm);
 
-/* What the dictionary holds for one (field, term) in one segment. */
+/* What the dictionary holds for one (field, term) in one segment.
+ * Filled by nx_segment_lookup / nx_segment_terms only (the last three
+ * members were added by the index engineer: a term found in one document
+ * keeps its posting inside the dictionary, and the iterator needs the
+ * field for exact block-max norms). */
 typedef struct nx_term_info {
     uint32_t df;            /* documents containing the term */
     uint64_t cf;            /* total occurrences */
     uint64_t postings_off;  /* offset of the term's postings in the postings file */
     uint64_t positions_off; /* offset of its positions in the positions file */
+    int field;              /* private: the term's field */
+    const uint8_t *pulsed;  /* private: inline posting (df == 1), or NULL */
+    size_t pulsed_len;
 } nx_term_info;
 
 typedef struct nx_segment nx_segment;
@@ -102,6 +109,8 @@ typedef struct nx_postings {
     uint64_t cf;
     uint32_t term_max_tf;
     uint8_t term_min_norm;
+    const uint8_t *norms;          /* the field's norms (block-max of the tail) */
+    const uint8_t *pulsed, *pulsed_end; /* inline posting of a df == 1 term */
     nx_skip_cursor dc;             /* the decoded block's entry */
     nx_skip_cursor sc;             /* the shallow cursor's entry */
     uint32_t docs[128], freqs[128];

@@ -96,7 +96,8 @@ struct nx_segbuild {
     uint64_t field_tokens[NX_N_FIELDS];
     uint64_t raw_text_bytes, raw_id_bytes;
     /* columns */
-    nx_buf dates, text_bytes, id_offs, id_bytes, src_ords, src_offs, src_bytes;
+    nx_buf dates, id_offs, id_bytes, src_ords, src_offs, src_bytes;
+    bool any_date;
     uint64_t *id_hash; /* n_docs pairs packed: hash, doc in a parallel array */
     uint32_t *id_doc;
     src_slot *src_table;
@@ -110,7 +111,7 @@ static void segbuild_free(nx_segbuild *b) {
     nx_docstore_writer_free(b->docstore);
     nx_termdict_builder_free(b->dict);
     free(b->norms);
-    nx_buf *bufs[] = {&b->dates, &b->text_bytes, &b->id_offs, &b->id_bytes, &b->src_ords,
+    nx_buf *bufs[] = {&b->dates, &b->id_offs, &b->id_bytes, &b->src_ords,
                       &b->src_offs, &b->src_bytes, &b->term_post, &b->term_skip, &b->term_pos};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nx_buf_free(bufs[i]);
     free(b->id_hash);
@@ -176,7 +177,7 @@ int nx_segbuild_create(const char *dir, uint32_t seg_no, uint32_t n_docs,
             rc = nx_docstore_writer_create(b->docs_f, o->doc_store_level,
                                            o->doc_store_block_bytes, err, &b->docstore);
     }
-    if (rc == 0 && nx_termdict_builder_create(NX_DICT_VALUE_BYTES, &b->dict))
+    if (rc == 0 && nx_termdict_builder_create_var(&b->dict))
         rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
     if (rc != 0) {
         nx_segbuild_abort(b);
@@ -240,7 +241,7 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
     nx_store_u64le(d8, (uint64_t)date);
     uint32_t ord;
     int rc = nx_buf_append(&b->dates, d8, 8);
-    if (rc == 0) rc = nx_buf_put_u32le(&b->text_bytes, text_bytes);
+    b->any_date |= date != NX_NO_DATE;
     if (rc == 0) rc = nx_buf_append(&b->id_bytes, id, id_len);
     NX_RETURN_IF(b->id_bytes.len > UINT32_MAX, b->err, NEWSIDX_ERR_LIMIT,
                  "ids of one segment exceed 4 GiB");
@@ -276,13 +277,32 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
     uint64_t cf = 0;
     for (uint32_t i = 0; i < n; i++) cf += freqs[i];
     b->field_tokens[field] += cf;
+    b->key[0] = (uint8_t)field;
+    memcpy(b->key + 1, term, len);
+    uint8_t val[32 + 10 * NX_PULSE_MAX_CF];
+    size_t vl = 0;
+    int rc = 0;
+    if (n == 1 && cf <= NX_PULSE_MAX_CF) {
+        /* Pulsing: the single posting and its positions live in the
+         * dictionary value; the postings and positions files get nothing. */
+        vl += nx_varint_encode(val + vl, 1);
+        vl += nx_varint_encode(val + vl, cf - 1);
+        vl += nx_varint_encode(val + vl, docs[0]);
+        uint32_t prev = 0;
+        for (uint32_t j = 0; j < freqs[0]; j++) {
+            vl += nx_varint_encode(val + vl, positions[j] - prev);
+            prev = positions[j];
+        }
+        rc = nx_termdict_add_var(b->dict, b->key, len + 1, val, vl);
+        if (rc == NEWSIDX_ERR_NOMEM) return nx_err_set(b->err, rc, "out of memory");
+        if (rc) return nx_err_set(b->err, rc, "term dictionary rejected a term (order?)");
+        return 0;
+    }
 
     /* Positions: per doc the first absolute, then deltas; blocks of 128 over
      * the whole stream, the tail as varints. */
     uint32_t blk[NX_BLOCK], blk2[NX_BLOCK];
     uint64_t full_pos_blocks = cf / NX_BLOCK;
-    /* pos_block_off[k] = byte offset of pos block k (k <= full blocks) */
-    int rc = 0;
     {
         uint32_t k = 0;
         uint64_t g = 0;
@@ -363,10 +383,9 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
             if (!rc) rc = nx_buf_putc(skip, min_norm);
             prev_last = last;
         } else {
-            /* tail: block-max data, where its positions start, entries */
-            rc = nx_buf_put_varint(post, max_tf);
-            if (!rc) rc = nx_buf_putc(post, min_norm);
-            if (!rc && nb > 0) {
+            /* tail: where its positions start (after full blocks), entries;
+             * its block-max data is recomputed by the reader */
+            if (nb > 0) {
                 rc = nx_buf_put_varint(post, pblock - prev_pblock);
                 if (!rc) rc = nx_buf_put_varint(post, walk_off - prev_poff);
                 if (!rc) rc = nx_buf_putc(post, (uint8_t)(g_start % NX_BLOCK));
@@ -385,24 +404,21 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
         g_start += gsum;
     }
 
-    /* Header, then the pieces. */
+    /* Dictionary value: df, cf - df, postings and positions offsets. The
+     * postings start with the term-level block-max data and the skip table
+     * when there are full blocks. */
     uint8_t hdr[64];
     size_t h = 0;
-    h += nx_varint_encode(hdr + h, n);
-    h += nx_varint_encode(hdr + h, cf - n);
-    h += nx_varint_encode(hdr + h, nx_wfile_offset(b->pos));
     if (nb > 0) {
         h += nx_varint_encode(hdr + h, term_max_tf);
         hdr[h++] = term_min_norm;
         h += nx_varint_encode(hdr + h, skip->len);
     }
-    uint64_t off = nx_wfile_offset(b->post);
-    NX_RETURN_IF(off >> 40, b->err, NEWSIDX_ERR_LIMIT, "postings file exceeds 1 TiB");
-    b->key[0] = (uint8_t)field;
-    memcpy(b->key + 1, term, len);
-    uint8_t val[NX_DICT_VALUE_BYTES];
-    for (int i = 0; i < NX_DICT_VALUE_BYTES; i++) val[i] = (uint8_t)(off >> (8 * i));
-    rc = nx_termdict_add(b->dict, b->key, len + 1, val);
+    vl += nx_varint_encode(val + vl, n);
+    vl += nx_varint_encode(val + vl, cf - n);
+    vl += nx_varint_encode(val + vl, nx_wfile_offset(b->post));
+    vl += nx_varint_encode(val + vl, nx_wfile_offset(b->pos));
+    rc = nx_termdict_add_var(b->dict, b->key, len + 1, val, vl);
     if (rc == NEWSIDX_ERR_NOMEM) return nx_err_set(b->err, rc, "out of memory");
     if (rc) return nx_err_set(b->err, rc, "term dictionary rejected a term (order?)");
     NX_FORWARD(nx_wfile_write(b->post, hdr, h));
@@ -475,22 +491,32 @@ int nx_segbuild_finish(nx_segbuild *b) {
         nx_buf_free(&d);
         if (rc) goto fail;
     }
-    /* norms */
+    /* norms: fields no doc has are left out (mask bit clear) */
     {
-        nx_buf parts[2] = {{0}, {0}};
+        uint32_t n = b->n_docs, mask = 0;
+        nx_buf parts[1 + NX_N_FIELDS];
+        size_t np = 1;
         uint8_t hdr[16];
+        for (int f = 0; f < NX_N_FIELDS; f++) {
+            const uint8_t *nm = b->norms + (size_t)f * n;
+            bool any = false;
+            for (uint32_t i = 0; i < n && !any; i++) any = nm[i] != 0;
+            if (!any) continue;
+            mask |= 1u << f;
+            parts[np].data = (uint8_t *)nm;
+            parts[np].len = n;
+            np++;
+        }
         nx_store_u32le(hdr, NX_NORM_MAGIC);
-        nx_store_u32le(hdr + 4, b->n_docs);
+        nx_store_u32le(hdr + 4, n);
         nx_store_u32le(hdr + 8, NX_N_FIELDS);
-        nx_store_u32le(hdr + 12, 0);
+        nx_store_u32le(hdr + 12, mask);
         parts[0].data = hdr;
         parts[0].len = 16;
-        parts[1].data = b->norms;
-        parts[1].len = (size_t)NX_N_FIELDS * b->n_docs;
-        rc = write_buf_file(b, "norm", NX_FILE_NORMS, parts, 2);
+        rc = write_buf_file(b, "norm", NX_FILE_NORMS, parts, np);
         if (rc) goto fail;
     }
-    /* columns */
+    /* columns (FORMAT.md, "Columns") */
     {
         uint32_t n = b->n_docs;
         nx_buf c = {0};
@@ -503,10 +529,11 @@ int nx_segbuild_finish(nx_segbuild *b) {
         }
         for (uint32_t i = 0; i < n; i++) order[i] = i;
         qsort_r(order, n, sizeof *order, cmp_idx_by_hash, b->id_hash);
+        uint32_t width = b->n_sources == 0 ? 0 : b->n_sources <= 255 ? 1 : b->n_sources <= 65535 ? 2 : 4;
         nx_buf_put_u32le(&c, NX_COL_MAGIC);
         nx_buf_put_u32le(&c, n);
         nx_buf_put_u32le(&c, b->n_sources);
-        nx_buf_put_u32le(&c, b->docstore ? 1 : 0);
+        nx_buf_put_u32le(&c, (b->docstore ? 1u : 0u) | (b->any_date ? 2u : 0u) | width << 4);
         for (int f = 0; f < NX_N_FIELDS; f++) {
             uint32_t fd = 0;
             const uint8_t *nm = b->norms + (size_t)f * n;
@@ -518,13 +545,15 @@ int nx_segbuild_finish(nx_segbuild *b) {
         nx_buf_put_u64le(&c, b->raw_text_bytes);
         nx_buf_put_u64le(&c, raw_stored);
         int e = 0;
-        e |= nx_buf_append(&c, b->dates.data, b->dates.len);
-        e |= nx_buf_append(&c, b->text_bytes.data, b->text_bytes.len);
+        if (b->any_date) e |= nx_buf_append(&c, b->dates.data, b->dates.len);
+        for (uint32_t i = 0; i < n && width && !e; i++) {
+            uint32_t ord = nx_load_u32le(b->src_ords.data + 4 * (size_t)i);
+            if (width == 1) e |= nx_buf_putc(&c, (uint8_t)ord);
+            else if (width == 2) e |= nx_buf_put_u16le(&c, (uint16_t)ord);
+            else e |= nx_buf_put_u32le(&c, ord);
+        }
         e |= pad8(&c);
-        for (uint32_t i = 0; i < n && !e; i++) e |= nx_buf_put_u64le(&c, b->id_hash[order[i]]);
         for (uint32_t i = 0; i < n && !e; i++) e |= nx_buf_put_u32le(&c, order[i]);
-        e |= pad8(&c);
-        e |= nx_buf_append(&c, b->src_ords.data, b->src_ords.len);
         e |= pad8(&c);
         e |= nx_buf_append(&c, b->id_offs.data, b->id_offs.len);
         e |= pad8(&c);
