@@ -664,6 +664,23 @@ START_TEST(test_stemming_is_off_by_default_and_snowball_when_asked) {
 }
 END_TEST
 
+START_TEST(test_turkish_stemming_drops_suffixes_after_an_apostrophe) {
+    newsidx_analyzer *a = make(NULL, NULL);
+    ck_assert_terms(a, "İzmir’de", "izmirde"); /* language-neutral: joined */
+    newsidx_analyzer_free(a);
+    a = make("turkish", NULL);
+    toks ts = run(a, "İzmir’de deprem, İstanbul'daki piyasalar");
+    ck_assert_uint_eq(ts.n, 4);
+    ck_assert_str_eq(ts.v[0].term, "izmir");
+    ck_assert_uint_eq(ts.v[0].end, strlen("İzmir"));
+    ck_assert_uint_eq(ts.v[1].position, 1);
+    ck_assert_uint_eq(ts.v[1].start, strlen("İzmir’de "));
+    ck_assert_str_eq(ts.v[2].term, "istanbul");
+    free(ts.v);
+    newsidx_analyzer_free(a);
+}
+END_TEST
+
 START_TEST(test_unknown_languages_are_unsupported) {
     newsidx_analyzer_options o;
     newsidx_analyzer_options_init(&o);
@@ -954,6 +971,7 @@ static Suite *analysis_suite(void) {
     tc = tcase_create("stemming");
     tcase_add_test(tc, test_stemming_is_off_by_default_and_snowball_when_asked);
     tcase_add_test(tc, test_unknown_languages_are_unsupported);
+    tcase_add_test(tc, test_turkish_stemming_drops_suffixes_after_an_apostrophe);
     tcase_add_test(tc, test_stem_languages_list_the_snowball_algorithms);
     tcase_add_test(tc, test_stopwords_are_dropped_and_leave_position_gaps);
     tcase_add_test(tc, test_every_stopword_list_loads_and_drops_its_own_words);

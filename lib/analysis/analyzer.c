@@ -102,6 +102,7 @@ typedef struct stem_entry {
 
 struct newsidx_analyzer {
     struct sb_stemmer *stemmer; /* NULL: no stemming */
+    bool suffix_apostrophe;     /* Turkish: an apostrophe starts a suffix */
     char *stop_text;            /* folded stopwords, back to back */
     stopword_ref *stops;
     size_t n_stops;
@@ -538,6 +539,28 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
         size_t l1;
         int next = class_at(a, q, end, &l1);
         if (next != CLS_WORD && next != CLS_MARK) break;
+        if (a->suffix_apostrophe) {
+            /* Turkish writes case suffixes of names after an apostrophe
+             * (İzmir’de, İstanbul’daki): the word ends there and the
+             * suffix is skipped, as Lucene's Turkish analyzer does. */
+            const uint8_t *r = q;
+            for (;;) {
+                size_t l;
+                int k = class_at(a, r, end, &l);
+                if (k == CLS_WORD || k == CLS_MARK || k == CLS_IGNORABLE) {
+                    r += l;
+                } else if (k == CLS_APOS) {
+                    size_t l2;
+                    int k2 = class_at(a, r + l, end, &l2);
+                    if (k2 != CLS_WORD && k2 != CLS_MARK) break;
+                    r += l;
+                } else {
+                    break;
+                }
+            }
+            p = r;
+            break;
+        }
         if (*q == 's' || *q == 'S') {
             size_t l2;
             int after = class_at(a, q + 1, end, &l2);
@@ -797,6 +820,8 @@ int newsidx_analyzer_create(const newsidx_analyzer_options *opts, newsidx_analyz
             return NEWSIDX_ERR_UNSUPPORTED;
         }
         lowercase_name(o.stem_language, name, sizeof name);
+        a->suffix_apostrophe = strcmp(name, "turkish") == 0 || strcmp(name, "tr") == 0 ||
+                               strcmp(name, "tur") == 0;
         a->stemmer = sb_stemmer_new(name, "UTF_8");
         if (!a->stemmer) {
             /* NULL means unknown language or out of memory; a name from the
