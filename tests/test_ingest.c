@@ -6,6 +6,7 @@
 #include "ingest/ingest.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -93,10 +94,10 @@ static int on_record(void *ctx, const nx_record *rec) {
         s->values[i][n] = '\0';
         s->lens[i] = rec->fields[i].value_len;
         /* the contract: valid UTF-8, no NUL bytes */
-        ck_assert_uint_eq(nx_utf8_valid_prefix(rec->fields[i].value,
-                                               rec->fields[i].value_len),
-                          rec->fields[i].value_len);
-        ck_assert_ptr_null(memchr(rec->fields[i].value, 0, rec->fields[i].value_len));
+        if (nx_utf8_valid_prefix(rec->fields[i].value, rec->fields[i].value_len) !=
+                rec->fields[i].value_len ||
+            memchr(rec->fields[i].value, 0, rec->fields[i].value_len))
+            ck_abort_msg("field %s is not NUL-free valid UTF-8", rec->fields[i].name);
     }
     return NX_RECORD_ADDED;
 }
@@ -980,6 +981,159 @@ START_TEST(test_utf8_repair_replaces_each_invalid_byte) {
 }
 END_TEST
 
+/* ---- the scanner agrees with jansson ----------------------------------- */
+
+typedef struct scan_tally {
+    long ok, fallback, bad_utf8;
+} scan_tally;
+
+/* Scans one line with nx_json_scan_object and with jansson: whatever the
+ * scanner accepts, jansson must accept with equal members. */
+/* Check logs every ck_assert call (a write per assertion): hot loops test
+ * with a plain `if` and abort with a message only on failure. */
+#define REQUIRE(cond, ...)                                                     \
+    do {                                                                       \
+        if (!(cond)) ck_abort_msg(__VA_ARGS__);                                \
+    } while (0)
+
+static int scan_agrees(const char *line, size_t len, scan_tally *t) {
+    nx_buf scratch = {0}, members = {0};
+    bool nul = false;
+    int rc = nx_json_scan_object(line, len, &scratch, &members, &nul);
+    json_error_t err;
+    json_t *root = json_loadb(line, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
+    if (rc == NX_SCAN_OK) {
+        t->ok++;
+        REQUIRE(root && json_is_object(root), "scanner accepted, jansson did not: %.*s",
+                      (int)(len > 200 ? 200 : len), line);
+        const nx_json_member *m = (const nx_json_member *)members.data;
+        size_t n = members.len / sizeof *m;
+        REQUIRE(n == json_object_size(root), "member counts differ");
+        for (size_t i = 0; i < n; i++) {
+            const char *key = (const char *)scratch.data + m[i].key_off;
+            const char *v = m[i].value ? m[i].value : (const char *)scratch.data + m[i].value_off;
+            json_t *jv = json_object_get(root, key);
+            REQUIRE(jv != NULL, "key %s missing in jansson", key);
+            if (m[i].kind == NX_JSON_NULL) {
+                REQUIRE(json_is_null(jv), "%s should be null", key);
+            } else if (m[i].kind == NX_JSON_STRING) {
+                REQUIRE(json_is_string(jv), "%s should be a string", key);
+                /* jansson keeps NUL characters; the scanner drops them */
+                const char *js = json_string_value(jv);
+                size_t jl = json_string_length(jv), k = 0;
+                for (size_t j = 0; j < jl; j++) {
+                    if (js[j] == 0) continue;
+                    REQUIRE(k < m[i].value_len && v[k] == js[j], "value of %s differs", key);
+                    k++;
+                }
+                REQUIRE(k == m[i].value_len, "value of %s differs in length", key);
+            } else {
+                REQUIRE(!json_is_string(jv) && !json_is_null(jv), "%s kind differs", key);
+                json_t *again = json_loadb(v, m[i].value_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+                REQUIRE(again && json_equal(again, jv), "value of %s differs: %.*s", key,
+                              (int)m[i].value_len, v);
+                /* compact: no white space outside strings */
+                bool in_str = false;
+                for (size_t j = 0; j < m[i].value_len; j++) {
+                    if (in_str && v[j] == '\\') j++;
+                    else if (v[j] == '"') in_str = !in_str;
+                    else if (!in_str) REQUIRE(!strchr(" \t\r\n", v[j]), "not compact: %.*s",
+                                                    (int)m[i].value_len, v);
+                }
+                json_decref(again);
+            }
+        }
+    } else if (rc == NX_SCAN_BAD_UTF8) {
+        t->bad_utf8++;
+        REQUIRE(!root, "scanner saw bad UTF-8, jansson parsed: %.*s", (int)len, line);
+    } else {
+        REQUIRE(rc == NX_SCAN_FALLBACK, "unexpected scanner code %d", rc);
+        t->fallback++;
+    }
+    json_decref(root);
+    nx_buf_free(&scratch);
+    nx_buf_free(&members);
+    return rc;
+}
+
+START_TEST(test_scanner_handles_edge_cases_like_jansson) {
+    static const char *const lines[] = {
+        "{}", " { } ", "{\"a\":1}", "{\"a\":-0}", "{\"a\":0.5}", "{\"a\":01}", "{\"a\":1.}",
+        "{\"a\":.5}", "{\"a\":1e5}", "{\"a\":123456789012345678}", "{\"a\":1234567890123456789}",
+        "{\"a\":+1}", "{\"a\":-}", "{\"a\":true}", "{\"a\":tru}", "{\"a\":truex}",
+        "{\"a\":false,\"b\":null}", "{\"a\":nul}", "{\"a\":[]}", "{\"a\":[ ]}", "{\"a\":[1,2,]}",
+        "{\"a\":[1 , [2, {\"x\" : \"y z\"}]]}", "{\"a\":{}}", "{\"a\":{\"b\":}}", "{\"a\":[}",
+        "{\"a\":\"\\u00e9\\n\\t\\\"\\\\\\/\\b\\f\\r\"}", "{\"a\":\"\\ud83d\\ude00\"}",
+        "{\"a\":\"\\ud83d\"}", "{\"a\":\"\\ude00\"}", "{\"a\":\"\\ud83d\\u0041\"}",
+        "{\"a\":\"\\u12\"}", "{\"a\":\"\\x\"}", "{\"a\":\"tab\there\"}", "{\"a\":\"x\\u0000y\"}",
+        "{\"a\\u0000b\":1}", "{\"\\u0041\":\"k\"}", "{\"a\":1,\"a\":2}", "{\"a\":1,}", "{,}",
+        "{\"a\" 1}", "{\"a\":1} x", "{\"a\":1}}", "[1]", "42", "\"s\"", "null", "",
+        "{\"a\":\"\xC3\xA9\"}", "{\"a\":\"\xC3\"}", "{\"a\":[\"\xFF\"]}", "{\"\xFF\":1}",
+        "{\"a\":\"\xED\xA0\x80\"}", "{\"a\":\"\xF4\x90\x80\x80\"}", "{\"a\":\"\x7F\"}",
+        "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+        "\t{\"a\" :\r\n\"b\"}\r",
+    };
+    scan_tally t = {0};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        scan_agrees(lines[i], strlen(lines[i]), &t);
+    ck_assert_int_ge(t.ok, 18);
+    ck_assert_int_ge(t.bad_utf8, 4);
+}
+END_TEST
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rng(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+START_TEST(test_scanner_agrees_with_jansson_on_corpora_and_mutations) {
+    static const char *const corpora[] = {"reuters21578", "20newsgroups", "bbc"};
+    scan_tally t = {0};
+    long mutated = 0;
+    for (int c = 0; c < 3; c++) {
+        char path[512];
+        snprintf(path, sizeof path, NEWSIDX_SHARED_DIR "/corpora/%s.jsonl.zst", corpora[c]);
+        struct stat sb;
+        if (stat(path, &sb) != 0) continue; /* corpora absent outside this workspace */
+        size_t zlen;
+        char *z = read_all(path, &zlen);
+        unsigned long long n = ZSTD_getFrameContentSize(z, zlen);
+        ck_assert(n != ZSTD_CONTENTSIZE_ERROR && n != ZSTD_CONTENTSIZE_UNKNOWN);
+        char *text = malloc(n + 1);
+        ck_assert_uint_eq(ZSTD_decompress(text, n, z, zlen), n);
+        free(z);
+        long line_no = 0, fast = 0;
+        for (char *p = text, *e = text + n; p < e; line_no++) {
+            char *nl = memchr(p, '\n', (size_t)(e - p));
+            size_t len = (size_t)((nl ? nl : e) - p);
+            if (scan_agrees(p, len, &t) == NX_SCAN_OK) fast++;
+            /* mutate the first 1500 lines of each corpus a few ways */
+            if (line_no < 1500 && len > 2) {
+                static const char bytes[] = "{}[],:\"\\ \x00\xff\xc3" "0e-.tfnu";
+                char *m = malloc(len + 1);
+                for (int k = 0; k < 4; k++) {
+                    memcpy(m, p, len);
+                    size_t at = (size_t)(rng() % len), mlen = len;
+                    if (k == 0) mlen = at; /* truncated */
+                    else m[at] = bytes[rng() % (sizeof bytes - 1)];
+                    scan_agrees(m, mlen, &t);
+                    mutated++;
+                }
+                free(m);
+            }
+            p = nl ? nl + 1 : e;
+        }
+        /* the fast path takes every well-formed article of the corpora */
+        ck_assert_int_eq(fast, line_no);
+        free(text);
+    }
+    if (mutated) ck_assert_int_gt(t.fallback + t.bad_utf8, 1000);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("ingest");
     TCase *tc = tcase_create("ingest");
@@ -1008,6 +1162,11 @@ int main(void) {
     tcase_add_test(tc, test_reason_names_and_option_defaults);
     tcase_add_test(tc, test_utf8_repair_replaces_each_invalid_byte);
     suite_add_tcase(s, tc);
+    TCase *scan = tcase_create("scanner");
+    tcase_set_timeout(scan, 300);
+    tcase_add_test(scan, test_scanner_handles_edge_cases_like_jansson);
+    tcase_add_test(scan, test_scanner_agrees_with_jansson_on_corpora_and_mutations);
+    suite_add_tcase(s, scan);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

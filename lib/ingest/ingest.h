@@ -90,7 +90,41 @@ int nx_ingest_writer_warnings(const newsidx_ingest_options *opts,
                               newsidx_ingest_stats *stats, const nx_record *rec,
                               unsigned bits);
 
+/* ---- the JSON Lines scanner (jsonscan.c) --------------------------------- */
+
+#define NX_SCAN_OK 0       /* the line is one object; members filled */
+#define NX_SCAN_FALLBACK 1 /* not handled here: ask jansson (verdict and message) */
+#define NX_SCAN_BAD_UTF8 2 /* invalid UTF-8 inside a string: repair, then rescan */
+
+enum nx_json_kind { NX_JSON_STRING, NX_JSON_NULL, NX_JSON_OTHER };
+
+/* One member of the scanned object. Key: NUL-terminated at scratch->data +
+ * key_off. Value: at `value` when non-NULL (inside the line), else at
+ * scratch->data + value_off. Strings are unescaped (NUL characters dropped);
+ * other values are their JSON text without white space outside strings. */
+typedef struct nx_json_member {
+    size_t key_off, key_len;
+    const char *value;
+    size_t value_off, value_len;
+    enum nx_json_kind kind;
+} nx_json_member;
+
+/**
+ * Scans a line holding exactly one JSON object (white space around it
+ * allowed) into members (an array of nx_json_member; a repeated key keeps
+ * the last value), appending copies to scratch. Whatever it accepts,
+ * jansson accepts with the same meaning; the reverse is not true.
+ * @param had_nul  set to true when a string value held \u0000 (dropped)
+ * @return NX_SCAN_OK, NX_SCAN_FALLBACK, NX_SCAN_BAD_UTF8 or NEWSIDX_ERR_NOMEM.
+ */
+int nx_json_scan_object(const char *line, size_t len, nx_buf *scratch,
+                        nx_buf *members, bool *had_nul);
+
 /* ---- helpers shared by the readers (exposed for tests) ------------------ */
+
+/* Length (1..4) of the well-formed UTF-8 sequence at s[0] (avail >= 1
+ * bytes available), or 0 when it is not one. */
+size_t nx_utf8_char_len(const uint8_t *s, size_t avail);
 
 /* Length of the longest valid UTF-8 prefix of [s, s+len). */
 size_t nx_utf8_valid_prefix(const char *s, size_t len);

@@ -221,6 +221,7 @@ typedef struct jsonl_reader {
     nx_buf scratch;   /* field values that needed a copy */
     nx_buf pending;   /* pending_field array */
     nx_buf fields;    /* newsidx_field array */
+    nx_buf members;   /* nx_json_member array from the scanner */
 } jsonl_reader;
 
 static bool is_json_space(uint8_t c) {
@@ -319,6 +320,49 @@ static int emit_object(jsonl_reader *r, json_t *obj, uint64_t lineno,
     return nx_ingest_deliver(r->opts, r->stats, r->fn, r->ctx, &rec);
 }
 
+/* The scanner's members to fields, with the same mapping as emit_object. */
+static int emit_members(jsonl_reader *r, uint64_t lineno, unsigned warn) {
+    const nx_json_member *m = (const nx_json_member *)r->members.data;
+    size_t n = r->members.len / sizeof *m;
+    const char *base = (const char *)r->scratch.data;
+    static const char *const body_names[3] = {"body", "text", "content"};
+    const char *body_key = NULL;
+    for (int k = 0; k < 3 && !body_key; k++)
+        for (size_t i = 0; i < n; i++)
+            if (m[i].kind != NX_JSON_NULL && strcmp(base + m[i].key_off, body_names[k]) == 0) {
+                body_key = body_names[k];
+                break;
+            }
+    r->fields.len = 0;
+    NX_FORWARD(nx_buf_reserve(&r->fields, n * sizeof(newsidx_field)));
+    newsidx_field *fields = (newsidx_field *)r->fields.data;
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].kind == NX_JSON_NULL) continue;
+        const char *key = base + m[i].key_off;
+        const char *value = m[i].value ? m[i].value : base + m[i].value_off;
+        if (m[i].kind == NX_JSON_STRING && strcmp(key, "id") == 0 &&
+            !has_text(value, m[i].value_len))
+            continue;
+        fields[nf].name = body_key && strcmp(key, body_key) == 0 ? "body" : key;
+        fields[nf].value = value;
+        fields[nf].value_len = m[i].value_len;
+        nf++;
+    }
+    if (warn & NX_WARN_NUL_BYTE)
+        nx_ingest_report(r->opts, r->stats, r->name, lineno, NEWSIDX_REPORT_WARNING,
+                         NEWSIDX_REASON_NUL_BYTE, "NUL bytes removed");
+    nx_record rec = {fields, nf, r->name, lineno, warn};
+    return nx_ingest_deliver(r->opts, r->stats, r->fn, r->ctx, &rec);
+}
+
+/* One huge record must not pin its memory for the rest of the file. */
+static void release_big_buffers(jsonl_reader *r) {
+    if (r->repaired.cap > LINE_BUF_KEEP_BYTES) nx_buf_free(&r->repaired);
+    if (r->scratch.cap > LINE_BUF_KEEP_BYTES) nx_buf_free(&r->scratch);
+    if (r->members.cap > LINE_BUF_KEEP_BYTES) nx_buf_free(&r->members);
+}
+
 /* Parses one complete line (without its '\n'). */
 static int handle_line(jsonl_reader *r, const char *line, size_t len,
                        uint64_t lineno) {
@@ -338,10 +382,37 @@ static int handle_line(jsonl_reader *r, const char *line, size_t len,
         NX_FORWARD(nx_utf8_repair(&r->repaired, line, len, &had_bad, &had_nul));
         repaired = true;
     }
+    /* The scanner first (jsonscan.c: the fast path); jansson only for what
+     * it hands back, which also gives the error messages. */
+    const char *cur = repaired ? (const char *)r->repaired.data : line;
+    size_t cur_len = repaired ? r->repaired.len : len;
+    r->scratch.len = 0;
+    int scan = nx_json_scan_object(cur, cur_len, &r->scratch, &r->members, &had_nul);
+    if (scan == NX_SCAN_BAD_UTF8 && !repaired) {
+        bad_at = nx_utf8_valid_prefix(line, len);
+        r->repaired.len = 0;
+        NX_FORWARD(nx_utf8_repair(&r->repaired, line, len, &had_bad, &had_nul));
+        repaired = true;
+        cur = (const char *)r->repaired.data;
+        cur_len = r->repaired.len;
+        r->scratch.len = 0;
+        scan = nx_json_scan_object(cur, cur_len, &r->scratch, &r->members, &had_nul);
+    }
+    NX_FORWARD(scan);
+    if (scan == NX_SCAN_OK) {
+        if (had_bad) {
+            warn |= NEWSIDX_WARN_BAD_UTF8;
+            nx_ingest_report(r->opts, r->stats, r->name, lineno, NEWSIDX_REPORT_WARNING,
+                             NEWSIDX_REASON_BAD_UTF8,
+                             "invalid UTF-8 at byte %zu replaced by U+FFFD", bad_at + 1);
+        }
+        if (had_nul) warn |= NX_WARN_NUL_BYTE;
+        int rc = emit_members(r, lineno, warn);
+        release_big_buffers(r);
+        return rc;
+    }
     json_error_t err;
-    json_t *root = repaired ? json_loadb((const char *)r->repaired.data,
-                                         r->repaired.len, PARSE_FLAGS, &err)
-                            : json_loadb(line, len, PARSE_FLAGS, &err);
+    json_t *root = json_loadb(cur, cur_len, PARSE_FLAGS, &err);
     if (!root && !repaired && json_error_code(&err) == json_error_invalid_utf8) {
         /* jansson refuses invalid UTF-8 in strings; rather than losing the
          * article, replace each bad byte by U+FFFD and parse again */
@@ -375,8 +446,7 @@ static int handle_line(jsonl_reader *r, const char *line, size_t len,
                          "invalid UTF-8 at byte %zu replaced by U+FFFD", bad_at + 1);
     int rc = emit_object(r, root, lineno, warn);
     json_decref(root);
-    if (r->repaired.cap > LINE_BUF_KEEP_BYTES) nx_buf_free(&r->repaired);
-    if (r->scratch.cap > LINE_BUF_KEEP_BYTES) nx_buf_free(&r->scratch);
+    release_big_buffers(r);
     return rc;
 }
 
@@ -481,5 +551,6 @@ int nx_ingest_jsonl_fd(int fd, const char *name, const newsidx_ingest_options *o
     nx_buf_free(&r.scratch);
     nx_buf_free(&r.pending);
     nx_buf_free(&r.fields);
+    nx_buf_free(&r.members);
     return rc;
 }

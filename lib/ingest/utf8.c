@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-/* Length of the well-formed sequence starting at s[0] (1..4), or 0. */
-static size_t utf8_seq_len(const uint8_t *s, size_t avail) {
+/* See ingest.h. */
+size_t nx_utf8_char_len(const uint8_t *s, size_t avail) {
     uint8_t c = s[0];
     if (c < 0x80) return 1;
     size_t n;
@@ -48,7 +48,7 @@ size_t nx_utf8_valid_prefix(const char *str, size_t len) {
             i++;
             continue;
         }
-        size_t n = utf8_seq_len(s + i, len - i);
+        size_t n = nx_utf8_char_len(s + i, len - i);
         if (n == 0) return i;
         i += n;
     }
@@ -70,7 +70,7 @@ int nx_utf8_repair(nx_buf *out, const char *str, size_t len, bool *had_bad_utf8,
             i++;
             continue;
         }
-        size_t n = utf8_seq_len(s + i, len - i);
+        size_t n = nx_utf8_char_len(s + i, len - i);
         if (n == 0) {
             *had_bad_utf8 = true;
             NX_FORWARD(nx_buf_reserve(out, (len - i) + 3 + 1));
