@@ -453,18 +453,47 @@ static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
     return 0;
 }
 
+/* Decodes a PFOR block (FORMAT.md, "Packed blocks") into out; returns the
+ * byte after it, or NULL when it does not fit in [p, end). */
+static const uint8_t *get_pfor(const uint8_t *p, const uint8_t *end, uint32_t *out) {
+    if (end - p < 2 || p[0] > 32) return NULL;
+    unsigned b = p[0], n_exc = p[1];
+    if ((size_t)(end - p) < 2 + nx_pack_bytes(b) || n_exc > NX_BLOCK) return NULL;
+    nx_unpack128(p + 2, b, out);
+    p += 2 + nx_pack_bytes(b);
+    for (unsigned e = 0; e < n_exc; e++) {
+        uint64_t hi;
+        if (p >= end) return NULL;
+        unsigned idx = *p++;
+        if (idx >= NX_BLOCK || nx_varint_decode(&p, end, &hi) || b >= 32) return NULL;
+        out[idx] |= (uint32_t)(hi << b);
+    }
+    return p;
+}
+
+/* Skips a PFOR block without unpacking it; NULL when it does not fit. */
+static const uint8_t *skip_pfor(const uint8_t *p, const uint8_t *end) {
+    if (end - p < 2 || p[0] > 32 || (size_t)(end - p) < 2 + nx_pack_bytes(p[0])) return NULL;
+    unsigned n_exc = p[1];
+    p += 2 + nx_pack_bytes(p[0]);
+    for (unsigned e = 0; e < n_exc; e++) {
+        uint64_t hi;
+        if (p >= end) return NULL;
+        p++;
+        if (nx_varint_decode(&p, end, &hi)) return NULL;
+    }
+    return p;
+}
+
 /* Decodes block it->dc.block into docs/freqs. */
 static int load_block(nx_postings *it) {
     nx_skip_cursor *c = &it->dc;
     const uint8_t *p = it->blocks + c->data_off, *end = it->end;
     if (c->block < it->n_blocks) {
-        if (p + 2 > end) return -1;
-        unsigned db = p[0], fb = p[1];
-        if (db > 32 || fb > 32 || p + 2 + nx_pack_bytes(db) + nx_pack_bytes(fb) > end) return -1;
         uint32_t gaps[NX_BLOCK];
-        nx_unpack128(p + 2, db, gaps);
+        p = get_pfor(p, end, gaps);
+        if (!p || !get_pfor(p, end, it->freqs)) return -1;
         nx_delta_decode(gaps, NX_BLOCK, c->block == 0 ? UINT32_MAX : c->prev_last, it->docs);
-        nx_unpack128(p + 2 + nx_pack_bytes(db), fb, it->freqs);
         for (int i = 0; i < NX_BLOCK; i++) it->freqs[i]++;
         it->n_in_block = NX_BLOCK;
     } else {
@@ -599,8 +628,7 @@ static int pos_decode(nx_postings *it) {
     const uint8_t *p = it->pc_ptr, *end = it->pos_end;
     uint64_t full = it->cf / NX_BLOCK;
     if (it->pc_block < full) {
-        if (p >= end || p[0] > 32 || p + 1 + nx_pack_bytes(p[0]) > end) return -1;
-        nx_unpack128(p + 1, p[0], it->pc_vals);
+        if (!get_pfor(p, end, it->pc_vals)) return -1;
     } else {
         uint32_t n = (uint32_t)(it->cf % NX_BLOCK);
         for (uint32_t i = 0; i < n; i++) {
@@ -646,8 +674,9 @@ int nx_postings_positions(nx_postings *it, const uint32_t **pos) {
     for (uint32_t j = 0; j < freq; j++, g++) {
         uint64_t want = it->dc.pblock + g / NX_BLOCK;
         while (it->pc_block < want) {
-            if (it->pc_block >= full || it->pc_ptr >= it->pos_end) return NEWSIDX_ERR_CORRUPT;
-            it->pc_ptr += 1 + nx_pack_bytes(it->pc_ptr[0]);
+            if (it->pc_block >= full) return NEWSIDX_ERR_CORRUPT;
+            it->pc_ptr = skip_pfor(it->pc_ptr, it->pos_end);
+            if (!it->pc_ptr) return NEWSIDX_ERR_CORRUPT;
             it->pc_block++;
             it->pc_decoded = false;
         }

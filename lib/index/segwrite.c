@@ -257,14 +257,53 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
     return 0;
 }
 
-/* Appends the block-packed form of n values (n == NX_BLOCK). */
-static int put_packed(nx_buf *out, const uint32_t *v) {
-    unsigned bits = nx_bits_needed(v, NX_BLOCK);
-    NX_FORWARD(nx_buf_reserve(out, 1 + nx_pack_bytes(bits)));
-    out->data[out->len++] = (uint8_t)bits;
-    nx_pack128(v, bits, out->data + out->len);
-    out->len += nx_pack_bytes(bits);
+/* Appends NX_BLOCK values as a patched frame of reference block (PFOR,
+ * FORMAT.md "Packed blocks"): u8 b, u8 number of exceptions, the low b
+ * bits of every value packed with nx_pack128, then per exception u8 index
+ * and varint(value >> b). b is the width that minimises the bytes, so a
+ * few large gaps no longer widen the whole block. */
+static int put_pfor(nx_buf *out, const uint32_t *v) {
+    size_t hist[33] = {0};
+    for (int i = 0; i < NX_BLOCK; i++) hist[v[i] ? 32 - __builtin_clz(v[i]) : 0]++;
+    unsigned best = 0;
+    size_t best_cost = SIZE_MAX;
+    for (unsigned b = 0; b <= 32; b++) {
+        /* exceptions: values wider than b; their high part costs a varint
+         * of (width - b) bits, estimated from the width alone */
+        size_t cost = nx_pack_bytes(b);
+        for (unsigned w = b + 1; w <= 32; w++) cost += hist[w] * (1 + (w - b + 6) / 7);
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = b;
+        }
+    }
+    NX_FORWARD(nx_buf_reserve(out, 2 + nx_pack_bytes(best) + (size_t)NX_BLOCK * 6));
+    uint8_t *hdr = out->data + out->len;
+    out->len += 2;
+    nx_pack128(v, best, out->data + out->len);
+    out->len += nx_pack_bytes(best);
+    unsigned n_exc = 0;
+    for (int i = 0; i < NX_BLOCK; i++) {
+        uint32_t hi = best >= 32 ? 0 : v[i] >> best;
+        if (!hi) continue;
+        out->data[out->len++] = (uint8_t)i;
+        out->len += nx_varint_encode(out->data + out->len, hi);
+        n_exc++;
+    }
+    hdr[0] = (uint8_t)best;
+    hdr[1] = (uint8_t)n_exc;
     return 0;
+}
+
+/* Bytes of the PFOR block at p (its exceptions walked). */
+static size_t pfor_bytes(const uint8_t *p) {
+    const uint8_t *q = p + 2 + nx_pack_bytes(p[0]);
+    for (unsigned e = 0; e < p[1]; e++) {
+        q++;
+        while (*q++ & 0x80) {
+        }
+    }
+    return (size_t)(q - p);
 }
 
 int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
@@ -315,7 +354,7 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
                 if (g < full_pos_blocks * NX_BLOCK) {
                     blk[k++] = v;
                     if (k == NX_BLOCK) {
-                        rc = put_packed(pos, blk);
+                        rc = put_pfor(pos, blk);
                         k = 0;
                     }
                 } else {
@@ -356,7 +395,7 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
         if (min_norm < term_min_norm) term_min_norm = min_norm;
         uint64_t pblock = g_start / NX_BLOCK;
         while (walk_block < pblock) { /* skip a packed pos block */
-            walk_off += 1 + nx_pack_bytes(pos->data[walk_off]);
+            walk_off += pfor_bytes(pos->data + walk_off);
             walk_block++;
         }
         size_t before = post->len;
@@ -364,15 +403,8 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
             uint32_t base = bi == 0 ? UINT32_MAX : prev_last;
             nx_delta_encode(d, NX_BLOCK, base, blk);
             for (uint32_t i = 0; i < NX_BLOCK; i++) blk2[i] = f[i] - 1;
-            unsigned db = nx_bits_needed(blk, NX_BLOCK), fb = nx_bits_needed(blk2, NX_BLOCK);
-            if (nx_buf_reserve(post, 2 + nx_pack_bytes(db) + nx_pack_bytes(fb)))
+            if (put_pfor(post, blk) || put_pfor(post, blk2))
                 return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            post->data[post->len++] = (uint8_t)db;
-            post->data[post->len++] = (uint8_t)fb;
-            nx_pack128(blk, db, post->data + post->len);
-            post->len += nx_pack_bytes(db);
-            nx_pack128(blk2, fb, post->data + post->len);
-            post->len += nx_pack_bytes(fb);
             uint32_t last = d[NX_BLOCK - 1];
             rc = nx_buf_put_varint(skip, last - (bi == 0 ? 0 : prev_last));
             if (!rc) rc = nx_buf_put_varint(skip, post->len - before);
