@@ -1,6 +1,7 @@
 /* jsonl.c — JSON Lines articles from a stream: plain, zstd or gzip (told
  * apart by magic bytes, never by name), split into lines with bounded
- * memory, each line parsed with jansson into named fields.
+ * memory, each line scanned into named fields (jsonscan.c; jansson for
+ * the lines the scanner hands back, and for the error messages).
  *
  * Input format (docs/INGEST.md, "JSON Lines"): one JSON object per line,
  * '\n' separated ("\r\n" works: '\r' is JSON white space); blank lines are
@@ -12,8 +13,7 @@
  * which never grows past opts->max_line_bytes: a longer line is skipped
  * while it streams by (reason TOO_LONG) and reading resumes at the next one.
  *
- * jansson's share of indexing time: see the measurement in docs/INGEST.md,
- * "Performance". */
+ * Why a scanner before jansson: the measurement is in jsonscan.c. */
 #include "ingest/ingest.h"
 
 #include <errno.h>
