@@ -23,6 +23,9 @@ enum {
 /* A term found in one document with at most this many occurrences keeps
  * its posting and positions inside its dictionary value ("pulsing"). */
 #define NX_PULSE_MAX_CF 64
+/* Tails (the last df % 128 docs, the last cf % 128 positions) of at least
+ * this many values are bit-packed (PFOR); shorter ones are varints. */
+#define NX_TAIL_PACK_MIN 8
 /* Segment limits (documented in FORMAT.md). */
 #define NX_MAX_SEGMENT_DOCS 0x7fffffffu
 

@@ -386,6 +386,9 @@ int nx_segment_terms(const nx_segment *s, int field, const char *prefix, size_t 
 
 /* ---- postings ------------------------------------------------------------- */
 
+static const uint8_t *read_tail(const uint8_t *p, const uint8_t *end, uint32_t n, uint32_t next,
+                                uint32_t *docs, uint32_t *freqs);
+
 /* Reads the next skip entry into c (see FORMAT.md, "Skip entries"). */
 static int skip_next(nx_skip_cursor *c, const uint8_t *end) {
     uint64_t dl, bl, dpb, dpo, mtf;
@@ -414,7 +417,6 @@ static int skip_next(nx_skip_cursor *c, const uint8_t *end) {
  * doc (found by walking its entries; at most 127). */
 static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
     const uint8_t *p = it->blocks + c->data_off + c->data_len, *end = it->end;
-    uint64_t v;
     if (p > end) return -1;
     if (it->n_blocks > 0) {
         uint64_t dpb, dpo;
@@ -430,25 +432,19 @@ static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
     c->prev_last = c->last_doc;
     /* The tail stores no block-max data: it is recomputed here, with the
      * norms when the field is known (else the loosest bound, norm 0). */
-    uint32_t next = it->n_blocks ? c->last_doc + 1 : 0;
     uint32_t n = it->df % NX_BLOCK, max_tf = 0;
     uint8_t min_norm = it->norms ? 255 : 0;
+    uint32_t docs[NX_BLOCK], freqs[NX_BLOCK];
+    const uint8_t *q = read_tail(p, end, n, it->n_blocks ? c->last_doc + 1 : 0, docs, freqs);
+    if (!q || n == 0) return -1;
     for (uint32_t i = 0; i < n; i++) {
-        if (nx_varint_decode(&p, end, &v)) return -1;
-        next += (uint32_t)(v >> 1);
-        uint64_t f = 1;
-        if (!(v & 1)) {
-            if (nx_varint_decode(&p, end, &f)) return -1;
-            f++;
-        }
-        if (next >= it->seg->doc_count) return -1;
-        if (f > max_tf) max_tf = (uint32_t)NX_MIN(f, UINT32_MAX);
-        if (it->norms && it->norms[next] < min_norm) min_norm = it->norms[next];
-        next++;
+        if (docs[i] >= it->seg->doc_count) return -1;
+        if (freqs[i] > max_tf) max_tf = freqs[i];
+        if (it->norms && it->norms[docs[i]] < min_norm) min_norm = it->norms[docs[i]];
     }
     c->max_tf = max_tf;
     c->min_norm = min_norm;
-    c->last_doc = next - 1;
+    c->last_doc = docs[n - 1];
     c->p = p; /* the tail's entries start at data_off + data_len */
     return 0;
 }
@@ -467,6 +463,61 @@ static const uint8_t *get_pfor(const uint8_t *p, const uint8_t *end, uint32_t *o
         unsigned idx = *p++;
         if (idx >= NX_BLOCK || nx_varint_decode(&p, end, &hi) || b >= 32) return NULL;
         out[idx] |= (uint32_t)(hi << b);
+    }
+    return p;
+}
+
+/* Decodes a packed tail of n values (FORMAT.md, "Packed tails"). */
+static const uint8_t *get_tail_pfor(const uint8_t *p, const uint8_t *end, uint32_t n,
+                                    uint32_t *out) {
+    if (end - p < 2 || p[0] > 32) return NULL;
+    unsigned b = p[0], n_exc = p[1];
+    size_t bytes = ((size_t)n * b + 7) / 8;
+    if ((size_t)(end - p) < 2 + bytes || n_exc > n) return NULL;
+    p += 2;
+    uint64_t acc = 0, mask = b >= 32 ? 0xffffffffu : ((1u << b) - 1);
+    unsigned nb = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        while (nb < b) {
+            acc |= (uint64_t)*p++ << nb;
+            nb += 8;
+        }
+        out[i] = (uint32_t)(acc & mask);
+        acc >>= b;
+        nb -= b;
+    }
+    for (unsigned e = 0; e < n_exc; e++) {
+        uint64_t hi;
+        if (p >= end) return NULL;
+        unsigned idx = *p++;
+        if (idx >= n || nx_varint_decode(&p, end, &hi) || b >= 32) return NULL;
+        out[idx] |= (uint32_t)(hi << b);
+    }
+    return p;
+}
+
+/* Reads the tail's n entries (doc gaps after `next`, freqs) into docs and
+ * freqs; returns the byte after them or NULL. */
+static const uint8_t *read_tail(const uint8_t *p, const uint8_t *end, uint32_t n, uint32_t next,
+                                uint32_t *docs, uint32_t *freqs) {
+    if (n >= NX_TAIL_PACK_MIN) {
+        p = get_tail_pfor(p, end, n, docs);
+        if (p) p = get_tail_pfor(p, end, n, freqs);
+        if (!p) return NULL;
+        for (uint32_t i = 0; i < n; i++) {
+            next += docs[i];
+            docs[i] = next++;
+            freqs[i]++;
+        }
+        return p;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t v, f = 0;
+        if (nx_varint_decode(&p, end, &v)) return NULL;
+        if (!(v & 1) && nx_varint_decode(&p, end, &f)) return NULL;
+        next += (uint32_t)(v >> 1);
+        docs[i] = next++;
+        freqs[i] = (uint32_t)f + 1;
     }
     return p;
 }
@@ -498,16 +549,9 @@ static int load_block(nx_postings *it) {
         it->n_in_block = NX_BLOCK;
     } else {
         p += c->data_len;
-        uint32_t next = it->n_blocks ? c->prev_last + 1 : 0;
         uint32_t n = it->df % NX_BLOCK;
-        for (uint32_t i = 0; i < n; i++) {
-            uint64_t v, f = 0;
-            if (nx_varint_decode(&p, end, &v)) return -1;
-            if (!(v & 1) && nx_varint_decode(&p, end, &f)) return -1;
-            next += (uint32_t)(v >> 1);
-            it->docs[i] = next++;
-            it->freqs[i] = (uint32_t)f + 1;
-        }
+        if (!read_tail(p, end, n, it->n_blocks ? c->prev_last + 1 : 0, it->docs, it->freqs))
+            return -1;
         it->n_in_block = n;
     }
     it->block = c->block;
@@ -631,6 +675,11 @@ static int pos_decode(nx_postings *it) {
         if (!get_pfor(p, end, it->pc_vals)) return -1;
     } else {
         uint32_t n = (uint32_t)(it->cf % NX_BLOCK);
+        if (n >= NX_TAIL_PACK_MIN) {
+            if (!get_tail_pfor(p, end, n, it->pc_vals)) return -1;
+            it->pc_decoded = true;
+            return 0;
+        }
         for (uint32_t i = 0; i < n; i++) {
             uint64_t v;
             if (nx_varint_decode(&p, end, &v)) return -1;

@@ -295,6 +295,51 @@ static int put_pfor(nx_buf *out, const uint32_t *v) {
     return 0;
 }
 
+/* A tail of n < NX_BLOCK values with n >= NX_TAIL_PACK_MIN: the same PFOR
+ * layout, the low bits as a plain LSB-first bit stream of ceil(n*b/8)
+ * bytes (FORMAT.md, "Packed tails"). Shorter tails stay varints: two
+ * header bytes would cost more than they save. */
+static int put_tail_pfor(nx_buf *out, const uint32_t *v, uint32_t n) {
+    size_t hist[33] = {0};
+    for (uint32_t i = 0; i < n; i++) hist[v[i] ? 32 - __builtin_clz(v[i]) : 0]++;
+    unsigned best = 0;
+    size_t best_cost = SIZE_MAX;
+    for (unsigned b = 0; b <= 32; b++) {
+        size_t cost = ((size_t)n * b + 7) / 8;
+        for (unsigned w = b + 1; w <= 32; w++) cost += hist[w] * (1 + (w - b + 6) / 7);
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = b;
+        }
+    }
+    NX_FORWARD(nx_buf_reserve(out, 2 + ((size_t)n * best + 7) / 8 + (size_t)n * 6));
+    uint8_t *hdr = out->data + out->len;
+    out->len += 2;
+    uint64_t acc = 0, mask = best >= 32 ? 0xffffffffu : ((1u << best) - 1);
+    unsigned nb = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        acc |= (uint64_t)(v[i] & mask) << nb;
+        nb += best;
+        while (nb >= 8) {
+            out->data[out->len++] = (uint8_t)acc;
+            acc >>= 8;
+            nb -= 8;
+        }
+    }
+    if (nb) out->data[out->len++] = (uint8_t)acc;
+    unsigned n_exc = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t hi = best >= 32 ? 0 : v[i] >> best;
+        if (!hi) continue;
+        out->data[out->len++] = (uint8_t)i;
+        out->len += nx_varint_encode(out->data + out->len, hi);
+        n_exc++;
+    }
+    hdr[0] = (uint8_t)best;
+    hdr[1] = (uint8_t)n_exc;
+    return 0;
+}
+
 /* Bytes of the PFOR block at p (its exceptions walked). */
 static size_t pfor_bytes(const uint8_t *p) {
     const uint8_t *q = p + 2 + nx_pack_bytes(p[0]);
@@ -342,8 +387,10 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
      * the whole stream, the tail as varints. */
     uint32_t blk[NX_BLOCK], blk2[NX_BLOCK];
     uint64_t full_pos_blocks = cf / NX_BLOCK;
+    uint32_t pos_tail_n = (uint32_t)(cf % NX_BLOCK);
+    bool pos_tail_packed = pos_tail_n >= NX_TAIL_PACK_MIN;
     {
-        uint32_t k = 0;
+        uint32_t k = 0, t = 0;
         uint64_t g = 0;
         const uint32_t *pp = positions;
         for (uint32_t i = 0; i < n && rc == 0; i++) {
@@ -357,6 +404,8 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
                         rc = put_pfor(pos, blk);
                         k = 0;
                     }
+                } else if (pos_tail_packed) {
+                    blk[t++] = v;
                 } else {
                     rc = nx_buf_put_varint(pos, v);
                 }
@@ -364,6 +413,7 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
             }
             pp += freqs[i];
         }
+        if (rc == 0 && pos_tail_packed) rc = put_tail_pfor(pos, blk, t);
     }
     if (rc) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
 
@@ -423,7 +473,16 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
                 if (!rc) rc = nx_buf_putc(post, (uint8_t)(g_start % NX_BLOCK));
             }
             uint32_t next = bi == 0 ? 0 : prev_last + 1;
-            for (uint32_t i = 0; i < cnt && !rc; i++) {
+            if (cnt >= NX_TAIL_PACK_MIN) {
+                for (uint32_t i = 0; i < cnt; i++) {
+                    blk[i] = d[i] - next;
+                    blk2[i] = f[i] - 1;
+                    next = d[i] + 1;
+                }
+                rc = put_tail_pfor(post, blk, cnt);
+                if (!rc) rc = put_tail_pfor(post, blk2, cnt);
+            }
+            for (uint32_t i = 0; i < cnt && !rc && cnt < NX_TAIL_PACK_MIN; i++) {
                 uint64_t gap = (uint64_t)(d[i] - next);
                 rc = nx_buf_put_varint(post, gap << 1 | (f[i] == 1));
                 if (!rc && f[i] != 1) rc = nx_buf_put_varint(post, f[i] - 1);
