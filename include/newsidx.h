@@ -148,7 +148,8 @@ typedef struct newsidx_field {
 
 /**
  * Parses a date: ISO-8601 (date, date-time, with or without zone), RFC 2822,
- * "Jun 23, 2024", "23 June 2024", Unix seconds (all digits).
+ * "Jun 23, 2024", "23 June 2024", Unix seconds (9 to 11 digits). The whole
+ * text, trimmed of white space, must be one date (docs/INGEST.md, "Dates").
  * @param out_seconds  receives seconds since 1970-01-01T00:00:00Z (UTC)
  * @return NEWSIDX_OK or NEWSIDX_ERR_INPUT when the text is not a date.
  */
@@ -268,7 +269,8 @@ typedef struct newsidx_ingest_options {
     newsidx_report_fn report;     /* NULL: problems are only counted */
     newsidx_progress_fn progress; /* NULL: no progress calls */
     void *ctx;                    /* passed to report and progress */
-    size_t max_line_bytes;        /* longest JSON line read whole (default 64 MiB); longer: skipped */
+    size_t max_line_bytes;        /* longest record read whole (default 64 MiB; 0 = default): a longer
+                                     JSON line is skipped, a longer .txt/.md/.html file is cut */
 } newsidx_ingest_options;
 
 /** Fills *opts with the defaults. */
@@ -290,8 +292,9 @@ typedef struct newsidx_ingest_stats {
  * (walked recursively), or "-" for JSON Lines on standard input.
  * Bad records are reported and skipped; they never stop the run.
  * @return NEWSIDX_OK when the input was read (even with skipped records),
- *         NEWSIDX_ERR_IO/NOT_FOUND when path itself cannot be read, or a
- *         writer error (NOMEM, IO while flushing) that stops the run.
+ *         NEWSIDX_ERR_IO/NOT_FOUND when path itself cannot be read, a
+ *         writer error (NOMEM, IO while flushing) that stops the run, or
+ *         NEWSIDX_ERR_INVALID (NULL argument, opts->size too small).
  */
 NEWSIDX_API int newsidx_ingest_path(newsidx_writer *w, const char *path,
                                     const newsidx_ingest_options *opts,
