@@ -632,6 +632,30 @@ START_TEST(test_cjk_width_and_voicing_forms_meet_their_standard_form) {
 }
 END_TEST
 
+START_TEST(test_a_lone_cjk_character_folds_alike_cached_or_not) {
+    /* The analyzer folds lone characters through its cache, nx_fold_text
+     * through utf8proc each time: both must agree, cache cold and warm. */
+    static const char *const chars[] = {
+        "東", "\xef\xa4\x80" /* U+F900 compatibility ideograph */, "ｶ", "ﾝ", "한",
+        "々", "ㄅ", "ガ", "\xe3\x84\xb1" /* U+3131 compatibility jamo */, "𠀋",
+    };
+    newsidx_analyzer *a = make(NULL, NULL);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < sizeof chars / sizeof chars[0]; i++) {
+            char want[64];
+            size_t n = 0;
+            ck_assert_int_eq(nx_fold_text(chars[i], strlen(chars[i]), want, sizeof want - 1, &n),
+                             NEWSIDX_OK);
+            want[n] = 0;
+            ck_assert_terms(a, chars[i], want);
+        }
+    }
+    ck_assert_terms(a, "\xef\xa4\x80", "\xe8\xb1\x88"); /* U+F900 -> U+8C48 */
+    ck_assert_terms(a, "ｶﾝ", "カン");
+    newsidx_analyzer_free(a);
+}
+END_TEST
+
 START_TEST(test_offsets_round_trip_over_mixed_text) {
     newsidx_analyzer *a = make(NULL, NULL);
     const char *text =
@@ -965,6 +989,7 @@ static Suite *analysis_suite(void) {
     tc = tcase_create("cjk");
     tcase_add_test(tc, test_cjk_runs_become_overlapping_bigrams);
     tcase_add_test(tc, test_cjk_width_and_voicing_forms_meet_their_standard_form);
+    tcase_add_test(tc, test_a_lone_cjk_character_folds_alike_cached_or_not);
     tcase_add_test(tc, test_offsets_round_trip_over_mixed_text);
     suite_add_tcase(s, tc);
 

@@ -74,6 +74,7 @@ typedef struct cjk_unit {
     size_t start, end; /* source bytes */
     size_t fold_src_end; /* end of the first CJK_UNIT_MAX_CPS code points */
     unsigned n_cps;
+    bool folded; /* bytes hold the fold (a lone character, from the cache) */
     uint8_t len;
     uint8_t bytes[CJK_UNIT_MAX_BYTES];
 } cjk_unit;
@@ -298,27 +299,57 @@ static size_t fold_cp(int32_t cp, uint8_t *out) {
     return len;
 }
 
-/* Cached class of a non-ASCII code point; fills *folded / *folded_len for
- * word code points (pointing into the cache or into scratch). */
+/* NFKC + case fold of valid UTF-8 src into out (cap bytes): the folding of
+ * CJK characters. Returns the bytes written, or 0 when the result does not
+ * fit (not expected for real text). */
+#define NFKC_MAX_CPS (4 * CJK_UNIT_MAX_CPS)
+static size_t nfkc_fold(const uint8_t *src, size_t len, uint8_t *out, size_t cap) {
+    utf8proc_int32_t cps[NFKC_MAX_CPS];
+    const utf8proc_option_t opts = UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD;
+    utf8proc_ssize_t n =
+        utf8proc_decompose(src, (utf8proc_ssize_t)len, cps, NFKC_MAX_CPS, opts);
+    if (n <= 0 || n > NFKC_MAX_CPS) return 0;
+    n = utf8proc_reencode(cps, n, opts); /* composes, then UTF-8 in place */
+    if (n <= 0 || (size_t)n > cap) return 0;
+    memcpy(out, cps, (size_t)n);
+    return (size_t)n;
+}
+
+/* Folded form of a lone CJK character (out: FOLD_CP_MAX_BYTES). */
+static size_t fold_cjk_cp(int32_t cp, uint8_t *out) {
+    uint8_t src[4];
+    size_t l = utf8_encode(cp, src);
+    size_t n = nfkc_fold(src, l, out, FOLD_CP_MAX_BYTES);
+    if (n) return n;
+    memcpy(out, src, l);
+    return l;
+}
+
+static size_t fold_by_class(int cls, int32_t cp, uint8_t *out) {
+    if (cls == CLS_WORD || cls == CLS_MARK) return fold_cp(cp, out);
+    if (cls == CLS_CJK) return fold_cjk_cp(cp, out);
+    return 0;
+}
+
+/* Cached class of a non-ASCII code point; fills *folded / *folded_len with
+ * its folded form (pointing into the cache or into scratch; empty for
+ * separators). */
 static inline int lookup_cp(newsidx_analyzer *a, int32_t cp, const uint8_t **folded,
                             size_t *folded_len, uint8_t *scratch) {
     fold_entry *e = &a->cache[(uint32_t)cp & (FOLD_CACHE_SIZE - 1)];
     if (NX_UNLIKELY(e->cp != cp)) {
         e->cp = cp;
         e->cls = (uint8_t)classify_cp(cp);
-        e->len = 0;
-        if (e->cls == CLS_WORD || e->cls == CLS_MARK) {
-            size_t n = fold_cp(cp, scratch);
-            if (n <= FOLD_INLINE_BYTES) {
-                memcpy(e->folded, scratch, n);
-                e->len = (uint8_t)n;
-            } else {
-                e->len = FOLD_UNCACHED;
-            }
+        size_t n = fold_by_class(e->cls, cp, scratch);
+        if (n <= FOLD_INLINE_BYTES) {
+            memcpy(e->folded, scratch, n);
+            e->len = (uint8_t)n;
+        } else {
+            e->len = FOLD_UNCACHED;
         }
     }
     if (e->len == FOLD_UNCACHED) {
-        *folded_len = fold_cp(cp, scratch);
+        *folded_len = fold_by_class(e->cls, cp, scratch);
         *folded = scratch;
     } else {
         *folded = e->folded;
@@ -593,19 +624,13 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
 /* CJK runs -> overlapping bigrams                                          */
 /* ------------------------------------------------------------------------ */
 
+/* Folds a character with its marks (dakuten written apart compose). */
 static void cjk_unit_fold(const uint8_t *base, cjk_unit *u) {
-    utf8proc_int32_t cps[4 * CJK_UNIT_MAX_CPS];
     const uint8_t *src = base + u->start;
-    utf8proc_ssize_t n = utf8proc_decompose(
-        src, (utf8proc_ssize_t)(u->fold_src_end - u->start), cps,
-        4 * CJK_UNIT_MAX_CPS, UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
-    if (n > 0 && n <= 4 * CJK_UNIT_MAX_CPS) {
-        n = utf8proc_reencode(cps, n, UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
-        if (n > 0 && n <= CJK_UNIT_MAX_BYTES) {
-            memcpy(u->bytes, cps, (size_t)n);
-            u->len = (uint8_t)n;
-            return;
-        }
+    size_t n = nfkc_fold(src, u->fold_src_end - u->start, u->bytes, CJK_UNIT_MAX_BYTES);
+    if (n) {
+        u->len = (uint8_t)n;
+        return;
     }
     /* Not expected for real text; keep the base character as written. */
     int32_t cp;
@@ -647,6 +672,7 @@ static int scan_cjk(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp
         size_t fl;
         int cls = lookup_cp(a, cp, &f, &fl, scratch);
         if (cls == CLS_MARK && cur) {
+            cur->folded = false;
             cur->end = (size_t)(p + l - base);
             if (cur->n_cps < CJK_UNIT_MAX_CPS) {
                 cur->n_cps++;
@@ -658,7 +684,7 @@ static int scan_cjk(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp
         if (cls != CLS_CJK) break;
         /* A new character: the current one is complete. */
         if (cur) {
-            cjk_unit_fold(base, cur);
+            if (!cur->folded) cjk_unit_fold(base, cur);
             if (prev) {
                 rc = emit_cjk(a, prev, cur, *pos, fn, ctx);
                 *pos = next_pos(*pos);
@@ -670,11 +696,16 @@ static int scan_cjk(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp
         cur->start = (size_t)(p - base);
         cur->end = cur->fold_src_end = cur->start + l;
         cur->n_cps = 1;
+        cur->folded = fl <= CJK_UNIT_MAX_BYTES;
+        if (cur->folded) {
+            memcpy(cur->bytes, f, fl);
+            cur->len = (uint8_t)fl;
+        }
         p += l;
     }
     *pp = p;
     if (!cur) return 0;
-    cjk_unit_fold(base, cur);
+    if (!cur->folded) cjk_unit_fold(base, cur);
     if (prev)
         rc = emit_cjk(a, prev, cur, *pos, fn, ctx);
     else
