@@ -51,6 +51,7 @@ struct nx_termdict_builder {
 
 /* In-memory index entry for one block, filled and validated at open. */
 typedef struct td_block {
+    uint64_t prefix;      /* first 8 bytes of the first term, big-endian, 0-padded */
     const uint8_t *first; /* first term's bytes (in the mapped data) */
     const uint8_t *end;   /* one past the block's last byte */
     size_t entries;       /* offset of the block's first entry */
@@ -189,6 +190,15 @@ int nx_termdict_finish(nx_termdict_builder *b, nx_buf *out) {
 
 /* ---- reader ------------------------------------------------------------- */
 
+/* The first 8 bytes as a big-endian number, zero-padded: when two keys'
+ * prefixes differ, comparing the numbers orders them as memcmp + length
+ * would, so the binary search rarely touches the mapped term bytes. */
+static inline uint64_t key_prefix(const uint8_t *k, size_t len) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++) v = v << 8 | (i < len ? k[i] : 0);
+    return v;
+}
+
 /* Bounded varint read with a one-byte fast path (most lengths are < 128). */
 static inline int read_len(const uint8_t **p, const uint8_t *end, uint64_t *v) {
     if (NX_LIKELY(*p < end && **p < 0x80)) {
@@ -292,6 +302,7 @@ int nx_termdict_open(const uint8_t *data, size_t len, nx_err *err, nx_termdict *
         }
         b->first = p;
         b->first_len = (uint32_t)suffix;
+        b->prefix = key_prefix(p, suffix);
         b->entries = (size_t)off + 1;
         sum += b->n;
         if (i && td_compare(d->blocks[i - 1].first, d->blocks[i - 1].first_len, b->first,
@@ -321,10 +332,12 @@ bool nx_termdict_is_var(const nx_termdict *d) { return d->var; }
  * before every term. */
 static int64_t find_block(const nx_termdict *d, const uint8_t *key, size_t key_len) {
     int64_t lo = 0, hi = (int64_t)d->n_blocks - 1, ans = -1;
+    uint64_t kp = key_prefix(key, key_len);
     while (lo <= hi) {
         int64_t mid = lo + (hi - lo) / 2;
         const td_block *b = &d->blocks[mid];
-        if (td_compare(b->first, b->first_len, key, key_len) <= 0) {
+        if (b->prefix != kp ? b->prefix < kp
+                            : td_compare(b->first, b->first_len, key, key_len) <= 0) {
             ans = mid;
             lo = mid + 1;
         } else {
@@ -340,20 +353,44 @@ int nx_termdict_find(const nx_termdict *d, const uint8_t *term, size_t len,
     int64_t bi = find_block(d, term, len);
     if (bi < 0) return 0;
     const td_block *b = &d->blocks[bi];
-    const uint8_t *p = d->data + b->entries;
-    uint8_t cur[NX_TERMDICT_MAX_TERM_BYTES + 1];
-    size_t cur_len = 0;
+    const uint8_t *p = d->data + b->entries, *end = b->end;
+    /* Front coding lets the scan compare only what changed, without
+     * rebuilding terms. match = bytes the previous term shares with the
+     * key; that term sorts before the key. An entry sharing more than
+     * `match` bytes with it still differs from the key at byte `match`
+     * the same way, so it is smaller too: skip it. One sharing fewer bytes
+     * is bigger than the key (terms increase): the key is absent. */
+    size_t match = 0, prev_len = 0;
     for (uint32_t i = 0; i < b->n; i++) {
-        const uint8_t *v;
-        size_t vlen;
-        NX_FORWARD(decode_entry(d, &p, b->end, cur, &cur_len, &v, &vlen));
-        int c = td_compare(cur, cur_len, term, len);
-        if (c == 0) {
-            *value = v;
-            *value_len = vlen;
-            return 1;
+        uint64_t shared, suffix, vlen = d->value_bytes;
+        if (read_len(&p, end, &shared) < 0 || read_len(&p, end, &suffix) < 0 ||
+            shared > prev_len || suffix > NX_TERMDICT_MAX_TERM_BYTES - shared ||
+            suffix > (uint64_t)(end - p))
+            return NEWSIDX_ERR_CORRUPT;
+        const uint8_t *sfx = p;
+        p += suffix;
+        if (d->var && read_len(&p, end, &vlen) < 0) return NEWSIDX_ERR_CORRUPT;
+        if (vlen > (uint64_t)(end - p)) return NEWSIDX_ERR_CORRUPT;
+        const uint8_t *v = p;
+        p += vlen;
+        prev_len = shared + suffix;
+        if (shared > match) continue;
+        if (shared < match) return 0;
+        /* The entry equals the key on [0, shared): compare the rest. */
+        size_t rest = len - shared, m = rest < suffix ? rest : suffix, c = 0;
+        const uint8_t *k = term + shared;
+        while (c < m && sfx[c] == k[c]) c++;
+        if (c == m) {
+            if (suffix == rest) {
+                *value = v;
+                *value_len = vlen;
+                return 1;
+            }
+            if (suffix > rest) return 0; /* the key is a prefix of the entry */
+        } else if (sfx[c] > k[c]) {
+            return 0;
         }
-        if (c > 0) return 0;
+        match = shared + c;
     }
     return 0;
 }

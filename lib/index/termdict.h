@@ -43,7 +43,7 @@ void nx_termdict_builder_free(nx_termdict_builder *b);
  * they must outlive the reader). open validates the header and the block
  * index (offsets in range, first terms sorted, block term counts adding up)
  * and returns NEWSIDX_ERR_CORRUPT with a message otherwise; it keeps one
- * small entry per block in memory (about 0.5 byte per term). Lookups and
+ * 40-byte entry per block in memory (2-3 bytes per term). Lookups and
  * iterators never read outside [data, data + len) even if the blocks are
  * corrupt: they return NEWSIDX_ERR_CORRUPT instead. A reader is read-only
  * after open, so any number of threads may use it at once. */
