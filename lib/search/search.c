@@ -104,6 +104,7 @@ typedef struct pt_it {
     const uint8_t *norms;
     const double *k_norm; /* per norm byte: k1 * (1 - b + b * len / avglen) */
     double weight;        /* boost * field weight * idf */
+    uint32_t df;          /* in this segment */
     /* the last shallow() answer: [blk_from, blk_end] lie in one block */
     uint32_t blk_from, blk_end;
     double blk_bound;
@@ -667,6 +668,7 @@ static int make_pt(search *S, uint32_t si, const fterm *f, double boost, sit **o
     it->weight = boost * S->field_weight[f->field] * f->idf;
     it->blk_from = 1;
     it->blk_end = 0; /* empty: no cached block */
+    it->df = f->info[si].df;
     uint32_t max_tf;
     uint8_t min_norm;
     nx_postings_term_max(&it->p, &max_tf, &min_norm);
@@ -1183,87 +1185,102 @@ static int run_exhaustive(run *R, uint32_t si, sit *root) {
     return S->rc;
 }
 
-/* Block-max WAND (Ding & Suel 2011) over the clauses of a ranked OR. A doc
- * enters a full heap only with a score above the heap's minimum (ties go to
- * the earlier doc, which was seen first), so any range whose summed block
- * bounds do not exceed it is skipped without decoding or scoring. */
-static int run_bmw(run *R, uint32_t si, sit **its, uint32_t n, double boost) {
+/* Block-max MaxScore (Turtle & Flood 1995; with block bounds as in Lucene
+ * 9) over the clauses of a ranked OR. The doc-id space is cut into windows
+ * that end at the first block end of any clause; in each window every
+ * clause has a bound (its block's score(max_tf, min_norm)). Clauses are
+ * sorted by bound; the longest prefix whose bounds sum to at most the heap's
+ * minimum score is "non-essential": a doc matching only those cannot enter
+ * the heap (a new hit needs a score above the minimum; ties go to the
+ * earlier doc, seen first). Candidates come from the essential clauses only;
+ * non-essential ones are advanced to a candidate only while it can still
+ * beat the minimum. A window where every clause is non-essential is skipped
+ * without decoding anything. */
+static int run_maxscore(run *R, uint32_t si, sit **its, uint32_t n, double boost) {
     search *S = R->S;
     const nx_segment *seg = S->snap->segments[si];
     topk *T = R->T;
     /* a bound computed by a different summation order may differ from the
      * exact score in the last bits: inflate it a little */
     const double slack = 1.0 + 1e-9;
-    for (;;) {
-        /* keep its sorted by doc; exhausted iterators sink to the end */
-        for (uint32_t i = 1; i < n; i++) {
-            sit *x = its[i];
+    double *bm = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *bm);
+    double *pre = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *pre);
+    uint32_t *ord = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *ord);
+    NX_RETURN_IF(!bm || !pre || !ord, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    uint32_t d = NX_NO_DOC;
+    for (uint32_t i = 0; i < n; i++)
+        if (its[i]->doc < d) d = its[i]->doc;
+    while (d != NX_NO_DOC) {
+        /* the window [d, up] */
+        uint32_t up = NX_NO_DOC - 1;
+        for (uint32_t i = 0; i < n; i++) {
+            if (its[i]->doc == NX_NO_DOC) continue;
+            double b;
+            uint32_t t = its[i]->doc > d ? its[i]->doc : d;
+            uint32_t e = its[i]->ops->shallow(its[i], t, &b);
+            bm[i] = b * boost * slack;
+            if (e < up) up = e;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            if (its[i]->doc > up) bm[i] = 0; /* nothing of it in this window */
+        double theta = topk_full(T) ? T->h[0].score : -HUGE_VAL;
+        /* clauses by bound, ascending (insertion sort: n is small, and a
+         * long expansion list is sorted once per window) */
+        for (uint32_t i = 0; i < n; i++) {
             uint32_t j = i;
-            while (j > 0 && its[j - 1]->doc > x->doc) {
-                its[j] = its[j - 1];
+            while (j > 0 && bm[ord[j - 1]] > bm[i]) {
+                ord[j] = ord[j - 1];
                 j--;
             }
-            its[j] = x;
+            ord[j] = i;
         }
-        while (n > 0 && its[n - 1]->doc == NX_NO_DOC) n--;
-        if (n == 0) break;
-        if (!topk_full(T)) {
-            uint32_t d = its[0]->doc;
-            double s = 0;
-            for (uint32_t i = 0; i < n && its[i]->doc == d; i++) s += its[i]->ops->score(its[i]);
-            if (nx_segment_is_live(seg, d)) {
-                R->total++;
-                hit_entry e = {s * boost, 0, si, d};
-                if (R->halflife_s > 0) e.score *= recency(R, seg, d);
-                if (topk_wants(T, &e)) topk_push(T, &e);
-            }
-            for (uint32_t i = 0; i < n && its[i]->doc == d; i++) sit_next(its[i]);
-            continue;
+        uint32_t ne = 0;
+        pre[0] = 0;
+        while (ne < n && pre[ne] + bm[ord[ne]] <= theta) {
+            pre[ne + 1] = pre[ne] + bm[ord[ne]];
+            ne++;
         }
-        double theta = T->h[0].score;
-        double acc = 0;
-        uint32_t p = n;
-        for (uint32_t i = 0; i < n; i++) {
-            acc += its[i]->max_score * boost * slack;
-            if (acc > theta) {
-                p = i;
-                break;
-            }
-        }
-        if (p == n) break; /* no remaining doc can enter the heap */
-        uint32_t pd = its[p]->doc;
-        while (p + 1 < n && its[p + 1]->doc == pd) p++;
-        double ub = 0;
-        uint32_t min_end = NX_NO_DOC;
-        for (uint32_t i = 0; i <= p; i++) {
-            double b;
-            uint32_t e = its[i]->ops->shallow(its[i], pd, &b);
-            ub += b;
-            if (e < min_end) min_end = e;
-        }
-        ub *= boost * slack;
-        if (ub > theta) {
-            if (its[0]->doc == pd) {
-                double s = 0;
-                for (uint32_t i = 0; i <= p; i++) s += its[i]->ops->score(its[i]);
-                if (nx_segment_is_live(seg, pd)) {
-                    R->total++;
-                    hit_entry e = {s * boost, 0, si, pd};
-                    if (R->halflife_s > 0) e.score *= recency(R, seg, pd);
-                    if (topk_wants(T, &e)) topk_push(T, &e);
+        if (ne < n) {
+            for (;;) {
+                uint32_t cand = NX_NO_DOC;
+                for (uint32_t k = ne; k < n; k++) {
+                    uint32_t x = sit_advance(its[ord[k]], d);
+                    if (x < cand) cand = x;
                 }
-                for (uint32_t i = 0; i <= p; i++) sit_next(its[i]);
-            } else {
-                /* docs before pd match only clauses whose bounds sum <= theta */
-                for (uint32_t i = 0; i < p; i++)
-                    if (its[i]->doc < pd) sit_advance(its[i], pd);
+                if (cand > up) break;
+                double score = 0;
+                for (uint32_t k = ne; k < n; k++) {
+                    sit *it = its[ord[k]];
+                    if (it->doc == cand) score += it->ops->score(it);
+                }
+                score *= boost;
+                for (uint32_t k = ne; k-- > 0;) {
+                    if (score + pre[k + 1] <= theta) break;
+                    sit *it = its[ord[k]];
+                    if (sit_advance(it, cand) == cand) score += it->ops->score(it) * boost;
+                }
+                if (nx_segment_is_live(seg, cand)) {
+                    R->total++;
+                    hit_entry e = {score, 0, si, cand};
+                    if (R->halflife_s > 0) e.score *= recency(R, seg, cand);
+                    if (topk_wants(T, &e)) {
+                        topk_push(T, &e);
+                        if (topk_full(T)) theta = T->h[0].score;
+                    }
+                }
+                d = cand + 1;
+                if (d == NX_NO_DOC) break;
             }
-        } else {
-            uint32_t nd = min_end == NX_NO_DOC ? NX_NO_DOC : min_end + 1;
-            if (p + 1 < n && its[p + 1]->doc < nd) nd = its[p + 1]->doc;
-            if (nd <= pd) nd = pd + 1;
-            for (uint32_t i = 0; i <= p; i++) sit_advance(its[i], nd);
         }
+        if (up >= NX_NO_DOC - 1) break;
+        /* the next window starts after this one, at the first doc left */
+        uint32_t next = NX_NO_DOC;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t x = its[i]->doc;
+            if (x <= up) x = up + 1; /* not advanced (non-essential): nothing before up + 1 */
+            if (x < next) next = x;
+        }
+        d = next;
     }
     return S->rc;
 }
@@ -1303,6 +1320,63 @@ static int run_bmw_one(run *R, uint32_t si, pt_it *it) {
     }
     it->base.doc = NX_NO_DOC;
     return S->rc;
+}
+
+static void close_positions(search *S) {
+    for (uint32_t i = 0; i < S->n_with_pos; i++) nx_postings_close(S->with_pos[i]);
+    S->n_with_pos = S->cap_with_pos = 0;
+    S->with_pos = NULL;
+}
+
+/* Counts the live matches of an iterator, without scores or facets. A
+ * single term in a segment without deletions is its df; an OR of terms is
+ * counted window by window in a bitset (each postings list is walked once,
+ * no per-document minimum over the lists); anything else doc by doc. */
+static int run_count(run *R, uint32_t si, sit *root) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
+    if (root->ops == &pt_ops && !deletions) {
+        R->total += ((pt_it *)root)->df;
+        return 0;
+    }
+    bool all_pt = root->ops == &or_ops;
+    if (all_pt) {
+        or_it *o = (or_it *)root;
+        for (uint32_t i = 0; i < o->n && all_pt; i++) all_pt = o->c[i]->ops == &pt_ops;
+    }
+    if (!all_pt) {
+        for (uint32_t d = root->doc; d != NX_NO_DOC; d = sit_next(root))
+            R->total += !deletions || nx_segment_is_live(seg, d);
+        return S->rc;
+    }
+    enum { WINDOW = 8192 };
+    uint64_t bits[WINDOW / 64];
+    or_it *o = (or_it *)root;
+    uint64_t base = o->base.doc;
+    while (base < NX_NO_DOC) {
+        uint64_t end = base + WINDOW, next_base = NX_NO_DOC;
+        memset(bits, 0, sizeof bits);
+        for (uint32_t i = 0; i < o->n; i++) {
+            nx_postings *p = &((pt_it *)o->c[i])->p;
+            uint32_t d = p->doc;
+            while (d < end) {
+                uint32_t x = (uint32_t)(d - base);
+                bits[x >> 6] |= (uint64_t)1 << (x & 63);
+                d = nx_postings_next(p);
+            }
+            if (d < next_base) next_base = d;
+        }
+        if (!deletions) {
+            for (size_t w = 0; w < WINDOW / 64; w++) R->total += (uint64_t)__builtin_popcountll(bits[w]);
+        } else {
+            for (size_t w = 0; w < WINDOW / 64; w++)
+                for (uint64_t b = bits[w]; b; b &= b - 1)
+                    R->total += nx_segment_is_live(seg, (uint32_t)(base + w * 64 + (uint64_t)__builtin_ctzll(b)));
+        }
+        base = next_base;
+    }
+    return 0;
 }
 
 static const char *find_stored(const newsidx_field *f, size_t n, const char *name, size_t *len) {
@@ -1545,8 +1619,11 @@ static int do_search(search *S, newsidx_results *res) {
         }
         R.now = newest == NX_NO_DATE ? 0 : (double)newest;
     }
-    bool pruning = !o->no_pruning && !o->exact_total && !o->count_only && !T.by_date && !F.want &&
-                   T.cap > 0;
+    /* Ranked OR and single terms use block-max pruning for the top k; when
+     * the exact total is wanted too, a separate counting pass (never
+     * scoring) follows: cheaper than scoring every match. Facets need every
+     * match: exhaustive. */
+    bool pruning = !o->no_pruning && !o->count_only && !T.by_date && !F.want && T.cap > 0;
     for (uint32_t si = 0; si < snap->n_segments; si++) {
         const nx_segment *seg = snap->segments[si];
         sit *it;
@@ -1558,24 +1635,36 @@ static int do_search(search *S, newsidx_results *res) {
             else memset(F.seg_src, 0, ns * sizeof *F.seg_src);
         }
         if (rc == 0 && it->doc != NX_NO_DOC) {
-            if (pruning && it->ops == &or_ops) {
-                or_it *o2 = (or_it *)it;
-                rc = run_bmw(&R, si, o2->c, o2->n, o2->boost);
-            } else if (pruning && (it->ops == &pt_ops)) {
-                rc = run_bmw_one(&R, si, (pt_it *)it);
+            bool ranked_or = it->ops == &or_ops || it->ops == &pt_ops;
+            if (pruning && ranked_or) {
+                uint64_t before = R.total;
+                if (it->ops == &or_ops) {
+                    or_it *o2 = (or_it *)it;
+                    rc = run_maxscore(&R, si, o2->c, o2->n, o2->boost);
+                } else {
+                    rc = run_bmw_one(&R, si, (pt_it *)it);
+                }
+                if (rc == 0 && o->exact_total) {
+                    /* count on fresh iterators */
+                    R.total = before;
+                    close_positions(S);
+                    nx_arena_reset(&S->seg_arena);
+                    rc = build(S, si, root, &it);
+                    if (rc == 0) rc = run_count(&R, si, it);
+                }
+            } else if ((o->count_only || T.cap == 0) && !F.want) {
+                rc = run_count(&R, si, it);
             } else {
                 rc = run_exhaustive(&R, si, it);
             }
         }
         if (rc == 0 && F.want & NEWSIDX_FACET_SOURCE) rc = facet_source_merge(S, &F, seg);
-        for (uint32_t i = 0; i < S->n_with_pos; i++) nx_postings_close(S->with_pos[i]);
-        S->n_with_pos = S->cap_with_pos = 0;
-        S->with_pos = NULL;
+        close_positions(S);
         nx_arena_reset(&S->seg_arena);
         if (rc) return rc;
     }
     res->total = R.total;
-    if (pruning && res->total < T.n) res->total = T.n;
+    if (res->total < T.n) res->total = T.n;
     NX_FORWARD(fill_facets(S, &F, res));
     return fill_hits(S, &T, res);
 }
