@@ -8,6 +8,8 @@
 #include "index/segment.h"
 #include "index/termdict.h"
 
+#include <pthread.h>
+
 /* Footer kinds (util.h footer, u32 "kind"). */
 enum {
     NX_FILE_MANIFEST = 1,
@@ -29,6 +31,8 @@ enum {
 /* Segment limits (documented in FORMAT.md). */
 #define NX_MAX_SEGMENT_DOCS 0x7fffffffu
 
+/* Ids per front-coded block in the column file. */
+#define NX_ID_BLOCK 16
 /* Column file magic and header size. */
 #define NX_COL_MAGIC 0x4c43584eu /* "NXCL" */
 #define NX_NORM_MAGIC 0x4d4e584eu /* "NXNM" */
@@ -48,9 +52,18 @@ struct nx_segment {
     uint64_t field_tokens[NX_N_FIELDS];
     uint64_t raw_text_bytes, raw_stored_bytes;
     const uint8_t *dates;      /* i64 LE per doc, NULL when no doc is dated */
-    const uint8_t *id_offs;    /* u32 LE, doc_count + 1 */
-    const uint8_t *id_bytes;
-    const uint8_t *id_perm;    /* u32 LE docs sorted by (XXH3-64 of id, doc) */
+    /* Ids are front-coded on disk (blocks of NX_ID_BLOCK) and expanded at
+     * open: id_offs (doc_count + 1) into id_mem. */
+    uint32_t *id_offs;
+    char *id_mem;
+    const uint8_t *id_blocks;  /* on disk: u32 LE block offsets, then the blocks */
+    const uint8_t *id_region;
+    /* The id lookup: docs sorted by (XXH3-64 of id, doc), built on the
+     * first lookup (readers that only search never pay for it). */
+    uint32_t *id_perm;
+    uint64_t *id_perm_hash;
+    int id_perm_state;         /* 0 not built, 1 built, <0 error (atomic) */
+    pthread_mutex_t id_perm_lock;
     const uint8_t *src_ords;   /* src_width bytes LE per doc (none when 0) */
     uint32_t src_width;
     uint32_t n_sources;

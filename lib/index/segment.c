@@ -74,8 +74,9 @@ static int parse_columns(nx_segment *s, nx_err *err) {
     s->raw_text_bytes = nx_load_u64le(c + 96);
     s->raw_stored_bytes = nx_load_u64le(c + 104);
     bool dated = flags & 2;
+    size_t n_id_blocks = ((size_t)n + NX_ID_BLOCK - 1) / NX_ID_BLOCK;
     size_t need = 112 + (dated ? 8 * (size_t)n : 0) + up8((size_t)s->src_width * n) +
-                  up8(4 * (size_t)n) + up8(4 * ((size_t)n + 1)) + up8(4 * ((size_t)s->n_sources + 1));
+                  up8(4 * (n_id_blocks + 1)) + up8(4 * ((size_t)s->n_sources + 1));
     NX_RETURN_IF(n > NX_MAX_SEGMENT_DOCS || s->n_sources > n || need > len ||
                      (s->src_width != 0 && s->src_width != 1 && s->src_width != 2 &&
                       s->src_width != 4) || (s->n_sources > 0 && s->src_width == 0),
@@ -86,19 +87,58 @@ static int parse_columns(nx_segment *s, nx_err *err) {
     off += dated ? 8 * (size_t)n : 0;
     s->src_ords = c + off;
     off += up8((size_t)s->src_width * n);
-    s->id_perm = c + off;
-    off += up8(4 * (size_t)n);
-    s->id_offs = c + off;
-    off += up8(4 * ((size_t)n + 1));
+    s->id_blocks = c + off;
+    off += up8(4 * (n_id_blocks + 1));
     s->src_offs = c + off;
     off += up8(4 * ((size_t)s->n_sources + 1));
-    s->id_bytes = c + off;
-    uint32_t id_total = nx_load_u32le(s->id_offs + 4 * (size_t)n);
+    s->id_region = c + off;
+    uint32_t id_total = nx_load_u32le(s->id_blocks + 4 * n_id_blocks);
     uint32_t src_total = nx_load_u32le(s->src_offs + 4 * (size_t)s->n_sources);
     NX_RETURN_IF((uint64_t)off + id_total + src_total != len, err, NEWSIDX_ERR_CORRUPT,
                  "%s: id and source bytes do not end the file at byte %zu", s->col.path, off);
-    s->src_bytes = s->id_bytes + id_total;
+    s->src_bytes = s->id_region + id_total;
+    /* Expand the front-coded ids (every length and offset checked). */
+    s->id_offs = malloc(sizeof(uint32_t) * ((size_t)n + 1));
+    nx_buf mem = {0};
+    NX_RETURN_IF(!s->id_offs, err, NEWSIDX_ERR_NOMEM, "out of memory");
+    s->id_offs[0] = 0;
+    const uint8_t *end = s->id_region + id_total;
+    size_t prev_start = 0, prev_len = 0;
+    for (size_t k = 0; k < n_id_blocks; k++) {
+        uint32_t a = nx_load_u32le(s->id_blocks + 4 * k), b = nx_load_u32le(s->id_blocks + 4 * k + 4);
+        const uint8_t *p = s->id_region + a, *bend = s->id_region + b;
+        if (a > b || bend > end) goto bad;
+        for (size_t i = k * NX_ID_BLOCK; i < NX_MIN((k + 1) * NX_ID_BLOCK, (size_t)n); i++) {
+            uint64_t shared, rest;
+            if (nx_varint_decode(&p, bend, &shared) || nx_varint_decode(&p, bend, &rest) ||
+                rest > (uint64_t)(bend - p) || (i % NX_ID_BLOCK ? shared > prev_len : shared != 0))
+                goto bad;
+            size_t start = mem.len;
+            if (nx_buf_reserve(&mem, shared + rest + 1)) {
+                nx_buf_free(&mem);
+                return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+            }
+            if (shared) memmove(mem.data + mem.len, mem.data + prev_start, shared);
+            mem.len += shared;
+            nx_buf_append(&mem, p, rest);
+            p += rest;
+            prev_start = start;
+            prev_len = shared + rest;
+            if (mem.len > UINT32_MAX) goto bad;
+            s->id_offs[i + 1] = (uint32_t)mem.len;
+        }
+        if (p != bend) goto bad;
+    }
+    s->id_mem = (char *)mem.data;
+    if (!s->id_mem) {
+        s->id_mem = malloc(1);
+        NX_RETURN_IF(!s->id_mem, err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
     return 0;
+bad:
+    nx_buf_free(&mem);
+    return nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: front-coded ids do not decode (byte %zu)",
+                      s->col.path, (size_t)(s->id_region - c));
 }
 
 int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *err,
@@ -108,6 +148,7 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
     if (!s) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
     s->seg_no = seg_no;
     s->del_gen = del_gen;
+    pthread_mutex_init(&s->id_perm_lock, NULL);
     int rc = open_part(dir, seg_no, "col", NX_FILE_COLUMNS, err, &s->col);
     if (rc == 0) rc = parse_columns(s, err);
     if (rc == 0) rc = open_part(dir, seg_no, "post", NX_FILE_POSTINGS, err, &s->post);
@@ -189,6 +230,11 @@ void nx_segment_close(nx_segment *s) {
     nx_rfile_close(&s->docs);
     nx_rfile_close(&s->del);
     free(s->zero_norms);
+    free(s->id_offs);
+    free(s->id_mem);
+    free(s->id_perm);
+    free(s->id_perm_hash);
+    pthread_mutex_destroy(&s->id_perm_lock);
     free(s);
 }
 
@@ -251,10 +297,8 @@ void nx_segment_date_range(const nx_segment *s, int64_t lo, int64_t hi, uint32_t
 }
 
 const char *nx_segment_id(const nx_segment *s, uint32_t doc, size_t *len) {
-    uint32_t a = nx_load_u32le(s->id_offs + 4 * (size_t)doc);
-    uint32_t b = nx_load_u32le(s->id_offs + 4 * (size_t)doc + 4);
-    *len = b - a;
-    return (const char *)s->id_bytes + a;
+    *len = s->id_offs[doc + 1] - s->id_offs[doc];
+    return s->id_mem + s->id_offs[doc];
 }
 
 uint32_t nx_segment_source_ord(const nx_segment *s, uint32_t doc) {
@@ -278,26 +322,62 @@ const char *nx_segment_source_name(const nx_segment *s, uint32_t ord, size_t *le
     return (const char *)s->src_bytes + a;
 }
 
-/* The id lookup is a permutation of the docs sorted by the XXH3-64 of
- * their ids: a binary search hashes the ids it probes (no hash stored). */
-static uint64_t perm_hash(const nx_segment *s, uint32_t i, uint32_t *doc) {
-    *doc = nx_load_u32le(s->id_perm + 4 * (size_t)i);
-    if (*doc >= s->doc_count) return UINT64_MAX;
-    size_t l;
-    const char *p = nx_segment_id(s, *doc, &l);
-    return nx_hash64(p, l);
+/* The id lookup: docs sorted by the XXH3-64 of their ids, built on the
+ * first lookup under a mutex (double-checked with an atomic state). */
+static int cmp_perm(const void *a, const void *b, void *ctx) {
+    const uint64_t *h = ctx;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (h[x] != h[y]) return h[x] < h[y] ? -1 : 1;
+    return (x > y) - (x < y);
 }
 
-uint32_t nx_segment_find_id(const nx_segment *s, const char *id, size_t len) {
+static int build_id_perm(nx_segment *s) {
+    int st = __atomic_load_n(&s->id_perm_state, __ATOMIC_ACQUIRE);
+    if (st) return st;
+    pthread_mutex_lock(&s->id_perm_lock);
+    st = s->id_perm_state;
+    if (st == 0) {
+        uint32_t n = s->doc_count;
+        uint64_t *h = malloc(sizeof *h * ((size_t)n + 1));
+        uint32_t *perm = malloc(sizeof *perm * ((size_t)n + 1));
+        uint64_t *sorted = malloc(sizeof *sorted * ((size_t)n + 1));
+        if (h && perm && sorted) {
+            for (uint32_t d = 0; d < n; d++) {
+                size_t l;
+                const char *p = nx_segment_id(s, d, &l);
+                h[d] = nx_hash64(p, l);
+                perm[d] = d;
+            }
+            qsort_r(perm, n, sizeof *perm, cmp_perm, h);
+            for (uint32_t i = 0; i < n; i++) sorted[i] = h[perm[i]];
+            s->id_perm = perm;
+            s->id_perm_hash = sorted;
+            st = 1;
+        } else {
+            free(perm);
+            free(sorted);
+            st = NEWSIDX_ERR_NOMEM;
+        }
+        free(h);
+        __atomic_store_n(&s->id_perm_state, st, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&s->id_perm_lock);
+    return st;
+}
+
+uint32_t nx_segment_find_id(const nx_segment *cs, const char *id, size_t len) {
+    nx_segment *s = (nx_segment *)cs; /* the lazily built table is the only mutation */
+    if (build_id_perm(s) != 1) return NX_NO_DOC;
     uint64_t h = nx_hash64(id, len);
-    uint32_t lo = 0, hi = s->doc_count, doc;
+    uint32_t lo = 0, hi = s->doc_count;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (perm_hash(s, mid, &doc) < h) lo = mid + 1;
+        if (s->id_perm_hash[mid] < h) lo = mid + 1;
         else hi = mid;
     }
     uint32_t found = NX_NO_DOC;
-    for (uint32_t i = lo; i < s->doc_count && perm_hash(s, i, &doc) == h; i++) {
+    for (uint32_t i = lo; i < s->doc_count && s->id_perm_hash[i] == h; i++) {
+        uint32_t doc = s->id_perm[i];
         size_t l;
         const char *p = nx_segment_id(s, doc, &l);
         if (l == len && memcmp(p, id, len) == 0 && (found == NX_NO_DOC || nx_segment_is_live(s, doc)))

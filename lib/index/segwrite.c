@@ -98,8 +98,6 @@ struct nx_segbuild {
     /* columns */
     nx_buf dates, id_offs, id_bytes, src_ords, src_offs, src_bytes;
     bool any_date;
-    uint64_t *id_hash; /* n_docs pairs packed: hash, doc in a parallel array */
-    uint32_t *id_doc;
     src_slot *src_table;
     uint32_t src_mask, n_sources;
     /* per-term scratch */
@@ -114,8 +112,6 @@ static void segbuild_free(nx_segbuild *b) {
     nx_buf *bufs[] = {&b->dates, &b->id_offs, &b->id_bytes, &b->src_ords,
                       &b->src_offs, &b->src_bytes, &b->term_post, &b->term_skip, &b->term_pos};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nx_buf_free(bufs[i]);
-    free(b->id_hash);
-    free(b->id_doc);
     free(b->src_table);
     free(b->dir);
     free(b);
@@ -158,11 +154,9 @@ int nx_segbuild_create(const char *dir, uint32_t seg_no, uint32_t n_docs,
     b->o = *o;
     b->err = err;
     b->norms = calloc((size_t)NX_N_FIELDS * n_docs + 1, 1);
-    b->id_hash = malloc(sizeof(uint64_t) * (n_docs + 1));
-    b->id_doc = malloc(sizeof(uint32_t) * (n_docs + 1));
     b->src_mask = 63;
     b->src_table = calloc(b->src_mask + 1, sizeof(src_slot));
-    if (!b->dir || !b->norms || !b->id_hash || !b->id_doc || !b->src_table ||
+    if (!b->dir || !b->norms || !b->src_table ||
         nx_buf_reserve(&b->dates, (size_t)n_docs * 8) ||
         nx_buf_reserve(&b->id_offs, ((size_t)n_docs + 1) * 4) ||
         nx_buf_put_u32le(&b->src_offs, 0) || nx_buf_put_u32le(&b->id_offs, 0)) {
@@ -236,7 +230,7 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
                     const newsidx_field *fields, size_t n_fields) {
     NX_RETURN_IF(b->next_doc >= b->n_docs, b->err, NEWSIDX_ERR_INVALID,
                  "more documents than announced (%u)", b->n_docs);
-    uint32_t doc = b->next_doc++;
+    b->next_doc++;
     uint8_t d8[8];
     nx_store_u64le(d8, (uint64_t)date);
     uint32_t ord;
@@ -249,8 +243,6 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
     if (rc == 0) rc = source_ord(b, source, source_len, &ord);
     if (rc == 0) rc = nx_buf_put_u32le(&b->src_ords, ord);
     if (rc != 0) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-    b->id_hash[doc] = nx_hash64(id, id_len);
-    b->id_doc[doc] = doc;
     b->raw_text_bytes += text_bytes;
     b->raw_id_bytes += id_len;
     if (b->docstore) NX_FORWARD(nx_docstore_add(b->docstore, fields, n_fields));
@@ -525,13 +517,6 @@ static int pad8(nx_buf *b) {
     return 0;
 }
 
-static int cmp_idx_by_hash(const void *a, const void *b, void *ctx) {
-    const uint64_t *h = ctx;
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    if (h[x] != h[y]) return h[x] < h[y] ? -1 : 1;
-    return x < y ? -1 : x > y;
-}
-
 static int write_buf_file(nx_segbuild *b, const char *ext, uint32_t kind, const nx_buf *parts,
                           size_t n_parts) {
     nx_wfile *f;
@@ -611,15 +596,10 @@ int nx_segbuild_finish(nx_segbuild *b) {
     {
         uint32_t n = b->n_docs;
         nx_buf c = {0};
-        uint32_t *order = malloc(sizeof(uint32_t) * (n + 1));
-        if (!order || nx_buf_reserve(&c, 112)) {
-            free(order);
-            nx_buf_free(&c);
+        if (nx_buf_reserve(&c, 112)) {
             rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
             goto fail;
         }
-        for (uint32_t i = 0; i < n; i++) order[i] = i;
-        qsort_r(order, n, sizeof *order, cmp_idx_by_hash, b->id_hash);
         uint32_t width = b->n_sources == 0 ? 0 : b->n_sources <= 255 ? 1 : b->n_sources <= 65535 ? 2 : 4;
         nx_buf_put_u32le(&c, NX_COL_MAGIC);
         nx_buf_put_u32le(&c, n);
@@ -644,15 +624,36 @@ int nx_segbuild_finish(nx_segbuild *b) {
             else e |= nx_buf_put_u32le(&c, ord);
         }
         e |= pad8(&c);
-        for (uint32_t i = 0; i < n && !e; i++) e |= nx_buf_put_u32le(&c, order[i]);
-        e |= pad8(&c);
-        e |= nx_buf_append(&c, b->id_offs.data, b->id_offs.len);
+        /* ids, front-coded in blocks of NX_ID_BLOCK: per id varint(bytes
+         * shared with the previous id of the block), varint(rest), rest */
+        nx_buf fc = {0};
+        uint32_t n_blocks = (n + NX_ID_BLOCK - 1) / NX_ID_BLOCK;
+        size_t boffs = c.len;
+        for (uint32_t k = 0; k <= n_blocks && !e; k++) e |= nx_buf_put_u32le(&c, 0);
+        for (uint32_t i = 0; i < n && !e; i++) {
+            if (i % NX_ID_BLOCK == 0) nx_store_u32le(c.data + boffs + 4 * (i / NX_ID_BLOCK), (uint32_t)fc.len);
+            const uint8_t *id = b->id_bytes.data + nx_load_u32le(b->id_offs.data + 4 * (size_t)i);
+            uint32_t len = nx_load_u32le(b->id_offs.data + 4 * (size_t)i + 4) -
+                           nx_load_u32le(b->id_offs.data + 4 * (size_t)i);
+            uint32_t shared = 0;
+            if (i % NX_ID_BLOCK) {
+                const uint8_t *prev = b->id_bytes.data + nx_load_u32le(b->id_offs.data + 4 * (size_t)(i - 1));
+                uint32_t plen = nx_load_u32le(b->id_offs.data + 4 * (size_t)i) -
+                                nx_load_u32le(b->id_offs.data + 4 * (size_t)(i - 1));
+                while (shared < len && shared < plen && prev[shared] == id[shared]) shared++;
+            }
+            e |= nx_buf_put_varint(&fc, shared);
+            e |= nx_buf_put_varint(&fc, len - shared);
+            e |= nx_buf_append(&fc, id + shared, len - shared);
+        }
+        if (!e && fc.len > UINT32_MAX) e = 1;
+        if (!e) nx_store_u32le(c.data + boffs + 4 * (size_t)n_blocks, (uint32_t)fc.len);
         e |= pad8(&c);
         e |= nx_buf_append(&c, b->src_offs.data, b->src_offs.len);
         e |= pad8(&c);
-        e |= nx_buf_append(&c, b->id_bytes.data, b->id_bytes.len);
+        e |= nx_buf_append(&c, fc.data, fc.len);
         e |= nx_buf_append(&c, b->src_bytes.data, b->src_bytes.len);
-        free(order);
+        nx_buf_free(&fc);
         if (e) {
             nx_buf_free(&c);
             rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
