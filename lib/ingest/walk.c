@@ -363,16 +363,20 @@ static int walk_dir(walker *w, int depth) {
     nx_buf names = {0}, offsets = {0};
     int rc = 0;
     struct dirent *e;
-    errno = 0;
-    while (rc == 0 && (e = readdir(d)) != NULL) {
+    int read_errno = 0;
+    while (rc == 0) {
+        errno = 0; /* readdir's only way to tell an error from the end */
+        if ((e = readdir(d)) == NULL) {
+            read_errno = errno;
+            break;
+        }
         if (e->d_name[0] == '.') continue;
         size_t off = names.len;
         rc = nx_buf_append(&names, e->d_name, strlen(e->d_name) + 1);
         if (rc == 0) rc = nx_buf_append(&offsets, &off, sizeof off);
     }
-    int read_errno = errno;
     closedir(d);
-    if (rc == 0 && read_errno != 0 && e == NULL)
+    if (rc == 0 && read_errno != 0)
         nx_ingest_report(w->opts, w->stats, dir_path, 0, NEWSIDX_REPORT_ERROR,
                          NEWSIDX_REASON_UNREADABLE, "reading the directory failed: %s",
                          strerror(read_errno));
