@@ -433,10 +433,11 @@ START_TEST(test_other_apostrophes_join_the_word_and_are_removed) {
 }
 END_TEST
 
-START_TEST(test_french_elision_drops_the_article) {
+START_TEST(test_french_and_italian_elision_drops_the_article) {
     newsidx_analyzer *a = make(NULL, NULL);
     ck_assert_terms(a, "l’Afrique l'Afrique L'AFRIQUE", "afrique afrique afrique");
     ck_assert_terms(a, "qu’il d’Artagnan jusqu’à", "il artagnan a");
+    ck_assert_terms(a, "dell’Italia un’amica all'estero", "italia amica estero");
     toks ts = run(a, "l’Afrique");
     ck_assert_uint_eq(ts.v[0].start, strlen("l’"));
     ck_assert_uint_eq(ts.v[0].end, strlen("l’Afrique"));
@@ -978,7 +979,7 @@ static Suite *analysis_suite(void) {
     tc = tcase_create("words");
     tcase_add_test(tc, test_possessive_s_is_dropped_for_both_apostrophes);
     tcase_add_test(tc, test_other_apostrophes_join_the_word_and_are_removed);
-    tcase_add_test(tc, test_french_elision_drops_the_article);
+    tcase_add_test(tc, test_french_and_italian_elision_drops_the_article);
     tcase_add_test(tc, test_hyphens_split_at_consecutive_positions);
     tcase_add_test(tc, test_acronyms_written_with_dots_are_one_word);
     tcase_add_test(tc, test_numbers_keep_decimal_points_and_drop_thousands_commas);

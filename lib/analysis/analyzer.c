@@ -454,15 +454,23 @@ static inline uint32_t next_pos(uint32_t pos) {
 /* Words                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Words that lose their elided article at an apostrophe: l’Afrique ->
- * afrique, qu’il -> il (French, Italian, Catalan). Folded form. */
+/* Words that lose their elided article or preposition at an apostrophe:
+ * l’Afrique -> afrique, qu’il -> il (French, Catalan), dell’Italia ->
+ * italia (Italian). Folded form. */
 static bool is_elision(const uint8_t *t, size_t n) {
     switch (n) {
     case 1:
         return t[0] == 'l' || t[0] == 'd' || t[0] == 'j' || t[0] == 'm' ||
                t[0] == 'n' || t[0] == 's' || t[0] == 't' || t[0] == 'c';
-    case 2: return memcmp(t, "qu", 2) == 0;
-    case 5: return memcmp(t, "jusqu", 5) == 0;
+    case 2: return memcmp(t, "qu", 2) == 0 || memcmp(t, "un", 2) == 0;
+    case 3: return memcmp(t, "all", 3) == 0;
+    case 4:
+        return memcmp(t, "dell", 4) == 0 || memcmp(t, "dall", 4) == 0 ||
+               memcmp(t, "nell", 4) == 0 || memcmp(t, "sull", 4) == 0 ||
+               memcmp(t, "coll", 4) == 0;
+    case 5:
+        return memcmp(t, "jusqu", 5) == 0 || memcmp(t, "quell", 5) == 0 ||
+               memcmp(t, "quest", 5) == 0;
     case 6: return memcmp(t, "lorsqu", 6) == 0 || memcmp(t, "puisqu", 6) == 0;
     default: return false;
     }
