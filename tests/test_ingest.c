@@ -144,6 +144,15 @@ static const seen_report *report_on_line(const capture *c, uint64_t line) {
     return NULL;
 }
 
+/* xorshift64: deterministic test data */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rng(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
 /* ---- temporary files ---------------------------------------------------- */
 
 static char tmpdir[256];
@@ -796,6 +805,57 @@ START_TEST(test_symlink_loops_are_walked_once_and_unreadable_files_reported) {
 }
 END_TEST
 
+START_TEST(test_walk_progress_counts_bytes_of_all_files_and_ndjson_is_read) {
+    make_tmpdir();
+    /* three compressed files of ~1.5 MB of incompressible-ish text each */
+    size_t n = 0, cap = 2 << 20;
+    char *text = malloc(cap);
+    for (int i = 0; n < cap - 300; i++)
+        n += (size_t)snprintf(text + n, cap - n, "{\"id\":\"p%d\",\"title\":\"%llx\",\"body\":\"%llx %llx\"}\n",
+                              i, (unsigned long long)rng(), (unsigned long long)rng(),
+                              (unsigned long long)rng());
+    write_gzip(tmp_path("a.ndjson.gz"), "wb", text, n);
+    write_zstd(tmp_path("b.jsonl.zst"), text, n);
+    write_file(tmp_path("c.NDJSON"), text, n);
+    free(text);
+    struct stat sa, sb, sc;
+    ck_assert_int_eq(stat(tmp_path("a.ndjson.gz"), &sa), 0);
+    ck_assert_int_eq(stat(tmp_path("b.jsonl.zst"), &sb), 0);
+    ck_assert_int_eq(stat(tmp_path("c.NDJSON"), &sc), 0);
+    uint64_t total = (uint64_t)(sa.st_size + sb.st_size + sc.st_size);
+    capture c = {0};
+    newsidx_ingest_options o = capture_opts(&c);
+    newsidx_ingest_stats st;
+    ck_assert_int_eq(run(tmpdir, &o, &c, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_reports, 0);
+    ck_assert_uint_eq(st.indexed % 3, 0);
+    ck_assert_uint_eq(st.bytes_read, total);
+    /* progress is cumulative over the walk, ends at the total, never goes back */
+    ck_assert_uint_eq(c.last_progress_bytes, total);
+    ck_assert_int_eq(c.progress_decreased, 0);
+    ck_assert_uint_ge(c.progress_calls, total >> 20);
+    rm_tmpdir();
+}
+END_TEST
+
+START_TEST(test_html_with_invalid_utf8_is_repaired_before_parsing) {
+    make_tmpdir();
+    const char h[] = "<title>T\xFF</title><p>caf\xC3</p>";
+    write_file(tmp_path("x.htm"), h, sizeof h - 1);
+    capture c = {0};
+    newsidx_ingest_options o = capture_opts(&c);
+    newsidx_ingest_stats st;
+    ck_assert_int_eq(run(tmp_path("x.htm"), &o, &c, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_records, 1);
+    ck_assert_str_eq(field(&c.records[0], "title"), "T\xEF\xBF\xBD");
+    ck_assert_str_eq(field(&c.records[0], "body"), "caf\xEF\xBF\xBD");
+    ck_assert_int_eq(c.n_reports, 1);
+    ck_assert_int_eq(c.reports[0].reason, NEWSIDX_REASON_BAD_UTF8);
+    ck_assert_str_eq(c.reports[0].msg, "invalid UTF-8 at byte 9 replaced by U+FFFD");
+    rm_tmpdir();
+}
+END_TEST
+
 /* Runs the walk of an unreadable file and directory in a child process as
  * an ordinary user: as root, permissions are not enforced, so the child
  * drops to uid/gid 65534 ("nobody") first. Exit code 0: as expected. */
@@ -1081,14 +1141,6 @@ START_TEST(test_scanner_handles_edge_cases_like_jansson) {
 }
 END_TEST
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rng(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
 START_TEST(test_scanner_agrees_with_jansson_on_corpora_and_mutations) {
     static const char *const corpora[] = {"reuters21578", "20newsgroups", "bbc"};
     scan_tally t = {0};
@@ -1156,6 +1208,8 @@ int main(void) {
     tcase_add_test(tc, test_text_files_with_bad_bytes_are_repaired_and_reported);
     tcase_add_test(tc, test_a_text_file_over_the_limit_is_cut_and_indexed);
     tcase_add_test(tc, test_symlink_loops_are_walked_once_and_unreadable_files_reported);
+    tcase_add_test(tc, test_walk_progress_counts_bytes_of_all_files_and_ndjson_is_read);
+    tcase_add_test(tc, test_html_with_invalid_utf8_is_repaired_before_parsing);
     tcase_add_test(tc, test_unreadable_files_and_directories_are_reported_and_skipped);
     tcase_add_test(tc, test_writer_warning_bits_become_reports_once);
     tcase_add_test(tc, test_ingest_path_adds_to_a_writer_and_reports_its_warnings);

@@ -483,7 +483,9 @@ int nx_ingest_jsonl_fd(int fd, const char *name, const newsidx_ingest_options *o
     }
     uint64_t counted = 0;      /* raw bytes already added to stats */
     const uint64_t base = *input_bytes; /* bytes of earlier files of this input */
-    uint64_t next_progress = base + PROGRESS_EVERY_BYTES;
+    /* progress at each MiB boundary of the whole input, so a directory of
+     * small files still reports about every MiB */
+    uint64_t next_progress = (base / PROGRESS_EVERY_BYTES + 1) * PROGRESS_EVERY_BYTES;
     uint64_t lineno = 0;
     bool skipping = false;     /* inside a line longer than max_line */
     uint64_t skipped_bytes = 0;
@@ -495,7 +497,7 @@ int nx_ingest_jsonl_fd(int fd, const char *name, const newsidx_ingest_options *o
         *input_bytes = base + s.raw_bytes;
         if (opts->progress && *input_bytes >= next_progress) {
             opts->progress(opts->ctx, stats->indexed, *input_bytes);
-            next_progress = *input_bytes + PROGRESS_EVERY_BYTES;
+            next_progress = (*input_bytes / PROGRESS_EVERY_BYTES + 1) * PROGRESS_EVERY_BYTES;
         }
         if (rc == NEWSIDX_ERR_IO) {
             nx_ingest_report(opts, stats, name, lineno + 1, NEWSIDX_REPORT_ERROR,

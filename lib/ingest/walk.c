@@ -133,7 +133,7 @@ typedef struct walker {
 static void maybe_progress(walker *w) {
     if (w->opts->progress && w->input_bytes >= w->next_progress) {
         w->opts->progress(w->opts->ctx, w->stats->indexed, w->input_bytes);
-        w->next_progress = w->input_bytes + (1u << 20);
+        w->next_progress = ((w->input_bytes >> 20) + 1) << 20; /* next MiB boundary */
     }
 }
 
