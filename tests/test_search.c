@@ -997,14 +997,14 @@ static newsidx_results *search_ok(const newsidx_reader *r, const newsidx_query *
     return res;
 }
 
-static void run_class(int cls) {
+static void run_class_n(int cls, int n_queries) {
     setup_indexes();
     const ref *R = &ref_one;
     id_map ids;
     id_map_build(&ids, R);
     rng r = {0x9e3779b97f4a7c15ull ^ (uint64_t)(cls + 1) * 0x100000001b3ull};
     uint64_t nonzero = 0;
-    for (int i = 0; i < QUERIES_PER_CLASS; i++) {
+    for (int i = 0; i < n_queries; i++) {
         char text[512];
         gen_query(R, &r, cls, text, sizeof text);
         newsidx_query *q = parse_ok(reader_one, text);
@@ -1038,11 +1038,13 @@ static void run_class(int cls) {
         newsidx_query_free(q);
     }
     fprintf(stderr, "class %-9s: %d queries, %llu with matches: engine == reference\n", class_names[cls],
-            QUERIES_PER_CLASS, (unsigned long long)nonzero);
+            n_queries, (unsigned long long)nonzero);
     /* the generated queries must mostly match something, or the test proves little */
-    ck_assert_uint_ge(nonzero, cls == C_DATE || cls == C_NOT ? QUERIES_PER_CLASS / 4 : QUERIES_PER_CLASS / 2);
+    ck_assert_uint_ge(nonzero, cls == C_DATE || cls == C_NOT ? (unsigned)n_queries / 4 : (unsigned)n_queries / 2);
     free(ids.slots);
 }
+
+static void run_class(int cls) { run_class_n(cls, QUERIES_PER_CLASS); }
 
 START_TEST(test_term_queries_equal_the_reference) { run_class(C_TERM); }
 END_TEST
@@ -1061,6 +1063,50 @@ END_TEST
 START_TEST(test_field_queries_equal_the_reference) { run_class(C_FIELD); }
 END_TEST
 START_TEST(test_date_range_queries_equal_the_reference) { run_class(C_DATE); }
+END_TEST
+
+/* Fuzzy words walk the whole dictionary per query: fewer of them. */
+START_TEST(test_fuzzy_queries_equal_the_reference) { run_class_n(C_FUZZY, SANITIZED ? 100 : 300); }
+END_TEST
+
+/* score * 1 / (1 + age / halflife), age from the newest article in the
+ * index; undated articles get 0.5. */
+START_TEST(test_recency_boost_divides_by_age_in_half_lives) {
+    setup_indexes();
+    const ref *R = &ref_one;
+    id_map ids;
+    id_map_build(&ids, R);
+    int64_t newest = NX_NO_DATE;
+    for (uint32_t g = 0; g < R->n_docs; g++)
+        if (R->docs[g].date > newest) newest = R->docs[g].date;
+    const char *queries[] = {"oil", "computer OR oil", "bank rates"};
+    for (size_t qi = 0; qi < sizeof queries / sizeof *queries; qi++) {
+        newsidx_query *q = parse_ok(reader_one, queries[qi]);
+        refres rr;
+        ref_run(R, q, &rr);
+        /* the reference ranking with the boost */
+        for (uint32_t i = 0; i < rr.n; i++) {
+            int64_t d = R->docs[rr.h[i].g].date;
+            double f = d == NX_NO_DATE ? 0.5 : 1.0 / (1.0 + (double)(newest - d) / (30.0 * 86400.0));
+            rr.h[i].s *= f;
+            rr.by_g[rr.h[i].g] = rr.h[i].s;
+        }
+        qsort(rr.h, rr.n, sizeof *rr.h, cmp_rhit);
+        for (int pruned = 0; pruned < 2; pruned++) {
+            newsidx_search_options o;
+            newsidx_search_options_init(&o);
+            o.recency_halflife_days = 30;
+            o.snippets = 0;
+            o.exact_total = !pruned;
+            newsidx_results *res = search_ok(reader_one, q, &o);
+            compare(queries[qi], res, &rr, &ids, !pruned, TOPK);
+            newsidx_results_free(res);
+        }
+        refres_free(&rr);
+        newsidx_query_free(q);
+    }
+    free(ids.slots);
+}
 END_TEST
 
 START_TEST(test_reference_statistics_equal_the_index_statistics) {
@@ -1495,6 +1541,8 @@ static Suite *search_suite(void) {
     tcase_add_test(tc, test_prefix_queries_equal_the_reference);
     tcase_add_test(tc, test_field_queries_equal_the_reference);
     tcase_add_test(tc, test_date_range_queries_equal_the_reference);
+    tcase_add_test(tc, test_fuzzy_queries_equal_the_reference);
+    tcase_add_test(tc, test_recency_boost_divides_by_age_in_half_lives);
     tcase_add_test(tc, test_scores_do_not_depend_on_the_segment_split);
     tcase_add_test(tc, test_replaced_articles_never_match);
     tcase_add_test(tc, test_date_sort_orders_newest_or_oldest_first_with_undated_last);
