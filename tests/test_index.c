@@ -167,7 +167,7 @@ static void check_block_max(const nx_segment *s, const nx_term_info *ti, const r
 }
 
 START_TEST(test_segment_postings_round_trip_at_block_edges) {
-    static const uint32_t sizes[] = {1, 2, 127, 128, 129, 255, 256, 257, 1000, 100000};
+    static const uint32_t sizes[] = {1, 2, 7, 8, 16, 17, 127, 128, 129, 255, 256, 257, 1000, 100000};
     const size_t n_terms = sizeof sizes / sizeof sizes[0];
     uint32_t n_docs = 600000;
     char *dir = make_tmpdir();
@@ -184,7 +184,7 @@ START_TEST(test_segment_postings_round_trip_at_block_edges) {
         int l = snprintf(id, sizeof id, "d%u", d);
         ck_assert_int_eq(nx_segbuild_doc(b, d, id, (size_t)l, "", 0, 10, NULL, 0), 0);
     }
-    ref_list lists[16];
+    ref_list lists[32];
     for (size_t t = 0; t < n_terms; t++) {
         lists[t] = make_list(sizes[t], n_docs, t == n_terms - 1);
         char term[16];

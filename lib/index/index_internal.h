@@ -22,8 +22,10 @@ enum {
     NX_FILE_TOMBSTONES = 8,
 };
 
-/* A term found in one document with at most this many occurrences keeps
- * its posting and positions inside its dictionary value ("pulsing"). */
+/* A term found in at most NX_PULSE_MAX_DF documents with at most
+ * NX_PULSE_MAX_CF occurrences keeps its postings and positions inside its
+ * dictionary value ("pulsing"): no offsets, no bytes in .post/.pos. */
+#define NX_PULSE_MAX_DF 16
 #define NX_PULSE_MAX_CF 64
 /* Tails (the last df % 128 docs, the last cf % 128 positions) of at least
  * this many values are bit-packed (PFOR); shorter ones are varints. */
@@ -38,6 +40,11 @@ enum {
 #define NX_NORM_MAGIC 0x4d4e584eu /* "NXNM" */
 #define NX_MANIFEST_MAGIC 0x464d584eu /* "NXMF" */
 #define NX_DEL_MAGIC 0x4c44584eu /* "NXDL" */
+#define NX_DICTZ_MAGIC 0x5a44584eu /* "NXDZ" */
+/* zstd level of the dictionary file and the id column (read once, at open). */
+#define NX_SMALL_ZSTD_LEVEL 9
+/* Largest inflated dictionary or id column a segment may hold (4 GiB). */
+#define NX_MAX_INFLATED_BYTES ((uint64_t)1 << 32)
 
 struct nx_segment {
     uint32_t seg_no;
@@ -45,6 +52,8 @@ struct nx_segment {
     uint32_t del_gen;          /* generation of the tombstone file, 0 = none */
     nx_rfile post, pos, dict, norm, col, docs, del;
     nx_termdict *termdict;
+    uint8_t *dict_mem;         /* the inflated dictionary (the file is zstd) */
+    size_t dict_mem_len;
     nx_docstore *docstore;     /* NULL when only ids are stored */
     const uint8_t *deleted;    /* bitmap (doc_count bits) or NULL */
     /* views into the column file */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 static const char *const field_names[NX_N_FIELDS] = {"title", "body", "author", "source", "url"};
 
@@ -91,16 +92,33 @@ static int parse_columns(nx_segment *s, nx_err *err) {
     off += up8(4 * (n_id_blocks + 1));
     s->src_offs = c + off;
     off += up8(4 * ((size_t)s->n_sources + 1));
-    s->id_region = c + off;
+    NX_RETURN_IF(off + 4 > len, err, NEWSIDX_ERR_CORRUPT, "%s: truncated at byte %zu",
+                 s->col.path, off);
+    uint32_t zlen = nx_load_u32le(c + off);
+    off += 4;
     uint32_t id_total = nx_load_u32le(s->id_blocks + 4 * n_id_blocks);
     uint32_t src_total = nx_load_u32le(s->src_offs + 4 * (size_t)s->n_sources);
-    NX_RETURN_IF((uint64_t)off + id_total + src_total != len, err, NEWSIDX_ERR_CORRUPT,
+    NX_RETURN_IF((uint64_t)off + zlen + src_total != len, err, NEWSIDX_ERR_CORRUPT,
                  "%s: id and source bytes do not end the file at byte %zu", s->col.path, off);
-    s->src_bytes = s->id_region + id_total;
-    /* Expand the front-coded ids (every length and offset checked). */
+    s->src_bytes = c + off + zlen;
+    /* Inflate the ids' zstd frame, then expand the front coding (every
+     * length and offset checked). */
+    uint8_t *raw = malloc((size_t)id_total + 1);
+    NX_RETURN_IF(!raw, err, NEWSIDX_ERR_NOMEM, "out of memory");
+    size_t got = ZSTD_decompress(raw, (size_t)id_total + 1, c + off, zlen);
+    if (ZSTD_isError(got) || got != id_total) {
+        free(raw);
+        return nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: id column at byte %zu does not inflate",
+                          s->col.path, off);
+    }
+    s->id_region = raw;
     s->id_offs = malloc(sizeof(uint32_t) * ((size_t)n + 1));
     nx_buf mem = {0};
-    NX_RETURN_IF(!s->id_offs, err, NEWSIDX_ERR_NOMEM, "out of memory");
+    if (!s->id_offs) {
+        free(raw);
+        s->id_region = NULL;
+        return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
     s->id_offs[0] = 0;
     const uint8_t *end = s->id_region + id_total;
     size_t prev_start = 0, prev_len = 0;
@@ -129,6 +147,8 @@ static int parse_columns(nx_segment *s, nx_err *err) {
         }
         if (p != bend) goto bad;
     }
+    free(raw);
+    s->id_region = NULL;
     s->id_mem = (char *)mem.data;
     if (!s->id_mem) {
         s->id_mem = malloc(1);
@@ -136,9 +156,11 @@ static int parse_columns(nx_segment *s, nx_err *err) {
     }
     return 0;
 bad:
+    free(raw);
+    s->id_region = NULL;
     nx_buf_free(&mem);
     return nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: front-coded ids do not decode (byte %zu)",
-                      s->col.path, (size_t)(s->id_region - c));
+                      s->col.path, off);
 }
 
 int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *err,
@@ -154,7 +176,23 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
     if (rc == 0) rc = open_part(dir, seg_no, "post", NX_FILE_POSTINGS, err, &s->post);
     if (rc == 0) rc = open_part(dir, seg_no, "pos", NX_FILE_POSITIONS, err, &s->pos);
     if (rc == 0) rc = open_part(dir, seg_no, "dict", NX_FILE_DICT, err, &s->dict);
-    if (rc == 0) rc = nx_termdict_open(s->dict.data, s->dict.len, err, &s->termdict);
+    if (rc == 0) {
+        /* u32 "NXDZ", u64 inflated length, zstd frame */
+        const uint8_t *d = s->dict.data;
+        uint64_t raw = s->dict.len >= 12 ? nx_load_u64le(d + 4) : 0;
+        if (s->dict.len < 12 || nx_load_u32le(d) != NX_DICTZ_MAGIC || raw > NX_MAX_INFLATED_BYTES)
+            rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: bad header at byte 0", s->dict.path);
+        if (rc == 0 && !(s->dict_mem = malloc((size_t)raw + 1)))
+            rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory inflating %s", s->dict.path);
+        if (rc == 0) {
+            size_t got = ZSTD_decompress(s->dict_mem, (size_t)raw + 1, d + 12, s->dict.len - 12);
+            if (ZSTD_isError(got) || got != raw)
+                rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: the zstd frame at byte 12 does not inflate",
+                                s->dict.path);
+            s->dict_mem_len = (size_t)raw;
+        }
+    }
+    if (rc == 0) rc = nx_termdict_open(s->dict_mem, s->dict_mem_len, err, &s->termdict);
     if (rc == 0) rc = open_part(dir, seg_no, "norm", NX_FILE_NORMS, err, &s->norm);
     if (rc == 0) {
         /* Fields no doc has are omitted from the file (mask bit clear). */
@@ -232,6 +270,8 @@ void nx_segment_close(nx_segment *s) {
     free(s->zero_norms);
     free(s->id_offs);
     free(s->id_mem);
+    free((void *)s->id_region);
+    free(s->dict_mem);
     free(s->id_perm);
     free(s->id_perm_hash);
     pthread_mutex_destroy(&s->id_perm_lock);
@@ -418,7 +458,7 @@ int nx_segment_term_value(const nx_segment *s, int field, const uint8_t *value, 
     ti->df = (uint32_t)df;
     ti->cf = df + extra;
     ti->field = field;
-    if (p < end && df == 1 && ti->cf <= NX_PULSE_MAX_CF) {
+    if (p < end && df <= NX_PULSE_MAX_DF && ti->cf <= NX_PULSE_MAX_CF) {
         ti->pulsed = p;
         ti->pulsed_len = (size_t)(end - p);
         return 0;
@@ -467,7 +507,7 @@ int nx_segment_terms(const nx_segment *s, int field, const char *prefix, size_t 
 /* ---- postings ------------------------------------------------------------- */
 
 static const uint8_t *read_tail(const uint8_t *p, const uint8_t *end, uint32_t n, uint32_t next,
-                                uint32_t *docs, uint32_t *freqs);
+                                uint32_t *docs, uint32_t *freqs, bool packable);
 
 /* Reads the next skip entry into c (see FORMAT.md, "Skip entries"). */
 static int skip_next(nx_skip_cursor *c, const uint8_t *end) {
@@ -515,7 +555,7 @@ static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
     uint32_t n = it->df % NX_BLOCK, max_tf = 0;
     uint8_t min_norm = it->norms ? 255 : 0;
     uint32_t docs[NX_BLOCK], freqs[NX_BLOCK];
-    const uint8_t *q = read_tail(p, end, n, it->n_blocks ? c->last_doc + 1 : 0, docs, freqs);
+    const uint8_t *q = read_tail(p, end, n, it->n_blocks ? c->last_doc + 1 : 0, docs, freqs, true);
     if (!q || n == 0) return -1;
     for (uint32_t i = 0; i < n; i++) {
         if (docs[i] >= it->seg->doc_count) return -1;
@@ -579,8 +619,8 @@ static const uint8_t *get_tail_pfor(const uint8_t *p, const uint8_t *end, uint32
 /* Reads the tail's n entries (doc gaps after `next`, freqs) into docs and
  * freqs; returns the byte after them or NULL. */
 static const uint8_t *read_tail(const uint8_t *p, const uint8_t *end, uint32_t n, uint32_t next,
-                                uint32_t *docs, uint32_t *freqs) {
-    if (n >= NX_TAIL_PACK_MIN) {
+                                uint32_t *docs, uint32_t *freqs, bool packable) {
+    if (packable && n >= NX_TAIL_PACK_MIN) {
         p = get_tail_pfor(p, end, n, docs);
         if (p) p = get_tail_pfor(p, end, n, freqs);
         if (!p) return NULL;
@@ -630,7 +670,7 @@ static int load_block(nx_postings *it) {
     } else {
         p += c->data_len;
         uint32_t n = it->df % NX_BLOCK;
-        if (!read_tail(p, end, n, it->n_blocks ? c->prev_last + 1 : 0, it->docs, it->freqs))
+        if (!read_tail(p, end, n, it->n_blocks ? c->prev_last + 1 : 0, it->docs, it->freqs, true))
             return -1;
         it->n_in_block = n;
     }
@@ -668,23 +708,32 @@ int nx_postings_open(nx_postings *it, const nx_segment *s, const nx_term_info *t
     it->cf = ti->cf;
     if (ti->df == 0) return NEWSIDX_ERR_CORRUPT;
     if (ti->pulsed) {
-        /* one doc, its positions inline: a one-entry tail */
+        /* postings inline in the dictionary value: one block, decoded now */
         const uint8_t *p = ti->pulsed, *end = p + ti->pulsed_len;
-        uint64_t d;
-        if (ti->df != 1 || nx_varint_decode(&p, end, &d) || d >= s->doc_count)
-            return NEWSIDX_ERR_CORRUPT;
-        it->pulsed = p;
+        if (ti->df > NX_PULSE_MAX_DF) return NEWSIDX_ERR_CORRUPT;
+        p = read_tail(p, end, ti->df, 0, it->docs, it->freqs, false);
+        if (!p || it->docs[ti->df - 1] >= s->doc_count) return NEWSIDX_ERR_CORRUPT;
+        uint64_t cf = 0;
+        uint32_t max_tf = 0;
+        uint8_t min_norm = it->norms ? 255 : 0;
+        for (uint32_t i = 0; i < ti->df; i++) {
+            cf += it->freqs[i];
+            if (it->freqs[i] > max_tf) max_tf = it->freqs[i];
+            if (it->norms && it->norms[it->docs[i]] < min_norm) min_norm = it->norms[it->docs[i]];
+        }
+        if (cf != ti->cf) return NEWSIDX_ERR_CORRUPT;
+        it->pulsed = p; /* the positions */
         it->pulsed_end = end;
-        it->docs[0] = (uint32_t)d;
-        it->freqs[0] = (uint32_t)ti->cf;
-        it->n_in_block = 1;
-        it->doc = (uint32_t)d;
-        it->term_max_tf = (uint32_t)ti->cf;
-        it->term_min_norm = it->norms ? it->norms[d] : 0;
+        it->pc_ptr = p;
+        it->acc_i = 0;
+        it->n_in_block = ti->df;
+        it->doc = it->docs[0];
+        it->term_max_tf = max_tf;
+        it->term_min_norm = min_norm;
         it->dc.block = it->sc.block = 0;
-        it->dc.last_doc = it->sc.last_doc = (uint32_t)d;
-        it->dc.max_tf = it->sc.max_tf = it->term_max_tf;
-        it->dc.min_norm = it->sc.min_norm = it->term_min_norm;
+        it->dc.last_doc = it->sc.last_doc = it->docs[ti->df - 1];
+        it->dc.max_tf = it->sc.max_tf = max_tf;
+        it->dc.min_norm = it->sc.min_norm = min_norm;
         return 0;
     }
     if (ti->postings_off >= s->post.len || ti->positions_off > s->pos.len) return NEWSIDX_ERR_CORRUPT;
@@ -772,7 +821,8 @@ static int pos_decode(nx_postings *it) {
 
 int nx_postings_positions(nx_postings *it, const uint32_t **pos) {
     if (!it->want_positions || it->doc == NX_NO_DOC) return NEWSIDX_ERR_INVALID;
-    while (it->acc_i < it->i) it->acc += it->freqs[it->acc_i++];
+    if (!it->pulsed)
+        while (it->acc_i < it->i) it->acc += it->freqs[it->acc_i++];
     uint32_t freq = it->freqs[it->i];
     if (freq > it->pos_buf_cap) {
         uint32_t cap = it->pos_buf_cap;
@@ -784,7 +834,14 @@ int nx_postings_positions(nx_postings *it, const uint32_t **pos) {
         it->pos_buf_cap = cap;
     }
     if (it->pulsed) {
-        const uint8_t *p = it->pulsed;
+        /* walk the inline position varints forward to this doc's */
+        const uint8_t *p = it->pc_ptr;
+        for (; it->acc_i < it->i; it->acc_i++)
+            for (uint32_t j = 0; j < it->freqs[it->acc_i]; j++) {
+                uint64_t v;
+                if (nx_varint_decode(&p, it->pulsed_end, &v)) return NEWSIDX_ERR_CORRUPT;
+            }
+        it->pc_ptr = p;
         uint32_t prev = 0;
         for (uint32_t j = 0; j < freq; j++) {
             uint64_t v;
