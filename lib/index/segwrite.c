@@ -260,11 +260,13 @@ static int put_pfor(nx_buf *out, const uint32_t *v) {
     for (int i = 0; i < NX_BLOCK; i++) hist[v[i] ? 32 - __builtin_clz(v[i]) : 0]++;
     unsigned best = 0;
     size_t best_cost = SIZE_MAX;
-    for (unsigned b = 0; b <= 32; b++) {
+    unsigned maxw = 32;
+    while (maxw > 0 && !hist[maxw]) maxw--;
+    for (unsigned b = 0; b <= maxw; b++) {
         /* exceptions: values wider than b; their high part costs a varint
          * of (width - b) bits, estimated from the width alone */
         size_t cost = nx_pack_bytes(b);
-        for (unsigned w = b + 1; w <= 32; w++) cost += hist[w] * (1 + (w - b + 6) / 7);
+        for (unsigned w = b + 1; w <= maxw; w++) cost += hist[w] * (1 + (w - b + 6) / 7);
         if (cost < best_cost) {
             best_cost = cost;
             best = b;
@@ -297,9 +299,11 @@ static int put_tail_pfor(nx_buf *out, const uint32_t *v, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) hist[v[i] ? 32 - __builtin_clz(v[i]) : 0]++;
     unsigned best = 0;
     size_t best_cost = SIZE_MAX;
-    for (unsigned b = 0; b <= 32; b++) {
+    unsigned maxw = 32;
+    while (maxw > 0 && !hist[maxw]) maxw--;
+    for (unsigned b = 0; b <= maxw; b++) {
         size_t cost = ((size_t)n * b + 7) / 8;
-        for (unsigned w = b + 1; w <= 32; w++) cost += hist[w] * (1 + (w - b + 6) / 7);
+        for (unsigned w = b + 1; w <= maxw; w++) cost += hist[w] * (1 + (w - b + 6) / 7);
         if (cost < best_cost) {
             best_cost = cost;
             best = b;

@@ -20,6 +20,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+/* inlined XXH3: the term hash is the writer's hottest call */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 /* 64 KiB pages: small enough that a small RAM budget is honoured, large
  * enough that page bookkeeping is noise. */
@@ -85,7 +88,7 @@ struct newsidx_writer {
     uint32_t n_pages, page_used;
     wterm *terms;
     uint32_t n_terms, cap_terms;
-    uint32_t *term_slots; /* term index + 1; 0 = empty */
+    uint64_t *term_slots; /* (hash high 32 bits) << 32 | (term index + 1); 0 = empty */
     uint32_t term_mask;
     nx_buf keys, ids, srcs, stored;
     wdoc *docs;
@@ -100,6 +103,8 @@ struct newsidx_writer {
     uint32_t *s_docs, *s_freqs, *s_pos, *s_ent, *s_pos2;
     size_t s_cap, s_pos_cap;
     nx_buf s_fields, s_key;
+    struct wtok *toks; /* tokens of the field being analyzed */
+    uint32_t n_tok, cap_tok;
 };
 
 void newsidx_writer_options_init(newsidx_writer_options *o) {
@@ -208,7 +213,7 @@ static inline uint64_t rstream_varint(const newsidx_writer *w, rstream *r) {
 
 static size_t ram_used(const newsidx_writer *w) {
     return (size_t)w->n_pages * POOL_PAGE + (size_t)w->cap_terms * sizeof(wterm) +
-           ((size_t)w->term_mask + 1) * 4 + w->keys.cap + w->ids.cap + w->srcs.cap +
+           ((size_t)w->term_mask + 1) * 8 + w->keys.cap + w->ids.cap + w->srcs.cap +
            w->stored.cap + (size_t)w->cap_docs * sizeof(wdoc) + ((size_t)w->id_mask + 1) * 4;
 }
 
@@ -239,13 +244,14 @@ static void buffer_free(newsidx_writer *w) {
 
 static int term_table_grow(newsidx_writer *w) {
     uint32_t nmask = w->term_mask ? w->term_mask * 2 + 1 : 1023;
-    uint32_t *ns = calloc((size_t)nmask + 1, 4);
+    uint64_t *ns = calloc((size_t)nmask + 1, 8);
     if (!ns) return NEWSIDX_ERR_NOMEM;
     for (uint32_t t = 0; t < w->n_terms; t++) {
         const wterm *e = &w->terms[t];
-        uint32_t i = (uint32_t)nx_hash64(w->keys.data + e->key_off, e->key_len) & nmask;
+        uint64_t h = XXH3_64bits(w->keys.data + e->key_off, e->key_len);
+        uint32_t i = (uint32_t)h & nmask;
         while (ns[i]) i = (i + 1) & nmask;
-        ns[i] = t + 1;
+        ns[i] = (h >> 32) << 32 | (t + 1);
     }
     free(w->term_slots);
     w->term_slots = ns;
@@ -263,22 +269,52 @@ static int add_doc_entry(newsidx_writer *w, wterm *t) {
     return 0;
 }
 
+/* Tokens of one field are buffered (key bytes, hash, position) and then
+ * added in a second loop that prefetches the hash slots and terms of the
+ * tokens a few steps ahead: the term table is far larger than the caches,
+ * and the misses, not the arithmetic, were the writer's main cost. */
+typedef struct wtok {
+    uint64_t hash;
+    uint32_t key_off;
+    uint32_t position;
+    uint16_t key_len;
+} wtok;
+
 static int on_token(void *ctx, const newsidx_token *tok) {
     newsidx_writer *w = ctx;
-    uint8_t key[1 + NEWSIDX_MAX_TERM_BYTES + 8];
     size_t len = tok->term_len;
     if (len > NEWSIDX_MAX_TERM_BYTES + 7) len = NEWSIDX_MAX_TERM_BYTES + 7;
+    if (w->n_tok == w->cap_tok) {
+        uint32_t nc = w->cap_tok ? w->cap_tok * 2 : 1024;
+        wtok *nt = realloc(w->toks, sizeof *nt * nc);
+        if (!nt) return NEWSIDX_ERR_NOMEM;
+        w->toks = nt;
+        w->cap_tok = nc;
+    }
+    NX_FORWARD(nx_buf_reserve(&w->s_key, len + 1));
+    uint8_t *key = w->s_key.data + w->s_key.len;
     key[0] = (uint8_t)w->cur_field;
     memcpy(key + 1, tok->term, len);
-    len++;
-    if ((w->n_terms + 1) * 2 > w->term_mask) NX_FORWARD(term_table_grow(w));
-    uint64_t h = nx_hash64(key, len);
+    wtok *t = &w->toks[w->n_tok++];
+    t->hash = XXH3_64bits(key, len + 1);
+    t->key_off = (uint32_t)w->s_key.len;
+    t->key_len = (uint16_t)(len + 1);
+    t->position = tok->position;
+    w->s_key.len += len + 1;
+    return 0;
+}
+
+static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t h,
+                     uint32_t position) {
     uint32_t i = (uint32_t)h & w->term_mask;
     wterm *t = NULL;
+    /* the slot keeps the hash's high half: a probe touches the term and its
+     * key only when those 32 bits agree */
     for (;; i = (i + 1) & w->term_mask) {
-        uint32_t s = w->term_slots[i];
+        uint64_t s = w->term_slots[i];
         if (!s) break;
-        wterm *e = &w->terms[s - 1];
+        if ((s >> 32) != (h >> 32)) continue;
+        wterm *e = &w->terms[(uint32_t)s - 1];
         if (e->key_len == len && memcmp(w->keys.data + e->key_off, key, len) == 0) {
             t = e;
             break;
@@ -301,7 +337,7 @@ static int on_token(void *ctx, const newsidx_token *tok) {
         NX_FORWARD(nx_buf_append(&w->keys, key, len));
         NX_FORWARD(stream_init(w, &t->ds));
         NX_FORWARD(stream_init(w, &t->ps));
-        w->term_slots[i] = ++w->n_terms;
+        w->term_slots[i] = (h >> 32) << 32 | ++w->n_terms;
     }
     if (t->pending_doc != w->cur_doc) {
         if (t->pending_doc != UINT32_MAX) NX_FORWARD(add_doc_entry(w, t));
@@ -309,12 +345,38 @@ static int on_token(void *ctx, const newsidx_token *tok) {
         t->pending_freq = 0;
         t->last_pos = 0;
     }
-    uint32_t pos = tok->position < t->last_pos ? t->last_pos : tok->position;
+    uint32_t pos = position < t->last_pos ? t->last_pos : position;
     NX_FORWARD(stream_varint(w, &t->ps, pos - t->last_pos));
     t->last_pos = pos;
     t->pending_freq++;
     t->cf++;
-    w->cur_len++;
+    return 0;
+}
+
+#define PREFETCH_SLOTS 16 /* tokens ahead whose hash slot is fetched */
+#define PREFETCH_TERMS 8  /* tokens ahead whose term entry is fetched */
+
+/* Adds the buffered tokens of the current field. */
+static int add_tokens(newsidx_writer *w) {
+    uint32_t n = w->n_tok;
+    /* grow first, so no address prefetched below moves */
+    while ((w->n_terms + n + 1) * 2 > w->term_mask) NX_FORWARD(term_table_grow(w));
+    const wtok *tk = w->toks;
+    for (uint32_t j = 0; j < n && j < PREFETCH_SLOTS; j++)
+        __builtin_prefetch(&w->term_slots[(uint32_t)tk[j].hash & w->term_mask]);
+    for (uint32_t j = 0; j < n; j++) {
+        if (j + PREFETCH_SLOTS < n)
+            __builtin_prefetch(&w->term_slots[(uint32_t)tk[j + PREFETCH_SLOTS].hash & w->term_mask]);
+        if (j + PREFETCH_TERMS < n) {
+            uint64_t s = w->term_slots[(uint32_t)tk[j + PREFETCH_TERMS].hash & w->term_mask];
+            if (s) __builtin_prefetch(&w->terms[(uint32_t)s - 1]);
+        }
+        NX_FORWARD(add_token(w, w->s_key.data + tk[j].key_off, tk[j].key_len, tk[j].hash,
+                             tk[j].position));
+    }
+    w->cur_len += n;
+    w->n_tok = 0;
+    w->s_key.len = 0;
     return 0;
 }
 
@@ -502,7 +564,10 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
         if (vl < fl->value_len) warn |= NEWSIDX_WARN_FIELD_CUT;
         w->cur_field = f;
         w->cur_len = 0;
+        w->n_tok = 0;
+        w->s_key.len = 0;
         rc = newsidx_analyze(w->an, fl->value, vl, on_token, w);
+        if (rc == 0) rc = add_tokens(w);
         if (rc) {
             /* The buffer may hold half of this doc's postings: not
              * recoverable, so the writer stops accepting articles. */
@@ -749,6 +814,7 @@ void newsidx_writer_close(newsidx_writer *w) {
     free(w->s_ent);
     nx_buf_free(&w->s_fields);
     nx_buf_free(&w->s_key);
+    free(w->toks);
     if (w->lock_fd >= 0) close(w->lock_fd); /* releases the flock */
     free(w->stem);
     free(w->stop);
