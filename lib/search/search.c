@@ -1379,6 +1379,65 @@ static int run_count(run *R, uint32_t si, sit *root) {
     return 0;
 }
 
+static int close_and_rebuild(search *S, uint32_t si, const pnode *root, sit **it);
+
+/* Sorting by date without facets. Doc ids are in date order inside a
+ * segment (undated first), so:
+ *  - oldest first: matches arrive in key order; once a dated match cannot
+ *    enter the full heap, no later one can: stop;
+ *  - newest first: the segment is searched backwards in chunks of doc ids
+ *    (1024, then doubling), rebuilding the iterators for each chunk; once
+ *    the heap is full and a chunk's newest date is older than the heap's
+ *    oldest, every earlier doc is older still: stop.
+ * Only heap candidates are scored. The total is the number of matches
+ * visited (a lower bound); the caller counts exactly when asked. */
+static int run_by_date(run *R, uint32_t si, const pnode *root, sit *it) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    const newsidx_search_options *o = S->o;
+    topk *T = R->T;
+    if (o->sort == NEWSIDX_SORT_DATE_ASC) {
+        for (uint32_t d = it->doc; d != NX_NO_DOC; d = sit_next(it)) {
+            if (!nx_segment_is_live(seg, d)) continue;
+            R->total++;
+            hit_entry e = {0, date_key(o, seg, d), si, d};
+            if (!topk_wants(T, &e)) {
+                if (nx_segment_date(seg, d) != NX_NO_DATE) break;
+                continue;
+            }
+            e.score = it->ops->score(it);
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            topk_push(T, &e);
+        }
+        return S->rc;
+    }
+    uint32_t hi = nx_segment_doc_count(seg), chunk = 1024;
+    bool first = true;
+    while (hi > 0) {
+        if (topk_full(T)) {
+            int64_t newest = nx_segment_date(seg, hi - 1);
+            int64_t key = newest == NX_NO_DATE ? INT64_MIN : newest;
+            if (key < T->h[0].key) break;
+        }
+        uint32_t lo = hi > chunk ? hi - chunk : 0;
+        if (!first) NX_FORWARD(close_and_rebuild(S, si, root, &it));
+        first = false;
+        for (uint32_t d = sit_advance(it, lo); d < hi; d = sit_next(it)) {
+            if (!nx_segment_is_live(seg, d)) continue;
+            R->total++;
+            hit_entry e = {0, date_key(o, seg, d), si, d};
+            if (!topk_wants(T, &e)) continue;
+            e.score = it->ops->score(it);
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            topk_push(T, &e);
+        }
+        NX_FORWARD(S->rc);
+        hi = lo;
+        if (chunk < (1u << 30)) chunk *= 2;
+    }
+    return S->rc;
+}
+
 static const char *find_stored(const newsidx_field *f, size_t n, const char *name, size_t *len) {
     for (size_t i = 0; i < n; i++)
         if (strcmp(f[i].name, name) == 0) {
@@ -1588,6 +1647,12 @@ static int fill_facets(search *S, facets *F, newsidx_results *res) {
     return 0;
 }
 
+static int close_and_rebuild(search *S, uint32_t si, const pnode *root, sit **it) {
+    close_positions(S);
+    nx_arena_reset(&S->seg_arena);
+    return build(S, si, root, it);
+}
+
 static int do_search(search *S, newsidx_results *res) {
     const newsidx_search_options *o = S->o;
     const nx_snapshot *snap = S->snap;
@@ -1654,6 +1719,17 @@ static int do_search(search *S, newsidx_results *res) {
                 }
             } else if ((o->count_only || T.cap == 0) && !F.want) {
                 rc = run_count(&R, si, it);
+            } else if (T.by_date && !F.want) {
+                /* newest or oldest first, using the date order of doc ids */
+                uint64_t before = R.total;
+                rc = run_by_date(&R, si, root, it);
+                if (rc == 0 && o->exact_total) {
+                    R.total = before;
+                    close_positions(S);
+                    nx_arena_reset(&S->seg_arena);
+                    rc = build(S, si, root, &it);
+                    if (rc == 0) rc = run_count(&R, si, it);
+                }
             } else {
                 rc = run_exhaustive(&R, si, it);
             }
