@@ -604,9 +604,18 @@ static int cmp_doc_date(const void *a, const void *b, void *ctx) {
     return x < y ? -1 : x > y;
 }
 
+/* Terms sort by key; a sort entry carries the key's first 8 bytes as a
+ * big-endian number so most comparisons never touch the keys. */
+typedef struct term_sort {
+    uint64_t prefix;
+    uint32_t term;
+} term_sort;
+
 static int cmp_term_key(const void *a, const void *b, void *ctx) {
     const newsidx_writer *w = ctx;
-    const wterm *x = &w->terms[*(const uint32_t *)a], *y = &w->terms[*(const uint32_t *)b];
+    const term_sort *ta = a, *tb = b;
+    if (ta->prefix != tb->prefix) return ta->prefix < tb->prefix ? -1 : 1;
+    const wterm *x = &w->terms[ta->term], *y = &w->terms[tb->term];
     size_t n = NX_MIN(x->key_len, y->key_len);
     int c = memcmp(w->keys.data + x->key_off, w->keys.data + y->key_off, n);
     if (c) return c;
@@ -656,13 +665,19 @@ static int wsegs_push(newsidx_writer *w, nx_segment *seg) {
 }
 
 static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid) {
-    uint32_t *order = malloc(sizeof(uint32_t) * (w->n_terms + 1));
+    term_sort *order = malloc(sizeof *order * (w->n_terms + 1));
     if (!order) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
-    for (uint32_t t = 0; t < w->n_terms; t++) order[t] = t;
+    for (uint32_t t = 0; t < w->n_terms; t++) {
+        const uint8_t *k = w->keys.data + w->terms[t].key_off;
+        uint64_t p = 0;
+        for (uint32_t i = 0; i < 8; i++) p = p << 8 | (i < w->terms[t].key_len ? k[i] : 0);
+        order[t].prefix = p;
+        order[t].term = t;
+    }
     qsort_r(order, w->n_terms, sizeof *order, cmp_term_key, w);
     int rc = 0;
     for (uint32_t k = 0; k < w->n_terms && rc == 0; k++) {
-        wterm *t = &w->terms[order[k]];
+        wterm *t = &w->terms[order[k].term];
         if (scratch_reserve(w, t->df, t->cf)) {
             rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
             break;
