@@ -96,7 +96,7 @@ static inline __attribute__((always_inline)) void pack128(const uint32_t *in, ui
 #define NX_WIDTHS(X)                                                                    \
     X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16) \
     X(17) X(18) X(19) X(20) X(21) X(22) X(23) X(24) X(25) X(26) X(27) X(28) X(29) X(30)  \
-    X(31) X(32)
+    X(31)
 
 #define NX_UNPACK_CASE(b)                                                               \
     case b: unpack128(in, out, b); return;
@@ -106,6 +106,13 @@ static inline __attribute__((always_inline)) void pack128(const uint32_t *in, ui
 void nx_unpack128(const uint8_t *in, unsigned bits, uint32_t *out) {
     switch (bits) {
         NX_WIDTHS(NX_UNPACK_CASE)
+    case 32: /* at full width the lanes put value i in word i: a copy */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        for (unsigned i = 0; i < NX_BLOCK; i++) out[i] = load_word(in + 4 * i);
+#else
+        memcpy(out, in, NX_BLOCK * 4);
+#endif
+        return;
     default: /* 0, and (defensively) any invalid width: all zeros */
         memset(out, 0, NX_BLOCK * sizeof *out);
         return;
@@ -115,6 +122,13 @@ void nx_unpack128(const uint8_t *in, unsigned bits, uint32_t *out) {
 void nx_pack128(const uint32_t *in, unsigned bits, uint8_t *out) {
     switch (bits) {
         NX_WIDTHS(NX_PACK_CASE)
+    case 32:
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        for (unsigned i = 0; i < NX_BLOCK; i++) store_word(out + 4 * i, in[i]);
+#else
+        memcpy(out, in, NX_BLOCK * 4);
+#endif
+        return;
     default: return; /* 0 bits: nothing to write */
     }
 }
