@@ -11,7 +11,8 @@ rm -rf "$out"
 set -x
 ./build/newsidx index -o "$out" tests/data/sample.jsonl
 ./build/newsidx stats "$out"
-./build/newsidx search "$out" 'traore putin'
-./build/newsidx search "$out" '"climate change" OR wildfire*' -n 3
-./build/newsidx search "$out" 'date:2024 source:(reuters OR wire)' --facets source,month -n 3
+./build/newsidx search "$out" 'traore'
+./build/newsidx search "$out" '"heat wave" OR hitzewelle OR canicule' -n 3
+./build/newsidx search "$out" 'date:2024-07 (spain OR españa OR spanien)' --sort date --facets source,month
+./build/newsidx search "$out" 'title:paris 2024' --json -n 1
 ./build/newsidx analyze "Putin’s pledge to Traoré — ＦＵＬＬＷＩＤＴＨ ﬁnance, 東京都"
