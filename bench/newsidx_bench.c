@@ -996,6 +996,26 @@ static void run_bench(query_t *qs, int nq, int ndropped, int mode, int reps,
     free(res);
 }
 
+/* Prints the process's memory after the searches: VmHWM is the peak RSS
+ * including the mapped index files; RssAnon is the heap and stacks (glibc
+ * keeps freed memory, so it approximates the high-water mark of what the
+ * searches allocated). The issue's target is on the latter. */
+static void print_memory(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long hwm = -1, anon = -1, file = -1;
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        sscanf(line, "VmHWM: %ld", &hwm);
+        sscanf(line, "RssAnon: %ld", &anon);
+        sscanf(line, "RssFile: %ld", &file);
+    }
+    fclose(f);
+    printf("# memory: VmHWM_kB=%ld RssAnon_kB=%ld RssFile_kB=%ld\n", hwm, anon, file);
+}
+
 static int cmd_search(const char *dir, const char *qfile, const char *mode_s, int reps,
                       const char *out)
 {
@@ -1043,6 +1063,7 @@ static int cmd_search(const char *dir, const char *qfile, const char *mode_s, in
     if (no_pruning)
         printf("# NEWSIDX_NO_PRUNING=1: exhaustive ranked OR\n");
     run_bench(qs, nq, ndropped, mode, reps, out, &c);
+    print_memory();
     if (parse_errors || c.failures)
         fprintf(stderr, "warning: %ld queries did not parse, %ld searches failed\n",
                 parse_errors, c.failures);
