@@ -2,7 +2,12 @@
  * (the segments named by one manifest). This is everything the query engine
  * (lib/search) may know of the index: term lookup, postings iterators with
  * block-max data, norms, dates, columns and stored fields.
- * Byte layout: docs/FORMAT.md. */
+ * Byte layout: docs/FORMAT.md.
+ *
+ * Changes by the index engineer (all additive): nx_term_info gained three
+ * private members (field, pulsed, pulsed_len) that nx_segment_lookup and
+ * nx_segment_terms fill -- build an nx_term_info only through them; the
+ * private fields of nx_postings were redefined. */
 #ifndef NX_SEGMENT_H
 #define NX_SEGMENT_H
 
