@@ -1,0 +1,157 @@
+/* CLI suite for the index commands: `newsidx index` (exit codes, reports,
+ * --append, replacement), `stats --json`, `get --json`, `check` on a sound
+ * and on a damaged index. Runs the built CLI (NEWSIDX_CLI). */
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static void setup(void) {
+    strcpy(dir, "/tmp/nx_cli_test_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void write_file(const char *name, const char *text) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Runs a shell command; returns its exit code and its stdout+stderr. */
+static int run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int run(char *out, size_t cap, const char *fmt, ...) {
+    char cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static const char articles[] =
+    "{\"id\":\"a1\",\"title\":\"Cocoa review\",\"body\":\"Showers continued in the cocoa zone\","
+    "\"date\":\"1987-02-26T15:01:01Z\",\"source\":\"reuters\"}\n"
+    "{\"id\":\"a2\",\"title\":\"Grain\",\"body\":\"Wheat exports rose\",\"date\":\"1987-03-01\"}\n";
+
+START_TEST(test_index_then_stats_get_and_check) {
+    char out[8192];
+    write_file("in.jsonl", articles);
+    int rc = run(out, sizeof out, "%s index -o %s/idx %s/in.jsonl", NEWSIDX_CLI, dir, dir);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_ptr_nonnull(strstr(out, "indexed 2"));
+    rc = run(out, sizeof out, "%s stats %s/idx --json", NEWSIDX_CLI, dir);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "{\"docs\": 2,"));
+    rc = run(out, sizeof out, "%s get %s/idx a1 --json", NEWSIDX_CLI, dir);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"title\": \"Cocoa review\""));
+    ck_assert_ptr_nonnull(strstr(out, "\"id\": \"a1\""));
+    rc = run(out, sizeof out, "%s get %s/idx nope", NEWSIDX_CLI, dir);
+    ck_assert_int_eq(rc, 1);
+    rc = run(out, sizeof out, "%s check %s/idx", NEWSIDX_CLI, dir);
+    ck_assert_msg(rc == 0, "%s", out);
+}
+END_TEST
+
+START_TEST(test_index_exits_3_and_names_the_line_of_a_skipped_record) {
+    char out[8192];
+    write_file("bad.jsonl", "{\"id\":\"x\",\"body\":\"fine\"}\n{not json\n");
+    int rc = run(out, sizeof out, "%s index -o %s/idx %s/bad.jsonl", NEWSIDX_CLI, dir, dir);
+    ck_assert_msg(rc == 3, "exit %d: %s", rc, out);
+    ck_assert_ptr_nonnull(strstr(out, "bad.jsonl:2: skipped"));
+    ck_assert_ptr_nonnull(strstr(out, "skipped 1"));
+}
+END_TEST
+
+START_TEST(test_append_replaces_an_article_with_the_same_id) {
+    char out[8192];
+    write_file("in.jsonl", articles);
+    write_file("more.jsonl", "{\"id\":\"a2\",\"title\":\"Grain again\",\"body\":\"Corn\"}\n"
+                             "{\"id\":\"a3\",\"body\":\"New one\"}\n");
+    ck_assert_int_eq(run(out, sizeof out, "%s index -o %s/idx %s/in.jsonl", NEWSIDX_CLI, dir, dir), 0);
+    int rc = run(out, sizeof out, "%s index -o %s/idx --append %s/more.jsonl", NEWSIDX_CLI, dir, dir);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    rc = run(out, sizeof out, "%s stats %s/idx --json", NEWSIDX_CLI, dir);
+    ck_assert_ptr_nonnull(strstr(out, "{\"docs\": 3,"));
+    rc = run(out, sizeof out, "%s get %s/idx a2", NEWSIDX_CLI, dir);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "title: Grain again"));
+}
+END_TEST
+
+START_TEST(test_check_exits_3_on_a_damaged_file) {
+    char out[8192];
+    write_file("in.jsonl", articles);
+    ck_assert_int_eq(run(out, sizeof out, "%s index -o %s/idx %s/in.jsonl", NEWSIDX_CLI, dir, dir), 0);
+    /* flip a byte of the column file's content (not its footer) */
+    char path[128];
+    snprintf(path, sizeof path, "%s/idx/seg_1.col", dir);
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 20, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 20, SEEK_SET);
+    fputc(c ^ 1, f);
+    fclose(f);
+    int rc = run(out, sizeof out, "%s check %s/idx", NEWSIDX_CLI, dir);
+    ck_assert_msg(rc == 3, "exit %d: %s", rc, out);
+    ck_assert_ptr_nonnull(strstr(out, "seg_1.col"));
+}
+END_TEST
+
+START_TEST(test_second_writer_is_refused_with_a_lock_message) {
+    char out[8192];
+    write_file("in.jsonl", articles);
+    /* a writer that blocks on stdin holds the lock */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "sleep 2 | %s index -o %s/idx - > /dev/null 2>&1 &", NEWSIDX_CLI, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    usleep(500000);
+    int rc = run(out, sizeof out, "%s index -o %s/idx %s/in.jsonl", NEWSIDX_CLI, dir, dir);
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+    ck_assert_ptr_nonnull(strstr(out, "another writer"));
+    sleep(2);
+}
+END_TEST
+
+static Suite *cli_suite(void) {
+    Suite *s = suite_create("index-cli");
+    TCase *tc = tcase_create("cli");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_index_then_stats_get_and_check);
+    tcase_add_test(tc, test_index_exits_3_and_names_the_line_of_a_skipped_record);
+    tcase_add_test(tc, test_append_replaces_an_article_with_the_same_id);
+    tcase_add_test(tc, test_check_exits_3_on_a_damaged_file);
+    tcase_add_test(tc, test_second_writer_is_refused_with_a_lock_message);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(cli_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
