@@ -494,6 +494,24 @@ START_TEST(test_duplicate_id_replaces_in_ram_and_across_commits) {
     ck_assert_uint_eq(st.docs, 3);
     ck_assert_uint_eq(st.deleted_docs, 1);
     newsidx_reader_close(r);
+    /* replace the first segment's last live article too: the segment holds
+     * nothing live and the commit drops it */
+    w = open_writer(dir, 1, 0);
+    add_article(w, "x", "fourth", "version five", NULL, &warn);
+    ck_assert_uint_ne(warn & NEWSIDX_WARN_REPLACED, 0);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    r = open_reader(dir);
+    newsidx_reader_stats(r, &st);
+    ck_assert_uint_eq(st.docs, 3);
+    ck_assert_uint_eq(st.deleted_docs, 0);
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "two"), 0);
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "five"), 1);
+    char *seg1 = nx_segment_file(dir, 1, "post");
+    ck_assert_int_ne(access(seg1, F_OK), 0); /* its files are gone */
+    free(seg1);
+    ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
+    newsidx_reader_close(r);
     rm_rf(dir);
     free(dir);
 }

@@ -975,12 +975,18 @@ int nx_merge(const char *dir, uint32_t seg_no, nx_segment *const *in, const uint
 static int maybe_merge(newsidx_writer *w) {
     uint32_t f = w->opts.merge_factor;
     for (;;) {
+        /* Segments whose every doc was replaced take no part: the commit
+         * drops them. */
         int pick = -1;
         for (uint32_t i = 0; i < w->n_segs && pick < 0; i++) {
-            int t = tier_of(w->segs[i].seg->doc_count - w->segs[i].n_del, f);
+            uint32_t live = w->segs[i].seg->doc_count - w->segs[i].n_del;
+            if (!live) continue;
+            int t = tier_of(live, f);
             uint32_t same = 0;
-            for (uint32_t j = 0; j < w->n_segs; j++)
-                same += tier_of(w->segs[j].seg->doc_count - w->segs[j].n_del, f) == t;
+            for (uint32_t j = 0; j < w->n_segs; j++) {
+                uint32_t lj = w->segs[j].seg->doc_count - w->segs[j].n_del;
+                same += lj && tier_of(lj, f) == t;
+            }
             if (same >= f) pick = t;
         }
         if (pick < 0) return 0;
@@ -988,7 +994,8 @@ static int maybe_merge(newsidx_writer *w) {
         const uint8_t *del[256];
         uint32_t idx[256], n = 0;
         for (uint32_t j = 0; j < w->n_segs && n < f && n < 256; j++) {
-            if (tier_of(w->segs[j].seg->doc_count - w->segs[j].n_del, f) != pick) continue;
+            uint32_t lj = w->segs[j].seg->doc_count - w->segs[j].n_del;
+            if (!lj || tier_of(lj, f) != pick) continue;
             idx[n] = j;
             in[n] = w->segs[j].seg;
             del[n] = w->segs[j].del;
