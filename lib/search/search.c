@@ -140,6 +140,9 @@ static uint32_t pt_shallow(sit *s, uint32_t t, double *bound) {
 }
 static const sit_ops pt_ops = {pt_next, pt_advance, pt_score, pt_shallow};
 
+/* Two-word phrases in documents of up to this many positions use a bitmap. */
+#define PHRASE_BITMAP_BITS 8192
+
 /* -- phrase ("a b") and proximity ("a b"~N, NEAR/N) in one field -- */
 typedef struct phr_it {
     sit base;
@@ -155,6 +158,8 @@ typedef struct phr_it {
     const double *k_norm;
     double weight;            /* boost * field weight * sum of idf */
     uint32_t freq;            /* phrase/window frequency of the current doc */
+    bool need_freq;           /* false when counting: the first occurrence will do */
+    uint64_t bitmap[PHRASE_BITMAP_BITS / 64]; /* two-word phrases: zero between docs */
     int rc;                   /* sticky corruption error */
 } phr_it;
 
@@ -175,6 +180,34 @@ static uint32_t phr_count(phr_it *it) {
         it->idx2[i] = 0;
     }
     uint32_t count = 0;
+    if (!it->near && n == 2) {
+        /* the common two-word phrase, with everything in registers */
+        const uint32_t *p0 = it->pos[0], *p1 = it->pos[1];
+        uint32_t c0 = it->cnt[0], c1 = it->cnt[1], j = 0;
+        uint64_t delta = (uint64_t)it->offsets[1] - it->offsets[0];
+        if (c1 && p1[c1 - 1] < PHRASE_BITMAP_BITS) {
+            /* branch-free: mark the second word's positions in a bitmap,
+             * test the first word's (a merge mispredicts on every step) */
+            uint64_t *bits = it->bitmap;
+            for (uint32_t k = 0; k < c1; k++) bits[p1[k] >> 6] |= (uint64_t)1 << (p1[k] & 63);
+            for (uint32_t a = 0; a < c0; a++) {
+                uint64_t w = p0[a] + delta;
+                count += w < PHRASE_BITMAP_BITS ? (uint32_t)(bits[w >> 6] >> (w & 63)) & 1 : 0;
+            }
+            for (uint32_t k = 0; k < c1; k++) bits[p1[k] >> 6] = 0;
+            return count;
+        }
+        for (uint32_t a = 0; a < c0; a++) {
+            uint64_t want = p0[a] + delta;
+            while (j < c1 && p1[j] < want) j++;
+            if (j == c1) break;
+            if (p1[j] == want) {
+                count++;
+                if (!it->need_freq) break;
+            }
+        }
+        return count;
+    }
     if (!it->near) {
         for (uint32_t a = 0; a < it->cnt[0]; a++) {
             uint64_t s = (uint64_t)it->pos[0][a] - it->offsets[0];
@@ -186,6 +219,7 @@ static uint32_t phr_count(phr_it *it) {
                 ok = it->pos[i][it->idx[i]] == want;
             }
             count += ok;
+            if (ok && !it->need_freq) break;
         }
         return count;
     }
@@ -204,6 +238,7 @@ static uint32_t phr_count(phr_it *it) {
             if (it->pos[i][it->idx[i]] > p + it->window - 1) ok = false;
         }
         count += ok;
+        if (ok && !it->need_freq) return count;
     }
 }
 
@@ -395,6 +430,7 @@ typedef struct search {
      * arena is reset (a long document grows their position buffer) */
     nx_postings **with_pos;
     uint32_t n_with_pos, cap_with_pos;
+    bool counting;       /* iterators being built will never be scored */
 } search;
 
 static void *salloc(search *S, size_t n) { return nx_arena_alloc(S->arena, n); }
@@ -776,6 +812,7 @@ static int make_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, sit 
         it->lead_order[j] = t;
     }
     it->near = p->kind == NXQ_NEAR;
+    it->need_freq = !S->counting;
     it->window = p->window;
     int field = ft[0]->field;
     it->norms = nx_segment_norms(seg, field);
@@ -1692,6 +1729,7 @@ static int do_search(search *S, newsidx_results *res) {
     for (uint32_t si = 0; si < snap->n_segments; si++) {
         const nx_segment *seg = snap->segments[si];
         sit *it;
+        S->counting = o->count_only || T.cap == 0;
         int rc = build(S, si, root, &it);
         if (rc == 0 && F.want & NEWSIDX_FACET_SOURCE) {
             uint32_t ns = nx_segment_source_count(seg) + 1;
@@ -1712,9 +1750,8 @@ static int do_search(search *S, newsidx_results *res) {
                 if (rc == 0 && o->exact_total) {
                     /* count on fresh iterators */
                     R.total = before;
-                    close_positions(S);
-                    nx_arena_reset(&S->seg_arena);
-                    rc = build(S, si, root, &it);
+                    S->counting = true;
+                    rc = close_and_rebuild(S, si, root, &it);
                     if (rc == 0) rc = run_count(&R, si, it);
                 }
             } else if ((o->count_only || T.cap == 0) && !F.want) {
@@ -1725,9 +1762,8 @@ static int do_search(search *S, newsidx_results *res) {
                 rc = run_by_date(&R, si, root, it);
                 if (rc == 0 && o->exact_total) {
                     R.total = before;
-                    close_positions(S);
-                    nx_arena_reset(&S->seg_arena);
-                    rc = build(S, si, root, &it);
+                    S->counting = true;
+                    rc = close_and_rebuild(S, si, root, &it);
                     if (rc == 0) rc = run_count(&R, si, it);
                 }
             } else {
