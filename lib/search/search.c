@@ -274,7 +274,34 @@ static double phr_score(sit *s) {
     phr_it *it = (phr_it *)s;
     return it->weight * bm25_tf(it->freq, it->k_norm[it->norms[s->doc]]);
 }
-static const sit_ops phr_ops = {phr_next, phr_advance, phr_score, shallow_global};
+/* An exact phrase occurs at most as often as its rarest word (a proximity
+ * window starts at one of its words' positions: at most the sum), in a
+ * document of one length: bound = weight * tfnorm(that frequency bound from
+ * the words' block max_tf, the largest of their blocks' min_norm); the
+ * range ends at the first block end. */
+static uint32_t phr_shallow(sit *s, uint32_t t, double *bound) {
+    phr_it *it = (phr_it *)s;
+    uint32_t end = NX_NO_DOC, min_tf = UINT32_MAX;
+    uint64_t sum_tf = 0;
+    uint8_t norm = 0;
+    for (uint32_t i = 0; i < it->n; i++) {
+        uint32_t e = nx_postings_shallow_advance(&it->p[i], t);
+        if (e == NX_NO_DOC) {
+            *bound = 0;
+            return NX_NO_DOC;
+        }
+        uint32_t max_tf;
+        uint8_t min_norm;
+        nx_postings_block_max(&it->p[i], &max_tf, &min_norm);
+        if (e < end) end = e;
+        if (max_tf < min_tf) min_tf = max_tf;
+        sum_tf += max_tf;
+        if (min_norm > norm) norm = min_norm;
+    }
+    *bound = it->weight * bm25_tf(it->near ? (double)sum_tf : (double)min_tf, it->k_norm[norm]);
+    return end;
+}
+static const sit_ops phr_ops = {phr_next, phr_advance, phr_score, phr_shallow};
 
 /* -- disjunction: sum of the matching children's scores -- */
 typedef struct or_it {
@@ -1359,6 +1386,43 @@ static int run_bmw_one(run *R, uint32_t si, pt_it *it) {
     return S->rc;
 }
 
+/* Block-max for any other top node (AND, phrase): before looking for the
+ * next match at or after `target`, the bound of the window [target, up]
+ * (the node's shallow()) is compared with the heap's minimum; a window that
+ * cannot win is skipped without leapfrogging or checking positions in it. */
+static int run_blockmax(run *R, uint32_t si, sit *root) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    topk *T = R->T;
+    const double slack = 1.0 + 1e-9;
+    uint32_t target = root->doc, up = NX_NO_DOC - 1;
+    while (target != NX_NO_DOC) {
+        if (topk_full(T)) {
+            double b;
+            up = root->ops->shallow(root, target, &b);
+            if (up == NX_NO_DOC) break;
+            if (b * slack <= T->h[0].score) {
+                target = up + 1;
+                continue;
+            }
+        }
+        uint32_t d = root->doc >= target ? root->doc : root->ops->advance(root, target);
+        if (d == NX_NO_DOC) break;
+        if (topk_full(T) && d > up) {
+            target = d; /* a later window: check its bound first */
+            continue;
+        }
+        if (nx_segment_is_live(seg, d)) {
+            R->total++;
+            hit_entry e = {root->ops->score(root), 0, si, d};
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            if (topk_wants(T, &e)) topk_push(T, &e);
+        }
+        target = d + 1;
+    }
+    return S->rc;
+}
+
 static void close_positions(search *S) {
     for (uint32_t i = 0; i < S->n_with_pos; i++) nx_postings_close(S->with_pos[i]);
     S->n_with_pos = S->cap_with_pos = 0;
@@ -1754,6 +1818,11 @@ static int do_search(search *S, newsidx_results *res) {
                     rc = close_and_rebuild(S, si, root, &it);
                     if (rc == 0) rc = run_count(&R, si, it);
                 }
+            } else if (pruning && !o->exact_total &&
+                       (it->ops == &and_ops || it->ops == &phr_ops)) {
+                /* (with an exact total, one exhaustive pass is cheaper than
+                 * a pruned pass plus a counting pass that leapfrogs again) */
+                rc = run_blockmax(&R, si, it);
             } else if ((o->count_only || T.cap == 0) && !F.want) {
                 rc = run_count(&R, si, it);
             } else if (T.by_date && !F.want) {
