@@ -1456,6 +1456,79 @@ START_TEST(test_threads_sharing_a_reader_get_the_results_of_one_thread) {
 }
 END_TEST
 
+/* With stopwords, the query analyzer drops them too and a phrase keeps
+ * their gaps: "bank of england" matches bank, one word, england. */
+typedef struct seq_ctx {
+    uint32_t pos_bank[4096], pos_england[4096];
+    uint32_t nb, ne;
+} seq_ctx;
+static int on_seq(void *ctx, const newsidx_token *t) {
+    seq_ctx *c = ctx;
+    if (t->term_len == 4 && memcmp(t->term, "bank", 4) == 0 && c->nb < 4096) c->pos_bank[c->nb++] = t->position;
+    if (t->term_len == 7 && memcmp(t->term, "england", 7) == 0 && c->ne < 4096)
+        c->pos_england[c->ne++] = t->position;
+    return 0;
+}
+
+START_TEST(test_stopwords_are_dropped_from_queries_and_phrases_keep_their_gaps) {
+    corpus *c = the_corpus();
+    const char *dir = "test_search_stop.idx";
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    newsidx_writer_options wo;
+    newsidx_writer_options_init(&wo);
+    wo.stopwords_language = "english";
+    newsidx_writer *w;
+    char err[512];
+    ck_assert_msg(newsidx_writer_open(dir, &wo, err, sizeof err, &w) == 0, "%s", err);
+    size_t n = c->n < 6000 ? c->n : 6000;
+    for (size_t i = 0; i < n; i++) add_article(w, &c->a[i], NULL);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r;
+    ck_assert_int_eq(newsidx_reader_open(dir, err, sizeof err, &r), 0);
+
+    newsidx_query *q = parse_ok(r, "the");
+    char dump[256];
+    nx_query_dump(q->root, dump, sizeof dump);
+    ck_assert_str_eq(dump, "none");
+    newsidx_query_free(q);
+    q = parse_ok(r, "\"Bank of England\"");
+    nx_query_dump(q->root, dump, sizeof dump);
+    ck_assert_str_eq(dump, "\"bank england\"@0,2");
+
+    /* count articles with bank at p and england at p + 2 in title or body */
+    newsidx_analyzer_options ao;
+    newsidx_analyzer_options_init(&ao);
+    ao.stopwords_language = "english";
+    newsidx_analyzer *an;
+    ck_assert_int_eq(newsidx_analyzer_create(&ao, &an), 0);
+    uint64_t want = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool hit = false;
+        const char *fields[2] = {c->a[i].title, c->a[i].body};
+        for (int f = 0; f < 2 && !hit; f++) {
+            if (!fields[f]) continue;
+            seq_ctx sc = {.nb = 0, .ne = 0};
+            newsidx_analyze(an, fields[f], strlen(fields[f]), on_seq, &sc);
+            for (uint32_t a = 0; a < sc.nb && !hit; a++)
+                for (uint32_t b = 0; b < sc.ne && !hit; b++) hit = sc.pos_england[b] == sc.pos_bank[a] + 2;
+        }
+        want += hit;
+    }
+    newsidx_analyzer_free(an);
+    newsidx_search_options o;
+    newsidx_search_options_init(&o);
+    newsidx_results *res = search_ok(r, q, &o);
+    ck_assert_uint_gt(want, 10);
+    ck_assert_uint_eq(newsidx_results_total(res), want);
+    newsidx_results_free(res);
+    newsidx_query_free(q);
+    newsidx_reader_close(r);
+}
+END_TEST
+
 START_TEST(test_search_rejects_bad_arguments) {
     setup_indexes();
     newsidx_query *q = parse_ok(reader_one, "oil");
@@ -1565,6 +1638,7 @@ static Suite *search_suite(void) {
     tcase_add_test(tc, test_facets_count_the_whole_matching_set);
     tcase_add_test(tc, test_snippets_highlight_query_words_at_original_offsets);
     tcase_add_test(tc, test_threads_sharing_a_reader_get_the_results_of_one_thread);
+    tcase_add_test(tc, test_stopwords_are_dropped_from_queries_and_phrases_keep_their_gaps);
     tcase_add_test(tc, test_search_rejects_bad_arguments);
     tcase_add_test(tc, test_expansions_beyond_max_clauses_give_err_limit);
     tcase_add_test(tc, test_cli_prints_hits_json_count_and_caret_errors);
