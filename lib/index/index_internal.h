@@ -90,6 +90,10 @@ void nx_segment_close(nx_segment *s);
 /* Finds the doc holding id (live or not, the last one if several): doc or
  * NX_NO_DOC. */
 uint32_t nx_segment_find_id(const nx_segment *s, const char *id, size_t len);
+/* Drops the segment's mapped pages from the process (they stay in the page
+ * cache): a merge reads whole inputs once, and without this their pages
+ * would count in the writer's resident memory until it closes. */
+void nx_segment_release_pages(const nx_segment *s);
 /* Bytes per part of a segment (for stats). */
 void nx_segment_sizes(const nx_segment *s, newsidx_stats *st);
 /* Parses a dictionary value of field into *ti. 0 or CORRUPT. */

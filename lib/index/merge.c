@@ -82,6 +82,8 @@ int nx_merge(const char *dir, uint32_t seg_no, nx_segment *const *in, const uint
         }
         nx_segment *s = in[best];
         uint32_t d = head[best]++;
+        if ((nd & 8191) == 8191)
+            for (uint32_t i = 0; i < n_in; i++) nx_segment_release_pages(in[i]);
         map[best][d] = nd;
         for (int f = 0; f < NX_N_FIELDS; f++) norms[f][nd] = nx_segment_norms(s, f)[d];
         size_t id_len, src_len;
@@ -105,6 +107,7 @@ int nx_merge(const char *dir, uint32_t seg_no, nx_segment *const *in, const uint
             goto done;
         }
     }
+    uint64_t n_terms_done = 0;
     for (;;) {
         int first = -1;
         for (uint32_t i = 0; i < n_in; i++) {
@@ -119,6 +122,8 @@ int nx_merge(const char *dir, uint32_t seg_no, nx_segment *const *in, const uint
             if (cmp < 0 || (cmp == 0 && a->term_len < c->term_len)) first = (int)i;
         }
         if (first < 0) break;
+        if ((++n_terms_done & 4095) == 0)
+            for (uint32_t i = 0; i < n_in; i++) nx_segment_release_pages(in[i]);
         uint8_t key[256];
         size_t key_len = src[first].it.term_len;
         memcpy(key, src[first].it.term, key_len);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <zstd.h>
 
 static const char *const field_names[NX_N_FIELDS] = {"title", "body", "author", "source", "url"};
@@ -276,6 +277,12 @@ void nx_segment_close(nx_segment *s) {
     free(s->id_perm_hash);
     pthread_mutex_destroy(&s->id_perm_lock);
     free(s);
+}
+
+void nx_segment_release_pages(const nx_segment *s) {
+    const nx_rfile *f[] = {&s->post, &s->pos, &s->docs, &s->norm, &s->col, &s->dict};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i]->data) madvise((void *)f[i]->data, f[i]->map_len, MADV_DONTNEED);
 }
 
 void nx_segment_sizes(const nx_segment *s, newsidx_stats *st) {
