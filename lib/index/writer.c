@@ -179,25 +179,27 @@ static inline int stream_varint(newsidx_writer *w, wstream *s, uint64_t v) {
     return stream_put(w, s, (uint8_t)v);
 }
 
+/* A reader over a stream keeps raw pointers into the current slice (a
+ * slice never crosses a page), so a byte costs a compare and a load. */
 typedef struct rstream {
-    uint32_t rp, rend;
+    const uint8_t *p, *end; /* current slice's data; end = its link */
     uint8_t level;
 } rstream;
 
-static void rstream_init(rstream *r, const wstream *s) {
-    r->rp = s->head;
-    r->rend = s->head + slice_sizes[0];
+static void rstream_init(const newsidx_writer *w, rstream *r, const wstream *s) {
+    r->p = pool_at(w, s->head);
+    r->end = r->p + slice_sizes[0];
     r->level = 0;
 }
 
 static inline uint8_t rstream_get(const newsidx_writer *w, rstream *r) {
-    if (r->rp == r->rend) {
-        uint32_t next = nx_load_u32le(pool_at(w, r->rend));
+    if (NX_UNLIKELY(r->p == r->end)) {
+        uint32_t next = nx_load_u32le(r->end);
         if (r->level + 1 < (int)N_SLICE_LEVELS) r->level++;
-        r->rp = next;
-        r->rend = next + slice_sizes[r->level];
+        r->p = pool_at(w, next);
+        r->end = r->p + slice_sizes[r->level];
     }
-    return *pool_at(w, r->rp++);
+    return *r->p++;
 }
 
 static inline uint64_t rstream_varint(const newsidx_writer *w, rstream *r) {
@@ -683,8 +685,8 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
             break;
         }
         rstream ds, ps;
-        rstream_init(&ds, &t->ds);
-        rstream_init(&ps, &t->ps);
+        rstream_init(w, &ds, &t->ds);
+        rstream_init(w, &ps, &t->ps);
         uint32_t doc = UINT32_MAX, n = 0;
         size_t np = 0;
         bool sorted = true;
