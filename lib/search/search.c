@@ -350,6 +350,55 @@ static uint32_t or_shallow(sit *s, uint32_t t, double *bound) {
 }
 static const sit_ops or_ops = {or_next, or_advance, or_score, or_shallow};
 
+/* -- a disjunction of many children (prefix/fuzzy expansions): the same,
+ * with the children in a min-heap by doc, so a step costs O(log n) rather
+ * than O(n). The children on the current doc are the heap's top region. -- */
+#define OR_HEAP_MIN 33
+static void orh_sift(or_it *o, uint32_t i) {
+    sit **h = o->c;
+    uint32_t n = o->n;
+    sit *x = h[i];
+    for (;;) {
+        uint32_t l = 2 * i + 1, m = i;
+        uint32_t md = x->doc;
+        if (l < n && h[l]->doc < md) {
+            m = l;
+            md = h[l]->doc;
+        }
+        if (l + 1 < n && h[l + 1]->doc < md) m = l + 1;
+        if (m == i) break;
+        h[i] = h[m];
+        i = m;
+    }
+    h[i] = x;
+}
+static uint32_t orh_next(sit *s) {
+    or_it *o = (or_it *)s;
+    uint32_t d = s->doc;
+    while (o->c[0]->doc == d) {
+        sit_next(o->c[0]);
+        orh_sift(o, 0);
+    }
+    return s->doc = o->c[0]->doc;
+}
+static uint32_t orh_advance(sit *s, uint32_t t) {
+    or_it *o = (or_it *)s;
+    while (o->c[0]->doc < t) {
+        sit_advance(o->c[0], t);
+        orh_sift(o, 0);
+    }
+    return s->doc = o->c[0]->doc;
+}
+static double orh_sum(const or_it *o, uint32_t i, uint32_t d) {
+    if (i >= o->n || o->c[i]->doc != d) return 0;
+    return o->c[i]->ops->score(o->c[i]) + orh_sum(o, 2 * i + 1, d) + orh_sum(o, 2 * i + 2, d);
+}
+static double orh_score(sit *s) {
+    or_it *o = (or_it *)s;
+    return orh_sum(o, 0, s->doc) * o->boost;
+}
+static const sit_ops orh_ops = {orh_next, orh_advance, orh_score, or_shallow};
+
 /* -- conjunction with exclusions: leapfrog over the positive children
  * (cheapest first), then each negated child is advanced to the candidate -- */
 typedef struct and_it {
@@ -784,7 +833,13 @@ static int make_or(search *S, sit **list, uint32_t n, double boost, sit **out) {
     o->c = c;
     o->n = k;
     o->boost = boost;
-    or_min(o);
+    if (k >= OR_HEAP_MIN) {
+        o->base.ops = &orh_ops;
+        for (uint32_t i = k / 2; i-- > 0;) orh_sift(o, i);
+        o->base.doc = c[0]->doc;
+    } else {
+        or_min(o);
+    }
     *out = &o->base;
     return 0;
 }
@@ -1441,7 +1496,7 @@ static int run_count(run *R, uint32_t si, sit *root) {
         R->total += ((pt_it *)root)->df;
         return 0;
     }
-    bool all_pt = root->ops == &or_ops;
+    bool all_pt = root->ops == &or_ops || root->ops == &orh_ops;
     if (all_pt) {
         or_it *o = (or_it *)root;
         for (uint32_t i = 0; i < o->n && all_pt; i++) all_pt = o->c[i]->ops == &pt_ops;
