@@ -601,8 +601,12 @@ static int expand_cb(void *ctx, const char *term, size_t len, const nx_term_info
     (void)info;
     uint32_t dist = 0;
     if (c->fuzzy) {
-        /* a term of L bytes has at most L code points */
+        /* length filter first: code points = bytes that do not continue a
+         * UTF-8 sequence; the distance is at least the length difference */
         if (len + c->max_edits < c->word_n) return 0;
+        size_t ncp = 0;
+        for (size_t i = 0; i < len; i++) ncp += ((unsigned char)term[i] & 0xc0) != 0x80;
+        if (ncp > c->word_n + c->max_edits || ncp + c->max_edits < c->word_n) return 0;
         int32_t cps[NEWSIDX_MAX_TERM_BYTES];
         size_t n = nx_utf8_to_cps(term, len, cps, NEWSIDX_MAX_TERM_BYTES);
         dist = nx_edit_distance(c->word, c->word_n, cps, n, c->max_edits);
