@@ -96,7 +96,11 @@ static void print_human(const newsidx_results *res, uint32_t offset, unsigned fa
         const char *date = field_or(res, i, "date", NULL);
         const char *source = field_or(res, i, "source", NULL);
         printf("     ");
-        if (date) printf("%.10s  ", date);
+        /* ISO-8601 date-times show their date; other forms as written */
+        if (date) {
+            bool iso = strlen(date) > 10 && date[4] == '-' && date[7] == '-' && date[10] == 'T';
+            printf("%.*s  ", iso ? 10 : (int)strlen(date), date);
+        }
         if (source) printf("%s  ", source);
         printf("%s  score %.3f\n", newsidx_hit_id(res, i), newsidx_hit_score(res, i));
         for (size_t j = 0; j < newsidx_hit_snippet_count(res, i); j++) {
