@@ -185,23 +185,21 @@ uint64_t nx_docstore_raw_bytes(const nx_docstore_writer *w) { return w->raw_byte
 static int name_code(nx_docstore_writer *w, const char *name, size_t len, uint32_t *code) {
     *code = 0;
     if (len > DS_MAX_NAME_BYTES) return 0;
-    if (w->n_names * 2 >= w->n_slots) {
-        if (w->n_names >= DS_MAX_NAMES) {
-            /* Table full: look up only. */
-        } else {
-            uint32_t n = w->n_slots ? w->n_slots * 2 : 64;
-            name_slot *s = calloc(n, sizeof *s);
-            if (!s) return NEWSIDX_ERR_NOMEM;
-            for (uint32_t i = 0; i < w->n_slots; i++) {
-                if (!w->slots[i].code) continue;
-                uint32_t j = (uint32_t)w->slots[i].hash & (n - 1);
-                while (s[j].code) j = (j + 1) & (n - 1);
-                s[j] = w->slots[i];
-            }
-            free(w->slots);
-            w->slots = s;
-            w->n_slots = n;
+    /* Grow at half load; once the table is full (4096 names in 8192
+     * slots) it only serves lookups. */
+    if (w->n_names * 2 >= w->n_slots && w->n_names < DS_MAX_NAMES) {
+        uint32_t n = w->n_slots ? w->n_slots * 2 : 64;
+        name_slot *s = calloc(n, sizeof *s);
+        if (!s) return NEWSIDX_ERR_NOMEM;
+        for (uint32_t i = 0; i < w->n_slots; i++) {
+            if (!w->slots[i].code) continue;
+            uint32_t j = (uint32_t)w->slots[i].hash & (n - 1);
+            while (s[j].code) j = (j + 1) & (n - 1);
+            s[j] = w->slots[i];
         }
+        free(w->slots);
+        w->slots = s;
+        w->n_slots = n;
     }
     uint64_t h = nx_hash64(name, len);
     uint32_t j = (uint32_t)h & (w->n_slots - 1);
