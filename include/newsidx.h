@@ -401,13 +401,17 @@ typedef struct newsidx_query_options {
 NEWSIDX_API void newsidx_query_options_init(newsidx_query_options *opts);
 
 /**
- * Parses a query with the reader's analyzer settings.
+ * Parses a query with the reader's analyzer settings (r may be NULL: the
+ * default settings, no stemming and no stopwords). docs/QUERY.md has the
+ * grammar and the semantics.
  * Grammar: words, AND OR NOT, +must -mustnot, ( ), "phrase", "a b"~N,
  * a NEAR/N b, pref*, word~1, field:term, field:(...), date:A..B, term^2.
  * @param error_column  optional; on NEWSIDX_ERR_SYNTAX receives the 1-based
  *                      column (in bytes) where the error was found
  * @param errbuf        optional buffer for "expected X at column N" messages
- * @return NEWSIDX_OK, NEWSIDX_ERR_SYNTAX, NEWSIDX_ERR_LIMIT, NEWSIDX_ERR_NOMEM.
+ * @return NEWSIDX_OK, NEWSIDX_ERR_SYNTAX, NEWSIDX_ERR_LIMIT, NEWSIDX_ERR_NOMEM,
+ *         NEWSIDX_ERR_INVALID (no out, or opts with a bad size),
+ *         NEWSIDX_ERR_UNSUPPORTED (the index's stemmer is not available).
  */
 NEWSIDX_API int newsidx_query_parse(const newsidx_reader *r, const char *text,
                                     size_t len, const newsidx_query_options *opts,
