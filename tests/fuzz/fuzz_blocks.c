@@ -2,11 +2,12 @@
  * (docs/FORMAT-blocks.md): whatever the bytes, open/get/seek/next/check must
  * return a code, never read out of bounds or crash.
  *
- * Build and run (not part of the CMake build; needs clang):
+ * Built and run with the other harnesses (tests/fuzz/CMakeLists.txt: the
+ * `fuzz` target, seeds in tests/fuzz/fuzz_blocks/), or alone:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Ilib \
- *     tests/fuzz_blocks.c lib/util/util.c lib/util/file.c lib/index/termdict.c \
+ *     tests/fuzz/fuzz_blocks.c lib/util/util.c lib/util/file.c lib/index/termdict.c \
  *     lib/index/docstore.c -lzstd -lxxhash -o fuzz_blocks
- *   ./fuzz_blocks -max_total_time=120 SEED_DIR
+ *   ./fuzz_blocks -max_total_time=120 CORPUS_DIR tests/fuzz/fuzz_blocks
  * Input: byte 0 picks the reader (even: doc store, odd: term dictionary);
  * the rest are the structure's bytes. FUZZ_WRITE_SEEDS=DIR makes the
  * harness write valid seeds (a dictionary, a store with and without a
