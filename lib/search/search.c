@@ -185,16 +185,26 @@ static uint32_t phr_count(phr_it *it) {
         const uint32_t *p0 = it->pos[0], *p1 = it->pos[1];
         uint32_t c0 = it->cnt[0], c1 = it->cnt[1], j = 0;
         uint64_t delta = (uint64_t)it->offsets[1] - it->offsets[0];
-        if (c1 && p1[c1 - 1] < PHRASE_BITMAP_BITS) {
-            /* branch-free: mark the second word's positions in a bitmap,
-             * test the first word's (a merge mispredicts on every step) */
+        if (c1 && c0 && p1[c1 - 1] < PHRASE_BITMAP_BITS && p0[c0 - 1] + delta < PHRASE_BITMAP_BITS) {
+            /* branch-free: mark the rarer word's (shifted) positions in a
+             * bitmap and test the other's (a merge mispredicts on every
+             * step; marking is a read-modify-write chain, testing only loads) */
             uint64_t *bits = it->bitmap;
-            for (uint32_t k = 0; k < c1; k++) bits[p1[k] >> 6] |= (uint64_t)1 << (p1[k] & 63);
-            for (uint32_t a = 0; a < c0; a++) {
-                uint64_t w = p0[a] + delta;
-                count += w < PHRASE_BITMAP_BITS ? (uint32_t)(bits[w >> 6] >> (w & 63)) & 1 : 0;
+            if (c0 <= c1) {
+                for (uint32_t a = 0; a < c0; a++) {
+                    uint64_t w = p0[a] + delta;
+                    bits[w >> 6] |= (uint64_t)1 << (w & 63);
+                }
+                for (uint32_t k = 0; k < c1; k++) count += (uint32_t)(bits[p1[k] >> 6] >> (p1[k] & 63)) & 1;
+                for (uint32_t a = 0; a < c0; a++) bits[(p0[a] + delta) >> 6] = 0;
+            } else {
+                for (uint32_t k = 0; k < c1; k++) bits[p1[k] >> 6] |= (uint64_t)1 << (p1[k] & 63);
+                for (uint32_t a = 0; a < c0; a++) {
+                    uint64_t w = p0[a] + delta;
+                    count += (uint32_t)(bits[w >> 6] >> (w & 63)) & 1;
+                }
+                for (uint32_t k = 0; k < c1; k++) bits[p1[k] >> 6] = 0;
             }
-            for (uint32_t k = 0; k < c1; k++) bits[p1[k] >> 6] = 0;
             return count;
         }
         for (uint32_t a = 0; a < c0; a++) {
