@@ -18,7 +18,7 @@
  * threads sharing one reader get the results of one thread.
  *
  * Size: the full run (about 25,000 articles, 1,000 queries per class) takes
- * well under a minute in a Release build. Under AddressSanitizer
+ * about 35-55 s of CPU in a Release build. Under AddressSanitizer
  * (__SANITIZE_ADDRESS__) the corpus is cut to 4,000 Reuters articles and
  * 1,000 queries per class still run; NEWSIDX_TEST_SMALL=1 forces the small
  * corpus anywhere. */
