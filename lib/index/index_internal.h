@@ -42,7 +42,7 @@ enum {
 #define NX_DEL_MAGIC 0x4c44584eu /* "NXDL" */
 #define NX_DICTZ_MAGIC 0x5a44584eu /* "NXDZ" */
 /* zstd level of the dictionary file and the id column (read once, at open). */
-#define NX_SMALL_ZSTD_LEVEL 9
+#define NX_SMALL_ZSTD_LEVEL 6
 /* Largest inflated dictionary or id column a segment may hold (4 GiB). */
 #define NX_MAX_INFLATED_BYTES ((uint64_t)1 << 32)
 
