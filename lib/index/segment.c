@@ -514,7 +514,7 @@ int nx_segment_terms(const nx_segment *s, int field, const char *prefix, size_t 
 /* ---- postings ------------------------------------------------------------- */
 
 static const uint8_t *read_tail(const uint8_t *p, const uint8_t *end, uint32_t n, uint32_t next,
-                                uint32_t *docs, uint32_t *freqs, bool packable);
+                                uint32_t *docs, uint32_t *freqs, bool packable, uint32_t limit);
 
 /* Reads the next skip entry into c (see FORMAT.md, "Skip entries"). */
 static int skip_next(nx_skip_cursor *c, const uint8_t *end) {
@@ -562,7 +562,8 @@ static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
     uint32_t n = it->df % NX_BLOCK, max_tf = 0;
     uint8_t min_norm = it->norms ? 255 : 0;
     uint32_t docs[NX_BLOCK], freqs[NX_BLOCK];
-    const uint8_t *q = read_tail(p, end, n, it->n_blocks ? c->last_doc + 1 : 0, docs, freqs, true);
+    const uint8_t *q = read_tail(p, end, n, it->n_blocks ? c->last_doc + 1 : 0, docs, freqs, true,
+                                 it->seg->doc_count);
     if (!q || n == 0) return -1;
     for (uint32_t i = 0; i < n; i++) {
         if (docs[i] >= it->seg->doc_count) return -1;
@@ -626,14 +627,18 @@ static const uint8_t *get_tail_pfor(const uint8_t *p, const uint8_t *end, uint32
 /* Reads the tail's n entries (doc gaps after `next`, freqs) into docs and
  * freqs; returns the byte after them or NULL. */
 static const uint8_t *read_tail(const uint8_t *p, const uint8_t *end, uint32_t n, uint32_t next,
-                                uint32_t *docs, uint32_t *freqs, bool packable) {
+                                uint32_t *docs, uint32_t *freqs, bool packable, uint32_t limit) {
+    /* doc ids are computed in 64 bits: a damaged gap must not wrap around
+     * into a valid-looking id; every id must stay below limit */
+    uint64_t at = next;
     if (packable && n >= NX_TAIL_PACK_MIN) {
         p = get_tail_pfor(p, end, n, docs);
         if (p) p = get_tail_pfor(p, end, n, freqs);
         if (!p) return NULL;
         for (uint32_t i = 0; i < n; i++) {
-            next += docs[i];
-            docs[i] = next++;
+            at += docs[i];
+            if (at >= limit || freqs[i] == UINT32_MAX) return NULL;
+            docs[i] = (uint32_t)at++;
             freqs[i]++;
         }
         return p;
@@ -642,8 +647,9 @@ static const uint8_t *read_tail(const uint8_t *p, const uint8_t *end, uint32_t n
         uint64_t v, f = 0;
         if (nx_varint_decode(&p, end, &v)) return NULL;
         if (!(v & 1) && nx_varint_decode(&p, end, &f)) return NULL;
-        next += (uint32_t)(v >> 1);
-        docs[i] = next++;
+        at += v >> 1;
+        if (at >= limit || f >= UINT32_MAX) return NULL;
+        docs[i] = (uint32_t)at++;
         freqs[i] = (uint32_t)f + 1;
     }
     return p;
@@ -672,12 +678,21 @@ static int load_block(nx_postings *it) {
         p = get_pfor(p, end, gaps);
         if (!p || !get_pfor(p, end, it->freqs)) return -1;
         nx_delta_decode(gaps, NX_BLOCK, c->block == 0 ? UINT32_MAX : c->prev_last, it->docs);
+        /* a damaged block must not yield ids out of order or out of range
+         * (callers index norms and columns with them): ids strictly
+         * increase, the first follows the previous block, the last is the
+         * skip entry's */
+        if (c->block > 0 && it->docs[0] <= c->prev_last) return -1;
+        for (int i = 1; i < NX_BLOCK; i++)
+            if (it->docs[i] <= it->docs[i - 1]) return -1;
+        if (it->docs[NX_BLOCK - 1] != c->last_doc || c->last_doc >= it->seg->doc_count) return -1;
         for (int i = 0; i < NX_BLOCK; i++) it->freqs[i]++;
         it->n_in_block = NX_BLOCK;
     } else {
         p += c->data_len;
         uint32_t n = it->df % NX_BLOCK;
-        if (!read_tail(p, end, n, it->n_blocks ? c->prev_last + 1 : 0, it->docs, it->freqs, true))
+        if (!read_tail(p, end, n, it->n_blocks ? c->prev_last + 1 : 0, it->docs, it->freqs, true,
+                       it->seg->doc_count))
             return -1;
         it->n_in_block = n;
     }
@@ -718,7 +733,7 @@ int nx_postings_open(nx_postings *it, const nx_segment *s, const nx_term_info *t
         /* postings inline in the dictionary value: one block, decoded now */
         const uint8_t *p = ti->pulsed, *end = p + ti->pulsed_len;
         if (ti->df > NX_PULSE_MAX_DF) return NEWSIDX_ERR_CORRUPT;
-        p = read_tail(p, end, ti->df, 0, it->docs, it->freqs, false);
+        p = read_tail(p, end, ti->df, 0, it->docs, it->freqs, false, s->doc_count);
         if (!p || it->docs[ti->df - 1] >= s->doc_count) return NEWSIDX_ERR_CORRUPT;
         uint64_t cf = 0;
         uint32_t max_tf = 0;
