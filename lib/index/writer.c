@@ -172,6 +172,16 @@ static inline int stream_put(newsidx_writer *w, wstream *s, uint8_t b) {
 }
 
 static inline int stream_varint(newsidx_writer *w, wstream *s, uint64_t v) {
+    if (NX_LIKELY(s->wend - s->wp >= 10)) { /* room for any varint: one page lookup */
+        uint8_t *p = pool_at(w, s->wp);
+        if (v < 0x80) {
+            *p = (uint8_t)v;
+            s->wp++;
+        } else {
+            s->wp += (uint32_t)nx_varint_encode(p, v);
+        }
+        return 0;
+    }
     while (v >= 0x80) {
         NX_FORWARD(stream_put(w, s, (uint8_t)(v | 0x80)));
         v >>= 7;
