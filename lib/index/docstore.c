@@ -707,6 +707,7 @@ int nx_docstore_check(const nx_docstore *s, nx_err *err) {
     int rc = 0;
     for (uint64_t b = 0; b < s->n_blocks && rc == 0; b++) {
         rc = load_block(s, b, &sc, err);
+        if (rc < 0) break;
         const uint8_t *p = sc.block.data, *end = p + sc.block.len;
         for (uint32_t d = block_first(s, b); rc == 0 && d < block_first(s, b + 1); d++)
             if (parse_record(s, &p, end, &sc, NULL) < 0)
