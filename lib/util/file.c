@@ -137,9 +137,13 @@ void nx_wfile_abort(nx_wfile *f) {
 
 int nx_rfile_open(const char *path, uint32_t kind, nx_err *err, nx_rfile *out) {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: a FIFO planted in an index directory must not hang open(). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
+        if (e == ELOOP)
+            return nx_err_set(err, NEWSIDX_ERR_CORRUPT,
+                              "%s: is a symbolic link; index files must be regular files", path);
         return nx_err_set(err, e == ENOENT ? NEWSIDX_ERR_NOT_FOUND : NEWSIDX_ERR_IO,
                           "%s: cannot open: %s", path, strerror(e));
     }
