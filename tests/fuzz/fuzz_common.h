@@ -119,6 +119,14 @@ static inline size_t nxf_list_files(const char *dir, char **names, size_t cap) {
     return n;
 }
 
+/* snprintf that aborts on truncation (paths here are short; a cut path
+ * would silently damage the wrong file). */
+static inline void nxf_join(char *buf, size_t cap, const char *fmt, const char *a,
+                            const char *b) {
+    int n = snprintf(buf, cap, fmt, a, b);
+    if (n < 0 || (size_t)n >= cap) abort();
+}
+
 /* Whole file into a malloc'd buffer; NULL on failure. */
 static inline uint8_t *nxf_read(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -140,7 +148,7 @@ static inline uint8_t *nxf_read(const char *path, size_t *len) {
  * still mapping the old one is never changed under it). */
 static inline int nxf_write(const char *path, const uint8_t *p, size_t n) {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.w", path);
+    nxf_join(tmp, sizeof tmp, "%s%s", path, ".w");
     FILE *f = fopen(tmp, "wb");
     if (!f) return -1;
     if (n && fwrite(p, 1, n, f) != n) {
@@ -158,7 +166,7 @@ static inline void nxf_rmtree(const char *dir) {
     char p[4200];
     while ((e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        nxf_join(p, sizeof p, "%s/%s", dir, e->d_name);
         struct stat st;
         if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) nxf_rmtree(p);
         else unlink(p);

@@ -40,7 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     g_n = nxf_list_files(g_dir, g_names, 64);
     for (size_t i = 0; i < g_n; i++) {
         char p[4200];
-        snprintf(p, sizeof p, "%s/%s", g_dir, g_names[i]);
+        nxf_join(p, sizeof p, "%s/%s", g_dir, g_names[i]);
         g_orig[i] = nxf_read(p, &g_orig_len[i]);
         if (!g_orig[i]) abort();
     }
@@ -140,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
     }
     char p[4200];
-    snprintf(p, sizeof p, "%s/%s", g_dir, g_names[f]);
+    nxf_join(p, sizeof p, "%s/%s", g_dir, g_names[f]);
     if (nxf_write(p, buf, blen) != 0) abort();
     free(buf);
     exercise();
