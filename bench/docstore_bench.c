@@ -2,8 +2,7 @@
  * the defaults (docs/FORMAT-blocks.md, "Doc store: measurements").
  *
  *   build/bench/docstore_bench [--levels 3,9,19] [--blocks 16,32,64]
- *       [--dicts 0,100] [--train KB] [--fetches N] [--background 0|1]
- *       FILE.jsonl[.zst]...
+ *       [--dicts 0,100] [--train KB] [--fetches N] FILE.jsonl[.zst]...
  *
  * Every field of each JSON object is stored (strings as their text, other
  * values as compact JSON), in file order. For each corpus and each
@@ -118,7 +117,7 @@ static void parse_list(const char *s, int *out, int *n) {
 
 int main(int argc, char **argv) {
     int levels[16] = {9}, blocks[16] = {64}, dicts[16] = {0, 100};
-    int n_levels = 1, n_blocks = 1, n_dicts = 2, train_kb = 0, fetches = 2000, background = 0;
+    int n_levels = 1, n_blocks = 1, n_dicts = 2, train_kb = 0, fetches = 2000;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i += 2) {
         if (i + 1 >= argc) die("option needs a value");
@@ -127,7 +126,6 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--dicts")) parse_list(argv[i + 1], dicts, &n_dicts);
         else if (!strcmp(argv[i], "--train")) train_kb = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--fetches")) fetches = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--background")) background = atoi(argv[i + 1]);
         else die("unknown option");
     }
     if (i >= argc) {
@@ -157,7 +155,6 @@ int main(int argc, char **argv) {
                     o.block_bytes = (uint32_t)blocks[bi] * 1024;
                     o.dict_bytes = (uint32_t)dicts[di] * 1024;
                     if (train_kb) o.train_bytes = (uint32_t)train_kb * 1024;
-                    o.background = background != 0;
                     nx_err err = {0};
                     nx_wfile *f;
                     nx_docstore_writer *w;

@@ -78,20 +78,6 @@ static void write_store(const nx_docstore_options *o, gdoc *docs, size_t n) {
     ck_assert_int_eq(nx_wfile_finish(f), 0);
 }
 
-/* The whole file at `path`. */
-static uint8_t *read_all_bytes(size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    ck_assert_ptr_nonnull(fp);
-    fseek(fp, 0, SEEK_END);
-    long l = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)l);
-    ck_assert_uint_eq(fread(b, 1, (size_t)l, fp), (size_t)l);
-    fclose(fp);
-    *len = (size_t)l;
-    return b;
-}
-
 static void expect_doc(const nx_docstore *s, nx_docstore_scratch *sc, uint32_t i,
                        const gdoc *want) {
     const newsidx_field *f;
@@ -190,40 +176,6 @@ START_TEST(test_many_documents_round_trip_with_a_trained_dictionary) {
     o.block_bytes = 4096; /* many blocks */
     o.level = 1;
     ck_assert(round_trip(&o, d, n));
-    free_docs(d, n);
-}
-END_TEST
-
-START_TEST(test_background_compression_writes_the_same_store) {
-    size_t n = 3000;
-    gdoc *d = make_docs(n);
-    nx_docstore_options o;
-    nx_docstore_options_init(&o);
-    o.block_bytes = 8192;
-    write_store(&o, d, n);
-    size_t len_fg;
-    uint8_t *fg = read_all_bytes(&len_fg);
-    o.background = true;
-    ck_assert(round_trip(&o, d, n));
-    write_store(&o, d, n);
-    size_t len_bg;
-    uint8_t *bg = read_all_bytes(&len_bg);
-    ck_assert_uint_eq(len_bg, len_fg);
-    ck_assert_mem_eq(bg, fg, len_fg); /* byte for byte, footer included */
-    o.dict_bytes = 0; /* blocks from the first document on */
-    ck_assert(!round_trip(&o, d, n));
-    /* A writer freed without finish stops its thread cleanly. */
-    tmp_path();
-    nx_err err = {0};
-    nx_wfile *f;
-    ck_assert_int_eq(nx_wfile_create(path, KIND, &err, &f), 0);
-    nx_docstore_writer *w;
-    ck_assert_int_eq(nx_docstore_writer_create_opts(f, &o, &err, &w), 0);
-    for (size_t i = 0; i < 500; i++) ck_assert_int_eq(nx_docstore_add(w, d[i].f, d[i].n), 0);
-    nx_docstore_writer_free(w);
-    nx_wfile_abort(f);
-    free(fg);
-    free(bg);
     free_docs(d, n);
 }
 END_TEST
@@ -515,7 +467,6 @@ int main(void) {
     tcase_add_test(tc, test_empty_store_has_no_documents);
     tcase_add_test(tc, test_one_document_round_trips_without_a_dictionary);
     tcase_add_test(tc, test_many_documents_round_trip_with_a_trained_dictionary);
-    tcase_add_test(tc, test_background_compression_writes_the_same_store);
     tcase_add_test(tc, test_small_store_keeps_a_dictionary_only_when_it_pays_for_itself);
     tcase_add_test(tc, test_empty_fields_and_documents_without_fields_round_trip);
     tcase_add_test(tc, test_binary_values_with_nul_bytes_round_trip);

@@ -36,8 +36,6 @@
  * every length against the end of its buffer. */
 #include "docstore.h"
 
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zdict.h>
@@ -70,30 +68,9 @@ void nx_docstore_options_init(nx_docstore_options *o) {
     o->block_bytes = NX_DOCSTORE_DEFAULT_BLOCK_BYTES;
     o->dict_bytes = NX_DOCSTORE_DEFAULT_DICT_BYTES;
     o->train_bytes = NX_DOCSTORE_DEFAULT_TRAIN_BYTES;
-    o->background = false;
 }
 
 /* ---- writer ------------------------------------------------------------- */
-
-/* Background compression (nx_docstore_options.background): one worker
- * thread compresses and writes a full block while the caller fills the
- * next one. Hand-over is a single slot: write_block waits until the worker
- * is idle, copies the block into `job` and wakes it. Only the worker touches
- * f, the block index and its own CCtx while it runs; the CDict is read-only
- * once made (zstd allows sharing it). Errors are kept here and returned by
- * the next call in the caller's thread. */
-typedef struct ds_worker {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool started, busy, stop;
-    nx_buf job;
-    uint32_t job_first;
-    ZSTD_CCtx *cctx;
-    nx_buf cbuf;
-    int rc;
-    char msg[200];
-} ds_worker;
 
 typedef struct name_slot {
     uint64_t hash;
@@ -129,7 +106,6 @@ struct nx_docstore_writer {
     uint32_t n_names;
     nx_buf names_out;   /* the serialized name table */
     uint64_t raw_bytes;
-    ds_worker *bg; /* NULL: blocks are compressed in the caller's thread */
 };
 
 static int w_fail(nx_docstore_writer *w, int code, const char *what) {
@@ -148,7 +124,6 @@ int nx_docstore_writer_create_opts(nx_wfile *f, const nx_docstore_options *o, nx
         if (o->block_bytes) w->o.block_bytes = o->block_bytes;
         w->o.dict_bytes = o->dict_bytes;
         if (o->train_bytes) w->o.train_bytes = o->train_bytes;
-        w->o.background = o->background;
     }
     if (w->o.level < ZSTD_minCLevel() || w->o.level > ZSTD_maxCLevel() ||
         w->o.block_bytes > DS_MAX_BLOCK_BYTES || w->o.dict_bytes > DS_MAX_DICT_BYTES) {
@@ -164,22 +139,7 @@ int nx_docstore_writer_create_opts(nx_wfile *f, const nx_docstore_options *o, nx
     w->base = nx_wfile_offset(f);
     w->training = w->o.dict_bytes > 0;
     w->cctx = ZSTD_createCCtx();
-    if (w->cctx && w->o.background) {
-        w->bg = calloc(1, sizeof *w->bg);
-        if (w->bg) w->bg->cctx = ZSTD_createCCtx();
-        if (w->bg && (!w->bg->cctx || pthread_mutex_init(&w->bg->mu, NULL))) {
-            ZSTD_freeCCtx(w->bg->cctx);
-            free(w->bg);
-            w->bg = NULL;
-        } else if (w->bg && pthread_cond_init(&w->bg->cv, NULL)) {
-            pthread_mutex_destroy(&w->bg->mu);
-            ZSTD_freeCCtx(w->bg->cctx);
-            free(w->bg);
-            w->bg = NULL;
-        }
-    }
-    if (!w->cctx || (w->o.background && !w->bg)) {
-        ZSTD_freeCCtx(w->cctx);
+    if (!w->cctx) {
         free(w);
         return nx_err_set(err, NEWSIDX_ERR_NOMEM, "doc store: out of memory");
     }
@@ -204,27 +164,8 @@ int nx_docstore_writer_create(nx_wfile *f, int level, uint32_t block_bytes, nx_e
     return nx_docstore_writer_create_opts(f, &o, err, out);
 }
 
-static void worker_stop(ds_worker *bg) {
-    if (!bg->started) return;
-    pthread_mutex_lock(&bg->mu);
-    bg->stop = true;
-    pthread_cond_broadcast(&bg->cv);
-    pthread_mutex_unlock(&bg->mu);
-    pthread_join(bg->thread, NULL);
-    bg->started = false;
-}
-
 void nx_docstore_writer_free(nx_docstore_writer *w) {
     if (!w) return;
-    if (w->bg) {
-        worker_stop(w->bg);
-        pthread_cond_destroy(&w->bg->cv);
-        pthread_mutex_destroy(&w->bg->mu);
-        ZSTD_freeCCtx(w->bg->cctx);
-        nx_buf_free(&w->bg->job);
-        nx_buf_free(&w->bg->cbuf);
-        free(w->bg);
-    }
     nx_buf_free(&w->train);
     nx_buf_free(&w->train_sizes);
     nx_buf_free(&w->block);
@@ -313,122 +254,31 @@ static int encode_doc(nx_docstore_writer *w, nx_buf *dst, const newsidx_field *f
     return 0;
 }
 
-/* Compresses src into cbuf (with cdict, or at level without). Returns 0
- * or NEWSIDX_ERR_NOMEM with *zerr naming zstd's complaint. */
-static int zstd_block(ZSTD_CCtx *cctx, nx_buf *cbuf, const ZSTD_CDict *cdict, int level,
-                      const uint8_t *src, size_t len, size_t *out_len, const char **zerr) {
+/* Compresses src with the current settings into w->cbuf. */
+static int compress_into(nx_docstore_writer *w, const ZSTD_CDict *cdict, const uint8_t *src,
+                         size_t len, size_t *out_len) {
     size_t cap = ZSTD_compressBound(len);
-    *zerr = "out of memory";
-    cbuf->len = 0;
-    NX_FORWARD(nx_buf_reserve(cbuf, cap));
-    size_t r = cdict ? ZSTD_compress_usingCDict(cctx, cbuf->data, cap, src, len, cdict)
-                     : ZSTD_compressCCtx(cctx, cbuf->data, cap, src, len, level);
-    if (ZSTD_isError(r)) {
-        *zerr = ZSTD_getErrorName(r);
-        return NEWSIDX_ERR_NOMEM;
-    }
+    w->cbuf.len = 0;
+    NX_FORWARD(nx_buf_reserve(&w->cbuf, cap));
+    size_t r = cdict ? ZSTD_compress_usingCDict(w->cctx, w->cbuf.data, cap, src, len, cdict)
+                     : ZSTD_compressCCtx(w->cctx, w->cbuf.data, cap, src, len, w->o.level);
+    if (ZSTD_isError(r))
+        return nx_err_set(w->err, NEWSIDX_ERR_NOMEM, "doc store: zstd: %s",
+                          ZSTD_getErrorName(r));
     *out_len = r;
     return 0;
 }
 
-/* Compresses src with the current settings into w->cbuf (caller's thread). */
-static int compress_into(nx_docstore_writer *w, const ZSTD_CDict *cdict, const uint8_t *src,
-                         size_t len, size_t *out_len) {
-    const char *zerr;
-    int rc = zstd_block(w->cctx, &w->cbuf, cdict, w->o.level, src, len, out_len, &zerr);
-    if (rc < 0) return nx_err_set(w->err, rc, "doc store: zstd: %s", zerr);
-    return 0;
-}
-
-/* Compresses and writes one block, appending its index entry. Runs in the
- * caller's thread, or in the worker with the worker's CCtx and buffer. */
-static int emit_block(nx_docstore_writer *w, ZSTD_CCtx *cctx, nx_buf *cbuf, const uint8_t *src,
-                      size_t len, uint32_t first, const char **zerr) {
+/* Writes the records src[0..len) of docs first..first+n-1 as one block. */
+static int write_block(nx_docstore_writer *w, const uint8_t *src, size_t len, uint32_t first) {
     size_t clen = 0;
-    NX_FORWARD(zstd_block(cctx, cbuf, w->cdict, w->o.level, src, len, &clen, zerr));
+    NX_FORWARD(compress_into(w, w->cdict, src, len, &clen));
     uint8_t e[DS_INDEX_ENTRY];
     nx_store_u64le(e, nx_wfile_offset(w->f) - w->base);
     nx_store_u32le(e + 8, first);
     nx_store_u32le(e + 12, (uint32_t)len);
-    *zerr = "out of memory";
     NX_FORWARD(nx_buf_append(&w->index, e, sizeof e));
-    *zerr = "write failed";
-    return nx_wfile_write(w->f, cbuf->data, clen);
-}
-
-static void *worker_main(void *arg) {
-    nx_docstore_writer *w = arg;
-    ds_worker *bg = w->bg;
-    pthread_mutex_lock(&bg->mu);
-    for (;;) {
-        while (!bg->busy && !bg->stop) pthread_cond_wait(&bg->cv, &bg->mu);
-        if (!bg->busy) break; /* stop, nothing left */
-        pthread_mutex_unlock(&bg->mu);
-        const char *zerr = "";
-        int rc = bg->rc ? 0
-                        : emit_block(w, bg->cctx, &bg->cbuf, bg->job.data, bg->job.len,
-                                     bg->job_first, &zerr);
-        pthread_mutex_lock(&bg->mu);
-        if (rc < 0 && bg->rc == 0) {
-            bg->rc = rc;
-            snprintf(bg->msg, sizeof bg->msg, "doc store: block of doc %u: %s", bg->job_first,
-                     zerr);
-        }
-        bg->busy = false;
-        pthread_cond_broadcast(&bg->cv);
-    }
-    pthread_mutex_unlock(&bg->mu);
-    return NULL;
-}
-
-/* Waits until the worker is idle; returns its sticky error (copied to the
- * writer's err) or 0. Called with bg->mu held. */
-static int worker_wait_idle(nx_docstore_writer *w) {
-    ds_worker *bg = w->bg;
-    while (bg->busy) pthread_cond_wait(&bg->cv, &bg->mu);
-    if (bg->rc) nx_err_set(w->err, bg->rc, "%s", bg->msg);
-    return bg->rc;
-}
-
-/* Writes the records src[0..len) of the docs from `first` as one block. */
-static int write_block(nx_docstore_writer *w, const uint8_t *src, size_t len, uint32_t first) {
-    if (!w->bg) {
-        const char *zerr;
-        int rc = emit_block(w, w->cctx, &w->cbuf, src, len, first, &zerr);
-        if (rc < 0 && rc != NEWSIDX_ERR_IO) nx_err_set(w->err, rc, "doc store: %s", zerr);
-        return rc;
-    }
-    ds_worker *bg = w->bg;
-    pthread_mutex_lock(&bg->mu);
-    int rc = worker_wait_idle(w);
-    if (rc == 0) {
-        bg->job.len = 0;
-        rc = nx_buf_append(&bg->job, src, len);
-        if (rc < 0) nx_err_set(w->err, rc, "doc store: out of memory");
-    }
-    if (rc == 0 && !bg->started) {
-        if (pthread_create(&bg->thread, NULL, worker_main, w) != 0)
-            rc = nx_err_set(w->err, NEWSIDX_ERR_NOMEM, "doc store: cannot start a thread");
-        else
-            bg->started = true;
-    }
-    if (rc == 0) {
-        bg->job_first = first;
-        bg->busy = true;
-        pthread_cond_broadcast(&bg->cv);
-    }
-    pthread_mutex_unlock(&bg->mu);
-    return rc;
-}
-
-/* Waits for the worker's last block and stops it: f is the caller's again. */
-static int worker_drain(nx_docstore_writer *w) {
-    if (!w->bg) return 0;
-    pthread_mutex_lock(&w->bg->mu);
-    int rc = worker_wait_idle(w);
-    pthread_mutex_unlock(&w->bg->mu);
-    worker_stop(w->bg);
-    return rc;
+    return nx_wfile_write(w->f, w->cbuf.data, clen);
 }
 
 /* The record just appended to w->block starts at rec_start: cut a block
@@ -577,8 +427,6 @@ int nx_docstore_writer_finish(nx_docstore_writer *w) {
         rc = write_block(w, w->block.data, w->block.len, w->block_first_doc);
         w->block.len = 0;
     }
-    int drained = worker_drain(w);
-    if (rc == 0) rc = drained;
     uint64_t index_offset = nx_wfile_offset(w->f) - w->base;
     if (rc == 0) rc = nx_wfile_write(w->f, w->index.data, w->index.len);
     uint64_t names_offset = nx_wfile_offset(w->f) - w->base;

@@ -4,8 +4,8 @@
  * "Doc store" (docs/FORMAT-blocks.md until merged).
  *
  * Additions to the original interface (all additive): nx_docstore_options
- * with nx_docstore_writer_create_opts (dictionary size, training bytes,
- * background compression), nx_docstore_has_dict, the `owner` field
+ * with nx_docstore_writer_create_opts (dictionary size, training bytes; used
+ * by the compression measurements), nx_docstore_has_dict, the `owner` field
  * of the scratch (so one scratch can serve several doc stores), the limit
  * macros. */
 #ifndef NX_DOCSTORE_H
@@ -26,10 +26,6 @@ typedef struct nx_docstore_options {
     uint32_t block_bytes; /* uncompressed block target; 0 = default */
     uint32_t dict_bytes;  /* dictionary capacity; 0 = no dictionary */
     uint32_t train_bytes; /* documents buffered to train it; 0 = default */
-    bool background;      /* compress and write blocks on a worker thread
-                             while the caller adds the next documents; f
-                             belongs to the writer until finish (default
-                             false) */
 } nx_docstore_options;
 void nx_docstore_options_init(nx_docstore_options *o); /* the defaults */
 
