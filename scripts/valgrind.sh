@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every Check suite under valgrind memcheck (docs/HARDENING.md,
+# "Memory hygiene"): a RelWithDebInfo build without sanitizers in
+# build-valgrind/, each suite under
+#   valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect
+#            --error-exitcode=1
+# with CK_FORK=no (Check's forked children would each need valgrind's
+# attention; one process per suite keeps the run short and the reports
+# whole) and NEWSIDX_TEST_SMALL=1 (suites that honour it shrink their
+# loops: test_search, test_corrupt). Exits non-zero if any suite fails or
+# valgrind reports an error or a leak.
+#   scripts/valgrind.sh [SUITE...]      (default: every tests/test_*.c)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+build=${VALGRIND_BUILD_DIR:-build-valgrind}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNEWSIDX_WERROR=ON \
+    -DNEWSIDX_BENCH=OFF >/dev/null
+if [ $# -gt 0 ]; then suites="$*"; else
+    suites=$(cd tests && ls test_*.c | sed 's/\.c$//')
+fi
+targets=$(for s in $suites; do printf -- '--target %s ' "$s"; done)
+# shellcheck disable=SC2086
+cmake --build "$build" -j"$(nproc)" --target newsidx_cli $targets
+mkdir -p "$build/valgrind"
+status=0
+for s in $suites; do
+    log="$build/valgrind/$s.log"
+    start=$(date +%s)
+    if (cd "$build/tests" && CK_FORK=no NEWSIDX_TEST_SMALL=1 CK_DEFAULT_TIMEOUT=3600 \
+        valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        --show-leak-kinds=definite,indirect --error-exitcode=99 \
+        --suppressions="$root/scripts/valgrind.supp" \
+        "./$s" >"$root/$log" 2>&1); then
+        echo "valgrind: $s clean ($(( $(date +%s) - start )) s)"
+    else
+        echo "valgrind: $s FAILED ($(( $(date +%s) - start )) s, log $log):" >&2
+        grep -E '^==[0-9]+== (Invalid|Conditional|Use of|Syscall|.*definitely|.*indirectly|  (at|by) )|[0-9]+%: Checks|:F:|:E:' "$log" | head -40 >&2
+        status=1
+    fi
+done
+exit $status
