@@ -1,6 +1,7 @@
 /* index/codec — postings compression: bit-packed frame-of-reference blocks
  * of 128 integers, and varint tails. Knows nothing of terms or queries.
- * Byte layout: docs/FORMAT.md, "Postings blocks". */
+ * Byte layout: docs/FORMAT.md, "Postings blocks" (docs/FORMAT-blocks.md
+ * until merged). */
 #ifndef NX_CODEC_H
 #define NX_CODEC_H
 
