@@ -254,13 +254,22 @@ static void buffer_free(newsidx_writer *w) {
 
 /* ---- terms ------------------------------------------------------------------ */
 
+/* The hash of a key (field byte, term): the term hashed with the field as
+ * the seed, so the tokenizer's bytes can be hashed before they are copied
+ * behind the field byte (a load spanning several recent stores waits for
+ * them to retire: that stall was a fifth of on_token). */
+static inline uint64_t key_hash(int field, const uint8_t *term, size_t len) {
+    return XXH3_64bits_withSeed(term, len, (uint64_t)field);
+}
+
 static int term_table_grow(newsidx_writer *w) {
     uint32_t nmask = w->term_mask ? w->term_mask * 2 + 1 : 1023;
     uint64_t *ns = calloc((size_t)nmask + 1, 8);
     if (!ns) return NEWSIDX_ERR_NOMEM;
     for (uint32_t t = 0; t < w->n_terms; t++) {
         const wterm *e = &w->terms[t];
-        uint64_t h = XXH3_64bits(w->keys.data + e->key_off, e->key_len);
+        const uint8_t *k = w->keys.data + e->key_off;
+        uint64_t h = key_hash(k[0], k + 1, e->key_len - 1u);
         uint32_t i = (uint32_t)h & nmask;
         while (ns[i]) i = (i + 1) & nmask;
         ns[i] = (h >> 32) << 32 | (t + 1);
@@ -292,6 +301,44 @@ typedef struct wtok {
     uint16_t key_len;
 } wtok;
 
+/* memcpy for terms, most of which are short: two overlapping word copies
+ * instead of the string instruction (rep movs, slow to start) the compiler
+ * picks for a copy of bounded but unknown length. */
+static inline void copy_short(uint8_t *dst, const uint8_t *src, size_t len) {
+    if (len >= 8 && len <= 16) {
+        uint64_t a = nx_load_u64le(src), b = nx_load_u64le(src + len - 8);
+        nx_store_u64le(dst, a);
+        nx_store_u64le(dst + len - 8, b);
+    } else if (len >= 4 && len < 8) {
+        uint32_t a = nx_load_u32le(src), b = nx_load_u32le(src + len - 4);
+        nx_store_u32le(dst, a);
+        nx_store_u32le(dst + len - 4, b);
+    } else if (len >= 2 && len < 4) {
+        uint16_t a, b;
+        memcpy(&a, src, 2);
+        memcpy(&b, src + len - 2, 2);
+        memcpy(dst, &a, 2);
+        memcpy(dst + len - 2, &b, 2);
+    } else if (len == 1) {
+        dst[0] = src[0];
+    } else {
+        memcpy(dst, src, len);
+    }
+}
+
+/* Keys of equal length len >= 1, without a libc call and without a byte
+ * loop: a key of at most 8 bytes is compared as one masked word, which
+ * reads up to 7 bytes past its end: both key buffers (w->keys, w->s_key)
+ * keep KEY_SLACK bytes of capacity behind their last key for that. */
+#define KEY_SLACK 8
+static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t len) {
+    if (len <= 8) return ((nx_load_u64le(a) ^ nx_load_u64le(b)) << (64 - 8 * len)) == 0;
+    if (len <= 16)
+        return nx_load_u64le(a) == nx_load_u64le(b) &&
+               nx_load_u64le(a + len - 8) == nx_load_u64le(b + len - 8);
+    return memcmp(a, b, len) == 0;
+}
+
 static int on_token(void *ctx, const newsidx_token *tok) {
     newsidx_writer *w = ctx;
     size_t len = tok->term_len;
@@ -303,12 +350,13 @@ static int on_token(void *ctx, const newsidx_token *tok) {
         w->toks = nt;
         w->cap_tok = nc;
     }
-    NX_FORWARD(nx_buf_reserve(&w->s_key, len + 1));
+    if (NX_UNLIKELY(w->s_key.cap - w->s_key.len < len + 1 + KEY_SLACK))
+        NX_FORWARD(nx_buf_reserve(&w->s_key, len + 1 + KEY_SLACK));
     uint8_t *key = w->s_key.data + w->s_key.len;
     key[0] = (uint8_t)w->cur_field;
-    memcpy(key + 1, tok->term, len);
+    copy_short(key + 1, (const uint8_t *)tok->term, len);
     wtok *t = &w->toks[w->n_tok++];
-    t->hash = XXH3_64bits(key, len + 1);
+    t->hash = key_hash(w->cur_field, (const uint8_t *)tok->term, len);
     t->key_off = (uint32_t)w->s_key.len;
     t->key_len = (uint16_t)(len + 1);
     t->position = tok->position;
@@ -327,7 +375,7 @@ static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t
         if (!s) break;
         if ((s >> 32) != (h >> 32)) continue;
         wterm *e = &w->terms[(uint32_t)s - 1];
-        if (e->key_len == len && memcmp(w->keys.data + e->key_off, key, len) == 0) {
+        if (e->key_len == len && key_eq(w->keys.data + e->key_off, key, len)) {
             t = e;
             break;
         }
@@ -346,6 +394,7 @@ static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t
         t->key_len = (uint16_t)len;
         t->pending_doc = UINT32_MAX;
         t->written_doc = UINT32_MAX;
+        NX_FORWARD(nx_buf_reserve(&w->keys, len + KEY_SLACK));
         NX_FORWARD(nx_buf_append(&w->keys, key, len));
         NX_FORWARD(stream_init(w, &t->ds));
         NX_FORWARD(stream_init(w, &t->ps));
@@ -696,6 +745,7 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
             const wterm *a = &w->terms[order[k + 4].term];
             __builtin_prefetch(pool_at(w, a->ds.head));
             __builtin_prefetch(pool_at(w, a->ps.head));
+            __builtin_prefetch(w->keys.data + a->key_off);
         }
         wterm *t = &w->terms[order[k].term];
         if (scratch_reserve(w, t->df, t->cf)) {
