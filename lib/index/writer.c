@@ -178,7 +178,14 @@ static inline int stream_varint(newsidx_writer *w, wstream *s, uint64_t v) {
             *p = (uint8_t)v;
             s->wp++;
         } else {
-            s->wp += (uint32_t)nx_varint_encode(p, v);
+            /* inline: the library's encoder is a call per position */
+            uint32_t n = 0;
+            while (v >= 0x80) {
+                p[n++] = (uint8_t)(v | 0x80);
+                v >>= 7;
+            }
+            p[n++] = (uint8_t)v;
+            s->wp += n;
         }
         return 0;
     }
@@ -280,7 +287,7 @@ static int term_table_grow(newsidx_writer *w) {
     return 0;
 }
 
-static int add_doc_entry(newsidx_writer *w, wterm *t) {
+static inline int add_doc_entry(newsidx_writer *w, wterm *t) {
     uint32_t delta = t->pending_doc - t->written_doc; /* written_doc starts at UINT32_MAX */
     NX_FORWARD(stream_varint(w, &t->ds, (uint64_t)delta << 1 | (t->pending_freq == 1)));
     if (t->pending_freq != 1) NX_FORWARD(stream_varint(w, &t->ds, t->pending_freq));
@@ -725,6 +732,42 @@ static int wsegs_push(newsidx_writer *w, nx_segment *seg) {
     return 0;
 }
 
+/* Sorts terms by key: LSD radix sort on the 8-byte prefix (passes whose
+ * byte is the same for every term are skipped), then runs of equal
+ * prefix by the full key. qsort with the key compare cost more than the
+ * rest of the sort put together. Returns NOMEM when no scratch could be
+ * had (order untouched). */
+static int sort_terms(const newsidx_writer *w, term_sort *order, uint32_t n) {
+    if (n < 2) return 0;
+    term_sort *tmp = malloc(sizeof *tmp * n);
+    if (!tmp) return NEWSIDX_ERR_NOMEM;
+    term_sort *src = order, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += 8) {
+        uint32_t cnt[256] = {0};
+        for (uint32_t i = 0; i < n; i++) cnt[(src[i].prefix >> shift) & 0xff]++;
+        if (cnt[(src[0].prefix >> shift) & 0xff] == n) continue; /* one bucket */
+        uint32_t sum = 0;
+        for (int d = 0; d < 256; d++) {
+            uint32_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (uint32_t i = 0; i < n; i++) dst[cnt[(src[i].prefix >> shift) & 0xff]++] = src[i];
+        term_sort *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != order) memcpy(order, src, sizeof *order * n);
+    free(tmp);
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i + 1;
+        while (j < n && order[j].prefix == order[i].prefix) j++;
+        if (j - i > 1) qsort_r(order + i, j - i, sizeof *order, cmp_term_key, (void *)w);
+        i = j;
+    }
+    return 0;
+}
+
 static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid) {
     term_sort *order = malloc(sizeof *order * (w->n_terms + 1));
     if (!order) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
@@ -735,7 +778,8 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
         order[t].prefix = p;
         order[t].term = t;
     }
-    qsort_r(order, w->n_terms, sizeof *order, cmp_term_key, w);
+    if (sort_terms(w, order, w->n_terms))
+        qsort_r(order, w->n_terms, sizeof *order, cmp_term_key, w); /* no memory: slower */
     int rc = 0;
     for (uint32_t k = 0; k < w->n_terms && rc == 0; k++) {
         /* sorted order visits terms and their slices at random: fetch
