@@ -415,6 +415,7 @@ static int measure(const char *dir, int raised) {
         pid_t pid = fork();
         if (pid == 0) {
             close(fds[0]);
+            alarm(60); /* a runaway query is reported as killed by signal 14 */
             newsidx_reader *r = NULL;
             char err[512] = "";
             uint64_t total = 0;
