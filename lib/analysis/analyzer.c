@@ -15,6 +15,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define MAX_TERM NEWSIDX_MAX_TERM_BYTES
 
@@ -502,6 +505,28 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
     uint8_t scratch[FOLD_CP_MAX_BYTES];
 
     for (;;) {
+#if defined(__SSE2__)
+        /* ASCII letters and digits 16 bytes at a time: the run's length
+         * from a compare mask instead of a byte loop, whose exit at each
+         * word end was a mispredicted branch (a sixth of indexing). Same
+         * result as the byte loop below, which finishes near the end of
+         * the input or of the term buffer. */
+        while (end - p >= 16 && n + 16 <= MAX_TERM) {
+            __m128i v = _mm_loadu_si128((const __m128i *)p);
+            __m128i lo = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* A-Z -> a-z */
+            __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8('a' - 1)),
+                                           _mm_cmplt_epi8(lo, _mm_set1_epi8('z' + 1)));
+            __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                          _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+            unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(letter, digit));
+            __m128i folded = _mm_or_si128(_mm_and_si128(letter, lo), _mm_andnot_si128(letter, v));
+            _mm_storeu_si128((__m128i *)(term + n), folded); /* bytes past the run: scratch */
+            unsigned run = m == 0xffffu ? 16 : (unsigned)__builtin_ctz(~m);
+            n += run;
+            p += run;
+            if (run < 16) break;
+        }
+#endif
         /* The hot loop: ASCII letters and digits. */
         while (p < end && ascii_fold[*p]) {
             if (NX_LIKELY(n < MAX_TERM))
