@@ -1,5 +1,5 @@
 /* Postings codec: bit packing of 128-value blocks at every width 0..32 and
- * doc-id deltas (gaps minus one). Layout: docs/FORMAT-blocks.md. */
+ * doc-id deltas (gaps minus one). Layout: docs/FORMAT.md ("Building blocks"). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +74,7 @@ START_TEST(test_zeros_and_maximum_values_round_trip_at_every_width) {
 END_TEST
 
 START_TEST(test_packed_layout_is_four_interleaved_lsb_first_lanes) {
-    /* Reference (docs/FORMAT-blocks.md): value i is value j = i/4 of lane
+    /* Reference (docs/FORMAT.md ("Building blocks")): value i is value j = i/4 of lane
      * l = i%4; bit t of lane l's stream is bit t%32 of u32 word 4*(t/32)+l. */
     uint32_t in[NX_BLOCK];
     uint8_t got[4 * NX_BLOCK], want[4 * NX_BLOCK];

@@ -1,6 +1,6 @@
 /* Doc store: documents come back exactly as stored, in any order, from
  * blocks compressed with or without a trained dictionary; corrupt bytes
- * give errors, not crashes. Layout: docs/FORMAT-blocks.md. */
+ * give errors, not crashes. Layout: docs/FORMAT.md ("Building blocks"). */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Term dictionary: exact and prefix lookups, ordering, limits, and corrupt
- * bytes giving errors instead of crashes. Layout: docs/FORMAT-blocks.md. */
+ * bytes giving errors instead of crashes. Layout: docs/FORMAT.md ("Building blocks"). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* index/codec — bit packing of 128-integer blocks and doc-id deltas.
  *
  * Byte layout (docs/FORMAT.md, "Postings blocks"; details in
- * docs/FORMAT-blocks.md, "Bit-packed blocks"): a block of NX_BLOCK values at
+ * docs/FORMAT.md ("Building blocks"), "Bit-packed blocks"): a block of NX_BLOCK values at
  * width b is 4*b little-endian u32 words W[0 .. 4b), i.e. 16*b bytes. The
  * values are dealt to 4 interleaved lanes: value i belongs to lane i % 4 as
  * that lane's value j = i / 4. Lane l owns the words W[l], W[4+l], W[8+l],
@@ -10,14 +10,14 @@
  * Why interleaved (as SIMD-BP128 and Lucene's ForUtil): the four lanes of a
  * step use the same shift and mask, so one SSE2 instruction decodes four
  * values; the plain sequential bit stream needs a different shift per value
- * and stays scalar. Measured 3-4x faster to unpack (docs/FORMAT-blocks.md).
+ * and stays scalar. Measured 3-4x faster to unpack (docs/FORMAT.md ("Building blocks")).
  *
  * Speed: the generic loop below is instantiated once per width with a
  * compile-time constant `bits` (a switch picks the instance), so every
  * shift, mask and word index is a constant and the 32-value inner loop is
  * fully unrolled into straight-line loads/shifts/ors. bench/codec_bench.c
  * measures it; the figures and gcc's vectorization report are in
- * docs/FORMAT-blocks.md. */
+ * docs/FORMAT.md ("Building blocks"). */
 #include "codec.h"
 
 #include <string.h>

@@ -1,7 +1,6 @@
 /* index/codec — postings compression: bit-packed frame-of-reference blocks
  * of 128 integers, and varint tails. Knows nothing of terms or queries.
- * Byte layout: docs/FORMAT.md, "Postings blocks" (docs/FORMAT-blocks.md
- * until merged). */
+ * Byte layout: docs/FORMAT.md, "Postings blocks". */
 #ifndef NX_CODEC_H
 #define NX_CODEC_H
 
@@ -16,7 +15,7 @@ unsigned nx_bits_needed(const uint32_t *v, size_t n);
 /* Packs NX_BLOCK values of `bits` bits each into out, which must hold
  * nx_pack_bytes(bits) bytes; bits above the width are dropped. bits = 0
  * writes nothing. Layout: 4 interleaved lanes of LSB-first u32 words
- * (value i is lane i%4), see codec.c and docs/FORMAT-blocks.md. */
+ * (value i is lane i%4), see codec.c and docs/FORMAT.md ("Building blocks"). */
 static inline size_t nx_pack_bytes(unsigned bits) { return (size_t)bits * NX_BLOCK / 8; }
 void nx_pack128(const uint32_t *in, unsigned bits, uint8_t *out);
 /* Unpacks NX_BLOCK values; reads exactly nx_pack_bytes(bits) bytes.

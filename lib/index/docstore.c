@@ -1,8 +1,7 @@
 /* index/docstore — stored fields in zstd-compressed blocks with a trained
  * dictionary.
  *
- * Byte layout (docs/FORMAT.md, "Doc store"; docs/FORMAT-blocks.md until
- * merged). Little-endian; offsets relative to the store's first byte.
+ * Byte layout (docs/FORMAT.md, "Doc store"). Little-endian; offsets relative to the store's first byte.
  *
  *   header (8 bytes): u32 magic "NXDS", u32 version (1)
  *   dictionary: dict_bytes bytes, a zstd frame holding the dict_raw_bytes of

@@ -1,7 +1,7 @@
 /* index/docstore — stored fields: documents serialized as (name, value)
  * lists, packed into blocks of ~64 KB compressed with zstd and a dictionary
  * trained (ZDICT) on the first documents. Byte layout: docs/FORMAT.md,
- * "Doc store" (docs/FORMAT-blocks.md until merged).
+ * "Doc store".
  *
  * Additions to the original interface (all additive): nx_docstore_options
  * with nx_docstore_writer_create_opts (dictionary size, training bytes; used

@@ -1,7 +1,6 @@
 /* index/termdict — sorted, front-coded term dictionary.
  *
- * Byte layout (docs/FORMAT.md, "Term dictionary"; docs/FORMAT-blocks.md
- * until merged). All integers little-endian; offsets are relative to the
+ * Byte layout (docs/FORMAT.md, "Term dictionary"). All integers little-endian; offsets are relative to the
  * first byte of the dictionary.
  *
  *   header (40 bytes)

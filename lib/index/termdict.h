@@ -4,7 +4,7 @@
  * metadata): fixed-size (value_bytes, set at create) or, with the _var
  * builder, a length-prefixed blob of any size up to
  * NX_TERMDICT_MAX_VALUE_BYTES. Byte layout: docs/FORMAT.md, "Term
- * dictionary" (docs/FORMAT-blocks.md until merged).
+ * dictionary".
  *
  * Additions to the original interface (all additive, nothing renamed):
  * nx_termdict_builder_create_var, nx_termdict_add_var, nx_termdict_find,

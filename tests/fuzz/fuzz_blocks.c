@@ -1,5 +1,5 @@
 /* libFuzzer harness for the readers of the term dictionary and the doc store
- * (docs/FORMAT-blocks.md): whatever the bytes, open/get/seek/next/check must
+ * (docs/FORMAT.md ("Building blocks")): whatever the bytes, open/get/seek/next/check must
  * return a code, never read out of bounds or crash.
  *
  * Built and run with the other harnesses (tests/fuzz/CMakeLists.txt: the
