@@ -387,11 +387,15 @@ NEWSIDX_API int newsidx_check(const char *dir, newsidx_check_fn fn, void *ctx);
 /** A parsed query; reusable, and shareable between threads once parsed. */
 typedef struct newsidx_query newsidx_query;
 
+/** Hard maximum of newsidx_query_options.max_depth: larger values are
+ *  lowered to it (parsing and evaluation recurse once per level). */
+#define NEWSIDX_MAX_QUERY_DEPTH 1000
+
 /** Query limits; the parser answers NEWSIDX_ERR_LIMIT past them. */
 typedef struct newsidx_query_options {
     size_t size;                /* sizeof(newsidx_query_options) */
     uint32_t max_query_bytes;   /* default 65536 */
-    uint32_t max_depth;         /* nesting of parentheses/fields, default 64 */
+    uint32_t max_depth;         /* nesting of parentheses/fields, default 64, at most NEWSIDX_MAX_QUERY_DEPTH */
     uint32_t max_clauses;       /* leaf terms after expansion, default 4096 */
     uint32_t max_expansions;    /* terms one prefix/fuzzy word may expand to, default 1024 */
     uint32_t max_phrase_terms;  /* words in one phrase, default 64 */

@@ -57,10 +57,10 @@ void nx_manifest_free(nx_manifest *m) {
 
 static int read_str(const uint8_t **p, const uint8_t *end, char **out) {
     *out = NULL;
-    if (end - *p < 2) return -1;
+    if (end - *p < 2) return NEWSIDX_ERR_CORRUPT;
     uint16_t n = nx_load_u16le(*p);
     *p += 2;
-    if (n > MAX_LANG_BYTES || end - *p < n) return -1;
+    if (n > MAX_LANG_BYTES || end - *p < n) return NEWSIDX_ERR_CORRUPT;
     if (n == 0) return 0;
     *out = malloc(n + 1u);
     if (!*out) return NEWSIDX_ERR_NOMEM;
@@ -76,7 +76,10 @@ int nx_manifest_read(const char *dir, uint64_t gen, nx_err *err, nx_manifest *m)
     if (!path) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
     nx_rfile f;
     int rc = nx_rfile_open(path, NX_FILE_MANIFEST, err, &f);
-    if (rc == 0) rc = nx_rfile_verify(&f, err); /* small: always fully checked */
+    if (rc == 0) {
+        rc = nx_rfile_verify(&f, err); /* small: always fully checked */
+        if (rc) nx_rfile_close(&f);
+    }
     if (rc) {
         free(path);
         return rc;

@@ -193,7 +193,10 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
             s->dict_mem_len = (size_t)raw;
         }
     }
-    if (rc == 0) rc = nx_termdict_open(s->dict_mem, s->dict_mem_len, err, &s->termdict);
+    if (rc == 0) {
+        rc = nx_termdict_open(s->dict_mem, s->dict_mem_len, err, &s->termdict);
+        if (rc) nx_err_prefix(err, s->dict.path);
+    }
     if (rc == 0) rc = open_part(dir, seg_no, "norm", NX_FILE_NORMS, err, &s->norm);
     if (rc == 0) {
         /* Fields no doc has are omitted from the file (mask bit clear). */
@@ -222,7 +225,10 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
     }
     if (rc == 0 && (nx_load_u32le(s->col.data + 12) & 1)) {
         rc = open_part(dir, seg_no, "docs", NX_FILE_DOCSTORE, err, &s->docs);
-        if (rc == 0) rc = nx_docstore_open(s->docs.data, s->docs.len, err, &s->docstore);
+        if (rc == 0) {
+            rc = nx_docstore_open(s->docs.data, s->docs.len, err, &s->docstore);
+            if (rc) nx_err_prefix(err, s->docs.path);
+        }
         if (rc == 0 && nx_docstore_count(s->docstore) != s->doc_count)
             rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: %u documents, the segment has %u",
                             s->docs.path, nx_docstore_count(s->docstore), s->doc_count);

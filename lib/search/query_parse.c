@@ -767,6 +767,9 @@ int newsidx_query_parse(const newsidx_reader *r, const char *text, size_t len,
         nx_err_copy(&err, errbuf, errbuf_size);
         return NEWSIDX_ERR_LIMIT;
     }
+    /* The parser and the engine recurse once per nesting level: a hard cap
+     * keeps a raised max_depth from overflowing the caller's stack. */
+    if (o.max_depth > NEWSIDX_MAX_QUERY_DEPTH) o.max_depth = NEWSIDX_MAX_QUERY_DEPTH;
     newsidx_query *q = calloc(1, sizeof *q);
     if (!q) return NEWSIDX_ERR_NOMEM;
     q->opts = o;

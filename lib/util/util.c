@@ -25,6 +25,22 @@ void nx_err_clear(nx_err *err) {
     }
 }
 
+int nx_err_prefix(nx_err *err, const char *where) {
+    if (!err) return 0;
+    char tmp[sizeof err->msg];
+    memcpy(tmp, err->msg, sizeof tmp);
+    tmp[sizeof tmp - 1] = '\0';
+    size_t n = strlen(where);
+    if (n > sizeof err->msg - 3) n = sizeof err->msg - 3;
+    memcpy(err->msg, where, n);
+    memcpy(err->msg + n, ": ", 2);
+    size_t room = sizeof err->msg - n - 3, tl = strlen(tmp);
+    if (tl > room) tl = room;
+    memcpy(err->msg + n + 2, tmp, tl);
+    err->msg[n + 2 + tl] = '\0';
+    return err->code;
+}
+
 void nx_err_copy(const nx_err *err, char *buf, size_t buf_size) {
     if (!buf || buf_size == 0) return;
     snprintf(buf, buf_size, "%s", err ? err->msg : "");

@@ -28,6 +28,9 @@ typedef struct nx_err {
 int nx_err_set(nx_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void nx_err_clear(nx_err *err);
+/* Prepends "where: " to err's message (e.g. the file a block reader's bytes
+ * came from, since block readers only see memory). Returns err's code. */
+int nx_err_prefix(nx_err *err, const char *where);
 /* Copies err's message into a caller's buffer (NULL buf is fine). */
 void nx_err_copy(const nx_err *err, char *buf, size_t buf_size);
 

@@ -18,14 +18,6 @@
 
 #include <assert.h>
 
-/* Known leak, reproduced by tests/test_regress.c: nx_manifest_read keeps
- * the manifest mapped (and its path) when the checksum fails. Suppressed
- * here only, so the harness finds everything else; remove with the fix. */
-__attribute__((visibility("default"))) const char *__lsan_default_suppressions(void);
-__attribute__((visibility("default"))) const char *__lsan_default_suppressions(void) {
-    return "leak:nx_manifest_read\n";
-}
-
 static char g_dir[] = "/tmp/nx_fuzz_index_XXXXXX";
 static char *g_names[64];
 static uint8_t *g_orig[64];
