@@ -219,6 +219,14 @@ NEWSIDX_API int newsidx_writer_add(newsidx_writer *w, const newsidx_field *field
 NEWSIDX_API int newsidx_writer_commit(newsidx_writer *w);
 
 /**
+ * Commits like newsidx_writer_commit, after merging every segment into one
+ * and dropping replaced articles (as Lucene's forceMerge(1)): a smaller
+ * index and faster searches, at the cost of rewriting the whole index.
+ * @return as newsidx_writer_commit.
+ */
+NEWSIDX_API int newsidx_writer_optimize(newsidx_writer *w);
+
+/**
  * Closes the writer and releases its lock. Articles added since the last
  * commit are discarded. NULL is accepted.
  */

@@ -426,6 +426,40 @@ START_TEST(test_small_ram_budget_flushes_several_segments_with_same_results) {
 }
 END_TEST
 
+START_TEST(test_optimize_merges_every_segment_into_one_and_drops_replaced_articles) {
+    char *dir = make_tmpdir();
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.ram_budget_bytes = 1; /* every article flushes */
+    o.merge_factor = 1000;
+    newsidx_writer *w;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    char body[128], id[32];
+    for (uint32_t i = 0; i < 40; i++) {
+        body_for(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        add_article(w, id, "t", body, NULL, NULL);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    /* replace one committed article: a tombstone the merge must drop */
+    body_for(3, body, sizeof body);
+    add_article(w, "a3", "t", body, NULL, NULL);
+    ck_assert_int_eq(newsidx_writer_optimize(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r = open_reader(dir);
+    newsidx_stats st;
+    newsidx_reader_stats(r, &st);
+    ck_assert_uint_eq(st.segments, 1);
+    ck_assert_uint_eq(st.docs, 40);
+    ck_assert_uint_eq(st.deleted_docs, 0);
+    newsidx_reader_close(r);
+    check_same_content(dir, 40);
+    ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_merge_policy_merges_a_full_tier_and_keeps_date_order) {
     char *dir = make_tmpdir();
     newsidx_writer_options o;
@@ -680,6 +714,7 @@ static Suite *index_suite(void) {
     tcase_add_test(tc, test_dictionary_prefix_walk_is_sorted_and_bounded);
     tcase_add_test(tc, test_small_ram_budget_flushes_several_segments_with_same_results);
     tcase_add_test(tc, test_merge_policy_merges_a_full_tier_and_keeps_date_order);
+    tcase_add_test(tc, test_optimize_merges_every_segment_into_one_and_drops_replaced_articles);
     tcase_add_test(tc, test_duplicate_id_replaces_in_ram_and_across_commits);
     tcase_add_test(tc, test_second_writer_gets_a_lock_error);
     tcase_add_test(tc, test_reopen_after_append_sees_both_commits);

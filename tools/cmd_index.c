@@ -12,7 +12,7 @@
 
 static const char usage[] =
     "usage: newsidx index -o DIR [--append] [--ram MB] [--stem LANG]\n"
-    "                     [--stopwords LANG] [--no-store] INPUT...\n"
+    "                     [--stopwords LANG] [--no-store] [--optimize] INPUT...\n"
     "\n"
     "Indexes articles from each INPUT: a JSON Lines file (plain, .zst or .gz),\n"
     "a .txt/.md/.html file, a directory (walked recursively) or - for JSON\n"
@@ -27,6 +27,8 @@ static const char usage[] =
     "  --stem LANG        Snowball stemming for the whole index\n"
     "  --stopwords LANG   drop stopwords of LANG\n"
     "  --no-store         store only the ids, not the articles\n"
+    "  --optimize         merge the whole index into one segment when committing\n"
+    "                     (smaller, faster to search; rewrites the index)\n"
     "\n"
     "Each problem is reported on stderr as FILE:LINE: warning|skipped: MESSAGE;\n"
     "a progress line is shown when stderr is a terminal; a summary ends the run.\n"
@@ -106,7 +108,7 @@ static int run_index(int argc, char **argv) {
         cli_error("index", "out of memory");
         return EXIT_FAIL;
     }
-    bool dashdash = false;
+    bool dashdash = false, optimize = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!dashdash && (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)) {
@@ -116,6 +118,8 @@ static int run_index(int argc, char **argv) {
             wo.append = 1;
         } else if (!dashdash && strcmp(a, "--no-store") == 0) {
             wo.store_fields = 0;
+        } else if (!dashdash && strcmp(a, "--optimize") == 0) {
+            optimize = true;
         } else if (!dashdash && strcmp(a, "--ram") == 0) {
             if (++i >= argc) goto missing;
             char *end;
@@ -183,7 +187,7 @@ static int run_index(int argc, char **argv) {
         }
     }
     if (!failed) {
-        rc = newsidx_writer_commit(w);
+        rc = optimize ? newsidx_writer_optimize(w) : newsidx_writer_commit(w);
         if (rc) {
             clear_progress(&c);
             cli_error("index", "commit failed: %s", newsidx_writer_errmsg(w));

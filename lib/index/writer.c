@@ -74,6 +74,7 @@ struct newsidx_writer {
     int lock_fd;
     nx_err err;
     int failed; /* sticky: a failed flush/commit leaves the buffer unusable */
+    bool merge_all; /* set by newsidx_writer_optimize for its commit */
     newsidx_writer_options opts;
     char *stem, *stop;
     newsidx_analyzer *an;
@@ -1093,6 +1094,51 @@ static int tier_of(uint32_t live, uint32_t f) {
 int nx_merge(const char *dir, uint32_t seg_no, nx_segment *const *in, const uint8_t *const *del,
              uint32_t n_in, const nx_segbuild_opts *o, nx_err *err);
 
+/* Merges the segments w->segs[idx[0..n)] into one new segment, which takes
+ * the first input's place. */
+static int merge_group(newsidx_writer *w, const uint32_t *idx, nx_segment *const *in,
+                       const uint8_t *const *del, uint32_t n) {
+    uint32_t seg_no = w->next_seg_no++;
+    NX_FORWARD(nx_merge(w->dir, seg_no, in, del, n, &w->sb, &w->err));
+    nx_segment *seg;
+    NX_FORWARD(nx_segment_open(w->dir, seg_no, 0, &w->err, &seg));
+    for (uint32_t k = 0; k < n; k++) {
+        nx_segment_close(w->segs[idx[k]].seg);
+        free(w->segs[idx[k]].del);
+        w->segs[idx[k]].seg = NULL;
+    }
+    w->segs[idx[0]].seg = seg;
+    w->segs[idx[0]].del = NULL;
+    w->segs[idx[0]].n_del = 0;
+    w->segs[idx[0]].del_gen = 0;
+    w->segs[idx[0]].del_dirty = false;
+    uint32_t o = 0;
+    for (uint32_t j = 0; j < w->n_segs; j++)
+        if (w->segs[j].seg) w->segs[o++] = w->segs[j];
+    w->n_segs = o;
+    return 0;
+}
+
+/* Merges every segment with live articles into one (256 at a time). */
+static int merge_all(newsidx_writer *w) {
+    for (;;) {
+        nx_segment *in[256];
+        const uint8_t *del[256];
+        uint32_t idx[256], n = 0;
+        for (uint32_t j = 0; j < w->n_segs && n < 256; j++) {
+            if (w->segs[j].seg->doc_count == w->segs[j].n_del) continue;
+            idx[n] = j;
+            in[n] = w->segs[j].seg;
+            del[n] = w->segs[j].del;
+            n++;
+        }
+        /* One segment without deletions is already optimal. */
+        if (n == 0 || (n == 1 && w->segs[idx[0]].n_del == 0)) return 0;
+        NX_FORWARD(merge_group(w, idx, in, del, n));
+        if (n == 1) return 0;
+    }
+}
+
 static int maybe_merge(newsidx_writer *w) {
     uint32_t f = w->opts.merge_factor;
     for (;;) {
@@ -1122,25 +1168,7 @@ static int maybe_merge(newsidx_writer *w) {
             del[n] = w->segs[j].del;
             n++;
         }
-        uint32_t seg_no = w->next_seg_no++;
-        NX_FORWARD(nx_merge(w->dir, seg_no, in, del, n, &w->sb, &w->err));
-        nx_segment *seg;
-        NX_FORWARD(nx_segment_open(w->dir, seg_no, 0, &w->err, &seg));
-        /* replace the inputs by the output, at the first input's place */
-        for (uint32_t k = 0; k < n; k++) {
-            nx_segment_close(w->segs[idx[k]].seg);
-            free(w->segs[idx[k]].del);
-            w->segs[idx[k]].seg = NULL;
-        }
-        w->segs[idx[0]].seg = seg;
-        w->segs[idx[0]].del = NULL;
-        w->segs[idx[0]].n_del = 0;
-        w->segs[idx[0]].del_gen = 0;
-        w->segs[idx[0]].del_dirty = false;
-        uint32_t o = 0;
-        for (uint32_t j = 0; j < w->n_segs; j++)
-            if (w->segs[j].seg) w->segs[o++] = w->segs[j];
-        w->n_segs = o;
+        NX_FORWARD(merge_group(w, idx, in, del, n));
     }
 }
 
@@ -1148,7 +1176,8 @@ int newsidx_writer_commit(newsidx_writer *w) {
     if (!w) return NEWSIDX_ERR_INVALID;
     if (w->failed) return w->failed;
     int rc = flush_buffer(w);
-    if (rc == 0) rc = maybe_merge(w);
+    if (rc == 0) rc = w->merge_all ? merge_all(w) : maybe_merge(w);
+    w->merge_all = false;
     uint64_t gen = w->generation + 1;
     nx_manifest m = {0};
     if (rc == 0) {
@@ -1200,4 +1229,11 @@ int newsidx_writer_commit(newsidx_writer *w) {
     m.stem_language = m.stopwords_language = NULL; /* owned by w */
     nx_manifest_free(&m);
     return rc;
+}
+
+NEWSIDX_API int newsidx_writer_optimize(newsidx_writer *w) {
+    if (!w) return NEWSIDX_ERR_INVALID;
+    if (w->failed) return w->failed;
+    w->merge_all = true;
+    return newsidx_writer_commit(w);
 }
