@@ -400,9 +400,9 @@ static void check_same_content(const char *dir, uint32_t n) {
     newsidx_reader_close(r);
 }
 
-START_TEST(test_small_ram_budget_flushes_several_segments_with_same_results) {
-    char *dir = make_tmpdir();
-    /* merge_factor high: keep the flushed segments apart */
+/* Commits articles a0..a39, one segment each (flush per article, merges
+ * kept apart by a high merge_factor); returns the still open writer. */
+static newsidx_writer *commit_one_segment_per_article(const char *dir) {
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.ram_budget_bytes = 1; /* every article flushes */
@@ -416,6 +416,12 @@ START_TEST(test_small_ram_budget_flushes_several_segments_with_same_results) {
         add_article(w, id, "t", body, NULL, NULL);
     }
     ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    return w;
+}
+
+START_TEST(test_small_ram_budget_flushes_several_segments_with_same_results) {
+    char *dir = make_tmpdir();
+    newsidx_writer *w = commit_one_segment_per_article(dir);
     newsidx_writer_close(w);
     newsidx_reader *r = open_reader(dir);
     ck_assert_uint_eq(nx_reader_snapshot(r)->n_segments, 40);
@@ -428,19 +434,8 @@ END_TEST
 
 START_TEST(test_optimize_merges_every_segment_into_one_and_drops_replaced_articles) {
     char *dir = make_tmpdir();
-    newsidx_writer_options o;
-    newsidx_writer_options_init(&o);
-    o.ram_budget_bytes = 1; /* every article flushes */
-    o.merge_factor = 1000;
-    newsidx_writer *w;
-    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
-    char body[128], id[32];
-    for (uint32_t i = 0; i < 40; i++) {
-        body_for(i, body, sizeof body);
-        snprintf(id, sizeof id, "a%u", i);
-        add_article(w, id, "t", body, NULL, NULL);
-    }
-    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer *w = commit_one_segment_per_article(dir);
+    char body[128];
     /* replace one committed article: a tombstone the merge must drop */
     body_for(3, body, sizeof body);
     add_article(w, "a3", "t", body, NULL, NULL);
