@@ -459,6 +459,11 @@ typedef struct newsidx_search_options {
     double title_weight;     /* BM25 weight of title (default 2.0) */
     double body_weight;      /* BM25 weight of body (default 1.0) */
     int no_pruning;          /* 1: exhaustive ranked OR (for benchmarks) */
+    char *errbuf;            /* optional (default NULL): on failure, what went wrong
+                                and where ("query expands to more than ...",
+                                "seg_3.dict: ..."); per call, so threads sharing a
+                                reader each pass their own buffer */
+    size_t errbuf_size;
 } newsidx_search_options;
 
 /** Fills *opts with the defaults. */
@@ -469,6 +474,7 @@ typedef struct newsidx_results newsidx_results;
 
 /**
  * Runs a query on a reader. Thread-safe: several threads may search one reader.
+ * On failure *out is NULL and, when opts->errbuf is given, it holds the message.
  * @return NEWSIDX_OK, NEWSIDX_ERR_NOMEM, NEWSIDX_ERR_CORRUPT, NEWSIDX_ERR_LIMIT,
  *         NEWSIDX_ERR_INVALID.
  */

@@ -33,6 +33,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1539,10 +1540,18 @@ START_TEST(test_search_rejects_bad_arguments) {
     newsidx_search_options_init(&o);
     o.sort = 7;
     ck_assert_int_eq(newsidx_search(reader_one, q, &o, &res), NEWSIDX_ERR_INVALID);
+    char err[256] = "";
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
+    ck_assert_int_eq(newsidx_search(reader_one, q, &o, &res), NEWSIDX_ERR_INVALID);
+    ck_assert_msg(strstr(err, "sort") != NULL, "%s", err);
     newsidx_search_options_init(&o);
     o.k = 2000000;
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
     ck_assert_int_eq(newsidx_search(reader_one, q, &o, &res), NEWSIDX_ERR_LIMIT);
     ck_assert_ptr_null(res);
+    ck_assert_msg(strstr(err, "k + offset (2000000)") != NULL, "%s", err);
     ck_assert_ptr_null(newsidx_hit_id(NULL, 0));
     ck_assert_uint_eq(newsidx_results_total(NULL), 0);
     newsidx_results_free(NULL);
@@ -1559,7 +1568,65 @@ START_TEST(test_expansions_beyond_max_clauses_give_err_limit) {
     ck_assert_int_eq(newsidx_query_parse(reader_one, "s*", 2, &qo, NULL, NULL, 0, &q), 0);
     newsidx_results *res = NULL;
     ck_assert_int_eq(newsidx_search(reader_one, q, NULL, &res), NEWSIDX_ERR_LIMIT);
+    /* the message says which limit, per call */
+    newsidx_search_options o;
+    newsidx_search_options_init(&o);
+    char err[256] = "";
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
+    ck_assert_int_eq(newsidx_search(reader_one, q, &o, &res), NEWSIDX_ERR_LIMIT);
+    ck_assert_msg(strstr(err, "max_clauses (50)") != NULL, "%s", err);
     newsidx_query_free(q);
+}
+END_TEST
+
+/* Highlights follow the query's field scope: a title: word is not
+ * highlighted in the body's snippet, an unscoped one is. */
+static size_t highlights_of(const newsidx_reader *r, const char *query, const char *want_word) {
+    newsidx_query *q = parse_ok(r, query);
+    newsidx_search_options o;
+    newsidx_search_options_init(&o);
+    o.snippets = 1;
+    o.fields = "body";
+    newsidx_results *res = search_ok(r, q, &o);
+    ck_assert_uint_eq(newsidx_results_count(res), 1);
+    const newsidx_snippet *sn = newsidx_hit_snippet(res, 0, 0);
+    ck_assert_ptr_nonnull(sn);
+    ck_assert_str_eq(sn->field, "body");
+    const newsidx_field *body = newsidx_hit_field(res, 0, "body");
+    size_t n = 0, wl = strlen(want_word);
+    for (size_t h = 0; h < sn->n_highlights; h++) {
+        size_t s = sn->highlights[h][0], e = sn->highlights[h][1];
+        n += e - s == wl && strncasecmp(body->value + s, want_word, wl) == 0;
+    }
+    newsidx_results_free(res);
+    newsidx_query_free(q);
+    return n;
+}
+
+START_TEST(test_highlights_follow_the_field_scope) {
+    const char *dir = "test_search_hlscope.idx";
+    ck_assert_int_eq(system("rm -rf test_search_hlscope.idx"), 0);
+    newsidx_writer *w;
+    char err[512];
+    ck_assert_msg(newsidx_writer_open(dir, NULL, err, sizeof err, &w) == 0, "%s", err);
+    newsidx_field a[] = {{"id", "a1", 2},
+                         {"title", "Oil report", 10},
+                         {"body", "Oil prices rose while oil output fell.", 38}};
+    newsidx_field b[] = {{"id", "b1", 2}, {"title", "Weather", 7}, {"body", "Rain and prices.", 16}};
+    ck_assert_int_eq(newsidx_writer_add(w, a, 3, NULL), 0);
+    ck_assert_int_eq(newsidx_writer_add(w, b, 3, NULL), 0);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r;
+    ck_assert_int_eq(newsidx_reader_open(dir, err, sizeof err, &r), 0);
+    ck_assert_uint_eq(highlights_of(r, "title:oil prices", "oil"), 0);
+    ck_assert_uint_eq(highlights_of(r, "title:oil prices", "prices"), 1);
+    ck_assert_uint_eq(highlights_of(r, "oil prices", "oil"), 2);
+    ck_assert_uint_eq(highlights_of(r, "body:oil", "oil"), 2);
+    ck_assert_uint_eq(highlights_of(r, "title:(oil report) body:output", "oil"), 0);
+    ck_assert_uint_eq(highlights_of(r, "title:(oil report) body:output", "output"), 1);
+    newsidx_reader_close(r);
 }
 END_TEST
 
@@ -1637,6 +1704,7 @@ static Suite *search_suite(void) {
     tcase_add_test(tc, test_offset_pages_through_the_same_ranking);
     tcase_add_test(tc, test_facets_count_the_whole_matching_set);
     tcase_add_test(tc, test_snippets_highlight_query_words_at_original_offsets);
+    tcase_add_test(tc, test_highlights_follow_the_field_scope);
     tcase_add_test(tc, test_threads_sharing_a_reader_get_the_results_of_one_thread);
     tcase_add_test(tc, test_stopwords_are_dropped_from_queries_and_phrases_keep_their_gaps);
     tcase_add_test(tc, test_search_rejects_bad_arguments);

@@ -277,10 +277,13 @@ static int run(int argc, char **argv) {
         return rc == NEWSIDX_ERR_SYNTAX || rc == NEWSIDX_ERR_LIMIT ? EXIT_USAGE : EXIT_FAIL;
     }
     newsidx_results *res = NULL;
+    char serr[512] = "";
+    so.errbuf = serr;
+    so.errbuf_size = sizeof serr;
     rc = newsidx_search(r, q, &so, &res);
     double took = now_us() - t0;
     if (rc) {
-        cli_error("search", "%s", newsidx_strerror(rc));
+        cli_error("search", "%s", serr[0] ? serr : newsidx_strerror(rc));
         newsidx_query_free(q);
         newsidx_reader_close(r);
         return rc == NEWSIDX_ERR_LIMIT ? EXIT_USAGE : EXIT_FAIL;

@@ -510,6 +510,7 @@ typedef struct search {
     /* highlight terms (collected while planning) */
     const char **hl;
     uint32_t *hl_len;
+    uint32_t *hl_fields; /* NXQ_FIELD_BIT mask the term was searched in */
     uint32_t n_hl, cap_hl;
     int rc;              /* sticky error raised inside iterators */
     /* position iterators of the current segment: closed before the segment
@@ -521,21 +522,27 @@ typedef struct search {
 
 static void *salloc(search *S, size_t n) { return nx_arena_alloc(S->arena, n); }
 
-static int add_hl(search *S, const char *t, uint32_t len) {
+/* A word to highlight in snippets of the fields in `fields` (a title:
+ * word is not highlighted in the body). */
+static int add_hl(search *S, const char *t, uint32_t len, uint32_t fields) {
     if (S->n_hl == S->cap_hl) {
         uint32_t cap = S->cap_hl ? S->cap_hl * 2 : 32;
         const char **h = salloc(S, cap * sizeof *h);
         uint32_t *l = salloc(S, cap * sizeof *l);
-        NX_RETURN_IF(!h || !l, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        uint32_t *fm = salloc(S, cap * sizeof *fm);
+        NX_RETURN_IF(!h || !l || !fm, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
         if (S->n_hl) {
             memcpy(h, S->hl, S->n_hl * sizeof *h);
             memcpy(l, S->hl_len, S->n_hl * sizeof *l);
+            memcpy(fm, S->hl_fields, S->n_hl * sizeof *fm);
         }
         S->hl = h;
         S->hl_len = l;
+        S->hl_fields = fm;
         S->cap_hl = cap;
     }
     S->hl[S->n_hl] = t;
+    S->hl_fields[S->n_hl] = fields;
     S->hl_len[S->n_hl++] = len;
     return 0;
 }
@@ -673,7 +680,7 @@ static int plan_expand(search *S, const nx_qnode *q, bool positive, pnode *p) {
         expansions_trim(&c);
         for (uint32_t i = 0; i < c.n; i++) {
             NX_FORWARD(make_fterm(S, f, c.e[i].text, c.e[i].len, &ft[nf]));
-            if (positive) NX_FORWARD(add_hl(S, c.e[i].text, c.e[i].len));
+            if (positive) NX_FORWARD(add_hl(S, c.e[i].text, c.e[i].len, NXQ_FIELD_BIT(f)));
             nf++;
         }
     }
@@ -704,7 +711,7 @@ static int plan(search *S, const nx_qnode *q, bool positive, pnode **out) {
         for (int f = 0; f < NX_N_FIELDS; f++)
             if (q->fields & NXQ_FIELD_BIT(f))
                 NX_FORWARD(make_fterm(S, f, q->terms[0].text, q->terms[0].len, &ft[p->n_ft++]));
-        if (positive) NX_FORWARD(add_hl(S, q->terms[0].text, q->terms[0].len));
+        if (positive) NX_FORWARD(add_hl(S, q->terms[0].text, q->terms[0].len, q->fields));
         return 0;
     }
     case NXQ_PHRASE:
@@ -724,7 +731,8 @@ static int plan(search *S, const nx_qnode *q, bool positive, pnode **out) {
             p->n_pf++;
         }
         if (positive)
-            for (uint32_t t = 0; t < nt; t++) NX_FORWARD(add_hl(S, q->terms[t].text, q->terms[t].len));
+            for (uint32_t t = 0; t < nt; t++)
+                NX_FORWARD(add_hl(S, q->terms[t].text, q->terms[t].len, q->fields));
         return 0;
     }
     case NXQ_PREFIX:
@@ -1639,6 +1647,23 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 /* Fills res->hits from the heap: ids, stored fields, snippets. */
+/* The sorted, unique words to highlight in snippets of one field. */
+static int hl_set(search *S, int field, nx_hlterms *out) {
+    const char **hl = salloc(S, (S->n_hl ? S->n_hl : 1) * sizeof *hl);
+    uint32_t *hl_len = salloc(S, (S->n_hl ? S->n_hl : 1) * sizeof *hl_len);
+    NX_RETURN_IF(!hl || !hl_len, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < S->n_hl; i++)
+        if (S->hl_fields[i] & NXQ_FIELD_BIT(field)) hl[n++] = S->hl[i];
+    qsort(hl, n, sizeof *hl, cmp_str);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (k == 0 || strcmp(hl[k - 1], hl[i]) != 0) hl[k++] = hl[i];
+    for (uint32_t i = 0; i < k; i++) hl_len[i] = (uint32_t)strlen(hl[i]);
+    *out = (nx_hlterms){hl, hl_len, k};
+    return 0;
+}
+
 static int fill_hits(search *S, topk *T, newsidx_results *res) {
     const newsidx_search_options *o = S->o;
     /* heap -> best first */
@@ -1662,7 +1687,7 @@ static int fill_hits(search *S, topk *T, newsidx_results *res) {
     nx_docstore_scratch scratch;
     nx_docstore_scratch_init(&scratch);
     newsidx_analyzer *an = NULL;
-    nx_hlterms ht = {0};
+    nx_hlterms ht_body = {0}, ht_title = {0};
     int rc = 0;
     if (o->snippets > 0) {
         newsidx_analyzer_options ao;
@@ -1674,20 +1699,9 @@ static int fill_hits(search *S, topk *T, newsidx_results *res) {
             nx_err_set(&S->err, rc, "cannot create the analyzer for snippets");
             goto done;
         }
-        /* sorted unique highlight terms */
-        const char **hl = salloc(S, (S->n_hl ? S->n_hl : 1) * sizeof *hl);
-        uint32_t *hl_len = salloc(S, (S->n_hl ? S->n_hl : 1) * sizeof *hl_len);
-        if (!hl || !hl_len) {
-            rc = nx_err_set(&S->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        if (S->n_hl) memcpy(hl, S->hl, S->n_hl * sizeof *hl);
-        qsort(hl, S->n_hl, sizeof *hl, cmp_str);
-        uint32_t k = 0;
-        for (uint32_t i = 0; i < S->n_hl; i++)
-            if (k == 0 || strcmp(hl[k - 1], hl[i]) != 0) hl[k++] = hl[i];
-        for (uint32_t i = 0; i < k; i++) hl_len[i] = (uint32_t)strlen(hl[i]);
-        ht = (nx_hlterms){hl, hl_len, k};
+        rc = hl_set(S, NX_F_BODY, &ht_body);
+        if (rc == 0) rc = hl_set(S, NX_F_TITLE, &ht_title);
+        if (rc) goto done;
     }
     for (size_t i = 0; i < res->n_hits; i++) {
         const hit_entry *e = &T->h[skip + i];
@@ -1734,13 +1748,15 @@ static int fill_hits(search *S, topk *T, newsidx_results *res) {
         if (o->snippets > 0) {
             size_t blen = 0;
             const char *fname = "body";
+            const nx_hlterms *ht = &ht_body;
             const char *text = find_stored(sf, nsf, "body", &blen);
             if (!text || blen == 0) {
                 fname = "title";
+                ht = &ht_title;
                 text = find_stored(sf, nsf, "title", &blen);
             }
             if (text && blen) {
-                rc = nx_snippets_make(an, &ht, text, blen, fname, o->snippets,
+                rc = nx_snippets_make(an, ht, text, blen, fname, o->snippets,
                                       o->snippet_bytes ? o->snippet_bytes : 200, &res->arena,
                                       &h->snippets, &h->n_snippets);
                 if (rc < 0) {
@@ -1929,10 +1945,21 @@ int newsidx_search(const newsidx_reader *r, const newsidx_query *q,
         if (opts->size < sizeof o) return NEWSIDX_ERR_INVALID;
         o = *opts;
     }
-    if (o.sort < NEWSIDX_SORT_SCORE || o.sort > NEWSIDX_SORT_DATE_ASC) return NEWSIDX_ERR_INVALID;
-    if (!(o.title_weight >= 0) || !(o.body_weight >= 0)) return NEWSIDX_ERR_INVALID;
+    nx_err err = {0};
+    if (o.sort < NEWSIDX_SORT_SCORE || o.sort > NEWSIDX_SORT_DATE_ASC)
+        nx_err_set(&err, NEWSIDX_ERR_INVALID, "unknown sort %d", o.sort);
+    else if (!(o.title_weight >= 0) || !(o.body_weight >= 0))
+        nx_err_set(&err, NEWSIDX_ERR_INVALID, "field weights must be >= 0");
+    if (err.code) {
+        nx_err_copy(&err, o.errbuf, o.errbuf_size);
+        return err.code;
+    }
     newsidx_results *res = calloc(1, sizeof *res);
-    if (!res) return NEWSIDX_ERR_NOMEM;
+    if (!res) {
+        nx_err_set(&err, NEWSIDX_ERR_NOMEM, "out of memory");
+        nx_err_copy(&err, o.errbuf, o.errbuf_size);
+        return NEWSIDX_ERR_NOMEM;
+    }
     res->arena.chunk_bytes = 16384;
     nx_arena arena = {0};
     search S = {0};
@@ -1945,6 +1972,8 @@ int newsidx_search(const newsidx_reader *r, const newsidx_query *q,
     nx_arena_reset(&S.seg_arena);
     nx_arena_reset(&arena);
     if (rc) {
+        if (!S.err.code) nx_err_set(&S.err, rc, "%s", newsidx_strerror(rc));
+        nx_err_copy(&S.err, o.errbuf, o.errbuf_size);
         newsidx_results_free(res);
         return rc;
     }
