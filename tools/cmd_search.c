@@ -96,10 +96,18 @@ static void print_human(const newsidx_results *res, uint32_t offset, unsigned fa
         const char *date = field_or(res, i, "date", NULL);
         const char *source = field_or(res, i, "source", NULL);
         printf("     ");
-        /* ISO-8601 date-times show their date; other forms as written */
+        /* every date the indexer understands shows as YYYY-MM-DD (UTC), so
+         * hits from archives with different date styles line up; text that
+         * is not a date is shown as written */
         if (date) {
-            bool iso = strlen(date) > 10 && date[4] == '-' && date[7] == '-' && date[10] == 'T';
-            printf("%.*s  ", iso ? 10 : (int)strlen(date), date);
+            int64_t t;
+            time_t tt;
+            struct tm tm;
+            if (newsidx_parse_date(date, strlen(date), &t) == NEWSIDX_OK &&
+                (tt = (time_t)t, gmtime_r(&tt, &tm)))
+                printf("%04d-%02d-%02d  ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+            else
+                printf("%s  ", date);
         }
         if (source) printf("%s  ", source);
         printf("%s  score %.3f\n", newsidx_hit_id(res, i), newsidx_hit_score(res, i));
