@@ -17,15 +17,17 @@
  * nx_docstore_add returns NEWSIDX_ERR_LIMIT beyond it. */
 #define NX_DOCSTORE_MAX_DOC_BYTES (1u << 30)
 #define NX_DOCSTORE_DEFAULT_LEVEL 9
-#define NX_DOCSTORE_DEFAULT_BLOCK_BYTES (64u * 1024)
-#define NX_DOCSTORE_DEFAULT_DICT_BYTES (100u * 1024)
-#define NX_DOCSTORE_DEFAULT_TRAIN_BYTES (1u << 20)
+#define NX_DOCSTORE_DEFAULT_BLOCK_BYTES (128u * 1024)
+#define NX_DOCSTORE_DEFAULT_DICT_BYTES (320u * 1024)
+#define NX_DOCSTORE_DEFAULT_TRAIN_BYTES (4u << 20)
+#define NX_DOCSTORE_DEFAULT_CHUNK_BYTES (16u * 1024)
 
 typedef struct nx_docstore_options {
     int level;            /* zstd level; 0 = NX_DOCSTORE_DEFAULT_LEVEL */
     uint32_t block_bytes; /* uncompressed block target; 0 = default */
     uint32_t dict_bytes;  /* dictionary capacity; 0 = no dictionary */
     uint32_t train_bytes; /* documents buffered to train it; 0 = default */
+    uint32_t chunk_bytes; /* zstd block (sub-block) size, 1-128 KiB; 0 = default */
 } nx_docstore_options;
 void nx_docstore_options_init(nx_docstore_options *o); /* the defaults */
 
@@ -62,12 +64,18 @@ bool nx_docstore_has_dict(const nx_docstore *s);
 /* Decodes document doc into *fields (n entries); names and values point
  * into scratch (or the store), valid until the scratch's next use. The
  * caller reuses the scratch or frees it with nx_docstore_scratch_free.
- * The last decompressed block stays cached in the scratch. */
+ * The block is decoded only up to the zstd block holding the document;
+ * the scratch keeps it and the decoder's state, so a later document of the
+ * same block continues from there. */
 typedef struct nx_docstore_scratch {
     nx_buf block;    /* decompressed block */
     nx_buf fields;   /* newsidx_field array */
     void *dctx;      /* ZSTD_DCtx, created on first use */
     uint64_t cached_block; /* block held in `block` (UINT64_MAX none) */
+    size_t src_used;       /* its compressed bytes decoded so far */
+    bool block_done;       /* decoded whole (block.len = its raw size) */
+    uint32_t parsed_doc;   /* a doc of the block whose record starts */
+    size_t parsed_off;     /* at this offset in `block` */
     const void *owner;     /* the nx_docstore that block belongs to */
 } nx_docstore_scratch;
 void nx_docstore_scratch_init(nx_docstore_scratch *s);
