@@ -7,7 +7,11 @@
  *   dictionary: dict_bytes bytes, a zstd frame holding the dict_raw_bytes of
  *     a zstd dictionary (ZDICT format); absent (0 bytes) without one
  *   blocks: each one zstd frame (compressed with the dictionary when there is
- *     one) holding the records of consecutive documents, back to back
+ *     one; content size in the header) holding the records of consecutive
+ *     documents, back to back. The writer cuts each frame into zstd blocks
+ *     of at most chunk_bytes (16 KiB) of content (ZSTD_c_maxBlockSize); the
+ *     reader decodes them one at a time (bufferless API) and stops after
+ *     the one where its document's record ends
  *   block index: n_blocks x { u64 offset, u32 first_doc, u32 raw_bytes }
  *     (a block's compressed size is the next offset minus its own; the last
  *     block ends at the index)

@@ -1,11 +1,12 @@
 /* index/docstore — stored fields: documents serialized as (name, value)
- * lists, packed into blocks of ~64 KB compressed with zstd and a dictionary
- * trained (ZDICT) on the first documents. Byte layout: docs/FORMAT.md,
+ * lists, packed into blocks of ~128 KB, each one zstd frame cut into 16 KB
+ * zstd blocks (a read decodes only up to its document), compressed with a
+ * dictionary trained (ZDICT fastCover) on the first documents. Byte layout: docs/FORMAT.md,
  * "Doc store".
  *
  * Additions to the original interface (all additive): nx_docstore_options
- * with nx_docstore_writer_create_opts (dictionary size, training bytes; used
- * by the compression measurements), nx_docstore_has_dict, the `owner` field
+ * with nx_docstore_writer_create_opts (dictionary size, training bytes,
+ * sub-block size; used by the compression measurements), nx_docstore_has_dict, the `owner` field
  * of the scratch (so one scratch can serve several doc stores), the limit
  * macros. */
 #ifndef NX_DOCSTORE_H
@@ -34,8 +35,8 @@ void nx_docstore_options_init(nx_docstore_options *o); /* the defaults */
 typedef struct nx_docstore_writer nx_docstore_writer;
 /* Documents are added in doc-id order 0, 1, 2, ... and written to f.
  * level: zstd level (0 = default 9); block_bytes: uncompressed block target
- * (0 = default 64 KiB; a document bigger than a block gets a block of its
- * own). The first documents (up to ~1 MB) are buffered to train the
+ * (0 = default 128 KiB; a document bigger than a block gets a block of its
+ * own). The first documents (up to 4 MiB) are buffered to train the
  * dictionary; with too little data to train one (a few KB), the store goes
  * on without (recorded in the trailer). */
 int nx_docstore_writer_create(nx_wfile *f, int level, uint32_t block_bytes,
