@@ -6,11 +6,13 @@
  *
  * Every field of each JSON object is stored (strings as their text, other
  * values as compact JSON), in file order. For each corpus and each
- * (level, block KB, dictionary KB) it prints one line: documents, raw bytes
+ * (level, block KB, dictionary KB; --chunk sets the zstd sub-block KB, --train
+ * the KB buffered to train the dictionary) it prints one line: documents, raw bytes
  * (names + values, what nx_docstore_raw_bytes counts), the store's bytes,
  * their ratio, the dictionary kept, write speed, and the mean time to fetch
- * one random document (a block decompression nearly every time). Times
- * are CPU times of the whole process (all threads), except "wall". DOCSTORE_BENCH_KEEP=1 keeps the last store written, as
+ * one random document (decoding its block up to it nearly every time). Times
+ * are CPU times of the whole process (all threads), except "wall".
+ * DOCSTORE_BENCH_KEEP=1 keeps the last store written, as
  * /tmp/docstore_bench_PID.bin, for inspection. */
 #include <jansson.h>
 #include <stdio.h>
@@ -116,7 +118,7 @@ static void parse_list(const char *s, int *out, int *n) {
 }
 
 int main(int argc, char **argv) {
-    int levels[16] = {9}, blocks[16] = {64}, dicts[16] = {0, 100};
+    int levels[16] = {9}, blocks[16] = {128}, dicts[16] = {0, 320}; /* the defaults */
     int n_levels = 1, n_blocks = 1, n_dicts = 2, train_kb = 0, chunk_kb = 0, fetches = 2000;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i += 2) {
