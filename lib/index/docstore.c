@@ -411,6 +411,11 @@ static int end_training(nx_docstore_writer *w, bool final) {
              * ZSTD_createCDict's defaults carry multi-MB match tables that
              * are reset for every 64 KB block (measured ~2x slower). */
             ZSTD_compressionParameters cp = ZSTD_getCParams(w->o.level, w->o.block_bytes, dlen);
+            /* No more hash slots than window positions (level 9 for
+             * 128 + 320 KiB asks 2^20 for a 2^19 window): the CDict's
+             * tables are copied into the context for every block, and the
+             * smaller table wrote 8-12% faster for 0.2-0.3% more bytes. */
+            if (cp.hashLog > cp.windowLog) cp.hashLog = cp.windowLog;
             w->dict_cp = cp;
             cdict = ZSTD_createCDict_advanced(dict, dlen, ZSTD_dlm_byCopy, ZSTD_dct_auto, cp,
                                               ZSTD_defaultCMem);
