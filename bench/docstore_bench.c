@@ -2,15 +2,17 @@
  * the defaults (docs/FORMAT.md ("Building blocks"), "Doc store: measurements").
  *
  *   build/bench/docstore_bench [--levels 3,9,19] [--blocks 16,32,64]
- *       [--dicts 0,100] [--train KB] [--fetches N] FILE.jsonl[.zst]...
+ *       [--dicts 0,100] [--train KB] [--chunk KB] [--fetches N] FILE.jsonl[.zst]...
  *
  * Every field of each JSON object is stored (strings as their text, other
  * values as compact JSON), in file order. For each corpus and each
- * (level, block KB, dictionary KB) it prints one line: documents, raw bytes
+ * (level, block KB, dictionary KB; --chunk sets the zstd sub-block KB, --train
+ * the KB buffered to train the dictionary) it prints one line: documents, raw bytes
  * (names + values, what nx_docstore_raw_bytes counts), the store's bytes,
  * their ratio, the dictionary kept, write speed, and the mean time to fetch
- * one random document (a block decompression nearly every time). Times
- * are CPU times of the whole process (all threads), except "wall". DOCSTORE_BENCH_KEEP=1 keeps the last store written, as
+ * one random document (decoding its block up to it nearly every time). Times
+ * are CPU times of the whole process (all threads), except "wall".
+ * DOCSTORE_BENCH_KEEP=1 keeps the last store written, as
  * /tmp/docstore_bench_PID.bin, for inspection. */
 #include <jansson.h>
 #include <stdio.h>
@@ -116,8 +118,8 @@ static void parse_list(const char *s, int *out, int *n) {
 }
 
 int main(int argc, char **argv) {
-    int levels[16] = {9}, blocks[16] = {64}, dicts[16] = {0, 100};
-    int n_levels = 1, n_blocks = 1, n_dicts = 2, train_kb = 0, fetches = 2000;
+    int levels[16] = {9}, blocks[16] = {128}, dicts[16] = {0, 320}; /* the defaults */
+    int n_levels = 1, n_blocks = 1, n_dicts = 2, train_kb = 0, chunk_kb = 0, fetches = 2000;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i += 2) {
         if (i + 1 >= argc) die("option needs a value");
@@ -125,12 +127,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--blocks")) parse_list(argv[i + 1], blocks, &n_blocks);
         else if (!strcmp(argv[i], "--dicts")) parse_list(argv[i + 1], dicts, &n_dicts);
         else if (!strcmp(argv[i], "--train")) train_kb = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--chunk")) chunk_kb = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--fetches")) fetches = atoi(argv[i + 1]);
         else die("unknown option");
     }
     if (i >= argc) {
         fprintf(stderr, "usage: docstore_bench [--levels L,..] [--blocks KB,..] [--dicts KB,..] "
-                        "[--train KB] [--fetches N] FILE.jsonl[.zst]...\n");
+                        "[--train KB] [--chunk KB] [--fetches N] FILE.jsonl[.zst]...\n");
         return 2;
     }
     char path[64];
@@ -155,6 +158,7 @@ int main(int argc, char **argv) {
                     o.block_bytes = (uint32_t)blocks[bi] * 1024;
                     o.dict_bytes = (uint32_t)dicts[di] * 1024;
                     if (train_kb) o.train_bytes = (uint32_t)train_kb * 1024;
+                    if (chunk_kb) o.chunk_bytes = (uint32_t)chunk_kb * 1024;
                     nx_err err = {0};
                     nx_wfile *f;
                     nx_docstore_writer *w;

@@ -173,7 +173,7 @@ typedef struct newsidx_writer_options {
     const char *stopwords_language; /* analyzer stopwords (NULL = none) */
     int store_fields;           /* 1 (default): store all fields; 0: store only the id */
     int doc_store_level;        /* zstd level for the doc store (default 9) */
-    uint32_t doc_store_block_bytes; /* doc store block size (default 65536) */
+    uint32_t doc_store_block_bytes; /* doc store block size (default 131072) */
     uint32_t merge_factor;      /* merge when this many segments share a size tier (default 10) */
     uint32_t max_field_bytes;   /* longest field indexed; longer ones are cut (default 16 MiB) */
 } newsidx_writer_options;

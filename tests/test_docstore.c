@@ -317,6 +317,57 @@ START_TEST(test_one_scratch_serves_two_stores_without_mixing_blocks) {
 }
 END_TEST
 
+/* Frames cut into 1 KiB zstd blocks: a read decodes only up to its
+ * document and continues from there; backward and random reads restart
+ * the parse at the block's start. Frames of one zstd block (128 KiB, the
+ * earlier layout) read the same. */
+START_TEST(test_blocks_cut_into_sub_blocks_read_in_any_order) {
+    size_t n = 600;
+    gdoc *d = make_docs(n);
+    static const uint32_t chunks[] = {1024, 4096, 128 * 1024};
+    for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
+        nx_docstore_options o;
+        nx_docstore_options_init(&o);
+        o.block_bytes = 96 * 1024;
+        o.train_bytes = 64 * 1024;
+        o.chunk_bytes = chunks[c];
+        ck_assert(round_trip(&o, d, n));
+        write_store(&o, d, n);
+        nx_rfile rf;
+        nx_err err = {0};
+        ck_assert_int_eq(nx_rfile_open(path, KIND, &err, &rf), 0);
+        nx_docstore *s;
+        ck_assert_int_eq(nx_docstore_open(rf.data, rf.len, &err, &s), 0);
+        nx_docstore_scratch sc;
+        nx_docstore_scratch_init(&sc);
+        for (uint32_t i = (uint32_t)n; i-- > 0;) expect_doc(s, &sc, i, &d[i]);
+        nx_docstore_scratch_free(&sc);
+        nx_docstore_close(s);
+        nx_rfile_close(&rf);
+        unlink(path);
+    }
+    free_docs(d, n);
+}
+END_TEST
+
+START_TEST(test_sub_block_size_outside_zstd_limits_is_refused) {
+    static const uint32_t bad[] = {512, 1023, 128 * 1024 + 1};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        nx_docstore_options o;
+        nx_docstore_options_init(&o);
+        o.chunk_bytes = bad[i];
+        tmp_path();
+        nx_err err = {0};
+        nx_wfile *f;
+        ck_assert_int_eq(nx_wfile_create(path, KIND, &err, &f), 0);
+        nx_docstore_writer *w = NULL;
+        ck_assert_int_eq(nx_docstore_writer_create_opts(f, &o, &err, &w), NEWSIDX_ERR_INVALID);
+        ck_assert_ptr_null(w);
+        nx_wfile_abort(f);
+    }
+}
+END_TEST
+
 typedef struct reader_arg {
     const nx_docstore *s;
     gdoc *docs;
@@ -349,6 +400,7 @@ START_TEST(test_threads_with_their_own_scratch_read_one_store_at_once) {
     gdoc *d = make_docs(n);
     nx_docstore_options o;
     nx_docstore_options_init(&o);
+    o.train_bytes = 64 * 1024; /* train early: the dictionary is then kept */
     write_store(&o, d, n);
     nx_rfile rf;
     nx_err err = {0};
@@ -474,6 +526,8 @@ int main(void) {
     tcase_add_test(tc, test_thousands_of_distinct_field_names_round_trip);
     tcase_add_test(tc, test_one_scratch_serves_two_stores_without_mixing_blocks);
     tcase_add_test(tc, test_threads_with_their_own_scratch_read_one_store_at_once);
+    tcase_add_test(tc, test_blocks_cut_into_sub_blocks_read_in_any_order);
+    tcase_add_test(tc, test_sub_block_size_outside_zstd_limits_is_refused);
     tcase_add_test(tc, test_truncated_or_damaged_store_is_an_error_not_a_crash);
     tcase_add_test(tc, test_add_after_finish_is_refused);
     suite_add_tcase(s, tc);

@@ -1,11 +1,12 @@
 /* index/docstore — stored fields: documents serialized as (name, value)
- * lists, packed into blocks of ~64 KB compressed with zstd and a dictionary
- * trained (ZDICT) on the first documents. Byte layout: docs/FORMAT.md,
+ * lists, packed into blocks of ~128 KB, each one zstd frame cut into 16 KB
+ * zstd blocks (a read decodes only up to its document), compressed with a
+ * dictionary trained (ZDICT fastCover) on the first documents. Byte layout: docs/FORMAT.md,
  * "Doc store".
  *
  * Additions to the original interface (all additive): nx_docstore_options
- * with nx_docstore_writer_create_opts (dictionary size, training bytes; used
- * by the compression measurements), nx_docstore_has_dict, the `owner` field
+ * with nx_docstore_writer_create_opts (dictionary size, training bytes,
+ * sub-block size; used by the compression measurements), nx_docstore_has_dict, the `owner` field
  * of the scratch (so one scratch can serve several doc stores), the limit
  * macros. */
 #ifndef NX_DOCSTORE_H
@@ -17,23 +18,25 @@
  * nx_docstore_add returns NEWSIDX_ERR_LIMIT beyond it. */
 #define NX_DOCSTORE_MAX_DOC_BYTES (1u << 30)
 #define NX_DOCSTORE_DEFAULT_LEVEL 9
-#define NX_DOCSTORE_DEFAULT_BLOCK_BYTES (64u * 1024)
-#define NX_DOCSTORE_DEFAULT_DICT_BYTES (100u * 1024)
-#define NX_DOCSTORE_DEFAULT_TRAIN_BYTES (1u << 20)
+#define NX_DOCSTORE_DEFAULT_BLOCK_BYTES (128u * 1024)
+#define NX_DOCSTORE_DEFAULT_DICT_BYTES (320u * 1024)
+#define NX_DOCSTORE_DEFAULT_TRAIN_BYTES (4u << 20)
+#define NX_DOCSTORE_DEFAULT_CHUNK_BYTES (16u * 1024)
 
 typedef struct nx_docstore_options {
     int level;            /* zstd level; 0 = NX_DOCSTORE_DEFAULT_LEVEL */
     uint32_t block_bytes; /* uncompressed block target; 0 = default */
     uint32_t dict_bytes;  /* dictionary capacity; 0 = no dictionary */
     uint32_t train_bytes; /* documents buffered to train it; 0 = default */
+    uint32_t chunk_bytes; /* zstd block (sub-block) size, 1-128 KiB; 0 = default */
 } nx_docstore_options;
 void nx_docstore_options_init(nx_docstore_options *o); /* the defaults */
 
 typedef struct nx_docstore_writer nx_docstore_writer;
 /* Documents are added in doc-id order 0, 1, 2, ... and written to f.
  * level: zstd level (0 = default 9); block_bytes: uncompressed block target
- * (0 = default 64 KiB; a document bigger than a block gets a block of its
- * own). The first documents (up to ~1 MB) are buffered to train the
+ * (0 = default 128 KiB; a document bigger than a block gets a block of its
+ * own). The first documents (up to 4 MiB) are buffered to train the
  * dictionary; with too little data to train one (a few KB), the store goes
  * on without (recorded in the trailer). */
 int nx_docstore_writer_create(nx_wfile *f, int level, uint32_t block_bytes,
@@ -62,12 +65,18 @@ bool nx_docstore_has_dict(const nx_docstore *s);
 /* Decodes document doc into *fields (n entries); names and values point
  * into scratch (or the store), valid until the scratch's next use. The
  * caller reuses the scratch or frees it with nx_docstore_scratch_free.
- * The last decompressed block stays cached in the scratch. */
+ * The block is decoded only up to the zstd block holding the document;
+ * the scratch keeps it and the decoder's state, so a later document of the
+ * same block continues from there. */
 typedef struct nx_docstore_scratch {
     nx_buf block;    /* decompressed block */
     nx_buf fields;   /* newsidx_field array */
     void *dctx;      /* ZSTD_DCtx, created on first use */
     uint64_t cached_block; /* block held in `block` (UINT64_MAX none) */
+    size_t src_used;       /* its compressed bytes decoded so far */
+    bool block_done;       /* decoded whole (block.len = its raw size) */
+    uint32_t parsed_doc;   /* a doc of the block whose record starts */
+    size_t parsed_off;     /* at this offset in `block` */
     const void *owner;     /* the nx_docstore that block belongs to */
 } nx_docstore_scratch;
 void nx_docstore_scratch_init(nx_docstore_scratch *s);

@@ -114,7 +114,7 @@ void newsidx_writer_options_init(newsidx_writer_options *o) {
     o->ram_budget_bytes = (size_t)256 << 20;
     o->store_fields = 1;
     o->doc_store_level = 9;
-    o->doc_store_block_bytes = 65536;
+    o->doc_store_block_bytes = NX_DOCSTORE_DEFAULT_BLOCK_BYTES;
     o->merge_factor = 10;
     o->max_field_bytes = 16u << 20;
 }
@@ -986,7 +986,7 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
     if (o.ram_budget_bytes > MAX_RAM_BUDGET) o.ram_budget_bytes = MAX_RAM_BUDGET;
     if (o.merge_factor < 2) o.merge_factor = 10;
     if (o.max_field_bytes == 0) o.max_field_bytes = 16u << 20;
-    if (o.doc_store_block_bytes == 0) o.doc_store_block_bytes = 65536;
+    if (o.doc_store_block_bytes == 0) o.doc_store_block_bytes = NX_DOCSTORE_DEFAULT_BLOCK_BYTES;
     if (o.doc_store_level == 0) o.doc_store_level = 9;
 
     newsidx_writer *w = calloc(1, sizeof *w);

@@ -84,6 +84,7 @@ static void store_seed(const char *dir, const char *name, uint32_t dict_bytes, i
     nx_docstore_options_init(&o);
     o.dict_bytes = dict_bytes;
     o.block_bytes = 2048;
+    o.chunk_bytes = 1024; /* frames of several zstd blocks: the partial decode */
     if (nx_wfile_create(path, 7, &err, &f) || nx_docstore_writer_create_opts(f, &o, &err, &w))
         return;
     char body[400];
