@@ -159,6 +159,25 @@ void nx_postings_block_max(const nx_postings *it, uint32_t *max_tf, uint8_t *min
 void nx_postings_term_max(const nx_postings *it, uint32_t *max_tf, uint8_t *min_norm);
 void nx_postings_close(nx_postings *it); /* frees a grown position buffer */
 
+/* Block-wise access, for the query engine's tight loops (intersections,
+ * single-term top k) that walk decoded arrays instead of calling next or
+ * advance per doc. Only while doc() != NX_NO_DOC: the decoded block's doc
+ * ids (increasing; the last one is the block's last doc), its freqs, the
+ * cursor's index in it (*cur) and its length (*n). */
+static inline const uint32_t *nx_postings_block_docs(const nx_postings *it, uint32_t *cur,
+                                                     uint32_t *n) {
+    *cur = it->i;
+    *n = it->n_in_block;
+    return it->docs;
+}
+static inline const uint32_t *nx_postings_block_freqs(const nx_postings *it) { return it->freqs; }
+/* Moves the doc cursor to index k (< *n) of the decoded block: forward
+ * only (k at or after the cursor), so positions stay in step. */
+static inline void nx_postings_seek_in_block(nx_postings *it, uint32_t k) {
+    it->i = k;
+    it->doc = it->docs[k];
+}
+
 /* A snapshot: the segments of one commit, reference counted by the reader. */
 typedef struct nx_snapshot {
     uint64_t generation;

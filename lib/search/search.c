@@ -1419,13 +1419,18 @@ static int run_maxscore(run *R, uint32_t si, sit **its, uint32_t n, double boost
 }
 
 /* Block-max for a single (field, term) list: whole blocks whose bound
- * cannot beat the heap are skipped; the others are scored in a tight loop. */
+ * cannot beat the heap are skipped; the others are scored in a tight loop
+ * over the decoded block's arrays. */
 static int run_bmw_one(run *R, uint32_t si, pt_it *it) {
     search *S = R->S;
     const nx_segment *seg = S->snap->segments[si];
+    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
     topk *T = R->T;
     nx_postings *p = &it->p;
     const double slack = 1.0 + 1e-9;
+    const uint8_t *norms = it->norms;
+    const double *k_norm = it->k_norm;
+    double weight = it->weight;
     uint32_t d = it->base.doc;
     while (d != NX_NO_DOC) {
         uint32_t end = NX_NO_DOC - 1;
@@ -1438,20 +1443,216 @@ static int run_bmw_one(run *R, uint32_t si, pt_it *it) {
                 continue;
             }
         }
-        for (; d <= end; d = nx_postings_next(p)) {
-            if (!nx_segment_is_live(seg, d)) continue;
+        /* d is in the decoded block, and so is every doc up to end */
+        uint32_t k, n;
+        const uint32_t *docs = nx_postings_block_docs(p, &k, &n);
+        const uint32_t *freqs = nx_postings_block_freqs(p);
+        for (; k < n && docs[k] <= end; k++) {
+            uint32_t x = docs[k];
+            if (deletions && !nx_segment_is_live(seg, x)) continue;
             R->total++;
-            double tf = nx_postings_freq(p);
-            hit_entry e = {it->weight * bm25_tf(tf, it->k_norm[it->norms[d]]), 0, si, d};
-            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            double tf = freqs[k];
+            hit_entry e = {weight * bm25_tf(tf, k_norm[norms[x]]), 0, si, x};
+            if (R->halflife_s > 0) e.score *= recency(R, seg, x);
             if (topk_wants(T, &e)) topk_push(T, &e);
             if (topk_full(T) && end == NX_NO_DOC - 1) {
-                d = nx_postings_next(p);
+                k++;
                 break; /* the heap is full: go on block by block */
             }
         }
+        if (k < n) {
+            nx_postings_seek_in_block(p, k);
+            d = docs[k];
+        } else {
+            nx_postings_seek_in_block(p, n - 1);
+            d = nx_postings_next(p);
+        }
     }
     it->base.doc = NX_NO_DOC;
+    return S->rc;
+}
+
+/* ---- conjunctions of plain terms, block by block --------------------------
+ * An AND whose positive children are all single (field, term) lists and
+ * that excludes nothing is walked on the lists' decoded blocks: the lead's
+ * docs are checked against each other list's block array, with no virtual
+ * advance call per doc. The visited matches, their order, scores and the
+ * totals are those of the generic paths (run_blockmax, run_count). */
+static bool and_of_terms(const sit *root) {
+    if (root->ops != &and_ops) return false;
+    const and_it *a = (const and_it *)root;
+    if (a->n_neg) return false;
+    for (uint32_t i = 0; i < a->n_pos; i++)
+        if (a->pos[i]->ops != &pt_ops) return false;
+    return true;
+}
+
+/* A list's decoded block as arrays; i may run to n (block used up). */
+typedef struct blk_cur {
+    nx_postings *p;
+    const uint32_t *docs, *freqs;
+    uint32_t i, n, last;
+} blk_cur;
+
+static inline void bc_load(blk_cur *c) {
+    c->docs = nx_postings_block_docs(c->p, &c->i, &c->n);
+    c->freqs = nx_postings_block_freqs(c->p);
+    c->last = c->docs[c->n - 1];
+}
+
+/* Moves c to its first doc >= t and returns it (NX_NO_DOC at the end);
+ * a later block is found through the skip entries. */
+static inline uint32_t bc_seek(blk_cur *c, uint32_t t) {
+    if (t > c->last) {
+        if (nx_postings_advance(c->p, t) == NX_NO_DOC) return NX_NO_DOC;
+        bc_load(c);
+    }
+    while (c->docs[c->i] < t) c->i++;
+    return c->docs[c->i];
+}
+
+static blk_cur *and_cursors(search *S, const and_it *a) {
+    blk_cur *c = nx_arena_alloc(&S->seg_arena, a->n_pos * sizeof *c);
+    if (!c) return NULL;
+    for (uint32_t i = 0; i < a->n_pos; i++) {
+        c[i].p = &((pt_it *)a->pos[i])->p;
+        bc_load(&c[i]);
+    }
+    return c;
+}
+
+/* Counts an AND of plain terms: the lead's (rarest list's) block is copied
+ * into a candidate array, which every other list filters in turn. */
+static int run_count_and(run *R, uint32_t si, and_it *a) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
+    uint32_t n = a->n_pos;
+    blk_cur *cur = and_cursors(S, a);
+    NX_RETURN_IF(!cur, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    blk_cur *lead = &cur[0];
+    uint32_t cand[sizeof lead->p->docs / sizeof lead->p->docs[0]];
+    for (;;) {
+        uint32_t m = 0;
+        for (uint32_t k = lead->i; k < lead->n; k++) cand[m++] = lead->docs[k];
+        uint32_t ended = 0; /* the list that ran out, if one did */
+        uint32_t ahead = 0;  /* the largest doc the other lists stand on */
+        for (uint32_t j = 1; j < n && m; j++) {
+            blk_cur *c = &cur[j];
+            uint32_t keep = 0;
+            for (uint32_t k = 0; k < m; k++) {
+                uint32_t x = bc_seek(c, cand[k]);
+                if (x == NX_NO_DOC) {
+                    ended = j; /* no later match: finish this block */
+                    break;
+                }
+                cand[keep] = cand[k];
+                keep += x == cand[k];
+            }
+            m = keep;
+            if (ended) {
+                /* the lists after it still filter the survivors */
+                continue;
+            }
+            uint32_t x = c->docs[c->i];
+            if (x > ahead) ahead = x;
+        }
+        bool done = ended != 0;
+        if (!deletions) {
+            R->total += m;
+        } else {
+            for (uint32_t k = 0; k < m; k++) R->total += nx_segment_is_live(seg, cand[k]);
+        }
+        if (done) break;
+        /* next lead doc: after this block, and not before the others */
+        uint32_t t = lead->last + 1;
+        if (ahead > t) t = ahead;
+        if (t == NX_NO_DOC || bc_seek(lead, t) == NX_NO_DOC) break;
+    }
+    return S->rc;
+}
+
+/* run_blockmax for an AND of plain terms. A window is the range of doc ids
+ * covered by one block of every list; its bound is the sum of the blocks'
+ * bounds, as and_shallow's. A window that cannot beat the heap is skipped
+ * undecoded; in the others the matches are found on the block arrays and
+ * scored as and_score does. A match is visited exactly when run_blockmax
+ * would visit it: while the heap is not full, or while its window's bound
+ * beats the heap's minimum. */
+static int run_blockmax_and(run *R, uint32_t si, and_it *a) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
+    topk *T = R->T;
+    const double slack = 1.0 + 1e-9;
+    uint32_t n = a->n_pos;
+    pt_it **pt = (pt_it **)a->pos;
+    blk_cur *cur = and_cursors(S, a);
+    NX_RETURN_IF(!cur, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    blk_cur *lead = &cur[0];
+    uint32_t target = a->base.doc;
+    while (target != NX_NO_DOC) {
+        /* no match before the lead's next doc */
+        uint32_t t = bc_seek(lead, target);
+        if (t == NX_NO_DOC) break;
+        target = t;
+        uint32_t up = NX_NO_DOC;
+        double sum = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            double b;
+            uint32_t e = pt_shallow(&pt[i]->base, target, &b);
+            sum += b;
+            if (e < up) up = e;
+        }
+        if (up == NX_NO_DOC) break;
+        double bound = sum * a->boost * slack;
+        if (topk_full(T) && bound <= T->h[0].score) {
+            target = up + 1;
+            continue;
+        }
+        /* every list onto its block holding target (its last doc >= up) */
+        uint32_t ahead = target;
+        bool end = false;
+        for (uint32_t i = 1; i < n; i++) {
+            uint32_t x = bc_seek(&cur[i], target);
+            if (x == NX_NO_DOC) {
+                end = true;
+                break;
+            }
+            if (x > ahead) ahead = x;
+        }
+        if (end) break;
+        if (ahead > up) {
+            target = ahead; /* no match in this window */
+            continue;
+        }
+        for (; lead->i < lead->n; lead->i++) {
+            uint32_t d = lead->docs[lead->i];
+            if (d > up) break;
+            bool all = true;
+            for (uint32_t j = 1; j < n && all; j++) {
+                blk_cur *c = &cur[j];
+                while (c->docs[c->i] < d) c->i++; /* stops at its last doc >= up */
+                all = c->docs[c->i] == d;
+            }
+            if (!all || (deletions && !nx_segment_is_live(seg, d))) continue;
+            R->total++;
+            double score = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                const pt_it *it = pt[i];
+                double tf = cur[i].freqs[cur[i].i];
+                score += it->weight * bm25_tf(tf, it->k_norm[it->norms[d]]);
+            }
+            hit_entry e = {score * a->boost, 0, si, d};
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            if (topk_wants(T, &e)) {
+                topk_push(T, &e);
+                if (topk_full(T) && bound <= T->h[0].score) break; /* the rest cannot win */
+            }
+        }
+        target = up + 1;
+    }
+    a->base.doc = NX_NO_DOC;
     return S->rc;
 }
 
@@ -1510,6 +1711,7 @@ static int run_count(run *R, uint32_t si, sit *root) {
         R->total += ((pt_it *)root)->df;
         return 0;
     }
+    if (and_of_terms(root)) return run_count_and(R, si, (and_it *)root);
     bool all_pt = root->ops == &or_ops || root->ops == &orh_ops;
     if (all_pt) {
         or_it *o = (or_it *)root;
@@ -1891,7 +2093,8 @@ static int do_search(search *S, newsidx_results *res) {
                        (it->ops == &and_ops || it->ops == &phr_ops)) {
                 /* (with an exact total, one exhaustive pass is cheaper than
                  * a pruned pass plus a counting pass that leapfrogs again) */
-                rc = run_blockmax(&R, si, it);
+                rc = and_of_terms(it) ? run_blockmax_and(&R, si, (and_it *)it)
+                                      : run_blockmax(&R, si, it);
             } else if ((o->count_only || T.cap == 0) && !F.want) {
                 rc = run_count(&R, si, it);
             } else if (T.by_date && !F.want) {
