@@ -1521,8 +1521,40 @@ static blk_cur *and_cursors(search *S, const and_it *a) {
     return c;
 }
 
-/* Counts an AND of plain terms: the lead's (rarest list's) block is copied
- * into a candidate array, which every other list filters in turn. */
+/* Keeps in cand[0, m) the candidates (increasing) that list c holds, in
+ * place and in order; returns how many. A branch-free merge inside each
+ * block; the blocks between candidates are skipped through the skip
+ * entries. *ended: c has nothing at or after some candidate (the ones from
+ * there on are dropped, and c is spent). */
+static uint32_t bc_filter(blk_cur *c, uint32_t *cand, uint32_t m, bool *ended) {
+    const uint32_t *D = c->docs;
+    uint32_t i = c->i, n = c->n, keep = 0, k = 0;
+    while (k < m) {
+        if (cand[k] > c->last) {
+            if (nx_postings_advance(c->p, cand[k]) == NX_NO_DOC) {
+                *ended = true;
+                return keep;
+            }
+            bc_load(c);
+            D = c->docs;
+            i = c->i;
+            n = c->n;
+        }
+        while (k < m && i < n) {
+            uint32_t x = cand[k], y = D[i];
+            cand[keep] = x;
+            keep += x == y;
+            k += x <= y;
+            i += y <= x;
+        }
+    }
+    c->i = i < n ? i : n - 1; /* docs[n - 1] is below any later target */
+    return keep;
+}
+
+/* Counts an AND of plain terms: the rest of the lead's (rarest list's)
+ * block is copied into a candidate array, which every other list filters
+ * in turn. */
 static int run_count_and(run *R, uint32_t si, and_it *a) {
     search *S = R->S;
     const nx_segment *seg = S->snap->segments[si];
@@ -1535,36 +1567,20 @@ static int run_count_and(run *R, uint32_t si, and_it *a) {
     for (;;) {
         uint32_t m = 0;
         for (uint32_t k = lead->i; k < lead->n; k++) cand[m++] = lead->docs[k];
-        uint32_t ended = 0; /* the list that ran out, if one did */
-        uint32_t ahead = 0;  /* the largest doc the other lists stand on */
+        bool ended = false;
+        uint32_t ahead = 0; /* no match before any list's current doc */
         for (uint32_t j = 1; j < n && m; j++) {
-            blk_cur *c = &cur[j];
-            uint32_t keep = 0;
-            for (uint32_t k = 0; k < m; k++) {
-                uint32_t x = bc_seek(c, cand[k]);
-                if (x == NX_NO_DOC) {
-                    ended = j; /* no later match: finish this block */
-                    break;
-                }
-                cand[keep] = cand[k];
-                keep += x == cand[k];
-            }
-            m = keep;
-            if (ended) {
-                /* the lists after it still filter the survivors */
-                continue;
-            }
-            uint32_t x = c->docs[c->i];
-            if (x > ahead) ahead = x;
+            /* after a list has ended, the ones after it still filter the
+             * survivors of this block */
+            m = bc_filter(&cur[j], cand, m, &ended);
+            if (!ended && cur[j].docs[cur[j].i] > ahead) ahead = cur[j].docs[cur[j].i];
         }
-        bool done = ended != 0;
         if (!deletions) {
             R->total += m;
         } else {
             for (uint32_t k = 0; k < m; k++) R->total += nx_segment_is_live(seg, cand[k]);
         }
-        if (done) break;
-        /* next lead doc: after this block, and not before the others */
+        if (ended) break;
         uint32_t t = lead->last + 1;
         if (ahead > t) t = ahead;
         if (t == NX_NO_DOC || bc_seek(lead, t) == NX_NO_DOC) break;
@@ -1572,13 +1588,36 @@ static int run_count_and(run *R, uint32_t si, and_it *a) {
     return S->rc;
 }
 
+enum { WINDOW_MAX = sizeof ((nx_postings *)0)->docs / sizeof(uint32_t) };
+
+/* Keeps in cand[0, m) the candidates that list c holds (all of them lie in
+ * c's decoded block, whose last doc is at least the last candidate),
+ * branch-free; at[l] (l < j) are the kept ones' indexes in the earlier
+ * lists' blocks, at[j] gets their indexes in c's. */
+static inline __attribute__((always_inline)) uint32_t
+window_merge(blk_cur *c, uint32_t *cand, uint32_t m, uint32_t (*at)[WINDOW_MAX], uint32_t j) {
+    const uint32_t *D = c->docs;
+    uint32_t i = c->i, n = c->n, keep = 0, k = 0;
+    while (k < m && i < n) {
+        uint32_t x = cand[k], y = D[i];
+        cand[keep] = x;
+        for (uint32_t l = 0; l < j; l++) at[l][keep] = at[l][k];
+        at[j][keep] = i;
+        keep += x == y;
+        k += x <= y;
+        i += y <= x;
+    }
+    c->i = i < n ? i : n - 1;
+    return keep;
+}
+
 /* run_blockmax for an AND of plain terms. A window is the range of doc ids
  * covered by one block of every list; its bound is the sum of the blocks'
  * bounds, as and_shallow's. A window that cannot beat the heap is skipped
- * undecoded; in the others the matches are found on the block arrays and
- * scored as and_score does. A match is visited exactly when run_blockmax
- * would visit it: while the heap is not full, or while its window's bound
- * beats the heap's minimum. */
+ * undecoded; in the others the matches are found by merging the block
+ * arrays, then scored as and_score does. A match is visited exactly when
+ * run_blockmax would visit it: while the heap is not full, or while its
+ * window's bound beats the heap's minimum. */
 static int run_blockmax_and(run *R, uint32_t si, and_it *a) {
     search *S = R->S;
     const nx_segment *seg = S->snap->segments[si];
@@ -1588,8 +1627,10 @@ static int run_blockmax_and(run *R, uint32_t si, and_it *a) {
     uint32_t n = a->n_pos;
     pt_it **pt = (pt_it **)a->pos;
     blk_cur *cur = and_cursors(S, a);
-    NX_RETURN_IF(!cur, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    uint32_t (*at)[WINDOW_MAX] = nx_arena_alloc(&S->seg_arena, n * sizeof *at); /* per list: block index of each match */
+    NX_RETURN_IF(!cur || !at, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
     blk_cur *lead = &cur[0];
+    uint32_t cand[WINDOW_MAX];
     uint32_t target = a->base.doc;
     while (target != NX_NO_DOC) {
         /* no match before the lead's next doc */
@@ -1626,21 +1667,27 @@ static int run_blockmax_and(run *R, uint32_t si, and_it *a) {
             target = ahead; /* no match in this window */
             continue;
         }
-        for (; lead->i < lead->n; lead->i++) {
-            uint32_t d = lead->docs[lead->i];
-            if (d > up) break;
-            bool all = true;
-            for (uint32_t j = 1; j < n && all; j++) {
-                blk_cur *c = &cur[j];
-                while (c->docs[c->i] < d) c->i++; /* stops at its last doc >= up */
-                all = c->docs[c->i] == d;
-            }
-            if (!all || (deletions && !nx_segment_is_live(seg, d))) continue;
+        /* the window's matches: the lead's docs, merged with each list */
+        uint32_t m = 0, k = lead->i;
+        for (; k < lead->n && lead->docs[k] <= up; k++) {
+            cand[m] = lead->docs[k];
+            at[0][m++] = k;
+        }
+        lead->i = k < lead->n ? k : lead->n - 1;
+        for (uint32_t j = 1; j < n && m; j++) {
+            /* (constant j: the copies of the earlier lists' indexes unroll) */
+            if (j == 1) m = window_merge(&cur[j], cand, m, at, 1);
+            else if (j == 2) m = window_merge(&cur[j], cand, m, at, 2);
+            else m = window_merge(&cur[j], cand, m, at, j);
+        }
+        for (k = 0; k < m; k++) {
+            uint32_t d = cand[k];
+            if (deletions && !nx_segment_is_live(seg, d)) continue;
             R->total++;
             double score = 0;
             for (uint32_t i = 0; i < n; i++) {
                 const pt_it *it = pt[i];
-                double tf = cur[i].freqs[cur[i].i];
+                double tf = cur[i].freqs[at[i][k]];
                 score += it->weight * bm25_tf(tf, it->k_norm[it->norms[d]]);
             }
             hit_entry e = {score * a->boost, 0, si, d};
