@@ -691,7 +691,8 @@ static int load_block(nx_postings *it) {
     if (c->block < it->n_blocks) {
         uint32_t gaps[NX_BLOCK];
         p = get_pfor(p, end, gaps);
-        if (!p || !get_pfor(p, end, it->freqs)) return -1;
+        if (!p) return -1;
+        it->freq_src = p; /* decoded on first use */
         nx_delta_decode(gaps, NX_BLOCK, c->block == 0 ? UINT32_MAX : c->prev_last, it->docs);
         /* a damaged block must not yield ids out of order or out of range
          * (callers index norms and columns with them): ids strictly
@@ -706,9 +707,9 @@ static int load_block(nx_postings *it) {
         for (int i = 1; i < NX_BLOCK; i++) steps += (uint64_t)gaps[i] + 1;
         if ((uint64_t)it->docs[0] + steps != it->docs[NX_BLOCK - 1]) return -1;
         if (it->docs[NX_BLOCK - 1] != c->last_doc || c->last_doc >= it->seg->doc_count) return -1;
-        for (int i = 0; i < NX_BLOCK; i++) it->freqs[i]++;
         it->n_in_block = NX_BLOCK;
     } else {
+        it->freq_src = NULL;
         p += c->data_len;
         uint32_t n = it->df % NX_BLOCK;
         if (!read_tail(p, end, n, it->n_blocks ? c->prev_last + 1 : 0, it->docs, it->freqs, true,
@@ -836,7 +837,21 @@ uint32_t nx_postings_advance(nx_postings *it, uint32_t target) {
     return it->doc = it->docs[it->i];
 }
 
-uint32_t nx_postings_freq(const nx_postings *it) { return it->freqs[it->i]; }
+void nx_postings_decode_freqs(nx_postings *it) {
+    if (get_pfor(it->freq_src, it->end, it->freqs)) {
+        for (int i = 0; i < NX_BLOCK; i++) it->freqs[i]++;
+    } else {
+        for (int i = 0; i < NX_BLOCK; i++) it->freqs[i] = 1;
+        it->last_block = it->block; /* damaged: end after this doc */
+        it->n_in_block = it->i + 1;
+    }
+    it->freq_src = NULL;
+}
+
+uint32_t nx_postings_freq(nx_postings *it) {
+    if (it->freq_src) nx_postings_decode_freqs(it);
+    return it->freqs[it->i];
+}
 
 /* Decodes positions block it->pc_block at it->pc_ptr into pc_vals. */
 static int pos_decode(nx_postings *it) {
@@ -863,6 +878,7 @@ static int pos_decode(nx_postings *it) {
 
 int nx_postings_positions(nx_postings *it, const uint32_t **pos) {
     if (!it->want_positions || it->doc == NX_NO_DOC) return NEWSIDX_ERR_INVALID;
+    if (it->freq_src) nx_postings_decode_freqs(it);
     if (!it->pulsed)
         while (it->acc_i < it->i) it->acc += it->freqs[it->acc_i++];
     uint32_t freq = it->freqs[it->i];

@@ -118,6 +118,7 @@ typedef struct nx_postings {
     const uint8_t *pulsed, *pulsed_end; /* inline posting of a df == 1 term */
     nx_skip_cursor dc;             /* the decoded block's entry */
     nx_skip_cursor sc;             /* the shallow cursor's entry */
+    const uint8_t *freq_src;       /* the decoded block's packed freqs, until decoded (lazily) */
     uint32_t docs[128], freqs[128];
     /* positions */
     bool want_positions;
@@ -142,8 +143,10 @@ static inline uint32_t nx_postings_doc(const nx_postings *it) { return it->doc; 
 uint32_t nx_postings_next(nx_postings *it);
 /* First doc >= target (target > current doc), or NX_NO_DOC. Uses skips. */
 uint32_t nx_postings_advance(nx_postings *it, uint32_t target);
-/* Term frequency in the current doc. */
-uint32_t nx_postings_freq(const nx_postings *it);
+/* Term frequency in the current doc. A block's freqs are decoded on first
+ * use (counting never needs them); if they are damaged, every freq of the
+ * block reads 1 and the iterator ends after the current doc. */
+uint32_t nx_postings_freq(nx_postings *it);
 /* Positions of the term in the current doc, increasing; returns their count
  * (= freq) and sets *pos. Valid until the iterator moves. <0 if corrupt. */
 int nx_postings_positions(nx_postings *it, const uint32_t **pos);
@@ -170,7 +173,11 @@ static inline const uint32_t *nx_postings_block_docs(const nx_postings *it, uint
     *n = it->n_in_block;
     return it->docs;
 }
-static inline const uint32_t *nx_postings_block_freqs(const nx_postings *it) { return it->freqs; }
+void nx_postings_decode_freqs(nx_postings *it); /* private: see nx_postings_freq */
+static inline const uint32_t *nx_postings_block_freqs(nx_postings *it) {
+    if (it->freq_src) nx_postings_decode_freqs(it);
+    return it->freqs;
+}
 /* Moves the doc cursor to index k (< *n) of the decoded block: forward
  * only (k at or after the cursor), so positions stay in step. */
 static inline void nx_postings_seek_in_block(nx_postings *it, uint32_t k) {

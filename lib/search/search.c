@@ -1490,13 +1490,12 @@ static bool and_of_terms(const sit *root) {
 /* A list's decoded block as arrays; i may run to n (block used up). */
 typedef struct blk_cur {
     nx_postings *p;
-    const uint32_t *docs, *freqs;
+    const uint32_t *docs;
     uint32_t i, n, last;
 } blk_cur;
 
 static inline void bc_load(blk_cur *c) {
     c->docs = nx_postings_block_docs(c->p, &c->i, &c->n);
-    c->freqs = nx_postings_block_freqs(c->p);
     c->last = c->docs[c->n - 1];
 }
 
@@ -1628,7 +1627,8 @@ static int run_blockmax_and(run *R, uint32_t si, and_it *a) {
     pt_it **pt = (pt_it **)a->pos;
     blk_cur *cur = and_cursors(S, a);
     uint32_t (*at)[WINDOW_MAX] = nx_arena_alloc(&S->seg_arena, n * sizeof *at); /* per list: block index of each match */
-    NX_RETURN_IF(!cur || !at, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    const uint32_t **freqs = nx_arena_alloc(&S->seg_arena, n * sizeof *freqs); /* per window */
+    NX_RETURN_IF(!cur || !at || !freqs, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
     blk_cur *lead = &cur[0];
     uint32_t cand[WINDOW_MAX];
     uint32_t target = a->base.doc;
@@ -1680,6 +1680,7 @@ static int run_blockmax_and(run *R, uint32_t si, and_it *a) {
             else if (j == 2) m = window_merge(&cur[j], cand, m, at, 2);
             else m = window_merge(&cur[j], cand, m, at, j);
         }
+        for (uint32_t i = 0; i < n && m; i++) freqs[i] = nx_postings_block_freqs(cur[i].p);
         for (k = 0; k < m; k++) {
             uint32_t d = cand[k];
             if (deletions && !nx_segment_is_live(seg, d)) continue;
@@ -1687,7 +1688,7 @@ static int run_blockmax_and(run *R, uint32_t si, and_it *a) {
             double score = 0;
             for (uint32_t i = 0; i < n; i++) {
                 const pt_it *it = pt[i];
-                double tf = cur[i].freqs[at[i][k]];
+                double tf = freqs[i][at[i][k]];
                 score += it->weight * bm25_tf(tf, it->k_norm[it->norms[d]]);
             }
             hit_entry e = {score * a->boost, 0, si, d};
