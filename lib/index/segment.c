@@ -523,10 +523,18 @@ static const uint8_t *read_tail(const uint8_t *p, const uint8_t *end, uint32_t n
                                 uint32_t *docs, uint32_t *freqs, bool packable, uint32_t limit);
 
 /* Reads the next skip entry into c (see FORMAT.md, "Skip entries"). */
-/* nx_varint_decode with the one-byte case inline (most skip fields). */
+/* nx_varint_decode with the one- and two-byte cases inline (skip fields:
+ * doc deltas and block lengths of a hundred or more take two bytes). */
 static inline int varint_decode(const uint8_t **p, const uint8_t *end, uint64_t *out) {
-    if (*p < end && **p < 0x80) {
-        *out = *(*p)++;
+    const uint8_t *q = *p;
+    if (q < end && q[0] < 0x80) {
+        *out = q[0];
+        *p = q + 1;
+        return 0;
+    }
+    if (end - q >= 2 && q[1] < 0x80) {
+        *out = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+        *p = q + 2;
         return 0;
     }
     return nx_varint_decode(p, end, out);
@@ -832,8 +840,8 @@ uint32_t nx_postings_advance(nx_postings *it, uint32_t target) {
         if (it->dc.last_doc < target) return it->doc = NX_NO_DOC;
         if (load_block(it)) return it->doc = NX_NO_DOC;
     }
-    while (it->i < it->n_in_block && it->docs[it->i] < target) it->i++;
-    if (it->i == it->n_in_block) return it->doc = NX_NO_DOC;
+    /* the block's last doc is >= target */
+    it->i = nx_block_seek(it->docs, it->i, it->n_in_block, target);
     return it->doc = it->docs[it->i];
 }
 

@@ -178,6 +178,24 @@ static inline const uint32_t *nx_postings_block_freqs(nx_postings *it) {
     if (it->freq_src) nx_postings_decode_freqs(it);
     return it->freqs;
 }
+/* The first index k in [from, n) with docs[k] >= x, when docs[n - 1] >= x
+ * (docs increasing): a few linear steps when x is near, else a branch-free
+ * binary search (a dense list's block may hold a hundred docs before x). */
+static inline uint32_t nx_block_seek(const uint32_t *docs, uint32_t from, uint32_t n, uint32_t x) {
+    if (docs[from] >= x) return from;
+    if (from + 8 < n && docs[from + 8] >= x) {
+        while (docs[from] < x) from++;
+        return from;
+    }
+    const uint32_t *b = docs + from;
+    uint32_t len = n - from;
+    while (len > 1) {
+        uint32_t half = len / 2;
+        b = b[half - 1] < x ? b + half : b;
+        len -= half;
+    }
+    return (uint32_t)(b - docs);
+}
 /* Moves the doc cursor to index k (< *n) of the decoded block: forward
  * only (k at or after the cursor), so positions stay in step. */
 static inline void nx_postings_seek_in_block(nx_postings *it, uint32_t k) {

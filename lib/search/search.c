@@ -1506,7 +1506,7 @@ static inline uint32_t bc_seek(blk_cur *c, uint32_t t) {
         if (nx_postings_advance(c->p, t) == NX_NO_DOC) return NX_NO_DOC;
         bc_load(c);
     }
-    while (c->docs[c->i] < t) c->i++;
+    c->i = nx_block_seek(c->docs, c->i, c->n, t);
     return c->docs[c->i];
 }
 
@@ -1522,8 +1522,8 @@ static blk_cur *and_cursors(search *S, const and_it *a) {
 
 /* Keeps in cand[0, m) the candidates (increasing) that list c holds, in
  * place and in order; returns how many. A branch-free merge inside each
- * block; the blocks between candidates are skipped through the skip
- * entries. *ended: c has nothing at or after some candidate (the ones from
+ * block, or a search for each candidate when the block has few; the
+ * blocks between candidates are skipped through the skip entries. *ended: c has nothing at or after some candidate (the ones from
  * there on are dropped, and c is spent). */
 static uint32_t bc_filter(blk_cur *c, uint32_t *cand, uint32_t m, bool *ended) {
     const uint32_t *D = c->docs;
@@ -1538,6 +1538,16 @@ static uint32_t bc_filter(blk_cur *c, uint32_t *cand, uint32_t m, bool *ended) {
             D = c->docs;
             i = c->i;
             n = c->n;
+        }
+        if ((m - k) * 8 < n - i) {
+            /* few candidates for this block: search for each */
+            for (; k < m && cand[k] <= c->last; k++) {
+                uint32_t x = cand[k];
+                i = nx_block_seek(D, i, n, x);
+                cand[keep] = x;
+                keep += D[i] == x;
+            }
+            continue;
         }
         while (k < m && i < n) {
             uint32_t x = cand[k], y = D[i];
@@ -1597,6 +1607,20 @@ static inline __attribute__((always_inline)) uint32_t
 window_merge(blk_cur *c, uint32_t *cand, uint32_t m, uint32_t (*at)[WINDOW_MAX], uint32_t j) {
     const uint32_t *D = c->docs;
     uint32_t i = c->i, n = c->n, keep = 0, k = 0;
+    if (m * 8 < n - i) {
+        /* few candidates: search for each (a linear merge would walk the
+         * whole block of a dense list) */
+        for (; k < m; k++) {
+            uint32_t x = cand[k];
+            i = nx_block_seek(D, i, n, x);
+            cand[keep] = x;
+            for (uint32_t l = 0; l < j; l++) at[l][keep] = at[l][k];
+            at[j][keep] = i;
+            keep += D[i] == x;
+        }
+        c->i = i;
+        return keep;
+    }
     while (k < m && i < n) {
         uint32_t x = cand[k], y = D[i];
         cand[keep] = x;
