@@ -779,9 +779,10 @@ static bool random_word(const ref *R, rng *r, char *out, size_t cap, int field) 
     return ok;
 }
 
-enum qclass { C_TERM, C_AND, C_OR, C_NOT, C_PHRASE, C_PROX, C_PREFIX, C_FIELD, C_DATE, C_FUZZY, N_CLASSES };
+enum qclass { C_TERM, C_AND, C_OR, C_NOT, C_PHRASE, C_PROX, C_PREFIX, C_FIELD, C_DATE, C_FUZZY,
+              C_AND_FIELD, N_CLASSES };
 static const char *const class_names[N_CLASSES] = {"term", "and", "or", "not", "phrase", "proximity",
-                                                   "prefix", "field", "date", "fuzzy"};
+                                                   "prefix", "field", "date", "fuzzy", "and-field"};
 
 static void gen_query(const ref *R, rng *r, int cls, char *q, size_t cap) {
     char w1[128], w2[128], w3[128];
@@ -881,6 +882,19 @@ static void gen_query(const ref *R, rng *r, int cls, char *q, size_t cap) {
                     continue;
                 snprintf(q, cap, "author:%s OR title:(%s %s)", w1, w2, w3);
             }
+            break;
+        }
+        case C_AND_FIELD: {
+            /* every term in one field: the engine's block-wise conjunction */
+            int f = rnd(r, 4) == 0 ? NX_F_TITLE : NX_F_BODY;
+            const char *fn = f == NX_F_TITLE ? "title" : "body";
+            if (!random_word(R, r, w1, sizeof w1, f) || !random_word(R, r, w2, sizeof w2, f) ||
+                !random_word(R, r, w3, sizeof w3, f))
+                continue;
+            int v = (int)rnd(r, 3);
+            if (v == 0) snprintf(q, cap, "%s:%s %s:%s", fn, w1, fn, w2);
+            else if (v == 1) snprintf(q, cap, "%s:%s AND %s:%s AND %s:%s", fn, w1, fn, w2, fn, w3);
+            else snprintf(q, cap, "(%s:%s %s:%s)^2", fn, w1, fn, w2);
             break;
         }
         case C_DATE: {
@@ -1062,6 +1076,8 @@ END_TEST
 START_TEST(test_prefix_queries_equal_the_reference) { run_class(C_PREFIX); }
 END_TEST
 START_TEST(test_field_queries_equal_the_reference) { run_class(C_FIELD); }
+END_TEST
+START_TEST(test_single_field_and_queries_equal_the_reference) { run_class(C_AND_FIELD); }
 END_TEST
 START_TEST(test_date_range_queries_equal_the_reference) { run_class(C_DATE); }
 END_TEST
@@ -1695,6 +1711,7 @@ static Suite *search_suite(void) {
     tcase_add_test(tc, test_proximity_queries_equal_the_reference);
     tcase_add_test(tc, test_prefix_queries_equal_the_reference);
     tcase_add_test(tc, test_field_queries_equal_the_reference);
+    tcase_add_test(tc, test_single_field_and_queries_equal_the_reference);
     tcase_add_test(tc, test_date_range_queries_equal_the_reference);
     tcase_add_test(tc, test_fuzzy_queries_equal_the_reference);
     tcase_add_test(tc, test_recency_boost_divides_by_age_in_half_lives);

@@ -523,14 +523,31 @@ static const uint8_t *read_tail(const uint8_t *p, const uint8_t *end, uint32_t n
                                 uint32_t *docs, uint32_t *freqs, bool packable, uint32_t limit);
 
 /* Reads the next skip entry into c (see FORMAT.md, "Skip entries"). */
+/* nx_varint_decode with the one- and two-byte cases inline (skip fields:
+ * doc deltas and block lengths of a hundred or more take two bytes). */
+static inline int varint_decode(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+    const uint8_t *q = *p;
+    if (q < end && q[0] < 0x80) {
+        *out = q[0];
+        *p = q + 1;
+        return 0;
+    }
+    if (end - q >= 2 && q[1] < 0x80) {
+        *out = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+        *p = q + 2;
+        return 0;
+    }
+    return nx_varint_decode(p, end, out);
+}
+
 static int skip_next(nx_skip_cursor *c, const uint8_t *end) {
     uint64_t dl, bl, dpb, dpo, mtf;
     const uint8_t *p = c->p;
-    if (nx_varint_decode(&p, end, &dl) || nx_varint_decode(&p, end, &bl) ||
-        nx_varint_decode(&p, end, &dpb) || nx_varint_decode(&p, end, &dpo) || p >= end)
+    if (varint_decode(&p, end, &dl) || varint_decode(&p, end, &bl) ||
+        varint_decode(&p, end, &dpb) || varint_decode(&p, end, &dpo) || p >= end)
         return -1;
     uint32_t pin = *p++;
-    if (nx_varint_decode(&p, end, &mtf) || p >= end) return -1;
+    if (varint_decode(&p, end, &mtf) || p >= end) return -1;
     c->min_norm = *p++;
     c->block++;
     c->prev_last = c->last_doc;
@@ -682,19 +699,25 @@ static int load_block(nx_postings *it) {
     if (c->block < it->n_blocks) {
         uint32_t gaps[NX_BLOCK];
         p = get_pfor(p, end, gaps);
-        if (!p || !get_pfor(p, end, it->freqs)) return -1;
+        if (!p) return -1;
+        it->freq_src = p; /* decoded on first use */
         nx_delta_decode(gaps, NX_BLOCK, c->block == 0 ? UINT32_MAX : c->prev_last, it->docs);
         /* a damaged block must not yield ids out of order or out of range
          * (callers index norms and columns with them): ids strictly
          * increase, the first follows the previous block, the last is the
          * skip entry's */
         if (c->block > 0 && it->docs[0] <= c->prev_last) return -1;
-        for (int i = 1; i < NX_BLOCK; i++)
-            if (it->docs[i] <= it->docs[i - 1]) return -1;
+        /* every step adds gap + 1 >= 1, so the ids increase unless the sum
+         * wraps: they do exactly when the 64-bit sum of the steps lands on
+         * the last id (a branch-free loop, where a compare per id was a
+         * tenth of decoding) */
+        uint64_t steps = 0;
+        for (int i = 1; i < NX_BLOCK; i++) steps += (uint64_t)gaps[i] + 1;
+        if ((uint64_t)it->docs[0] + steps != it->docs[NX_BLOCK - 1]) return -1;
         if (it->docs[NX_BLOCK - 1] != c->last_doc || c->last_doc >= it->seg->doc_count) return -1;
-        for (int i = 0; i < NX_BLOCK; i++) it->freqs[i]++;
         it->n_in_block = NX_BLOCK;
     } else {
+        it->freq_src = NULL;
         p += c->data_len;
         uint32_t n = it->df % NX_BLOCK;
         if (!read_tail(p, end, n, it->n_blocks ? c->prev_last + 1 : 0, it->docs, it->freqs, true,
@@ -817,12 +840,26 @@ uint32_t nx_postings_advance(nx_postings *it, uint32_t target) {
         if (it->dc.last_doc < target) return it->doc = NX_NO_DOC;
         if (load_block(it)) return it->doc = NX_NO_DOC;
     }
-    while (it->i < it->n_in_block && it->docs[it->i] < target) it->i++;
-    if (it->i == it->n_in_block) return it->doc = NX_NO_DOC;
+    /* the block's last doc is >= target */
+    it->i = nx_block_seek(it->docs, it->i, it->n_in_block, target);
     return it->doc = it->docs[it->i];
 }
 
-uint32_t nx_postings_freq(const nx_postings *it) { return it->freqs[it->i]; }
+void nx_postings_decode_freqs(nx_postings *it) {
+    if (get_pfor(it->freq_src, it->end, it->freqs)) {
+        for (int i = 0; i < NX_BLOCK; i++) it->freqs[i]++;
+    } else {
+        for (int i = 0; i < NX_BLOCK; i++) it->freqs[i] = 1;
+        it->last_block = it->block; /* damaged: end after this doc */
+        it->n_in_block = it->i + 1;
+    }
+    it->freq_src = NULL;
+}
+
+uint32_t nx_postings_freq(nx_postings *it) {
+    if (it->freq_src) nx_postings_decode_freqs(it);
+    return it->freqs[it->i];
+}
 
 /* Decodes positions block it->pc_block at it->pc_ptr into pc_vals. */
 static int pos_decode(nx_postings *it) {
@@ -849,6 +886,7 @@ static int pos_decode(nx_postings *it) {
 
 int nx_postings_positions(nx_postings *it, const uint32_t **pos) {
     if (!it->want_positions || it->doc == NX_NO_DOC) return NEWSIDX_ERR_INVALID;
+    if (it->freq_src) nx_postings_decode_freqs(it);
     if (!it->pulsed)
         while (it->acc_i < it->i) it->acc += it->freqs[it->acc_i++];
     uint32_t freq = it->freqs[it->i];

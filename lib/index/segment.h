@@ -118,6 +118,7 @@ typedef struct nx_postings {
     const uint8_t *pulsed, *pulsed_end; /* inline posting of a df == 1 term */
     nx_skip_cursor dc;             /* the decoded block's entry */
     nx_skip_cursor sc;             /* the shallow cursor's entry */
+    const uint8_t *freq_src;       /* the decoded block's packed freqs, until decoded (lazily) */
     uint32_t docs[128], freqs[128];
     /* positions */
     bool want_positions;
@@ -142,8 +143,10 @@ static inline uint32_t nx_postings_doc(const nx_postings *it) { return it->doc; 
 uint32_t nx_postings_next(nx_postings *it);
 /* First doc >= target (target > current doc), or NX_NO_DOC. Uses skips. */
 uint32_t nx_postings_advance(nx_postings *it, uint32_t target);
-/* Term frequency in the current doc. */
-uint32_t nx_postings_freq(const nx_postings *it);
+/* Term frequency in the current doc. A block's freqs are decoded on first
+ * use (counting never needs them); if they are damaged, every freq of the
+ * block reads 1 and the iterator ends after the current doc. */
+uint32_t nx_postings_freq(nx_postings *it);
 /* Positions of the term in the current doc, increasing; returns their count
  * (= freq) and sets *pos. Valid until the iterator moves. <0 if corrupt. */
 int nx_postings_positions(nx_postings *it, const uint32_t **pos);
@@ -158,6 +161,47 @@ void nx_postings_block_max(const nx_postings *it, uint32_t *max_tf, uint8_t *min
 /* Same, over the whole postings list (for MaxScore / WAND term bounds). */
 void nx_postings_term_max(const nx_postings *it, uint32_t *max_tf, uint8_t *min_norm);
 void nx_postings_close(nx_postings *it); /* frees a grown position buffer */
+
+/* Block-wise access, for the query engine's tight loops (intersections,
+ * single-term top k) that walk decoded arrays instead of calling next or
+ * advance per doc. Only while doc() != NX_NO_DOC: the decoded block's doc
+ * ids (increasing; the last one is the block's last doc), its freqs, the
+ * cursor's index in it (*cur) and its length (*n). */
+static inline const uint32_t *nx_postings_block_docs(const nx_postings *it, uint32_t *cur,
+                                                     uint32_t *n) {
+    *cur = it->i;
+    *n = it->n_in_block;
+    return it->docs;
+}
+void nx_postings_decode_freqs(nx_postings *it); /* private: see nx_postings_freq */
+static inline const uint32_t *nx_postings_block_freqs(nx_postings *it) {
+    if (it->freq_src) nx_postings_decode_freqs(it);
+    return it->freqs;
+}
+/* The first index k in [from, n) with docs[k] >= x, when docs[n - 1] >= x
+ * (docs increasing): a few linear steps when x is near, else a branch-free
+ * binary search (a dense list's block may hold a hundred docs before x). */
+static inline uint32_t nx_block_seek(const uint32_t *docs, uint32_t from, uint32_t n, uint32_t x) {
+    if (docs[from] >= x) return from;
+    if (from + 8 < n && docs[from + 8] >= x) {
+        while (docs[from] < x) from++;
+        return from;
+    }
+    const uint32_t *b = docs + from;
+    uint32_t len = n - from;
+    while (len > 1) {
+        uint32_t half = len / 2;
+        b = b[half - 1] < x ? b + half : b;
+        len -= half;
+    }
+    return (uint32_t)(b - docs);
+}
+/* Moves the doc cursor to index k (< *n) of the decoded block: forward
+ * only (k at or after the cursor), so positions stay in step. */
+static inline void nx_postings_seek_in_block(nx_postings *it, uint32_t k) {
+    it->i = k;
+    it->doc = it->docs[k];
+}
 
 /* A snapshot: the segments of one commit, reference counted by the reader. */
 typedef struct nx_snapshot {

@@ -1427,13 +1427,18 @@ static int run_maxscore(run *R, uint32_t si, sit **its, uint32_t n, double boost
 }
 
 /* Block-max for a single (field, term) list: whole blocks whose bound
- * cannot beat the heap are skipped; the others are scored in a tight loop. */
+ * cannot beat the heap are skipped; the others are scored in a tight loop
+ * over the decoded block's arrays. */
 static int run_bmw_one(run *R, uint32_t si, pt_it *it) {
     search *S = R->S;
     const nx_segment *seg = S->snap->segments[si];
+    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
     topk *T = R->T;
     nx_postings *p = &it->p;
     const double slack = 1.0 + 1e-9;
+    const uint8_t *norms = it->norms;
+    const double *k_norm = it->k_norm;
+    double weight = it->weight;
     uint32_t d = it->base.doc;
     while (d != NX_NO_DOC) {
         uint32_t end = NX_NO_DOC - 1;
@@ -1446,20 +1451,288 @@ static int run_bmw_one(run *R, uint32_t si, pt_it *it) {
                 continue;
             }
         }
-        for (; d <= end; d = nx_postings_next(p)) {
-            if (!nx_segment_is_live(seg, d)) continue;
+        /* d is in the decoded block, and so is every doc up to end */
+        uint32_t k, n;
+        const uint32_t *docs = nx_postings_block_docs(p, &k, &n);
+        const uint32_t *freqs = nx_postings_block_freqs(p);
+        for (; k < n && docs[k] <= end; k++) {
+            uint32_t x = docs[k];
+            if (deletions && !nx_segment_is_live(seg, x)) continue;
             R->total++;
-            double tf = nx_postings_freq(p);
-            hit_entry e = {it->weight * bm25_tf(tf, it->k_norm[it->norms[d]]), 0, si, d};
-            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            double tf = freqs[k];
+            hit_entry e = {weight * bm25_tf(tf, k_norm[norms[x]]), 0, si, x};
+            if (R->halflife_s > 0) e.score *= recency(R, seg, x);
             if (topk_wants(T, &e)) topk_push(T, &e);
             if (topk_full(T) && end == NX_NO_DOC - 1) {
-                d = nx_postings_next(p);
+                k++;
                 break; /* the heap is full: go on block by block */
             }
         }
+        if (k < n) {
+            nx_postings_seek_in_block(p, k);
+            d = docs[k];
+        } else {
+            nx_postings_seek_in_block(p, n - 1);
+            d = nx_postings_next(p);
+        }
     }
     it->base.doc = NX_NO_DOC;
+    return S->rc;
+}
+
+/* ---- conjunctions of plain terms, block by block --------------------------
+ * An AND whose positive children are all single (field, term) lists and
+ * that excludes nothing is walked on the lists' decoded blocks: the lead's
+ * docs are checked against each other list's block array, with no virtual
+ * advance call per doc. The visited matches, their order, scores and the
+ * totals are those of the generic paths (run_blockmax, run_count). */
+static bool and_of_terms(const sit *root) {
+    if (root->ops != &and_ops) return false;
+    const and_it *a = (const and_it *)root;
+    if (a->n_neg) return false;
+    for (uint32_t i = 0; i < a->n_pos; i++)
+        if (a->pos[i]->ops != &pt_ops) return false;
+    return true;
+}
+
+/* A list's decoded block as arrays; i may run to n (block used up). */
+typedef struct blk_cur {
+    nx_postings *p;
+    const uint32_t *docs;
+    uint32_t i, n, last;
+} blk_cur;
+
+static inline void bc_load(blk_cur *c) {
+    c->docs = nx_postings_block_docs(c->p, &c->i, &c->n);
+    c->last = c->docs[c->n - 1];
+}
+
+/* Moves c to its first doc >= t and returns it (NX_NO_DOC at the end);
+ * a later block is found through the skip entries. */
+static inline uint32_t bc_seek(blk_cur *c, uint32_t t) {
+    if (t > c->last) {
+        if (nx_postings_advance(c->p, t) == NX_NO_DOC) return NX_NO_DOC;
+        bc_load(c);
+    }
+    c->i = nx_block_seek(c->docs, c->i, c->n, t);
+    return c->docs[c->i];
+}
+
+static blk_cur *and_cursors(search *S, const and_it *a) {
+    blk_cur *c = nx_arena_alloc(&S->seg_arena, a->n_pos * sizeof *c);
+    if (!c) return NULL;
+    for (uint32_t i = 0; i < a->n_pos; i++) {
+        c[i].p = &((pt_it *)a->pos[i])->p;
+        bc_load(&c[i]);
+    }
+    return c;
+}
+
+/* Keeps in cand[0, m) the candidates (increasing) that list c holds, in
+ * place and in order; returns how many. A branch-free merge inside each
+ * block, or a search for each candidate when the block has few; the
+ * blocks between candidates are skipped through the skip entries. *ended: c has nothing at or after some candidate (the ones from
+ * there on are dropped, and c is spent). */
+static uint32_t bc_filter(blk_cur *c, uint32_t *cand, uint32_t m, bool *ended) {
+    const uint32_t *D = c->docs;
+    uint32_t i = c->i, n = c->n, keep = 0, k = 0;
+    while (k < m) {
+        if (cand[k] > c->last) {
+            if (nx_postings_advance(c->p, cand[k]) == NX_NO_DOC) {
+                *ended = true;
+                return keep;
+            }
+            bc_load(c);
+            D = c->docs;
+            i = c->i;
+            n = c->n;
+        }
+        if ((m - k) * 8 < n - i) {
+            /* few candidates for this block: search for each */
+            for (; k < m && cand[k] <= c->last; k++) {
+                uint32_t x = cand[k];
+                i = nx_block_seek(D, i, n, x);
+                cand[keep] = x;
+                keep += D[i] == x;
+            }
+            continue;
+        }
+        while (k < m && i < n) {
+            uint32_t x = cand[k], y = D[i];
+            cand[keep] = x;
+            keep += x == y;
+            k += x <= y;
+            i += y <= x;
+        }
+    }
+    c->i = i < n ? i : n - 1; /* docs[n - 1] is below any later target */
+    return keep;
+}
+
+/* Counts an AND of plain terms: the rest of the lead's (rarest list's)
+ * block is copied into a candidate array, which every other list filters
+ * in turn. */
+static int run_count_and(run *R, uint32_t si, and_it *a) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
+    uint32_t n = a->n_pos;
+    blk_cur *cur = and_cursors(S, a);
+    NX_RETURN_IF(!cur, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    blk_cur *lead = &cur[0];
+    uint32_t cand[sizeof lead->p->docs / sizeof lead->p->docs[0]];
+    for (;;) {
+        uint32_t m = 0;
+        for (uint32_t k = lead->i; k < lead->n; k++) cand[m++] = lead->docs[k];
+        bool ended = false;
+        uint32_t ahead = 0; /* no match before any list's current doc */
+        for (uint32_t j = 1; j < n && m; j++) {
+            /* after a list has ended, the ones after it still filter the
+             * survivors of this block */
+            m = bc_filter(&cur[j], cand, m, &ended);
+            if (!ended && cur[j].docs[cur[j].i] > ahead) ahead = cur[j].docs[cur[j].i];
+        }
+        if (!deletions) {
+            R->total += m;
+        } else {
+            for (uint32_t k = 0; k < m; k++) R->total += nx_segment_is_live(seg, cand[k]);
+        }
+        if (ended) break;
+        uint32_t t = lead->last + 1;
+        if (ahead > t) t = ahead;
+        if (t == NX_NO_DOC || bc_seek(lead, t) == NX_NO_DOC) break;
+    }
+    return S->rc;
+}
+
+enum { WINDOW_MAX = sizeof ((nx_postings *)0)->docs / sizeof(uint32_t) };
+
+/* Keeps in cand[0, m) the candidates that list c holds (all of them lie in
+ * c's decoded block, whose last doc is at least the last candidate),
+ * branch-free; at[l] (l < j) are the kept ones' indexes in the earlier
+ * lists' blocks, at[j] gets their indexes in c's. */
+static inline __attribute__((always_inline)) uint32_t
+window_merge(blk_cur *c, uint32_t *cand, uint32_t m, uint32_t (*at)[WINDOW_MAX], uint32_t j) {
+    const uint32_t *D = c->docs;
+    uint32_t i = c->i, n = c->n, keep = 0, k = 0;
+    if (m * 8 < n - i) {
+        /* few candidates: search for each (a linear merge would walk the
+         * whole block of a dense list) */
+        for (; k < m; k++) {
+            uint32_t x = cand[k];
+            i = nx_block_seek(D, i, n, x);
+            cand[keep] = x;
+            for (uint32_t l = 0; l < j; l++) at[l][keep] = at[l][k];
+            at[j][keep] = i;
+            keep += D[i] == x;
+        }
+        c->i = i;
+        return keep;
+    }
+    while (k < m && i < n) {
+        uint32_t x = cand[k], y = D[i];
+        cand[keep] = x;
+        for (uint32_t l = 0; l < j; l++) at[l][keep] = at[l][k];
+        at[j][keep] = i;
+        keep += x == y;
+        k += x <= y;
+        i += y <= x;
+    }
+    c->i = i < n ? i : n - 1;
+    return keep;
+}
+
+/* run_blockmax for an AND of plain terms. A window is the range of doc ids
+ * covered by one block of every list; its bound is the sum of the blocks'
+ * bounds, as and_shallow's. A window that cannot beat the heap is skipped
+ * undecoded; in the others the matches are found by merging the block
+ * arrays, then scored as and_score does. A match is visited exactly when
+ * run_blockmax would visit it: while the heap is not full, or while its
+ * window's bound beats the heap's minimum. */
+static int run_blockmax_and(run *R, uint32_t si, and_it *a) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
+    topk *T = R->T;
+    const double slack = 1.0 + 1e-9;
+    uint32_t n = a->n_pos;
+    pt_it **pt = (pt_it **)a->pos;
+    blk_cur *cur = and_cursors(S, a);
+    uint32_t (*at)[WINDOW_MAX] = nx_arena_alloc(&S->seg_arena, n * sizeof *at); /* per list: block index of each match */
+    const uint32_t **freqs = nx_arena_alloc(&S->seg_arena, n * sizeof *freqs); /* per window */
+    NX_RETURN_IF(!cur || !at || !freqs, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    blk_cur *lead = &cur[0];
+    uint32_t cand[WINDOW_MAX];
+    uint32_t target = a->base.doc;
+    while (target != NX_NO_DOC) {
+        /* no match before the lead's next doc */
+        uint32_t t = bc_seek(lead, target);
+        if (t == NX_NO_DOC) break;
+        target = t;
+        uint32_t up = NX_NO_DOC;
+        double sum = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            double b;
+            uint32_t e = pt_shallow(&pt[i]->base, target, &b);
+            sum += b;
+            if (e < up) up = e;
+        }
+        if (up == NX_NO_DOC) break;
+        double bound = sum * a->boost * slack;
+        if (topk_full(T) && bound <= T->h[0].score) {
+            target = up + 1;
+            continue;
+        }
+        /* every list onto its block holding target (its last doc >= up) */
+        uint32_t ahead = target;
+        bool end = false;
+        for (uint32_t i = 1; i < n; i++) {
+            uint32_t x = bc_seek(&cur[i], target);
+            if (x == NX_NO_DOC) {
+                end = true;
+                break;
+            }
+            if (x > ahead) ahead = x;
+        }
+        if (end) break;
+        if (ahead > up) {
+            target = ahead; /* no match in this window */
+            continue;
+        }
+        /* the window's matches: the lead's docs, merged with each list */
+        uint32_t m = 0, k = lead->i;
+        for (; k < lead->n && lead->docs[k] <= up; k++) {
+            cand[m] = lead->docs[k];
+            at[0][m++] = k;
+        }
+        lead->i = k < lead->n ? k : lead->n - 1;
+        for (uint32_t j = 1; j < n && m; j++) {
+            /* (constant j: the copies of the earlier lists' indexes unroll) */
+            if (j == 1) m = window_merge(&cur[j], cand, m, at, 1);
+            else if (j == 2) m = window_merge(&cur[j], cand, m, at, 2);
+            else m = window_merge(&cur[j], cand, m, at, j);
+        }
+        for (uint32_t i = 0; i < n && m; i++) freqs[i] = nx_postings_block_freqs(cur[i].p);
+        for (k = 0; k < m; k++) {
+            uint32_t d = cand[k];
+            if (deletions && !nx_segment_is_live(seg, d)) continue;
+            R->total++;
+            double score = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                const pt_it *it = pt[i];
+                double tf = freqs[i][at[i][k]];
+                score += it->weight * bm25_tf(tf, it->k_norm[it->norms[d]]);
+            }
+            hit_entry e = {score * a->boost, 0, si, d};
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            if (topk_wants(T, &e)) {
+                topk_push(T, &e);
+                if (topk_full(T) && bound <= T->h[0].score) break; /* the rest cannot win */
+            }
+        }
+        target = up + 1;
+    }
+    a->base.doc = NX_NO_DOC;
     return S->rc;
 }
 
@@ -1518,6 +1791,7 @@ static int run_count(run *R, uint32_t si, sit *root) {
         R->total += ((pt_it *)root)->df;
         return 0;
     }
+    if (and_of_terms(root)) return run_count_and(R, si, (and_it *)root);
     bool all_pt = root->ops == &or_ops || root->ops == &orh_ops;
     if (all_pt) {
         or_it *o = (or_it *)root;
@@ -1907,7 +2181,8 @@ static int do_search(search *S, newsidx_results *res) {
                        (it->ops == &and_ops || it->ops == &phr_ops)) {
                 /* (with an exact total, one exhaustive pass is cheaper than
                  * a pruned pass plus a counting pass that leapfrogs again) */
-                rc = run_blockmax(&R, si, it);
+                rc = and_of_terms(it) ? run_blockmax_and(&R, si, (and_it *)it)
+                                      : run_blockmax(&R, si, it);
             } else if ((o->count_only || T.cap == 0) && !F.want) {
                 rc = run_count(&R, si, it);
             } else if (T.by_date && !F.want) {
