@@ -42,9 +42,10 @@ enum {
 #define NX_DEL_MAGIC 0x4c44584eu /* "NXDL" */
 #define NX_DICTZ_MAGIC 0x5a44584eu /* "NXDZ" */
 /* zstd level of the dictionary file and the id column (read once, at
- * open). 5, not 6: level 6's lazy2 search was ~10% of indexing BBC for
- * 0.06% (BBC, Reuters) to 0.16% (20 Newsgroups) of index size. */
-#define NX_SMALL_ZSTD_LEVEL 5
+ * open). 3, not 5: level 5's search was ~9% of indexing BBC's
+ * instructions for 0.3-0.5% of index size (BBC, Reuters, 20 Newsgroups);
+ * level 6's lazy2 was ~10% more again. */
+#define NX_SMALL_ZSTD_LEVEL 3
 /* Largest inflated dictionary or id column a segment may hold (4 GiB). */
 #define NX_MAX_INFLATED_BYTES ((uint64_t)1 << 32)
 

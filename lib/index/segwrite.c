@@ -250,67 +250,89 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
     return 0;
 }
 
-/* Appends NX_BLOCK values as a patched frame of reference block (PFOR,
- * FORMAT.md "Packed blocks"): u8 b, u8 number of exceptions, the low b
- * bits of every value packed with nx_pack128, then per exception u8 index
- * and varint(value >> b). b is the width that minimises the bytes, so a
- * few large gaps no longer widen the whole block. */
-static int put_pfor(nx_buf *out, const uint32_t *v) {
-    size_t hist[33] = {0};
-    for (int i = 0; i < NX_BLOCK; i++) hist[v[i] ? 32 - __builtin_clz(v[i]) : 0]++;
-    unsigned best = 0;
-    size_t best_cost = SIZE_MAX;
+/* Patched frame of reference (PFOR, FORMAT.md "Packed blocks"): every value's
+ * low b bits packed, the values wider than b ("exceptions") patched from a
+ * list of 7-bit index + high part fields, all of one width 7 + e, e the
+ * width of the largest high part. */
+
+/* Chooses b for the n values of v: the width that minimises the block's
+ * exact size (the 2 header bytes are the same for every b); *e gets the
+ * exceptions' high-part width, *n_exc their number. */
+static unsigned pfor_choose(const uint32_t *v, uint32_t n, bool full, unsigned *e,
+                            unsigned *n_exc) {
+    uint32_t hist[33] = {0};
+    for (uint32_t i = 0; i < n; i++) hist[v[i] ? 32 - __builtin_clz(v[i]) : 0]++;
     unsigned maxw = 32;
     while (maxw > 0 && !hist[maxw]) maxw--;
-    for (unsigned b = 0; b <= maxw; b++) {
-        /* exceptions: values wider than b; their high part costs a varint
-         * of (width - b) bits, estimated from the width alone */
-        size_t cost = nx_pack_bytes(b);
-        for (unsigned w = b + 1; w <= maxw; w++) cost += hist[w] * (1 + (w - b + 6) / 7);
+    unsigned best = maxw, best_ne = 0;
+    size_t best_cost = SIZE_MAX;
+    uint32_t ne = 0; /* values wider than b */
+    for (unsigned b = maxw + 1; b-- > 0;) {
+        size_t cost = full ? nx_pack_bytes(b) : ((size_t)n * b + 7) / 8;
+        if (ne) cost += 1 + ((size_t)ne * (7 + maxw - b) + 7) / 8;
+        /* strict: on a tie the wider b, whose block decodes without patches */
         if (cost < best_cost) {
             best_cost = cost;
             best = b;
+            best_ne = ne;
+        }
+        ne += hist[b];
+    }
+    *e = maxw - best;
+    *n_exc = best_ne;
+    return best;
+}
+
+/* Appends the exception list of values wider than b (e = high-part width):
+ * u8 e, then an LSB-first bit stream of n_exc fields of 7 + e bits,
+ * index | (value >> b) << 7, in index order. */
+static void put_exceptions(nx_buf *out, const uint32_t *v, uint32_t n, unsigned b, unsigned e) {
+    unsigned w = 7 + e;
+    uint8_t *o = out->data + out->len;
+    *o++ = (uint8_t)e;
+    uint64_t acc = 0;
+    unsigned nb = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t hi = b >= 32 ? 0 : v[i] >> b;
+        if (!hi) continue;
+        acc |= ((uint64_t)hi << 7 | i) << nb;
+        nb += w;
+        while (nb >= 8) {
+            *o++ = (uint8_t)acc;
+            acc >>= 8;
+            nb -= 8;
         }
     }
-    NX_FORWARD(nx_buf_reserve(out, 2 + nx_pack_bytes(best) + (size_t)NX_BLOCK * 6));
-    uint8_t *hdr = out->data + out->len;
+    if (nb) *o++ = (uint8_t)acc;
+    out->len = (size_t)(o - out->data);
+}
+
+/* Appends NX_BLOCK values as a PFOR block: u8 b, u8 number of exceptions,
+ * nx_pack128 of the low b bits, then the exception list when there is one.
+ * b minimises the bytes, so a few large gaps do not widen all 128 values. */
+static int put_pfor(nx_buf *out, const uint32_t *v) {
+    unsigned e, n_exc;
+    unsigned b = pfor_choose(v, NX_BLOCK, true, &e, &n_exc);
+    NX_FORWARD(nx_buf_reserve(out, 3 + nx_pack_bytes(b) + (size_t)NX_BLOCK * 5));
+    out->data[out->len] = (uint8_t)b;
+    out->data[out->len + 1] = (uint8_t)n_exc;
     out->len += 2;
-    nx_pack128(v, best, out->data + out->len);
-    out->len += nx_pack_bytes(best);
-    unsigned n_exc = 0;
-    for (int i = 0; i < NX_BLOCK; i++) {
-        uint32_t hi = best >= 32 ? 0 : v[i] >> best;
-        if (!hi) continue;
-        out->data[out->len++] = (uint8_t)i;
-        out->len += nx_varint_encode(out->data + out->len, hi);
-        n_exc++;
-    }
-    hdr[0] = (uint8_t)best;
-    hdr[1] = (uint8_t)n_exc;
+    nx_pack128(v, b, out->data + out->len);
+    out->len += nx_pack_bytes(b);
+    if (n_exc) put_exceptions(out, v, NX_BLOCK, b, e);
     return 0;
 }
 
 /* A tail of n < NX_BLOCK values with n >= NX_TAIL_PACK_MIN: the same PFOR
  * layout, the low bits as a plain LSB-first bit stream of ceil(n*b/8)
- * bytes (FORMAT.md, "Packed tails"). Shorter tails stay varints: two
+ * bytes (FORMAT.md, "Packed tails"). Shorter tails stay varints: the
  * header bytes would cost more than they save. */
 static int put_tail_pfor(nx_buf *out, const uint32_t *v, uint32_t n) {
-    size_t hist[33] = {0};
-    for (uint32_t i = 0; i < n; i++) hist[v[i] ? 32 - __builtin_clz(v[i]) : 0]++;
-    unsigned best = 0;
-    size_t best_cost = SIZE_MAX;
-    unsigned maxw = 32;
-    while (maxw > 0 && !hist[maxw]) maxw--;
-    for (unsigned b = 0; b <= maxw; b++) {
-        size_t cost = ((size_t)n * b + 7) / 8;
-        for (unsigned w = b + 1; w <= maxw; w++) cost += hist[w] * (1 + (w - b + 6) / 7);
-        if (cost < best_cost) {
-            best_cost = cost;
-            best = b;
-        }
-    }
-    NX_FORWARD(nx_buf_reserve(out, 2 + ((size_t)n * best + 7) / 8 + (size_t)n * 6));
-    uint8_t *hdr = out->data + out->len;
+    unsigned e, n_exc;
+    unsigned best = pfor_choose(v, n, false, &e, &n_exc);
+    NX_FORWARD(nx_buf_reserve(out, 3 + ((size_t)n * best + 7) / 8 + (size_t)n * 5));
+    out->data[out->len] = (uint8_t)best;
+    out->data[out->len + 1] = (uint8_t)n_exc;
     out->len += 2;
     uint64_t acc = 0, mask = best >= 32 ? 0xffffffffu : ((1u << best) - 1);
     unsigned nb = 0;
@@ -324,28 +346,15 @@ static int put_tail_pfor(nx_buf *out, const uint32_t *v, uint32_t n) {
         }
     }
     if (nb) out->data[out->len++] = (uint8_t)acc;
-    unsigned n_exc = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t hi = best >= 32 ? 0 : v[i] >> best;
-        if (!hi) continue;
-        out->data[out->len++] = (uint8_t)i;
-        out->len += nx_varint_encode(out->data + out->len, hi);
-        n_exc++;
-    }
-    hdr[0] = (uint8_t)best;
-    hdr[1] = (uint8_t)n_exc;
+    if (n_exc) put_exceptions(out, v, n, best, e);
     return 0;
 }
 
-/* Bytes of the PFOR block at p (its exceptions walked). */
+/* Bytes of the PFOR block at p. */
 static size_t pfor_bytes(const uint8_t *p) {
-    const uint8_t *q = p + 2 + nx_pack_bytes(p[0]);
-    for (unsigned e = 0; e < p[1]; e++) {
-        q++;
-        while (*q++ & 0x80) {
-        }
-    }
-    return (size_t)(q - p);
+    size_t n = 2 + nx_pack_bytes(p[0]);
+    if (p[1]) n += 1 + ((size_t)p[1] * (7u + p[n]) + 7) / 8;
+    return n;
 }
 
 int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
@@ -526,6 +535,20 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
     return 0;
 }
 
+/* One zstd frame at NX_SMALL_ZSTD_LEVEL with a content checksum (XXH64,
+ * 4 bytes), which the inflate at open verifies: damage inside the frame
+ * is an error at open, not a dictionary or id column of wrong bytes.
+ * Returns the frame's size or a zstd error code. */
+static size_t small_zstd(void *dst, size_t cap, const void *src, size_t len) {
+    ZSTD_CCtx *cx = ZSTD_createCCtx();
+    if (!cx) return (size_t)-1; /* ZSTD_isError() holds for it */
+    size_t r = ZSTD_CCtx_setParameter(cx, ZSTD_c_compressionLevel, NX_SMALL_ZSTD_LEVEL);
+    if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(cx, ZSTD_c_checksumFlag, 1);
+    if (!ZSTD_isError(r)) r = ZSTD_compress2(cx, dst, cap, src, len);
+    ZSTD_freeCCtx(cx);
+    return r;
+}
+
 static int pad8(nx_buf *b) {
     while (b->len % 8)
         NX_FORWARD(nx_buf_putc(b, 0));
@@ -582,7 +605,7 @@ int nx_segbuild_finish(nx_segbuild *b) {
          * dictionary file"): front-coded terms and varint values still
          * shrink by a quarter, and a reader inflates it once at open. */
         nx_buf z = {0};
-        size_t bound = ZSTD_compressBound(d.len);
+        size_t bound = ZSTD_compressBound(d.len) + 4;
         if (nx_buf_reserve(&z, 12 + bound)) {
             nx_buf_free(&d);
             rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
@@ -590,7 +613,7 @@ int nx_segbuild_finish(nx_segbuild *b) {
         }
         nx_store_u32le(z.data, NX_DICTZ_MAGIC);
         nx_store_u64le(z.data + 4, d.len);
-        size_t zn = ZSTD_compress(z.data + 12, bound, d.data, d.len, NX_SMALL_ZSTD_LEVEL);
+        size_t zn = small_zstd(z.data + 12, bound, d.data, d.len);
         nx_buf_free(&d);
         if (ZSTD_isError(zn)) {
             nx_buf_free(&z);
@@ -688,12 +711,12 @@ int nx_segbuild_finish(nx_segbuild *b) {
         e |= pad8(&c);
         /* the front-coded ids, zstd-compressed (sequential ids such as
          * "reuters-123" shrink tenfold): u32 compressed length, frame */
-        size_t zb = ZSTD_compressBound(fc.len);
+        size_t zb = ZSTD_compressBound(fc.len) + 4;
         size_t at = c.len;
         e |= nx_buf_reserve(&c, 4 + zb);
         if (!e) {
-            size_t zn = ZSTD_compress(c.data + at + 4, zb, fc.data ? fc.data : (const uint8_t *)"",
-                                      fc.len, NX_SMALL_ZSTD_LEVEL);
+            size_t zn = small_zstd(c.data + at + 4, zb, fc.data ? fc.data : (const uint8_t *)"",
+                                   fc.len);
             if (ZSTD_isError(zn) || zn > UINT32_MAX) {
                 e = 1;
             } else {
