@@ -37,6 +37,9 @@
  * NEWSIDX_NO_PRUNING=1 sets newsidx_search_options.no_pruning (exhaustive
  * ranked OR instead of block-max pruning), for the pruning comparison.
  */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
@@ -298,6 +301,21 @@ static int scan_string(const char *s, size_t n, size_t *p, sbuf *out)
     while (i < n) {
         const char *q = s + i;
         size_t j = i;
+#if defined(__SSE2__)
+        /* 16 bytes at a time up to the first quote or backslash: the byte
+         * loop below was ~6% of indexing BBC's instructions */
+        while (n - j >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + j));
+            unsigned m = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+            if (m) {
+                j += (size_t)__builtin_ctz(m);
+                break;
+            }
+            j += 16;
+        }
+#endif
         while (j < n && s[j] != '"' && s[j] != '\\')
             j++;
         if (out && j > i)
