@@ -16,7 +16,8 @@
  *
  * Index model (the peers'): one text field = title + "\n" + body ("text"
  * when "body" is absent), given to the writer as the "body" field; positions
- * kept; only the id stored (writer option store_fields = 0).  optimize =
+ * kept; only the id stored (writer option store_fields = 0); commits
+ * without fsync (no_sync = 1, as the FTS5 peer's synchronous=OFF).  optimize =
  * newsidx_writer_optimize (merge into one segment, as the peers' optimize
  * steps); bytes_before is the size after the plain commit.
  *
@@ -545,6 +546,8 @@ static int cmd_index(const char *dir, const char *corpus, const char *tok)
     newsidx_writer_options wo;
     newsidx_writer_options_init(&wo);
     wo.store_fields = 0;
+    /* no fsync, as the FTS5 peer's synchronous=OFF (bench/README.md) */
+    wo.no_sync = !(getenv("NEWSIDX_BENCH_SYNC") && atoi(getenv("NEWSIDX_BENCH_SYNC")));
     char errbuf[512] = "";
     newsidx_writer *w = NULL;
     doc_t d;

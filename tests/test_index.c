@@ -172,7 +172,7 @@ START_TEST(test_segment_postings_round_trip_at_block_edges) {
     uint32_t n_docs = 600000;
     char *dir = make_tmpdir();
     nx_err err = {0};
-    nx_segbuild_opts o = {false, 3, 65536};
+    nx_segbuild_opts o = {false, 3, 65536, false};
     nx_segbuild *b;
     ck_assert_int_eq(nx_segbuild_create(dir, 1, n_docs, &o, &err, &b), 0);
     for (int f = 0; f < NX_N_FIELDS; f++) {
@@ -455,6 +455,46 @@ START_TEST(test_optimize_merges_every_segment_into_one_and_drops_replaced_articl
 }
 END_TEST
 
+/* no_sync only leaves out the fsyncs: flushes, a replacement in an append
+ * commit and optimize give the same index as with them. */
+START_TEST(test_no_sync_commits_the_same_index) {
+    char *dir = make_tmpdir();
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.no_sync = 1;
+    o.ram_budget_bytes = 1; /* every article flushes */
+    o.merge_factor = 1000;
+    newsidx_writer *w;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    char body[128], id[32];
+    for (uint32_t i = 0; i < 40; i++) {
+        body_for(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        add_article(w, id, "t", body, NULL, NULL);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    o.append = 1;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    body_for(3, body, sizeof body);
+    add_article(w, "a3", "t", body, NULL, NULL); /* replaces a committed article */
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_reader *r = open_reader(dir);
+    newsidx_stats st;
+    newsidx_reader_stats(r, &st);
+    ck_assert_uint_eq(st.docs, 40);
+    ck_assert_uint_eq(st.segments, 40); /* a3's old one-doc segment is gone */
+    newsidx_reader_close(r);
+    check_same_content(dir, 40);
+    ck_assert_int_eq(newsidx_writer_optimize(w), 0);
+    newsidx_writer_close(w);
+    check_same_content(dir, 40);
+    ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_merge_policy_merges_a_full_tier_and_keeps_date_order) {
     char *dir = make_tmpdir();
     newsidx_writer_options o;
@@ -709,6 +749,7 @@ static Suite *index_suite(void) {
     tcase_add_test(tc, test_dictionary_prefix_walk_is_sorted_and_bounded);
     tcase_add_test(tc, test_small_ram_budget_flushes_several_segments_with_same_results);
     tcase_add_test(tc, test_merge_policy_merges_a_full_tier_and_keeps_date_order);
+    tcase_add_test(tc, test_no_sync_commits_the_same_index);
     tcase_add_test(tc, test_optimize_merges_every_segment_into_one_and_drops_replaced_articles);
     tcase_add_test(tc, test_duplicate_id_replaces_in_ram_and_across_commits);
     tcase_add_test(tc, test_second_writer_gets_a_lock_error);

@@ -112,6 +112,7 @@ typedef struct nx_segbuild_opts {
     bool store_fields;
     int doc_store_level;
     uint32_t doc_store_block_bytes;
+    bool no_sync; /* segment files are not fsynced (newsidx_writer_options.no_sync) */
 } nx_segbuild_opts;
 int nx_segbuild_create(const char *dir, uint32_t seg_no, uint32_t n_docs,
                        const nx_segbuild_opts *o, nx_err *err, nx_segbuild **out);
@@ -148,7 +149,8 @@ typedef struct nx_manifest {
 int nx_manifest_latest(const char *dir, nx_err *err, uint64_t *gen);
 int nx_manifest_read(const char *dir, uint64_t gen, nx_err *err, nx_manifest *m);
 /* Writes MANIFEST-<gen> atomically (temp, fsync, rename, fsync dir). */
-int nx_manifest_write(const char *dir, const nx_manifest *m, nx_err *err);
+/* sync = false: neither the manifest nor the directory is fsynced */
+int nx_manifest_write(const char *dir, const nx_manifest *m, bool sync, nx_err *err);
 void nx_manifest_free(nx_manifest *m);
 /* Deletes files of dir that manifest m does not reference (old segments,
  * tombstones, manifests, temp files). Errors are ignored: leftovers are
@@ -161,7 +163,7 @@ void nx_snapshot_free(nx_snapshot *s);
 
 /* Tombstone bitmap file writing (one bit per doc, 1 = deleted). */
 int nx_tombstone_write(const char *dir, uint32_t seg_no, uint32_t gen, const uint8_t *bits,
-                       uint32_t doc_count, nx_err *err);
+                       uint32_t doc_count, bool sync, nx_err *err);
 
 /* Serialized stored-fields record used in the RAM buffer:
  * varint n, then n x (varint name_len, name, varint value_len, value). */

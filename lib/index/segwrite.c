@@ -106,6 +106,8 @@ struct nx_segbuild {
     uint32_t src_mask, n_sources;
     /* per-term scratch */
     nx_buf term_post, term_skip, term_pos;
+    uint32_t *deltas; /* a term's position deltas (grow-only) */
+    size_t delta_cap;
     uint8_t key[1 + 256];
 };
 
@@ -117,6 +119,7 @@ static void segbuild_free(nx_segbuild *b) {
                       &b->src_offs, &b->src_bytes, &b->term_post, &b->term_skip, &b->term_pos};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nx_buf_free(bufs[i]);
     free(b->src_table);
+    free(b->deltas);
     free(b->dir);
     free(b);
 }
@@ -142,6 +145,7 @@ static int create_file(nx_segbuild *b, const char *ext, uint32_t kind, nx_wfile 
     if (!path) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
     int rc = nx_wfile_create(path, kind, b->err, out);
     free(path);
+    if (rc == 0) nx_wfile_set_sync(*out, !b->o.no_sync);
     return rc;
 }
 
@@ -438,31 +442,33 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
     uint64_t full_pos_blocks = cf / NX_BLOCK;
     uint32_t pos_tail_n = (uint32_t)(cf % NX_BLOCK);
     bool pos_tail_packed = pos_tail_n >= NX_TAIL_PACK_MIN;
+    if (cf > b->delta_cap) {
+        size_t c = NX_MAX((size_t)cf, b->delta_cap * 2);
+        uint32_t *nd = realloc(b->deltas, c * sizeof *nd);
+        if (!nd) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        b->deltas = nd;
+        b->delta_cap = c;
+    }
     {
-        uint32_t k = 0, t = 0;
-        uint64_t g = 0;
+        /* all deltas first, then the blocks straight from that array */
+        uint32_t *dl = b->deltas;
         const uint32_t *pp = positions;
-        for (uint32_t i = 0; i < n && rc == 0; i++) {
-            uint32_t prev = 0;
-            for (uint32_t j = 0; j < freqs[i]; j++, g++) {
-                uint32_t v = pp[j] - prev;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t prev = 0, f = freqs[i];
+            for (uint32_t j = 0; j < f; j++) {
+                dl[j] = pp[j] - prev;
                 prev = pp[j];
-                if (g < full_pos_blocks * NX_BLOCK) {
-                    blk[k++] = v;
-                    if (k == NX_BLOCK) {
-                        rc = put_pfor(pos, blk);
-                        k = 0;
-                    }
-                } else if (pos_tail_packed) {
-                    blk[t++] = v;
-                } else {
-                    rc = nx_buf_put_varint(pos, v);
-                }
-                if (rc) break;
             }
-            pp += freqs[i];
+            dl += f;
+            pp += f;
         }
-        if (rc == 0 && pos_tail_packed) rc = put_tail_pfor(pos, blk, t);
+        const uint32_t *d = b->deltas;
+        for (uint64_t k = 0; k < full_pos_blocks && rc == 0; k++, d += NX_BLOCK) rc = put_pfor(pos, d);
+        if (rc == 0 && pos_tail_packed) {
+            rc = put_tail_pfor(pos, d, pos_tail_n);
+        } else {
+            for (uint32_t i = 0; i < pos_tail_n && rc == 0; i++) rc = nx_buf_put_varint(pos, d[i]);
+        }
     }
     if (rc) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
 
