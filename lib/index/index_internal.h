@@ -42,10 +42,11 @@ enum {
 #define NX_DEL_MAGIC 0x4c44584eu /* "NXDL" */
 #define NX_DICTZ_MAGIC 0x5a44584eu /* "NXDZ" */
 /* zstd level of the dictionary file and the id column (read once, at
- * open). 3, not 5: level 5's search was ~9% of indexing BBC's
- * instructions for 0.3-0.5% of index size (BBC, Reuters, 20 Newsgroups);
- * level 6's lazy2 was ~10% more again. */
-#define NX_SMALL_ZSTD_LEVEL 3
+ * open). 1: on BBC level 5 was ~14% of indexing's instructions and level 3
+ * ~6%; level 1 costs ~3%, for 4-6% more dictionary bytes than level 3:
+ * 1.1-1.3% of a whole bench-model index of BBC or 20 Newsgroups, where the
+ * dictionary is a fifth of the index; 0.07% at 1M articles. */
+#define NX_SMALL_ZSTD_LEVEL 1
 /* Largest inflated dictionary or id column a segment may hold (4 GiB). */
 #define NX_MAX_INFLATED_BYTES ((uint64_t)1 << 32)
 
