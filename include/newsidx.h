@@ -176,6 +176,12 @@ typedef struct newsidx_writer_options {
     uint32_t doc_store_block_bytes; /* doc store block size (default 131072) */
     uint32_t merge_factor;      /* merge when this many segments share a size tier (default 10) */
     uint32_t max_field_bytes;   /* longest field indexed; longer ones are cut (default 16 MiB) */
+    int no_sync;                /* 0 (default): a commit fsyncs every file it writes and the
+                                   directory, so it survives a power loss; 1: no fsync, the OS
+                                   writes back when it likes: a process crash still leaves a
+                                   valid index, a power loss or OS crash may lose or damage
+                                   the last commits (bulk loads that can be redone, as
+                                   SQLite's synchronous=OFF) */
 } newsidx_writer_options;
 
 /** Fills *opts with the defaults. */

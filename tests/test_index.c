@@ -172,7 +172,7 @@ START_TEST(test_segment_postings_round_trip_at_block_edges) {
     uint32_t n_docs = 600000;
     char *dir = make_tmpdir();
     nx_err err = {0};
-    nx_segbuild_opts o = {false, 3, 65536};
+    nx_segbuild_opts o = {false, 3, 65536, false};
     nx_segbuild *b;
     ck_assert_int_eq(nx_segbuild_create(dir, 1, n_docs, &o, &err, &b), 0);
     for (int f = 0; f < NX_N_FIELDS; f++) {
@@ -212,6 +212,71 @@ START_TEST(test_segment_postings_round_trip_at_block_edges) {
     ck_assert_int_eq(nx_segment_lookup(s, NX_F_BODY, "t99", 3, &ti), 0);
     ck_assert_int_eq(nx_segment_lookup(s, NX_F_TITLE, "t00", 3, &ti), 0);
     ck_assert_uint_eq(nx_segment_field_tokens(s, NX_F_BODY) > 0, 1);
+    nx_segment_close(s);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* Exceptions of every width: doc gaps, freqs and position deltas whose
+ * high parts need 1 to 31 bits over the block's width, so the exception
+ * fields (7-bit index + high part) reach 38 bits, in full blocks and in
+ * packed tails. */
+START_TEST(test_pfor_exceptions_of_every_width_round_trip) {
+    uint32_t n_docs = 1u << 18;
+    char *dir = make_tmpdir();
+    nx_err err = {0};
+    nx_segbuild_opts o = {false, 3, 65536, false};
+    nx_segbuild *b;
+    ck_assert_int_eq(nx_segbuild_create(dir, 1, n_docs, &o, &err, &b), 0);
+    for (uint32_t d = 0; d < n_docs; d++)
+        ck_assert_int_eq(nx_segbuild_doc(b, d, "", 0, "", 0, 10, NULL, 0), 0);
+    static const uint32_t sizes[] = {300, 200};
+    ref_list lists[2];
+    for (int t = 0; t < 2; t++) {
+        uint32_t n = sizes[t];
+        ref_list r = {n, malloc(4 * n), malloc(4 * n), NULL, 0};
+        uint32_t d = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            /* every 9th gap jumps by up to 2^(i % 13) docs */
+            d = i == 0 ? 0 : d + 1 + (i % 9 == 0 ? rnd() % (1u << (i % 13)) : 0);
+            r.docs[i] = d;
+            r.freqs[i] = i % 11 == 0 ? 1 + rnd() % (1u << (i % 12)) : 1;
+            r.n_pos += r.freqs[i];
+        }
+        ck_assert_uint_lt(d, n_docs);
+        r.pos = malloc(4 * r.n_pos);
+        size_t k = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t p = rnd() % 4;
+            for (uint32_t j = 0; j < r.freqs[i]; j++) {
+                r.pos[k++] = p;
+                /* now and then a delta of up to 2^31 */
+                uint32_t room = UINT32_MAX - p;
+                uint32_t step = k % 23 == 0 ? (uint32_t)1 << (k % 32) : 1 + rnd() % 3;
+                p += step < room / 2 ? step : 1;
+            }
+        }
+        lists[t] = r;
+        char term[8];
+        int l = snprintf(term, sizeof term, "w%d", t);
+        ck_assert_int_eq(nx_segbuild_term(b, NX_F_BODY, (const uint8_t *)term, (size_t)l, r.n,
+                                          r.docs, r.freqs, r.pos),
+                         0);
+    }
+    ck_assert_int_eq(nx_segbuild_finish(b), 0);
+    nx_segment *s;
+    ck_assert_msg(nx_segment_open(dir, 1, 0, &err, &s) == 0, "%s", err.msg);
+    for (int t = 0; t < 2; t++) {
+        char term[8];
+        int l = snprintf(term, sizeof term, "w%d", t);
+        nx_term_info ti;
+        ck_assert_int_eq(nx_segment_lookup(s, NX_F_BODY, term, (size_t)l, &ti), 1);
+        ck_assert_uint_eq(ti.df, sizes[t]);
+        check_full_iteration(s, &ti, &lists[t]);
+        check_advance(s, &ti, &lists[t]);
+        free_list(&lists[t]);
+    }
     nx_segment_close(s);
     rm_rf(dir);
     free(dir);
@@ -448,6 +513,46 @@ START_TEST(test_optimize_merges_every_segment_into_one_and_drops_replaced_articl
     ck_assert_uint_eq(st.docs, 40);
     ck_assert_uint_eq(st.deleted_docs, 0);
     newsidx_reader_close(r);
+    check_same_content(dir, 40);
+    ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* no_sync only leaves out the fsyncs: flushes, a replacement in an append
+ * commit and optimize give the same index as with them. */
+START_TEST(test_no_sync_commits_the_same_index) {
+    char *dir = make_tmpdir();
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.no_sync = 1;
+    o.ram_budget_bytes = 1; /* every article flushes */
+    o.merge_factor = 1000;
+    newsidx_writer *w;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    char body[128], id[32];
+    for (uint32_t i = 0; i < 40; i++) {
+        body_for(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        add_article(w, id, "t", body, NULL, NULL);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    o.append = 1;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    body_for(3, body, sizeof body);
+    add_article(w, "a3", "t", body, NULL, NULL); /* replaces a committed article */
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_reader *r = open_reader(dir);
+    newsidx_stats st;
+    newsidx_reader_stats(r, &st);
+    ck_assert_uint_eq(st.docs, 40);
+    ck_assert_uint_eq(st.segments, 40); /* a3's old one-doc segment is gone */
+    newsidx_reader_close(r);
+    check_same_content(dir, 40);
+    ck_assert_int_eq(newsidx_writer_optimize(w), 0);
+    newsidx_writer_close(w);
     check_same_content(dir, 40);
     ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
     rm_rf(dir);
@@ -705,10 +810,12 @@ static Suite *index_suite(void) {
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_segment_postings_round_trip_at_block_edges);
+    tcase_add_test(tc, test_pfor_exceptions_of_every_width_round_trip);
     tcase_add_test(tc, test_writer_round_trip_with_dates_in_order);
     tcase_add_test(tc, test_dictionary_prefix_walk_is_sorted_and_bounded);
     tcase_add_test(tc, test_small_ram_budget_flushes_several_segments_with_same_results);
     tcase_add_test(tc, test_merge_policy_merges_a_full_tier_and_keeps_date_order);
+    tcase_add_test(tc, test_no_sync_commits_the_same_index);
     tcase_add_test(tc, test_optimize_merges_every_segment_into_one_and_drops_replaced_articles);
     tcase_add_test(tc, test_duplicate_id_replaces_in_ram_and_across_commits);
     tcase_add_test(tc, test_second_writer_gets_a_lock_error);

@@ -42,9 +42,11 @@ enum {
 #define NX_DEL_MAGIC 0x4c44584eu /* "NXDL" */
 #define NX_DICTZ_MAGIC 0x5a44584eu /* "NXDZ" */
 /* zstd level of the dictionary file and the id column (read once, at
- * open). 5, not 6: level 6's lazy2 search was ~10% of indexing BBC for
- * 0.06% (BBC, Reuters) to 0.16% (20 Newsgroups) of index size. */
-#define NX_SMALL_ZSTD_LEVEL 5
+ * open). 1: on BBC level 5 was ~14% of indexing's instructions and level 3
+ * ~6%; level 1 costs ~3%, for 4-6% more dictionary bytes than level 3:
+ * 1.1-1.3% of a whole bench-model index of BBC or 20 Newsgroups, where the
+ * dictionary is a fifth of the index; 0.07% at 1M articles. */
+#define NX_SMALL_ZSTD_LEVEL 1
 /* Largest inflated dictionary or id column a segment may hold (4 GiB). */
 #define NX_MAX_INFLATED_BYTES ((uint64_t)1 << 32)
 
@@ -111,6 +113,7 @@ typedef struct nx_segbuild_opts {
     bool store_fields;
     int doc_store_level;
     uint32_t doc_store_block_bytes;
+    bool no_sync; /* segment files are not fsynced (newsidx_writer_options.no_sync) */
 } nx_segbuild_opts;
 int nx_segbuild_create(const char *dir, uint32_t seg_no, uint32_t n_docs,
                        const nx_segbuild_opts *o, nx_err *err, nx_segbuild **out);
@@ -147,7 +150,8 @@ typedef struct nx_manifest {
 int nx_manifest_latest(const char *dir, nx_err *err, uint64_t *gen);
 int nx_manifest_read(const char *dir, uint64_t gen, nx_err *err, nx_manifest *m);
 /* Writes MANIFEST-<gen> atomically (temp, fsync, rename, fsync dir). */
-int nx_manifest_write(const char *dir, const nx_manifest *m, nx_err *err);
+/* sync = false: neither the manifest nor the directory is fsynced */
+int nx_manifest_write(const char *dir, const nx_manifest *m, bool sync, nx_err *err);
 void nx_manifest_free(nx_manifest *m);
 /* Deletes files of dir that manifest m does not reference (old segments,
  * tombstones, manifests, temp files). Errors are ignored: leftovers are
@@ -160,7 +164,7 @@ void nx_snapshot_free(nx_snapshot *s);
 
 /* Tombstone bitmap file writing (one bit per doc, 1 = deleted). */
 int nx_tombstone_write(const char *dir, uint32_t seg_no, uint32_t gen, const uint8_t *bits,
-                       uint32_t doc_count, nx_err *err);
+                       uint32_t doc_count, bool sync, nx_err *err);
 
 /* Serialized stored-fields record used in the RAM buffer:
  * varint n, then n x (varint name_len, name, varint value_len, value). */

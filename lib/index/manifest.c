@@ -128,7 +128,7 @@ int nx_manifest_read(const char *dir, uint64_t gen, nx_err *err, nx_manifest *m)
     return rc;
 }
 
-int nx_manifest_write(const char *dir, const nx_manifest *m, nx_err *err) {
+int nx_manifest_write(const char *dir, const nx_manifest *m, bool sync, nx_err *err) {
     char *tmp = manifest_path(dir, m->generation, ".tmp");
     char *final = manifest_path(dir, m->generation, "");
     nx_buf b = {0};
@@ -158,6 +158,7 @@ int nx_manifest_write(const char *dir, const nx_manifest *m, nx_err *err) {
     nx_wfile *f = NULL;
     if (rc == 0) rc = nx_wfile_create(tmp, NX_FILE_MANIFEST, err, &f);
     if (rc == 0) {
+        nx_wfile_set_sync(f, sync);
         rc = nx_wfile_write(f, b.data, b.len);
         if (rc) nx_wfile_abort(f);
         else rc = nx_wfile_finish(f); /* fsync */
@@ -168,7 +169,7 @@ int nx_manifest_write(const char *dir, const nx_manifest *m, nx_err *err) {
         rc = nx_err_set(err, NEWSIDX_ERR_IO, "%s: rename failed: %s", final, strerror(errno));
         unlink(tmp);
     }
-    if (rc == 0) rc = nx_fsync_dir(dir, err);
+    if (rc == 0 && sync) rc = nx_fsync_dir(dir, err);
     nx_buf_free(&b);
     free(tmp);
     free(final);
@@ -176,13 +177,14 @@ int nx_manifest_write(const char *dir, const nx_manifest *m, nx_err *err) {
 }
 
 int nx_tombstone_write(const char *dir, uint32_t seg_no, uint32_t gen, const uint8_t *bits,
-                       uint32_t doc_count, nx_err *err) {
+                       uint32_t doc_count, bool sync, nx_err *err) {
     char *path = nx_tombstone_file(dir, seg_no, gen);
     if (!path) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
     nx_wfile *f;
     int rc = nx_wfile_create(path, NX_FILE_TOMBSTONES, err, &f);
     free(path);
     if (rc) return rc;
+    nx_wfile_set_sync(f, sync);
     uint8_t hdr[8];
     nx_store_u32le(hdr, NX_DEL_MAGIC);
     nx_store_u32le(hdr + 4, doc_count);

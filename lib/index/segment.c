@@ -102,6 +102,14 @@ static int parse_columns(nx_segment *s, nx_err *err) {
     NX_RETURN_IF((uint64_t)off + zlen + src_total != len, err, NEWSIDX_ERR_CORRUPT,
                  "%s: id and source bytes do not end the file at byte %zu", s->col.path, off);
     s->src_bytes = c + off + zlen;
+    /* source names are [off k-1, off k): the offsets must start at 0 and
+     * not decrease (they end at src_total, checked above) */
+    for (uint32_t k = 0; k <= s->n_sources; k++) {
+        uint32_t a = k ? nx_load_u32le(s->src_offs + 4 * (size_t)(k - 1)) : 0;
+        NX_RETURN_IF(nx_load_u32le(s->src_offs + 4 * (size_t)k) < a ||
+                         (k == 0 && nx_load_u32le(s->src_offs) != 0),
+                     err, NEWSIDX_ERR_CORRUPT, "%s: source offset %u decreases", s->col.path, k);
+    }
     /* Inflate the ids' zstd frame, then expand the front coding (every
      * length and offset checked). */
     uint8_t *raw = malloc((size_t)id_total + 1);
@@ -600,6 +608,33 @@ static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
     return 0;
 }
 
+/* Patches the exception list at p (FORMAT.md, "Packed blocks": u8 e, then
+ * n_exc fields of 7 + e bits, index | high part << 7) into the n values of
+ * out, whose low b bits are unpacked; returns the byte after the list, or
+ * NULL when it is damaged or does not fit in [p, end). */
+static const uint8_t *patch_exceptions(const uint8_t *p, const uint8_t *end, unsigned b,
+                                       unsigned n_exc, uint32_t n, uint32_t *out) {
+    if (n_exc == 0) return p;
+    if (p >= end) return NULL;
+    unsigned e = *p++, w = 7 + e;
+    if (e == 0 || b + e > 32 || (size_t)(end - p) < ((size_t)n_exc * w + 7) / 8) return NULL;
+    uint64_t acc = 0, mask = ((uint64_t)1 << w) - 1;
+    unsigned nb = 0;
+    for (unsigned x = 0; x < n_exc; x++) {
+        while (nb < w) {
+            acc |= (uint64_t)*p++ << nb;
+            nb += 8;
+        }
+        uint64_t f = acc & mask;
+        acc >>= w;
+        nb -= w;
+        unsigned idx = (unsigned)(f & 127);
+        if (idx >= n) return NULL;
+        out[idx] |= (uint32_t)(f >> 7) << b;
+    }
+    return p;
+}
+
 /* Decodes a PFOR block (FORMAT.md, "Packed blocks") into out; returns the
  * byte after it, or NULL when it does not fit in [p, end). */
 static const uint8_t *get_pfor(const uint8_t *p, const uint8_t *end, uint32_t *out) {
@@ -608,14 +643,7 @@ static const uint8_t *get_pfor(const uint8_t *p, const uint8_t *end, uint32_t *o
     if ((size_t)(end - p) < 2 + nx_pack_bytes(b) || n_exc > NX_BLOCK) return NULL;
     nx_unpack128(p + 2, b, out);
     p += 2 + nx_pack_bytes(b);
-    for (unsigned e = 0; e < n_exc; e++) {
-        uint64_t hi;
-        if (p >= end) return NULL;
-        unsigned idx = *p++;
-        if (idx >= NX_BLOCK || nx_varint_decode(&p, end, &hi) || b >= 32) return NULL;
-        out[idx] |= (uint32_t)(hi << b);
-    }
-    return p;
+    return patch_exceptions(p, end, b, n_exc, NX_BLOCK, out);
 }
 
 /* Decodes a packed tail of n values (FORMAT.md, "Packed tails"). */
@@ -637,14 +665,7 @@ static const uint8_t *get_tail_pfor(const uint8_t *p, const uint8_t *end, uint32
         acc >>= b;
         nb -= b;
     }
-    for (unsigned e = 0; e < n_exc; e++) {
-        uint64_t hi;
-        if (p >= end) return NULL;
-        unsigned idx = *p++;
-        if (idx >= n || nx_varint_decode(&p, end, &hi) || b >= 32) return NULL;
-        out[idx] |= (uint32_t)(hi << b);
-    }
-    return p;
+    return patch_exceptions(p, end, b, n_exc, n, out);
 }
 
 /* Reads the tail's n entries (doc gaps after `next`, freqs) into docs and
@@ -683,13 +704,11 @@ static const uint8_t *skip_pfor(const uint8_t *p, const uint8_t *end) {
     if (end - p < 2 || p[0] > 32 || (size_t)(end - p) < 2 + nx_pack_bytes(p[0])) return NULL;
     unsigned n_exc = p[1];
     p += 2 + nx_pack_bytes(p[0]);
-    for (unsigned e = 0; e < n_exc; e++) {
-        uint64_t hi;
-        if (p >= end) return NULL;
-        p++;
-        if (nx_varint_decode(&p, end, &hi)) return NULL;
-    }
-    return p;
+    if (n_exc == 0) return p;
+    if (p >= end) return NULL;
+    size_t bytes = ((size_t)n_exc * (7u + *p) + 7) / 8;
+    if ((size_t)(end - p) - 1 < bytes) return NULL;
+    return p + 1 + bytes;
 }
 
 /* Decodes block it->dc.block into docs/freqs. */

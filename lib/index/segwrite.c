@@ -11,6 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <zstd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 char *nx_segment_file(const char *dir, uint32_t seg_no, const char *ext) {
     char name[64];
@@ -103,6 +106,8 @@ struct nx_segbuild {
     uint32_t src_mask, n_sources;
     /* per-term scratch */
     nx_buf term_post, term_skip, term_pos;
+    uint32_t *deltas; /* a term's position deltas (grow-only) */
+    size_t delta_cap;
     uint8_t key[1 + 256];
 };
 
@@ -114,6 +119,7 @@ static void segbuild_free(nx_segbuild *b) {
                       &b->src_offs, &b->src_bytes, &b->term_post, &b->term_skip, &b->term_pos};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nx_buf_free(bufs[i]);
     free(b->src_table);
+    free(b->deltas);
     free(b->dir);
     free(b);
 }
@@ -139,6 +145,7 @@ static int create_file(nx_segbuild *b, const char *ext, uint32_t kind, nx_wfile 
     if (!path) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
     int rc = nx_wfile_create(path, kind, b->err, out);
     free(path);
+    if (rc == 0) nx_wfile_set_sync(*out, !b->o.no_sync);
     return rc;
 }
 
@@ -250,67 +257,119 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
     return 0;
 }
 
-/* Appends NX_BLOCK values as a patched frame of reference block (PFOR,
- * FORMAT.md "Packed blocks"): u8 b, u8 number of exceptions, the low b
- * bits of every value packed with nx_pack128, then per exception u8 index
- * and varint(value >> b). b is the width that minimises the bytes, so a
- * few large gaps no longer widen the whole block. */
-static int put_pfor(nx_buf *out, const uint32_t *v) {
-    size_t hist[33] = {0};
-    for (int i = 0; i < NX_BLOCK; i++) hist[v[i] ? 32 - __builtin_clz(v[i]) : 0]++;
-    unsigned best = 0;
+/* Patched frame of reference (PFOR, FORMAT.md "Packed blocks"): every value's
+ * low b bits packed, the values wider than b ("exceptions") patched from a
+ * list of 7-bit index + high part fields, all of one width 7 + e, e the
+ * width of the largest high part. */
+
+/* Chooses b for the n values of v: the width that minimises the block's
+ * exact size (the 2 header bytes are the same for every b); *e gets the
+ * exceptions' high-part width, *n_exc their number. */
+static unsigned pfor_choose(const uint32_t *v, uint32_t n, bool full, unsigned *e,
+                            unsigned *n_exc) {
+    /* widths without a branch on zero (a mispredicted one, half the
+     * blocks hold zeros), four histograms so that equal widths in a row
+     * do not wait for each other's increments */
+    uint32_t hist[4][33] = {{0}};
+    uint32_t all = 0;
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        for (unsigned l = 0; l < 4; l++) {
+            uint32_t x = v[i + l];
+            all |= x;
+            hist[l][(32u - (unsigned)__builtin_clz(x | 1)) & -(unsigned)(x != 0)]++;
+        }
+    }
+    for (; i < n; i++) {
+        all |= v[i];
+        hist[0][(32u - (unsigned)__builtin_clz(v[i] | 1)) & -(unsigned)(v[i] != 0)]++;
+    }
+    unsigned maxw = all ? 32u - (unsigned)__builtin_clz(all) : 0;
+    for (unsigned w = 0; w <= maxw; w++) hist[0][w] += hist[1][w] + hist[2][w] + hist[3][w];
+    unsigned best = maxw, best_ne = 0;
     size_t best_cost = SIZE_MAX;
-    unsigned maxw = 32;
-    while (maxw > 0 && !hist[maxw]) maxw--;
-    for (unsigned b = 0; b <= maxw; b++) {
-        /* exceptions: values wider than b; their high part costs a varint
-         * of (width - b) bits, estimated from the width alone */
-        size_t cost = nx_pack_bytes(b);
-        for (unsigned w = b + 1; w <= maxw; w++) cost += hist[w] * (1 + (w - b + 6) / 7);
+    uint32_t ne = 0; /* values wider than b */
+    for (unsigned b = maxw + 1; b-- > 0;) {
+        size_t cost = full ? nx_pack_bytes(b) : ((size_t)n * b + 7) / 8;
+        if (ne) cost += 1 + ((size_t)ne * (7 + maxw - b) + 7) / 8;
+        /* strict: on a tie the wider b, whose block decodes without patches */
         if (cost < best_cost) {
             best_cost = cost;
             best = b;
+            best_ne = ne;
+        }
+        ne += hist[0][b];
+    }
+    *e = maxw - best;
+    *n_exc = best_ne;
+    return best;
+}
+
+/* Appends the exception list of values wider than b (e = high-part width):
+ * u8 e, then an LSB-first bit stream of n_exc fields of 7 + e bits,
+ * index | (value >> b) << 7, in index order. */
+static void put_exceptions(nx_buf *out, const uint32_t *v, uint32_t n, unsigned b, unsigned e) {
+    unsigned w = 7 + e;
+    uint8_t *o = out->data + out->len;
+    *o++ = (uint8_t)e;
+    /* bit i of exc: value i is wider than b (b < 32 here: a block of
+     * width 32 has no exceptions) */
+    uint64_t exc[2] = {0, 0};
+    uint32_t i = 0;
+#if defined(__SSE2__)
+    __m128i sh = _mm_cvtsi32_si128((int)b), zero = _mm_setzero_si128();
+    for (; i + 4 <= n; i += 4) {
+        __m128i x = _mm_srl_epi32(_mm_loadu_si128((const __m128i *)(v + i)), sh);
+        unsigned m = 15u & ~(unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(x, zero)));
+        exc[i >> 6] |= (uint64_t)m << (i & 63);
+    }
+#endif
+    for (; i < n; i++)
+        if (v[i] >> b) exc[i >> 6] |= (uint64_t)1 << (i & 63);
+    uint64_t acc = 0;
+    unsigned nb = 0;
+    for (unsigned h = 0; h < 2; h++) {
+        for (uint64_t m = exc[h]; m; m &= m - 1) {
+            uint32_t k = 64 * h + (uint32_t)__builtin_ctzll(m);
+            acc |= ((uint64_t)(v[k] >> b) << 7 | k) << nb;
+            nb += w;
+            while (nb >= 8) {
+                *o++ = (uint8_t)acc;
+                acc >>= 8;
+                nb -= 8;
+            }
         }
     }
-    NX_FORWARD(nx_buf_reserve(out, 2 + nx_pack_bytes(best) + (size_t)NX_BLOCK * 6));
-    uint8_t *hdr = out->data + out->len;
+    if (nb) *o++ = (uint8_t)acc;
+    out->len = (size_t)(o - out->data);
+}
+
+/* Appends NX_BLOCK values as a PFOR block: u8 b, u8 number of exceptions,
+ * nx_pack128 of the low b bits, then the exception list when there is one.
+ * b minimises the bytes, so a few large gaps do not widen all 128 values. */
+static int put_pfor(nx_buf *out, const uint32_t *v) {
+    unsigned e, n_exc;
+    unsigned b = pfor_choose(v, NX_BLOCK, true, &e, &n_exc);
+    NX_FORWARD(nx_buf_reserve(out, 3 + nx_pack_bytes(b) + (size_t)NX_BLOCK * 5));
+    out->data[out->len] = (uint8_t)b;
+    out->data[out->len + 1] = (uint8_t)n_exc;
     out->len += 2;
-    nx_pack128(v, best, out->data + out->len);
-    out->len += nx_pack_bytes(best);
-    unsigned n_exc = 0;
-    for (int i = 0; i < NX_BLOCK; i++) {
-        uint32_t hi = best >= 32 ? 0 : v[i] >> best;
-        if (!hi) continue;
-        out->data[out->len++] = (uint8_t)i;
-        out->len += nx_varint_encode(out->data + out->len, hi);
-        n_exc++;
-    }
-    hdr[0] = (uint8_t)best;
-    hdr[1] = (uint8_t)n_exc;
+    nx_pack128(v, b, out->data + out->len);
+    out->len += nx_pack_bytes(b);
+    if (n_exc) put_exceptions(out, v, NX_BLOCK, b, e);
     return 0;
 }
 
 /* A tail of n < NX_BLOCK values with n >= NX_TAIL_PACK_MIN: the same PFOR
  * layout, the low bits as a plain LSB-first bit stream of ceil(n*b/8)
- * bytes (FORMAT.md, "Packed tails"). Shorter tails stay varints: two
+ * bytes (FORMAT.md, "Packed tails"). Shorter tails stay varints: the
  * header bytes would cost more than they save. */
 static int put_tail_pfor(nx_buf *out, const uint32_t *v, uint32_t n) {
-    size_t hist[33] = {0};
-    for (uint32_t i = 0; i < n; i++) hist[v[i] ? 32 - __builtin_clz(v[i]) : 0]++;
-    unsigned best = 0;
-    size_t best_cost = SIZE_MAX;
-    unsigned maxw = 32;
-    while (maxw > 0 && !hist[maxw]) maxw--;
-    for (unsigned b = 0; b <= maxw; b++) {
-        size_t cost = ((size_t)n * b + 7) / 8;
-        for (unsigned w = b + 1; w <= maxw; w++) cost += hist[w] * (1 + (w - b + 6) / 7);
-        if (cost < best_cost) {
-            best_cost = cost;
-            best = b;
-        }
-    }
-    NX_FORWARD(nx_buf_reserve(out, 2 + ((size_t)n * best + 7) / 8 + (size_t)n * 6));
-    uint8_t *hdr = out->data + out->len;
+    unsigned e, n_exc;
+    unsigned best = pfor_choose(v, n, false, &e, &n_exc);
+    NX_FORWARD(nx_buf_reserve(out, 3 + ((size_t)n * best + 7) / 8 + (size_t)n * 5));
+    out->data[out->len] = (uint8_t)best;
+    out->data[out->len + 1] = (uint8_t)n_exc;
     out->len += 2;
     uint64_t acc = 0, mask = best >= 32 ? 0xffffffffu : ((1u << best) - 1);
     unsigned nb = 0;
@@ -324,28 +383,15 @@ static int put_tail_pfor(nx_buf *out, const uint32_t *v, uint32_t n) {
         }
     }
     if (nb) out->data[out->len++] = (uint8_t)acc;
-    unsigned n_exc = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t hi = best >= 32 ? 0 : v[i] >> best;
-        if (!hi) continue;
-        out->data[out->len++] = (uint8_t)i;
-        out->len += nx_varint_encode(out->data + out->len, hi);
-        n_exc++;
-    }
-    hdr[0] = (uint8_t)best;
-    hdr[1] = (uint8_t)n_exc;
+    if (n_exc) put_exceptions(out, v, n, best, e);
     return 0;
 }
 
-/* Bytes of the PFOR block at p (its exceptions walked). */
+/* Bytes of the PFOR block at p. */
 static size_t pfor_bytes(const uint8_t *p) {
-    const uint8_t *q = p + 2 + nx_pack_bytes(p[0]);
-    for (unsigned e = 0; e < p[1]; e++) {
-        q++;
-        while (*q++ & 0x80) {
-        }
-    }
-    return (size_t)(q - p);
+    size_t n = 2 + nx_pack_bytes(p[0]);
+    if (p[1]) n += 1 + ((size_t)p[1] * (7u + p[n]) + 7) / 8;
+    return n;
 }
 
 int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
@@ -396,31 +442,33 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
     uint64_t full_pos_blocks = cf / NX_BLOCK;
     uint32_t pos_tail_n = (uint32_t)(cf % NX_BLOCK);
     bool pos_tail_packed = pos_tail_n >= NX_TAIL_PACK_MIN;
+    if (cf > b->delta_cap) {
+        size_t c = NX_MAX((size_t)cf, b->delta_cap * 2);
+        uint32_t *nd = realloc(b->deltas, c * sizeof *nd);
+        if (!nd) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        b->deltas = nd;
+        b->delta_cap = c;
+    }
     {
-        uint32_t k = 0, t = 0;
-        uint64_t g = 0;
+        /* all deltas first, then the blocks straight from that array */
+        uint32_t *dl = b->deltas;
         const uint32_t *pp = positions;
-        for (uint32_t i = 0; i < n && rc == 0; i++) {
-            uint32_t prev = 0;
-            for (uint32_t j = 0; j < freqs[i]; j++, g++) {
-                uint32_t v = pp[j] - prev;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t prev = 0, f = freqs[i];
+            for (uint32_t j = 0; j < f; j++) {
+                dl[j] = pp[j] - prev;
                 prev = pp[j];
-                if (g < full_pos_blocks * NX_BLOCK) {
-                    blk[k++] = v;
-                    if (k == NX_BLOCK) {
-                        rc = put_pfor(pos, blk);
-                        k = 0;
-                    }
-                } else if (pos_tail_packed) {
-                    blk[t++] = v;
-                } else {
-                    rc = nx_buf_put_varint(pos, v);
-                }
-                if (rc) break;
             }
-            pp += freqs[i];
+            dl += f;
+            pp += f;
         }
-        if (rc == 0 && pos_tail_packed) rc = put_tail_pfor(pos, blk, t);
+        const uint32_t *d = b->deltas;
+        for (uint64_t k = 0; k < full_pos_blocks && rc == 0; k++, d += NX_BLOCK) rc = put_pfor(pos, d);
+        if (rc == 0 && pos_tail_packed) {
+            rc = put_tail_pfor(pos, d, pos_tail_n);
+        } else {
+            for (uint32_t i = 0; i < pos_tail_n && rc == 0; i++) rc = nx_buf_put_varint(pos, d[i]);
+        }
     }
     if (rc) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
 
@@ -526,6 +574,20 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
     return 0;
 }
 
+/* One zstd frame at NX_SMALL_ZSTD_LEVEL with a content checksum (XXH64,
+ * 4 bytes), which the inflate at open verifies: damage inside the frame
+ * is an error at open, not a dictionary or id column of wrong bytes.
+ * Returns the frame's size or a zstd error code. */
+static size_t small_zstd(void *dst, size_t cap, const void *src, size_t len) {
+    ZSTD_CCtx *cx = ZSTD_createCCtx();
+    if (!cx) return (size_t)-1; /* ZSTD_isError() holds for it */
+    size_t r = ZSTD_CCtx_setParameter(cx, ZSTD_c_compressionLevel, NX_SMALL_ZSTD_LEVEL);
+    if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(cx, ZSTD_c_checksumFlag, 1);
+    if (!ZSTD_isError(r)) r = ZSTD_compress2(cx, dst, cap, src, len);
+    ZSTD_freeCCtx(cx);
+    return r;
+}
+
 static int pad8(nx_buf *b) {
     while (b->len % 8)
         NX_FORWARD(nx_buf_putc(b, 0));
@@ -582,7 +644,7 @@ int nx_segbuild_finish(nx_segbuild *b) {
          * dictionary file"): front-coded terms and varint values still
          * shrink by a quarter, and a reader inflates it once at open. */
         nx_buf z = {0};
-        size_t bound = ZSTD_compressBound(d.len);
+        size_t bound = ZSTD_compressBound(d.len) + 4;
         if (nx_buf_reserve(&z, 12 + bound)) {
             nx_buf_free(&d);
             rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
@@ -590,7 +652,7 @@ int nx_segbuild_finish(nx_segbuild *b) {
         }
         nx_store_u32le(z.data, NX_DICTZ_MAGIC);
         nx_store_u64le(z.data + 4, d.len);
-        size_t zn = ZSTD_compress(z.data + 12, bound, d.data, d.len, NX_SMALL_ZSTD_LEVEL);
+        size_t zn = small_zstd(z.data + 12, bound, d.data, d.len);
         nx_buf_free(&d);
         if (ZSTD_isError(zn)) {
             nx_buf_free(&z);
@@ -688,12 +750,12 @@ int nx_segbuild_finish(nx_segbuild *b) {
         e |= pad8(&c);
         /* the front-coded ids, zstd-compressed (sequential ids such as
          * "reuters-123" shrink tenfold): u32 compressed length, frame */
-        size_t zb = ZSTD_compressBound(fc.len);
+        size_t zb = ZSTD_compressBound(fc.len) + 4;
         size_t at = c.len;
         e |= nx_buf_reserve(&c, 4 + zb);
         if (!e) {
-            size_t zn = ZSTD_compress(c.data + at + 4, zb, fc.data ? fc.data : (const uint8_t *)"",
-                                      fc.len, NX_SMALL_ZSTD_LEVEL);
+            size_t zn = small_zstd(c.data + at + 4, zb, fc.data ? fc.data : (const uint8_t *)"",
+                                   fc.len);
             if (ZSTD_isError(zn) || zn > UINT32_MAX) {
                 e = 1;
             } else {

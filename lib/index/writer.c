@@ -37,17 +37,21 @@ static const uint32_t slice_sizes[] = {16, 32, 64, 128, 256, 512, 1024, 2048, 40
 
 typedef struct wstream {
     uint32_t head, wp, wend; /* first slice, write pointer, end of the slice's data */
-    uint8_t level;
 } wstream;
 
+/* One cache line per term (the array is 64-byte aligned): a token touches
+ * its term's line and, for keys longer than 8 bytes, the key's tail. */
 typedef struct wterm {
+    uint64_t key8;    /* the key's first 8 bytes (little-endian), zero padded */
     uint32_t key_off;
     uint16_t key_len; /* field byte + term */
+    uint8_t ds_level, ps_level; /* slice levels of the two streams */
     uint32_t df;      /* entries in the doc stream (the pending doc excluded) */
     uint32_t pending_doc, pending_freq, last_pos, written_doc;
-    uint64_t cf;
+    uint32_t cf;      /* < 2^32: each occurrence takes a pool byte, the pool < 4 GiB */
     wstream ds, ps;
 } wterm;
+_Static_assert(sizeof(wterm) == 64, "a term entry is one cache line");
 
 typedef struct wdoc {
     int64_t date;
@@ -149,22 +153,22 @@ static uint32_t pool_alloc(newsidx_writer *w, uint32_t size) {
     return off;
 }
 
-static int stream_init(newsidx_writer *w, wstream *s) {
+static int stream_init(newsidx_writer *w, wstream *s, uint8_t *level) {
     uint32_t off = pool_alloc(w, slice_sizes[0]);
     if (off == UINT32_MAX) return NEWSIDX_ERR_NOMEM;
     s->head = s->wp = off;
     s->wend = off + slice_sizes[0];
-    s->level = 0;
+    *level = 0;
     return 0;
 }
 
-static inline int stream_put(newsidx_writer *w, wstream *s, uint8_t b) {
+static inline int stream_put(newsidx_writer *w, wstream *s, uint8_t *level, uint8_t b) {
     if (NX_UNLIKELY(s->wp == s->wend)) {
-        uint8_t lvl = s->level + 1 < (int)N_SLICE_LEVELS ? s->level + 1 : s->level;
+        uint8_t lvl = *level + 1 < (int)N_SLICE_LEVELS ? *level + 1 : *level;
         uint32_t off = pool_alloc(w, slice_sizes[lvl]);
         if (off == UINT32_MAX) return NEWSIDX_ERR_NOMEM;
         nx_store_u32le(pool_at(w, s->wend), off);
-        s->level = lvl;
+        *level = lvl;
         s->wp = off;
         s->wend = off + slice_sizes[lvl];
     }
@@ -172,7 +176,7 @@ static inline int stream_put(newsidx_writer *w, wstream *s, uint8_t b) {
     return 0;
 }
 
-static inline int stream_varint(newsidx_writer *w, wstream *s, uint64_t v) {
+static inline int stream_varint(newsidx_writer *w, wstream *s, uint8_t *level, uint64_t v) {
     if (NX_LIKELY(s->wend - s->wp >= 10)) { /* room for any varint: one page lookup */
         uint8_t *p = pool_at(w, s->wp);
         if (v < 0x80) {
@@ -191,10 +195,10 @@ static inline int stream_varint(newsidx_writer *w, wstream *s, uint64_t v) {
         return 0;
     }
     while (v >= 0x80) {
-        NX_FORWARD(stream_put(w, s, (uint8_t)(v | 0x80)));
+        NX_FORWARD(stream_put(w, s, level, (uint8_t)(v | 0x80)));
         v >>= 7;
     }
-    return stream_put(w, s, (uint8_t)v);
+    return stream_put(w, s, level, (uint8_t)v);
 }
 
 /* A reader over a stream keeps raw pointers into the current slice (a
@@ -221,6 +225,18 @@ static inline uint8_t rstream_get(const newsidx_writer *w, rstream *r) {
 }
 
 static inline uint64_t rstream_varint(const newsidx_writer *w, rstream *r) {
+    /* most varints are one byte and most lie inside the slice: no slice
+     * check per byte for them */
+    if (NX_LIKELY(r->end - r->p >= 10)) {
+        uint64_t v = *r->p++;
+        if (NX_LIKELY(v < 0x80)) return v;
+        v &= 0x7f;
+        for (int shift = 7;; shift += 7) {
+            uint8_t b = *r->p++;
+            v |= (uint64_t)(b & 0x7f) << shift;
+            if (!(b & 0x80)) return v;
+        }
+    }
     uint64_t v = 0;
     for (int shift = 0;; shift += 7) {
         uint8_t b = rstream_get(w, r);
@@ -288,17 +304,12 @@ static int term_table_grow(newsidx_writer *w) {
     return 0;
 }
 
-/* A term entry (72 bytes) spans two cache lines most of the time: fetch
- * both, or the fields at its end miss anyway. */
-static inline void prefetch_term(const wterm *t) {
-    __builtin_prefetch(t);
-    __builtin_prefetch((const uint8_t *)t + sizeof *t - 1);
-}
+static inline void prefetch_term(const wterm *t) { __builtin_prefetch(t); }
 
 static inline int add_doc_entry(newsidx_writer *w, wterm *t) {
     uint32_t delta = t->pending_doc - t->written_doc; /* written_doc starts at UINT32_MAX */
-    NX_FORWARD(stream_varint(w, &t->ds, (uint64_t)delta << 1 | (t->pending_freq == 1)));
-    if (t->pending_freq != 1) NX_FORWARD(stream_varint(w, &t->ds, t->pending_freq));
+    NX_FORWARD(stream_varint(w, &t->ds, &t->ds_level, (uint64_t)delta << 1 | (t->pending_freq == 1)));
+    if (t->pending_freq != 1) NX_FORWARD(stream_varint(w, &t->ds, &t->ds_level, t->pending_freq));
     t->written_doc = t->pending_doc;
     t->df++;
     t->pending_doc = UINT32_MAX;
@@ -383,14 +394,19 @@ static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t
                      uint32_t position) {
     uint32_t i = (uint32_t)h & w->term_mask;
     wterm *t = NULL;
-    /* the slot keeps the hash's high half: a probe touches the term and its
-     * key only when those 32 bits agree */
+    /* key bytes past len are readable (KEY_SLACK) */
+    uint64_t key8 = nx_load_u64le(key);
+    if (len < 8) key8 &= ((uint64_t)1 << (8 * len)) - 1;
+    /* the slot keeps the hash's high half: a probe touches the term only
+     * when those 32 bits agree, and the key buffer only for keys longer
+     * than 8 bytes */
     for (;; i = (i + 1) & w->term_mask) {
         uint64_t s = w->term_slots[i];
         if (!s) break;
         if ((s >> 32) != (h >> 32)) continue;
         wterm *e = &w->terms[(uint32_t)s - 1];
-        if (e->key_len == len && key_eq(w->keys.data + e->key_off, key, len)) {
+        if (e->key8 == key8 && e->key_len == len &&
+            (len <= 8 || key_eq(w->keys.data + e->key_off + 8, key + 8, len - 8))) {
             t = e;
             break;
         }
@@ -398,21 +414,24 @@ static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t
     if (!t) {
         if (w->n_terms == w->cap_terms) {
             uint32_t nc = w->cap_terms ? w->cap_terms * 2 : 512;
-            wterm *nt = realloc(w->terms, sizeof *nt * nc);
+            wterm *nt = aligned_alloc(64, sizeof *nt * nc);
             if (!nt) return NEWSIDX_ERR_NOMEM;
+            if (w->n_terms) memcpy(nt, w->terms, sizeof *nt * w->n_terms);
+            free(w->terms);
             w->terms = nt;
             w->cap_terms = nc;
         }
         t = &w->terms[w->n_terms];
         memset(t, 0, sizeof *t);
+        t->key8 = key8;
         t->key_off = (uint32_t)w->keys.len;
         t->key_len = (uint16_t)len;
         t->pending_doc = UINT32_MAX;
         t->written_doc = UINT32_MAX;
         NX_FORWARD(nx_buf_reserve(&w->keys, len + KEY_SLACK));
         NX_FORWARD(nx_buf_append(&w->keys, key, len));
-        NX_FORWARD(stream_init(w, &t->ds));
-        NX_FORWARD(stream_init(w, &t->ps));
+        NX_FORWARD(stream_init(w, &t->ds, &t->ds_level));
+        NX_FORWARD(stream_init(w, &t->ps, &t->ps_level));
         w->term_slots[i] = (h >> 32) << 32 | ++w->n_terms;
     }
     if (t->pending_doc != w->cur_doc) {
@@ -422,7 +441,7 @@ static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t
         t->last_pos = 0;
     }
     uint32_t pos = position < t->last_pos ? t->last_pos : position;
-    NX_FORWARD(stream_varint(w, &t->ps, pos - t->last_pos));
+    NX_FORWARD(stream_varint(w, &t->ps, &t->ps_level, pos - t->last_pos));
     t->last_pos = pos;
     t->pending_freq++;
     t->cf++;
@@ -1068,6 +1087,7 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
     w->sb.store_fields = o.store_fields != 0;
     w->sb.doc_store_level = o.doc_store_level;
     w->sb.doc_store_block_bytes = o.doc_store_block_bytes;
+    w->sb.no_sync = o.no_sync != 0;
     if (rc) {
         nx_err_copy(&w->err, errbuf, errbuf_size);
         newsidx_writer_close(w);
@@ -1195,7 +1215,8 @@ int newsidx_writer_commit(newsidx_writer *w) {
         if (ws->n_del == n) continue; /* every article replaced: drop the segment */
         if (ws->del_dirty) {
             /* A new tombstone file per commit: never edited in place. */
-            rc = nx_tombstone_write(w->dir, ws->seg->seg_no, (uint32_t)gen, ws->del, n, &w->err);
+            rc = nx_tombstone_write(w->dir, ws->seg->seg_no, (uint32_t)gen, ws->del, n,
+                                    !w->opts.no_sync, &w->err);
             if (rc) break;
         }
         nx_manifest_seg *ms = &m.segments[m.n_segments++];
@@ -1204,7 +1225,7 @@ int newsidx_writer_commit(newsidx_writer *w) {
         ms->del_count = ws->n_del;
         ms->del_gen = ws->del_dirty ? (uint32_t)gen : ws->del_gen;
     }
-    if (rc == 0) rc = nx_manifest_write(w->dir, &m, &w->err);
+    if (rc == 0) rc = nx_manifest_write(w->dir, &m, !w->opts.no_sync, &w->err);
     if (rc == 0) {
         w->generation = gen;
         uint32_t o = 0;

@@ -16,6 +16,7 @@
 
 struct nx_wfile {
     int fd;
+    bool sync; /* fsync at finish (default) */
     char *path;
     uint32_t kind;
     uint64_t offset;
@@ -58,6 +59,7 @@ int nx_wfile_create(const char *path, uint32_t kind, nx_err *err, nx_wfile **out
     }
     f->kind = kind;
     f->offset = 0;
+    f->sync = true;
     f->buf_len = 0;
     f->err = err;
     *out = f;
@@ -100,6 +102,8 @@ int nx_wfile_write(nx_wfile *f, const void *p, size_t n) {
 
 uint64_t nx_wfile_offset(const nx_wfile *f) { return f->offset; }
 
+void nx_wfile_set_sync(nx_wfile *f, bool sync) { f->sync = sync; }
+
 static void wfile_release(nx_wfile *f) {
     if (f->fd >= 0) close(f->fd);
     free(f->path);
@@ -117,7 +121,7 @@ int nx_wfile_finish(nx_wfile *f) {
     nx_store_u64le(foot + 24, XXH3_64bits_digest(f->hash));
     int rc = wfile_flush(f);
     if (rc == 0) rc = write_all(f, foot, sizeof foot);
-    if (rc == 0 && fsync(f->fd) != 0)
+    if (rc == 0 && f->sync && fsync(f->fd) != 0)
         rc = nx_err_set(f->err, NEWSIDX_ERR_IO, "%s: fsync failed: %s", f->path, strerror(errno));
     if (rc == 0 && close(f->fd) != 0)
         rc = nx_err_set(f->err, NEWSIDX_ERR_IO, "%s: close failed: %s", f->path, strerror(errno));

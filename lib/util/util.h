@@ -104,6 +104,8 @@ typedef struct nx_wfile nx_wfile;
 int nx_wfile_create(const char *path, uint32_t kind, nx_err *err, nx_wfile **out);
 int nx_wfile_write(nx_wfile *f, const void *p, size_t n);
 uint64_t nx_wfile_offset(const nx_wfile *f); /* content bytes written so far */
+/* sync = false: nx_wfile_finish does not fsync (newsidx_writer_options.no_sync) */
+void nx_wfile_set_sync(nx_wfile *f, bool sync);
 int nx_wfile_finish(nx_wfile *f);            /* footer + fsync + close; frees f */
 void nx_wfile_abort(nx_wfile *f);            /* close + unlink; frees f; NULL ok */
 
