@@ -805,6 +805,32 @@ START_TEST(test_check_passes_a_sound_index_and_names_a_damaged_file) {
 }
 END_TEST
 
+/* An index of another format version is refused at open with a message
+ * naming the file and both versions (never read as if it were ours). */
+START_TEST(test_other_format_version_is_refused_with_its_number) {
+    char *dir = make_tmpdir();
+    newsidx_writer *w = open_writer(dir, 0, 0);
+    add_article(w, "v1", "t", "some words", NULL, NULL);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/seg_1.post", dir);
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, -32 + 8, SEEK_END), 0);
+    unsigned char v[4] = {1, 0, 0, 0};
+    ck_assert_uint_eq(fwrite(v, 1, 4, f), 4);
+    fclose(f);
+    newsidx_reader *r = NULL;
+    char eb[512] = "";
+    ck_assert_int_eq(newsidx_reader_open(dir, eb, sizeof eb, &r), NEWSIDX_ERR_VERSION);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(eb, "seg_1.post") && strstr(eb, "format version 1, this library reads 2"), "%s", eb);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *index_suite(void) {
     Suite *s = suite_create("index");
     TCase *tc = tcase_create("core");
@@ -820,6 +846,7 @@ static Suite *index_suite(void) {
     tcase_add_test(tc, test_duplicate_id_replaces_in_ram_and_across_commits);
     tcase_add_test(tc, test_second_writer_gets_a_lock_error);
     tcase_add_test(tc, test_reopen_after_append_sees_both_commits);
+    tcase_add_test(tc, test_other_format_version_is_refused_with_its_number);
     tcase_add_test(tc, test_norms_are_exact_to_15_then_monotone);
     tcase_add_test(tc, test_missing_id_is_derived_and_bad_date_is_kept_as_text);
     tcase_add_test(tc, test_check_passes_a_sound_index_and_names_a_damaged_file);
