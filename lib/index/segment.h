@@ -147,6 +147,11 @@ uint32_t nx_postings_freq(const nx_postings *it);
 /* Positions of the term in the current doc, increasing; returns their count
  * (= freq) and sets *pos. Valid until the iterator moves. <0 if corrupt. */
 int nx_postings_positions(nx_postings *it, const uint32_t **pos);
+/* The same as deltas: (*deltas)[0] is the first position, (*deltas)[j] the
+ * gap from position j - 1 to position j. Usually points into the decoded
+ * block (no copy): phrase matching sums them on the fly. Valid until the
+ * iterator moves or positions of the current doc are asked for again. */
+int nx_postings_deltas(nx_postings *it, const uint32_t **deltas);
 /* Block-max data: moves the skip cursor (not the doc cursor) to the block
  * that may contain target and returns that block's last doc (NX_NO_DOC when
  * target is past the last doc). */

@@ -167,8 +167,75 @@ typedef struct phr_it {
  * are on it). Phrase: start positions s with s + offset_i in every term's
  * positions. Proximity: positions p of any query term such that every term
  * occurs in [p, p + window - 1]. */
+/* The common two-word phrase, from the words' position deltas (summed on
+ * the fly), with everything in registers. */
+static uint32_t phr_count2(phr_it *it) {
+    const uint32_t *d0, *d1;
+    int r0 = nx_postings_deltas(&it->p[0], &d0);
+    int r1 = r0 < 0 ? r0 : nx_postings_deltas(&it->p[1], &d1);
+    if (r1 < 0) {
+        it->rc = r1 == NEWSIDX_ERR_NOMEM ? r1 : NEWSIDX_ERR_CORRUPT;
+        return 0;
+    }
+    uint32_t c0 = (uint32_t)r0, c1 = (uint32_t)r1, count = 0;
+    if (!c0 || !c1) return 0;
+    uint32_t shift = it->offsets[1] - it->offsets[0];
+    /* Mark the rarer word's positions (the first word's shifted by the
+     * offset) in a bitmap and test the other's: branch-free (a merge
+     * mispredicts on every step; marking is a read-modify-write chain,
+     * testing only loads). Indices are masked so that damaged positions
+     * stay inside the bitmap; `high` (the OR of all marked positions) says
+     * whether they all fit. */
+    const uint32_t *dm = d0, *dt = d1;
+    uint32_t cm = c0, ct = c1, pm = shift, pt = 0, high = 0;
+    if (c0 > c1) {
+        dm = d1, dt = d0, cm = c1, ct = c0, pm = 0, pt = shift;
+    }
+    const uint32_t mask = PHRASE_BITMAP_BITS - 1;
+    uint64_t *bits = it->bitmap;
+    for (uint32_t a = 0; a < cm; a++) {
+        pm += dm[a];
+        high |= pm;
+        bits[(pm & mask) >> 6] |= (uint64_t)1 << (pm & 63);
+    }
+    if (high < PHRASE_BITMAP_BITS) {
+        /* a tested position past the bitmap matches nothing, and neither
+         * does any later one */
+        if (it->need_freq) {
+            for (uint32_t k = 0; k < ct; k++) {
+                pt += dt[k];
+                if (pt >= PHRASE_BITMAP_BITS) break;
+                count += (uint32_t)(bits[pt >> 6] >> (pt & 63)) & 1;
+            }
+        } else {
+            for (uint32_t k = 0; k < ct && !count; k++) {
+                pt += dt[k];
+                if (pt >= PHRASE_BITMAP_BITS) break;
+                count = (uint32_t)(bits[pt >> 6] >> (pt & 63)) & 1;
+            }
+        }
+        memset(bits, 0, (high / 64 + 1) * sizeof *bits);
+        return count;
+    }
+    memset(bits, 0, sizeof it->bitmap);
+    /* long documents: merge */
+    uint32_t p0 = 0, p1 = d1[0], j = 0;
+    for (uint32_t a = 0; a < c0; a++) {
+        p0 += d0[a];
+        uint64_t want = (uint64_t)p0 + shift;
+        while (p1 < want && ++j < c1) p1 += d1[j];
+        if (j >= c1) break;
+        if (p1 == want) {
+            count++;
+            if (!it->need_freq) break;
+        }
+    }
+    return count;
+}
+
 static uint32_t phr_count(phr_it *it) {
     uint32_t n = it->n;
+    if (!it->near && n == 2) return phr_count2(it);
     for (uint32_t i = 0; i < n; i++) {
         int c = nx_postings_positions(&it->p[i], &it->pos[i]);
         if (c < 0) {
@@ -180,44 +247,6 @@ static uint32_t phr_count(phr_it *it) {
         it->idx2[i] = 0;
     }
     uint32_t count = 0;
-    if (!it->near && n == 2) {
-        /* the common two-word phrase, with everything in registers */
-        const uint32_t *p0 = it->pos[0], *p1 = it->pos[1];
-        uint32_t c0 = it->cnt[0], c1 = it->cnt[1], j = 0;
-        uint64_t delta = (uint64_t)it->offsets[1] - it->offsets[0];
-        if (c1 && c0 && p1[c1 - 1] < PHRASE_BITMAP_BITS && p0[c0 - 1] + delta < PHRASE_BITMAP_BITS) {
-            /* branch-free: mark the rarer word's (shifted) positions in a
-             * bitmap and test the other's (a merge mispredicts on every
-             * step; marking is a read-modify-write chain, testing only loads) */
-            uint64_t *bits = it->bitmap;
-            if (c0 <= c1) {
-                for (uint32_t a = 0; a < c0; a++) {
-                    uint64_t w = p0[a] + delta;
-                    bits[w >> 6] |= (uint64_t)1 << (w & 63);
-                }
-                for (uint32_t k = 0; k < c1; k++) count += (uint32_t)(bits[p1[k] >> 6] >> (p1[k] & 63)) & 1;
-                for (uint32_t a = 0; a < c0; a++) bits[(p0[a] + delta) >> 6] = 0;
-            } else {
-                for (uint32_t k = 0; k < c1; k++) bits[p1[k] >> 6] |= (uint64_t)1 << (p1[k] & 63);
-                for (uint32_t a = 0; a < c0; a++) {
-                    uint64_t w = p0[a] + delta;
-                    count += (uint32_t)(bits[w >> 6] >> (w & 63)) & 1;
-                }
-                for (uint32_t k = 0; k < c1; k++) bits[p1[k] >> 6] = 0;
-            }
-            return count;
-        }
-        for (uint32_t a = 0; a < c0; a++) {
-            uint64_t want = p0[a] + delta;
-            while (j < c1 && p1[j] < want) j++;
-            if (j == c1) break;
-            if (p1[j] == want) {
-                count++;
-                if (!it->need_freq) break;
-            }
-        }
-        return count;
-    }
     if (!it->near) {
         for (uint32_t a = 0; a < it->cnt[0]; a++) {
             uint64_t s = (uint64_t)it->pos[0][a] - it->offsets[0];
