@@ -233,9 +233,72 @@ static uint32_t phr_count2(phr_it *it) {
     return count;
 }
 
+/* Longer phrases whose rarest word (in this doc) occurs at most this often:
+ * candidate starts in a local array. */
+#define PHRASE_CANDIDATES 64
+
+/* A phrase of three or more words: the candidate starts are the positions
+ * of the word rarest in this doc (minus its offset); each other word, from
+ * the rarer to the more frequent, keeps those it continues. Once none is
+ * left the remaining words' positions are not decoded at all. Returns
+ * UINT32_MAX when the rarest word is too frequent for the local array. */
+static uint32_t phr_countn(phr_it *it) {
+    uint32_t n = it->n, *ord = it->idx;
+    for (uint32_t t = 0; t < n; t++) {
+        uint32_t f = nx_postings_freq(&it->p[t]), j = t;
+        while (j > 0 && nx_postings_freq(&it->p[ord[j - 1]]) > f) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = t;
+    }
+    if (nx_postings_freq(&it->p[ord[0]]) > PHRASE_CANDIDATES) return UINT32_MAX;
+    uint32_t cand[PHRASE_CANDIDATES], n_cand = 0;
+    const uint32_t *d;
+    int c = nx_postings_deltas(&it->p[ord[0]], &d);
+    if (c < 0 || c > PHRASE_CANDIDATES) {
+        it->rc = c == NEWSIDX_ERR_NOMEM ? c : NEWSIDX_ERR_CORRUPT;
+        return 0;
+    }
+    uint32_t off = it->offsets[ord[0]], pos = 0;
+    for (int k = 0; k < c; k++) {
+        pos += d[k];
+        if (pos >= off) cand[n_cand++] = pos - off; /* else: would start before the doc */
+    }
+    for (uint32_t r = 1; r < n && n_cand; r++) {
+        c = nx_postings_deltas(&it->p[ord[r]], &d);
+        if (c <= 0) {
+            it->rc = c == NEWSIDX_ERR_NOMEM ? c : NEWSIDX_ERR_CORRUPT;
+            return 0;
+        }
+        /* merge the candidates with this word's positions (summed as they
+         * are needed); the last word may stop at the first match */
+        bool first_only = r == n - 1 && !it->need_freq;
+        uint32_t kept = 0, j = 1;
+        uint64_t want;
+        off = it->offsets[ord[r]];
+        pos = d[0];
+        for (uint32_t k = 0; k < n_cand; k++) {
+            want = (uint64_t)cand[k] + off;
+            while (pos < want && j < (uint32_t)c) pos += d[j++];
+            if (pos < want) break;
+            if (pos == want) {
+                cand[kept++] = cand[k];
+                if (first_only) break;
+            }
+        }
+        n_cand = kept;
+    }
+    return n_cand;
+}
+
 static uint32_t phr_count(phr_it *it) {
     uint32_t n = it->n;
     if (!it->near && n == 2) return phr_count2(it);
+    if (!it->near) {
+        uint32_t count = phr_countn(it);
+        if (count != UINT32_MAX) return count;
+    }
     for (uint32_t i = 0; i < n; i++) {
         int c = nx_postings_positions(&it->p[i], &it->pos[i]);
         if (c < 0) {
