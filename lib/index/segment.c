@@ -583,6 +583,15 @@ static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
     return 0;
 }
 
+/* An exception's high bits: a varint, nearly always of one byte. */
+static inline int exception_bits(const uint8_t **p, const uint8_t *end, uint64_t *hi) {
+    if (*p < end && **p < 0x80) {
+        *hi = *(*p)++;
+        return 0;
+    }
+    return nx_varint_decode(p, end, hi);
+}
+
 /* Decodes a PFOR block (FORMAT.md, "Packed blocks") into out; returns the
  * byte after it, or NULL when it does not fit in [p, end). */
 static const uint8_t *get_pfor(const uint8_t *p, const uint8_t *end, uint32_t *out) {
@@ -595,7 +604,7 @@ static const uint8_t *get_pfor(const uint8_t *p, const uint8_t *end, uint32_t *o
         uint64_t hi;
         if (p >= end) return NULL;
         unsigned idx = *p++;
-        if (idx >= NX_BLOCK || nx_varint_decode(&p, end, &hi) || b >= 32) return NULL;
+        if (idx >= NX_BLOCK || exception_bits(&p, end, &hi) || b >= 32) return NULL;
         out[idx] |= (uint32_t)(hi << b);
     }
     return p;
@@ -624,7 +633,7 @@ static const uint8_t *get_tail_pfor(const uint8_t *p, const uint8_t *end, uint32
         uint64_t hi;
         if (p >= end) return NULL;
         unsigned idx = *p++;
-        if (idx >= n || nx_varint_decode(&p, end, &hi) || b >= 32) return NULL;
+        if (idx >= n || exception_bits(&p, end, &hi) || b >= 32) return NULL;
         out[idx] |= (uint32_t)(hi << b);
     }
     return p;
@@ -670,7 +679,7 @@ static const uint8_t *skip_pfor(const uint8_t *p, const uint8_t *end) {
         uint64_t hi;
         if (p >= end) return NULL;
         p++;
-        if (nx_varint_decode(&p, end, &hi)) return NULL;
+        if (exception_bits(&p, end, &hi)) return NULL;
     }
     return p;
 }
@@ -846,21 +855,23 @@ static int pos_decode(nx_postings *it) {
     return 0;
 }
 
-/* Moves the position cursor forward to block `want` and decodes it; its
- * values [0, used) must exist. */
-static int pos_seek(nx_postings *it, uint64_t want, uint32_t used) {
+/* Moves the position cursor forward to block `want` and decodes it. */
+static int pos_load(nx_postings *it, uint64_t want) {
     uint64_t full = it->cf / NX_BLOCK;
-    if (it->pc_block != want || !it->pc_decoded) {
-        while (it->pc_block < want) {
-            if (it->pc_block >= full) return -1;
-            it->pc_ptr = skip_pfor(it->pc_ptr, it->pos_end);
-            if (!it->pc_ptr) return -1;
-            it->pc_block++;
-            it->pc_decoded = false;
-        }
-        if (it->pc_block != want || pos_decode(it)) return -1;
+    while (it->pc_block < want) {
+        if (it->pc_block >= full) return -1;
+        it->pc_ptr = skip_pfor(it->pc_ptr, it->pos_end);
+        if (!it->pc_ptr) return -1;
+        it->pc_block++;
+        it->pc_decoded = false;
     }
-    return want >= full && used > it->cf % NX_BLOCK ? -1 : 0;
+    return it->pc_block != want || pos_decode(it);
+}
+
+/* Positions block `want` decoded, with values [0, used). */
+static inline int pos_seek(nx_postings *it, uint64_t want, uint32_t used) {
+    if ((it->pc_block != want || !it->pc_decoded) && pos_load(it, want)) return -1;
+    return want >= it->cf / NX_BLOCK && used > it->cf % NX_BLOCK ? -1 : 0;
 }
 
 static int pos_buf_reserve(nx_postings *it, uint32_t n) {
@@ -900,9 +911,9 @@ int nx_postings_deltas(nx_postings *it, const uint32_t **deltas) {
      * positions block (dc.pblock): the doc's deltas start at index
      * acc % 128 of block dc.pblock + acc / 128. Most docs' fit in that
      * block and are returned in place; the others are gathered. */
-    uint64_t acc = it->acc;
-    for (uint32_t k = it->acc_i, i = it->i; k < i; k++) acc += it->freqs[k];
-    it->acc = acc;
+    uint64_t skipped = 0;
+    for (uint32_t k = it->acc_i, i = it->i; k < i; k++) skipped += it->freqs[k];
+    uint64_t acc = it->acc += skipped;
     it->acc_i = it->i;
     uint64_t want = it->dc.pblock + acc / NX_BLOCK;
     uint32_t in = (uint32_t)(acc % NX_BLOCK);
