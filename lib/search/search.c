@@ -214,7 +214,12 @@ static uint32_t phr_count2(phr_it *it) {
                 count = (uint32_t)(bits[pt >> 6] >> (pt & 63)) & 1;
             }
         }
-        memset(bits, 0, (high / 64 + 1) * sizeof *bits);
+        /* unmark (a memset of the range starts slowly: rep stos) */
+        pm = c0 > c1 ? 0 : shift;
+        for (uint32_t a = 0; a < cm; a++) {
+            pm += dm[a];
+            bits[pm >> 6] = 0;
+        }
         return count;
     }
     memset(bits, 0, sizeof it->bitmap);
