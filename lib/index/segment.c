@@ -831,7 +831,6 @@ uint32_t nx_postings_advance(nx_postings *it, uint32_t target) {
     return it->doc = it->docs[it->i];
 }
 
-uint32_t nx_postings_freq(const nx_postings *it) { return it->freqs[it->i]; }
 
 /* Decodes positions block it->pc_block at it->pc_ptr into pc_vals. */
 static int pos_decode(nx_postings *it) {

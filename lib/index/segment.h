@@ -143,7 +143,7 @@ uint32_t nx_postings_next(nx_postings *it);
 /* First doc >= target (target > current doc), or NX_NO_DOC. Uses skips. */
 uint32_t nx_postings_advance(nx_postings *it, uint32_t target);
 /* Term frequency in the current doc. */
-uint32_t nx_postings_freq(const nx_postings *it);
+static inline uint32_t nx_postings_freq(const nx_postings *it) { return it->freqs[it->i]; }
 /* Positions of the term in the current doc, increasing; returns their count
  * (= freq) and sets *pos. Valid until the iterator moves. <0 if corrupt. */
 int nx_postings_positions(nx_postings *it, const uint32_t **pos);

@@ -159,6 +159,8 @@ typedef struct phr_it {
     double weight;            /* boost * field weight * sum of idf */
     uint32_t freq;            /* phrase/window frequency of the current doc */
     bool need_freq;           /* false when counting: the first occurrence will do */
+    double floor;             /* top-k pruning at the top (run_blockmax): a doc scoring
+                               * at most this cannot enter the heap; 0 = none */
     uint64_t bitmap[PHRASE_BITMAP_BITS / 64]; /* two-word phrases: zero between docs */
     int rc;                   /* sticky corruption error */
 } phr_it;
@@ -369,6 +371,23 @@ static uint32_t phr_settle(phr_it *it, uint32_t t) {
         }
         if (d == NX_NO_DOC) break;
         if (!all) continue;
+        if (it->floor > 0) {
+            /* the phrase's frequency is at most its rarest word's (a
+             * proximity's: their sum), as in phr_shallow but with this
+             * doc's norm: no positions for a doc that cannot win */
+            uint32_t tf = UINT32_MAX;
+            uint64_t sum = 0;
+            for (uint32_t k = 0; k < it->n; k++) {
+                uint32_t f = nx_postings_freq(&it->p[k]);
+                if (f < tf) tf = f;
+                sum += f;
+            }
+            double bound = it->weight * bm25_tf(it->near ? (double)sum : (double)tf, it->k_norm[it->norms[d]]);
+            if (bound * (1.0 + 1e-9) <= it->floor) {
+                d++;
+                continue;
+            }
+        }
         it->freq = phr_count(it);
         if (it->freq > 0 || it->rc) break;
         d++;
@@ -1572,6 +1591,7 @@ static int run_blockmax(run *R, uint32_t si, sit *root) {
                 continue;
             }
         }
+        if (topk_full(T) && root->ops == &phr_ops) ((phr_it *)root)->floor = T->h[0].score;
         uint32_t d = root->doc >= target ? root->doc : root->ops->advance(root, target);
         if (d == NX_NO_DOC) break;
         if (topk_full(T) && d > up) {
