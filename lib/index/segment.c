@@ -925,7 +925,9 @@ int nx_postings_deltas(nx_postings *it, const uint32_t **deltas) {
     for (uint32_t j = 0; j < freq; in = 0, want++) {
         uint32_t take = NX_BLOCK - in < freq - j ? NX_BLOCK - in : freq - j;
         if (pos_seek(it, want, in + take)) return NEWSIDX_ERR_CORRUPT;
-        memcpy(it->pos_buf + j, it->pc_vals + in, take * sizeof *it->pos_buf);
+        /* (a loop: memcpy of this bounded size is inlined as rep movs,
+         * slow to start) */
+        for (uint32_t k = 0; k < take; k++) it->pos_buf[j + k] = it->pc_vals[in + k];
         j += take;
     }
     *deltas = it->pos_buf;
