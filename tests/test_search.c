@@ -1473,6 +1473,80 @@ START_TEST(test_threads_sharing_a_reader_get_the_results_of_one_thread) {
 }
 END_TEST
 
+/* Phrase matching past the two-word bitmap (positions >= 8192), and longer
+ * phrases whose rarest word is too frequent in the doc for the candidate
+ * array: both fall back to merges that must count the same. */
+static char *long_body(const char *early, const char *late, uint32_t n_words) {
+    size_t cap = (size_t)n_words * 8 + 64, len = 0;
+    char *b = malloc(cap);
+    ck_assert_ptr_nonnull(b);
+    for (uint32_t i = 0; i < n_words; i++) {
+        const char *w = i == 5 && early ? early : i == 9000 && late ? late : "lorem";
+        len += (size_t)snprintf(b + len, cap - len, "%s ", w);
+    }
+    return b;
+}
+
+START_TEST(test_phrases_in_long_documents_and_with_frequent_words) {
+    const char *dir = "test_search_longdoc.idx";
+    char cmd[256], err[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    newsidx_writer_options wo;
+    newsidx_writer_options_init(&wo);
+    newsidx_writer *w;
+    ck_assert_msg(newsidx_writer_open(dir, &wo, err, sizeof err, &w) == 0, "%s", err);
+    /* twice: early and past position 8192; once: only late; once: only early */
+    char *twice = long_body("zork plugh", "zork plugh", 10000);
+    char *late = long_body(NULL, "zork plugh", 10000);
+    char *early = long_body("zork plugh", NULL, 10000);
+    char triples[70 * 18 + 1] = "", near_miss[70 * 18 + 1] = "";
+    for (int i = 0; i < 70; i++) {
+        strcat(triples, "gamma gamma delta ");
+        strcat(near_miss, "gamma delta delta ");
+    }
+    article a[] = {{"twice", "t", twice, NULL, NULL, NULL},      {"late", "t", late, NULL, NULL, NULL},
+                   {"early", "t", early, NULL, NULL, NULL},      {"triples", "t", triples, NULL, NULL, NULL},
+                   {"near_miss", "t", near_miss, NULL, NULL, NULL}};
+    for (size_t i = 0; i < sizeof a / sizeof *a; i++) add_article(w, &a[i], NULL);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    free(twice);
+    free(late);
+    free(early);
+    newsidx_reader *r;
+    ck_assert_int_eq(newsidx_reader_open(dir, err, sizeof err, &r), 0);
+
+    const char *qs[] = {"\"zork plugh\"", "\"gamma gamma delta\"", "\"gamma delta delta\"", "\"delta gamma gamma\""};
+    const uint64_t totals[] = {3, 1, 1, 1};
+    const char *top[] = {"twice", "triples", "near_miss", "triples"};
+    for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
+        newsidx_query *q = parse_ok(r, qs[i]);
+        for (int mode = 0; mode < 3; mode++) {
+            newsidx_search_options o;
+            newsidx_search_options_init(&o);
+            o.snippets = 0;
+            o.fields = "";
+            o.exact_total = mode != 1;
+            o.count_only = mode == 2;
+            newsidx_results *res = search_ok(r, q, &o);
+            if (mode != 1) ck_assert_uint_eq(newsidx_results_total(res), totals[i]);
+            if (mode != 2) ck_assert_str_eq(newsidx_hit_id(res, 0), top[i]);
+            if (mode == 0 && i == 0) {
+                /* one length: the phrase twice scores above once, and
+                 * once early or once late score the same */
+                ck_assert_uint_eq(newsidx_results_count(res), 3);
+                ck_assert(newsidx_hit_score(res, 0) > newsidx_hit_score(res, 1));
+                ck_assert(newsidx_hit_score(res, 1) == newsidx_hit_score(res, 2));
+            }
+            newsidx_results_free(res);
+        }
+        newsidx_query_free(q);
+    }
+    newsidx_reader_close(r);
+}
+END_TEST
+
 /* With stopwords, the query analyzer drops them too and a phrase keeps
  * their gaps: "bank of england" matches bank, one word, england. */
 typedef struct seq_ctx {
@@ -1724,6 +1798,7 @@ static Suite *search_suite(void) {
     tcase_add_test(tc, test_highlights_follow_the_field_scope);
     tcase_add_test(tc, test_threads_sharing_a_reader_get_the_results_of_one_thread);
     tcase_add_test(tc, test_stopwords_are_dropped_from_queries_and_phrases_keep_their_gaps);
+    tcase_add_test(tc, test_phrases_in_long_documents_and_with_frequent_words);
     tcase_add_test(tc, test_search_rejects_bad_arguments);
     tcase_add_test(tc, test_expansions_beyond_max_clauses_give_err_limit);
     tcase_add_test(tc, test_cli_prints_hits_json_count_and_caret_errors);

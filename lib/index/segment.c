@@ -875,11 +875,6 @@ void nx_postings_decode_freqs(nx_postings *it) {
     it->freq_src = NULL;
 }
 
-uint32_t nx_postings_freq(nx_postings *it) {
-    if (it->freq_src) nx_postings_decode_freqs(it);
-    return it->freqs[it->i];
-}
-
 /* Decodes positions block it->pc_block at it->pc_ptr into pc_vals. */
 static int pos_decode(nx_postings *it) {
     const uint8_t *p = it->pc_ptr, *end = it->pos_end;
@@ -890,34 +885,53 @@ static int pos_decode(nx_postings *it) {
         uint32_t n = (uint32_t)(it->cf % NX_BLOCK);
         if (n >= NX_TAIL_PACK_MIN) {
             if (!get_tail_pfor(p, end, n, it->pc_vals)) return -1;
-            it->pc_decoded = true;
-            return 0;
-        }
-        for (uint32_t i = 0; i < n; i++) {
-            uint64_t v;
-            if (nx_varint_decode(&p, end, &v)) return -1;
-            it->pc_vals[i] = (uint32_t)v;
+        } else {
+            for (uint32_t i = 0; i < n; i++) {
+                uint64_t v;
+                if (nx_varint_decode(&p, end, &v)) return -1;
+                it->pc_vals[i] = (uint32_t)v;
+            }
         }
     }
     it->pc_decoded = true;
     return 0;
 }
 
-int nx_postings_positions(nx_postings *it, const uint32_t **pos) {
+/* Moves the position cursor forward to block `want` and decodes it. */
+static int pos_load(nx_postings *it, uint64_t want) {
+    uint64_t full = it->cf / NX_BLOCK;
+    while (it->pc_block < want) {
+        if (it->pc_block >= full) return -1;
+        it->pc_ptr = skip_pfor(it->pc_ptr, it->pos_end);
+        if (!it->pc_ptr) return -1;
+        it->pc_block++;
+        it->pc_decoded = false;
+    }
+    return it->pc_block != want || pos_decode(it);
+}
+
+/* Positions block `want` decoded, with values [0, used). */
+static inline int pos_seek(nx_postings *it, uint64_t want, uint32_t used) {
+    if ((it->pc_block != want || !it->pc_decoded) && pos_load(it, want)) return -1;
+    return want >= it->cf / NX_BLOCK && used > it->cf % NX_BLOCK ? -1 : 0;
+}
+
+static int pos_buf_reserve(nx_postings *it, uint32_t n) {
+    if (n <= it->pos_buf_cap) return 0;
+    uint32_t cap = it->pos_buf_cap;
+    while (cap < n) cap *= 2;
+    uint32_t *nb = it->pos_buf == it->pos_inline ? malloc(sizeof *nb * cap)
+                                                 : realloc(it->pos_buf, sizeof *nb * cap);
+    if (!nb) return NEWSIDX_ERR_NOMEM;
+    it->pos_buf = nb;
+    it->pos_buf_cap = cap;
+    return 0;
+}
+
+int nx_postings_deltas(nx_postings *it, const uint32_t **deltas) {
     if (!it->want_positions || it->doc == NX_NO_DOC) return NEWSIDX_ERR_INVALID;
     if (it->freq_src) nx_postings_decode_freqs(it);
-    if (!it->pulsed)
-        while (it->acc_i < it->i) it->acc += it->freqs[it->acc_i++];
     uint32_t freq = it->freqs[it->i];
-    if (freq > it->pos_buf_cap) {
-        uint32_t cap = it->pos_buf_cap;
-        while (cap < freq) cap *= 2;
-        uint32_t *nb = it->pos_buf == it->pos_inline ? malloc(sizeof *nb * cap)
-                                                     : realloc(it->pos_buf, sizeof *nb * cap);
-        if (!nb) return NEWSIDX_ERR_NOMEM;
-        it->pos_buf = nb;
-        it->pos_buf_cap = cap;
-    }
     if (it->pulsed) {
         /* walk the inline position varints forward to this doc's */
         const uint8_t *p = it->pc_ptr;
@@ -927,37 +941,53 @@ int nx_postings_positions(nx_postings *it, const uint32_t **pos) {
                 if (nx_varint_decode(&p, it->pulsed_end, &v)) return NEWSIDX_ERR_CORRUPT;
             }
         it->pc_ptr = p;
-        uint32_t prev = 0;
+        if (pos_buf_reserve(it, freq)) return NEWSIDX_ERR_NOMEM;
         for (uint32_t j = 0; j < freq; j++) {
             uint64_t v;
             if (nx_varint_decode(&p, it->pulsed_end, &v)) return NEWSIDX_ERR_CORRUPT;
-            prev += (uint32_t)v;
-            it->pos_buf[j] = prev;
+            it->pos_buf[j] = (uint32_t)v;
         }
-        *pos = it->pos_buf;
+        *deltas = it->pos_buf;
         return (int)freq;
     }
-    /* it->acc counts positions from the start of the block's first pos
-     * block (dc.pblock); walk the position cursor forward to them. */
-    uint64_t g = it->acc;
-    uint64_t full = it->cf / NX_BLOCK;
-    uint32_t prev = 0;
-    for (uint32_t j = 0; j < freq; j++, g++) {
-        uint64_t want = it->dc.pblock + g / NX_BLOCK;
-        while (it->pc_block < want) {
-            if (it->pc_block >= full) return NEWSIDX_ERR_CORRUPT;
-            it->pc_ptr = skip_pfor(it->pc_ptr, it->pos_end);
-            if (!it->pc_ptr) return NEWSIDX_ERR_CORRUPT;
-            it->pc_block++;
-            it->pc_decoded = false;
-        }
-        if (!it->pc_decoded && pos_decode(it)) return NEWSIDX_ERR_CORRUPT;
-        uint32_t v = it->pc_vals[g % NX_BLOCK];
-        prev = j == 0 ? v : prev + v;
-        it->pos_buf[j] = prev;
+    /* it->acc counts positions from the start of the doc block's first
+     * positions block (dc.pblock): the doc's deltas start at index
+     * acc % 128 of block dc.pblock + acc / 128. Most docs' fit in that
+     * block and are returned in place; the others are gathered. */
+    uint64_t skipped = 0;
+    for (uint32_t k = it->acc_i, i = it->i; k < i; k++) skipped += it->freqs[k];
+    uint64_t acc = it->acc += skipped;
+    it->acc_i = it->i;
+    uint64_t want = it->dc.pblock + acc / NX_BLOCK;
+    uint32_t in = (uint32_t)(acc % NX_BLOCK);
+    if (in + freq <= NX_BLOCK) {
+        if (pos_seek(it, want, in + freq)) return NEWSIDX_ERR_CORRUPT;
+        *deltas = it->pc_vals + in;
+        return (int)freq;
     }
-    *pos = it->pos_buf;
+    if (pos_buf_reserve(it, freq)) return NEWSIDX_ERR_NOMEM;
+    for (uint32_t j = 0; j < freq; in = 0, want++) {
+        uint32_t take = NX_BLOCK - in < freq - j ? NX_BLOCK - in : freq - j;
+        if (pos_seek(it, want, in + take)) return NEWSIDX_ERR_CORRUPT;
+        /* (a loop: memcpy of this bounded size is inlined as rep movs,
+         * slow to start) */
+        for (uint32_t k = 0; k < take; k++) it->pos_buf[j + k] = it->pc_vals[in + k];
+        j += take;
+    }
+    *deltas = it->pos_buf;
     return (int)freq;
+}
+
+int nx_postings_positions(nx_postings *it, const uint32_t **pos) {
+    const uint32_t *d;
+    int n = nx_postings_deltas(it, &d);
+    if (n < 0) return n;
+    if (pos_buf_reserve(it, (uint32_t)n)) return NEWSIDX_ERR_NOMEM;
+    /* d may be pos_buf itself: summing in place is fine */
+    uint32_t prev = 0, *out = it->pos_buf;
+    for (int j = 0; j < n; j++) out[j] = prev += d[j];
+    *pos = out;
+    return n;
 }
 
 uint32_t nx_postings_shallow_advance(nx_postings *it, uint32_t target) {

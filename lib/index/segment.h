@@ -143,13 +143,24 @@ static inline uint32_t nx_postings_doc(const nx_postings *it) { return it->doc; 
 uint32_t nx_postings_next(nx_postings *it);
 /* First doc >= target (target > current doc), or NX_NO_DOC. Uses skips. */
 uint32_t nx_postings_advance(nx_postings *it, uint32_t target);
+/* Decodes the current block's freqs (private: nx_postings_freq does it on
+ * first use). */
+void nx_postings_decode_freqs(nx_postings *it);
 /* Term frequency in the current doc. A block's freqs are decoded on first
  * use (counting never needs them); if they are damaged, every freq of the
  * block reads 1 and the iterator ends after the current doc. */
-uint32_t nx_postings_freq(nx_postings *it);
+static inline uint32_t nx_postings_freq(nx_postings *it) {
+    if (it->freq_src) nx_postings_decode_freqs(it);
+    return it->freqs[it->i];
+}
 /* Positions of the term in the current doc, increasing; returns their count
  * (= freq) and sets *pos. Valid until the iterator moves. <0 if corrupt. */
 int nx_postings_positions(nx_postings *it, const uint32_t **pos);
+/* The same as deltas: (*deltas)[0] is the first position, (*deltas)[j] the
+ * gap from position j - 1 to position j. Usually points into the decoded
+ * block (no copy): phrase matching sums them on the fly. Valid until the
+ * iterator moves or positions of the current doc are asked for again. */
+int nx_postings_deltas(nx_postings *it, const uint32_t **deltas);
 /* Block-max data: moves the skip cursor (not the doc cursor) to the block
  * that may contain target and returns that block's last doc (NX_NO_DOC when
  * target is past the last doc). */
@@ -173,7 +184,6 @@ static inline const uint32_t *nx_postings_block_docs(const nx_postings *it, uint
     *n = it->n_in_block;
     return it->docs;
 }
-void nx_postings_decode_freqs(nx_postings *it); /* private: see nx_postings_freq */
 static inline const uint32_t *nx_postings_block_freqs(nx_postings *it) {
     if (it->freq_src) nx_postings_decode_freqs(it);
     return it->freqs;

@@ -159,6 +159,8 @@ typedef struct phr_it {
     double weight;            /* boost * field weight * sum of idf */
     uint32_t freq;            /* phrase/window frequency of the current doc */
     bool need_freq;           /* false when counting: the first occurrence will do */
+    double floor;             /* top-k pruning at the top (run_blockmax): a doc scoring
+                               * at most this cannot enter the heap; 0 = none */
     uint64_t bitmap[PHRASE_BITMAP_BITS / 64]; /* two-word phrases: zero between docs */
     int rc;                   /* sticky corruption error */
 } phr_it;
@@ -167,8 +169,143 @@ typedef struct phr_it {
  * are on it). Phrase: start positions s with s + offset_i in every term's
  * positions. Proximity: positions p of any query term such that every term
  * occurs in [p, p + window - 1]. */
+/* The common two-word phrase, from the words' position deltas (summed on
+ * the fly), with everything in registers. */
+static uint32_t phr_count2(phr_it *it) {
+    const uint32_t *d0, *d1;
+    int r0 = nx_postings_deltas(&it->p[0], &d0);
+    int r1 = r0 < 0 ? r0 : nx_postings_deltas(&it->p[1], &d1);
+    if (r1 < 0) {
+        it->rc = r1 == NEWSIDX_ERR_NOMEM ? r1 : NEWSIDX_ERR_CORRUPT;
+        return 0;
+    }
+    uint32_t c0 = (uint32_t)r0, c1 = (uint32_t)r1, count = 0;
+    if (!c0 || !c1) return 0;
+    uint32_t shift = it->offsets[1] - it->offsets[0];
+    /* Mark the rarer word's positions (the first word's shifted by the
+     * offset) in a bitmap and test the other's: branch-free (a merge
+     * mispredicts on every step; marking is a read-modify-write chain,
+     * testing only loads). Indices are masked so that damaged positions
+     * stay inside the bitmap; `high` (the OR of all marked positions) says
+     * whether they all fit. */
+    const uint32_t *dm = d0, *dt = d1;
+    uint32_t cm = c0, ct = c1, pm = shift, pt = 0, high = 0;
+    if (c0 > c1) {
+        dm = d1, dt = d0, cm = c1, ct = c0, pm = 0, pt = shift;
+    }
+    const uint32_t mask = PHRASE_BITMAP_BITS - 1;
+    uint64_t *bits = it->bitmap;
+    for (uint32_t a = 0; a < cm; a++) {
+        pm += dm[a];
+        high |= pm;
+        bits[(pm & mask) >> 6] |= (uint64_t)1 << (pm & 63);
+    }
+    if (high < PHRASE_BITMAP_BITS) {
+        /* a tested position past the bitmap matches nothing, and neither
+         * does any later one */
+        if (it->need_freq) {
+            for (uint32_t k = 0; k < ct; k++) {
+                pt += dt[k];
+                if (pt >= PHRASE_BITMAP_BITS) break;
+                count += (uint32_t)(bits[pt >> 6] >> (pt & 63)) & 1;
+            }
+        } else {
+            for (uint32_t k = 0; k < ct && !count; k++) {
+                pt += dt[k];
+                if (pt >= PHRASE_BITMAP_BITS) break;
+                count = (uint32_t)(bits[pt >> 6] >> (pt & 63)) & 1;
+            }
+        }
+        /* unmark (a memset of the range starts slowly: rep stos) */
+        pm = c0 > c1 ? 0 : shift;
+        for (uint32_t a = 0; a < cm; a++) {
+            pm += dm[a];
+            bits[pm >> 6] = 0;
+        }
+        return count;
+    }
+    memset(bits, 0, sizeof it->bitmap);
+    /* long documents: merge */
+    uint32_t p0 = 0, p1 = d1[0], j = 0;
+    for (uint32_t a = 0; a < c0; a++) {
+        p0 += d0[a];
+        uint64_t want = (uint64_t)p0 + shift;
+        while (p1 < want && ++j < c1) p1 += d1[j];
+        if (j >= c1) break;
+        if (p1 == want) {
+            count++;
+            if (!it->need_freq) break;
+        }
+    }
+    return count;
+}
+
+/* Longer phrases whose rarest word (in this doc) occurs at most this often:
+ * candidate starts in a local array. */
+#define PHRASE_CANDIDATES 64
+
+/* A phrase of three or more words: the candidate starts are the positions
+ * of the word rarest in this doc (minus its offset); each other word, from
+ * the rarer to the more frequent, keeps those it continues. Once none is
+ * left the remaining words' positions are not decoded at all. Returns
+ * UINT32_MAX when the rarest word is too frequent for the local array. */
+static uint32_t phr_countn(phr_it *it) {
+    uint32_t n = it->n, *ord = it->idx;
+    for (uint32_t t = 0; t < n; t++) {
+        uint32_t f = nx_postings_freq(&it->p[t]), j = t;
+        while (j > 0 && nx_postings_freq(&it->p[ord[j - 1]]) > f) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = t;
+    }
+    if (nx_postings_freq(&it->p[ord[0]]) > PHRASE_CANDIDATES) return UINT32_MAX;
+    uint32_t cand[PHRASE_CANDIDATES], n_cand = 0;
+    const uint32_t *d;
+    int c = nx_postings_deltas(&it->p[ord[0]], &d);
+    if (c < 0 || c > PHRASE_CANDIDATES) {
+        it->rc = c == NEWSIDX_ERR_NOMEM ? c : NEWSIDX_ERR_CORRUPT;
+        return 0;
+    }
+    uint32_t off = it->offsets[ord[0]], pos = 0;
+    for (int k = 0; k < c; k++) {
+        pos += d[k];
+        if (pos >= off) cand[n_cand++] = pos - off; /* else: would start before the doc */
+    }
+    for (uint32_t r = 1; r < n && n_cand; r++) {
+        c = nx_postings_deltas(&it->p[ord[r]], &d);
+        if (c <= 0) {
+            it->rc = c == NEWSIDX_ERR_NOMEM ? c : NEWSIDX_ERR_CORRUPT;
+            return 0;
+        }
+        /* merge the candidates with this word's positions (summed as they
+         * are needed); the last word may stop at the first match */
+        bool first_only = r == n - 1 && !it->need_freq;
+        uint32_t kept = 0, j = 1;
+        uint64_t want;
+        off = it->offsets[ord[r]];
+        pos = d[0];
+        for (uint32_t k = 0; k < n_cand; k++) {
+            want = (uint64_t)cand[k] + off;
+            while (pos < want && j < (uint32_t)c) pos += d[j++];
+            if (pos < want) break;
+            if (pos == want) {
+                cand[kept++] = cand[k];
+                if (first_only) break;
+            }
+        }
+        n_cand = kept;
+    }
+    return n_cand;
+}
+
 static uint32_t phr_count(phr_it *it) {
     uint32_t n = it->n;
+    if (!it->near && n == 2) return phr_count2(it);
+    if (!it->near) {
+        uint32_t count = phr_countn(it);
+        if (count != UINT32_MAX) return count;
+    }
     for (uint32_t i = 0; i < n; i++) {
         int c = nx_postings_positions(&it->p[i], &it->pos[i]);
         if (c < 0) {
@@ -180,44 +317,6 @@ static uint32_t phr_count(phr_it *it) {
         it->idx2[i] = 0;
     }
     uint32_t count = 0;
-    if (!it->near && n == 2) {
-        /* the common two-word phrase, with everything in registers */
-        const uint32_t *p0 = it->pos[0], *p1 = it->pos[1];
-        uint32_t c0 = it->cnt[0], c1 = it->cnt[1], j = 0;
-        uint64_t delta = (uint64_t)it->offsets[1] - it->offsets[0];
-        if (c1 && c0 && p1[c1 - 1] < PHRASE_BITMAP_BITS && p0[c0 - 1] + delta < PHRASE_BITMAP_BITS) {
-            /* branch-free: mark the rarer word's (shifted) positions in a
-             * bitmap and test the other's (a merge mispredicts on every
-             * step; marking is a read-modify-write chain, testing only loads) */
-            uint64_t *bits = it->bitmap;
-            if (c0 <= c1) {
-                for (uint32_t a = 0; a < c0; a++) {
-                    uint64_t w = p0[a] + delta;
-                    bits[w >> 6] |= (uint64_t)1 << (w & 63);
-                }
-                for (uint32_t k = 0; k < c1; k++) count += (uint32_t)(bits[p1[k] >> 6] >> (p1[k] & 63)) & 1;
-                for (uint32_t a = 0; a < c0; a++) bits[(p0[a] + delta) >> 6] = 0;
-            } else {
-                for (uint32_t k = 0; k < c1; k++) bits[p1[k] >> 6] |= (uint64_t)1 << (p1[k] & 63);
-                for (uint32_t a = 0; a < c0; a++) {
-                    uint64_t w = p0[a] + delta;
-                    count += (uint32_t)(bits[w >> 6] >> (w & 63)) & 1;
-                }
-                for (uint32_t k = 0; k < c1; k++) bits[p1[k] >> 6] = 0;
-            }
-            return count;
-        }
-        for (uint32_t a = 0; a < c0; a++) {
-            uint64_t want = p0[a] + delta;
-            while (j < c1 && p1[j] < want) j++;
-            if (j == c1) break;
-            if (p1[j] == want) {
-                count++;
-                if (!it->need_freq) break;
-            }
-        }
-        return count;
-    }
     if (!it->near) {
         for (uint32_t a = 0; a < it->cnt[0]; a++) {
             uint64_t s = (uint64_t)it->pos[0][a] - it->offsets[0];
@@ -272,6 +371,23 @@ static uint32_t phr_settle(phr_it *it, uint32_t t) {
         }
         if (d == NX_NO_DOC) break;
         if (!all) continue;
+        if (it->floor > 0) {
+            /* the phrase's frequency is at most its rarest word's (a
+             * proximity's: their sum), as in phr_shallow but with this
+             * doc's norm: no positions for a doc that cannot win */
+            uint32_t tf = UINT32_MAX;
+            uint64_t sum = 0;
+            for (uint32_t k = 0; k < it->n; k++) {
+                uint32_t f = nx_postings_freq(&it->p[k]);
+                if (f < tf) tf = f;
+                sum += f;
+            }
+            double bound = it->weight * bm25_tf(it->near ? (double)sum : (double)tf, it->k_norm[it->norms[d]]);
+            if (bound * (1.0 + 1e-9) <= it->floor) {
+                d++;
+                continue;
+            }
+        }
         it->freq = phr_count(it);
         if (it->freq > 0 || it->rc) break;
         d++;
@@ -1756,6 +1872,7 @@ static int run_blockmax(run *R, uint32_t si, sit *root) {
                 continue;
             }
         }
+        if (topk_full(T) && root->ops == &phr_ops) ((phr_it *)root)->floor = T->h[0].score;
         uint32_t d = root->doc >= target ? root->doc : root->ops->advance(root, target);
         if (d == NX_NO_DOC) break;
         if (topk_full(T) && d > up) {
