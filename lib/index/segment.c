@@ -617,8 +617,27 @@ static const uint8_t *patch_exceptions(const uint8_t *p, const uint8_t *end, uns
     if (n_exc == 0) return p;
     if (p >= end) return NULL;
     unsigned e = *p++, w = 7 + e;
-    if (e == 0 || b + e > 32 || (size_t)(end - p) < ((size_t)n_exc * w + 7) / 8) return NULL;
+    size_t bytes = ((size_t)n_exc * w + 7) / 8;
+    if (e == 0 || b + e > 32 || (size_t)(end - p) < bytes) return NULL;
     uint64_t acc = 0, mask = ((uint64_t)1 << w) - 1;
+    if ((size_t)(end - p) - bytes >= 8) {
+        /* 8 readable bytes past the list: one unaligned little-endian
+         * load per field (it starts at most 7 bits in and is at most 39
+         * bits wide) */
+        size_t bit = 0;
+        for (unsigned x = 0; x < n_exc; x++, bit += w) {
+            uint64_t v;
+            memcpy(&v, p + (bit >> 3), 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            v = __builtin_bswap64(v);
+#endif
+            uint64_t f = (v >> (bit & 7)) & mask;
+            unsigned idx = (unsigned)(f & 127);
+            if (idx >= n) return NULL;
+            out[idx] |= (uint32_t)(f >> 7) << b;
+        }
+        return p + bytes;
+    }
     unsigned nb = 0;
     for (unsigned x = 0; x < n_exc; x++) {
         while (nb < w) {

@@ -206,6 +206,16 @@ static inline uint32_t nx_block_seek(const uint32_t *docs, uint32_t from, uint32
     }
     return (uint32_t)(b - docs);
 }
+/* nx_postings_advance with its common case inline: target is in the
+ * decoded block (or the cursor is already at or past it). */
+static inline uint32_t nx_postings_advance_near(nx_postings *it, uint32_t target) {
+    if (it->doc >= target) return it->doc; /* NX_NO_DOC is above any target */
+    if (it->docs[it->n_in_block - 1] >= target) {
+        it->i = nx_block_seek(it->docs, it->i, it->n_in_block, target);
+        return it->doc = it->docs[it->i];
+    }
+    return nx_postings_advance(it, target);
+}
 /* Moves the doc cursor to index k (< *n) of the decoded block: forward
  * only (k at or after the cursor), so positions stay in step. */
 static inline void nx_postings_seek_in_block(nx_postings *it, uint32_t k) {

@@ -356,14 +356,12 @@ static uint32_t phr_settle(phr_it *it, uint32_t t) {
     nx_postings *lead = &it->p[it->lead_order[0]];
     uint32_t d = t;
     for (;;) {
-        if (lead->doc < d) nx_postings_advance(lead, d);
-        d = lead->doc;
+        d = nx_postings_advance_near(lead, d);
         if (d == NX_NO_DOC) break;
         bool all = true;
         for (uint32_t k = 1; k < it->n; k++) {
             nx_postings *o = &it->p[it->lead_order[k]];
-            if (o->doc < d) nx_postings_advance(o, d);
-            if (o->doc != d) {
+            if (nx_postings_advance_near(o, d) != d) {
                 d = o->doc;
                 all = false;
                 break;
