@@ -1894,6 +1894,70 @@ static void close_positions(search *S) {
     S->with_pos = NULL;
 }
 
+/* Counts a phrase or proximity window by window, as run_blockmax_and walks
+ * an AND: a window runs from the target to the first end of the words'
+ * current blocks; its candidates are the rarest word's docs there, merged
+ * with the other words' block arrays, and only the docs in every list get
+ * their positions matched (phr_count), each word's cursor moved straight
+ * to its index. The docs counted are those phr_next would visit: the
+ * window's docs are all of the lists' common docs in it, in order; a
+ * damaged block that ends a list early, or corrupt positions, end the
+ * count where phr_settle would end. */
+static int run_count_phrase(run *R, uint32_t si, phr_it *it) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
+    uint32_t n = it->n, target = it->base.doc;
+    if (target == NX_NO_DOC) return S->rc;
+    R->total += !deletions || nx_segment_is_live(seg, target); /* settled on by make_phrase */
+    target++;
+    blk_cur *cur = nx_arena_alloc(&S->seg_arena, n * sizeof *cur);
+    uint32_t (*at)[WINDOW_MAX] = nx_arena_alloc(&S->seg_arena, n * sizeof *at); /* per word: block index of each candidate */
+    NX_RETURN_IF(!cur || !at, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    for (uint32_t i = 0; i < n; i++) cur[i].p = &it->p[it->lead_order[i]];
+    blk_cur *lead = &cur[0];
+    uint32_t cand[WINDOW_MAX];
+    while (target != NX_NO_DOC) {
+        /* every list onto its first doc >= target */
+        uint32_t up = NX_NO_DOC, ahead = target;
+        bool ended = false; /* a list has: no more matches */
+        for (uint32_t i = 0; i < n && !ended; i++) {
+            uint32_t x = nx_postings_advance_near(cur[i].p, target);
+            ended = x == NX_NO_DOC;
+            if (x > ahead) ahead = x;
+            if (!ended) bc_load(&cur[i]);
+            if (!ended && cur[i].last < up) up = cur[i].last;
+        }
+        if (ended) break;
+        if (ahead > up) {
+            target = ahead; /* nothing common before ahead */
+            continue;
+        }
+        uint32_t m = 0, k = lead->i;
+        for (; k < lead->n && lead->docs[k] <= up; k++) {
+            cand[m] = lead->docs[k];
+            at[0][m++] = k;
+        }
+        for (uint32_t j = 1; j < n && m; j++) {
+            if (j == 1) m = window_merge(&cur[j], cand, m, at, 1);
+            else if (j == 2) m = window_merge(&cur[j], cand, m, at, 2);
+            else m = window_merge(&cur[j], cand, m, at, j);
+        }
+        for (k = 0; k < m; k++) {
+            for (uint32_t i = 0; i < n; i++) {
+                nx_postings *p = cur[i].p;
+                if (at[i][k] >= p->n_in_block) return S->rc; /* damaged freqs ended it */
+                nx_postings_seek_in_block(p, at[i][k]);
+            }
+            bool matched = phr_count(it) > 0;
+            if (it->rc) return S->rc;
+            if (matched) R->total += !deletions || nx_segment_is_live(seg, cand[k]);
+        }
+        target = up + 1;
+    }
+    return S->rc;
+}
+
 /* Counts the live matches of an iterator, without scores or facets. A
  * single term in a segment without deletions is its df; an OR of terms is
  * counted window by window in a bitset (each postings list is walked once,
@@ -1907,6 +1971,7 @@ static int run_count(run *R, uint32_t si, sit *root) {
         return 0;
     }
     if (and_of_terms(root)) return run_count_and(R, si, (and_it *)root);
+    if (root->ops == &phr_ops) return run_count_phrase(R, si, (phr_it *)root);
     bool all_pt = root->ops == &or_ops || root->ops == &orh_ops;
     if (all_pt) {
         or_it *o = (or_it *)root;
