@@ -768,6 +768,7 @@ static int load_block(nx_postings *it) {
     it->doc = it->docs[0];
     it->acc_i = 0;
     it->acc = c->pin;
+    it->cum_ok = false;
     it->pc_block = c->pblock;
     it->pc_ptr = it->pos_base + c->poff;
     it->pc_decoded = false;
@@ -973,9 +974,18 @@ int nx_postings_deltas(nx_postings *it, const uint32_t **deltas) {
      * positions block (dc.pblock): the doc's deltas start at index
      * acc % 128 of block dc.pblock + acc / 128. Most docs' fit in that
      * block and are returned in place; the others are gathered. */
-    uint64_t skipped = 0;
-    for (uint32_t k = it->acc_i, i = it->i; k < i; k++) skipped += it->freqs[k];
-    uint64_t acc = it->acc += skipped;
+    if (!it->cum_ok) {
+        /* once per block: the positions skipped between two docs asked
+         * for are a difference (a sum per call cost a loop exit
+         * misprediction each) */
+        uint64_t sum = 0;
+        for (uint32_t k = 0; k < it->n_in_block; k++) {
+            it->cum[k] = sum;
+            sum += it->freqs[k];
+        }
+        it->cum_ok = true;
+    }
+    uint64_t acc = it->acc += it->cum[it->i] - it->cum[it->acc_i];
     it->acc_i = it->i;
     uint64_t want = it->dc.pblock + acc / NX_BLOCK;
     uint32_t in = (uint32_t)(acc % NX_BLOCK);

@@ -131,6 +131,8 @@ typedef struct nx_postings {
     uint32_t pos_buf_cap;
     uint32_t *pos_buf;             /* pos_inline or a grown malloc'd buffer */
     uint32_t pos_inline[64];
+    bool cum_ok;                   /* cum holds the decoded block's freq prefix sums */
+    uint64_t cum[128];             /* cum[k]: freqs of docs [0, k) of the block */
 } nx_postings;
 
 /* Opens an iterator on a term's postings. want_positions: positions will be
