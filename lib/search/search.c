@@ -1894,6 +1894,38 @@ static void close_positions(search *S) {
     S->with_pos = NULL;
 }
 
+enum { MAP_SPAN = 4096 };
+
+/* window_merge through a direct map from doc id (minus c's current doc) to
+ * c's block index, when c's docs up to the last candidate span less than
+ * MAP_SPAN ids: c's docs are stored in the map and each candidate is
+ * looked up, with no dependency from one step to the next (a merge's
+ * steps wait on each other). Stale entries from earlier windows need no
+ * clearing: a looked-up index counts only when it is in the block and
+ * holds the candidate. Returns UINT32_MAX (nothing changed) when the span
+ * is too wide. Leaves c->i unchanged. */
+static inline __attribute__((always_inline)) uint32_t
+window_map(const blk_cur *c, uint32_t *cand, uint32_t m, uint32_t (*at)[WINDOW_MAX], uint32_t j,
+           uint8_t *map) {
+    const uint32_t *D = c->docs; /* NX_BLOCK entries: any index read below 128 is inside */
+    uint32_t i = c->i, n = c->n, base = D[i], top = cand[m - 1];
+    if (top < base || top - base >= MAP_SPAN) return UINT32_MAX;
+    uint32_t span = top - base;
+    for (uint32_t k = i; k < n && D[k] <= top; k++) map[D[k] - base] = (uint8_t)k;
+    uint32_t keep = 0;
+    for (uint32_t k = 0; k < m; k++) {
+        uint32_t x = cand[k], off = x - base; /* wraps (then fails) when x < base */
+        bool in = off <= span;
+        uint32_t idx = map[in ? off : 0];
+        bool ok = in & (idx < n) & (D[idx] == x);
+        cand[keep] = x;
+        for (uint32_t l = 0; l < j; l++) at[l][keep] = at[l][k];
+        at[j][keep] = idx;
+        keep += ok;
+    }
+    return keep;
+}
+
 /* Counts a phrase or proximity window by window, as run_blockmax_and walks
  * an AND: a window runs from the target to the first end of the words'
  * current blocks; its candidates are the rarest word's docs there, merged
@@ -1913,7 +1945,9 @@ static int run_count_phrase(run *R, uint32_t si, phr_it *it) {
     target++;
     blk_cur *cur = nx_arena_alloc(&S->seg_arena, n * sizeof *cur);
     uint32_t (*at)[WINDOW_MAX] = nx_arena_alloc(&S->seg_arena, n * sizeof *at); /* per word: block index of each candidate */
-    NX_RETURN_IF(!cur || !at, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    uint8_t *map = nx_arena_alloc(&S->seg_arena, MAP_SPAN);
+    NX_RETURN_IF(!cur || !at || !map, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    memset(map, 0, MAP_SPAN);
     for (uint32_t i = 0; i < n; i++) cur[i].p = &it->p[it->lead_order[i]];
     blk_cur *lead = &cur[0];
     uint32_t cand[WINDOW_MAX];
@@ -1939,7 +1973,11 @@ static int run_count_phrase(run *R, uint32_t si, phr_it *it) {
             at[0][m++] = k;
         }
         for (uint32_t j = 1; j < n && m; j++) {
-            if (j == 1) m = window_merge(&cur[j], cand, m, at, 1);
+            uint32_t kept = j == 1   ? window_map(&cur[j], cand, m, at, 1, map)
+                            : j == 2 ? window_map(&cur[j], cand, m, at, 2, map)
+                                     : window_map(&cur[j], cand, m, at, j, map);
+            if (kept != UINT32_MAX) m = kept;
+            else if (j == 1) m = window_merge(&cur[j], cand, m, at, 1);
             else if (j == 2) m = window_merge(&cur[j], cand, m, at, 2);
             else m = window_merge(&cur[j], cand, m, at, j);
         }
