@@ -1547,6 +1547,69 @@ START_TEST(test_phrases_in_long_documents_and_with_frequent_words) {
 }
 END_TEST
 
+/* Phrase totals over lists of many blocks, in a segment with deleted docs:
+ * counting (window by window over the words' blocks) and the exact total
+ * of a top-k search agree with the totals known by construction, also when
+ * the rarest word's docs lie far apart in another word's block. */
+START_TEST(test_phrase_totals_over_many_blocks_with_deletions) {
+    const char *dir = "test_search_phrcount.idx";
+    char cmd[256], err[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    newsidx_writer_options wo;
+    newsidx_writer_options_init(&wo);
+    newsidx_writer *w;
+    ck_assert_msg(newsidx_writer_open(dir, &wo, err, sizeof err, &w) == 0, "%s", err);
+    enum { N = 6000 };
+    for (int i = 0; i < N; i++) {
+        char id[16], body[256];
+        snprintf(id, sizeof id, "d%d", i);
+        static const char *const base[3] = {"alpha beta filler", "beta filler alpha", "filler alpha"};
+        snprintf(body, sizeof body, "%s%s%s%s", base[i % 3],
+                 i % 1000 == 0 ? " omega alpha beta" : i % 1000 == 500 ? " omega beta alpha" : "",
+                 i % 100 == 0 ? " kappa lambda" : i % 50 == 0 ? " lambda kappa" : "",
+                 i % 2500 == 0 ? " sigma kappa lambda" : "");
+        article a = {id, "t", body, NULL, NULL, NULL};
+        add_article(w, &a, NULL);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    /* replaced (deleted in the first segment): d0, d3, ..., d597 */
+    for (int i = 0; i < 600; i += 3) {
+        char id[16];
+        snprintf(id, sizeof id, "d%d", i);
+        article a = {id, "t", "filler", NULL, NULL, NULL};
+        add_article(w, &a, NULL);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r;
+    ck_assert_int_eq(newsidx_reader_open(dir, err, sizeof err, &r), 0);
+    const char *qs[] = {"\"alpha beta\"", "\"omega alpha beta\"", "\"kappa lambda\"",
+                        "\"sigma kappa lambda\"", "\"beta alpha\""};
+    /* alpha beta: i % 3 == 0 from 600 on, and d1000, d2000, d4000, d5000;
+     * kappa lambda: i % 100 == 0 but d0 and d300 */
+    const uint64_t totals[] = {1800 + 4, 5, 58, 2, 6};
+    for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
+        newsidx_query *q = parse_ok(r, qs[i]);
+        for (int mode = 0; mode < 2; mode++) {
+            newsidx_search_options o;
+            newsidx_search_options_init(&o);
+            o.snippets = 0;
+            o.fields = "";
+            o.exact_total = 1;
+            o.count_only = mode == 1;
+            newsidx_results *res = search_ok(r, q, &o);
+            ck_assert_msg(newsidx_results_total(res) == totals[i], "[%s] mode %d: total %llu, want %llu",
+                          qs[i], mode, (unsigned long long)newsidx_results_total(res),
+                          (unsigned long long)totals[i]);
+            newsidx_results_free(res);
+        }
+        newsidx_query_free(q);
+    }
+    newsidx_reader_close(r);
+}
+END_TEST
+
 /* With stopwords, the query analyzer drops them too and a phrase keeps
  * their gaps: "bank of england" matches bank, one word, england. */
 typedef struct seq_ctx {
@@ -1799,6 +1862,7 @@ static Suite *search_suite(void) {
     tcase_add_test(tc, test_threads_sharing_a_reader_get_the_results_of_one_thread);
     tcase_add_test(tc, test_stopwords_are_dropped_from_queries_and_phrases_keep_their_gaps);
     tcase_add_test(tc, test_phrases_in_long_documents_and_with_frequent_words);
+    tcase_add_test(tc, test_phrase_totals_over_many_blocks_with_deletions);
     tcase_add_test(tc, test_search_rejects_bad_arguments);
     tcase_add_test(tc, test_expansions_beyond_max_clauses_give_err_limit);
     tcase_add_test(tc, test_cli_prints_hits_json_count_and_caret_errors);
