@@ -40,15 +40,18 @@ typedef struct wstream {
 } wstream;
 
 /* One cache line per term (the array is 64-byte aligned): a token touches
- * its term's line and, for keys longer than 8 bytes, the key's tail. */
+ * its term's line and, only for keys longer than 16 bytes (terms of 16
+ * bytes and more), the key's tail in w->keys. Counts of doc entries and
+ * positions are not kept: the flush reads a doc stream up to its write
+ * pointer and grows its scratch as it goes, which left room for the
+ * second 8 key bytes (the key tail was a sixth of the adding loop's
+ * stalls). */
 typedef struct wterm {
-    uint64_t key8;    /* the key's first 8 bytes (little-endian), zero padded */
+    uint64_t key8[2]; /* the key's first 16 bytes (little-endian), zero padded */
     uint32_t key_off;
     uint16_t key_len; /* field byte + term */
     uint8_t ds_level, ps_level; /* slice levels of the two streams */
-    uint32_t df;      /* entries in the doc stream (the pending doc excluded) */
     uint32_t pending_doc, pending_freq, last_pos, written_doc;
-    uint32_t cf;      /* < 2^32: each occurrence takes a pool byte, the pool < 4 GiB */
     wstream ds, ps;
 } wterm;
 _Static_assert(sizeof(wterm) == 64, "a term entry is one cache line");
@@ -311,7 +314,6 @@ static inline int add_doc_entry(newsidx_writer *w, wterm *t) {
     NX_FORWARD(stream_varint(w, &t->ds, &t->ds_level, (uint64_t)delta << 1 | (t->pending_freq == 1)));
     if (t->pending_freq != 1) NX_FORWARD(stream_varint(w, &t->ds, &t->ds_level, t->pending_freq));
     t->written_doc = t->pending_doc;
-    t->df++;
     t->pending_doc = UINT32_MAX;
     return 0;
 }
@@ -395,18 +397,23 @@ static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t
     uint32_t i = (uint32_t)h & w->term_mask;
     wterm *t = NULL;
     /* key bytes past len are readable (KEY_SLACK) */
-    uint64_t key8 = nx_load_u64le(key);
-    if (len < 8) key8 &= ((uint64_t)1 << (8 * len)) - 1;
+    uint64_t key8 = nx_load_u64le(key), key16 = 0;
+    if (len < 8) {
+        key8 &= ((uint64_t)1 << (8 * len)) - 1;
+    } else if (len > 8) {
+        key16 = nx_load_u64le(key + 8);
+        if (len < 16) key16 &= ((uint64_t)1 << (8 * (len - 8))) - 1;
+    }
     /* the slot keeps the hash's high half: a probe touches the term only
      * when those 32 bits agree, and the key buffer only for keys longer
-     * than 8 bytes */
+     * than 16 bytes */
     for (;; i = (i + 1) & w->term_mask) {
         uint64_t s = w->term_slots[i];
         if (!s) break;
         if ((s >> 32) != (h >> 32)) continue;
         wterm *e = &w->terms[(uint32_t)s - 1];
-        if (e->key8 == key8 && e->key_len == len &&
-            (len <= 8 || key_eq(w->keys.data + e->key_off + 8, key + 8, len - 8))) {
+        if (e->key8[0] == key8 && e->key8[1] == key16 && e->key_len == len &&
+            (len <= 16 || key_eq(w->keys.data + e->key_off + 16, key + 16, len - 16))) {
             t = e;
             break;
         }
@@ -423,7 +430,8 @@ static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t
         }
         t = &w->terms[w->n_terms];
         memset(t, 0, sizeof *t);
-        t->key8 = key8;
+        t->key8[0] = key8;
+        t->key8[1] = key16;
         t->key_off = (uint32_t)w->keys.len;
         t->key_len = (uint16_t)len;
         t->pending_doc = UINT32_MAX;
@@ -444,7 +452,6 @@ static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t
     NX_FORWARD(stream_varint(w, &t->ps, &t->ps_level, pos - t->last_pos));
     t->last_pos = pos;
     t->pending_freq++;
-    t->cf++;
     return 0;
 }
 
@@ -799,11 +806,14 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
     term_sort *order = malloc(sizeof *order * (w->n_terms + 1));
     if (!order) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
     for (uint32_t t = 0; t < w->n_terms; t++) {
-        const uint8_t *k = w->keys.data + w->terms[t].key_off;
-        uint64_t p = 0;
-        for (uint32_t i = 0; i < 8; i++) p = p << 8 | (i < w->terms[t].key_len ? k[i] : 0);
-        order[t].prefix = p;
+        /* the first 8 key bytes, zero padded, as a big-endian number */
+        order[t].prefix = __builtin_bswap64(w->terms[t].key8[0]);
         order[t].term = t;
+    }
+    /* a term has at most one doc entry per buffered doc */
+    if (scratch_reserve(w, w->n_docs, 0)) {
+        free(order);
+        return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
     }
     if (sort_terms(w, order, w->n_terms))
         qsort_r(order, w->n_terms, sizeof *order, cmp_term_key, w); /* no memory: slower */
@@ -816,29 +826,32 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
             const wterm *a = &w->terms[order[k + 4].term];
             __builtin_prefetch(pool_at(w, a->ds.head));
             __builtin_prefetch(pool_at(w, a->ps.head));
-            __builtin_prefetch(w->keys.data + a->key_off);
+            if (a->key_len > 16) __builtin_prefetch(w->keys.data + a->key_off);
         }
         wterm *t = &w->terms[order[k].term];
-        if (scratch_reserve(w, t->df, t->cf)) {
-            rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            break;
-        }
         rstream ds, ps;
         rstream_init(w, &ds, &t->ds);
         rstream_init(w, &ps, &t->ps);
+        /* the doc stream ends at its write pointer (a full last slice:
+         * at that slice's end, where the reader stops before the link) */
+        const uint8_t *ds_end = pool_at(w, t->ds.wp);
         uint32_t doc = UINT32_MAX, n = 0;
         size_t np = 0;
         bool sorted = true;
         uint32_t prev_new = 0;
         /* s_ent[2i] = new doc, s_ent[2i+1] = entry index; per entry
          * s_freqs = freq and s_docs = start of its positions in s_pos2. */
-        for (uint32_t i = 0; i < t->df; i++) {
+        while (ds.p != ds_end) {
             uint64_t v = rstream_varint(w, &ds);
             uint32_t freq = (v & 1) ? 1 : (uint32_t)rstream_varint(w, &ds);
             doc += (uint32_t)(v >> 1);
             uint32_t nd = newid[doc];
             uint32_t p = 0;
             size_t start = np;
+            if (NX_UNLIKELY(np + freq > w->s_pos_cap) && scratch_reserve(w, 0, np + freq)) {
+                rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+                break;
+            }
             for (uint32_t j = 0; j < freq; j++) {
                 p += (uint32_t)rstream_varint(w, &ps);
                 w->s_pos2[np++] = p;
@@ -855,7 +868,7 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
             w->s_docs[n] = (uint32_t)start;
             n++;
         }
-        if (n == 0) continue;
+        if (rc || n == 0) continue;
         const uint32_t *docs_out = w->s_docs, *freqs_out = w->s_freqs, *pos = w->s_pos2;
         if (sorted) {
             for (uint32_t i = 0; i < n; i++) w->s_docs[i] = w->s_ent[2 * i];
@@ -876,7 +889,15 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
             freqs_out = of;
             pos = w->s_pos;
         }
-        const uint8_t *key = w->keys.data + t->key_off;
+        /* keys of at most 16 bytes from the entry: no look at w->keys */
+        uint8_t short_key[16];
+        const uint8_t *key = short_key;
+        if (t->key_len <= 16) {
+            nx_store_u64le(short_key, t->key8[0]);
+            nx_store_u64le(short_key + 8, t->key8[1]);
+        } else {
+            key = w->keys.data + t->key_off;
+        }
         rc = nx_segbuild_term(b, key[0], key + 1, t->key_len - 1u, n, docs_out, freqs_out, pos);
     }
     free(order);
