@@ -3,11 +3,13 @@
  * duplicate-id replacement with tombstones, commit (manifest.c) and the
  * merge policy (merge.c). On-disk bytes: docs/FORMAT.md.
  *
- * RAM buffer layout (not on disk): each (field, term) owns two byte
- * streams in the slice pool: the doc stream (per doc: varint(doc delta << 1
- * | freq == 1), then varint(freq) when freq != 1) and the position stream
- * (per occurrence: varint(position - previous position in the same doc)).
- * A stream is a chain of slices of growing size (16 B .. 4 KiB), each
+ * RAM buffer layout (not on disk): each (field, term) owns one byte
+ * stream in the slice pool, one entry per occurrence: the first in a doc
+ * is varint(position << 1 | 1), varint(doc - previous doc of the term),
+ * a later one varint((position - previous position) << 1). Freqs are
+ * counted when the flush reads the stream back. One stream instead of a
+ * doc and a position stream: a token writes to one pool line, not two
+ * (the write misses were a fifth of the adding loop's stalls). A stream is a chain of slices of growing size (16 B .. 4 KiB), each
  * ending with the u32 pool offset of the next one, so a term costs little
  * until it proves frequent (Lucene's ByteBlockPool idea). */
 #include "index/index_internal.h"
@@ -41,18 +43,20 @@ typedef struct wstream {
 
 /* One cache line per term (the array is 64-byte aligned): a token touches
  * its term's line and, only for keys longer than 16 bytes (terms of 16
- * bytes and more), the key's tail in w->keys. Counts of doc entries and
- * positions are not kept: the flush reads a doc stream up to its write
- * pointer and grows its scratch as it goes, which left room for the
- * second 8 key bytes (the key tail was a sixth of the adding loop's
- * stalls). */
+ * bytes and more), the key's tail in w->keys (the key tail was a sixth of
+ * the adding loop's stalls). Counts of doc entries and positions are not
+ * kept: the flush reads a stream up to its write pointer and grows its
+ * scratch as it goes. */
 typedef struct wterm {
     uint64_t key8[2]; /* the key's first 16 bytes (little-endian), zero padded */
     uint32_t key_off;
     uint16_t key_len; /* field byte + term */
-    uint8_t ds_level, ps_level; /* slice levels of the two streams */
-    uint32_t pending_doc, pending_freq, last_pos, written_doc;
-    wstream ds, ps;
+    uint8_t level;    /* slice level of the stream */
+    uint8_t unused;
+    uint32_t doc;      /* last doc with an occurrence (UINT32_MAX: none yet) */
+    uint32_t last_pos; /* position of that doc's last occurrence */
+    wstream os;        /* the occurrence stream */
+    uint8_t pad[20];
 } wterm;
 _Static_assert(sizeof(wterm) == 64, "a term entry is one cache line");
 
@@ -335,14 +339,6 @@ static int term_table_grow(newsidx_writer *w) {
 
 static inline void prefetch_term(const wterm *t) { __builtin_prefetch(t); }
 
-static inline int add_doc_entry(newsidx_writer *w, wterm *t) {
-    uint32_t delta = t->pending_doc - t->written_doc; /* written_doc starts at UINT32_MAX */
-    NX_FORWARD(stream_varint(w, &t->ds, &t->ds_level, (uint64_t)delta << 1 | (t->pending_freq == 1)));
-    if (t->pending_freq != 1) NX_FORWARD(stream_varint(w, &t->ds, &t->ds_level, t->pending_freq));
-    t->written_doc = t->pending_doc;
-    t->pending_doc = UINT32_MAX;
-    return 0;
-}
 
 /* Tokens of one field are buffered (key bytes, hash, position) and then
  * added in a second loop that prefetches the hash slots and terms of the
@@ -460,24 +456,24 @@ static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t
         t->key8[1] = key16;
         t->key_off = (uint32_t)w->keys.len;
         t->key_len = (uint16_t)len;
-        t->pending_doc = UINT32_MAX;
-        t->written_doc = UINT32_MAX;
+        t->doc = UINT32_MAX;
         NX_FORWARD(nx_buf_reserve(&w->keys, len + KEY_SLACK));
         NX_FORWARD(nx_buf_append(&w->keys, key, len));
-        NX_FORWARD(stream_init(w, &t->ds, &t->ds_level));
-        NX_FORWARD(stream_init(w, &t->ps, &t->ps_level));
+        NX_FORWARD(stream_init(w, &t->os, &t->level));
         w->term_slots[i] = (h >> 32) << 32 | ++w->n_terms;
     }
-    if (t->pending_doc != w->cur_doc) {
-        if (t->pending_doc != UINT32_MAX) NX_FORWARD(add_doc_entry(w, t));
-        t->pending_doc = w->cur_doc;
-        t->pending_freq = 0;
-        t->last_pos = 0;
+    if (t->doc != w->cur_doc) {
+        /* first occurrence in this doc; the delta from UINT32_MAX for a
+         * term's first doc is doc + 1 (mod 2^32) */
+        uint32_t delta = w->cur_doc - t->doc;
+        t->doc = w->cur_doc;
+        t->last_pos = position;
+        NX_FORWARD(stream_varint(w, &t->os, &t->level, (uint64_t)position << 1 | 1));
+        return stream_varint(w, &t->os, &t->level, delta);
     }
     uint32_t pos = position < t->last_pos ? t->last_pos : position;
-    NX_FORWARD(stream_varint(w, &t->ps, &t->ps_level, pos - t->last_pos));
+    NX_FORWARD(stream_varint(w, &t->os, &t->level, (uint64_t)(pos - t->last_pos) << 1));
     t->last_pos = pos;
-    t->pending_freq++;
     return 0;
 }
 
@@ -850,47 +846,54 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
         if (k + 8 < w->n_terms) prefetch_term(&w->terms[order[k + 8].term]);
         if (k + 4 < w->n_terms) {
             const wterm *a = &w->terms[order[k + 4].term];
-            __builtin_prefetch(pool_at(w, a->ds.head));
-            __builtin_prefetch(pool_at(w, a->ps.head));
+            __builtin_prefetch(pool_at(w, a->os.head));
             if (a->key_len > 16) __builtin_prefetch(w->keys.data + a->key_off);
         }
         wterm *t = &w->terms[order[k].term];
-        rstream ds, ps;
-        rstream_init(w, &ds, &t->ds);
-        rstream_init(w, &ps, &t->ps);
-        /* the doc stream ends at its write pointer (a full last slice:
-         * at that slice's end, where the reader stops before the link) */
-        const uint8_t *ds_end = pool_at(w, t->ds.wp);
-        uint32_t doc = UINT32_MAX, n = 0;
-        size_t np = 0;
+        rstream os;
+        rstream_init(w, &os, &t->os);
+        /* the stream ends at its write pointer (a full last slice: at that
+         * slice's end, where the reader stops before the link) */
+        const uint8_t *os_end = pool_at(w, t->os.wp);
+        uint32_t doc = UINT32_MAX, nd = UINT32_MAX, n = 0, p = 0;
+        size_t np = 0, start = 0;
         bool sorted = true;
         uint32_t prev_new = 0;
         /* s_ent[2i] = new doc, s_ent[2i+1] = entry index; per entry
-         * s_freqs = freq and s_docs = start of its positions in s_pos2. */
-        while (ds.p != ds_end) {
-            uint64_t v = rstream_varint(w, &ds);
-            uint32_t freq = (v & 1) ? 1 : (uint32_t)rstream_varint(w, &ds);
-            doc += (uint32_t)(v >> 1);
-            uint32_t nd = newid[doc];
-            uint32_t p = 0;
-            size_t start = np;
-            if (NX_UNLIKELY(np + freq > w->s_pos_cap) && scratch_reserve(w, 0, np + freq)) {
+         * s_freqs = freq and s_docs = start of its positions in s_pos2.
+         * An entry is recorded when the next one starts (and after the
+         * loop); positions of replaced articles are dropped. */
+        while (os.p != os_end) {
+            uint64_t v = rstream_varint(w, &os);
+            if (v & 1) {
+                if (nd != UINT32_MAX) {
+                    if (n > 0 && nd < prev_new) sorted = false;
+                    prev_new = nd;
+                    w->s_ent[2 * n] = nd;
+                    w->s_ent[2 * n + 1] = n;
+                    w->s_freqs[n] = (uint32_t)(np - start);
+                    w->s_docs[n] = (uint32_t)start;
+                    n++;
+                } else {
+                    np = start;
+                }
+                doc += (uint32_t)rstream_varint(w, &os);
+                nd = newid[doc];
+                start = np;
+                p = 0;
+            }
+            p += (uint32_t)(v >> 1);
+            if (NX_UNLIKELY(np == w->s_pos_cap) && scratch_reserve(w, 0, np + 1)) {
                 rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
                 break;
             }
-            for (uint32_t j = 0; j < freq; j++) {
-                p += (uint32_t)rstream_varint(w, &ps);
-                w->s_pos2[np++] = p;
-            }
-            if (nd == UINT32_MAX) {
-                np = start; /* replaced article: dropped */
-                continue;
-            }
+            w->s_pos2[np++] = p;
+        }
+        if (nd != UINT32_MAX) {
             if (n > 0 && nd < prev_new) sorted = false;
-            prev_new = nd;
             w->s_ent[2 * n] = nd;
             w->s_ent[2 * n + 1] = n;
-            w->s_freqs[n] = freq;
+            w->s_freqs[n] = (uint32_t)(np - start);
             w->s_docs[n] = (uint32_t)start;
             n++;
         }
@@ -932,9 +935,6 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
 
 static int flush_buffer(newsidx_writer *w) {
     if (w->n_docs == 0) return 0;
-    for (uint32_t t = 0; t < w->n_terms; t++)
-        if (w->terms[t].pending_doc != UINT32_MAX && add_doc_entry(w, &w->terms[t]))
-            return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
     uint32_t n_live = w->n_docs - w->n_deleted;
     if (n_live == 0) {
         buffer_free(w);
