@@ -60,6 +60,12 @@ typedef struct wterm {
 } wterm;
 _Static_assert(sizeof(wterm) == 64, "a term entry is one cache line");
 
+/* Term entries live in fixed chunks (512 KiB): a growing array was copied
+ * at each doubling, and the copies and the new array's first-touch page
+ * faults were a twentieth of indexing a large collection. */
+#define TERM_CHUNK_BITS 13
+#define TERM_CHUNK ((uint32_t)1 << TERM_CHUNK_BITS)
+
 typedef struct wdoc {
     int64_t date;
     uint64_t id_hash;
@@ -98,8 +104,10 @@ struct newsidx_writer {
     /* RAM buffer */
     uint8_t **pages;
     uint32_t n_pages, page_used;
-    wterm *terms;
-    uint32_t n_terms, cap_terms;
+    wterm **term_chunks; /* TERM_CHUNK entries each: entries never move */
+    uint32_t n_term_chunks;
+    uint32_t n_terms;
+    uint32_t cap_terms; /* for ram_used only: see term_new */
     uint64_t *term_slots; /* (hash high 32 bits) << 32 | (term index + 1); 0 = empty */
     uint32_t term_mask;
     nx_buf keys, ids, srcs, stored;
@@ -254,6 +262,10 @@ static inline uint64_t rstream_varint(const newsidx_writer *w, rstream *r) {
 
 /* ---- memory accounting ------------------------------------------------------ */
 
+static inline wterm *term_at(const newsidx_writer *w, uint32_t i) {
+    return &w->term_chunks[i >> TERM_CHUNK_BITS][i & (TERM_CHUNK - 1)];
+}
+
 static size_t ram_used(const newsidx_writer *w) {
     return (size_t)w->n_pages * POOL_PAGE + (size_t)w->cap_terms * sizeof(wterm) +
            ((size_t)w->term_mask + 1) * 8 + w->keys.cap + w->ids.cap + w->srcs.cap +
@@ -265,8 +277,10 @@ static void buffer_free(newsidx_writer *w) {
     free(w->pages);
     w->pages = NULL;
     w->n_pages = w->page_used = 0;
-    free(w->terms);
-    w->terms = NULL;
+    for (uint32_t i = 0; i < w->n_term_chunks; i++) free(w->term_chunks[i]);
+    free(w->term_chunks);
+    w->term_chunks = NULL;
+    w->n_term_chunks = 0;
     w->n_terms = w->cap_terms = 0;
     free(w->term_slots);
     w->term_slots = NULL;
@@ -324,7 +338,7 @@ static int term_table_grow(newsidx_writer *w) {
     uint64_t *ns = calloc((size_t)nmask + 1, 8);
     if (!ns) return NEWSIDX_ERR_NOMEM;
     for (uint32_t t = 0; t < w->n_terms; t++) {
-        const wterm *e = &w->terms[t];
+        const wterm *e = term_at(w, t);
         const uint8_t *k = w->keys.data + e->key_off;
         uint64_t h = key_hash(k[0], k + 1, e->key_len - 1u);
         uint32_t i = (uint32_t)h & nmask;
@@ -433,7 +447,7 @@ static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t
         uint64_t s = w->term_slots[i];
         if (!s) break;
         if ((s >> 32) != (h >> 32)) continue;
-        wterm *e = &w->terms[(uint32_t)s - 1];
+        wterm *e = term_at(w, (uint32_t)s - 1);
         if (e->key8[0] == key8 && e->key8[1] == key16 && e->key_len == len &&
             (len <= 16 || key_eq(w->keys.data + e->key_off + 16, key + 16, len - 16))) {
             t = e;
@@ -441,16 +455,21 @@ static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t
         }
     }
     if (!t) {
-        if (w->n_terms == w->cap_terms) {
-            uint32_t nc = w->cap_terms ? w->cap_terms * 2 : 512;
-            wterm *nt = aligned_alloc(64, sizeof *nt * nc);
-            if (!nt) return NEWSIDX_ERR_NOMEM;
-            if (w->n_terms) memcpy(nt, w->terms, sizeof *nt * w->n_terms);
-            free(w->terms);
-            w->terms = nt;
-            w->cap_terms = nc;
+        if (w->n_terms == w->n_term_chunks * TERM_CHUNK) {
+            if ((w->n_term_chunks & (w->n_term_chunks - 1)) == 0) { /* doubles at powers of two */
+                wterm **nc = realloc(w->term_chunks,
+                                     sizeof *nc * (w->n_term_chunks ? w->n_term_chunks * 2 : 1));
+                if (!nc) return NEWSIDX_ERR_NOMEM;
+                w->term_chunks = nc;
+            }
+            wterm *chunk = aligned_alloc(64, sizeof *chunk * TERM_CHUNK);
+            if (!chunk) return NEWSIDX_ERR_NOMEM;
+            w->term_chunks[w->n_term_chunks++] = chunk;
         }
-        t = &w->terms[w->n_terms];
+        /* accounted as the doubling array the chunks replaced (512
+         * entries first), so that flushes happen where they did */
+        if (w->n_terms == w->cap_terms) w->cap_terms = w->cap_terms ? w->cap_terms * 2 : 512;
+        t = term_at(w, w->n_terms);
         memset(t, 0, sizeof *t);
         t->key8[0] = key8;
         t->key8[1] = key16;
@@ -493,7 +512,7 @@ static int add_tokens(newsidx_writer *w) {
             __builtin_prefetch(&w->term_slots[(uint32_t)tk[j + PREFETCH_SLOTS].hash & w->term_mask]);
         if (j + PREFETCH_TERMS < n) {
             uint64_t s = w->term_slots[(uint32_t)tk[j + PREFETCH_TERMS].hash & w->term_mask];
-            if (s) prefetch_term(&w->terms[(uint32_t)s - 1]);
+            if (s) prefetch_term(term_at(w, (uint32_t)s - 1));
         }
         NX_FORWARD(add_token(w, w->s_key.data + tk[j].key_off, tk[j].key_len, tk[j].hash,
                              tk[j].position));
@@ -739,7 +758,7 @@ static int cmp_term_key(const void *a, const void *b, void *ctx) {
     const newsidx_writer *w = ctx;
     const term_sort *ta = a, *tb = b;
     if (ta->prefix != tb->prefix) return ta->prefix < tb->prefix ? -1 : 1;
-    const wterm *x = &w->terms[ta->term], *y = &w->terms[tb->term];
+    const wterm *x = term_at(w, ta->term), *y = term_at(w, tb->term);
     size_t n = NX_MIN(x->key_len, y->key_len);
     int c = memcmp(w->keys.data + x->key_off, w->keys.data + y->key_off, n);
     if (c) return c;
@@ -829,7 +848,7 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
     if (!order) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
     for (uint32_t t = 0; t < w->n_terms; t++) {
         /* the first 8 key bytes, zero padded, as a big-endian number */
-        order[t].prefix = __builtin_bswap64(w->terms[t].key8[0]);
+        order[t].prefix = __builtin_bswap64(term_at(w, t)->key8[0]);
         order[t].term = t;
     }
     /* a term has at most one doc entry per buffered doc */
@@ -843,13 +862,13 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
     for (uint32_t k = 0; k < w->n_terms && rc == 0; k++) {
         /* sorted order visits terms and their slices at random: fetch
          * the term entries 8 ahead and their first slices 4 ahead */
-        if (k + 8 < w->n_terms) prefetch_term(&w->terms[order[k + 8].term]);
+        if (k + 8 < w->n_terms) prefetch_term(term_at(w, order[k + 8].term));
         if (k + 4 < w->n_terms) {
-            const wterm *a = &w->terms[order[k + 4].term];
+            const wterm *a = term_at(w, order[k + 4].term);
             __builtin_prefetch(pool_at(w, a->os.head));
             if (a->key_len > 16) __builtin_prefetch(w->keys.data + a->key_off);
         }
-        wterm *t = &w->terms[order[k].term];
+        wterm *t = term_at(w, order[k].term);
         rstream os;
         rstream_init(w, &os, &t->os);
         /* the stream ends at its write pointer (a full last slice: at that
