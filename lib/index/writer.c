@@ -41,13 +41,16 @@
 #define SLAB_BYTES ((size_t)2 << 20)
 #define SLAB_PAGES ((uint32_t)(SLAB_BYTES / POOL_PAGE))
 
-static void *slab_alloc(void) {
-    void *p = aligned_alloc(SLAB_BYTES, SLAB_BYTES);
+/* bytes: a multiple of SLAB_BYTES */
+static void *slabs_alloc(size_t bytes) {
+    void *p = aligned_alloc(SLAB_BYTES, bytes);
 #if defined(MADV_HUGEPAGE)
-    if (p) (void)madvise(p, SLAB_BYTES, MADV_HUGEPAGE); /* a hint: failure is fine */
+    if (p) (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: failure is fine */
 #endif
     return p;
 }
+
+static void *slab_alloc(void) { return slabs_alloc(SLAB_BYTES); }
 
 static const uint32_t slice_sizes[] = {16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
 #define N_SLICE_LEVELS (sizeof slice_sizes / sizeof slice_sizes[0])
@@ -355,7 +358,14 @@ static inline uint64_t key_hash(int field, const uint8_t *term, size_t len) {
 
 static int term_table_grow(newsidx_writer *w) {
     uint32_t nmask = w->term_mask ? w->term_mask * 2 + 1 : 1023;
-    uint64_t *ns = calloc((size_t)nmask + 1, 8);
+    size_t bytes = ((size_t)nmask + 1) * 8; /* a power of two */
+    uint64_t *ns;
+    if (bytes >= SLAB_BYTES) { /* huge pages for large tables, as the pool */
+        ns = slabs_alloc(bytes);
+        if (ns) memset(ns, 0, bytes);
+    } else {
+        ns = calloc((size_t)nmask + 1, 8);
+    }
     if (!ns) return NEWSIDX_ERR_NOMEM;
     for (uint32_t t = 0; t < w->n_terms; t++) {
         const wterm *e = term_at(w, t);
