@@ -493,6 +493,23 @@ static inline bool is_acronym_dot(const uint8_t *p, const uint8_t *word_start,
            (p + 2 == end || p[2] >= 0x80 || !ascii_fold[p[2]]);
 }
 
+#if defined(__SSE2__)
+/* 16 bytes at p: stores them to out with A-Z lowercased and returns the
+ * length of the leading run of ASCII letters and digits (16: all). */
+static inline unsigned ascii_run16(const uint8_t *p, uint8_t *out) {
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i lo = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* A-Z -> a-z */
+    __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8('a' - 1)),
+                                   _mm_cmplt_epi8(lo, _mm_set1_epi8('z' + 1)));
+    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(letter, digit));
+    __m128i folded = _mm_or_si128(_mm_and_si128(letter, lo), _mm_andnot_si128(letter, v));
+    _mm_storeu_si128((__m128i *)out, folded); /* bytes past the run: scratch */
+    return m == 0xffffu ? 16 : (unsigned)__builtin_ctz(~m);
+}
+#endif
+
 /* Scans one non-CJK word starting at *pp (a word or mark code point) and
  * emits its term. On return *pp is past the word. */
 static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp,
@@ -512,16 +529,7 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
          * result as the byte loop below, which finishes near the end of
          * the input or of the term buffer. */
         while (end - p >= 16 && n + 16 <= MAX_TERM) {
-            __m128i v = _mm_loadu_si128((const __m128i *)p);
-            __m128i lo = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* A-Z -> a-z */
-            __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8('a' - 1)),
-                                           _mm_cmplt_epi8(lo, _mm_set1_epi8('z' + 1)));
-            __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-                                          _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
-            unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(letter, digit));
-            __m128i folded = _mm_or_si128(_mm_and_si128(letter, lo), _mm_andnot_si128(letter, v));
-            _mm_storeu_si128((__m128i *)(term + n), folded); /* bytes past the run: scratch */
-            unsigned run = m == 0xffffu ? 16 : (unsigned)__builtin_ctz(~m);
+            unsigned run = ascii_run16(p, term + n);
             n += run;
             p += run;
             if (run < 16) break;
@@ -766,6 +774,26 @@ int newsidx_analyze(newsidx_analyzer *a, const char *text, size_t len,
                 p++;
                 continue;
             }
+#if defined(__SSE2__)
+            /* The common word: fewer than 16 ASCII letters and digits
+             * ended by an ASCII byte that neither joins words (' . ,)
+             * nor starts a non-ASCII letter. It is what scan_word would
+             * emit, without its call and its checks at the word's end. */
+            if (end - p >= 16) {
+                unsigned run = ascii_run16(p, a->term);
+                if (run < 16) {
+                    uint8_t t = p[run];
+                    if (t < 0x80 && t != '\'' && t != '.' && t != ',') {
+                        size_t start = (size_t)(p - base);
+                        p += run;
+                        rc = emit_word(a, a->term, run, pos, start, start + run, fn, ctx);
+                        pos = next_pos(pos);
+                        if (rc) return rc;
+                        continue;
+                    }
+                }
+            }
+#endif
             rc = scan_word(a, base, &p, end, &pos, fn, ctx);
         } else {
             int32_t cp;
