@@ -335,6 +335,14 @@ static inline uint64_t mul_fold64(uint64_t a, uint64_t b) {
  * without its seed derivation and length dispatch: two overlapping loads,
  * one 128-bit multiply, an avalanche (a third fewer instructions per
  * token than the library call). The hash lives only in the RAM buffer. */
+static inline uint64_t key_mix(int field, size_t len, uint64_t a, uint64_t b) {
+    uint64_t h = mul_fold64(a ^ 0x9e3779b185ebca87ull ^ (uint64_t)field << 56,
+                            b ^ 0xc2b2ae3d27d4eb4full ^ (uint64_t)len);
+    h ^= h >> 37;
+    h *= 0x165667919e3779f9ull;
+    return h ^ (h >> 32);
+}
+
 static inline uint64_t key_hash(int field, const uint8_t *term, size_t len) {
     uint64_t a, b;
     if (len >= 8 && len <= 16) {
@@ -349,11 +357,7 @@ static inline uint64_t key_hash(int field, const uint8_t *term, size_t len) {
     } else {
         return XXH3_64bits_withSeed(term, len, (uint64_t)field);
     }
-    uint64_t h = mul_fold64(a ^ 0x9e3779b185ebca87ull ^ (uint64_t)field << 56,
-                            b ^ 0xc2b2ae3d27d4eb4full ^ (uint64_t)len);
-    h ^= h >> 37;
-    h *= 0x165667919e3779f9ull;
-    return h ^ (h >> 32);
+    return key_mix(field, len, a, b);
 }
 
 static int term_table_grow(newsidx_writer *w) {
@@ -447,10 +451,27 @@ static int on_token(void *ctx, const newsidx_token *tok) {
     if (NX_UNLIKELY(w->s_key.cap - w->s_key.len < len + 1 + KEY_SLACK))
         NX_FORWARD(nx_buf_reserve(&w->s_key, len + 1 + KEY_SLACK));
     uint8_t *key = w->s_key.data + w->s_key.len;
-    key[0] = (uint8_t)w->cur_field;
-    copy_short(key + 1, (const uint8_t *)tok->term, len);
+    const uint8_t *term = (const uint8_t *)tok->term;
+    int field = w->cur_field;
+    key[0] = (uint8_t)field;
+    uint64_t h;
+    /* the words the hash reads are the words the copy writes */
+    if (len >= 8 && len <= 16) {
+        uint64_t a = nx_load_u64le(term), b = nx_load_u64le(term + len - 8);
+        nx_store_u64le(key + 1, a);
+        nx_store_u64le(key + 1 + len - 8, b);
+        h = key_mix(field, len, a, b);
+    } else if (len >= 4 && len < 8) {
+        uint32_t a = nx_load_u32le(term), b = nx_load_u32le(term + len - 4);
+        nx_store_u32le(key + 1, a);
+        nx_store_u32le(key + 1 + len - 4, b);
+        h = key_mix(field, len, a, b);
+    } else {
+        copy_short(key + 1, term, len);
+        h = key_hash(field, term, len);
+    }
     wtok *t = &w->toks[w->n_tok++];
-    t->hash = key_hash(w->cur_field, (const uint8_t *)tok->term, len);
+    t->hash = h;
     t->key_off = (uint32_t)w->s_key.len;
     t->key_len = (uint16_t)(len + 1);
     t->position = tok->position;
