@@ -430,16 +430,22 @@ static int put_tail_pfor(nx_buf *out, const uint32_t *v, uint32_t n) {
     out->len += 2;
     uint64_t acc = 0, mask = best >= 32 ? 0xffffffffu : ((1u << best) - 1);
     unsigned nb = 0;
-    for (uint32_t i = 0; i < n; i++) {
+    uint8_t *o = out->data + out->len;
+    for (uint32_t i = 0; i < n; i++) { /* 4 bytes out at a time (nb < 32 + 32) */
         acc |= (uint64_t)(v[i] & mask) << nb;
         nb += best;
-        while (nb >= 8) {
-            out->data[out->len++] = (uint8_t)acc;
-            acc >>= 8;
-            nb -= 8;
+        if (nb >= 32) {
+            nx_store_u32le(o, (uint32_t)acc);
+            o += 4;
+            acc >>= 32;
+            nb -= 32;
         }
     }
-    if (nb) out->data[out->len++] = (uint8_t)acc;
+    for (; nb > 0; nb = nb > 8 ? nb - 8 : 0) {
+        *o++ = (uint8_t)acc;
+        acc >>= 8;
+    }
+    out->len = (size_t)(o - out->data);
     if (n_exc) put_exceptions(out, v, n, best, e);
     return 0;
 }
