@@ -460,11 +460,7 @@ static inline int emit_word(newsidx_analyzer *a, const uint8_t *term, size_t len
     return fn(ctx, &t);
 }
 
-static inline uint32_t next_pos(uint32_t pos) {
-    /* Positions saturate rather than wrap: only a text of more than 4 G
-     * words reaches this, and the last positions then share one value. */
-    return pos == UINT32_MAX ? pos : pos + 1;
-}
+#define next_pos nx_next_pos
 
 /* ------------------------------------------------------------------------ */
 /* Words                                                                    */
@@ -506,22 +502,6 @@ static inline bool is_acronym_dot(const uint8_t *p, const uint8_t *word_start,
            (p + 2 == end || p[2] >= 0x80 || !ascii_fold[p[2]]);
 }
 
-#if defined(__SSE2__)
-/* 16 bytes at p: stores them to out with A-Z lowercased and returns the
- * length of the leading run of ASCII letters and digits (16: all). */
-static inline unsigned ascii_run16(const uint8_t *p, uint8_t *out) {
-    __m128i v = _mm_loadu_si128((const __m128i *)p);
-    __m128i lo = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* A-Z -> a-z */
-    __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8('a' - 1)),
-                                   _mm_cmplt_epi8(lo, _mm_set1_epi8('z' + 1)));
-    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-                                  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
-    unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(letter, digit));
-    __m128i folded = _mm_or_si128(_mm_and_si128(letter, lo), _mm_andnot_si128(letter, v));
-    _mm_storeu_si128((__m128i *)out, folded); /* bytes past the run: scratch */
-    return m == 0xffffu ? 16 : (unsigned)__builtin_ctz(~m);
-}
-#endif
 
 /* Scans one non-CJK word starting at *pp (a word or mark code point) and
  * emits its term. On return *pp is past the word. */
@@ -542,7 +522,7 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
          * result as the byte loop below, which finishes near the end of
          * the input or of the term buffer. */
         while (end - p >= 16 && n + 16 <= MAX_TERM) {
-            unsigned run = ascii_run16(p, term + n);
+            unsigned run = nx_ascii_run16(p, term + n);
             n += run;
             p += run;
             if (run < 16) break;
@@ -772,61 +752,74 @@ static int scan_cjk(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp
 /* Public API                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* What follows a separator byte or a plain word: a word scanned in full
+ * or a CJK run (start: the byte at *pp). Returns 0 or the callback's
+ * value. */
+static inline int analyze_other(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp,
+                                const uint8_t *end, uint32_t *pos, newsidx_token_fn fn,
+                                void *ctx) {
+    const uint8_t *p = *pp;
+    if (*p < 0x80) {
+        if (!ascii_fold[*p]) {
+            *pp = p + 1;
+            return 0;
+        }
+        return scan_word(a, base, pp, end, pos, fn, ctx);
+    }
+    int32_t cp;
+    size_t l = nx_utf8_decode(p, end, &cp);
+    if (cp < 0) {
+        *pp = p + 1;
+        return 0;
+    }
+    const uint8_t *f;
+    size_t fl;
+    uint8_t scratch[FOLD_CP_MAX_BYTES];
+    int cls = lookup_cp(a, cp, &f, &fl, scratch);
+    if (cls == CLS_WORD || cls == CLS_MARK) return scan_word(a, base, pp, end, pos, fn, ctx);
+    if (cls == CLS_CJK) return scan_cjk(a, base, pp, end, pos, fn, ctx);
+    *pp = p + l;
+    return 0;
+}
+
+int nx_analyze_step(newsidx_analyzer *a, const char *text, size_t len, size_t *off,
+                    uint32_t *pos, newsidx_token_fn fn, void *ctx) {
+    const uint8_t *base = (const uint8_t *)text, *p = base + *off;
+    int rc = analyze_other(a, base, &p, base + len, pos, fn, ctx);
+    *off = (size_t)(p - base);
+    return rc;
+}
+
+bool nx_analyzer_plain(const newsidx_analyzer *a) { return a->n_stops == 0 && !a->stemmer; }
+
 int newsidx_analyze(newsidx_analyzer *a, const char *text, size_t len,
                     newsidx_token_fn fn, void *ctx) {
     if (!a || !fn || (!text && len)) return NEWSIDX_ERR_INVALID;
     const uint8_t *base = (const uint8_t *)text;
     const uint8_t *p = base, *end = base + len;
     uint32_t pos = 0;
-    uint8_t scratch[FOLD_CP_MAX_BYTES];
     while (p < end) {
         uint8_t c = *p;
-        int rc;
-        if (c < 0x80) {
-            if (!ascii_fold[c]) {
-                p++;
-                continue;
-            }
+        if (c < 0x80 && !ascii_fold[c]) {
+            p++;
+            continue;
+        }
 #if defined(__SSE2__)
-            /* The common word: fewer than 16 ASCII letters and digits
-             * ended by an ASCII byte that neither joins words (' . ,)
-             * nor starts a non-ASCII letter. It is what scan_word would
-             * emit, without its call and its checks at the word's end. */
-            if (end - p >= 16) {
-                unsigned run = ascii_run16(p, a->term);
-                if (run < 16) {
-                    uint8_t t = p[run];
-                    if (t < 0x80 && t != '\'' && t != '.' && t != ',') {
-                        size_t start = (size_t)(p - base);
-                        p += run;
-                        rc = emit_word(a, a->term, run, pos, start, start + run, fn, ctx);
-                        pos = next_pos(pos);
-                        if (rc) return rc;
-                        continue;
-                    }
-                }
-            }
-#endif
-            rc = scan_word(a, base, &p, end, &pos, fn, ctx);
-        } else {
-            int32_t cp;
-            size_t l = nx_utf8_decode(p, end, &cp);
-            if (cp < 0) {
-                p++;
-                continue;
-            }
-            const uint8_t *f;
-            size_t fl;
-            int cls = lookup_cp(a, cp, &f, &fl, scratch);
-            if (cls == CLS_WORD || cls == CLS_MARK)
-                rc = scan_word(a, base, &p, end, &pos, fn, ctx);
-            else if (cls == CLS_CJK)
-                rc = scan_cjk(a, base, &p, end, &pos, fn, ctx);
-            else {
-                p += l;
+        /* a plain word without scan_word's call and its checks at the
+         * word's end */
+        if (c < 0x80 && end - p >= 16) {
+            unsigned run = nx_plain_word16(p, a->term);
+            if (run) {
+                size_t start = (size_t)(p - base);
+                p += run;
+                int rc = emit_word(a, a->term, run, pos, start, start + run, fn, ctx);
+                pos = next_pos(pos);
+                if (rc) return rc;
                 continue;
             }
         }
+#endif
+        int rc = analyze_other(a, base, &p, end, &pos, fn, ctx);
         if (rc) return rc;
     }
     return NEWSIDX_OK;

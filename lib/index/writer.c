@@ -12,6 +12,7 @@
  * (the write misses were a fifth of the adding loop's stalls). A stream is a chain of slices of growing size (16 B .. 4 KiB), each
  * ending with the u32 pool offset of the next one, so a term costs little
  * until it proves frequent (Lucene's ByteBlockPool idea). */
+#include "analysis/analysis.h"
 #include "index/index_internal.h"
 
 #include <errno.h>
@@ -437,10 +438,8 @@ static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t len) {
     return memcmp(a, b, len) == 0;
 }
 
-static int on_token(void *ctx, const newsidx_token *tok) {
-    newsidx_writer *w = ctx;
-    size_t len = tok->term_len;
-    if (len > NEWSIDX_MAX_TERM_BYTES + 7) len = NEWSIDX_MAX_TERM_BYTES + 7;
+/* Room for one more token of len term bytes. */
+static __attribute__((noinline)) int on_token_reserve(newsidx_writer *w, size_t len) {
     if (w->n_tok == w->cap_tok) {
         uint32_t nc = w->cap_tok ? w->cap_tok * 2 : 1024;
         wtok *nt = realloc(w->toks, sizeof *nt * nc);
@@ -448,8 +447,15 @@ static int on_token(void *ctx, const newsidx_token *tok) {
         w->toks = nt;
         w->cap_tok = nc;
     }
-    if (NX_UNLIKELY(w->s_key.cap - w->s_key.len < len + 1 + KEY_SLACK))
-        NX_FORWARD(nx_buf_reserve(&w->s_key, len + 1 + KEY_SLACK));
+    return nx_buf_reserve(&w->s_key, len + 1 + KEY_SLACK);
+}
+
+static int on_token(void *ctx, const newsidx_token *tok) {
+    newsidx_writer *w = ctx;
+    size_t len = tok->term_len;
+    if (len > NEWSIDX_MAX_TERM_BYTES + 7) len = NEWSIDX_MAX_TERM_BYTES + 7;
+    if (NX_UNLIKELY(w->n_tok == w->cap_tok || w->s_key.cap - w->s_key.len < len + 1 + KEY_SLACK))
+        NX_FORWARD(on_token_reserve(w, len));
     uint8_t *key = w->s_key.data + w->s_key.len;
     const uint8_t *term = (const uint8_t *)tok->term;
     int field = w->cur_field;
@@ -478,6 +484,57 @@ static int on_token(void *ctx, const newsidx_token *tok) {
     w->s_key.len += len + 1;
     return 0;
 }
+
+#if defined(__SSE2__)
+/* The writer's analysis loop for an analyzer without stopwords and
+ * stemmer (the default): plain words (nx_plain_word16, most of them) are
+ * folded straight into the key buffer and added as on_token would, without
+ * a callback per token; everything else goes through the analyzer's own
+ * step, in order, so terms and positions are those of newsidx_analyze. */
+static int analyze_plain(newsidx_writer *w, const char *text, size_t len) {
+    const uint8_t *base = (const uint8_t *)text;
+    const uint8_t field = (uint8_t)w->cur_field;
+    size_t off = 0;
+    uint32_t pos = 0;
+    while (off < len) {
+        uint8_t c = base[off];
+        if (c < 0x80) {
+            if (!nx_ascii_alnum(c)) {
+                off++;
+                continue;
+            }
+            if (len - off >= 16) {
+                if (NX_UNLIKELY(w->n_tok == w->cap_tok || w->s_key.cap - w->s_key.len < 17 + KEY_SLACK))
+                    NX_FORWARD(on_token_reserve(w, 16));
+                uint8_t *key = w->s_key.data + w->s_key.len;
+                unsigned run = nx_plain_word16(base + off, key + 1);
+                if (run) {
+                    key[0] = field;
+                    uint64_t h;
+                    if (run >= 8) {
+                        h = key_mix(field, run, nx_load_u64le(key + 1), nx_load_u64le(key + 1 + run - 8));
+                    } else if (run >= 4) {
+                        h = key_mix(field, run, nx_load_u32le(key + 1), nx_load_u32le(key + 1 + run - 4));
+                    } else {
+                        h = key_hash(field, key + 1, run);
+                    }
+                    wtok *t = &w->toks[w->n_tok++];
+                    t->hash = h;
+                    t->key_off = (uint32_t)w->s_key.len;
+                    t->key_len = (uint16_t)(run + 1);
+                    t->position = pos;
+                    w->s_key.len += run + 1;
+                    pos = nx_next_pos(pos);
+                    off += run;
+                    continue;
+                }
+            }
+        }
+        NX_FORWARD(nx_analyze_step(w->an, text, len, &off, &pos, on_token, w));
+    }
+    return 0;
+}
+#endif
 
 static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t h,
                      uint32_t position) {
@@ -760,7 +817,12 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
         w->cur_len = 0;
         w->n_tok = 0;
         w->s_key.len = 0;
-        rc = newsidx_analyze(w->an, fl->value, vl, on_token, w);
+#if defined(__SSE2__)
+        if (nx_analyzer_plain(w->an))
+            rc = analyze_plain(w, fl->value, vl);
+        else
+#endif
+            rc = newsidx_analyze(w->an, fl->value, vl, on_token, w);
         if (rc == 0) rc = add_tokens(w);
         if (rc) {
             /* The buffer may hold half of this doc's postings: not
