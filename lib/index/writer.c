@@ -890,7 +890,7 @@ static int scratch_reserve(newsidx_writer *w, size_t n, size_t npos) {
         uint32_t *a = realloc(w->s_docs, c * 4), *b = a ? realloc(w->s_freqs, c * 4) : NULL;
         if (a) w->s_docs = a;
         if (b) w->s_freqs = b;
-        uint32_t *e = b ? realloc(w->s_ent, c * 16) : NULL;
+        uint32_t *e = b ? realloc(w->s_ent, c * 20) : NULL;
         if (e) w->s_ent = e;
         if (!a || !b || !e) return NEWSIDX_ERR_NOMEM;
         w->s_cap = c;
@@ -982,6 +982,9 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
             if (a->key_len > 16) __builtin_prefetch(w->keys.data + a->key_off);
         }
         wterm *t = term_at(w, order[k].term);
+        /* behind the 4 u32 per entry of the unsorted case (s_cap does not
+         * change during the flush: reserved for every doc above) */
+        uint32_t *starts = w->s_ent + 4 * w->s_cap;
         rstream os;
         rstream_init(w, &os, &t->os);
         /* the stream ends at its write pointer (a full last slice: at that
@@ -991,20 +994,19 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
         size_t np = 0, start = 0;
         bool sorted = true;
         uint32_t prev_new = 0;
-        /* s_ent[2i] = new doc, s_ent[2i+1] = entry index; per entry
-         * s_freqs = freq and s_docs = start of its positions in s_pos2.
-         * An entry is recorded when the next one starts (and after the
-         * loop); positions of replaced articles are dropped. */
+        /* per entry: s_docs = new doc, s_freqs = freq, starts = start of
+         * its positions in s_pos2. An entry is recorded when the next one
+         * starts (and after the loop); positions of replaced articles are
+         * dropped. */
         while (os.p != os_end) {
             uint64_t v = rstream_varint(w, &os);
             if (v & 1) {
                 if (nd != UINT32_MAX) {
                     if (n > 0 && nd < prev_new) sorted = false;
                     prev_new = nd;
-                    w->s_ent[2 * n] = nd;
-                    w->s_ent[2 * n + 1] = n;
+                    w->s_docs[n] = nd;
                     w->s_freqs[n] = (uint32_t)(np - start);
-                    w->s_docs[n] = (uint32_t)start;
+                    starts[n] = (uint32_t)start;
                     n++;
                 } else {
                     np = start;
@@ -1023,27 +1025,28 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
         }
         if (nd != UINT32_MAX) {
             if (n > 0 && nd < prev_new) sorted = false;
-            w->s_ent[2 * n] = nd;
-            w->s_ent[2 * n + 1] = n;
+            w->s_docs[n] = nd;
             w->s_freqs[n] = (uint32_t)(np - start);
-            w->s_docs[n] = (uint32_t)start;
+            starts[n] = (uint32_t)start;
             n++;
         }
         if (rc || n == 0) continue;
         const uint32_t *docs_out = w->s_docs, *freqs_out = w->s_freqs, *pos = w->s_pos2;
-        if (sorted) {
-            for (uint32_t i = 0; i < n; i++) w->s_docs[i] = w->s_ent[2 * i];
-        } else {
+        if (!sorted) {
             /* The date remap reordered this term's docs: sort (new doc,
              * entry) pairs and gather freqs and positions behind them. */
             uint32_t *pairs = w->s_ent, *of = w->s_ent + 2 * (size_t)n, *od = of + n;
+            for (uint32_t i = 0; i < n; i++) {
+                pairs[2 * i] = w->s_docs[i];
+                pairs[2 * i + 1] = i;
+            }
             qsort(pairs, n, 8, cmp_pair);
             size_t q = 0;
             for (uint32_t i = 0; i < n; i++) {
                 uint32_t e = pairs[2 * i + 1];
                 od[i] = pairs[2 * i];
                 of[i] = w->s_freqs[e];
-                memcpy(w->s_pos + q, w->s_pos2 + w->s_docs[e], sizeof(uint32_t) * of[i]);
+                memcpy(w->s_pos + q, w->s_pos2 + starts[e], sizeof(uint32_t) * of[i]);
                 q += of[i];
             }
             docs_out = od;
