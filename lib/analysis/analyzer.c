@@ -435,9 +435,10 @@ static const uint8_t *stem_term(newsidx_analyzer *a, const uint8_t *term, size_t
 }
 
 /* Stopwords, then stemming, then the callback. */
-static int emit_word(newsidx_analyzer *a, const uint8_t *term, size_t len,
-                     uint32_t pos, size_t start, size_t end, newsidx_token_fn fn,
-                     void *ctx) {
+static __attribute__((noinline)) int emit_word_filtered(newsidx_analyzer *a,
+                                                        const uint8_t *term, size_t len,
+                                                        uint32_t pos, size_t start, size_t end,
+                                                        newsidx_token_fn fn, void *ctx) {
     if (a->n_stops && is_stopword(a, term, len)) return 0;
     if (a->stemmer) {
         term = stem_term(a, term, len, &len);
@@ -447,11 +448,19 @@ static int emit_word(newsidx_analyzer *a, const uint8_t *term, size_t len,
     return fn(ctx, &t);
 }
 
-static inline uint32_t next_pos(uint32_t pos) {
-    /* Positions saturate rather than wrap: only a text of more than 4 G
-     * words reaches this, and the last positions then share one value. */
-    return pos == UINT32_MAX ? pos : pos + 1;
+/* Inline for an analyzer without stopwords and stemmer (the writer's
+ * default): the out-of-line function's frame, kept for its slow path,
+ * cost a sixth of the per-token analysis. */
+static inline int emit_word(newsidx_analyzer *a, const uint8_t *term, size_t len,
+                            uint32_t pos, size_t start, size_t end, newsidx_token_fn fn,
+                            void *ctx) {
+    if (a->n_stops || a->stemmer)
+        return emit_word_filtered(a, term, len, pos, start, end, fn, ctx);
+    newsidx_token t = {(const char *)term, len, pos, start, end};
+    return fn(ctx, &t);
 }
+
+#define next_pos nx_next_pos
 
 /* ------------------------------------------------------------------------ */
 /* Words                                                                    */
@@ -493,6 +502,7 @@ static inline bool is_acronym_dot(const uint8_t *p, const uint8_t *word_start,
            (p + 2 == end || p[2] >= 0x80 || !ascii_fold[p[2]]);
 }
 
+
 /* Scans one non-CJK word starting at *pp (a word or mark code point) and
  * emits its term. On return *pp is past the word. */
 static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp,
@@ -512,16 +522,7 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
          * result as the byte loop below, which finishes near the end of
          * the input or of the term buffer. */
         while (end - p >= 16 && n + 16 <= MAX_TERM) {
-            __m128i v = _mm_loadu_si128((const __m128i *)p);
-            __m128i lo = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* A-Z -> a-z */
-            __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8('a' - 1)),
-                                           _mm_cmplt_epi8(lo, _mm_set1_epi8('z' + 1)));
-            __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-                                          _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
-            unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(letter, digit));
-            __m128i folded = _mm_or_si128(_mm_and_si128(letter, lo), _mm_andnot_si128(letter, v));
-            _mm_storeu_si128((__m128i *)(term + n), folded); /* bytes past the run: scratch */
-            unsigned run = m == 0xffffu ? 16 : (unsigned)__builtin_ctz(~m);
+            unsigned run = nx_ascii_run16(p, term + n);
             n += run;
             p += run;
             if (run < 16) break;
@@ -751,41 +752,74 @@ static int scan_cjk(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp
 /* Public API                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* What follows a separator byte or a plain word: a word scanned in full
+ * or a CJK run (start: the byte at *pp). Returns 0 or the callback's
+ * value. */
+static inline int analyze_other(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp,
+                                const uint8_t *end, uint32_t *pos, newsidx_token_fn fn,
+                                void *ctx) {
+    const uint8_t *p = *pp;
+    if (*p < 0x80) {
+        if (!ascii_fold[*p]) {
+            *pp = p + 1;
+            return 0;
+        }
+        return scan_word(a, base, pp, end, pos, fn, ctx);
+    }
+    int32_t cp;
+    size_t l = nx_utf8_decode(p, end, &cp);
+    if (cp < 0) {
+        *pp = p + 1;
+        return 0;
+    }
+    const uint8_t *f;
+    size_t fl;
+    uint8_t scratch[FOLD_CP_MAX_BYTES];
+    int cls = lookup_cp(a, cp, &f, &fl, scratch);
+    if (cls == CLS_WORD || cls == CLS_MARK) return scan_word(a, base, pp, end, pos, fn, ctx);
+    if (cls == CLS_CJK) return scan_cjk(a, base, pp, end, pos, fn, ctx);
+    *pp = p + l;
+    return 0;
+}
+
+int nx_analyze_step(newsidx_analyzer *a, const char *text, size_t len, size_t *off,
+                    uint32_t *pos, newsidx_token_fn fn, void *ctx) {
+    const uint8_t *base = (const uint8_t *)text, *p = base + *off;
+    int rc = analyze_other(a, base, &p, base + len, pos, fn, ctx);
+    *off = (size_t)(p - base);
+    return rc;
+}
+
+bool nx_analyzer_plain(const newsidx_analyzer *a) { return a->n_stops == 0 && !a->stemmer; }
+
 int newsidx_analyze(newsidx_analyzer *a, const char *text, size_t len,
                     newsidx_token_fn fn, void *ctx) {
     if (!a || !fn || (!text && len)) return NEWSIDX_ERR_INVALID;
     const uint8_t *base = (const uint8_t *)text;
     const uint8_t *p = base, *end = base + len;
     uint32_t pos = 0;
-    uint8_t scratch[FOLD_CP_MAX_BYTES];
     while (p < end) {
         uint8_t c = *p;
-        int rc;
-        if (c < 0x80) {
-            if (!ascii_fold[c]) {
-                p++;
-                continue;
-            }
-            rc = scan_word(a, base, &p, end, &pos, fn, ctx);
-        } else {
-            int32_t cp;
-            size_t l = nx_utf8_decode(p, end, &cp);
-            if (cp < 0) {
-                p++;
-                continue;
-            }
-            const uint8_t *f;
-            size_t fl;
-            int cls = lookup_cp(a, cp, &f, &fl, scratch);
-            if (cls == CLS_WORD || cls == CLS_MARK)
-                rc = scan_word(a, base, &p, end, &pos, fn, ctx);
-            else if (cls == CLS_CJK)
-                rc = scan_cjk(a, base, &p, end, &pos, fn, ctx);
-            else {
-                p += l;
+        if (c < 0x80 && !ascii_fold[c]) {
+            p++;
+            continue;
+        }
+#if defined(__SSE2__)
+        /* a plain word without scan_word's call and its checks at the
+         * word's end */
+        if (c < 0x80 && end - p >= 16) {
+            unsigned run = nx_plain_word16(p, a->term);
+            if (run) {
+                size_t start = (size_t)(p - base);
+                p += run;
+                int rc = emit_word(a, a->term, run, pos, start, start + run, fn, ctx);
+                pos = next_pos(pos);
+                if (rc) return rc;
                 continue;
             }
         }
+#endif
+        int rc = analyze_other(a, base, &p, end, &pos, fn, ctx);
         if (rc) return rc;
     }
     return NEWSIDX_OK;

@@ -262,34 +262,92 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
  * list of 7-bit index + high part fields, all of one width 7 + e, e the
  * width of the largest high part. */
 
+#if defined(__SSE2__)
+/* gt[b] = values of the block v wider than b bits, for b < maxw, when
+ * every value is below 2^15 (maxw <= 15: most blocks of doc gaps, freqs
+ * and position deltas): the block packed to 16-bit lanes, one compare per
+ * lane and threshold, instead of a histogram of 128 widths. */
+static void pfor_count_wider_i16(const uint32_t *v, unsigned maxw, uint32_t *gt) {
+    __m128i x[NX_BLOCK / 8];
+    for (unsigned i = 0; i < NX_BLOCK / 8; i++) {
+        const __m128i *q = (const __m128i *)(v + 8 * i);
+        x[i] = _mm_packs_epi32(_mm_loadu_si128(q), _mm_loadu_si128(q + 1)); /* exact */
+    }
+    for (unsigned b = 0; b < maxw; b++) {
+        __m128i t = _mm_set1_epi16((short)((1u << b) - 1)), acc = _mm_setzero_si128();
+        for (unsigned i = 0; i < NX_BLOCK / 8; i++) /* x > 2^b - 1: -1 per lane */
+            acc = _mm_sub_epi16(acc, _mm_cmpgt_epi16(x[i], t));
+        __m128i s4 = _mm_madd_epi16(acc, _mm_set1_epi16(1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        gt[b] = (uint32_t)_mm_cvtsi128_si32(s4);
+    }
+}
+#endif
+
 /* Chooses b for the n values of v: the width that minimises the block's
  * exact size (the 2 header bytes are the same for every b); *e gets the
  * exceptions' high-part width, *n_exc their number. */
 static unsigned pfor_choose(const uint32_t *v, uint32_t n, bool full, unsigned *e,
                             unsigned *n_exc) {
-    /* widths without a branch on zero (a mispredicted one, half the
-     * blocks hold zeros), four histograms so that equal widths in a row
-     * do not wait for each other's increments */
-    uint32_t hist[4][33] = {{0}};
-    uint32_t all = 0;
-    uint32_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        for (unsigned l = 0; l < 4; l++) {
-            uint32_t x = v[i + l];
-            all |= x;
-            hist[l][(32u - (unsigned)__builtin_clz(x | 1)) & -(unsigned)(x != 0)]++;
+    /* gt[b]: values wider than b bits */
+    uint32_t gt[33];
+    unsigned maxw;
+#if defined(__SSE2__)
+    if (n <= NX_BLOCK) {
+        /* a tail is counted as a block padded with zeros, which are no
+         * wider than any b */
+        uint32_t padded[NX_BLOCK];
+        const uint32_t *blk = v;
+        if (n < NX_BLOCK) {
+            memcpy(padded, v, sizeof *v * n);
+            memset(padded + n, 0, sizeof *v * (NX_BLOCK - n));
+            blk = padded;
+        }
+        __m128i o = _mm_setzero_si128();
+        for (uint32_t i = 0; i < NX_BLOCK; i += 4)
+            o = _mm_or_si128(o, _mm_loadu_si128((const __m128i *)(blk + i)));
+        o = _mm_or_si128(o, _mm_shuffle_epi32(o, 0x4e));
+        o = _mm_or_si128(o, _mm_shuffle_epi32(o, 0xb1));
+        uint32_t all = (uint32_t)_mm_cvtsi128_si32(o);
+        maxw = all ? 32u - (unsigned)__builtin_clz(all) : 0;
+        if (maxw <= 15) {
+            pfor_count_wider_i16(blk, maxw, gt);
+            gt[maxw] = 0;
+            goto choose;
         }
     }
-    for (; i < n; i++) {
-        all |= v[i];
-        hist[0][(32u - (unsigned)__builtin_clz(v[i] | 1)) & -(unsigned)(v[i] != 0)]++;
+#endif
+    {
+        /* widths without a branch on zero (a mispredicted one, half the
+         * blocks hold zeros), four histograms so that equal widths in a row
+         * do not wait for each other's increments */
+        uint32_t hist[4][33] = {{0}};
+        uint32_t all = 0;
+        uint32_t i = 0;
+        for (; i + 4 <= n; i += 4) {
+            for (unsigned l = 0; l < 4; l++) {
+                uint32_t x = v[i + l];
+                all |= x;
+                hist[l][(32u - (unsigned)__builtin_clz(x | 1)) & -(unsigned)(x != 0)]++;
+            }
+        }
+        for (; i < n; i++) {
+            all |= v[i];
+            hist[0][(32u - (unsigned)__builtin_clz(v[i] | 1)) & -(unsigned)(v[i] != 0)]++;
+        }
+        maxw = all ? 32u - (unsigned)__builtin_clz(all) : 0;
+        gt[maxw] = 0;
+        for (unsigned w = maxw; w-- > 0;)
+            gt[w] = gt[w + 1] + hist[0][w + 1] + hist[1][w + 1] + hist[2][w + 1] + hist[3][w + 1];
     }
-    unsigned maxw = all ? 32u - (unsigned)__builtin_clz(all) : 0;
-    for (unsigned w = 0; w <= maxw; w++) hist[0][w] += hist[1][w] + hist[2][w] + hist[3][w];
+#if defined(__SSE2__)
+choose:;
+#endif
     unsigned best = maxw, best_ne = 0;
     size_t best_cost = SIZE_MAX;
-    uint32_t ne = 0; /* values wider than b */
     for (unsigned b = maxw + 1; b-- > 0;) {
+        uint32_t ne = gt[b]; /* values wider than b */
         size_t cost = full ? nx_pack_bytes(b) : ((size_t)n * b + 7) / 8;
         if (ne) cost += 1 + ((size_t)ne * (7 + maxw - b) + 7) / 8;
         /* strict: on a tie the wider b, whose block decodes without patches */
@@ -298,7 +356,6 @@ static unsigned pfor_choose(const uint32_t *v, uint32_t n, bool full, unsigned *
             best = b;
             best_ne = ne;
         }
-        ne += hist[0][b];
     }
     *e = maxw - best;
     *n_exc = best_ne;
@@ -373,16 +430,22 @@ static int put_tail_pfor(nx_buf *out, const uint32_t *v, uint32_t n) {
     out->len += 2;
     uint64_t acc = 0, mask = best >= 32 ? 0xffffffffu : ((1u << best) - 1);
     unsigned nb = 0;
-    for (uint32_t i = 0; i < n; i++) {
+    uint8_t *o = out->data + out->len;
+    for (uint32_t i = 0; i < n; i++) { /* 4 bytes out at a time (nb < 32 + 32) */
         acc |= (uint64_t)(v[i] & mask) << nb;
         nb += best;
-        while (nb >= 8) {
-            out->data[out->len++] = (uint8_t)acc;
-            acc >>= 8;
-            nb -= 8;
+        if (nb >= 32) {
+            nx_store_u32le(o, (uint32_t)acc);
+            o += 4;
+            acc >>= 32;
+            nb -= 32;
         }
     }
-    if (nb) out->data[out->len++] = (uint8_t)acc;
+    for (; nb > 0; nb = nb > 8 ? nb - 8 : 0) {
+        *o++ = (uint8_t)acc;
+        acc >>= 8;
+    }
+    out->len = (size_t)(o - out->data);
     if (n_exc) put_exceptions(out, v, n, best, e);
     return 0;
 }

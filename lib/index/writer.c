@@ -3,13 +3,16 @@
  * duplicate-id replacement with tombstones, commit (manifest.c) and the
  * merge policy (merge.c). On-disk bytes: docs/FORMAT.md.
  *
- * RAM buffer layout (not on disk): each (field, term) owns two byte
- * streams in the slice pool: the doc stream (per doc: varint(doc delta << 1
- * | freq == 1), then varint(freq) when freq != 1) and the position stream
- * (per occurrence: varint(position - previous position in the same doc)).
- * A stream is a chain of slices of growing size (16 B .. 4 KiB), each
+ * RAM buffer layout (not on disk): each (field, term) owns one byte
+ * stream in the slice pool, one entry per occurrence: the first in a doc
+ * is varint(position << 1 | 1), varint(doc - previous doc of the term),
+ * a later one varint((position - previous position) << 1). Freqs are
+ * counted when the flush reads the stream back. One stream instead of a
+ * doc and a position stream: a token writes to one pool line, not two
+ * (the write misses were a fifth of the adding loop's stalls). A stream is a chain of slices of growing size (16 B .. 4 KiB), each
  * ending with the u32 pool offset of the next one, so a term costs little
  * until it proves frequent (Lucene's ByteBlockPool idea). */
+#include "analysis/analysis.h"
 #include "index/index_internal.h"
 
 #include <errno.h>
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 /* inlined XXH3: the term hash is the writer's hottest call */
@@ -32,6 +36,23 @@
  * per segment, so the RAM budget is capped at 3 GiB (documented). */
 #define MAX_POOL_PAGES 65535u
 #define MAX_RAM_BUDGET ((size_t)3 << 30)
+/* Pool pages and term entries come in 2 MiB slabs the kernel may back
+ * with one huge page: first-touch page faults of the buffer (one per 4 KiB,
+ * zeroing included) were ~5% of indexing a small collection. */
+#define SLAB_BYTES ((size_t)2 << 20)
+#define SLAB_PAGES ((uint32_t)(SLAB_BYTES / POOL_PAGE))
+
+/* bytes: a multiple of SLAB_BYTES */
+static void *slabs_alloc(size_t bytes) {
+    void *p = aligned_alloc(SLAB_BYTES, bytes);
+#if defined(MADV_HUGEPAGE)
+    if (p) (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: failure is fine */
+#endif
+    return p;
+}
+
+static void *slab_alloc(void) { return slabs_alloc(SLAB_BYTES); }
+
 static const uint32_t slice_sizes[] = {16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
 #define N_SLICE_LEVELS (sizeof slice_sizes / sizeof slice_sizes[0])
 
@@ -40,18 +61,30 @@ typedef struct wstream {
 } wstream;
 
 /* One cache line per term (the array is 64-byte aligned): a token touches
- * its term's line and, for keys longer than 8 bytes, the key's tail. */
+ * its term's line and, only for keys longer than 16 bytes (terms of 16
+ * bytes and more), the key's tail in w->keys (the key tail was a sixth of
+ * the adding loop's stalls). Counts of doc entries and positions are not
+ * kept: the flush reads a stream up to its write pointer and grows its
+ * scratch as it goes. */
 typedef struct wterm {
-    uint64_t key8;    /* the key's first 8 bytes (little-endian), zero padded */
+    uint64_t key8[2]; /* the key's first 16 bytes (little-endian), zero padded */
     uint32_t key_off;
     uint16_t key_len; /* field byte + term */
-    uint8_t ds_level, ps_level; /* slice levels of the two streams */
-    uint32_t df;      /* entries in the doc stream (the pending doc excluded) */
-    uint32_t pending_doc, pending_freq, last_pos, written_doc;
-    uint32_t cf;      /* < 2^32: each occurrence takes a pool byte, the pool < 4 GiB */
-    wstream ds, ps;
+    uint8_t level;    /* slice level of the stream */
+    uint8_t unused;
+    uint32_t doc;      /* last doc with an occurrence (UINT32_MAX: none yet) */
+    uint32_t last_pos; /* position of that doc's last occurrence */
+    wstream os;        /* the occurrence stream */
+    uint8_t pad[20];
 } wterm;
 _Static_assert(sizeof(wterm) == 64, "a term entry is one cache line");
+
+/* Term entries live in fixed chunks (one 2 MiB slab): a growing array was
+ * copied at each doubling, and the copies and the new array's first-touch
+ * page faults were a twentieth of indexing a large collection. */
+#define TERM_CHUNK_BITS 15
+#define TERM_CHUNK ((uint32_t)1 << TERM_CHUNK_BITS)
+_Static_assert(TERM_CHUNK * sizeof(wterm) == SLAB_BYTES, "a term chunk is one slab");
 
 typedef struct wdoc {
     int64_t date;
@@ -91,8 +124,10 @@ struct newsidx_writer {
     /* RAM buffer */
     uint8_t **pages;
     uint32_t n_pages, page_used;
-    wterm *terms;
-    uint32_t n_terms, cap_terms;
+    wterm **term_chunks; /* TERM_CHUNK entries each: entries never move */
+    uint32_t n_term_chunks;
+    uint32_t n_terms;
+    uint32_t cap_terms; /* for ram_used only: see term_new */
     uint64_t *term_slots; /* (hash high 32 bits) << 32 | (term index + 1); 0 = empty */
     uint32_t term_mask;
     nx_buf keys, ids, srcs, stored;
@@ -143,8 +178,12 @@ static uint32_t pool_alloc(newsidx_writer *w, uint32_t size) {
             w->pages = np;
         }
         uint8_t **np = w->pages;
-        np[w->n_pages] = malloc(POOL_PAGE);
-        if (!np[w->n_pages]) return UINT32_MAX;
+        if (w->n_pages % SLAB_PAGES == 0) {
+            np[w->n_pages] = slab_alloc(); /* freed through its first page */
+            if (!np[w->n_pages]) return UINT32_MAX;
+        } else {
+            np[w->n_pages] = np[w->n_pages - 1] + POOL_PAGE;
+        }
         w->n_pages++;
         w->page_used = 0;
     }
@@ -247,6 +286,10 @@ static inline uint64_t rstream_varint(const newsidx_writer *w, rstream *r) {
 
 /* ---- memory accounting ------------------------------------------------------ */
 
+static inline wterm *term_at(const newsidx_writer *w, uint32_t i) {
+    return &w->term_chunks[i >> TERM_CHUNK_BITS][i & (TERM_CHUNK - 1)];
+}
+
 static size_t ram_used(const newsidx_writer *w) {
     return (size_t)w->n_pages * POOL_PAGE + (size_t)w->cap_terms * sizeof(wterm) +
            ((size_t)w->term_mask + 1) * 8 + w->keys.cap + w->ids.cap + w->srcs.cap +
@@ -254,12 +297,14 @@ static size_t ram_used(const newsidx_writer *w) {
 }
 
 static void buffer_free(newsidx_writer *w) {
-    for (uint32_t i = 0; i < w->n_pages; i++) free(w->pages[i]);
+    for (uint32_t i = 0; i < w->n_pages; i += SLAB_PAGES) free(w->pages[i]);
     free(w->pages);
     w->pages = NULL;
     w->n_pages = w->page_used = 0;
-    free(w->terms);
-    w->terms = NULL;
+    for (uint32_t i = 0; i < w->n_term_chunks; i++) free(w->term_chunks[i]);
+    free(w->term_chunks);
+    w->term_chunks = NULL;
+    w->n_term_chunks = 0;
     w->n_terms = w->cap_terms = 0;
     free(w->term_slots);
     w->term_slots = NULL;
@@ -282,16 +327,53 @@ static void buffer_free(newsidx_writer *w) {
  * the seed, so the tokenizer's bytes can be hashed before they are copied
  * behind the field byte (a load spanning several recent stores waits for
  * them to retire: that stall was a fifth of on_token). */
+static inline uint64_t mul_fold64(uint64_t a, uint64_t b) {
+    unsigned __int128 m = (unsigned __int128)a * b;
+    return (uint64_t)m ^ (uint64_t)(m >> 64);
+}
+
+/* Terms of at most 16 bytes (nearly all) take XXH3's short-input scheme
+ * without its seed derivation and length dispatch: two overlapping loads,
+ * one 128-bit multiply, an avalanche (a third fewer instructions per
+ * token than the library call). The hash lives only in the RAM buffer. */
+static inline uint64_t key_mix(int field, size_t len, uint64_t a, uint64_t b) {
+    uint64_t h = mul_fold64(a ^ 0x9e3779b185ebca87ull ^ (uint64_t)field << 56,
+                            b ^ 0xc2b2ae3d27d4eb4full ^ (uint64_t)len);
+    h ^= h >> 37;
+    h *= 0x165667919e3779f9ull;
+    return h ^ (h >> 32);
+}
+
 static inline uint64_t key_hash(int field, const uint8_t *term, size_t len) {
-    return XXH3_64bits_withSeed(term, len, (uint64_t)field);
+    uint64_t a, b;
+    if (len >= 8 && len <= 16) {
+        a = nx_load_u64le(term);
+        b = nx_load_u64le(term + len - 8);
+    } else if (len >= 4 && len < 8) {
+        a = nx_load_u32le(term);
+        b = nx_load_u32le(term + len - 4);
+    } else if (len >= 1 && len < 4) {
+        a = (uint64_t)term[0] | (uint64_t)term[len >> 1] << 8 | (uint64_t)term[len - 1] << 16;
+        b = 0;
+    } else {
+        return XXH3_64bits_withSeed(term, len, (uint64_t)field);
+    }
+    return key_mix(field, len, a, b);
 }
 
 static int term_table_grow(newsidx_writer *w) {
     uint32_t nmask = w->term_mask ? w->term_mask * 2 + 1 : 1023;
-    uint64_t *ns = calloc((size_t)nmask + 1, 8);
+    size_t bytes = ((size_t)nmask + 1) * 8; /* a power of two */
+    uint64_t *ns;
+    if (bytes >= SLAB_BYTES) { /* huge pages for large tables, as the pool */
+        ns = slabs_alloc(bytes);
+        if (ns) memset(ns, 0, bytes);
+    } else {
+        ns = calloc((size_t)nmask + 1, 8);
+    }
     if (!ns) return NEWSIDX_ERR_NOMEM;
     for (uint32_t t = 0; t < w->n_terms; t++) {
-        const wterm *e = &w->terms[t];
+        const wterm *e = term_at(w, t);
         const uint8_t *k = w->keys.data + e->key_off;
         uint64_t h = key_hash(k[0], k + 1, e->key_len - 1u);
         uint32_t i = (uint32_t)h & nmask;
@@ -306,15 +388,6 @@ static int term_table_grow(newsidx_writer *w) {
 
 static inline void prefetch_term(const wterm *t) { __builtin_prefetch(t); }
 
-static inline int add_doc_entry(newsidx_writer *w, wterm *t) {
-    uint32_t delta = t->pending_doc - t->written_doc; /* written_doc starts at UINT32_MAX */
-    NX_FORWARD(stream_varint(w, &t->ds, &t->ds_level, (uint64_t)delta << 1 | (t->pending_freq == 1)));
-    if (t->pending_freq != 1) NX_FORWARD(stream_varint(w, &t->ds, &t->ds_level, t->pending_freq));
-    t->written_doc = t->pending_doc;
-    t->df++;
-    t->pending_doc = UINT32_MAX;
-    return 0;
-}
 
 /* Tokens of one field are buffered (key bytes, hash, position) and then
  * added in a second loop that prefetches the hash slots and terms of the
@@ -365,10 +438,8 @@ static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t len) {
     return memcmp(a, b, len) == 0;
 }
 
-static int on_token(void *ctx, const newsidx_token *tok) {
-    newsidx_writer *w = ctx;
-    size_t len = tok->term_len;
-    if (len > NEWSIDX_MAX_TERM_BYTES + 7) len = NEWSIDX_MAX_TERM_BYTES + 7;
+/* Room for one more token of len term bytes. */
+static __attribute__((noinline)) int on_token_reserve(newsidx_writer *w, size_t len) {
     if (w->n_tok == w->cap_tok) {
         uint32_t nc = w->cap_tok ? w->cap_tok * 2 : 1024;
         wtok *nt = realloc(w->toks, sizeof *nt * nc);
@@ -376,13 +447,37 @@ static int on_token(void *ctx, const newsidx_token *tok) {
         w->toks = nt;
         w->cap_tok = nc;
     }
-    if (NX_UNLIKELY(w->s_key.cap - w->s_key.len < len + 1 + KEY_SLACK))
-        NX_FORWARD(nx_buf_reserve(&w->s_key, len + 1 + KEY_SLACK));
+    return nx_buf_reserve(&w->s_key, len + 1 + KEY_SLACK);
+}
+
+static int on_token(void *ctx, const newsidx_token *tok) {
+    newsidx_writer *w = ctx;
+    size_t len = tok->term_len;
+    if (len > NEWSIDX_MAX_TERM_BYTES + 7) len = NEWSIDX_MAX_TERM_BYTES + 7;
+    if (NX_UNLIKELY(w->n_tok == w->cap_tok || w->s_key.cap - w->s_key.len < len + 1 + KEY_SLACK))
+        NX_FORWARD(on_token_reserve(w, len));
     uint8_t *key = w->s_key.data + w->s_key.len;
-    key[0] = (uint8_t)w->cur_field;
-    copy_short(key + 1, (const uint8_t *)tok->term, len);
+    const uint8_t *term = (const uint8_t *)tok->term;
+    int field = w->cur_field;
+    key[0] = (uint8_t)field;
+    uint64_t h;
+    /* the words the hash reads are the words the copy writes */
+    if (len >= 8 && len <= 16) {
+        uint64_t a = nx_load_u64le(term), b = nx_load_u64le(term + len - 8);
+        nx_store_u64le(key + 1, a);
+        nx_store_u64le(key + 1 + len - 8, b);
+        h = key_mix(field, len, a, b);
+    } else if (len >= 4 && len < 8) {
+        uint32_t a = nx_load_u32le(term), b = nx_load_u32le(term + len - 4);
+        nx_store_u32le(key + 1, a);
+        nx_store_u32le(key + 1 + len - 4, b);
+        h = key_mix(field, len, a, b);
+    } else {
+        copy_short(key + 1, term, len);
+        h = key_hash(field, term, len);
+    }
     wtok *t = &w->toks[w->n_tok++];
-    t->hash = key_hash(w->cur_field, (const uint8_t *)tok->term, len);
+    t->hash = h;
     t->key_off = (uint32_t)w->s_key.len;
     t->key_len = (uint16_t)(len + 1);
     t->position = tok->position;
@@ -390,61 +485,122 @@ static int on_token(void *ctx, const newsidx_token *tok) {
     return 0;
 }
 
+#if defined(__SSE2__)
+/* The writer's analysis loop for an analyzer without stopwords and
+ * stemmer (the default): plain words (nx_plain_word16, most of them) are
+ * folded straight into the key buffer and added as on_token would, without
+ * a callback per token; everything else goes through the analyzer's own
+ * step, in order, so terms and positions are those of newsidx_analyze. */
+static int analyze_plain(newsidx_writer *w, const char *text, size_t len) {
+    const uint8_t *base = (const uint8_t *)text;
+    const uint8_t field = (uint8_t)w->cur_field;
+    size_t off = 0;
+    uint32_t pos = 0;
+    while (off < len) {
+        uint8_t c = base[off];
+        if (c < 0x80) {
+            if (!nx_ascii_alnum(c)) {
+                off++;
+                continue;
+            }
+            if (len - off >= 16) {
+                if (NX_UNLIKELY(w->n_tok == w->cap_tok || w->s_key.cap - w->s_key.len < 17 + KEY_SLACK))
+                    NX_FORWARD(on_token_reserve(w, 16));
+                uint8_t *key = w->s_key.data + w->s_key.len;
+                unsigned run = nx_plain_word16(base + off, key + 1);
+                if (run) {
+                    key[0] = field;
+                    uint64_t h;
+                    if (run >= 8) {
+                        h = key_mix(field, run, nx_load_u64le(key + 1), nx_load_u64le(key + 1 + run - 8));
+                    } else if (run >= 4) {
+                        h = key_mix(field, run, nx_load_u32le(key + 1), nx_load_u32le(key + 1 + run - 4));
+                    } else {
+                        h = key_hash(field, key + 1, run);
+                    }
+                    wtok *t = &w->toks[w->n_tok++];
+                    t->hash = h;
+                    t->key_off = (uint32_t)w->s_key.len;
+                    t->key_len = (uint16_t)(run + 1);
+                    t->position = pos;
+                    w->s_key.len += run + 1;
+                    pos = nx_next_pos(pos);
+                    off += run;
+                    continue;
+                }
+            }
+        }
+        NX_FORWARD(nx_analyze_step(w->an, text, len, &off, &pos, on_token, w));
+    }
+    return 0;
+}
+#endif
+
 static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t h,
                      uint32_t position) {
     uint32_t i = (uint32_t)h & w->term_mask;
     wterm *t = NULL;
     /* key bytes past len are readable (KEY_SLACK) */
-    uint64_t key8 = nx_load_u64le(key);
-    if (len < 8) key8 &= ((uint64_t)1 << (8 * len)) - 1;
+    uint64_t key8 = nx_load_u64le(key), key16 = 0;
+    if (len < 8) {
+        key8 &= ((uint64_t)1 << (8 * len)) - 1;
+    } else if (len > 8) {
+        key16 = nx_load_u64le(key + 8);
+        if (len < 16) key16 &= ((uint64_t)1 << (8 * (len - 8))) - 1;
+    }
     /* the slot keeps the hash's high half: a probe touches the term only
      * when those 32 bits agree, and the key buffer only for keys longer
-     * than 8 bytes */
+     * than 16 bytes */
     for (;; i = (i + 1) & w->term_mask) {
         uint64_t s = w->term_slots[i];
         if (!s) break;
         if ((s >> 32) != (h >> 32)) continue;
-        wterm *e = &w->terms[(uint32_t)s - 1];
-        if (e->key8 == key8 && e->key_len == len &&
-            (len <= 8 || key_eq(w->keys.data + e->key_off + 8, key + 8, len - 8))) {
+        wterm *e = term_at(w, (uint32_t)s - 1);
+        if (e->key8[0] == key8 && e->key8[1] == key16 && e->key_len == len &&
+            (len <= 16 || key_eq(w->keys.data + e->key_off + 16, key + 16, len - 16))) {
             t = e;
             break;
         }
     }
     if (!t) {
-        if (w->n_terms == w->cap_terms) {
-            uint32_t nc = w->cap_terms ? w->cap_terms * 2 : 512;
-            wterm *nt = aligned_alloc(64, sizeof *nt * nc);
-            if (!nt) return NEWSIDX_ERR_NOMEM;
-            if (w->n_terms) memcpy(nt, w->terms, sizeof *nt * w->n_terms);
-            free(w->terms);
-            w->terms = nt;
-            w->cap_terms = nc;
+        if (w->n_terms == w->n_term_chunks * TERM_CHUNK) {
+            if ((w->n_term_chunks & (w->n_term_chunks - 1)) == 0) { /* doubles at powers of two */
+                wterm **nc = realloc(w->term_chunks,
+                                     sizeof *nc * (w->n_term_chunks ? w->n_term_chunks * 2 : 1));
+                if (!nc) return NEWSIDX_ERR_NOMEM;
+                w->term_chunks = nc;
+            }
+            wterm *chunk = slab_alloc();
+            if (!chunk) return NEWSIDX_ERR_NOMEM;
+            w->term_chunks[w->n_term_chunks++] = chunk;
         }
-        t = &w->terms[w->n_terms];
+        /* accounted as the doubling array the chunks replaced (512
+         * entries first), so that flushes happen where they did */
+        if (w->n_terms == w->cap_terms) w->cap_terms = w->cap_terms ? w->cap_terms * 2 : 512;
+        t = term_at(w, w->n_terms);
         memset(t, 0, sizeof *t);
-        t->key8 = key8;
+        t->key8[0] = key8;
+        t->key8[1] = key16;
         t->key_off = (uint32_t)w->keys.len;
         t->key_len = (uint16_t)len;
-        t->pending_doc = UINT32_MAX;
-        t->written_doc = UINT32_MAX;
+        t->doc = UINT32_MAX;
         NX_FORWARD(nx_buf_reserve(&w->keys, len + KEY_SLACK));
         NX_FORWARD(nx_buf_append(&w->keys, key, len));
-        NX_FORWARD(stream_init(w, &t->ds, &t->ds_level));
-        NX_FORWARD(stream_init(w, &t->ps, &t->ps_level));
+        NX_FORWARD(stream_init(w, &t->os, &t->level));
         w->term_slots[i] = (h >> 32) << 32 | ++w->n_terms;
     }
-    if (t->pending_doc != w->cur_doc) {
-        if (t->pending_doc != UINT32_MAX) NX_FORWARD(add_doc_entry(w, t));
-        t->pending_doc = w->cur_doc;
-        t->pending_freq = 0;
-        t->last_pos = 0;
+    if (t->doc != w->cur_doc) {
+        /* first occurrence in this doc; the delta from UINT32_MAX for a
+         * term's first doc is doc + 1 (mod 2^32) */
+        uint32_t delta = w->cur_doc - t->doc;
+        t->doc = w->cur_doc;
+        t->last_pos = position;
+        NX_FORWARD(stream_varint(w, &t->os, &t->level, (uint64_t)position << 1 | 1));
+        return stream_varint(w, &t->os, &t->level, delta);
     }
     uint32_t pos = position < t->last_pos ? t->last_pos : position;
-    NX_FORWARD(stream_varint(w, &t->ps, &t->ps_level, pos - t->last_pos));
+    NX_FORWARD(stream_varint(w, &t->os, &t->level, (uint64_t)(pos - t->last_pos) << 1));
     t->last_pos = pos;
-    t->pending_freq++;
-    t->cf++;
     return 0;
 }
 
@@ -464,7 +620,7 @@ static int add_tokens(newsidx_writer *w) {
             __builtin_prefetch(&w->term_slots[(uint32_t)tk[j + PREFETCH_SLOTS].hash & w->term_mask]);
         if (j + PREFETCH_TERMS < n) {
             uint64_t s = w->term_slots[(uint32_t)tk[j + PREFETCH_TERMS].hash & w->term_mask];
-            if (s) prefetch_term(&w->terms[(uint32_t)s - 1]);
+            if (s) prefetch_term(term_at(w, (uint32_t)s - 1));
         }
         NX_FORWARD(add_token(w, w->s_key.data + tk[j].key_off, tk[j].key_len, tk[j].hash,
                              tk[j].position));
@@ -661,7 +817,12 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
         w->cur_len = 0;
         w->n_tok = 0;
         w->s_key.len = 0;
-        rc = newsidx_analyze(w->an, fl->value, vl, on_token, w);
+#if defined(__SSE2__)
+        if (nx_analyzer_plain(w->an))
+            rc = analyze_plain(w, fl->value, vl);
+        else
+#endif
+            rc = newsidx_analyze(w->an, fl->value, vl, on_token, w);
         if (rc == 0) rc = add_tokens(w);
         if (rc) {
             /* The buffer may hold half of this doc's postings: not
@@ -710,7 +871,7 @@ static int cmp_term_key(const void *a, const void *b, void *ctx) {
     const newsidx_writer *w = ctx;
     const term_sort *ta = a, *tb = b;
     if (ta->prefix != tb->prefix) return ta->prefix < tb->prefix ? -1 : 1;
-    const wterm *x = &w->terms[ta->term], *y = &w->terms[tb->term];
+    const wterm *x = term_at(w, ta->term), *y = term_at(w, tb->term);
     size_t n = NX_MIN(x->key_len, y->key_len);
     int c = memcmp(w->keys.data + x->key_off, w->keys.data + y->key_off, n);
     if (c) return c;
@@ -729,7 +890,7 @@ static int scratch_reserve(newsidx_writer *w, size_t n, size_t npos) {
         uint32_t *a = realloc(w->s_docs, c * 4), *b = a ? realloc(w->s_freqs, c * 4) : NULL;
         if (a) w->s_docs = a;
         if (b) w->s_freqs = b;
-        uint32_t *e = b ? realloc(w->s_ent, c * 16) : NULL;
+        uint32_t *e = b ? realloc(w->s_ent, c * 20) : NULL;
         if (e) w->s_ent = e;
         if (!a || !b || !e) return NEWSIDX_ERR_NOMEM;
         w->s_cap = c;
@@ -799,11 +960,14 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
     term_sort *order = malloc(sizeof *order * (w->n_terms + 1));
     if (!order) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
     for (uint32_t t = 0; t < w->n_terms; t++) {
-        const uint8_t *k = w->keys.data + w->terms[t].key_off;
-        uint64_t p = 0;
-        for (uint32_t i = 0; i < 8; i++) p = p << 8 | (i < w->terms[t].key_len ? k[i] : 0);
-        order[t].prefix = p;
+        /* the first 8 key bytes, zero padded, as a big-endian number */
+        order[t].prefix = __builtin_bswap64(term_at(w, t)->key8[0]);
         order[t].term = t;
+    }
+    /* a term has at most one doc entry per buffered doc */
+    if (scratch_reserve(w, w->n_docs, 0)) {
+        free(order);
+        return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
     }
     if (sort_terms(w, order, w->n_terms))
         qsort_r(order, w->n_terms, sizeof *order, cmp_term_key, w); /* no memory: slower */
@@ -811,72 +975,93 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
     for (uint32_t k = 0; k < w->n_terms && rc == 0; k++) {
         /* sorted order visits terms and their slices at random: fetch
          * the term entries 8 ahead and their first slices 4 ahead */
-        if (k + 8 < w->n_terms) prefetch_term(&w->terms[order[k + 8].term]);
+        if (k + 8 < w->n_terms) prefetch_term(term_at(w, order[k + 8].term));
         if (k + 4 < w->n_terms) {
-            const wterm *a = &w->terms[order[k + 4].term];
-            __builtin_prefetch(pool_at(w, a->ds.head));
-            __builtin_prefetch(pool_at(w, a->ps.head));
-            __builtin_prefetch(w->keys.data + a->key_off);
+            const wterm *a = term_at(w, order[k + 4].term);
+            __builtin_prefetch(pool_at(w, a->os.head));
+            if (a->key_len > 16) __builtin_prefetch(w->keys.data + a->key_off);
         }
-        wterm *t = &w->terms[order[k].term];
-        if (scratch_reserve(w, t->df, t->cf)) {
-            rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            break;
-        }
-        rstream ds, ps;
-        rstream_init(w, &ds, &t->ds);
-        rstream_init(w, &ps, &t->ps);
-        uint32_t doc = UINT32_MAX, n = 0;
-        size_t np = 0;
+        wterm *t = term_at(w, order[k].term);
+        /* behind the 4 u32 per entry of the unsorted case (s_cap does not
+         * change during the flush: reserved for every doc above) */
+        uint32_t *starts = w->s_ent + 4 * w->s_cap;
+        rstream os;
+        rstream_init(w, &os, &t->os);
+        /* the stream ends at its write pointer (a full last slice: at that
+         * slice's end, where the reader stops before the link) */
+        const uint8_t *os_end = pool_at(w, t->os.wp);
+        uint32_t doc = UINT32_MAX, nd = UINT32_MAX, n = 0, p = 0;
+        size_t np = 0, start = 0;
         bool sorted = true;
         uint32_t prev_new = 0;
-        /* s_ent[2i] = new doc, s_ent[2i+1] = entry index; per entry
-         * s_freqs = freq and s_docs = start of its positions in s_pos2. */
-        for (uint32_t i = 0; i < t->df; i++) {
-            uint64_t v = rstream_varint(w, &ds);
-            uint32_t freq = (v & 1) ? 1 : (uint32_t)rstream_varint(w, &ds);
-            doc += (uint32_t)(v >> 1);
-            uint32_t nd = newid[doc];
-            uint32_t p = 0;
-            size_t start = np;
-            for (uint32_t j = 0; j < freq; j++) {
-                p += (uint32_t)rstream_varint(w, &ps);
-                w->s_pos2[np++] = p;
+        /* per entry: s_docs = new doc, s_freqs = freq, starts = start of
+         * its positions in s_pos2. An entry is recorded when the next one
+         * starts (and after the loop); positions of replaced articles are
+         * dropped. */
+        while (os.p != os_end) {
+            uint64_t v = rstream_varint(w, &os);
+            if (v & 1) {
+                if (nd != UINT32_MAX) {
+                    if (n > 0 && nd < prev_new) sorted = false;
+                    prev_new = nd;
+                    w->s_docs[n] = nd;
+                    w->s_freqs[n] = (uint32_t)(np - start);
+                    starts[n] = (uint32_t)start;
+                    n++;
+                } else {
+                    np = start;
+                }
+                doc += (uint32_t)rstream_varint(w, &os);
+                nd = newid[doc];
+                start = np;
+                p = 0;
             }
-            if (nd == UINT32_MAX) {
-                np = start; /* replaced article: dropped */
-                continue;
+            p += (uint32_t)(v >> 1);
+            if (NX_UNLIKELY(np == w->s_pos_cap) && scratch_reserve(w, 0, np + 1)) {
+                rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+                break;
             }
+            w->s_pos2[np++] = p;
+        }
+        if (nd != UINT32_MAX) {
             if (n > 0 && nd < prev_new) sorted = false;
-            prev_new = nd;
-            w->s_ent[2 * n] = nd;
-            w->s_ent[2 * n + 1] = n;
-            w->s_freqs[n] = freq;
-            w->s_docs[n] = (uint32_t)start;
+            w->s_docs[n] = nd;
+            w->s_freqs[n] = (uint32_t)(np - start);
+            starts[n] = (uint32_t)start;
             n++;
         }
-        if (n == 0) continue;
+        if (rc || n == 0) continue;
         const uint32_t *docs_out = w->s_docs, *freqs_out = w->s_freqs, *pos = w->s_pos2;
-        if (sorted) {
-            for (uint32_t i = 0; i < n; i++) w->s_docs[i] = w->s_ent[2 * i];
-        } else {
+        if (!sorted) {
             /* The date remap reordered this term's docs: sort (new doc,
              * entry) pairs and gather freqs and positions behind them. */
             uint32_t *pairs = w->s_ent, *of = w->s_ent + 2 * (size_t)n, *od = of + n;
+            for (uint32_t i = 0; i < n; i++) {
+                pairs[2 * i] = w->s_docs[i];
+                pairs[2 * i + 1] = i;
+            }
             qsort(pairs, n, 8, cmp_pair);
             size_t q = 0;
             for (uint32_t i = 0; i < n; i++) {
                 uint32_t e = pairs[2 * i + 1];
                 od[i] = pairs[2 * i];
                 of[i] = w->s_freqs[e];
-                memcpy(w->s_pos + q, w->s_pos2 + w->s_docs[e], sizeof(uint32_t) * of[i]);
+                memcpy(w->s_pos + q, w->s_pos2 + starts[e], sizeof(uint32_t) * of[i]);
                 q += of[i];
             }
             docs_out = od;
             freqs_out = of;
             pos = w->s_pos;
         }
-        const uint8_t *key = w->keys.data + t->key_off;
+        /* keys of at most 16 bytes from the entry: no look at w->keys */
+        uint8_t short_key[16];
+        const uint8_t *key = short_key;
+        if (t->key_len <= 16) {
+            nx_store_u64le(short_key, t->key8[0]);
+            nx_store_u64le(short_key + 8, t->key8[1]);
+        } else {
+            key = w->keys.data + t->key_off;
+        }
         rc = nx_segbuild_term(b, key[0], key + 1, t->key_len - 1u, n, docs_out, freqs_out, pos);
     }
     free(order);
@@ -885,9 +1070,6 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
 
 static int flush_buffer(newsidx_writer *w) {
     if (w->n_docs == 0) return 0;
-    for (uint32_t t = 0; t < w->n_terms; t++)
-        if (w->terms[t].pending_doc != UINT32_MAX && add_doc_entry(w, &w->terms[t]))
-            return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
     uint32_t n_live = w->n_docs - w->n_deleted;
     if (n_live == 0) {
         buffer_free(w);
