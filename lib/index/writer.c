@@ -42,13 +42,35 @@
 #define SLAB_BYTES ((size_t)2 << 20)
 #define SLAB_PAGES ((uint32_t)(SLAB_BYTES / POOL_PAGE))
 
-/* bytes: a multiple of SLAB_BYTES */
+/* bytes: a multiple of SLAB_BYTES. Slabs are mapped and unmapped directly,
+ * not through malloc: glibc raises its mmap threshold after the first
+ * freed 2 MiB block, so later slabs came from the brk heap, which fragments
+ * and is not given back between flushes (1M articles: peak RSS 684 MB at the
+ * default 256 MB budget, 417 MB with a fixed threshold; mmap gives the
+ * latter without tuning the process's allocator). Returns zeroed memory. */
 static void *slabs_alloc(size_t bytes) {
-    void *p = aligned_alloc(SLAB_BYTES, bytes);
+    size_t span = bytes + SLAB_BYTES; /* room to align the start */
+    uint8_t *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    uintptr_t a = ((uintptr_t)m + SLAB_BYTES - 1) & ~(uintptr_t)(SLAB_BYTES - 1);
+    uint8_t *p = (uint8_t *)a;
+    if (p > m) munmap(m, (size_t)(p - m));
+    if (m + span > p + bytes) munmap(p + bytes, (size_t)(m + span - (p + bytes)));
 #if defined(MADV_HUGEPAGE)
-    if (p) (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: failure is fine */
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: failure is fine */
 #endif
     return p;
+}
+
+static void slabs_free(void *p, size_t bytes) {
+    if (p) munmap(p, bytes);
+}
+
+/* The term slot table of mask + 1 entries: slabs when it is that large. */
+static void term_slots_free(uint64_t *slots, uint32_t mask) {
+    size_t bytes = ((size_t)mask + 1) * 8;
+    if (slots && bytes >= SLAB_BYTES) slabs_free(slots, bytes);
+    else free(slots);
 }
 
 static void *slab_alloc(void) { return slabs_alloc(SLAB_BYTES); }
@@ -297,16 +319,16 @@ static size_t ram_used(const newsidx_writer *w) {
 }
 
 static void buffer_free(newsidx_writer *w) {
-    for (uint32_t i = 0; i < w->n_pages; i += SLAB_PAGES) free(w->pages[i]);
+    for (uint32_t i = 0; i < w->n_pages; i += SLAB_PAGES) slabs_free(w->pages[i], SLAB_BYTES);
     free(w->pages);
     w->pages = NULL;
     w->n_pages = w->page_used = 0;
-    for (uint32_t i = 0; i < w->n_term_chunks; i++) free(w->term_chunks[i]);
+    for (uint32_t i = 0; i < w->n_term_chunks; i++) slabs_free(w->term_chunks[i], SLAB_BYTES);
     free(w->term_chunks);
     w->term_chunks = NULL;
     w->n_term_chunks = 0;
     w->n_terms = w->cap_terms = 0;
-    free(w->term_slots);
+    term_slots_free(w->term_slots, w->term_mask);
     w->term_slots = NULL;
     w->term_mask = 0;
     nx_buf_free(&w->keys);
@@ -366,8 +388,7 @@ static int term_table_grow(newsidx_writer *w) {
     size_t bytes = ((size_t)nmask + 1) * 8; /* a power of two */
     uint64_t *ns;
     if (bytes >= SLAB_BYTES) { /* huge pages for large tables, as the pool */
-        ns = slabs_alloc(bytes);
-        if (ns) memset(ns, 0, bytes);
+        ns = slabs_alloc(bytes); /* zeroed */
     } else {
         ns = calloc((size_t)nmask + 1, 8);
     }
@@ -380,7 +401,7 @@ static int term_table_grow(newsidx_writer *w) {
         while (ns[i]) i = (i + 1) & nmask;
         ns[i] = (h >> 32) << 32 | (t + 1);
     }
-    free(w->term_slots);
+    term_slots_free(w->term_slots, w->term_mask);
     w->term_slots = ns;
     w->term_mask = nmask;
     return 0;
