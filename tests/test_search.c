@@ -1473,6 +1473,16 @@ START_TEST(test_threads_sharing_a_reader_get_the_results_of_one_thread) {
 }
 END_TEST
 
+/* A writer on an empty index at dir (removed first); wo may be NULL. */
+static newsidx_writer *fresh_writer(const char *dir, const newsidx_writer_options *wo) {
+    char cmd[256], err[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    newsidx_writer *w;
+    ck_assert_msg(newsidx_writer_open(dir, wo, err, sizeof err, &w) == 0, "%s", err);
+    return w;
+}
+
 /* Phrase matching past the two-word bitmap (positions >= 8192), and longer
  * phrases whose rarest word is too frequent in the doc for the candidate
  * array: both fall back to merges that must count the same. */
@@ -1489,13 +1499,8 @@ static char *long_body(const char *early, const char *late, uint32_t n_words) {
 
 START_TEST(test_phrases_in_long_documents_and_with_frequent_words) {
     const char *dir = "test_search_longdoc.idx";
-    char cmd[256], err[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    newsidx_writer_options wo;
-    newsidx_writer_options_init(&wo);
-    newsidx_writer *w;
-    ck_assert_msg(newsidx_writer_open(dir, &wo, err, sizeof err, &w) == 0, "%s", err);
+    char err[512];
+    newsidx_writer *w = fresh_writer(dir, NULL);
     /* twice: early and past position 8192; once: only late; once: only early */
     char *twice = long_body("zork plugh", "zork plugh", 10000);
     char *late = long_body(NULL, "zork plugh", 10000);
@@ -1553,13 +1558,8 @@ END_TEST
  * the rarest word's docs lie far apart in another word's block. */
 START_TEST(test_phrase_totals_over_many_blocks_with_deletions) {
     const char *dir = "test_search_phrcount.idx";
-    char cmd[256], err[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    newsidx_writer_options wo;
-    newsidx_writer_options_init(&wo);
-    newsidx_writer *w;
-    ck_assert_msg(newsidx_writer_open(dir, &wo, err, sizeof err, &w) == 0, "%s", err);
+    char err[512];
+    newsidx_writer *w = fresh_writer(dir, NULL);
     enum { N = 6000 };
     for (int i = 0; i < N; i++) {
         char id[16], body[256];
@@ -1627,15 +1627,11 @@ static int on_seq(void *ctx, const newsidx_token *t) {
 START_TEST(test_stopwords_are_dropped_from_queries_and_phrases_keep_their_gaps) {
     corpus *c = the_corpus();
     const char *dir = "test_search_stop.idx";
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
     newsidx_writer_options wo;
     newsidx_writer_options_init(&wo);
     wo.stopwords_language = "english";
-    newsidx_writer *w;
+    newsidx_writer *w = fresh_writer(dir, &wo);
     char err[512];
-    ck_assert_msg(newsidx_writer_open(dir, &wo, err, sizeof err, &w) == 0, "%s", err);
     size_t n = c->n < 6000 ? c->n : 6000;
     for (size_t i = 0; i < n; i++) add_article(w, &c->a[i], NULL);
     ck_assert_int_eq(newsidx_writer_commit(w), 0);
@@ -1759,10 +1755,8 @@ static size_t highlights_of(const newsidx_reader *r, const char *query, const ch
 
 START_TEST(test_highlights_follow_the_field_scope) {
     const char *dir = "test_search_hlscope.idx";
-    ck_assert_int_eq(system("rm -rf test_search_hlscope.idx"), 0);
-    newsidx_writer *w;
+    newsidx_writer *w = fresh_writer(dir, NULL);
     char err[512];
-    ck_assert_msg(newsidx_writer_open(dir, NULL, err, sizeof err, &w) == 0, "%s", err);
     newsidx_field a[] = {{"id", "a1", 2},
                          {"title", "Oil report", 10},
                          {"body", "Oil prices rose while oil output fell.", 38}};
