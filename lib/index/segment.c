@@ -112,14 +112,8 @@ static int parse_columns(nx_segment *s, nx_err *err) {
     }
     /* Inflate the ids' zstd frame, then expand the front coding (every
      * length and offset checked). */
-    uint8_t *raw = malloc((size_t)id_total + 1);
-    NX_RETURN_IF(!raw, err, NEWSIDX_ERR_NOMEM, "out of memory");
-    size_t got = ZSTD_decompress(raw, (size_t)id_total + 1, c + off, zlen);
-    if (ZSTD_isError(got) || got != id_total) {
-        free(raw);
-        return nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: id column at byte %zu does not inflate",
-                          s->col.path, off);
-    }
+    uint8_t *raw;
+    NX_FORWARD(nx_inflate_bounded(c + off, zlen, id_total, s->col.path, "id column", off, err, &raw));
     s->id_region = raw;
     s->id_offs = malloc(sizeof(uint32_t) * ((size_t)n + 1));
     nx_buf mem = {0};
@@ -191,15 +185,10 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
         uint64_t raw = s->dict.len >= 12 ? nx_load_u64le(d + 4) : 0;
         if (s->dict.len < 12 || nx_load_u32le(d) != NX_DICTZ_MAGIC || raw > NX_MAX_INFLATED_BYTES)
             rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: bad header at byte 0", s->dict.path);
-        if (rc == 0 && !(s->dict_mem = malloc((size_t)raw + 1)))
-            rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory inflating %s", s->dict.path);
-        if (rc == 0) {
-            size_t got = ZSTD_decompress(s->dict_mem, (size_t)raw + 1, d + 12, s->dict.len - 12);
-            if (ZSTD_isError(got) || got != raw)
-                rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: the zstd frame at byte 12 does not inflate",
-                                s->dict.path);
-            s->dict_mem_len = (size_t)raw;
-        }
+        if (rc == 0)
+            rc = nx_inflate_bounded(d + 12, s->dict.len - 12, raw, s->dict.path, "zstd frame", 12,
+                                    err, &s->dict_mem);
+        if (rc == 0) s->dict_mem_len = (size_t)raw;
     }
     if (rc == 0) {
         rc = nx_termdict_open(s->dict_mem, s->dict_mem_len, err, &s->termdict);
