@@ -6,15 +6,45 @@
  *  - every public name starts with newsidx_ / NEWSIDX_;
  *  - handles are opaque; every free/close function accepts NULL;
  *  - functions return an int status: 0 (NEWSIDX_OK) on success, a negative
- *    NEWSIDX_ERR_* code on failure; out-parameters come last;
- *  - a handle keeps the message of its last error (what and where: file,
- *    line, byte offset, query column), read with the handle's *_errmsg();
- *  - options structs start with a `size` field and are filled with defaults
- *    by their *_init() function, so fields can be added without breaking
- *    callers compiled against an older header;
- *  - there is no global mutable state: handles are independent. A reader
- *    may be shared by several threads searching at once; a writer and an
- *    analyzer belong to one thread at a time.
+ *    NEWSIDX_ERR_* code on failure; out-parameters come last, and a NULL
+ *    out-parameter (or a NULL handle) is refused with NEWSIDX_ERR_INVALID,
+ *    never dereferenced. On failure a handle out-parameter is set to NULL.
+ *
+ * Error messages — one rule, one way per handle and call. A message says
+ * what and where (file, line, byte offset, query column):
+ *  - a call on a WRITER or an ANALYZER (handles one thread uses at a time)
+ *    keeps its message in the handle until the next call on it:
+ *    newsidx_writer_errmsg(), newsidx_analyzer_errmsg();
+ *  - every other call that can fail for more than a NULL argument —
+ *    creating a handle, parsing a query, and the calls on a READER, which
+ *    threads share — takes an optional `char *errbuf, size_t errbuf_size`
+ *    pair just before its out-parameter (NULL/0 = no message wanted) and
+ *    writes the message there, NUL-terminated and cut to fit ("" on
+ *    success). Older entry points without that pair stay and still work:
+ *    newsidx_analyzer_create, newsidx_reader_get and newsidx_search (whose
+ *    message goes to the deprecated newsidx_search_options.errbuf) have
+ *    _v2 forms that follow the rule;
+ *  - per-record problems while ingesting and the findings of
+ *    newsidx_check are not failures of the call: they arrive through the
+ *    report / check callbacks.
+ *  newsidx_strerror(code) names any code.
+ *
+ * Options: every options struct starts with a `size` field and is filled
+ * with defaults by its *_init() function. A caller built against an older
+ * header passes a smaller size: the fields past it keep their defaults. A
+ * size larger than this library knows is accepted when the extra bytes are
+ * all zero (a newer header, no new field used), else NEWSIDX_ERR_INVALID.
+ *
+ * Ownership: a pointer returned by an accessor (newsidx_hit_id, _field,
+ * _snippet, newsidx_doc_field, newsidx_facet_value's label, *_errmsg,
+ * *_notice, newsidx_reader_*_language) is owned by the handle it came from
+ * and valid until that handle is freed (errmsg: until the next call on the
+ * handle); the caller never frees it. Strings the caller passes in
+ * (options, fields, query text) are copied or used only during the call.
+ *
+ * There is no global mutable state: handles are independent. A reader may
+ * be shared by several threads searching at once; a writer and an analyzer
+ * belong to one thread at a time.
  */
 #ifndef NEWSIDX_H
 #define NEWSIDX_H
@@ -103,8 +133,22 @@ NEWSIDX_API void newsidx_analyzer_options_init(newsidx_analyzer_options *opts);
 NEWSIDX_API int newsidx_analyzer_create(const newsidx_analyzer_options *opts,
                                         newsidx_analyzer **out);
 
+/**
+ * newsidx_analyzer_create with a message: on failure errbuf (optional)
+ * says why, e.g. "no stemmer for 'klingon'".
+ */
+NEWSIDX_API int newsidx_analyzer_create_v2(const newsidx_analyzer_options *opts,
+                                           char *errbuf, size_t errbuf_size,
+                                           newsidx_analyzer **out);
+
 /** Frees an analyzer; NULL is accepted. */
 NEWSIDX_API void newsidx_analyzer_free(newsidx_analyzer *analyzer);
+
+/**
+ * Returns the message of the analyzer's last failed newsidx_analyze ("" if
+ * the last call succeeded, or for NULL). Owned by the analyzer.
+ */
+NEWSIDX_API const char *newsidx_analyzer_errmsg(const newsidx_analyzer *analyzer);
 
 /** One term produced by the analyzer. Valid only during the callback. */
 typedef struct newsidx_token {
@@ -238,7 +282,11 @@ NEWSIDX_API int newsidx_writer_optimize(newsidx_writer *w);
  */
 NEWSIDX_API void newsidx_writer_close(newsidx_writer *w);
 
-/** Returns the message of the writer's last error ("" if none). */
+/**
+ * Returns the message of the writer's last error ("" if none): of
+ * newsidx_writer_add, _commit, _optimize and newsidx_ingest_path. Owned by
+ * the writer, valid until its next call.
+ */
 NEWSIDX_API const char *newsidx_writer_errmsg(const newsidx_writer *w);
 
 /* ------------------------------------------------------------------------ */
@@ -308,7 +356,8 @@ typedef struct newsidx_ingest_stats {
  * @return NEWSIDX_OK when the input was read (even with skipped records),
  *         NEWSIDX_ERR_IO/NOT_FOUND when path itself cannot be read, a
  *         writer error (NOMEM, IO while flushing) that stops the run, or
- *         NEWSIDX_ERR_INVALID (NULL argument, opts->size too small).
+ *         NEWSIDX_ERR_INVALID (NULL argument, options of a newer library).
+ *         On failure newsidx_writer_errmsg(w) says why.
  */
 NEWSIDX_API int newsidx_ingest_path(newsidx_writer *w, const char *path,
                                     const newsidx_ingest_options *opts,
@@ -353,30 +402,48 @@ typedef struct newsidx_stats {
     uint64_t raw_stored_bytes; /* bytes of the stored fields before compression */
 } newsidx_stats;
 
-/** Fills *out with the reader's statistics. Returns NEWSIDX_OK. */
+/** Fills *out with the reader's statistics. Returns NEWSIDX_OK, or NEWSIDX_ERR_INVALID for NULL. */
 NEWSIDX_API int newsidx_reader_stats(const newsidx_reader *r, newsidx_stats *out);
+
+/**
+ * The stemming language the index was built with (queries are analyzed
+ * with it), or NULL when it has none. Owned by the reader.
+ */
+NEWSIDX_API const char *newsidx_reader_stem_language(const newsidx_reader *r);
+
+/** The stopword list language the index was built with, or NULL. Owned by the reader. */
+NEWSIDX_API const char *newsidx_reader_stopwords_language(const newsidx_reader *r);
 
 /** A stored article, fetched from the doc store. */
 typedef struct newsidx_doc newsidx_doc;
 
 /**
- * Fetches the stored article with the given id.
- * @return NEWSIDX_OK, NEWSIDX_ERR_NOT_FOUND, NEWSIDX_ERR_CORRUPT, NEWSIDX_ERR_NOMEM.
+ * Fetches the stored article with the given id. The document is the
+ * caller's (free it with newsidx_doc_free) and outlives the reader.
+ * @return NEWSIDX_OK, NEWSIDX_ERR_NOT_FOUND, NEWSIDX_ERR_CORRUPT,
+ *         NEWSIDX_ERR_NOMEM, NEWSIDX_ERR_INVALID.
  */
 NEWSIDX_API int newsidx_reader_get(const newsidx_reader *r, const char *id,
                                    size_t id_len, newsidx_doc **out);
 
+/** newsidx_reader_get with a message in errbuf (optional) on failure. */
+NEWSIDX_API int newsidx_reader_get_v2(const newsidx_reader *r, const char *id,
+                                      size_t id_len, char *errbuf, size_t errbuf_size,
+                                      newsidx_doc **out);
+
 /** Number of stored fields of a document. */
 NEWSIDX_API size_t newsidx_doc_field_count(const newsidx_doc *doc);
 
-/** The i-th stored field (0-based, i < newsidx_doc_field_count); NULL if out of range. */
+/** The i-th stored field (0-based, i < newsidx_doc_field_count); NULL if out of range.
+ *  Owned by doc; each value is also NUL-terminated. */
 NEWSIDX_API const newsidx_field *newsidx_doc_field(const newsidx_doc *doc, size_t i);
 
 /** The stored field with that name, or NULL. */
 NEWSIDX_API const newsidx_field *newsidx_doc_find(const newsidx_doc *doc,
                                                   const char *name);
 
-/** The article's parsed date in Unix seconds; returns 0 if it has one, NEWSIDX_ERR_NOT_FOUND if not. */
+/** The article's parsed date in Unix seconds; returns 0 if it has one,
+ *  NEWSIDX_ERR_NOT_FOUND if not, NEWSIDX_ERR_INVALID for NULL. */
 NEWSIDX_API int newsidx_doc_date(const newsidx_doc *doc, int64_t *out_seconds);
 
 /** Frees a document; NULL is accepted. */
@@ -436,6 +503,12 @@ NEWSIDX_API int newsidx_query_parse(const newsidx_reader *r, const char *text,
                                     size_t *error_column, char *errbuf,
                                     size_t errbuf_size, newsidx_query **out);
 
+/**
+ * Why a parsed query can match nothing, or "": "the query is empty",
+ * "every word of the query is a stopword ...". Owned by q.
+ */
+NEWSIDX_API const char *newsidx_query_notice(const newsidx_query *q);
+
 /** Frees a query; NULL is accepted. */
 NEWSIDX_API void newsidx_query_free(newsidx_query *q);
 
@@ -465,10 +538,8 @@ typedef struct newsidx_search_options {
     double title_weight;     /* BM25 weight of title (default 2.0) */
     double body_weight;      /* BM25 weight of body (default 1.0) */
     int no_pruning;          /* 1: exhaustive ranked OR (for benchmarks) */
-    char *errbuf;            /* optional (default NULL): on failure, what went wrong
-                                and where ("query expands to more than ...",
-                                "seg_3.dict: ..."); per call, so threads sharing a
-                                reader each pass their own buffer */
+    char *errbuf;            /* deprecated, read by newsidx_search only: pass errbuf to
+                                newsidx_search_v2 instead (default NULL) */
     size_t errbuf_size;
 } newsidx_search_options;
 
@@ -479,11 +550,19 @@ NEWSIDX_API void newsidx_search_options_init(newsidx_search_options *opts);
 typedef struct newsidx_results newsidx_results;
 
 /**
- * Runs a query on a reader. Thread-safe: several threads may search one reader.
- * On failure *out is NULL and, when opts->errbuf is given, it holds the message.
+ * Runs a query on a reader. Thread-safe: several threads may search one
+ * reader (each with its own errbuf). On failure *out is NULL and errbuf
+ * (optional) says what went wrong and where ("query expands to more than
+ * ...", "seg_3.dict: ..."). The results are the caller's (free them
+ * with newsidx_results_free); they hold copies and may outlive the reader.
  * @return NEWSIDX_OK, NEWSIDX_ERR_NOMEM, NEWSIDX_ERR_CORRUPT, NEWSIDX_ERR_LIMIT,
  *         NEWSIDX_ERR_INVALID.
  */
+NEWSIDX_API int newsidx_search_v2(const newsidx_reader *r, const newsidx_query *q,
+                                  const newsidx_search_options *opts, char *errbuf,
+                                  size_t errbuf_size, newsidx_results **out);
+
+/** The older form of newsidx_search_v2: its message goes to opts->errbuf. */
 NEWSIDX_API int newsidx_search(const newsidx_reader *r, const newsidx_query *q,
                                const newsidx_search_options *opts,
                                newsidx_results **out);
@@ -491,13 +570,22 @@ NEWSIDX_API int newsidx_search(const newsidx_reader *r, const newsidx_query *q,
 /** Frees results; NULL is accepted. */
 NEWSIDX_API void newsidx_results_free(newsidx_results *res);
 
+/**
+ * What the caller should know about these results, or "": the query's
+ * notice (newsidx_query_notice) and a prefix or fuzzy word that matched
+ * more than max_expansions terms ("mar* matches more than 1024 terms:
+ * searched the first 1024"). Owned by res.
+ */
+NEWSIDX_API const char *newsidx_results_notice(const newsidx_results *res);
+
 /** Total number of matching articles (exact unless exact_total was 0). */
 NEWSIDX_API uint64_t newsidx_results_total(const newsidx_results *res);
 
 /** Number of hits returned (at most k). */
 NEWSIDX_API size_t newsidx_results_count(const newsidx_results *res);
 
-/** Id of hit i (NUL-terminated), or NULL if i is out of range. */
+/** Id of hit i (NUL-terminated), or NULL if i is out of range. Every pointer
+ *  the hit accessors return is owned by res and valid until newsidx_results_free. */
 NEWSIDX_API const char *newsidx_hit_id(const newsidx_results *res, size_t i);
 
 /** Score of hit i. */

@@ -910,8 +910,22 @@ START_TEST(test_options_are_checked_and_defaults_apply) {
     ck_assert_ptr_null(o.stopwords_language);
     o.size = 3;
     ck_assert_int_eq(newsidx_analyzer_create(&o, &a), NEWSIDX_ERR_INVALID);
-    o.size = sizeof o + 8;
-    ck_assert_int_eq(newsidx_analyzer_create(&o, &a), NEWSIDX_ERR_INVALID);
+    /* a caller of a newer header: its extra bytes must be zero */
+    struct {
+        newsidx_analyzer_options o;
+        uint64_t newer_field;
+    } big;
+    memset(&big, 0, sizeof big);
+    newsidx_analyzer_options_init(&big.o);
+    big.o.size = sizeof big;
+    big.newer_field = 1;
+    char msg[256];
+    ck_assert_int_eq(newsidx_analyzer_create_v2(&big.o, msg, sizeof msg, &a), NEWSIDX_ERR_INVALID);
+    ck_assert_msg(strstr(msg, "newer libnewsidx") != NULL, "%s", msg);
+    big.newer_field = 0;
+    ck_assert_int_eq(newsidx_analyzer_create_v2(&big.o, msg, sizeof msg, &a), NEWSIDX_OK);
+    ck_assert_str_eq(msg, "");
+    newsidx_analyzer_free(a);
     ck_assert_int_eq(newsidx_analyzer_create(NULL, NULL), NEWSIDX_ERR_INVALID);
 }
 END_TEST

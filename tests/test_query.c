@@ -148,8 +148,8 @@ START_TEST(test_field_scopes) {
     expect_tree("title:\"a b\"", "title:\"a b\"");
     expect_tree("title:pre*", "title:pre*");
     expect_tree("title:a NEAR/2 title:b", "(near/2 title:a b)");
-    /* unknown names are not fields: the colon is punctuation */
-    expect_tree("foo:bar", "\"foo bar\"");
+    /* in quotes, a colon is punctuation */
+    expect_tree("\"foo:bar\"", "\"foo bar\"");
 }
 END_TEST
 
@@ -202,6 +202,10 @@ START_TEST(test_syntax_errors_name_the_column_and_what_was_expected) {
     expect_syntax("()", 2, "expected a term");
     expect_syntax("^2", 1, "expected a term before");
     expect_syntax("\"a b\" NEAR/2 c", 7, "expected words on both sides of NEAR");
+    /* a field that is stored but not indexed (or a typo) is no silent zero */
+    expect_syntax("category:sport", 1, "unknown field 'category': the searchable fields are");
+    expect_syntax("oil topics:(cocoa OR gold)", 5, "unknown field 'topics'");
+    expect_syntax("\"abc", 5, "closing the phrase that starts at column 1, before the end");
 }
 END_TEST
 

@@ -115,6 +115,7 @@ struct newsidx_analyzer {
     fold_entry cache[FOLD_CACHE_SIZE];
     uint8_t term[MAX_TERM + 1];
     uint8_t cjk_term[2 * CJK_UNIT_MAX_BYTES];
+    nx_err err; /* the last failed newsidx_analyze's message */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -792,9 +793,25 @@ int nx_analyze_step(newsidx_analyzer *a, const char *text, size_t len, size_t *o
 
 bool nx_analyzer_plain(const newsidx_analyzer *a) { return a->n_stops == 0 && !a->stemmer; }
 
+/* Keeps the message of a stopped newsidx_analyze in the analyzer: the
+ * stemmer's lack of memory, or the callback's own value. */
+static int analyze_failed(newsidx_analyzer *a, int rc) {
+    if (rc == NEWSIDX_ERR_NOMEM)
+        nx_err_set(&a->err, rc, "newsidx_analyze: out of memory (stemmer)");
+    else
+        nx_err_set(&a->err, rc, "newsidx_analyze: stopped by the token callback (it returned %d)", rc);
+    return rc;
+}
+
 int newsidx_analyze(newsidx_analyzer *a, const char *text, size_t len,
                     newsidx_token_fn fn, void *ctx) {
-    if (!a || !fn || (!text && len)) return NEWSIDX_ERR_INVALID;
+    if (!a || !fn || (!text && len)) {
+        if (a) nx_err_set(&a->err, NEWSIDX_ERR_INVALID, "newsidx_analyze: %s",
+                          !fn ? "no callback" : "NULL text with a length");
+        return NEWSIDX_ERR_INVALID;
+    }
+    a->err.code = 0;
+    a->err.msg[0] = '\0';
     const uint8_t *base = (const uint8_t *)text;
     const uint8_t *p = base, *end = base + len;
     uint32_t pos = 0;
@@ -814,13 +831,13 @@ int newsidx_analyze(newsidx_analyzer *a, const char *text, size_t len,
                 p += run;
                 int rc = emit_word(a, a->term, run, pos, start, start + run, fn, ctx);
                 pos = next_pos(pos);
-                if (rc) return rc;
+                if (rc) return analyze_failed(a, rc);
                 continue;
             }
         }
 #endif
         int rc = analyze_other(a, base, &p, end, &pos, fn, ctx);
-        if (rc) return rc;
+        if (rc) return analyze_failed(a, rc);
     }
     return NEWSIDX_OK;
 }
@@ -890,32 +907,33 @@ static void lowercase_name(const char *in, char *out, size_t cap) {
     out[i] = 0;
 }
 
-int newsidx_analyzer_create(const newsidx_analyzer_options *opts, newsidx_analyzer **out) {
-    if (!out) return NEWSIDX_ERR_INVALID;
+/* Builds the analyzer; on failure err says why. */
+static int analyzer_create(const newsidx_analyzer_options *opts, nx_err *err,
+                           newsidx_analyzer **out) {
+    if (!out) return nx_err_set(err, NEWSIDX_ERR_INVALID, "analyzer: no out-parameter");
     *out = NULL;
     newsidx_analyzer_options o;
     newsidx_analyzer_options_init(&o);
     if (opts) {
-        if (opts->size < offsetof(newsidx_analyzer_options, stopwords_language) +
-                             sizeof(const char *) ||
-            opts->size > sizeof o)
-            return NEWSIDX_ERR_INVALID;
-        memcpy(&o, opts, opts->size);
+        NX_FORWARD(nx_options_copy(&o, sizeof o, opts, "analyzer", err));
     }
     const nx_stopword_list *stops = NULL;
     if (o.stopwords_language && o.stopwords_language[0]) {
         stops = nx_stopwords_find(o.stopwords_language);
-        if (!stops) return NEWSIDX_ERR_UNSUPPORTED;
+        if (!stops)
+            return nx_err_set(err, NEWSIDX_ERR_UNSUPPORTED, "no stopword list for '%s'",
+                              o.stopwords_language);
     }
     newsidx_analyzer *a = calloc(1, sizeof *a);
-    if (!a) return NEWSIDX_ERR_NOMEM;
+    if (!a) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "analyzer: out of memory");
     for (size_t i = 0; i < FOLD_CACHE_SIZE; i++) a->cache[i].cp = -1;
     for (size_t i = 0; i < STOP_SLOTS; i++) a->stop_slots[i] = -1;
     if (o.stem_language && o.stem_language[0]) {
         char name[64];
         if (strlen(o.stem_language) >= sizeof name) {
             free(a);
-            return NEWSIDX_ERR_UNSUPPORTED;
+            return nx_err_set(err, NEWSIDX_ERR_UNSUPPORTED, "no stemmer for '%.64s...'",
+                              o.stem_language);
         }
         lowercase_name(o.stem_language, name, sizeof name);
         a->suffix_apostrophe = strcmp(name, "turkish") == 0 || strcmp(name, "tr") == 0 ||
@@ -928,12 +946,15 @@ int newsidx_analyzer_create(const newsidx_analyzer_options *opts, newsidx_analyz
             for (const char **l = sb_stemmer_list(); *l; l++)
                 if (strcmp(*l, name) == 0) rc = NEWSIDX_ERR_NOMEM;
             free(a);
-            return rc;
+            return rc == NEWSIDX_ERR_NOMEM
+                       ? nx_err_set(err, rc, "analyzer: out of memory creating the stemmer")
+                       : nx_err_set(err, rc, "no stemmer for '%s' (newsidx_stem_languages() lists them)",
+                                    o.stem_language);
         }
         a->stem_cache = calloc(STEM_CACHE_SLOTS, sizeof *a->stem_cache);
         if (!a->stem_cache) {
             newsidx_analyzer_free(a);
-            return NEWSIDX_ERR_NOMEM;
+            return nx_err_set(err, NEWSIDX_ERR_NOMEM, "analyzer: out of memory");
         }
     }
     if (stops) {
@@ -945,12 +966,28 @@ int newsidx_analyzer_create(const newsidx_analyzer_options *opts, newsidx_analyz
         a->stemmer = stemmer;
         if (rc) {
             newsidx_analyzer_free(a);
-            return rc;
+            return nx_err_set(err, rc, "analyzer: cannot load the stopwords (%s)",
+                              newsidx_strerror(rc));
         }
     }
     *out = a;
     return NEWSIDX_OK;
 }
+
+int newsidx_analyzer_create(const newsidx_analyzer_options *opts, newsidx_analyzer **out) {
+    return analyzer_create(opts, NULL, out);
+}
+
+int newsidx_analyzer_create_v2(const newsidx_analyzer_options *opts, char *errbuf,
+                               size_t errbuf_size, newsidx_analyzer **out) {
+    nx_err err = {0};
+    int rc = analyzer_create(opts, &err, out);
+    if (errbuf && errbuf_size) errbuf[0] = '\0';
+    if (rc) nx_err_copy(&err, errbuf, errbuf_size);
+    return rc;
+}
+
+const char *newsidx_analyzer_errmsg(const newsidx_analyzer *a) { return a ? a->err.msg : ""; }
 
 void newsidx_analyzer_free(newsidx_analyzer *a) {
     if (!a) return;

@@ -174,4 +174,8 @@ int nx_fields_serialize(nx_buf *out, const newsidx_field *fields, size_t n);
 int nx_fields_parse(const uint8_t *rec, size_t len, nx_buf *scratch,
                     const newsidx_field **fields, size_t *n);
 
+/* Puts a message into the writer's last error (newsidx_writer_errmsg):
+ * newsidx_ingest_path fails on a writer without the writer failing. */
+void nx_writer_set_error(newsidx_writer *w, int code, const char *msg);
+
 #endif

@@ -90,9 +90,15 @@ int nx_snapshot_open(const char *dir, nx_err *err, nx_snapshot **out) {
 }
 
 int newsidx_reader_open(const char *dir, char *errbuf, size_t errbuf_size, newsidx_reader **out) {
+    nx_err err = {0};
+    if (errbuf && errbuf_size) errbuf[0] = '\0';
+    if (!out) {
+        nx_err_set(&err, NEWSIDX_ERR_INVALID, "newsidx_reader_open: no out-parameter");
+        nx_err_copy(&err, errbuf, errbuf_size);
+        return err.code;
+    }
     *out = NULL;
     newsidx_reader *r = calloc(1, sizeof *r);
-    nx_err err = {0};
     if (!r) {
         nx_err_set(&err, NEWSIDX_ERR_NOMEM, "out of memory");
         nx_err_copy(&err, errbuf, errbuf_size);
@@ -118,6 +124,7 @@ void newsidx_reader_close(newsidx_reader *r) {
 const nx_snapshot *nx_reader_snapshot(const newsidx_reader *r) { return r->snap; }
 
 int newsidx_reader_stats(const newsidx_reader *r, newsidx_stats *st) {
+    if (!r || !st) return NEWSIDX_ERR_INVALID;
     memset(st, 0, sizeof *st);
     st->generation = r->snap->generation;
     st->segments = r->snap->n_segments;
@@ -125,9 +132,13 @@ int newsidx_reader_stats(const newsidx_reader *r, newsidx_stats *st) {
     return 0;
 }
 
-int newsidx_reader_get(const newsidx_reader *r, const char *id, size_t id_len, newsidx_doc **out) {
+/* Fetches the live article with that id; err says why not. */
+static int reader_get(const newsidx_reader *r, const char *id, size_t id_len, nx_err *err,
+                      newsidx_doc **out) {
+    if (!out) return nx_err_set(err, NEWSIDX_ERR_INVALID, "newsidx_reader_get: no out-parameter");
     *out = NULL;
-    if (!r || !id) return NEWSIDX_ERR_INVALID;
+    if (!r || (!id && id_len))
+        return nx_err_set(err, NEWSIDX_ERR_INVALID, "newsidx_reader_get: no %s", r ? "id" : "reader");
     const nx_snapshot *s = r->snap;
     for (uint32_t i = s->n_segments; i-- > 0;) {
         const nx_segment *seg = s->segments[i];
@@ -135,10 +146,9 @@ int newsidx_reader_get(const newsidx_reader *r, const char *id, size_t id_len, n
         if (d == NX_NO_DOC || !nx_segment_is_live(seg, d)) continue;
         nx_docstore_scratch scratch;
         nx_docstore_scratch_init(&scratch);
-        nx_err err = {0};
         const newsidx_field *fields;
         size_t n;
-        int rc = nx_segment_stored(seg, d, &scratch, &err, &fields, &n);
+        int rc = nx_segment_stored(seg, d, &scratch, err, &fields, &n);
         if (rc) {
             nx_docstore_scratch_free(&scratch);
             return rc;
@@ -153,7 +163,8 @@ int newsidx_reader_get(const newsidx_reader *r, const char *id, size_t id_len, n
         if (!doc || !doc->fields || !doc->data) {
             newsidx_doc_free(doc);
             nx_docstore_scratch_free(&scratch);
-            return NEWSIDX_ERR_NOMEM;
+            return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory for article '%.*s'",
+                              (int)NX_MIN(id_len, (size_t)200), id);
         }
         char *p = doc->data;
         for (size_t k = 0; k < n; k++) {
@@ -173,7 +184,29 @@ int newsidx_reader_get(const newsidx_reader *r, const char *id, size_t id_len, n
         *out = doc;
         return 0;
     }
-    return NEWSIDX_ERR_NOT_FOUND;
+    return nx_err_set(err, NEWSIDX_ERR_NOT_FOUND, "no article with id '%.*s'",
+                      (int)NX_MIN(id_len, (size_t)200), id ? id : "");
+}
+
+int newsidx_reader_get(const newsidx_reader *r, const char *id, size_t id_len, newsidx_doc **out) {
+    return reader_get(r, id, id_len, NULL, out);
+}
+
+int newsidx_reader_get_v2(const newsidx_reader *r, const char *id, size_t id_len, char *errbuf,
+                          size_t errbuf_size, newsidx_doc **out) {
+    nx_err err = {0};
+    if (errbuf && errbuf_size) errbuf[0] = '\0';
+    int rc = reader_get(r, id, id_len, &err, out);
+    if (rc) nx_err_copy(&err, errbuf, errbuf_size);
+    return rc;
+}
+
+const char *newsidx_reader_stem_language(const newsidx_reader *r) {
+    return r ? r->snap->stem_language : NULL;
+}
+
+const char *newsidx_reader_stopwords_language(const newsidx_reader *r) {
+    return r ? r->snap->stopwords_language : NULL;
 }
 
 size_t newsidx_doc_field_count(const newsidx_doc *doc) { return doc ? doc->n : 0; }
@@ -190,7 +223,8 @@ const newsidx_field *newsidx_doc_find(const newsidx_doc *doc, const char *name) 
 }
 
 int newsidx_doc_date(const newsidx_doc *doc, int64_t *out_seconds) {
-    if (!doc || doc->date == NX_NO_DATE) return NEWSIDX_ERR_NOT_FOUND;
+    if (!doc || !out_seconds) return NEWSIDX_ERR_INVALID;
+    if (doc->date == NX_NO_DATE) return NEWSIDX_ERR_NOT_FOUND;
     *out_seconds = doc->date;
     return 0;
 }

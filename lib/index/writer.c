@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -181,6 +182,10 @@ void newsidx_writer_options_init(newsidx_writer_options *o) {
 }
 
 const char *newsidx_writer_errmsg(const newsidx_writer *w) { return w ? w->err.msg : ""; }
+
+void nx_writer_set_error(newsidx_writer *w, int code, const char *msg) {
+    if (w) nx_err_set(&w->err, code, "%s", msg);
+}
 
 /* ---- slice pool ----------------------------------------------------------- */
 
@@ -1183,21 +1188,43 @@ void newsidx_writer_close(newsidx_writer *w) {
 
 static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
 
+/* Appending keeps the analyzer the index was built with; a setting the
+ * caller names explicitly must be that one, or the call is refused (an
+ * index has one analyzer: queries analyze like the index did). */
+static int check_same_analyzer(const char *dir, const nx_manifest *m,
+                               const newsidx_writer_options *o, nx_err *err) {
+    const char *have[2] = {m->stem_language, m->stopwords_language};
+    const char *want[2] = {o->stem_language, o->stopwords_language};
+    static const char *const what[2] = {"stemming", "stopwords"};
+    for (int i = 0; i < 2; i++) {
+        if (!want[i]) continue;
+        const char *h = have[i] && have[i][0] ? have[i] : "none";
+        const char *x = want[i][0] ? want[i] : "none";
+        if (strcasecmp(h, x) != 0)
+            return nx_err_set(err, NEWSIDX_ERR_INVALID,
+                              "%s was built with %s '%s', not '%s': an index keeps the analyzer "
+                              "it was built with (leave the option out to append, or build a "
+                              "new index)",
+                              dir, what[i], h, x);
+    }
+    return 0;
+}
+
 int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, char *errbuf,
                         size_t errbuf_size, newsidx_writer **out) {
     nx_err err = {0};
+    if (errbuf && errbuf_size) errbuf[0] = '\0';
+    if (!out) {
+        nx_err_set(&err, NEWSIDX_ERR_INVALID, "newsidx_writer_open: no out-parameter");
+        nx_err_copy(&err, errbuf, errbuf_size);
+        return err.code;
+    }
     *out = NULL;
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
-    if (opts) {
-        if (opts->size < offsetof(newsidx_writer_options, max_field_bytes) + sizeof(uint32_t) ||
-            !dir) {
-            nx_err_set(&err, NEWSIDX_ERR_INVALID, "invalid writer options (size %zu)", opts->size);
-            nx_err_copy(&err, errbuf, errbuf_size);
-            return err.code;
-        }
-        memcpy(&o, opts, NX_MIN(opts->size, sizeof o));
-        o.size = sizeof o;
+    if (opts && nx_options_copy(&o, sizeof o, opts, "writer", &err)) {
+        nx_err_copy(&err, errbuf, errbuf_size);
+        return err.code;
     }
     if (!dir) {
         nx_err_set(&err, NEWSIDX_ERR_INVALID, "no index directory");
@@ -1245,6 +1272,8 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
     if (rc == 0 && gen) rc = nx_manifest_read(dir, gen, &w->err, &m);
     if (rc == 0 && o.append && !gen)
         rc = nx_err_set(&w->err, NEWSIDX_ERR_NOT_FOUND, "%s: no index to append to", dir);
+    if (rc == 0 && o.append)
+        rc = check_same_analyzer(dir, &m, &o, &w->err);
     if (rc == 0) {
         w->generation = gen;
         w->next_seg_no = gen ? m.next_seg_no : 1;

@@ -3,6 +3,9 @@
  * bits become reports (docs/INGEST.md, "Reports"). */
 #include "ingest/ingest.h"
 
+#include "index/index_internal.h"
+
+#include <stdio.h>
 #include <string.h>
 
 static const newsidx_field *find_field(const nx_record *rec, const char *name) {
@@ -55,8 +58,9 @@ int nx_ingest_writer_warnings(const newsidx_ingest_options *opts,
 
 typedef struct writer_sink {
     newsidx_writer *w;
-    const newsidx_ingest_options *opts;
+    const newsidx_ingest_options *opts;   /* the caller's */
     newsidx_ingest_stats *stats;
+    char last_error[512];                 /* the last whole-input error reported */
 } writer_sink;
 
 static int add_to_writer(void *ctx, const nx_record *rec) {
@@ -69,15 +73,47 @@ static int add_to_writer(void *ctx, const nx_record *rec) {
     return nx_ingest_writer_warnings(s->opts, s->stats, rec, bits);
 }
 
+/* Reports pass through to the caller's callbacks; an error about a whole
+ * input is also kept, to become the writer's message if the call fails. */
+static void sink_report(void *ctx, const char *file, uint64_t line, int severity, int reason,
+                        const char *message) {
+    writer_sink *s = ctx;
+    if (severity == NEWSIDX_REPORT_ERROR)
+        snprintf(s->last_error, sizeof s->last_error, "%s: %s", file ? file : "", message);
+    if (s->opts->report) s->opts->report(s->opts->ctx, file, line, severity, reason, message);
+}
+
+static void sink_progress(void *ctx, uint64_t articles, uint64_t bytes_read) {
+    writer_sink *s = ctx;
+    s->opts->progress(s->opts->ctx, articles, bytes_read);
+}
+
 int newsidx_ingest_path(newsidx_writer *w, const char *path,
                         const newsidx_ingest_options *opts,
                         newsidx_ingest_stats *stats) {
-    if (!w || !path || !stats) return NEWSIDX_ERR_INVALID;
-    newsidx_ingest_options defaults;
-    if (!opts) {
-        newsidx_ingest_options_init(&defaults);
-        opts = &defaults;
+    if (!w) return NEWSIDX_ERR_INVALID;
+    if (!path || !stats) {
+        nx_writer_set_error(w, NEWSIDX_ERR_INVALID,
+                            !path ? "newsidx_ingest_path: no path" : "newsidx_ingest_path: no stats");
+        return NEWSIDX_ERR_INVALID;
     }
-    writer_sink sink = {w, opts, stats};
-    return nx_ingest_each(path, opts, stats, add_to_writer, &sink);
+    newsidx_ingest_options o;
+    newsidx_ingest_options_init(&o);
+    nx_err err = {0};
+    if (opts && nx_options_copy(&o, sizeof o, opts, "ingest", &err)) {
+        nx_writer_set_error(w, err.code, err.msg);
+        return err.code;
+    }
+    writer_sink sink = {w, &o, stats, ""};
+    newsidx_ingest_options wrapped = o;
+    wrapped.report = sink_report;
+    wrapped.progress = o.progress ? sink_progress : NULL;
+    wrapped.ctx = &sink;
+    int rc = nx_ingest_each(path, &wrapped, stats, add_to_writer, &sink);
+    /* a writer failure already left its own message */
+    if (rc < 0 && rc != NEWSIDX_ERR_NOMEM && rc != NEWSIDX_ERR_IO && sink.last_error[0])
+        nx_writer_set_error(w, rc, sink.last_error);
+    else if (rc < 0 && !newsidx_writer_errmsg(w)[0])
+        nx_writer_set_error(w, rc, sink.last_error[0] ? sink.last_error : newsidx_strerror(rc));
+    return rc;
 }

@@ -425,12 +425,11 @@ static int walk_dir(walker *w, int depth) {
 
 int nx_ingest_each(const char *path, const newsidx_ingest_options *opts,
                    newsidx_ingest_stats *stats, nx_record_fn fn, void *ctx) {
-    newsidx_ingest_options defaults;
-    if (!opts) {
-        newsidx_ingest_options_init(&defaults);
-        opts = &defaults;
-    }
-    if (!path || !stats || !fn || opts->size < sizeof *opts) return NEWSIDX_ERR_INVALID;
+    newsidx_ingest_options o;
+    newsidx_ingest_options_init(&o);
+    if (opts && nx_options_copy(&o, sizeof o, opts, "ingest", NULL)) return NEWSIDX_ERR_INVALID;
+    opts = &o;
+    if (!path || !stats || !fn) return NEWSIDX_ERR_INVALID;
     if (strcmp(path, "-") == 0) {
         uint64_t bytes = 0;
         int rc = nx_ingest_jsonl_fd(STDIN_FILENO, "<stdin>", opts, stats, fn, ctx, &bytes);

@@ -62,6 +62,7 @@ struct newsidx_query {
     char *stem_language;      /* analyzer settings the words were analyzed with */
     char *stopwords_language;
     uint32_t n_leaves;        /* leaf nodes before expansion */
+    const char *notice;       /* static text: why the query matches nothing, or NULL */
 };
 
 /* Prints a tree as an S-expression (for tests and debugging): (and a (not b)),

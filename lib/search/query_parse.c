@@ -221,7 +221,9 @@ static int next_tok(parser *p) {
     if (c == '"') {
         size_t j = i + 1;
         while (j < n && s[j] != '"') j++;
-        if (j >= n) return syntax(p, n, "expected '\"' to close the phrase opened at column %zu", i + 1);
+        if (j >= n)
+            return syntax(p, n, "expected '\"' closing the phrase that starts at column %zu, before "
+                                "the end of the query", i + 1);
         t->kind = T_PHRASE;
         t->start = i + 1;
         t->end = j;
@@ -249,6 +251,20 @@ static int next_tok(parser *p) {
             return 0;
         }
     }
+    /* NAME:... with a name that is no indexed field (a stored-only field such
+     * as category: or topics:, or a typo) would silently match nothing */
+    size_t name_end = i;
+    while (name_end < n && (((s[name_end] | 0x20) >= 'a' && (s[name_end] | 0x20) <= 'z') ||
+                            s[name_end] == '_' ||
+                            (name_end > i && s[name_end] >= '0' && s[name_end] <= '9')))
+        name_end++;
+    if (name_end > i && name_end + 1 < n && s[name_end] == ':' && !is_space(s[name_end + 1]) &&
+        s[name_end + 1] != '/' && s[name_end + 1] != ':')
+        return syntax(p, i,
+                      "unknown field '%.*s': the searchable fields are title, body, author, "
+                      "source, url and date (other fields are stored, not indexed; put the "
+                      "word in quotes to search for it as text)",
+                      (int)(name_end - i), s + i);
     size_t j = i;
     while (j < n && !is_word_end(s[j])) j++;
     t->end = j;
@@ -723,6 +739,10 @@ static int parse_or(parser *p, nx_qnode **out) {
     return 0;
 }
 
+const char *newsidx_query_notice(const newsidx_query *q) {
+    return q && q->notice ? q->notice : "";
+}
+
 void newsidx_query_free(newsidx_query *q) {
     if (!q) return;
     free(q->stem_language);
@@ -752,14 +772,9 @@ int newsidx_query_parse(const newsidx_reader *r, const char *text, size_t len,
     }
     newsidx_query_options o;
     newsidx_query_options_init(&o);
-    if (opts) {
-        if (opts->size < sizeof o) {
-            nx_err_set(&err, NEWSIDX_ERR_INVALID, "query options: bad size");
-            nx_err_copy(&err, errbuf, errbuf_size);
-            return NEWSIDX_ERR_INVALID;
-        }
-        o = *opts;
-        o.size = sizeof o;
+    if (opts && nx_options_copy(&o, sizeof o, opts, "query", &err)) {
+        nx_err_copy(&err, errbuf, errbuf_size);
+        return NEWSIDX_ERR_INVALID;
     }
     if (len > o.max_query_bytes) {
         nx_err_set(&err, NEWSIDX_ERR_LIMIT, "query of %zu bytes is longer than max_query_bytes (%u)",
@@ -799,10 +814,11 @@ int newsidx_query_parse(const newsidx_reader *r, const char *text, size_t len,
     size_t i = 0;
     while (i < len && is_space(p.text[i])) i++;
     if (i == len) {
-        /* A blank query matches nothing. */
+        /* A blank query matches nothing, and says so. */
         rc = 0;
         q->root = new_node(&p, NXQ_NONE, 0);
         if (!q->root) rc = NEWSIDX_ERR_NOMEM;
+        q->notice = "the query is empty: nothing to search";
     } else {
         rc = next_tok(&p);
         if (rc == 0) rc = parse_or(&p, &q->root);
@@ -812,6 +828,10 @@ int newsidx_query_parse(const newsidx_reader *r, const char *text, size_t len,
         if (rc == 0 && !q->root) {
             q->root = new_node(&p, NXQ_NONE, 0);
             if (!q->root) rc = nx_err_set(&p.err, NEWSIDX_ERR_NOMEM, "out of memory");
+            q->notice = q->stopwords_language
+                            ? "every word of the query is a stopword or punctuation: nothing to "
+                              "search"
+                            : "the query has no words, only punctuation: nothing to search";
         }
     }
     newsidx_analyzer_free(p.an);

@@ -632,6 +632,7 @@ typedef struct search {
     nx_postings **with_pos;
     uint32_t n_with_pos, cap_with_pos;
     bool counting;       /* iterators being built will never be scored */
+    char notice[192];    /* a prefix or fuzzy expansion that was cut */
 } search;
 
 static void *salloc(search *S, size_t n) { return nx_arena_alloc(S->arena, n); }
@@ -704,6 +705,7 @@ typedef struct expand_ctx {
     size_t word_n;
     uint32_t max_edits;
     uint32_t seg_n; /* terms taken from the current segment */
+    bool truncated; /* more than max terms matched */
     int rc;
 } expand_ctx;
 
@@ -724,6 +726,7 @@ static void expansions_trim(expand_ctx *c) {
     for (uint32_t i = 1; i < c->n; i++)
         if (c->e[i].len != c->e[k - 1].len || memcmp(c->e[i].text, c->e[k - 1].text, c->e[i].len))
             c->e[k++] = c->e[i];
+    if (k > c->max) c->truncated = true;
     c->n = k < c->max ? k : c->max;
 }
 
@@ -761,8 +764,9 @@ static int expand_cb(void *ctx, const char *term, size_t len, const nx_term_info
     t[len] = '\0';
     c->e[c->n++] = (expansion){t, (uint32_t)len, dist};
     /* terms come sorted: a prefix walk can stop once it holds max from this
-     * segment (the global best max are among the per-segment best max) */
-    if (!c->fuzzy && ++c->seg_n >= c->max) return 1;
+     * segment (the global best max are among the per-segment best max); one
+     * more tells whether the expansion was cut */
+    if (!c->fuzzy && ++c->seg_n > c->max) return 1;
     return 0;
 }
 
@@ -792,6 +796,13 @@ static int plan_expand(search *S, const nx_qnode *q, bool positive, pnode *p) {
             if (c.n >= c.max) expansions_trim(&c);
         }
         expansions_trim(&c);
+        if (c.truncated && !S->notice[0]) {
+            bool fz = q->kind == NXQ_FUZZY;
+            snprintf(S->notice, sizeof S->notice,
+                     "%.*s%s%.0u matches more than %u terms: searched the %s %u (max_expansions)",
+                     (int)q->terms[0].len, q->terms[0].text, fz ? "~" : "*",
+                     fz ? q->max_edits : 0u, max, fz ? "closest" : "first", max);
+        }
         for (uint32_t i = 0; i < c.n; i++) {
             NX_FORWARD(make_fterm(S, f, c.e[i].text, c.e[i].len, &ft[nf]));
             if (positive) NX_FORWARD(add_hl(S, c.e[i].text, c.e[i].len, NXQ_FIELD_BIT(f)));
@@ -1319,12 +1330,17 @@ struct newsidx_results {
     size_t n_hits;
     facet_val *facet[3]; /* source, year, month */
     size_t n_facet[3];
+    char *notice;        /* in the arena: the query's notice and the search's */
 };
 
 void newsidx_results_free(newsidx_results *res) {
     if (!res) return;
     nx_arena_reset(&res->arena);
     free(res);
+}
+
+const char *newsidx_results_notice(const newsidx_results *res) {
+    return res && res->notice ? res->notice : "";
 }
 
 uint64_t newsidx_results_total(const newsidx_results *res) { return res ? res->total : 0; }
@@ -2428,31 +2444,35 @@ static int do_search(search *S, newsidx_results *res) {
     return fill_hits(S, &T, res);
 }
 
-int newsidx_search(const newsidx_reader *r, const newsidx_query *q,
-                   const newsidx_search_options *opts, newsidx_results **out) {
+/* Joins the query's notice and the search's into the results' arena. */
+static int set_notice(newsidx_results *res, const char *a, const char *b) {
+    if (!a[0] && !b[0]) return 0;
+    size_t la = strlen(a), lb = strlen(b);
+    char *n = nx_arena_alloc(&res->arena, la + lb + 3);
+    if (!n) return NEWSIDX_ERR_NOMEM;
+    memcpy(n, a, la);
+    if (la && lb) memcpy(n + la, "; ", 2), la += 2;
+    memcpy(n + la, b, lb + 1);
+    res->notice = n;
+    return 0;
+}
+
+/* Runs the search; err (when set) says why it failed. */
+static int search_run(const newsidx_reader *r, const newsidx_query *q,
+                      const newsidx_search_options *opts, nx_err *err, newsidx_results **out) {
     if (out) *out = NULL;
-    if (!r || !q || !out) return NEWSIDX_ERR_INVALID;
+    if (!r || !q || !out)
+        return nx_err_set(err, NEWSIDX_ERR_INVALID, "newsidx_search: no %s",
+                          !r ? "reader" : !q ? "query" : "out-parameter");
     newsidx_search_options o;
     newsidx_search_options_init(&o);
-    if (opts) {
-        if (opts->size < sizeof o) return NEWSIDX_ERR_INVALID;
-        o = *opts;
-    }
-    nx_err err = {0};
-    if (o.sort < NEWSIDX_SORT_SCORE || o.sort > NEWSIDX_SORT_DATE_ASC)
-        nx_err_set(&err, NEWSIDX_ERR_INVALID, "unknown sort %d", o.sort);
-    else if (!(o.title_weight >= 0) || !(o.body_weight >= 0))
-        nx_err_set(&err, NEWSIDX_ERR_INVALID, "field weights must be >= 0");
-    if (err.code) {
-        nx_err_copy(&err, o.errbuf, o.errbuf_size);
-        return err.code;
-    }
+    if (opts) NX_FORWARD(nx_options_copy(&o, sizeof o, opts, "search", err));
+    NX_RETURN_IF(o.sort < NEWSIDX_SORT_SCORE || o.sort > NEWSIDX_SORT_DATE_ASC, err,
+                 NEWSIDX_ERR_INVALID, "unknown sort %d", o.sort);
+    NX_RETURN_IF(!(o.title_weight >= 0) || !(o.body_weight >= 0), err, NEWSIDX_ERR_INVALID,
+                 "field weights must be >= 0");
     newsidx_results *res = calloc(1, sizeof *res);
-    if (!res) {
-        nx_err_set(&err, NEWSIDX_ERR_NOMEM, "out of memory");
-        nx_err_copy(&err, o.errbuf, o.errbuf_size);
-        return NEWSIDX_ERR_NOMEM;
-    }
+    NX_RETURN_IF(!res, err, NEWSIDX_ERR_NOMEM, "out of memory");
     res->arena.chunk_bytes = 16384;
     nx_arena arena = {0};
     search S = {0};
@@ -2462,14 +2482,36 @@ int newsidx_search(const newsidx_reader *r, const newsidx_query *q,
     S.arena = &arena;
     S.seg_arena.chunk_bytes = 65536;
     int rc = do_search(&S, res);
+    if (rc == 0) rc = set_notice(res, newsidx_query_notice(q), S.notice);
     nx_arena_reset(&S.seg_arena);
     nx_arena_reset(&arena);
     if (rc) {
         if (!S.err.code) nx_err_set(&S.err, rc, "%s", newsidx_strerror(rc));
-        nx_err_copy(&S.err, o.errbuf, o.errbuf_size);
+        if (err) *err = S.err;
         newsidx_results_free(res);
         return rc;
     }
     *out = res;
     return NEWSIDX_OK;
+}
+
+int newsidx_search(const newsidx_reader *r, const newsidx_query *q,
+                   const newsidx_search_options *opts, newsidx_results **out) {
+    nx_err err = {0};
+    int rc = search_run(r, q, opts, &err, out);
+    /* the deprecated errbuf inside the options, when the options are
+     * readable and large enough to hold it */
+    if (rc && opts && opts->size >= offsetof(newsidx_search_options, errbuf_size) + sizeof(size_t))
+        nx_err_copy(&err, opts->errbuf, opts->errbuf_size);
+    return rc;
+}
+
+int newsidx_search_v2(const newsidx_reader *r, const newsidx_query *q,
+                      const newsidx_search_options *opts, char *errbuf, size_t errbuf_size,
+                      newsidx_results **out) {
+    nx_err err = {0};
+    if (errbuf && errbuf_size) errbuf[0] = '\0';
+    int rc = search_run(r, q, opts, &err, out);
+    if (rc) nx_err_copy(&err, errbuf, errbuf_size);
+    return rc;
 }

@@ -26,6 +26,25 @@ void nx_err_clear(nx_err *err) {
     }
 }
 
+int nx_options_copy(void *dst, size_t dst_size, const void *src, const char *what, nx_err *err) {
+    size_t size;
+    memcpy(&size, src, sizeof size);
+    if (size < sizeof size)
+        return nx_err_set(err, NEWSIDX_ERR_INVALID,
+                          "%s options: size %zu is too small (set it with the options' init function)",
+                          what, size);
+    const unsigned char *s = src;
+    for (size_t i = dst_size; i < size; i++)
+        if (s[i])
+            return nx_err_set(err, NEWSIDX_ERR_INVALID,
+                              "%s options: size %zu, this library knows %zu bytes and byte %zu "
+                              "is set (options of a newer libnewsidx)",
+                              what, size, dst_size, i);
+    memcpy(dst, src, size < dst_size ? size : dst_size);
+    memcpy(dst, &dst_size, sizeof dst_size);
+    return 0;
+}
+
 int nx_err_prefix(nx_err *err, const char *where) {
     if (!err) return 0;
     char tmp[sizeof err->msg];

@@ -44,6 +44,17 @@ void nx_err_copy(const nx_err *err, char *buf, size_t buf_size);
         if (NX_UNLIKELY(nx_rc_ < 0)) return nx_rc_;                            \
     } while (0)
 
+/* ---- options structs ---------------------------------------------------
+ * The rule of newsidx.h ("Options"): a caller's struct starts with its
+ * size; a smaller size (a caller built against an older header) is
+ * accepted and the fields past it keep their defaults; a larger one (a
+ * newer header) is accepted only when the bytes this library does not know
+ * are all zero. Copies the caller's struct `src` over `dst`, which holds
+ * dst_size bytes already filled with the defaults by its *_init function,
+ * and sets dst's size to dst_size. Returns 0 or NEWSIDX_ERR_INVALID with
+ * "WHAT options: ..." in err. */
+int nx_options_copy(void *dst, size_t dst_size, const void *src, const char *what, nx_err *err);
+
 /* ---- growable byte buffer ---------------------------------------------- */
 typedef struct nx_buf {
     uint8_t *data;

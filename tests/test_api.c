@@ -1,0 +1,392 @@
+/* API suite: the rules newsidx.h states for every function — NULL
+ * out-parameters and handles are refused with NEWSIDX_ERR_INVALID, options
+ * structs of an older (smaller) size keep the defaults of the fields they
+ * lack, one way to read each call's message, notices for queries that can
+ * match nothing or were cut, and the analyzer settings an index keeps. */
+#include "newsidx.h"
+
+#include <check.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef NEWSIDX_SOURCE_DIR
+#define NEWSIDX_SOURCE_DIR "."
+#endif
+#define SAMPLE NEWSIDX_SOURCE_DIR "/tests/data/sample.jsonl"
+
+static char dir[64];
+
+static void setup(void) {
+    strcpy(dir, "/tmp/nx_api_test_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Builds an index of the sample archive in dir/idx with the given stemmer. */
+static void build_sample(const char *sub, const char *stem, const char *stop) {
+    char path[128], err[512];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    newsidx_writer_options wo;
+    newsidx_writer_options_init(&wo);
+    wo.stem_language = stem;
+    wo.stopwords_language = stop;
+    newsidx_writer *w;
+    ck_assert_msg(newsidx_writer_open(path, &wo, err, sizeof err, &w) == 0, "%s", err);
+    newsidx_ingest_stats st;
+    memset(&st, 0, sizeof st);
+    ck_assert_int_eq(newsidx_ingest_path(w, SAMPLE, NULL, &st), 0);
+    ck_assert_uint_eq(st.indexed, 44);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+}
+
+static newsidx_reader *open_sample(const char *sub) {
+    char path[128], err[512];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    newsidx_reader *r;
+    ck_assert_msg(newsidx_reader_open(path, err, sizeof err, &r) == 0, "%s", err);
+    return r;
+}
+
+START_TEST(test_null_out_parameters_and_handles_are_refused_not_dereferenced) {
+    build_sample("idx", NULL, NULL);
+    char path[128], err[256];
+    snprintf(path, sizeof path, "%s/idx", dir);
+    ck_assert_int_eq(newsidx_reader_open(path, err, sizeof err, NULL), NEWSIDX_ERR_INVALID);
+    ck_assert_msg(strstr(err, "out-parameter") != NULL, "%s", err);
+    ck_assert_int_eq(newsidx_reader_open(path, NULL, 0, NULL), NEWSIDX_ERR_INVALID);
+    ck_assert_int_eq(newsidx_writer_open(path, NULL, NULL, 0, NULL), NEWSIDX_ERR_INVALID);
+    ck_assert_int_eq(newsidx_analyzer_create(NULL, NULL), NEWSIDX_ERR_INVALID);
+    ck_assert_int_eq(newsidx_reader_stats(NULL, NULL), NEWSIDX_ERR_INVALID);
+    newsidx_reader *r = open_sample("idx");
+    ck_assert_int_eq(newsidx_reader_stats(r, NULL), NEWSIDX_ERR_INVALID);
+    ck_assert_int_eq(newsidx_reader_get(r, "sample-001", 10, NULL), NEWSIDX_ERR_INVALID);
+    ck_assert_int_eq(newsidx_reader_get(NULL, "sample-001", 10, NULL), NEWSIDX_ERR_INVALID);
+    newsidx_doc *d = (newsidx_doc *)1;
+    ck_assert_int_eq(newsidx_reader_get(NULL, "x", 1, &d), NEWSIDX_ERR_INVALID);
+    ck_assert_ptr_null(d);
+    ck_assert_int_eq(newsidx_query_parse(r, "oil", 3, NULL, NULL, NULL, 0, NULL),
+                     NEWSIDX_ERR_INVALID);
+    newsidx_query *q;
+    ck_assert_int_eq(newsidx_query_parse(r, "oil", 3, NULL, NULL, NULL, 0, &q), 0);
+    ck_assert_int_eq(newsidx_search(r, q, NULL, NULL), NEWSIDX_ERR_INVALID);
+    ck_assert_int_eq(newsidx_search_v2(NULL, q, NULL, err, sizeof err, NULL), NEWSIDX_ERR_INVALID);
+    ck_assert_msg(strstr(err, "no reader") != NULL, "%s", err);
+    ck_assert_int_eq(newsidx_doc_date(NULL, NULL), NEWSIDX_ERR_INVALID);
+    ck_assert_int_eq(newsidx_ingest_path(NULL, SAMPLE, NULL, NULL), NEWSIDX_ERR_INVALID);
+    ck_assert_int_eq(newsidx_check(NULL, NULL, NULL), NEWSIDX_ERR_INVALID);
+    ck_assert_ptr_null(newsidx_reader_stem_language(NULL));
+    ck_assert_str_eq(newsidx_writer_errmsg(NULL), "");
+    ck_assert_str_eq(newsidx_analyzer_errmsg(NULL), "");
+    ck_assert_str_eq(newsidx_results_notice(NULL), "");
+    ck_assert_str_eq(newsidx_query_notice(NULL), "");
+    newsidx_query_free(q);
+    newsidx_reader_close(r);
+}
+END_TEST
+
+/* Field boundaries of each options struct: every size an older header can
+ * have passed (the struct as it ended after each field). */
+#define END_OF(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+START_TEST(test_writer_options_of_every_earlier_size_keep_the_later_defaults) {
+    static const size_t sizes[] = {
+        END_OF(newsidx_writer_options, append),
+        END_OF(newsidx_writer_options, ram_budget_bytes),
+        END_OF(newsidx_writer_options, stem_language),
+        END_OF(newsidx_writer_options, stopwords_language),
+        END_OF(newsidx_writer_options, store_fields),
+        END_OF(newsidx_writer_options, doc_store_level),
+        END_OF(newsidx_writer_options, doc_store_block_bytes),
+        END_OF(newsidx_writer_options, merge_factor),
+        END_OF(newsidx_writer_options, max_field_bytes),
+        END_OF(newsidx_writer_options, no_sync),
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char path[128], err[256];
+        snprintf(path, sizeof path, "%s/w%zu", dir, i);
+        newsidx_writer_options o;
+        newsidx_writer_options_init(&o);
+        /* fields past the caller's size hold values that would fail the
+         * run if read: an unknown stemmer, store nothing */
+        unsigned char *b = (unsigned char *)&o;
+        newsidx_writer_options poison;
+        memset(&poison, 0, sizeof poison);
+        poison.stem_language = "no-such-language";
+        poison.stopwords_language = "no-such-language";
+        poison.store_fields = 0;
+        memcpy(b + sizes[i], (unsigned char *)&poison + sizes[i], sizeof o - sizes[i]);
+        o.size = sizes[i];
+        if (sizes[i] >= END_OF(newsidx_writer_options, stopwords_language))
+            o.stem_language = o.stopwords_language = NULL;
+        if (sizes[i] >= END_OF(newsidx_writer_options, store_fields)) o.store_fields = 1;
+        newsidx_writer *w;
+        ck_assert_msg(newsidx_writer_open(path, &o, err, sizeof err, &w) == 0, "size %zu: %s",
+                      sizes[i], err);
+        newsidx_field f[2] = {{"id", "a", 1}, {"title", "Oil prices", 10}};
+        ck_assert_int_eq(newsidx_writer_add(w, f, 2, NULL), 0);
+        ck_assert_int_eq(newsidx_writer_commit(w), 0);
+        newsidx_writer_close(w);
+        newsidx_reader *r;
+        ck_assert_int_eq(newsidx_reader_open(path, err, sizeof err, &r), 0);
+        newsidx_doc *d;
+        ck_assert_int_eq(newsidx_reader_get(r, "a", 1, &d), 0);
+        /* store_fields defaulted to 1: the title is stored */
+        ck_assert_ptr_nonnull(newsidx_doc_find(d, "title"));
+        newsidx_doc_free(d);
+        newsidx_reader_close(r);
+    }
+}
+END_TEST
+
+START_TEST(test_search_query_analyzer_and_ingest_options_of_every_earlier_size_work) {
+    build_sample("idx", NULL, NULL);
+    newsidx_reader *r = open_sample("idx");
+    char err[256];
+    /* query options */
+    static const size_t qsizes[] = {
+        END_OF(newsidx_query_options, size),
+        END_OF(newsidx_query_options, max_query_bytes),
+        END_OF(newsidx_query_options, max_depth),
+        END_OF(newsidx_query_options, max_clauses),
+        END_OF(newsidx_query_options, max_expansions),
+        END_OF(newsidx_query_options, max_phrase_terms),
+    };
+    for (size_t i = 0; i < sizeof qsizes / sizeof qsizes[0]; i++) {
+        newsidx_query_options o;
+        memset(&o, 0, sizeof o); /* past the size: zero limits, which would refuse */
+        newsidx_query_options full;
+        newsidx_query_options_init(&full);
+        memcpy(&o, &full, qsizes[i]);
+        o.size = qsizes[i];
+        newsidx_query *q;
+        ck_assert_msg(newsidx_query_parse(r, "oil price", 9, &o, NULL, err, sizeof err, &q) == 0,
+                      "size %zu: %s", qsizes[i], err);
+        newsidx_query_free(q);
+    }
+    /* search options: k past the size is 0 in the caller's struct, so a
+     * hit proves the default k (10) was used */
+    newsidx_query *q;
+    ck_assert_int_eq(newsidx_query_parse(r, "traoré", 7, NULL, NULL, NULL, 0, &q), 0);
+    static const size_t ssizes[] = {
+        END_OF(newsidx_search_options, size),
+        END_OF(newsidx_search_options, k),
+        END_OF(newsidx_search_options, offset),
+        END_OF(newsidx_search_options, sort),
+        END_OF(newsidx_search_options, count_only),
+        END_OF(newsidx_search_options, exact_total),
+        END_OF(newsidx_search_options, fields),
+        END_OF(newsidx_search_options, snippets),
+        END_OF(newsidx_search_options, snippet_bytes),
+        END_OF(newsidx_search_options, facets),
+        END_OF(newsidx_search_options, recency_halflife_days),
+        END_OF(newsidx_search_options, title_weight),
+        END_OF(newsidx_search_options, body_weight),
+        END_OF(newsidx_search_options, no_pruning),
+        END_OF(newsidx_search_options, errbuf),
+        END_OF(newsidx_search_options, errbuf_size),
+    };
+    for (size_t i = 0; i < sizeof ssizes / sizeof ssizes[0]; i++) {
+        newsidx_search_options o, full;
+        memset(&o, 0, sizeof o);
+        newsidx_search_options_init(&full);
+        memcpy(&o, &full, ssizes[i]);
+        o.size = ssizes[i];
+        newsidx_results *res;
+        ck_assert_msg(newsidx_search_v2(r, q, &o, err, sizeof err, &res) == 0, "size %zu: %s",
+                      ssizes[i], err);
+        ck_assert_uint_gt(newsidx_results_count(res), 0);
+        ck_assert_uint_eq(newsidx_results_count(res), newsidx_results_total(res) < 10
+                                                          ? newsidx_results_total(res)
+                                                          : 10);
+        newsidx_results_free(res);
+    }
+    newsidx_query_free(q);
+    /* analyzer options */
+    static const size_t asizes[] = {
+        END_OF(newsidx_analyzer_options, size),
+        END_OF(newsidx_analyzer_options, stem_language),
+        END_OF(newsidx_analyzer_options, stopwords_language),
+    };
+    for (size_t i = 0; i < sizeof asizes / sizeof asizes[0]; i++) {
+        newsidx_analyzer_options o;
+        memset(&o, 0, sizeof o);
+        o.stem_language = o.stopwords_language = "no-such-language";
+        o.size = asizes[i];
+        if (asizes[i] >= END_OF(newsidx_analyzer_options, stem_language)) o.stem_language = NULL;
+        if (asizes[i] >= END_OF(newsidx_analyzer_options, stopwords_language))
+            o.stopwords_language = NULL;
+        newsidx_analyzer *a;
+        ck_assert_msg(newsidx_analyzer_create_v2(&o, err, sizeof err, &a) == 0, "size %zu: %s",
+                      asizes[i], err);
+        newsidx_analyzer_free(a);
+    }
+    /* ingest options */
+    static const size_t isizes[] = {
+        END_OF(newsidx_ingest_options, size),
+        END_OF(newsidx_ingest_options, report),
+        END_OF(newsidx_ingest_options, progress),
+        END_OF(newsidx_ingest_options, ctx),
+        END_OF(newsidx_ingest_options, max_line_bytes),
+    };
+    for (size_t i = 0; i < sizeof isizes / sizeof isizes[0]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/i%zu", dir, i);
+        newsidx_writer *w;
+        ck_assert_int_eq(newsidx_writer_open(path, NULL, NULL, 0, &w), 0);
+        newsidx_ingest_options o;
+        memset(&o, 0, sizeof o);
+        o.size = isizes[i];
+        newsidx_ingest_stats st;
+        memset(&st, 0, sizeof st);
+        ck_assert_msg(newsidx_ingest_path(w, SAMPLE, &o, &st) == 0, "size %zu: %s", isizes[i],
+                      newsidx_writer_errmsg(w));
+        ck_assert_uint_eq(st.indexed, 44);
+        newsidx_writer_close(w);
+    }
+    newsidx_reader_close(r);
+}
+END_TEST
+
+START_TEST(test_each_call_gives_its_message_the_one_documented_way) {
+    build_sample("idx", NULL, NULL);
+    newsidx_reader *r = open_sample("idx");
+    char err[256];
+    /* reader calls: errbuf */
+    newsidx_doc *d;
+    ck_assert_int_eq(newsidx_reader_get_v2(r, "nope", 4, err, sizeof err, &d),
+                     NEWSIDX_ERR_NOT_FOUND);
+    ck_assert_str_eq(err, "no article with id 'nope'");
+    ck_assert_int_eq(newsidx_reader_get_v2(r, "sample-001", 10, err, sizeof err, &d), 0);
+    ck_assert_str_eq(err, "");
+    newsidx_doc_free(d);
+    newsidx_query *q;
+    ck_assert_int_eq(newsidx_query_parse(r, "oil", 3, NULL, NULL, NULL, 0, &q), 0);
+    newsidx_search_options so;
+    newsidx_search_options_init(&so);
+    so.sort = 42;
+    newsidx_results *res;
+    ck_assert_int_eq(newsidx_search_v2(r, q, &so, err, sizeof err, &res), NEWSIDX_ERR_INVALID);
+    ck_assert_str_eq(err, "unknown sort 42");
+    /* the older entry point still fills the options' errbuf */
+    char old[256] = "";
+    so.errbuf = old;
+    so.errbuf_size = sizeof old;
+    ck_assert_int_eq(newsidx_search(r, q, &so, &res), NEWSIDX_ERR_INVALID);
+    ck_assert_str_eq(old, "unknown sort 42");
+    newsidx_query_free(q);
+    newsidx_reader_close(r);
+    /* creating an analyzer: errbuf; analyzing: the handle */
+    newsidx_analyzer_options ao;
+    newsidx_analyzer_options_init(&ao);
+    ao.stem_language = "klingon";
+    newsidx_analyzer *a;
+    ck_assert_int_eq(newsidx_analyzer_create_v2(&ao, err, sizeof err, &a),
+                     NEWSIDX_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(err, "no stemmer for 'klingon'") != NULL, "%s", err);
+    ck_assert_int_eq(newsidx_analyzer_create_v2(NULL, err, sizeof err, &a), 0);
+    ck_assert_int_eq(newsidx_analyze(a, "x", 1, NULL, NULL), NEWSIDX_ERR_INVALID);
+    ck_assert_msg(strstr(newsidx_analyzer_errmsg(a), "no callback") != NULL, "%s",
+                  newsidx_analyzer_errmsg(a));
+    newsidx_analyzer_free(a);
+    /* a writer call: the handle keeps the message */
+    char path[128];
+    snprintf(path, sizeof path, "%s/w", dir);
+    newsidx_writer *w;
+    ck_assert_int_eq(newsidx_writer_open(path, NULL, err, sizeof err, &w), 0);
+    newsidx_ingest_stats st;
+    memset(&st, 0, sizeof st);
+    ck_assert_int_eq(newsidx_ingest_path(w, "/nonexistent/articles.jsonl", NULL, &st),
+                     NEWSIDX_ERR_NOT_FOUND);
+    ck_assert_msg(strstr(newsidx_writer_errmsg(w), "/nonexistent/articles.jsonl") != NULL, "%s",
+                  newsidx_writer_errmsg(w));
+    newsidx_writer_close(w);
+}
+END_TEST
+
+static const char *notice_of(newsidx_reader *r, const char *text, uint32_t max_expansions) {
+    static char buf[512];
+    newsidx_query_options qo;
+    newsidx_query_options_init(&qo);
+    qo.max_expansions = max_expansions;
+    newsidx_query *q;
+    ck_assert_int_eq(newsidx_query_parse(r, text, strlen(text), &qo, NULL, NULL, 0, &q), 0);
+    newsidx_results *res;
+    ck_assert_int_eq(newsidx_search_v2(r, q, NULL, NULL, 0, &res), 0);
+    snprintf(buf, sizeof buf, "%s", newsidx_results_notice(res));
+    newsidx_results_free(res);
+    newsidx_query_free(q);
+    return buf;
+}
+
+START_TEST(test_queries_that_match_nothing_or_were_cut_say_so) {
+    build_sample("idx", "english", "english");
+    newsidx_reader *r = open_sample("idx");
+    ck_assert_str_eq(notice_of(r, "", 1024), "the query is empty: nothing to search");
+    ck_assert_str_eq(notice_of(r, "   ", 1024), "the query is empty: nothing to search");
+    ck_assert_msg(strstr(notice_of(r, "the of and", 1024), "stopword") != NULL, "%s",
+                  notice_of(r, "the of and", 1024));
+    ck_assert_str_eq(notice_of(r, "traore", 1024), "");
+    /* p* has more than 3 terms in the sample */
+    ck_assert_str_eq(notice_of(r, "p*", 3),
+                     "p* matches more than 3 terms: searched the first 3 (max_expansions)");
+    ck_assert_str_eq(notice_of(r, "p*", 100000), "");
+    newsidx_reader_close(r);
+}
+END_TEST
+
+START_TEST(test_an_index_reports_and_keeps_its_analyzer_settings) {
+    build_sample("idx", "english", NULL);
+    newsidx_reader *r = open_sample("idx");
+    ck_assert_str_eq(newsidx_reader_stem_language(r), "english");
+    ck_assert_ptr_null(newsidx_reader_stopwords_language(r));
+    newsidx_reader_close(r);
+    char path[128], err[512];
+    snprintf(path, sizeof path, "%s/idx", dir);
+    newsidx_writer_options wo;
+    newsidx_writer_options_init(&wo);
+    wo.append = 1;
+    wo.stem_language = "french";
+    newsidx_writer *w;
+    ck_assert_int_eq(newsidx_writer_open(path, &wo, err, sizeof err, &w), NEWSIDX_ERR_INVALID);
+    ck_assert_msg(strstr(err, "built with stemming 'english', not 'french'") != NULL, "%s", err);
+    wo.stem_language = "English"; /* the same language: fine */
+    ck_assert_msg(newsidx_writer_open(path, &wo, err, sizeof err, &w) == 0, "%s", err);
+    newsidx_writer_close(w);
+    wo.stem_language = NULL; /* not named: the index's */
+    wo.stopwords_language = "english";
+    ck_assert_int_eq(newsidx_writer_open(path, &wo, err, sizeof err, &w), NEWSIDX_ERR_INVALID);
+    ck_assert_msg(strstr(err, "built with stopwords 'none', not 'english'") != NULL, "%s", err);
+}
+END_TEST
+
+static Suite *api_suite(void) {
+    Suite *s = suite_create("api");
+    TCase *tc = tcase_create("rules");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_null_out_parameters_and_handles_are_refused_not_dereferenced);
+    tcase_add_test(tc, test_writer_options_of_every_earlier_size_keep_the_later_defaults);
+    tcase_add_test(tc, test_search_query_analyzer_and_ingest_options_of_every_earlier_size_work);
+    tcase_add_test(tc, test_each_call_gives_its_message_the_one_documented_way);
+    tcase_add_test(tc, test_queries_that_match_nothing_or_were_cut_say_so);
+    tcase_add_test(tc, test_an_index_reports_and_keeps_its_analyzer_settings);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(api_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
