@@ -595,6 +595,13 @@ NEWSIDX_API double newsidx_hit_score(const newsidx_results *res, size_t i);
 NEWSIDX_API const newsidx_field *newsidx_hit_field(const newsidx_results *res,
                                                    size_t i, const char *name);
 
+/** Number of stored fields returned for hit i (those named by opts->fields). */
+NEWSIDX_API size_t newsidx_hit_field_count(const newsidx_results *res, size_t i);
+
+/** Returned field j of hit i, in stored order (j < newsidx_hit_field_count), or NULL. */
+NEWSIDX_API const newsidx_field *newsidx_hit_field_at(const newsidx_results *res, size_t i,
+                                                      size_t j);
+
 /** Number of snippet fragments of hit i. */
 NEWSIDX_API size_t newsidx_hit_snippet_count(const newsidx_results *res, size_t i);
 

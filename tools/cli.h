@@ -30,7 +30,8 @@ extern const cli_command cli_get;
 
 /* Prints "newsidx NAME: message" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prints a usage error and the command's usage on stderr; returns EXIT_USAGE. */
+/* Prints a usage error on one line of stderr, pointing to `newsidx help
+ * NAME`; returns EXIT_USAGE. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* JSON string output (escapes quotes, control bytes; invalid UTF-8 -> U+FFFD). */

@@ -11,6 +11,8 @@ static const char usage[] =
     "of each part (postings, positions, dictionary, norms, doc store, other),\n"
     "each also as a ratio of the raw text of the indexed fields. --json prints\n"
     "one JSON object whose top-level \"docs\" is the number of live articles.\n"
+    "Both show the analyzer the index was built with (stemming, stopwords):\n"
+    "queries and --append use it.\n"
     "\n"
     "Exit codes: 0 success; 1 the index cannot be read; 2 bad usage.\n";
 
@@ -32,6 +34,11 @@ static int run_stats(int argc, char **argv) {
     }
     newsidx_stats s;
     newsidx_reader_stats(r, &s);
+    /* the analyzer settings are the reader's strings: copy them before closing it */
+    char stem[80], stop[80];
+    const char *sl = newsidx_reader_stem_language(r), *tl = newsidx_reader_stopwords_language(r);
+    snprintf(stem, sizeof stem, "%s", sl ? sl : "");
+    snprintf(stop, sizeof stop, "%s", tl ? tl : "");
     newsidx_reader_close(r);
     struct {
         const char *name;
@@ -45,11 +52,18 @@ static int run_stats(int argc, char **argv) {
     if (json) {
         printf("{\"docs\": %llu, \"deleted_docs\": %llu, \"generation\": %llu, \"segments\": %llu, "
                "\"terms\": %llu, \"raw_text_bytes\": %llu, \"raw_stored_bytes\": %llu, "
-               "\"total_bytes\": %llu, \"parts\": {",
+               "\"total_bytes\": %llu, ",
                (unsigned long long)s.docs, (unsigned long long)s.deleted_docs,
                (unsigned long long)s.generation, (unsigned long long)s.segments,
                (unsigned long long)s.terms, (unsigned long long)s.raw_text_bytes,
                (unsigned long long)s.raw_stored_bytes, (unsigned long long)total);
+        printf("\"analyzer\": {\"stem_language\": ");
+        if (stem[0]) cli_json_string(stdout, stem, strlen(stem));
+        else printf("null");
+        printf(", \"stopwords_language\": ");
+        if (stop[0]) cli_json_string(stdout, stop, strlen(stop));
+        else printf("null");
+        printf("}, \"parts\": {");
         for (size_t i = 0; i < 6; i++)
             printf("%s\"%s\": {\"bytes\": %llu, \"ratio\": %.4f}", i ? ", " : "", parts[i].name,
                    (unsigned long long)parts[i].bytes, (double)parts[i].bytes / raw);
@@ -59,6 +73,8 @@ static int run_stats(int argc, char **argv) {
     printf("articles    %llu (%llu replaced, not yet merged away)\n", (unsigned long long)s.docs,
            (unsigned long long)s.deleted_docs);
     printf("terms       %llu\n", (unsigned long long)s.terms);
+    printf("analyzer    stemming %s, stopwords %s\n", stem[0] ? stem : "none",
+           stop[0] ? stop : "none");
     printf("segments    %llu (generation %llu)\n", (unsigned long long)s.segments,
            (unsigned long long)s.generation);
     printf("raw text    %llu bytes (indexed fields); stored fields %llu bytes raw\n",

@@ -52,9 +52,8 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...) {
     va_start(ap, fmt);
     fprintf(stderr, "newsidx %s: ", cmd->name);
     vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
     va_end(ap);
-    fprintf(stderr, "%s", cmd->usage);
+    fprintf(stderr, " (see 'newsidx help %s')\n", cmd->name);
     return EXIT_USAGE;
 }
 
@@ -99,7 +98,7 @@ void cli_json_string(FILE *out, const char *s, size_t len) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        print_help(stderr);
+        fprintf(stderr, "newsidx: no command (see 'newsidx --help')\n");
         return EXIT_USAGE;
     }
     const char *arg = argv[1];

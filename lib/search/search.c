@@ -1362,6 +1362,14 @@ const newsidx_field *newsidx_hit_field(const newsidx_results *res, size_t i, con
     return NULL;
 }
 
+size_t newsidx_hit_field_count(const newsidx_results *res, size_t i) {
+    return res && i < res->n_hits ? res->hits[i].n_fields : 0;
+}
+
+const newsidx_field *newsidx_hit_field_at(const newsidx_results *res, size_t i, size_t j) {
+    return res && i < res->n_hits && j < res->hits[i].n_fields ? &res->hits[i].fields[j] : NULL;
+}
+
 size_t newsidx_hit_snippet_count(const newsidx_results *res, size_t i) {
     return res && i < res->n_hits ? res->hits[i].n_snippets : 0;
 }
