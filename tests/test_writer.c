@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -134,6 +136,65 @@ START_TEST(test_second_writer_is_refused_with_a_lock_message) {
 }
 END_TEST
 
+static bool exists(const char *name) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+START_TEST(test_an_existing_index_is_never_replaced_by_accident) {
+    char out[8192];
+    write_file("in.jsonl", articles);
+    write_file("more.jsonl", "{\"id\":\"a3\",\"title\":\"Tin\",\"body\":\"Tin prices\"}\n");
+    ck_assert_int_eq(run(out, sizeof out, "%s index -o %s/idx %s/in.jsonl", NEWSIDX_CLI, dir, dir), 0);
+    /* a forgotten --append: refused, saying how many articles and both flags */
+    int rc = run(out, sizeof out, "%s index -o %s/idx %s/more.jsonl", NEWSIDX_CLI, dir, dir);
+    ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "already holds an index of 2 articles: add --append to add to it, "
+                              "or --replace to build a new one in its place") != NULL,
+                  "%s", out);
+    /* a mistyped input, even with --replace: nothing committed, exit 1 */
+    rc = run(out, sizeof out, "%s index --replace -o %s/idx %s/typo.jsonl", NEWSIDX_CLI, dir, dir);
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "nothing committed") != NULL, "%s", out);
+    ck_assert_ptr_null(strstr(out, "indexed 0"));
+    /* the same with --append, and a file whose every record is skipped */
+    write_file("bad.jsonl", "{not json\n");
+    rc = run(out, sizeof out, "%s index --append -o %s/idx %s/bad.jsonl", NEWSIDX_CLI, dir, dir);
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+    rc = run(out, sizeof out, "%s stats %s/idx --json", NEWSIDX_CLI, dir);
+    ck_assert_msg(strstr(out, "{\"docs\": 2,") != NULL, "%s", out);
+    /* --replace with real input does replace */
+    rc = run(out, sizeof out, "%s index --replace -o %s/idx %s/more.jsonl", NEWSIDX_CLI, dir, dir);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    rc = run(out, sizeof out, "%s stats %s/idx --json", NEWSIDX_CLI, dir);
+    ck_assert_msg(strstr(out, "{\"docs\": 1,") != NULL, "%s", out);
+    rc = run(out, sizeof out, "%s index --append --replace -o %s/idx %s/more.jsonl", NEWSIDX_CLI,
+             dir, dir);
+    ck_assert_int_eq(rc, 2);
+}
+END_TEST
+
+START_TEST(test_a_failed_run_leaves_no_directory_it_created) {
+    char out[8192];
+    int rc = run(out, sizeof out, "%s index --append -o %s/missing/ %s/in.jsonl", NEWSIDX_CLI, dir,
+                 dir);
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "no index to append to") != NULL, "%s", out);
+    ck_assert(!exists("missing"));
+    rc = run(out, sizeof out, "%s index -o %s/new %s/typo.jsonl", NEWSIDX_CLI, dir, dir);
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+    ck_assert(!exists("new"));
+    /* a directory that existed before stays */
+    char path[128];
+    snprintf(path, sizeof path, "%s/mine", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    rc = run(out, sizeof out, "%s index -o %s/mine %s/typo.jsonl", NEWSIDX_CLI, dir, dir);
+    ck_assert_int_eq(rc, 1);
+    ck_assert(exists("mine"));
+}
+END_TEST
+
 static Suite *cli_suite(void) {
     Suite *s = suite_create("index-cli");
     TCase *tc = tcase_create("cli");
@@ -144,6 +205,8 @@ static Suite *cli_suite(void) {
     tcase_add_test(tc, test_append_replaces_an_article_with_the_same_id);
     tcase_add_test(tc, test_check_exits_3_on_a_damaged_file);
     tcase_add_test(tc, test_second_writer_is_refused_with_a_lock_message);
+    tcase_add_test(tc, test_an_existing_index_is_never_replaced_by_accident);
+    tcase_add_test(tc, test_a_failed_run_leaves_no_directory_it_created);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: newsidx index -o DIR [--append] [--ram MB] [--stem LANG]\n"
+    "usage: newsidx index -o DIR [--append|--replace] [--ram MB] [--stem LANG]\n"
     "                     [--stopwords LANG] [--no-store] [--optimize] INPUT...\n"
     "\n"
     "Indexes articles from each INPUT: a JSON Lines file (plain, .zst or .gz),\n"
@@ -21,8 +21,10 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "  -o, --output DIR   index directory (created if needed)\n"
-    "  --append           add to the existing index in DIR (default: build a\n"
-    "                     new index, replacing what DIR held once committed)\n"
+    "  --append           add to (and update by id) the existing index in DIR\n"
+    "  --replace          build a new index in place of the one DIR holds (the\n"
+    "                     old one stays until the new one is committed)\n"
+    "                     Without either, a DIR that holds an index is refused.\n"
     "  --ram MB           RAM budget before a segment is flushed (default 256)\n"
     "  --stem LANG        Snowball stemming for the whole index\n"
     "  --stopwords LANG   drop stopwords of LANG\n"
@@ -33,8 +35,13 @@ static const char usage[] =
     "Each problem is reported on stderr as FILE:LINE: warning|skipped: MESSAGE;\n"
     "a progress line is shown when stderr is a terminal; a summary ends the run.\n"
     "\n"
-    "Exit codes: 0 every record indexed; 1 failure (nothing committed);\n"
-    "2 bad usage; 3 indexed, but some records were skipped.\n";
+    "A run that indexes nothing (every input missing, unreadable or skipped)\n"
+    "commits nothing, whatever the flags: an existing index stays as it was, and\n"
+    "a directory the run created is removed.\n"
+    "\n"
+    "Exit codes: 0 every record indexed; 1 failure or nothing indexed (nothing\n"
+    "committed); 2 bad usage (or DIR holds an index and neither --append nor\n"
+    "--replace was given); 3 indexed, but some records were skipped.\n";
 
 typedef struct index_ctx {
     bool tty;
@@ -108,7 +115,7 @@ static int run_index(int argc, char **argv) {
         cli_error("index", "out of memory");
         return EXIT_FAIL;
     }
-    bool dashdash = false, optimize = false;
+    bool dashdash = false, optimize = false, replace = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!dashdash && (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)) {
@@ -116,6 +123,8 @@ static int run_index(int argc, char **argv) {
             out = argv[i];
         } else if (!dashdash && strcmp(a, "--append") == 0) {
             wo.append = 1;
+        } else if (!dashdash && strcmp(a, "--replace") == 0) {
+            replace = true;
         } else if (!dashdash && strcmp(a, "--no-store") == 0) {
             wo.store_fields = 0;
         } else if (!dashdash && strcmp(a, "--optimize") == 0) {
@@ -152,7 +161,32 @@ static int run_index(int argc, char **argv) {
         free(inputs);
         return cli_usage_error(&cli_index, "no INPUT");
     }
+    if (wo.append && replace) {
+        free(inputs);
+        return cli_usage_error(&cli_index, "--append and --replace exclude each other");
+    }
     char eb[512];
+    if (!wo.append && !replace) {
+        /* never replace an index by accident (a forgotten --append) */
+        newsidx_reader *r;
+        int orc = newsidx_reader_open(out, eb, sizeof eb, &r);
+        if (orc != NEWSIDX_ERR_NOT_FOUND) {
+            if (orc == 0) {
+                newsidx_stats s;
+                newsidx_reader_stats(r, &s);
+                newsidx_reader_close(r);
+                cli_error("index", "%s already holds an index of %llu articles: add --append to "
+                                   "add to it, or --replace to build a new one in its place",
+                          out, (unsigned long long)s.docs);
+            } else {
+                cli_error("index", "%s holds an index that cannot be read (%s): add --replace "
+                                   "to build a new one in its place",
+                          out, eb);
+            }
+            free(inputs);
+            return EXIT_USAGE;
+        }
+    }
     newsidx_writer *w;
     int rc = newsidx_writer_open(out, &wo, eb, sizeof eb, &w);
     if (rc) {
@@ -186,19 +220,28 @@ static int run_index(int argc, char **argv) {
             failed = 1;
         }
     }
+    if (!failed && st.indexed == 0) {
+        /* nothing to commit: an existing index must not be replaced by an
+         * empty one, and a new directory is not left behind */
+        clear_progress(&c);
+        cli_error("index", "no article was indexed: nothing committed%s",
+                  wo.append ? "" : ", the index in the directory (if any) is unchanged");
+        failed = 1;
+    }
     if (!failed) {
         rc = optimize ? newsidx_writer_optimize(w) : newsidx_writer_commit(w);
         if (rc) {
             clear_progress(&c);
-            cli_error("index", "commit failed: %s", newsidx_writer_errmsg(w));
+            cli_error("index", "commit failed: %s: nothing committed", newsidx_writer_errmsg(w));
             failed = 1;
         }
     }
     newsidx_writer_close(w);
     clear_progress(&c);
     double el = now_s() - c.start;
-    fprintf(stderr, "indexed %llu, skipped %llu, warnings %llu, unreadable %llu in %.2fs (%.0f articles/s, %.1f MB/s)\n",
-            (unsigned long long)st.indexed, (unsigned long long)st.skipped,
+    fprintf(stderr, "%s %llu, skipped %llu, warnings %llu, unreadable %llu in %.2fs (%.0f articles/s, %.1f MB/s)\n",
+            failed ? "NOTHING COMMITTED: read" : "indexed", (unsigned long long)st.indexed,
+            (unsigned long long)st.skipped,
             (unsigned long long)st.warnings, (unsigned long long)st.errors, el,
             el > 0 ? (double)st.indexed / el : 0.0, el > 0 ? (double)st.bytes_read / el / 1e6 : 0.0);
     for (int r = 0; r < NEWSIDX_REASON_COUNT; r++)

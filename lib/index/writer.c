@@ -132,6 +132,7 @@ typedef struct wseg {
 struct newsidx_writer {
     char *dir;
     int lock_fd;
+    bool created_dir; /* open made the directory: a writer that never commits removes it */
     nx_err err;
     int failed; /* sticky: a failed flush/commit leaves the buffer unusable */
     bool merge_all; /* set by newsidx_writer_optimize for its commit */
@@ -1162,8 +1163,20 @@ static int flush_buffer(newsidx_writer *w) {
 
 /* ---- open / commit / close ------------------------------------------------ */
 
+/* A writer that created its directory and never committed leaves nothing
+ * behind: its uncommitted segment files, the LOCK and the directory go. */
+static void remove_created_dir(newsidx_writer *w) {
+    nx_manifest none = {0};
+    nx_remove_unreferenced(w->dir, &none);
+    char *lp = nx_path_join(w->dir, "LOCK");
+    if (lp) unlink(lp);
+    free(lp);
+    rmdir(w->dir); /* fails, harmlessly, if someone else put a file there */
+}
+
 void newsidx_writer_close(newsidx_writer *w) {
     if (!w) return;
+    if (w->created_dir && w->generation == 0 && w->dir) remove_created_dir(w);
     buffer_free(w);
     for (uint32_t i = 0; i < w->n_segs; i++) {
         nx_segment_close(w->segs[i].seg);
@@ -1251,9 +1264,17 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
     int rc = 0;
     nx_manifest m = {0};
     if (!w->dir) rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
-    if (rc == 0 && mkdir(dir, 0755) != 0 && errno != EEXIST)
-        rc = nx_err_set(&w->err, NEWSIDX_ERR_IO, "%s: cannot create directory: %s", dir,
-                        strerror(errno));
+    if (rc == 0 && o.append) {
+        struct stat dst;
+        if (stat(dir, &dst) != 0 || !S_ISDIR(dst.st_mode))
+            rc = nx_err_set(&w->err, NEWSIDX_ERR_NOT_FOUND, "%s: no index to append to", dir);
+    }
+    if (rc == 0 && !o.append) {
+        if (mkdir(dir, 0755) == 0) w->created_dir = true;
+        else if (errno != EEXIST)
+            rc = nx_err_set(&w->err, NEWSIDX_ERR_IO, "%s: cannot create directory: %s", dir,
+                            strerror(errno));
+    }
     if (rc == 0) {
         char *lp = nx_path_join(dir, "LOCK");
         if (!lp) rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
