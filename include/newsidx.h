@@ -276,6 +276,8 @@ NEWSIDX_API int newsidx_writer_commit(newsidx_writer *w);
  */
 NEWSIDX_API int newsidx_writer_optimize(newsidx_writer *w);
 
+
+
 /**
  * Closes the writer and releases its lock. Articles added since the last
  * commit are discarded. NULL is accepted.
@@ -381,6 +383,20 @@ typedef struct newsidx_reader newsidx_reader;
  */
 NEWSIDX_API int newsidx_reader_open(const char *dir, char *errbuf,
                                     size_t errbuf_size, newsidx_reader **out);
+
+/**
+ * Moves to the newest commit cheaply: opens a new reader of the index's
+ * newest commit that shares every segment r already has open (only new
+ * segments and new tombstone files are opened; a segment is never re-read).
+ * r stays valid, on its own snapshot, until closed; both may be used and
+ * closed in any order. Cost: reading the manifest, plus opening what is
+ * new (docs/FORMAT.md, "Readers and commits").
+ * @param newer  receives the new reader, or NULL when r already is at the
+ *               newest commit (nothing changed)
+ * @return NEWSIDX_OK, or an error of newsidx_reader_open (message in errbuf).
+ */
+NEWSIDX_API int newsidx_reader_refresh(const newsidx_reader *r, char *errbuf,
+                                       size_t errbuf_size, newsidx_reader **newer);
 
 /** Closes a reader; NULL is accepted. No search may be running on it. */
 NEWSIDX_API void newsidx_reader_close(newsidx_reader *r);

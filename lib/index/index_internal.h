@@ -51,6 +51,11 @@ enum {
 #define NX_MAX_INFLATED_BYTES ((uint64_t)1 << 32)
 
 struct nx_segment {
+    int refs;                  /* snapshots and writers holding it (atomic); starts at 1 */
+    /* NULL, or the segment whose files and tables this one shares: the same
+     * segment with a newer tombstone file (nx_segment_with_tombstones). Such
+     * a segment owns only del, deleted, live_count and del_gen. */
+    nx_segment *core;
     uint32_t seg_no;
     uint32_t doc_count, live_count;
     uint32_t del_gen;          /* generation of the tombstone file, 0 = none */
@@ -90,7 +95,14 @@ struct nx_segment {
  * tombstones). */
 int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *err,
                     nx_segment **out);
+/* Drops one reference; the last one closes the segment. */
 void nx_segment_close(nx_segment *s);
+/* Adds a reference (a refreshed snapshot sharing the segment). */
+void nx_segment_ref(nx_segment *s);
+/* The same segment with the tombstones of generation del_gen (0 = none):
+ * shares s's files, dictionary and tables, opens only the tombstone file. */
+int nx_segment_with_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, nx_err *err,
+                               nx_segment **out);
 /* Finds the doc holding id (live or not, the last one if several): doc or
  * NX_NO_DOC. */
 uint32_t nx_segment_find_id(const nx_segment *s, const char *id, size_t len);

@@ -9,7 +9,7 @@
 
 struct newsidx_reader {
     nx_snapshot *snap;
-    nx_err err;
+    char *dir;
 };
 
 struct newsidx_doc {
@@ -28,7 +28,25 @@ void nx_snapshot_free(nx_snapshot *s) {
     free(s);
 }
 
-static int snapshot_try(const char *dir, uint64_t gen, nx_err *err, nx_snapshot **out) {
+/* Segment seg_no with tombstones del_gen: shared from prev when prev has
+ * it (as it is, or with newer tombstones over the same files), else opened. */
+static int segment_for(const nx_snapshot *prev, const char *dir, uint32_t seg_no,
+                       uint32_t del_gen, nx_err *err, nx_segment **out) {
+    for (uint32_t i = 0; prev && i < prev->n_segments; i++) {
+        nx_segment *old = prev->segments[i];
+        if (old->seg_no != seg_no) continue;
+        if (old->del_gen == del_gen) {
+            nx_segment_ref(old);
+            *out = old;
+            return 0;
+        }
+        return nx_segment_with_tombstones(old, dir, del_gen, err, out);
+    }
+    return nx_segment_open(dir, seg_no, del_gen, err, out);
+}
+
+static int snapshot_try(const char *dir, uint64_t gen, const nx_snapshot *prev, nx_err *err,
+                        nx_snapshot **out) {
     nx_manifest m;
     NX_FORWARD(nx_manifest_read(dir, gen, err, &m));
     nx_snapshot *s = calloc(1, sizeof *s);
@@ -45,7 +63,7 @@ static int snapshot_try(const char *dir, uint64_t gen, nx_err *err, nx_snapshot 
     m.stem_language = m.stopwords_language = NULL;
     for (uint32_t i = 0; i < m.n_segments && rc == 0; i++) {
         nx_segment *seg;
-        rc = nx_segment_open(dir, m.segments[i].seg_no, m.segments[i].del_gen, err, &seg);
+        rc = segment_for(prev, dir, m.segments[i].seg_no, m.segments[i].del_gen, err, &seg);
         if (rc) break;
         s->segments[s->n_segments++] = seg;
         if (seg->doc_count != m.segments[i].doc_count ||
@@ -73,20 +91,30 @@ static int snapshot_try(const char *dir, uint64_t gen, nx_err *err, nx_snapshot 
     return 0;
 }
 
-int nx_snapshot_open(const char *dir, nx_err *err, nx_snapshot **out) {
+/* Opens the newest commit, sharing prev's segments where it can. When
+ * prev already is the newest commit, *out is NULL. */
+static int snapshot_newest(const char *dir, const nx_snapshot *prev, nx_err *err,
+                           nx_snapshot **out) {
     *out = NULL;
     /* A writer may commit and delete the files of the manifest we just
-     * read: then a newer manifest exists and we retry with it. */
+     * read: then a newer manifest exists and we retry with it (files a
+     * reader has mapped stay readable when deleted: FORMAT.md, "Readers
+     * and commits"). */
     for (int attempt = 0;; attempt++) {
         uint64_t gen;
         NX_FORWARD(nx_manifest_latest(dir, err, &gen));
         NX_RETURN_IF(gen == 0, err, NEWSIDX_ERR_NOT_FOUND, "%s: no index (no MANIFEST file)", dir);
-        int rc = snapshot_try(dir, gen, err, out);
+        if (prev && gen == prev->generation) return 0;
+        int rc = snapshot_try(dir, gen, prev, err, out);
         if (rc != NEWSIDX_ERR_NOT_FOUND || attempt >= 8) return rc;
         uint64_t again;
         NX_FORWARD(nx_manifest_latest(dir, err, &again));
         if (again == gen) return rc;
     }
+}
+
+int nx_snapshot_open(const char *dir, nx_err *err, nx_snapshot **out) {
+    return snapshot_newest(dir, NULL, err, out);
 }
 
 int newsidx_reader_open(const char *dir, char *errbuf, size_t errbuf_size, newsidx_reader **out) {
@@ -99,7 +127,9 @@ int newsidx_reader_open(const char *dir, char *errbuf, size_t errbuf_size, newsi
     }
     *out = NULL;
     newsidx_reader *r = calloc(1, sizeof *r);
-    if (!r) {
+    if (r) r->dir = dir ? strdup(dir) : NULL;
+    if (!r || (dir && !r->dir)) {
+        free(r);
         nx_err_set(&err, NEWSIDX_ERR_NOMEM, "out of memory");
         nx_err_copy(&err, errbuf, errbuf_size);
         return err.code;
@@ -108,16 +138,41 @@ int newsidx_reader_open(const char *dir, char *errbuf, size_t errbuf_size, newsi
                  : nx_err_set(&err, NEWSIDX_ERR_INVALID, "no index directory");
     if (rc) {
         nx_err_copy(&err, errbuf, errbuf_size);
-        free(r);
+        newsidx_reader_close(r);
         return rc;
     }
     *out = r;
     return 0;
 }
 
+int newsidx_reader_refresh(const newsidx_reader *r, char *errbuf, size_t errbuf_size,
+                           newsidx_reader **newer) {
+    nx_err err = {0};
+    if (errbuf && errbuf_size) errbuf[0] = '\0';
+    if (!r || !newer) {
+        nx_err_set(&err, NEWSIDX_ERR_INVALID, "newsidx_reader_refresh: no %s",
+                   r ? "out-parameter" : "reader");
+        nx_err_copy(&err, errbuf, errbuf_size);
+        return err.code;
+    }
+    *newer = NULL;
+    newsidx_reader *n = calloc(1, sizeof *n);
+    if (n) n->dir = strdup(r->dir);
+    int rc = n && n->dir ? snapshot_newest(r->dir, r->snap, &err, &n->snap)
+                         : nx_err_set(&err, NEWSIDX_ERR_NOMEM, "out of memory");
+    if (rc || !n->snap) {
+        nx_err_copy(&err, errbuf, errbuf_size);
+        newsidx_reader_close(n);
+        return rc;
+    }
+    *newer = n;
+    return 0;
+}
+
 void newsidx_reader_close(newsidx_reader *r) {
     if (!r) return;
     nx_snapshot_free(r->snap);
+    free(r->dir);
     free(r);
 }
 

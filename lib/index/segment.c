@@ -166,11 +166,59 @@ bad:
                       s->col.path, off);
 }
 
+/* Maps the tombstone file of generation del_gen: the deleted bitmap and
+ * the live count. */
+static int open_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, nx_err *err) {
+    char *path = nx_tombstone_file(dir, s->seg_no, del_gen);
+    NX_RETURN_IF(!path, err, NEWSIDX_ERR_NOMEM, "out of memory");
+    int rc = nx_rfile_open(path, NX_FILE_TOMBSTONES, err, &s->del);
+    free(path);
+    NX_FORWARD(rc);
+    const uint8_t *d = s->del.data;
+    size_t bytes = ((size_t)s->doc_count + 7) / 8;
+    NX_RETURN_IF(s->del.len != 8 + bytes || nx_load_u32le(d) != NX_DEL_MAGIC ||
+                     nx_load_u32le(d + 4) != s->doc_count,
+                 err, NEWSIDX_ERR_CORRUPT, "%s: header at byte 0 does not match %u docs",
+                 s->del.path, s->doc_count);
+    s->deleted = d + 8;
+    uint32_t dead = 0;
+    for (size_t i = 0; i < bytes; i++) dead += (uint32_t)__builtin_popcount(d[8 + i]);
+    s->live_count = s->doc_count - dead;
+    return 0;
+}
+
+void nx_segment_ref(nx_segment *s) { __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED); }
+
+int nx_segment_with_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, nx_err *err,
+                               nx_segment **out) {
+    *out = NULL;
+    nx_segment *core = s->core ? s->core : s;
+    nx_segment *t = malloc(sizeof *t);
+    NX_RETURN_IF(!t, err, NEWSIDX_ERR_NOMEM, "out of memory");
+    memcpy(t, core, sizeof *t);
+    t->refs = 1;
+    t->core = core;
+    t->del_gen = del_gen;
+    memset(&t->del, 0, sizeof t->del);
+    t->deleted = NULL;
+    t->live_count = t->doc_count;
+    pthread_mutex_init(&t->id_perm_lock, NULL); /* unused: the id table is core's */
+    nx_segment_ref(core);
+    int rc = del_gen ? open_tombstones(t, dir, del_gen, err) : 0;
+    if (rc) {
+        nx_segment_close(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
 int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *err,
                     nx_segment **out) {
     *out = NULL;
     nx_segment *s = calloc(1, sizeof *s);
     if (!s) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    s->refs = 1;
     s->seg_no = seg_no;
     s->del_gen = del_gen;
     pthread_mutex_init(&s->id_perm_lock, NULL);
@@ -231,27 +279,7 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
                             s->docs.path, nx_docstore_count(s->docstore), s->doc_count);
     }
     s->live_count = s->doc_count;
-    if (rc == 0 && del_gen) {
-        char *path = nx_tombstone_file(dir, seg_no, del_gen);
-        if (!path) rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
-        if (rc == 0) rc = nx_rfile_open(path, NX_FILE_TOMBSTONES, err, &s->del);
-        free(path);
-        if (rc == 0) {
-            const uint8_t *d = s->del.data;
-            size_t bytes = ((size_t)s->doc_count + 7) / 8;
-            if (s->del.len != 8 + bytes || nx_load_u32le(d) != NX_DEL_MAGIC ||
-                nx_load_u32le(d + 4) != s->doc_count) {
-                rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT,
-                                "%s: header at byte 0 does not match %u docs", s->del.path,
-                                s->doc_count);
-            } else {
-                s->deleted = d + 8;
-                uint32_t dead = 0;
-                for (size_t i = 0; i < bytes; i++) dead += (uint32_t)__builtin_popcount(d[8 + i]);
-                s->live_count = s->doc_count - dead;
-            }
-        }
-    }
+    if (rc == 0 && del_gen) rc = open_tombstones(s, dir, del_gen, err);
     if (rc != 0) {
         nx_segment_close(s);
         return rc;
@@ -261,7 +289,15 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
 }
 
 void nx_segment_close(nx_segment *s) {
-    if (!s) return;
+    if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+    if (s->core) {
+        nx_rfile_close(&s->del);
+        pthread_mutex_destroy(&s->id_perm_lock);
+        nx_segment *core = s->core;
+        free(s);
+        nx_segment_close(core);
+        return;
+    }
     nx_termdict_close(s->termdict);
     nx_docstore_close(s->docstore);
     nx_rfile_close(&s->post);
@@ -415,19 +451,21 @@ static int build_id_perm(nx_segment *s) {
     return st;
 }
 
-uint32_t nx_segment_find_id(const nx_segment *cs, const char *id, size_t len) {
-    nx_segment *s = (nx_segment *)cs; /* the lazily built table is the only mutation */
-    if (build_id_perm(s) != 1) return NX_NO_DOC;
+uint32_t nx_segment_find_id(const nx_segment *s, const char *id, size_t len) {
+    /* the lazily built table is the only mutation; a segment sharing its
+     * core's files uses the core's table */
+    nx_segment *c = (nx_segment *)(s->core ? s->core : s);
+    if (build_id_perm(c) != 1) return NX_NO_DOC;
     uint64_t h = nx_hash64(id, len);
-    uint32_t lo = 0, hi = s->doc_count;
+    uint32_t lo = 0, hi = c->doc_count;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (s->id_perm_hash[mid] < h) lo = mid + 1;
+        if (c->id_perm_hash[mid] < h) lo = mid + 1;
         else hi = mid;
     }
     uint32_t found = NX_NO_DOC;
-    for (uint32_t i = lo; i < s->doc_count && s->id_perm_hash[i] == h; i++) {
-        uint32_t doc = s->id_perm[i];
+    for (uint32_t i = lo; i < c->doc_count && c->id_perm_hash[i] == h; i++) {
+        uint32_t doc = c->id_perm[i];
         size_t l;
         const char *p = nx_segment_id(s, doc, &l);
         if (l == len && memcmp(p, id, len) == 0 && (found == NX_NO_DOC || nx_segment_is_live(s, doc)))
