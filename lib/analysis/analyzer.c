@@ -118,68 +118,6 @@ struct newsidx_analyzer {
 };
 
 /* ------------------------------------------------------------------------ */
-/* UTF-8                                                                    */
-/* ------------------------------------------------------------------------ */
-
-size_t nx_utf8_decode(const uint8_t *p, const uint8_t *end, int32_t *cp) {
-    uint32_t c = p[0];
-    size_t avail = (size_t)(end - p);
-    if (c < 0x80) {
-        *cp = (int32_t)c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        if (avail >= 2 && (p[1] & 0xc0) == 0x80) {
-            *cp = (int32_t)(((c & 0x1f) << 6) | (p[1] & 0x3fu));
-            return 2;
-        }
-    } else if (c >= 0xe0 && c <= 0xef) {
-        if (avail >= 3 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
-            uint32_t v = ((c & 0x0f) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
-            if (v >= 0x800 && (v < 0xd800 || v > 0xdfff)) {
-                *cp = (int32_t)v;
-                return 3;
-            }
-        }
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        if (avail >= 4 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
-            (p[3] & 0xc0) == 0x80) {
-            uint32_t v = ((c & 0x07) << 18) | ((p[1] & 0x3fu) << 12) |
-                         ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
-            if (v >= 0x10000 && v <= 0x10ffff) {
-                *cp = (int32_t)v;
-                return 4;
-            }
-        }
-    }
-    *cp = -1;
-    return 1;
-}
-
-static size_t utf8_encode(int32_t cp, uint8_t *out) {
-    if (cp < 0x80) {
-        out[0] = (uint8_t)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (uint8_t)(0xc0 | (cp >> 6));
-        out[1] = (uint8_t)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (uint8_t)(0xe0 | (cp >> 12));
-        out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (uint8_t)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (uint8_t)(0xf0 | (cp >> 18));
-    out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (uint8_t)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Classes and folding of non-ASCII code points                             */
 /* ------------------------------------------------------------------------ */
 
@@ -297,7 +235,7 @@ static size_t fold_cp(int32_t cp, uint8_t *out) {
         }
         int cls = classify_cp(d);
         if (cls == CLS_WORD || cls == CLS_MARK || cls == CLS_CJK)
-            len += utf8_encode(d, out + len);
+            len += nx_utf8_encode(d, out + len);
     }
     return len;
 }
@@ -321,7 +259,7 @@ static size_t nfkc_fold(const uint8_t *src, size_t len, uint8_t *out, size_t cap
 /* Folded form of a lone CJK character (out: FOLD_CP_MAX_BYTES). */
 static size_t fold_cjk_cp(int32_t cp, uint8_t *out) {
     uint8_t src[4];
-    size_t l = utf8_encode(cp, src);
+    size_t l = nx_utf8_encode(cp, src);
     size_t n = nfkc_fold(src, l, out, FOLD_CP_MAX_BYTES);
     if (n) return n;
     memcpy(out, src, l);

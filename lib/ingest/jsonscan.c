@@ -63,26 +63,6 @@ static int hex4(const uint8_t *p) {
     return v;
 }
 
-static size_t utf8_encode(uint32_t cp, uint8_t *o) {
-    if (cp < 0x80) { o[0] = (uint8_t)cp; return 1; }
-    if (cp < 0x800) {
-        o[0] = (uint8_t)(0xC0 | (cp >> 6));
-        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (uint8_t)(0xE0 | (cp >> 12));
-        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (uint8_t)(0xF0 | (cp >> 18));
-    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Reads one escape after the backslash at s->p[-1]; on success *cp is the
  * code point (surrogate pairs joined). jansson's rules: a lone or reversed
  * surrogate is an error. */
@@ -182,7 +162,7 @@ static bool scan_string(scanner *s, bool is_key, const uint8_t **out, size_t *ou
             continue;
         }
         uint8_t enc[4];
-        if (nx_buf_append(s->scratch, enc, utf8_encode(cp, enc)))
+        if (nx_buf_append(s->scratch, enc, nx_utf8_encode((int32_t)cp, enc)))
             return fail(s, NEWSIDX_ERR_NOMEM);
     }
 }

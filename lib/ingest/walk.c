@@ -191,12 +191,8 @@ static int read_whole(walker *w, int fd, bool *cut, int *err_no) {
         maybe_progress(w);
         if (w->content.len > w->max_bytes) {
             *cut = true;
-            size_t len = w->max_bytes;
-            /* back off to the start of a character (at most 3 bytes) */
-            for (int k = 0; k < 3 && len > 0 &&
-                            (w->content.data[len] & 0xC0) == 0x80; k++)
-                len--;
-            w->content.len = len;
+            w->content.len = nx_utf8_cut((const char *)w->content.data, w->content.len,
+                                         w->max_bytes);
             break;
         }
     }

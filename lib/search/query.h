@@ -11,6 +11,7 @@
 
 #include "index/segment.h"
 #include "util/date.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 /* Node kinds. */
