@@ -706,8 +706,6 @@ static int replace_id(newsidx_writer *w, const char *id, size_t len, uint64_t h)
 
 /* ---- add -------------------------------------------------------------------- */
 
-static bool name_is(const newsidx_field *f, const char *name) { return strcmp(f->name, name) == 0; }
-
 static int flush_buffer(newsidx_writer *w);
 
 int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_fields,
@@ -721,16 +719,16 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
         const newsidx_field *f = &fields[i];
         NX_RETURN_IF(!f->name || (!f->value && f->value_len), &w->err, NEWSIDX_ERR_INVALID,
                      "field %zu has no name or no value", i);
-        if (name_is(f, "id")) {
+        int fi = nx_field_from_name(f->name, strlen(f->name));
+        if (fi == NX_F_ID) {
             if (!idf) idf = f;
-        } else if (name_is(f, "date")) {
+        } else if (fi == NX_F_DATE) {
             if (!datef) datef = f;
-        } else if (name_is(f, "text") || name_is(f, "content")) {
+        } else if (fi >= 0) {
+            /* the first of each, but "body" replaces a body taken before it */
+            if (!indexed[fi] || fi == NX_F_BODY) indexed[fi] = f;
+        } else if (nx_field_is_body_alias(f->name)) {
             if (!indexed[NX_F_BODY]) indexed[NX_F_BODY] = f;
-        } else {
-            int fi = nx_field_from_name(f->name, strlen(f->name));
-            if (fi >= 0 && (!indexed[fi] || (fi == NX_F_BODY && name_is(f, "body"))))
-                indexed[fi] = f;
         }
     }
     srcf = indexed[NX_F_SOURCE];
@@ -803,7 +801,7 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
         size_t n_store = 1;
         for (size_t i = 0; i < n_fields; i++)
             if (&fields[i] != idf) n_store++;
-        newsidx_field one = {"id", id, id_len};
+        newsidx_field one = {nx_field_name(NX_F_ID), id, id_len};
         rc = nx_buf_put_varint(&w->stored, n_store);
         for (size_t i = 0; i < n_fields + 1 && rc == 0; i++) {
             const newsidx_field *f = i == 0 ? &one : &fields[i - 1];

@@ -4,6 +4,7 @@
 #ifndef NX_INGEST_H
 #define NX_INGEST_H
 
+#include "util/fields.h"
 #include "util/utf8.h"
 #include "util/util.h"
 

@@ -72,7 +72,7 @@ int nx_ingest_deliver(const newsidx_ingest_options *opts,
     bool any_text = false;
     for (size_t i = 0; i < rec->n_fields && !any_text; i++) {
         const char *name = rec->fields[i].name;
-        if ((strcmp(name, "title") == 0 || strcmp(name, "body") == 0) &&
+        if ((nx_field_is(name, NX_F_TITLE) || nx_field_is(name, NX_F_BODY)) &&
             field_has_text(&rec->fields[i]))
             any_text = true;
     }
@@ -285,9 +285,9 @@ static int ingest_document(walker *w, enum file_kind kind, size_t id_off) {
         }
     }
     newsidx_field fields[3] = {
-        {"id", path + id_off, strlen(path + id_off)},
-        {"title", NULL, 0},
-        {"body", NULL, 0},
+        {nx_field_name(NX_F_ID), path + id_off, strlen(path + id_off)},
+        {nx_field_name(NX_F_TITLE), NULL, 0},
+        {nx_field_name(NX_F_BODY), NULL, 0},
     };
     if (kind == KIND_HTML) {
         w->title.len = 0;

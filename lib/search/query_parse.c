@@ -128,10 +128,8 @@ typedef struct tok {
     int kind;
     size_t start, end; /* byte range in the text (PHRASE: inside the quotes) */
     uint32_t near;     /* T_NEAR: N */
-    int field;         /* T_FIELD: NX_F_* or -2 for date */
+    int field;         /* T_FIELD: NX_F_* (NX_F_DATE for date:) */
 } tok;
-
-#define FIELD_DATE (-2)
 
 typedef struct parser {
     const char *text;
@@ -181,11 +179,6 @@ static const char *tok_desc(const parser *p) {
     }
 }
 
-static const struct { const char *name; int field; } field_names[] = {
-    {"title", NX_F_TITLE}, {"body", NX_F_BODY}, {"author", NX_F_AUTHOR},
-    {"source", NX_F_SOURCE}, {"url", NX_F_URL}, {"date", FIELD_DATE},
-};
-
 /* Reads the next token into p->t. Errors: unterminated phrase. */
 static int next_tok(parser *p) {
     const char *s = p->text;
@@ -223,11 +216,12 @@ static int next_tok(parser *p) {
     }
     if (c == '^' || c == '~') return syntax(p, i, "expected a term before '%c'", c);
     /* field:  (known names only; other colons belong to the word) */
-    for (size_t f = 0; f < sizeof field_names / sizeof field_names[0]; f++) {
-        size_t fl = strlen(field_names[f].name);
-        if (n - i > fl && strncasecmp(s + i, field_names[f].name, fl) == 0 && s[i + fl] == ':') {
+    for (int f = 0; f < NX_N_FIELD_NAMES; f++) {
+        const char *name = nx_field_name(f);
+        size_t fl = strlen(name);
+        if (f != NX_F_ID && n - i > fl && strncasecmp(s + i, name, fl) == 0 && s[i + fl] == ':') {
             t->kind = T_FIELD;
-            t->field = field_names[f].field;
+            t->field = f;
             t->end = i + fl + 1;
             p->pos = t->end;
             return 0;
@@ -494,7 +488,7 @@ static int parse_primary(parser *p, nx_qnode **out) {
         NX_RETURN_IF(++p->depth > p->q->opts.max_depth, &p->err, NEWSIDX_ERR_LIMIT,
                      "query nests deeper than max_depth (%u) at column %zu",
                      p->q->opts.max_depth, t.start + 1);
-        if (t.field == FIELD_DATE) {
+        if (t.field == NX_F_DATE) {
             NX_FORWARD(parse_date(p, t.start, out));
             NX_FORWARD(next_tok(p));
         } else {
