@@ -19,13 +19,6 @@ int nx_err_set(nx_err *err, int code, const char *fmt, ...) {
     return code;
 }
 
-void nx_err_clear(nx_err *err) {
-    if (err) {
-        err->code = 0;
-        err->msg[0] = '\0';
-    }
-}
-
 int nx_err_prefix(nx_err *err, const char *where) {
     if (!err) return 0;
     char tmp[sizeof err->msg];
