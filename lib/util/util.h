@@ -1,5 +1,8 @@
 /* util/ — small building blocks shared by every subsystem: growable byte
- * buffers, varints, error messages, files with checksummed footers. */
+ * buffers, varints, error messages, files with checksummed footers. The
+ * leaf helpers every layer shares have their own headers beside this one:
+ * date.h (calendar maths; date.c also parses dates), utf8.h (decoding,
+ * validation, repair) and fields.h (the one table of field names). */
 #ifndef NX_UTIL_H
 #define NX_UTIL_H
 
