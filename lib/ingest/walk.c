@@ -160,15 +160,21 @@ static void split_text(const char *s, size_t n, bool markdown, newsidx_field *ti
     body->value_len = b1 - b0;
 }
 
+/* Opens w->path for reading; a file that cannot be opened is reported (and
+ * the walk goes on): returns the descriptor or -1. */
+static int open_input(walker *w) {
+    int fd = open(path_str(w), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        nx_ingest_report(w->opts, w->stats, path_str(w), 0, NEWSIDX_REPORT_ERROR,
+                         NEWSIDX_REASON_UNREADABLE, "cannot open: %s", strerror(errno));
+    return fd;
+}
+
 /* A .txt, .md or .html file as one article; its id is path[id_off..]. */
 static int ingest_document(walker *w, enum file_kind kind, size_t id_off) {
     const char *path = path_str(w);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_ERROR,
-                         NEWSIDX_REASON_UNREADABLE, "cannot open: %s", strerror(errno));
-        return 0;
-    }
+    int fd = open_input(w);
+    if (fd < 0) return 0;
     bool cut;
     int err_no = 0;
     int rc = read_whole(w, fd, &cut, &err_no);
@@ -233,12 +239,8 @@ static int ingest_document(walker *w, enum file_kind kind, size_t id_off) {
 
 static int ingest_jsonl_file(walker *w) {
     const char *path = path_str(w);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_ERROR,
-                         NEWSIDX_REASON_UNREADABLE, "cannot open: %s", strerror(errno));
-        return 0;
-    }
+    int fd = open_input(w);
+    if (fd < 0) return 0;
     int rc = nx_ingest_jsonl_fd(fd, path, w->opts, w->stats, w->fn,
                                 w->ctx, &w->input_bytes);
     close(fd);
