@@ -724,7 +724,7 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
             if (!idf) idf = f;
         } else if (fi == NX_F_DATE) {
             if (!datef) datef = f;
-        } else if (fi >= 0) {
+        } else if (fi >= 0 && fi < NX_N_FIELDS) {
             /* the first of each, but "body" replaces a body taken before it */
             if (!indexed[fi] || fi == NX_F_BODY) indexed[fi] = f;
         } else if (nx_field_is_body_alias(f->name)) {
