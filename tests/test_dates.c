@@ -1,6 +1,7 @@
 /* test_dates — newsidx_parse_date: every accepted form, every rejected one,
  * calendar limits. Expected values computed with Python's calendar.timegm. */
 #include "newsidx.h"
+#include "util/date.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -221,6 +222,39 @@ START_TEST(test_length_bounds_the_text_read) {
 }
 END_TEST
 
+/* The calendar maths the date facets and the query's periods share with
+ * the parser: day -> date -> day is the identity over ±2,700 years, every
+ * day lies inside its month, and the dates agree with gmtime. */
+START_TEST(test_calendar_maths_round_trips_and_matches_gmtime) {
+    for (int64_t day = -1000000; day <= 1000000; day++) {
+        int64_t y;
+        int m, d;
+        nx_civil_from_days(day, &y, &m, &d);
+        ck_assert_msg(m >= 1 && m <= 12 && d >= 1 && d <= nx_days_in_month(y, m),
+                      "day %lld gave %lld-%d-%d", (long long)day, (long long)y, m, d);
+        ck_assert_int_eq(nx_days_from_civil(y, m, d), day);
+        if (day % 97 == 0 && y >= 1900 && y < 2200) {
+            time_t tt = (time_t)(day * 86400);
+            struct tm tm;
+            ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
+            ck_assert_int_eq(tm.tm_year + 1900, y);
+            ck_assert_int_eq(tm.tm_mon + 1, m);
+            ck_assert_int_eq(tm.tm_mday, d);
+        }
+    }
+    int64_t y;
+    int m;
+    nx_civil_from_days(-1, &y, &m, NULL); /* d may be NULL */
+    ck_assert_int_eq(y, 1969);
+    ck_assert_int_eq(m, 12);
+    ck_assert_int_eq(nx_days_in_month(1900, 2), 28);
+    ck_assert_int_eq(nx_days_in_month(2000, 2), 29);
+    ck_assert_int_eq(nx_days_in_month(2024, 2), 29);
+    ck_assert_int_eq(nx_days_in_month(2023, 2), 28);
+    ck_assert_int_eq(nx_days_in_month(2024, 12), 31);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("dates");
     TCase *tc = tcase_create("parse");
@@ -238,6 +272,7 @@ int main(void) {
     tcase_add_test(tc, test_calendar_limits);
     tcase_add_test(tc, test_every_day_matches_gmtime_for_three_centuries);
     tcase_add_test(tc, test_length_bounds_the_text_read);
+    tcase_add_test(tc, test_calendar_maths_round_trips_and_matches_gmtime);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -5,6 +5,7 @@
 #define NX_ANALYSIS_H
 
 #include "newsidx.h"
+#include "util/utf8.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,12 +13,6 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-
-/* Decodes one UTF-8 sequence from [p, end) (p < end). Returns the bytes it
- * takes (1..4) and stores the code point in *cp, or returns 1 with *cp = -1
- * for a byte that starts no valid sequence (overlong, surrogate, truncated,
- * > U+10FFFF, stray continuation). Never reads past end. */
-size_t nx_utf8_decode(const uint8_t *p, const uint8_t *end, int32_t *cp);
 
 /* Folds every letter, mark and digit of text the way the analyzer folds a
  * word, without splitting, stemming or stopwords: separators, apostrophes

@@ -8,10 +8,10 @@
  * in a fixed buffer inside the analyzer: nothing is allocated while
  * analyzing. There is no global mutable state. */
 #include "analysis/analysis.h"
+#include "analysis/fold.h"
 #include "util/util.h"
 
 #include <libstemmer.h>
-#include <utf8proc.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +20,6 @@
 #endif
 
 #define MAX_TERM NEWSIDX_MAX_TERM_BYTES
-
-/* Classes of a code point, as the word scanner sees it. */
-enum {
-    CLS_SEP = 0,    /* separator: space, punctuation, symbols, invalid UTF-8 */
-    CLS_WORD,       /* letter or digit outside the CJK scripts */
-    CLS_MARK,       /* combining mark (category M*) */
-    CLS_CJK,        /* letter of the Han, Hiragana, Katakana or Hangul scripts */
-    CLS_APOS,       /* apostrophe: ' U+2019 U+02BC */
-    CLS_IGNORABLE,  /* soft hyphen, zero-width (non-)joiner, word joiner, BOM */
-};
 
 /* ASCII letters and digits -> lowercase byte; everything else 0 (bytes >=
  * 0x80 too, so the hot loop needs one lookup per byte). */
@@ -63,16 +53,12 @@ typedef struct fold_entry {
     uint8_t folded[FOLD_INLINE_BYTES];
 } fold_entry;
 
-/* The longest folded form of one code point: compatibility decompositions
- * reach 18 code points (U+FDFA), each at most 4 bytes. */
-#define FOLD_CP_MAX_CPS 32
-#define FOLD_CP_MAX_BYTES (FOLD_CP_MAX_CPS * 4)
-
 /* A CJK character with the combining marks that follow it (dakuten written
  * apart, e.g.), folded with NFKC so that half-width katakana and decomposed
  * kana meet their precomposed full-width forms. */
 #define CJK_UNIT_MAX_CPS 16
 #define CJK_UNIT_MAX_BYTES 48
+_Static_assert(NX_NFKC_MAX_CPS >= 4 * CJK_UNIT_MAX_CPS, "a CJK unit folds in one call");
 typedef struct cjk_unit {
     size_t start, end; /* source bytes */
     size_t fold_src_end; /* end of the first CJK_UNIT_MAX_CPS code points */
@@ -119,221 +105,8 @@ struct newsidx_analyzer {
 };
 
 /* ------------------------------------------------------------------------ */
-/* UTF-8                                                                    */
+/* The code point cache in front of fold.c                                  */
 /* ------------------------------------------------------------------------ */
-
-size_t nx_utf8_decode(const uint8_t *p, const uint8_t *end, int32_t *cp) {
-    uint32_t c = p[0];
-    size_t avail = (size_t)(end - p);
-    if (c < 0x80) {
-        *cp = (int32_t)c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        if (avail >= 2 && (p[1] & 0xc0) == 0x80) {
-            *cp = (int32_t)(((c & 0x1f) << 6) | (p[1] & 0x3fu));
-            return 2;
-        }
-    } else if (c >= 0xe0 && c <= 0xef) {
-        if (avail >= 3 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
-            uint32_t v = ((c & 0x0f) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
-            if (v >= 0x800 && (v < 0xd800 || v > 0xdfff)) {
-                *cp = (int32_t)v;
-                return 3;
-            }
-        }
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        if (avail >= 4 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
-            (p[3] & 0xc0) == 0x80) {
-            uint32_t v = ((c & 0x07) << 18) | ((p[1] & 0x3fu) << 12) |
-                         ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
-            if (v >= 0x10000 && v <= 0x10ffff) {
-                *cp = (int32_t)v;
-                return 4;
-            }
-        }
-    }
-    *cp = -1;
-    return 1;
-}
-
-static size_t utf8_encode(int32_t cp, uint8_t *out) {
-    if (cp < 0x80) {
-        out[0] = (uint8_t)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (uint8_t)(0xc0 | (cp >> 6));
-        out[1] = (uint8_t)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (uint8_t)(0xe0 | (cp >> 12));
-        out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (uint8_t)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (uint8_t)(0xf0 | (cp >> 18));
-    out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (uint8_t)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Classes and folding of non-ASCII code points                             */
-/* ------------------------------------------------------------------------ */
-
-/* Scripts that write words without spaces (or, for Hangul, that Lucene's
- * CJK analyzer treats alike): Unicode blocks, since utf8proc has no script
- * property. Only letters (category L*, Nl) of these blocks count. */
-static bool is_cjk_block(int32_t cp) {
-    return (cp >= 0x1100 && cp <= 0x11ff) ||   /* Hangul Jamo */
-           (cp >= 0x2e80 && cp <= 0x2fdf) ||   /* CJK and Kangxi radicals */
-           (cp >= 0x3000 && cp <= 0x31ff) ||   /* CJK symbols (々 〆 〇), kana, bopomofo, compat jamo */
-           (cp >= 0x3400 && cp <= 0x4dbf) ||   /* CJK extension A */
-           (cp >= 0x4e00 && cp <= 0x9fff) ||   /* CJK unified ideographs */
-           (cp >= 0xa960 && cp <= 0xa97f) ||   /* Hangul Jamo extended A */
-           (cp >= 0xac00 && cp <= 0xd7ff) ||   /* Hangul syllables, Jamo extended B */
-           (cp >= 0xf900 && cp <= 0xfaff) ||   /* CJK compatibility ideographs */
-           (cp >= 0xff66 && cp <= 0xffdc) ||   /* half-width katakana and Hangul */
-           (cp >= 0x1b000 && cp <= 0x1b16f) || /* kana supplement and extensions */
-           (cp >= 0x20000 && cp <= 0x3ffff);   /* CJK extensions B.. */
-}
-
-static int classify_cp(int32_t cp) {
-    switch (cp) {
-    case 0x2019: /* RIGHT SINGLE QUOTATION MARK, the typographic apostrophe */
-    case 0x02bc: /* MODIFIER LETTER APOSTROPHE */
-        return CLS_APOS;
-    case 0x00ad: /* soft hyphen: invisible, must not split "infor-mation" */
-    case 0x200c: /* zero-width non-joiner */
-    case 0x200d: /* zero-width joiner */
-    case 0x2060: /* word joiner */
-    case 0xfeff: /* zero-width no-break space / BOM */
-        return CLS_IGNORABLE;
-    case 0xff9e: /* half-width katakana (semi-)voiced sound marks: they */
-    case 0xff9f: /* are Lm but combine like U+3099/U+309A */
-        return CLS_MARK;
-    default:
-        break;
-    }
-    switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LL:
-    case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_NL:
-        return is_cjk_block(cp) ? CLS_CJK : CLS_WORD;
-    case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NO:
-        return CLS_WORD;
-    case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC:
-    case UTF8PROC_CATEGORY_ME:
-        return CLS_MARK;
-    default:
-        return CLS_SEP;
-    }
-}
-
-/* Diacritics, removed after decomposition: the generic combining blocks,
- * Hebrew points and Arabic harakat. Marks that are letters of their script
- * (Indic vowel signs and viramas, Thai vowels, kana voicing marks) are kept:
- * removing them would merge unrelated words. */
-static bool is_stripped_mark(int32_t cp) {
-    return (cp >= 0x0300 && cp <= 0x036f) || (cp >= 0x1ab0 && cp <= 0x1aff) ||
-           (cp >= 0x1dc0 && cp <= 0x1dff) || (cp >= 0x20d0 && cp <= 0x20ff) ||
-           (cp >= 0xfe20 && cp <= 0xfe2f) || (cp >= 0x0591 && cp <= 0x05c7) ||
-           (cp >= 0x0610 && cp <= 0x061a) || (cp >= 0x064b && cp <= 0x065f) ||
-           cp == 0x0670 || (cp >= 0x06d6 && cp <= 0x06ed);
-}
-
-/* Latin letters whose diacritic is part of the glyph, so no Unicode
- * decomposition removes it; folded as a search user expects (ASCII forms).
- * Applied after case folding, so lowercase only. Returns the ASCII
- * replacement (1 or 2 bytes) or NULL. */
-static const char *fold_stroke_letter(int32_t cp) {
-    switch (cp) {
-    case 0x0131: return "i";  /* ı dotless i (Turkish) */
-    case 0x0237: return "j";  /* ȷ dotless j */
-    case 0x00f8: return "o";  /* ø */
-    case 0x0111: return "d";  /* đ (Vietnamese, Croatian) */
-    case 0x00f0: return "d";  /* ð */
-    case 0x0142: return "l";  /* ł */
-    case 0x0127: return "h";  /* ħ */
-    case 0x0167: return "t";  /* ŧ */
-    case 0x0180: return "b";  /* ƀ */
-    case 0x00fe: return "th"; /* þ */
-    case 0x00e6: return "ae"; /* æ */
-    case 0x0153: return "oe"; /* œ */
-    default: return NULL;
-    }
-}
-
-/* Folds one word code point (CLS_WORD or CLS_MARK) into out (room for
- * FOLD_CP_MAX_BYTES): compatibility decomposition + case fold, diacritics
- * removed, stroke letters mapped, anything that is no longer a letter, mark
- * or digit (the fraction slash of ½, spaces of U+FDFA) dropped. */
-static size_t fold_cp(int32_t cp, uint8_t *out) {
-    utf8proc_int32_t cps[FOLD_CP_MAX_CPS];
-    int boundclass = 0;
-    utf8proc_ssize_t n = utf8proc_decompose_char(
-        cp, cps, FOLD_CP_MAX_CPS,
-        UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD, &boundclass);
-    if (n < 0 || n > FOLD_CP_MAX_CPS) return 0; /* cannot happen with Unicode 15 */
-    size_t len = 0;
-    for (utf8proc_ssize_t i = 0; i < n; i++) {
-        int32_t d = cps[i];
-        if (d < 0x80) {
-            if (ascii_fold[d]) out[len++] = ascii_fold[d];
-            continue;
-        }
-        if (is_stripped_mark(d)) continue;
-        const char *s = fold_stroke_letter(d);
-        if (s) {
-            while (*s) out[len++] = (uint8_t)*s++;
-            continue;
-        }
-        int cls = classify_cp(d);
-        if (cls == CLS_WORD || cls == CLS_MARK || cls == CLS_CJK)
-            len += utf8_encode(d, out + len);
-    }
-    return len;
-}
-
-/* NFKC + case fold of valid UTF-8 src into out (cap bytes): the folding of
- * CJK characters. Returns the bytes written, or 0 when the result does not
- * fit (not expected for real text). */
-#define NFKC_MAX_CPS (4 * CJK_UNIT_MAX_CPS)
-static size_t nfkc_fold(const uint8_t *src, size_t len, uint8_t *out, size_t cap) {
-    utf8proc_int32_t cps[NFKC_MAX_CPS];
-    const utf8proc_option_t opts = UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD;
-    utf8proc_ssize_t n =
-        utf8proc_decompose(src, (utf8proc_ssize_t)len, cps, NFKC_MAX_CPS, opts);
-    if (n <= 0 || n > NFKC_MAX_CPS) return 0;
-    n = utf8proc_reencode(cps, n, opts); /* composes, then UTF-8 in place */
-    if (n <= 0 || (size_t)n > cap) return 0;
-    memcpy(out, cps, (size_t)n);
-    return (size_t)n;
-}
-
-/* Folded form of a lone CJK character (out: FOLD_CP_MAX_BYTES). */
-static size_t fold_cjk_cp(int32_t cp, uint8_t *out) {
-    uint8_t src[4];
-    size_t l = utf8_encode(cp, src);
-    size_t n = nfkc_fold(src, l, out, FOLD_CP_MAX_BYTES);
-    if (n) return n;
-    memcpy(out, src, l);
-    return l;
-}
-
-static size_t fold_by_class(int cls, int32_t cp, uint8_t *out) {
-    if (cls == CLS_WORD || cls == CLS_MARK) return fold_cp(cp, out);
-    if (cls == CLS_CJK) return fold_cjk_cp(cp, out);
-    return 0;
-}
 
 /* Cached class of a non-ASCII code point; fills *folded / *folded_len with
  * its folded form (pointing into the cache or into scratch; empty for
@@ -343,8 +116,8 @@ static inline int lookup_cp(newsidx_analyzer *a, int32_t cp, const uint8_t **fol
     fold_entry *e = &a->cache[(uint32_t)cp & (FOLD_CACHE_SIZE - 1)];
     if (NX_UNLIKELY(e->cp != cp)) {
         e->cp = cp;
-        e->cls = (uint8_t)classify_cp(cp);
-        size_t n = fold_by_class(e->cls, cp, scratch);
+        e->cls = (uint8_t)nx_classify_cp(cp);
+        size_t n = nx_fold_by_class(e->cls, cp, scratch);
         if (n <= FOLD_INLINE_BYTES) {
             memcpy(e->folded, scratch, n);
             e->len = (uint8_t)n;
@@ -353,7 +126,7 @@ static inline int lookup_cp(newsidx_analyzer *a, int32_t cp, const uint8_t **fol
         }
     }
     if (e->len == FOLD_UNCACHED) {
-        *folded_len = fold_by_class(e->cls, cp, scratch);
+        *folded_len = nx_fold_by_class(e->cls, cp, scratch);
         *folded = scratch;
     } else {
         *folded = e->folded;
@@ -367,18 +140,18 @@ static inline int class_at(newsidx_analyzer *a, const uint8_t *p, const uint8_t 
                            size_t *cp_len) {
     if (p >= end) {
         *cp_len = 0;
-        return CLS_SEP;
+        return NX_CLS_SEP;
     }
     if (*p < 0x80) {
         *cp_len = 1;
-        return ascii_fold[*p] ? CLS_WORD : (*p == '\'' ? CLS_APOS : CLS_SEP);
+        return ascii_fold[*p] ? NX_CLS_WORD : (*p == '\'' ? NX_CLS_APOS : NX_CLS_SEP);
     }
     int32_t cp;
     *cp_len = nx_utf8_decode(p, end, &cp);
-    if (cp < 0) return CLS_SEP;
+    if (cp < 0) return NX_CLS_SEP;
     const uint8_t *f;
     size_t fl;
-    uint8_t scratch[FOLD_CP_MAX_BYTES];
+    uint8_t scratch[NX_FOLD_CP_MAX_BYTES];
     return lookup_cp(a, cp, &f, &fl, scratch);
 }
 
@@ -504,6 +277,63 @@ static inline bool is_acronym_dot(const uint8_t *p, const uint8_t *word_start,
 }
 
 
+/* A '.' or ',' at p between two digits is inside a number. A comma
+ * followed by exactly three digits groups thousands and goes ("1,000" ->
+ * 1000); any other comma is a decimal comma and becomes a dot ("3,14" ->
+ * 3.14, as in French, German, Turkish...); a dot stays. True for the
+ * comma that goes. */
+static inline bool is_thousands_comma(const uint8_t *p, const uint8_t *end) {
+    if (*p != ',') return false;
+    size_t d = 1;
+    while (d <= 4 && p + d < end && p[d] >= '0' && p[d] <= '9') d++;
+    return d == 4;
+}
+
+/* Skips what follows a Turkish apostrophe from q: Turkish writes case
+ * suffixes of names after one (İzmir’de, İstanbul’daki), and the suffix is
+ * not part of the word, as in Lucene's Turkish analyzer. Returns the end of
+ * the suffix. */
+static const uint8_t *skip_suffix(newsidx_analyzer *a, const uint8_t *q, const uint8_t *end) {
+    const uint8_t *r = q;
+    for (;;) {
+        size_t l;
+        int k = class_at(a, r, end, &l);
+        if (k == NX_CLS_WORD || k == NX_CLS_MARK || k == NX_CLS_IGNORABLE) {
+            r += l;
+        } else if (k == NX_CLS_APOS) {
+            size_t l2;
+            int k2 = class_at(a, r + l, end, &l2);
+            if (k2 != NX_CLS_WORD && k2 != NX_CLS_MARK) break;
+            r += l;
+        } else {
+            return r;
+        }
+    }
+    return r;
+}
+
+/* An apostrophe inside a word at p, q just past it. It is inside the word
+ * only when a letter or digit follows; a final 's is possessive and
+ * dropped. Returns where the scan goes on; *word_ends tells whether the
+ * word ended (before the apostrophe: its end stays where it was). */
+static inline const uint8_t *past_apostrophe(newsidx_analyzer *a, const uint8_t *p,
+                                             const uint8_t *q, const uint8_t *end,
+                                             bool *word_ends) {
+    *word_ends = true;
+    size_t l1;
+    int next = class_at(a, q, end, &l1);
+    if (next != NX_CLS_WORD && next != NX_CLS_MARK) return p;
+    if (a->suffix_apostrophe) return skip_suffix(a, q, end);
+    if (*q == 's' || *q == 'S') {
+        size_t l2;
+        int after = class_at(a, q + 1, end, &l2);
+        if (after != NX_CLS_WORD && after != NX_CLS_MARK && after != NX_CLS_IGNORABLE)
+            return q + 1;
+    }
+    *word_ends = false;
+    return q;
+}
+
 /* Scans one non-CJK word starting at *pp (a word or mark code point) and
  * emits its term. On return *pp is past the word. */
 static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp,
@@ -513,7 +343,7 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
     uint8_t *term = a->term;
     size_t n = 0;
     bool too_long = false;
-    uint8_t scratch[FOLD_CP_MAX_BYTES];
+    uint8_t scratch[NX_FOLD_CP_MAX_BYTES];
 
     for (;;) {
 #if defined(__SSE2__)
@@ -547,17 +377,7 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
                 apos_len = 1;
             } else if ((c == '.' || c == ',') && p > word_start && p[-1] >= '0' &&
                        p[-1] <= '9' && p + 1 < end && p[1] >= '0' && p[1] <= '9') {
-                /* Inside a number. A comma followed by exactly three digits
-                 * groups thousands and goes ("1,000" -> 1000); any other
-                 * comma is a decimal comma and becomes a dot ("3,14" ->
-                 * 3.14, as in French, German, Turkish...); a dot stays. */
-                bool thousands = false;
-                if (c == ',') {
-                    size_t d = 1;
-                    while (d <= 4 && p + d < end && p[d] >= '0' && p[d] <= '9') d++;
-                    thousands = d == 4;
-                }
-                if (!thousands) {
+                if (!is_thousands_comma(p, end)) {
                     if (NX_LIKELY(n < MAX_TERM))
                         term[n++] = '.';
                     else
@@ -580,7 +400,7 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
             const uint8_t *f;
             size_t fl;
             int cls = lookup_cp(a, cp, &f, &fl, scratch);
-            if (cls == CLS_WORD || cls == CLS_MARK) {
+            if (cls == NX_CLS_WORD || cls == NX_CLS_MARK) {
                 if (NX_LIKELY(n + fl <= MAX_TERM)) {
                     memcpy(term + n, f, fl);
                     n += fl;
@@ -591,55 +411,23 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
                 word_end = p;
                 continue;
             }
-            if (cls == CLS_IGNORABLE) {
+            if (cls == NX_CLS_IGNORABLE) {
                 p += l;
                 continue;
             }
-            if (cls != CLS_APOS) break;
+            if (cls != NX_CLS_APOS) break;
             apos_len = l;
         }
 
-        /* An apostrophe: inside the word only when a letter or digit
-         * follows. A final 's is possessive and dropped. */
+        /* An apostrophe: the word goes on past it, or ends before it. */
         const uint8_t *q = p + apos_len;
-        size_t l1;
-        int next = class_at(a, q, end, &l1);
-        if (next != CLS_WORD && next != CLS_MARK) break;
-        if (a->suffix_apostrophe) {
-            /* Turkish writes case suffixes of names after an apostrophe
-             * (İzmir’de, İstanbul’daki): the word ends there and the
-             * suffix is skipped, as Lucene's Turkish analyzer does. */
-            const uint8_t *r = q;
-            for (;;) {
-                size_t l;
-                int k = class_at(a, r, end, &l);
-                if (k == CLS_WORD || k == CLS_MARK || k == CLS_IGNORABLE) {
-                    r += l;
-                } else if (k == CLS_APOS) {
-                    size_t l2;
-                    int k2 = class_at(a, r + l, end, &l2);
-                    if (k2 != CLS_WORD && k2 != CLS_MARK) break;
-                    r += l;
-                } else {
-                    break;
-                }
-            }
-            p = r;
-            break;
-        }
-        if (*q == 's' || *q == 'S') {
-            size_t l2;
-            int after = class_at(a, q + 1, end, &l2);
-            if (after != CLS_WORD && after != CLS_MARK && after != CLS_IGNORABLE) {
-                p = q + 1; /* word_end stays before the apostrophe */
-                break;
-            }
-        }
-        if (!too_long && is_elision(term, n)) {
+        bool word_ends;
+        p = past_apostrophe(a, p, q, end, &word_ends);
+        if (word_ends) break;
+        if (!too_long && is_elision(term, n)) { /* l’Afrique: the word starts anew */
             n = 0;
             word_start = q;
         }
-        p = q;
     }
 
     *pp = p;
@@ -662,7 +450,7 @@ static int scan_word(newsidx_analyzer *a, const uint8_t *base, const uint8_t **p
 /* Folds a character with its marks (dakuten written apart compose). */
 static void cjk_unit_fold(const uint8_t *base, cjk_unit *u) {
     const uint8_t *src = base + u->start;
-    size_t n = nfkc_fold(src, u->fold_src_end - u->start, u->bytes, CJK_UNIT_MAX_BYTES);
+    size_t n = nx_nfkc_fold(src, u->fold_src_end - u->start, u->bytes, CJK_UNIT_MAX_BYTES);
     if (n) {
         u->len = (uint8_t)n;
         return;
@@ -695,7 +483,7 @@ static int scan_cjk(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp
     cjk_unit units[2];
     cjk_unit *prev = NULL, *cur = NULL;
     size_t n_units = 0;
-    uint8_t scratch[FOLD_CP_MAX_BYTES];
+    uint8_t scratch[NX_FOLD_CP_MAX_BYTES];
     int rc = 0;
 
     while (p < end) {
@@ -706,7 +494,7 @@ static int scan_cjk(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp
         const uint8_t *f;
         size_t fl;
         int cls = lookup_cp(a, cp, &f, &fl, scratch);
-        if (cls == CLS_MARK && cur) {
+        if (cls == NX_CLS_MARK && cur) {
             cur->folded = false;
             cur->end = (size_t)(p + l - base);
             if (cur->n_cps < CJK_UNIT_MAX_CPS) {
@@ -716,7 +504,7 @@ static int scan_cjk(newsidx_analyzer *a, const uint8_t *base, const uint8_t **pp
             p += l;
             continue;
         }
-        if (cls != CLS_CJK) break;
+        if (cls != NX_CLS_CJK) break;
         /* A new character: the current one is complete. */
         if (cur) {
             if (!cur->folded) cjk_unit_fold(base, cur);
@@ -775,10 +563,10 @@ static inline int analyze_other(newsidx_analyzer *a, const uint8_t *base, const 
     }
     const uint8_t *f;
     size_t fl;
-    uint8_t scratch[FOLD_CP_MAX_BYTES];
+    uint8_t scratch[NX_FOLD_CP_MAX_BYTES];
     int cls = lookup_cp(a, cp, &f, &fl, scratch);
-    if (cls == CLS_WORD || cls == CLS_MARK) return scan_word(a, base, pp, end, pos, fn, ctx);
-    if (cls == CLS_CJK) return scan_cjk(a, base, pp, end, pos, fn, ctx);
+    if (cls == NX_CLS_WORD || cls == NX_CLS_MARK) return scan_word(a, base, pp, end, pos, fn, ctx);
+    if (cls == NX_CLS_CJK) return scan_cjk(a, base, pp, end, pos, fn, ctx);
     *pp = p + l;
     return 0;
 }
@@ -1011,7 +799,7 @@ int nx_fold_text(const char *text, size_t len, char *out, size_t out_cap,
     const uint8_t *p = (const uint8_t *)text, *end = p + len;
     size_t n = 0;
     int rc = NEWSIDX_OK;
-    uint8_t folded[FOLD_CP_MAX_BYTES + 4 * CJK_UNIT_MAX_CPS];
+    uint8_t folded[NX_FOLD_CP_MAX_BYTES + 4 * CJK_UNIT_MAX_CPS];
     while (p < end) {
         int32_t cp;
         size_t l = nx_utf8_decode(p, end, &cp);
@@ -1021,10 +809,10 @@ int nx_fold_text(const char *text, size_t len, char *out, size_t out_cap,
         if (cp < 0x80) {
             if (ascii_fold[cp]) folded[fl++] = ascii_fold[cp];
         } else {
-            int cls = classify_cp(cp);
-            if (cls == CLS_WORD || cls == CLS_MARK) {
-                fl = fold_cp(cp, folded);
-            } else if (cls == CLS_CJK) {
+            int cls = nx_classify_cp(cp);
+            if (cls == NX_CLS_WORD || cls == NX_CLS_MARK) {
+                fl = nx_fold_cp(cp, folded);
+            } else if (cls == NX_CLS_CJK) {
                 /* The character with its following marks, NFKC as in runs. */
                 cjk_unit u = {0};
                 u.start = (size_t)(p - l - (const uint8_t *)text);
@@ -1032,7 +820,7 @@ int nx_fold_text(const char *text, size_t len, char *out, size_t out_cap,
                 while (p < end) {
                     int32_t m;
                     size_t ml = nx_utf8_decode(p, end, &m);
-                    if (m < 0x80 || classify_cp(m) != CLS_MARK) break;
+                    if (m < 0x80 || nx_classify_cp(m) != NX_CLS_MARK) break;
                     p += ml;
                     u.end = (size_t)(p - (const uint8_t *)text);
                     if (++u.n_cps <= CJK_UNIT_MAX_CPS) u.fold_src_end = u.end;

@@ -13,18 +13,6 @@
 #include <sys/mman.h>
 #include <zstd.h>
 
-static const char *const field_names[NX_N_FIELDS] = {"title", "body", "author", "source", "url"};
-
-const char *nx_field_name(int field) {
-    return field >= 0 && field < NX_N_FIELDS ? field_names[field] : NULL;
-}
-
-int nx_field_from_name(const char *name, size_t len) {
-    for (int f = 0; f < NX_N_FIELDS; f++)
-        if (strlen(field_names[f]) == len && memcmp(field_names[f], name, len) == 0) return f;
-    return -1;
-}
-
 /* Norms: lengths 0..15 exactly; above, 4 significant bits (the leading one
  * and 3 more) with the exponent: byte = 16 + 8 * (e - 4) + (m - 8) where
  * e = floor(log2(len)) >= 4 and m = len >> (e - 3) in 8..15. Decoding gives
@@ -483,7 +471,7 @@ int nx_segment_stored(const nx_segment *s, uint32_t doc, nx_docstore_scratch *sc
     if (nx_buf_reserve(&scratch->fields, sizeof(newsidx_field)))
         return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
     newsidx_field *f = (newsidx_field *)scratch->fields.data;
-    f->name = "id";
+    f->name = nx_field_name(NX_F_ID);
     f->value = nx_segment_id(s, doc, &f->value_len);
     *fields = f;
     *n = 1;

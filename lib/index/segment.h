@@ -11,13 +11,8 @@
 #ifndef NX_SEGMENT_H
 #define NX_SEGMENT_H
 
+#include "util/fields.h"
 #include "util/util.h"
-
-/* Indexed fields. Each (field, term) pair has its own postings. */
-enum nx_field { NX_F_TITLE = 0, NX_F_BODY, NX_F_AUTHOR, NX_F_SOURCE, NX_F_URL, NX_N_FIELDS };
-/* Field name ("title", ...) and back; -1 when the name is not indexed. */
-const char *nx_field_name(int field);
-int nx_field_from_name(const char *name, size_t len);
 
 #define NX_NO_DOC UINT32_MAX
 #define NX_NO_DATE INT64_MIN

@@ -712,16 +712,6 @@ static int replace_id(newsidx_writer *w, const char *id, size_t len, uint64_t h)
 
 /* ---- add -------------------------------------------------------------------- */
 
-static bool name_is(const newsidx_field *f, const char *name) { return strcmp(f->name, name) == 0; }
-
-/* Longest prefix of at most max bytes that ends on a UTF-8 boundary. */
-static size_t utf8_cut(const char *s, size_t len, size_t max) {
-    if (len <= max) return len;
-    size_t n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80) n--;
-    return n;
-}
-
 static int flush_buffer(newsidx_writer *w);
 
 int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_fields,
@@ -735,16 +725,16 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
         const newsidx_field *f = &fields[i];
         NX_RETURN_IF(!f->name || (!f->value && f->value_len), &w->err, NEWSIDX_ERR_INVALID,
                      "field %zu has no name or no value", i);
-        if (name_is(f, "id")) {
+        int fi = nx_field_from_name(f->name, strlen(f->name));
+        if (fi == NX_F_ID) {
             if (!idf) idf = f;
-        } else if (name_is(f, "date")) {
+        } else if (fi == NX_F_DATE) {
             if (!datef) datef = f;
-        } else if (name_is(f, "text") || name_is(f, "content")) {
+        } else if (fi >= 0 && fi < NX_N_FIELDS) {
+            /* the first of each, but "body" replaces a body taken before it */
+            if (!indexed[fi] || fi == NX_F_BODY) indexed[fi] = f;
+        } else if (nx_field_is_body_alias(f->name)) {
             if (!indexed[NX_F_BODY]) indexed[NX_F_BODY] = f;
-        } else {
-            int fi = nx_field_from_name(f->name, strlen(f->name));
-            if (fi >= 0 && (!indexed[fi] || (fi == NX_F_BODY && name_is(f, "body"))))
-                indexed[fi] = f;
         }
     }
     srcf = indexed[NX_F_SOURCE];
@@ -807,7 +797,7 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
     size_t max = w->opts.max_field_bytes;
     int rc = nx_buf_append(&w->ids, id, id_len);
     if (rc == 0 && srcf) {
-        doc->src_len = (uint32_t)utf8_cut(srcf->value, srcf->value_len, NX_MIN(max, 65535));
+        doc->src_len = (uint32_t)nx_utf8_cut(srcf->value, srcf->value_len, NX_MIN(max, 65535));
         rc = nx_buf_append(&w->srcs, srcf->value, doc->src_len);
     }
     /* stored fields: the id first, then every field but the id, cut like
@@ -817,12 +807,12 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
         size_t n_store = 1;
         for (size_t i = 0; i < n_fields; i++)
             if (&fields[i] != idf) n_store++;
-        newsidx_field one = {"id", id, id_len};
+        newsidx_field one = {nx_field_name(NX_F_ID), id, id_len};
         rc = nx_buf_put_varint(&w->stored, n_store);
         for (size_t i = 0; i < n_fields + 1 && rc == 0; i++) {
             const newsidx_field *f = i == 0 ? &one : &fields[i - 1];
             if (i > 0 && f == idf) continue;
-            size_t vl = utf8_cut(f->value, f->value_len, max);
+            size_t vl = nx_utf8_cut(f->value, f->value_len, max);
             if (vl < f->value_len) warn |= NEWSIDX_WARN_FIELD_CUT;
             size_t nl = strlen(f->name);
             rc = nx_buf_put_varint(&w->stored, nl);
@@ -838,7 +828,7 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
     for (int f = 0; f < NX_N_FIELDS; f++) {
         const newsidx_field *fl = indexed[f];
         if (!fl || fl->value_len == 0) continue;
-        size_t vl = utf8_cut(fl->value, fl->value_len, max);
+        size_t vl = nx_utf8_cut(fl->value, fl->value_len, max);
         if (vl < fl->value_len) warn |= NEWSIDX_WARN_FIELD_CUT;
         w->cur_field = f;
         w->cur_len = 0;

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const newsidx_field *find_field(const nx_record *rec, const char *name) {
+static const newsidx_field *find_field(const nx_record *rec, int field) {
     for (size_t i = 0; i < rec->n_fields; i++)
-        if (strcmp(rec->fields[i].name, name) == 0) return &rec->fields[i];
+        if (nx_field_is(rec->fields[i].name, field)) return &rec->fields[i];
     return NULL;
 }
 
@@ -28,7 +28,7 @@ int nx_ingest_writer_warnings(const newsidx_ingest_options *opts,
                          NEWSIDX_REASON_NO_ID,
                          "no id: one was derived from an XXH3-64 of the content");
     if (fresh & NEWSIDX_WARN_DATE_UNPARSED) {
-        const newsidx_field *d = find_field(rec, "date");
+        const newsidx_field *d = find_field(rec, NX_F_DATE);
         int n = d ? (int)NX_MIN(d->value_len, (size_t)QUOTE_BYTES) : 0;
         nx_ingest_report(opts, stats, file, line, NEWSIDX_REPORT_WARNING,
                          NEWSIDX_REASON_BAD_DATE,
@@ -43,7 +43,7 @@ int nx_ingest_writer_warnings(const newsidx_ingest_options *opts,
         nx_ingest_report(opts, stats, file, line, NEWSIDX_REPORT_WARNING,
                          NEWSIDX_REASON_EMPTY_BODY, "empty body: indexed by its other fields");
     if (fresh & NEWSIDX_WARN_REPLACED) {
-        const newsidx_field *id = find_field(rec, "id");
+        const newsidx_field *id = find_field(rec, NX_F_ID);
         int n = id ? (int)NX_MIN(id->value_len, (size_t)QUOTE_BYTES) : 0;
         nx_ingest_report(opts, stats, file, line, NEWSIDX_REPORT_WARNING,
                          NEWSIDX_REASON_DUPLICATE_ID,

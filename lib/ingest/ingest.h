@@ -4,6 +4,8 @@
 #ifndef NX_INGEST_H
 #define NX_INGEST_H
 
+#include "util/fields.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 #include <stdio.h>
@@ -121,19 +123,6 @@ int nx_json_scan_object(const char *line, size_t len, nx_buf *scratch,
                         nx_buf *members, bool *had_nul);
 
 /* ---- helpers shared by the readers (exposed for tests) ------------------ */
-
-/* Length (1..4) of the well-formed UTF-8 sequence at s[0] (avail >= 1
- * bytes available), or 0 when it is not one. */
-size_t nx_utf8_char_len(const uint8_t *s, size_t avail);
-
-/* Length of the longest valid UTF-8 prefix of [s, s+len). */
-size_t nx_utf8_valid_prefix(const char *s, size_t len);
-
-/* Appends [s, s+len) to out with each invalid UTF-8 sequence replaced by
- * U+FFFD and NUL bytes removed. Sets *had_bad_utf8 / *had_nul when any was
- * found (they are only ever set to true). 0 or NEWSIDX_ERR_NOMEM. */
-int nx_utf8_repair(nx_buf *out, const char *s, size_t len, bool *had_bad_utf8,
-                   bool *had_nul);
 
 /* Extracts the title (<title>) and readable text of an HTML document with
  * gumbo: no tags, no script/style/noscript/template content, entities

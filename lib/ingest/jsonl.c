@@ -285,19 +285,18 @@ static int emit_object(jsonl_reader *r, json_t *obj, uint64_t lineno,
                        unsigned warn) {
     r->scratch.len = 0;
     r->pending.len = 0;
-    static const char *const body_names[3] = {"body", "text", "content"};
     const char *body_key = NULL;
-    for (int i = 0; i < 3 && !body_key; i++) {
-        json_t *v = json_object_get(obj, body_names[i]);
-        if (v && !json_is_null(v)) body_key = body_names[i];
+    for (int i = 0; i < NX_N_BODY_NAMES && !body_key; i++) {
+        json_t *v = json_object_get(obj, nx_body_names[i]);
+        if (v && !json_is_null(v)) body_key = nx_body_names[i];
     }
     const char *key;
     json_t *value;
     json_object_foreach(obj, key, value) {
         if (json_is_null(value)) continue;
         const char *name = key;
-        if (body_key && strcmp(key, body_key) == 0) name = "body";
-        if (strcmp(key, "id") == 0 && json_is_string(value) &&
+        if (body_key && strcmp(key, body_key) == 0) name = nx_field_name(NX_F_BODY);
+        if (nx_field_is(key, NX_F_ID) && json_is_string(value) &&
             !has_text(json_string_value(value), json_string_length(value)))
             continue;
         NX_FORWARD(add_member(r, name, value, &warn));
@@ -325,12 +324,11 @@ static int emit_members(jsonl_reader *r, uint64_t lineno, unsigned warn) {
     const nx_json_member *m = (const nx_json_member *)r->members.data;
     size_t n = r->members.len / sizeof *m;
     const char *base = (const char *)r->scratch.data;
-    static const char *const body_names[3] = {"body", "text", "content"};
     const char *body_key = NULL;
-    for (int k = 0; k < 3 && !body_key; k++)
+    for (int k = 0; k < NX_N_BODY_NAMES && !body_key; k++)
         for (size_t i = 0; i < n; i++)
-            if (m[i].kind != NX_JSON_NULL && strcmp(base + m[i].key_off, body_names[k]) == 0) {
-                body_key = body_names[k];
+            if (m[i].kind != NX_JSON_NULL && strcmp(base + m[i].key_off, nx_body_names[k]) == 0) {
+                body_key = nx_body_names[k];
                 break;
             }
     r->fields.len = 0;
@@ -341,10 +339,10 @@ static int emit_members(jsonl_reader *r, uint64_t lineno, unsigned warn) {
         if (m[i].kind == NX_JSON_NULL) continue;
         const char *key = base + m[i].key_off;
         const char *value = m[i].value ? m[i].value : base + m[i].value_off;
-        if (m[i].kind == NX_JSON_STRING && strcmp(key, "id") == 0 &&
+        if (m[i].kind == NX_JSON_STRING && nx_field_is(key, NX_F_ID) &&
             !has_text(value, m[i].value_len))
             continue;
-        fields[nf].name = body_key && strcmp(key, body_key) == 0 ? "body" : key;
+        fields[nf].name = body_key && strcmp(key, body_key) == 0 ? nx_field_name(NX_F_BODY) : key;
         fields[nf].value = value;
         fields[nf].value_len = m[i].value_len;
         nf++;

@@ -1,17 +1,13 @@
 /* jsonscan.c — a hand-written scanner for the one shape JSON Lines articles
  * have: a single JSON object per line (RFC 8259 grammar).
  *
- * Why not only jansson (measured in one run, best of 3, 2 shared cores;
- * docs/INGEST.md, "Performance", has the command and the table): on
- * Reuters-21578 (19.8 MB of JSON) jansson's json_loadb takes 0.23 s
- * (76 MB/s, one tree, hash tables and a malloc per string per line), this
- * scanner 0.04 s. That is 13 % of today's whole indexing run (1.77 s), under
- * the "one fifth" bar of the issue, but SQLite FTS5 indexes the same titles
- * and bodies in 0.79 s, so the 2x-FTS5 target (<= 0.40 s) cannot afford
- * 0.23 s of parsing. This scanner builds no tree: string values without
- * escapes point into the line itself; only keys, unescaped strings and
- * nested values that contain white space are copied, into one reused
- * buffer.
+ * Why not only jansson: its json_loadb builds a tree per line, with hash
+ * tables and a malloc per string, and took several times what this scanner
+ * takes, more than the indexing throughput target leaves for parsing
+ * (bench/README.md, "History of measured choices"). This scanner builds no
+ * tree: string values without escapes point into the line itself; only
+ * keys, unescaped strings and nested values that contain white space are
+ * copied, into one reused buffer.
  *
  * It is at least as strict as jansson with JSON_ALLOW_NUL | JSON_DECODE_ANY:
  * whatever it accepts, jansson accepts with the same members (a differential
@@ -61,26 +57,6 @@ static int hex4(const uint8_t *p) {
         v = v * 16 + d;
     }
     return v;
-}
-
-static size_t utf8_encode(uint32_t cp, uint8_t *o) {
-    if (cp < 0x80) { o[0] = (uint8_t)cp; return 1; }
-    if (cp < 0x800) {
-        o[0] = (uint8_t)(0xC0 | (cp >> 6));
-        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (uint8_t)(0xE0 | (cp >> 12));
-        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (uint8_t)(0xF0 | (cp >> 18));
-    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 4;
 }
 
 /* Reads one escape after the backslash at s->p[-1]; on success *cp is the
@@ -182,7 +158,7 @@ static bool scan_string(scanner *s, bool is_key, const uint8_t **out, size_t *ou
             continue;
         }
         uint8_t enc[4];
-        if (nx_buf_append(s->scratch, enc, utf8_encode(cp, enc)))
+        if (nx_buf_append(s->scratch, enc, nx_utf8_encode((int32_t)cp, enc)))
             return fail(s, NEWSIDX_ERR_NOMEM);
     }
 }

@@ -1,13 +1,13 @@
 /* walk.c — paths to records: "-" (JSON Lines on stdin), a single file, or a
  * directory walked recursively in sorted order; .txt/.md/.html files become
- * one article each. Also the reports, the options and the reason names.
- * docs/INGEST.md describes every rule (file types, ids, limits, reports). */
+ * one article each, JSON Lines files go to jsonl.c. Records and problems go
+ * out through report.c. docs/INGEST.md describes every rule (file types,
+ * ids, limits, reports). */
 #include "ingest/ingest.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,82 +16,6 @@
 
 /* Deeper directory trees are reported, not walked: a bound on recursion. */
 #define NX_MAX_DIR_DEPTH 256
-
-void newsidx_ingest_options_init(newsidx_ingest_options *opts) {
-    if (!opts) return;
-    memset(opts, 0, sizeof *opts);
-    opts->size = sizeof *opts;
-    opts->max_line_bytes = NX_DEFAULT_MAX_LINE_BYTES;
-}
-
-const char *newsidx_reason_name(int reason) {
-    static const char *const names[NEWSIDX_REASON_COUNT] = {
-        [NEWSIDX_REASON_BAD_JSON] = "bad-json",
-        [NEWSIDX_REASON_NOT_OBJECT] = "not-object",
-        [NEWSIDX_REASON_BAD_UTF8] = "bad-utf8",
-        [NEWSIDX_REASON_NO_ID] = "no-id",
-        [NEWSIDX_REASON_EMPTY_BODY] = "empty-body",
-        [NEWSIDX_REASON_BAD_DATE] = "bad-date",
-        [NEWSIDX_REASON_TOO_LONG] = "too-long",
-        [NEWSIDX_REASON_NUL_BYTE] = "nul-byte",
-        [NEWSIDX_REASON_DUPLICATE_ID] = "duplicate-id",
-        [NEWSIDX_REASON_UNREADABLE] = "unreadable",
-        [NEWSIDX_REASON_EMPTY] = "empty",
-    };
-    if (reason < 0 || reason >= NEWSIDX_REASON_COUNT) return "unknown";
-    return names[reason];
-}
-
-void nx_ingest_report(const newsidx_ingest_options *opts,
-                      newsidx_ingest_stats *stats, const char *file,
-                      uint64_t line, int severity, int reason,
-                      const char *fmt, ...) {
-    if (reason >= 0 && reason < NEWSIDX_REASON_COUNT) stats->by_reason[reason]++;
-    if (severity == NEWSIDX_REPORT_ERROR) stats->errors++;
-    if (!opts || !opts->report) return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    opts->report(opts->ctx, file, line, severity, reason, msg);
-}
-
-static bool field_has_text(const newsidx_field *f) {
-    for (size_t i = 0; i < f->value_len; i++) {
-        char c = f->value[i];
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '\f' && c != '\v')
-            return true;
-    }
-    return false;
-}
-
-int nx_ingest_deliver(const newsidx_ingest_options *opts,
-                      newsidx_ingest_stats *stats, nx_record_fn fn, void *ctx,
-                      const nx_record *rec) {
-    bool any_text = false;
-    for (size_t i = 0; i < rec->n_fields && !any_text; i++) {
-        const char *name = rec->fields[i].name;
-        if ((strcmp(name, "title") == 0 || strcmp(name, "body") == 0) &&
-            field_has_text(&rec->fields[i]))
-            any_text = true;
-    }
-    if (!any_text) {
-        nx_ingest_report(opts, stats, rec->file, rec->line, NEWSIDX_REPORT_SKIPPED,
-                         NEWSIDX_REASON_EMPTY, "record has no title and no body text");
-        stats->skipped++;
-        return 0;
-    }
-    int rc = fn(ctx, rec);
-    if (rc < 0) return rc;
-    if (rc == NX_RECORD_SKIPPED) {
-        stats->skipped++;
-    } else {
-        stats->indexed++;
-        if (rc == NX_RECORD_WARNED || rec->warnings) stats->warnings++;
-    }
-    return 0;
-}
 
 /* ---- one whole file as one article -------------------------------------- */
 
@@ -191,12 +115,8 @@ static int read_whole(walker *w, int fd, bool *cut, int *err_no) {
         maybe_progress(w);
         if (w->content.len > w->max_bytes) {
             *cut = true;
-            size_t len = w->max_bytes;
-            /* back off to the start of a character (at most 3 bytes) */
-            for (int k = 0; k < 3 && len > 0 &&
-                            (w->content.data[len] & 0xC0) == 0x80; k++)
-                len--;
-            w->content.len = len;
+            w->content.len = nx_utf8_cut((const char *)w->content.data, w->content.len,
+                                         w->max_bytes);
             break;
         }
     }
@@ -240,15 +160,21 @@ static void split_text(const char *s, size_t n, bool markdown, newsidx_field *ti
     body->value_len = b1 - b0;
 }
 
+/* Opens w->path for reading; a file that cannot be opened is reported (and
+ * the walk goes on): returns the descriptor or -1. */
+static int open_input(walker *w) {
+    int fd = open(path_str(w), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        nx_ingest_report(w->opts, w->stats, path_str(w), 0, NEWSIDX_REPORT_ERROR,
+                         NEWSIDX_REASON_UNREADABLE, "cannot open: %s", strerror(errno));
+    return fd;
+}
+
 /* A .txt, .md or .html file as one article; its id is path[id_off..]. */
 static int ingest_document(walker *w, enum file_kind kind, size_t id_off) {
     const char *path = path_str(w);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_ERROR,
-                         NEWSIDX_REASON_UNREADABLE, "cannot open: %s", strerror(errno));
-        return 0;
-    }
+    int fd = open_input(w);
+    if (fd < 0) return 0;
     bool cut;
     int err_no = 0;
     int rc = read_whole(w, fd, &cut, &err_no);
@@ -289,9 +215,9 @@ static int ingest_document(walker *w, enum file_kind kind, size_t id_off) {
         }
     }
     newsidx_field fields[3] = {
-        {"id", path + id_off, strlen(path + id_off)},
-        {"title", NULL, 0},
-        {"body", NULL, 0},
+        {nx_field_name(NX_F_ID), path + id_off, strlen(path + id_off)},
+        {nx_field_name(NX_F_TITLE), NULL, 0},
+        {nx_field_name(NX_F_BODY), NULL, 0},
     };
     if (kind == KIND_HTML) {
         w->title.len = 0;
@@ -313,12 +239,8 @@ static int ingest_document(walker *w, enum file_kind kind, size_t id_off) {
 
 static int ingest_jsonl_file(walker *w) {
     const char *path = path_str(w);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_ERROR,
-                         NEWSIDX_REASON_UNREADABLE, "cannot open: %s", strerror(errno));
-        return 0;
-    }
+    int fd = open_input(w);
+    if (fd < 0) return 0;
     int rc = nx_ingest_jsonl_fd(fd, path, w->opts, w->stats, w->fn,
                                 w->ctx, &w->input_bytes);
     close(fd);

@@ -10,6 +10,8 @@
 #define NX_QUERY_H
 
 #include "index/segment.h"
+#include "util/date.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 /* Node kinds. */
@@ -77,9 +79,6 @@ uint32_t nx_edit_distance(const int32_t *a, size_t na, const int32_t *b, size_t 
 /* Decodes UTF-8 into code points (invalid bytes become -1); returns the
  * count, at most cap. */
 size_t nx_utf8_to_cps(const char *s, size_t len, int32_t *out, size_t cap);
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant). */
-int64_t nx_days_from_civil(int64_t y, int m, int d);
 
 /* Date periods: parses "YYYY", "YYYY-MM", "YYYY-MM-DD" (the whole period) or
  * anything newsidx_parse_date accepts (an instant) into [lo, hi] seconds.

@@ -80,22 +80,6 @@ uint32_t nx_edit_distance(const int32_t *a, size_t na, const int32_t *b, size_t 
     return prev[nb] > max ? max + 1 : prev[nb];
 }
 
-/* Days since 1970-01-01 (proleptic Gregorian, Hinnant's algorithm). */
-int64_t nx_days_from_civil(int64_t y, int m, int d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int days_in_month(int64_t y, int m) {
-    static const int d[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : d[m - 1];
-}
-
 static bool digits(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (s[i] < '0' || s[i] > '9') return false;
@@ -114,7 +98,7 @@ int nx_query_date_period(const char *s, size_t len, int64_t *lo, int64_t *hi) {
         int m = (s[5] - '0') * 10 + (s[6] - '0');
         if (m < 1 || m > 12) return -1;
         *lo = nx_days_from_civil(y, m, 1) * 86400;
-        *hi = *lo + (int64_t)days_in_month(y, m) * 86400 - 1;
+        *hi = *lo + (int64_t)nx_days_in_month(y, m) * 86400 - 1;
         return 0;
     }
     if (len == 10 && digits(s, 4) && s[4] == '-' && digits(s + 5, 2) && s[7] == '-' &&
@@ -122,7 +106,7 @@ int nx_query_date_period(const char *s, size_t len, int64_t *lo, int64_t *hi) {
         int64_t y = atoi((char[5]){s[0], s[1], s[2], s[3], 0});
         int m = (s[5] - '0') * 10 + (s[6] - '0');
         int d = (s[8] - '0') * 10 + (s[9] - '0');
-        if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m)) return -1;
+        if (m < 1 || m > 12 || d < 1 || d > nx_days_in_month(y, m)) return -1;
         *lo = nx_days_from_civil(y, m, d) * 86400;
         *hi = *lo + 86399;
         return 0;
@@ -144,10 +128,8 @@ typedef struct tok {
     int kind;
     size_t start, end; /* byte range in the text (PHRASE: inside the quotes) */
     uint32_t near;     /* T_NEAR: N */
-    int field;         /* T_FIELD: NX_F_* or -2 for date */
+    int field;         /* T_FIELD: NX_F_* (NX_F_DATE for date:) */
 } tok;
-
-#define FIELD_DATE (-2)
 
 typedef struct parser {
     const char *text;
@@ -197,11 +179,6 @@ static const char *tok_desc(const parser *p) {
     }
 }
 
-static const struct { const char *name; int field; } field_names[] = {
-    {"title", NX_F_TITLE}, {"body", NX_F_BODY}, {"author", NX_F_AUTHOR},
-    {"source", NX_F_SOURCE}, {"url", NX_F_URL}, {"date", FIELD_DATE},
-};
-
 /* Reads the next token into p->t. Errors: unterminated phrase. */
 static int next_tok(parser *p) {
     const char *s = p->text;
@@ -241,11 +218,12 @@ static int next_tok(parser *p) {
     }
     if (c == '^' || c == '~') return syntax(p, i, "expected a term before '%c'", c);
     /* field:  (known names only; other colons belong to the word) */
-    for (size_t f = 0; f < sizeof field_names / sizeof field_names[0]; f++) {
-        size_t fl = strlen(field_names[f].name);
-        if (n - i > fl && strncasecmp(s + i, field_names[f].name, fl) == 0 && s[i + fl] == ':') {
+    for (int f = 0; f < NX_N_FIELD_NAMES; f++) {
+        const char *name = nx_field_name(f);
+        size_t fl = strlen(name);
+        if (f != NX_F_ID && n - i > fl && strncasecmp(s + i, name, fl) == 0 && s[i + fl] == ':') {
             t->kind = T_FIELD;
-            t->field = field_names[f].field;
+            t->field = f;
             t->end = i + fl + 1;
             p->pos = t->end;
             return 0;
@@ -526,7 +504,7 @@ static int parse_primary(parser *p, nx_qnode **out) {
         NX_RETURN_IF(++p->depth > p->q->opts.max_depth, &p->err, NEWSIDX_ERR_LIMIT,
                      "query nests deeper than max_depth (%u) at column %zu",
                      p->q->opts.max_depth, t.start + 1);
-        if (t.field == FIELD_DATE) {
+        if (t.field == NX_F_DATE) {
             NX_FORWARD(parse_date(p, t.start, out));
             NX_FORWARD(next_tok(p));
         } else {

@@ -1226,17 +1226,6 @@ typedef struct facets {
     uint64_t *seg_src;      /* per segment: counts by source ordinal */
 } facets;
 
-static void civil_from_days(int64_t z, int64_t *y, int *m) {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 static int facet_month(search *S, facets *F, int64_t t) {
@@ -1246,7 +1235,7 @@ static int facet_month(search *S, facets *F, int64_t t) {
     }
     int64_t y;
     int m;
-    civil_from_days(floor_div(t, 86400), &y, &m);
+    nx_civil_from_days(floor_div(t, 86400), &y, &m, NULL);
     int64_t key = y * 12 + (m - 1);
     uint32_t i = 0;
     while (i < F->n_months && F->months[i].month != key) i++;

@@ -46,7 +46,6 @@ static int on_token(void *ctx, const newsidx_token *t) {
 }
 
 static bool is_space(unsigned char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
-static bool is_cont(unsigned char c) { return (c & 0xc0) == 0x80; }
 
 /* Cuts [*fs, *fe) at word (or character) boundaries without losing
  * [keep_s, keep_e). */
@@ -59,7 +58,7 @@ static void cut_bounds(const char *text, size_t len, size_t keep_s, size_t keep_
         while (i < keep_s && !is_space(t[i - 1])) i++;
         if (is_space(t[i - 1])) s = i;
         else
-            while (s < keep_s && is_cont(t[s])) s++;
+            while (s < keep_s && nx_utf8_is_cont(t[s])) s++;
     }
     while (s < keep_s && is_space(t[s])) s++;
     if (e < len) {
@@ -67,7 +66,7 @@ static void cut_bounds(const char *text, size_t len, size_t keep_s, size_t keep_
         while (i > keep_e && !is_space(t[i])) i--;
         if (is_space(t[i])) e = i;
         else
-            while (e > keep_e && e < len && is_cont(t[e])) e--;
+            while (e > keep_e && e < len && nx_utf8_is_cont(t[e])) e--;
     }
     while (e > keep_e && is_space(t[e - 1])) e--;
     *fs = s;
@@ -127,7 +126,7 @@ int nx_snippets_make(newsidx_analyzer *an, const nx_hlterms *ht, const char *tex
         size_t fs = 0, fe = len < L ? len : L;
         cut_bounds(text, len, 0, 0, &fs, &fe);
         if (fe == 0) fe = len < L ? len : L; /* one long word: cut inside it */
-        while (fe < len && fe > 0 && is_cont((unsigned char)text[fe])) fe--;
+        while (fe < len && fe > 0 && nx_utf8_is_cont((unsigned char)text[fe])) fe--;
         rc = add_fragment(text, len, field_name, fs, fe, m, 0, arena, &frags[0]);
         if (rc == 0) *n_out = 1;
         goto done;

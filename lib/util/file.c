@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -223,36 +222,4 @@ int nx_fsync_dir(const char *dir, nx_err *err) {
         rc = nx_err_set(err, NEWSIDX_ERR_IO, "%s: fsync failed: %s", dir, strerror(errno));
     close(fd);
     return rc;
-}
-
-int nx_read_file(const char *path, size_t max_bytes, nx_err *err, char **out, size_t *out_len) {
-    *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return nx_err_set(err, errno == ENOENT ? NEWSIDX_ERR_NOT_FOUND : NEWSIDX_ERR_IO,
-                          "%s: cannot open: %s", path, strerror(errno));
-    nx_buf b = {0};
-    uint8_t tmp[8192];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0) {
-        if (b.len + n > max_bytes) {
-            rc = nx_err_set(err, NEWSIDX_ERR_LIMIT, "%s: larger than %zu bytes", path, max_bytes);
-            break;
-        }
-        if (nx_buf_append(&b, tmp, n)) {
-            rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory reading %s", path);
-            break;
-        }
-    }
-    if (rc == 0 && ferror(fp)) rc = nx_err_set(err, NEWSIDX_ERR_IO, "%s: read error", path);
-    fclose(fp);
-    if (rc == 0 && nx_buf_putc(&b, 0)) rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
-    if (rc != 0) {
-        nx_buf_free(&b);
-        return rc;
-    }
-    *out = (char *)b.data;
-    *out_len = b.len - 1;
-    return 0;
 }

@@ -19,13 +19,6 @@ int nx_err_set(nx_err *err, int code, const char *fmt, ...) {
     return code;
 }
 
-void nx_err_clear(nx_err *err) {
-    if (err) {
-        err->code = 0;
-        err->msg[0] = '\0';
-    }
-}
-
 int nx_options_copy(void *dst, size_t dst_size, const void *src, const char *what, nx_err *err) {
     size_t size;
     memcpy(&size, src, sizeof size);

@@ -1,5 +1,8 @@
 /* util/ — small building blocks shared by every subsystem: growable byte
- * buffers, varints, error messages, files with checksummed footers. */
+ * buffers, varints, error messages, files with checksummed footers. The
+ * leaf helpers every layer shares have their own headers beside this one:
+ * date.h (calendar maths; date.c also parses dates), utf8.h (decoding,
+ * validation, repair) and fields.h (the one table of field names). */
 #ifndef NX_UTIL_H
 #define NX_UTIL_H
 
@@ -27,7 +30,6 @@ typedef struct nx_err {
 /* Sets err (if non-NULL) to code and a printf-style message; returns code. */
 int nx_err_set(nx_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void nx_err_clear(nx_err *err);
 /* Prepends "where: " to err's message (e.g. the file a block reader's bytes
  * came from, since block readers only see memory). Returns err's code. */
 int nx_err_prefix(nx_err *err, const char *where);
@@ -136,9 +138,6 @@ void nx_rfile_close(nx_rfile *f);
 
 /* fsync a directory (after a rename inside it). */
 int nx_fsync_dir(const char *dir, nx_err *err);
-/* Reads a whole small file into a malloc'd buffer (NUL-terminated). */
-int nx_read_file(const char *path, size_t max_bytes, nx_err *err, char **out,
-                 size_t *out_len);
 /* Joins dir and name into a malloc'd path, or NULL on OOM. */
 char *nx_path_join(const char *dir, const char *name);
 

@@ -1,5 +1,7 @@
 /* date.c — newsidx_parse_date: the date formats found in article archives,
  * turned into Unix seconds (UTC). docs/INGEST.md, "Dates", lists every form.
+ * Also the calendar maths of date.h, which the query's date periods and the
+ * date facets share with the parser.
  *
  * Strict by design: after trimming ASCII white space the WHOLE text must be
  * one date; "4 min readJun 23, 2024" is not a date, so scraped noise never
@@ -7,9 +9,9 @@
  * 1-12, day within its month with Gregorian leap years, hour < 24, minute <
  * 60, second <= 60 for a leap second, zone offset < 24h).
  *
- * No timegm()/mktime(): they are not thread-safe everywhere (TZ state) and
- * not portable; days_from_civil() below is Howard Hinnant's exact algorithm
- * for the proleptic Gregorian calendar. */
+ * It lives in util/ because the writer (index/) and the query parser
+ * (search/) call it as well as the readers: the layers above all share it. */
+#include "util/date.h"
 #include "util/util.h"
 
 #include <stdbool.h>
@@ -38,8 +40,9 @@ static bool is_alpha(char c) {
 }
 static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
+/* ---- calendar (date.h) ------------------------------------------------- */
+
+int64_t nx_days_from_civil(int64_t y, int m, int d) {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     int64_t yoe = y - era * 400;
@@ -48,14 +51,29 @@ static int64_t days_from_civil(int64_t y, int m, int d) {
     return era * 146097 + doe - 719468;
 }
 
-static bool is_leap(int64_t y) {
+void nx_civil_from_days(int64_t days, int64_t *y, int *m, int *d) {
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+    if (d) *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+}
+
+/* Divisible by 4, and by 400 when by 100. */
+static bool is_leap_year(int64_t y) {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int days_in_month(int64_t y, int m) {
+int nx_days_in_month(int64_t y, int m) {
     static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : days[m - 1];
+    return m == 2 && is_leap_year(y) ? 29 : days[m - 1];
 }
+
+/* ---- parsing ---------------------------------------------------------- */
 
 static void skip_spaces(date_cursor *c) {
     while (c->p < c->end && is_space(*c->p)) c->p++;
@@ -237,7 +255,7 @@ static bool parse_optional_time(date_cursor *c, date_parts *d) {
 
 static bool valid_date(const date_parts *d) {
     return d->month >= 1 && d->month <= 12 && d->day >= 1 &&
-           d->day <= days_in_month(d->year, d->month);
+           d->day <= nx_days_in_month(d->year, d->month);
 }
 
 /* YYYY-MM-DD, then optionally [T|t| ]hh:mm[:ss[.frac]] and a zone
@@ -336,7 +354,7 @@ int newsidx_parse_date(const char *text, size_t len, int64_t *out_seconds) {
     date_parts d = {0};
     bool ok = digits == 4 ? parse_iso(c, &d) : parse_words(c, &d);
     if (!ok || !valid_date(&d)) return NEWSIDX_ERR_INPUT;
-    *out_seconds = days_from_civil(d.year, d.month, d.day) * 86400 +
+    *out_seconds = nx_days_from_civil(d.year, d.month, d.day) * 86400 +
                    d.hour * 3600 + d.minute * 60 + d.second - d.offset_seconds;
     return NEWSIDX_OK;
 }

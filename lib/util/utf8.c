@@ -1,36 +1,10 @@
-/* utf8.c — UTF-8 validation and repair for ingest. Invalid input is never a
- * reason to lose an article: each byte that does not belong to a well-formed
- * sequence (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF)
- * becomes U+FFFD, and NUL bytes are removed (docs/INGEST.md, "Bad input"). */
-#include "ingest/ingest.h"
+/* utf8.c — UTF-8 validation and repair of input (utf8.h). Invalid input is
+ * never a reason to lose an article: each byte that does not belong to a
+ * well-formed sequence becomes U+FFFD, and NUL bytes are removed
+ * (docs/INGEST.md, "Bad input"). */
+#include "util/utf8.h"
 
 #include <string.h>
-
-/* See ingest.h. */
-size_t nx_utf8_char_len(const uint8_t *s, size_t avail) {
-    uint8_t c = s[0];
-    if (c < 0x80) return 1;
-    size_t n;
-    uint8_t lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0) lo = 0xA0;      /* overlong */
-        else if (c == 0xED) hi = 0x9F; /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0) lo = 0x90;      /* overlong */
-        else if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (avail < n) return 0;
-    if (s[1] < lo || s[1] > hi) return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    return n;
-}
 
 size_t nx_utf8_valid_prefix(const char *str, size_t len) {
     const uint8_t *s = (const uint8_t *)str;
