@@ -103,9 +103,6 @@ void nx_segment_sizes(const nx_segment *s, newsidx_stats *st);
 /* Parses a dictionary value of field into *ti. 0 or CORRUPT. */
 int nx_segment_term_value(const nx_segment *s, int field, const uint8_t *value, size_t len,
                           nx_term_info *ti);
-/* Full verification of one segment (checksums and invariants). Returns the
- * number of problems reported through fn. */
-uint64_t nx_segment_check(const nx_segment *s, newsidx_check_fn fn, void *ctx);
 
 /* ---- segment builder: flush and merge both write segments with it ------ */
 typedef struct nx_segbuild nx_segbuild;
@@ -166,11 +163,10 @@ void nx_snapshot_free(nx_snapshot *s);
 int nx_tombstone_write(const char *dir, uint32_t seg_no, uint32_t gen, const uint8_t *bits,
                        uint32_t doc_count, bool sync, nx_err *err);
 
-/* Serialized stored-fields record used in the RAM buffer:
- * varint n, then n x (varint name_len, name, varint value_len, value). */
-int nx_fields_serialize(nx_buf *out, const newsidx_field *fields, size_t n);
-/* Parses a record into fields (pointing into rec) using scratch as the
- * array store. Returns 0 or CORRUPT. */
+/* Parses a stored-fields record of the RAM buffer (varint n, then n x
+ * (varint name_len, name, varint value_len, value); written by the writer's
+ * newsidx_writer_add) into fields pointing into rec, using scratch as the
+ * array store. Returns 0, NOMEM or CORRUPT. */
 int nx_fields_parse(const uint8_t *rec, size_t len, nx_buf *scratch,
                     const newsidx_field **fields, size_t *n);
 

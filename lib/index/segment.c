@@ -313,7 +313,6 @@ bool nx_segment_is_live(const nx_segment *s, uint32_t doc) {
     return !s->deleted || !(s->deleted[doc >> 3] & (1u << (doc & 7)));
 }
 
-uint32_t nx_segment_field_docs(const nx_segment *s, int field) { return s->field_docs[field]; }
 uint64_t nx_segment_field_tokens(const nx_segment *s, int field) { return s->field_tokens[field]; }
 const uint8_t *nx_segment_norms(const nx_segment *s, int field) {
     return s->norms[field];

@@ -49,9 +49,8 @@ uint32_t nx_segment_doc_count(const nx_segment *s);  /* doc ids are 0..count-1, 
 uint32_t nx_segment_live_count(const nx_segment *s);
 /* true when doc is not deleted (replaced by a later article with its id). */
 bool nx_segment_is_live(const nx_segment *s, uint32_t doc);
-/* Per field: number of docs with a non-empty field, and the exact sum of
- * field lengths (tokens), live and deleted docs alike (as Lucene). */
-uint32_t nx_segment_field_docs(const nx_segment *s, int field);
+/* Per field: the exact sum of field lengths (tokens), live and deleted docs
+ * alike (as Lucene). */
 uint64_t nx_segment_field_tokens(const nx_segment *s, int field);
 /* Norm bytes of a field, doc_count of them. */
 const uint8_t *nx_segment_norms(const nx_segment *s, int field);

@@ -27,18 +27,6 @@ char *nx_tombstone_file(const char *dir, uint32_t seg_no, uint32_t gen) {
     return nx_path_join(dir, name);
 }
 
-int nx_fields_serialize(nx_buf *out, const newsidx_field *fields, size_t n) {
-    NX_FORWARD(nx_buf_put_varint(out, n));
-    for (size_t i = 0; i < n; i++) {
-        size_t nl = strlen(fields[i].name);
-        NX_FORWARD(nx_buf_put_varint(out, nl));
-        NX_FORWARD(nx_buf_append(out, fields[i].name, nl));
-        NX_FORWARD(nx_buf_put_varint(out, fields[i].value_len));
-        NX_FORWARD(nx_buf_append(out, fields[i].value, fields[i].value_len));
-    }
-    return 0;
-}
-
 /* Field names are NUL-terminated for the public newsidx_field, so the parse
  * copies each name into scratch behind the array. */
 int nx_fields_parse(const uint8_t *rec, size_t len, nx_buf *scratch,
