@@ -27,7 +27,7 @@ enum {
  * dictionary value ("pulsing"): no offsets, no bytes in .post/.pos. */
 #define NX_PULSE_MAX_DF 16
 #define NX_PULSE_MAX_CF 64
-/* Tails (the last df % 128 docs, the last cf % 128 positions) of at least
+/* Tails (the last df % NX_BLOCK docs, the last cf % NX_BLOCK positions) of at least
  * this many values are bit-packed (PFOR); shorter ones are varints. */
 #define NX_TAIL_PACK_MIN 8
 /* Segment limits (documented in FORMAT.md). */

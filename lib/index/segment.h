@@ -11,6 +11,7 @@
 #ifndef NX_SEGMENT_H
 #define NX_SEGMENT_H
 
+#include "index/codec.h"
 #include "util/util.h"
 
 /* Indexed fields. Each (field, term) pair has its own postings. */
@@ -87,7 +88,7 @@ int nx_segment_stored(const nx_segment *s, uint32_t doc, nx_docstore_scratch *sc
 /* Postings iterator. Lives in caller memory (stack or arena); no malloc.
  * After open, doc() is the first doc. Doc ids increase; NX_NO_DOC at end.
  * Deleted docs are NOT filtered here (the caller checks nx_segment_is_live). */
-/* Private: a cursor over a term's skip entries (one per block of 128). */
+/* Private: a cursor over a term's skip entries (one per block of NX_BLOCK docs). */
 typedef struct nx_skip_cursor {
     const uint8_t *p;       /* next skip entry to read */
     uint32_t block;         /* block described below */
@@ -118,7 +119,7 @@ typedef struct nx_postings {
     nx_skip_cursor dc;             /* the decoded block's entry */
     nx_skip_cursor sc;             /* the shallow cursor's entry */
     const uint8_t *freq_src;       /* the decoded block's packed freqs, until decoded (lazily) */
-    uint32_t docs[128], freqs[128];
+    uint32_t docs[NX_BLOCK], freqs[NX_BLOCK];
     /* positions */
     bool want_positions;
     uint32_t acc_i;                /* freqs of docs [0, acc_i) of the block sum to acc */
@@ -126,12 +127,12 @@ typedef struct nx_postings {
     uint64_t pc_block;             /* positions block the position cursor is on */
     const uint8_t *pc_ptr;         /* its bytes */
     bool pc_decoded;
-    uint32_t pc_vals[128];
+    uint32_t pc_vals[NX_BLOCK];
     uint32_t pos_buf_cap;
     uint32_t *pos_buf;             /* pos_inline or a grown malloc'd buffer */
     uint32_t pos_inline[64];
     bool cum_ok;                   /* cum holds the decoded block's freq prefix sums */
-    uint64_t cum[128];             /* cum[k]: freqs of docs [0, k) of the block */
+    uint64_t cum[NX_BLOCK];            /* cum[k]: freqs of docs [0, k) of the block */
 } nx_postings;
 
 /* Opens an iterator on a term's postings. want_positions: positions will be
