@@ -242,54 +242,47 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
     return 0;
 }
 
-int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
-                     const uint32_t *docs, const uint32_t *freqs, const uint32_t *positions) {
-    if (n == 0) return 0;
-    NX_RETURN_IF(len > 255, b->err, NEWSIDX_ERR_LIMIT, "term of %zu bytes", len);
-    const uint8_t *norms = b->norms + (size_t)field * b->n_docs;
-    nx_buf *post = &b->term_post, *skip = &b->term_skip, *pos = &b->term_pos;
-    post->len = skip->len = pos->len = 0;
-    uint64_t cf = 0;
-    for (uint32_t i = 0; i < n; i++) cf += freqs[i];
-    b->field_tokens[field] += cf;
-    b->key[0] = (uint8_t)field;
-    memcpy(b->key + 1, term, len);
+/* Adds the finished term to the dictionary (its key is in b->key). */
+static int dict_add(nx_segbuild *b, size_t len, const uint8_t *val, size_t vl) {
+    int rc = nx_termdict_add_var(b->dict, b->key, len + 1, val, vl);
+    if (rc == NEWSIDX_ERR_NOMEM) return nx_err_set(b->err, rc, "out of memory");
+    if (rc) return nx_err_set(b->err, rc, "term dictionary rejected a term (order?)");
+    return 0;
+}
+
+/* Pulsing: a rare term's postings (varint(gap << 1 | freq == 1),
+ * varint(freq - 1) when freq != 1) then its positions (per doc the first,
+ * then deltas) live in its dictionary value, with no bytes in .post/.pos. */
+static int put_pulsed(nx_segbuild *b, size_t len, uint32_t n, uint64_t cf, const uint32_t *docs,
+                      const uint32_t *freqs, const uint32_t *positions) {
     uint8_t val[32 + 20 * NX_PULSE_MAX_DF + 5 * NX_PULSE_MAX_CF];
     size_t vl = 0;
-    int rc = 0;
-    if (n <= NX_PULSE_MAX_DF && cf <= NX_PULSE_MAX_CF) {
-        /* Pulsing: the postings (varint(gap << 1 | freq == 1), varint(freq
-         * - 1) when freq != 1) then the positions (per doc the first, then
-         * deltas) live in the dictionary value. */
-        vl += nx_varint_encode(val + vl, n);
-        vl += nx_varint_encode(val + vl, cf - n);
-        uint32_t next = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            vl += nx_varint_encode(val + vl, (uint64_t)(docs[i] - next) << 1 | (freqs[i] == 1));
-            if (freqs[i] != 1) vl += nx_varint_encode(val + vl, freqs[i] - 1);
-            next = docs[i] + 1;
-        }
-        const uint32_t *pp = positions;
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t prev = 0;
-            for (uint32_t j = 0; j < freqs[i]; j++) {
-                vl += nx_varint_encode(val + vl, pp[j] - prev);
-                prev = pp[j];
-            }
-            pp += freqs[i];
-        }
-        rc = nx_termdict_add_var(b->dict, b->key, len + 1, val, vl);
-        if (rc == NEWSIDX_ERR_NOMEM) return nx_err_set(b->err, rc, "out of memory");
-        if (rc) return nx_err_set(b->err, rc, "term dictionary rejected a term (order?)");
-        return 0;
+    vl += nx_varint_encode(val + vl, n);
+    vl += nx_varint_encode(val + vl, cf - n);
+    uint32_t next = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        vl += nx_varint_encode(val + vl, (uint64_t)(docs[i] - next) << 1 | (freqs[i] == 1));
+        if (freqs[i] != 1) vl += nx_varint_encode(val + vl, freqs[i] - 1);
+        next = docs[i] + 1;
     }
+    const uint32_t *pp = positions;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t prev = 0;
+        for (uint32_t j = 0; j < freqs[i]; j++) {
+            vl += nx_varint_encode(val + vl, pp[j] - prev);
+            prev = pp[j];
+        }
+        pp += freqs[i];
+    }
+    return dict_add(b, len, val, vl);
+}
 
-    /* Positions: per doc the first absolute, then deltas; blocks of NX_BLOCK over
-     * the whole stream, the tail as varints. */
-    uint32_t blk[NX_BLOCK], blk2[NX_BLOCK];
-    uint64_t full_pos_blocks = cf / NX_BLOCK;
-    uint32_t pos_tail_n = (uint32_t)(cf % NX_BLOCK);
-    bool pos_tail_packed = pos_tail_n >= NX_TAIL_PACK_MIN;
+/* Encodes the term's cf positions into b->term_pos: per doc the first
+ * absolute, then deltas; PFOR blocks of NX_BLOCK over the whole stream,
+ * the tail packed or as varints. */
+static int put_positions(nx_segbuild *b, uint32_t n, uint64_t cf, const uint32_t *freqs,
+                         const uint32_t *positions) {
+    nx_buf *pos = &b->term_pos;
     if (cf > b->delta_cap) {
         size_t c = NX_MAX((size_t)cf, b->delta_cap * 2);
         uint32_t *nd = realloc(b->deltas, c * sizeof *nd);
@@ -297,40 +290,113 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
         b->deltas = nd;
         b->delta_cap = c;
     }
-    {
-        /* all deltas first, then the blocks straight from that array */
-        uint32_t *dl = b->deltas;
-        const uint32_t *pp = positions;
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t prev = 0, f = freqs[i];
-            for (uint32_t j = 0; j < f; j++) {
-                dl[j] = pp[j] - prev;
-                prev = pp[j];
-            }
-            dl += f;
-            pp += f;
+    /* all deltas first, then the blocks straight from that array */
+    uint32_t *dl = b->deltas;
+    const uint32_t *pp = positions;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t prev = 0, f = freqs[i];
+        for (uint32_t j = 0; j < f; j++) {
+            dl[j] = pp[j] - prev;
+            prev = pp[j];
         }
-        const uint32_t *d = b->deltas;
-        for (uint64_t k = 0; k < full_pos_blocks && rc == 0; k++, d += NX_BLOCK) rc = nx_pfor_encode(pos, d);
-        if (rc == 0 && pos_tail_packed) {
-            rc = nx_pfor_encode_tail(pos, d, pos_tail_n);
-        } else {
-            for (uint32_t i = 0; i < pos_tail_n && rc == 0; i++) rc = nx_buf_put_varint(pos, d[i]);
-        }
+        dl += f;
+        pp += f;
+    }
+    uint64_t full_blocks = cf / NX_BLOCK;
+    uint32_t tail_n = (uint32_t)(cf % NX_BLOCK);
+    const uint32_t *d = b->deltas;
+    int rc = 0;
+    for (uint64_t k = 0; k < full_blocks && rc == 0; k++, d += NX_BLOCK) rc = nx_pfor_encode(pos, d);
+    if (rc == 0 && tail_n >= NX_TAIL_PACK_MIN) {
+        rc = nx_pfor_encode_tail(pos, d, tail_n);
+    } else {
+        for (uint32_t i = 0; i < tail_n && rc == 0; i++) rc = nx_buf_put_varint(pos, d[i]);
     }
     if (rc) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    return 0;
+}
 
-    /* Postings blocks and skip entries. Each skip entry locates the first
-     * position of its doc block: pos block index, its byte offset (positions
-     * stream of this term) and the index inside the block. Byte offsets of
-     * pos blocks are recomputed from the bit widths written above. */
+/* The walk over a term's doc blocks: each skip entry (and the tail) locates
+ * the first position of its block: the positions block holding it, that
+ * block's byte offset in the term's positions stream and the index inside
+ * it, each as a delta from the block before. */
+typedef struct block_walk {
+    uint32_t prev_last;      /* last doc of the block before */
+    uint32_t prev_pblock;    /* positions block of the block before */
+    uint64_t prev_poff;      /* its byte offset */
+    uint64_t first_pos;      /* positions of the blocks before (the block's first) */
+    uint64_t pblock, poff;   /* the positions block of first_pos and its byte offset */
+} block_walk;
+
+/* Moves the walk to the positions block of w->first_pos: byte offsets are
+ * recomputed from the PFOR blocks put_positions wrote. */
+static void walk_positions(const nx_buf *pos, block_walk *w) {
+    uint64_t want = w->first_pos / NX_BLOCK;
+    for (; w->pblock < want; w->pblock++) w->poff += nx_pfor_size(pos->data + w->poff);
+}
+
+/* A full block: PFOR(doc gaps), PFOR(freq - 1), and its skip entry with
+ * the positions locator and the block-max data (max_tf, min_norm). */
+static int put_full_block(nx_segbuild *b, const uint32_t *d, const uint32_t *f, bool first,
+                          const block_walk *w, uint32_t max_tf, uint8_t min_norm) {
+    nx_buf *post = &b->term_post, *skip = &b->term_skip;
+    uint32_t gaps[NX_BLOCK], freqs[NX_BLOCK];
+    nx_delta_encode(d, NX_BLOCK, first ? UINT32_MAX : w->prev_last, gaps);
+    for (uint32_t i = 0; i < NX_BLOCK; i++) freqs[i] = f[i] - 1;
+    size_t before = post->len;
+    if (nx_pfor_encode(post, gaps) || nx_pfor_encode(post, freqs)) return NEWSIDX_ERR_NOMEM;
+    int rc = nx_buf_put_varint(skip, d[NX_BLOCK - 1] - (first ? 0 : w->prev_last));
+    if (!rc) rc = nx_buf_put_varint(skip, post->len - before);
+    if (!rc) rc = nx_buf_put_varint(skip, w->pblock - w->prev_pblock);
+    if (!rc) rc = nx_buf_put_varint(skip, w->poff - w->prev_poff);
+    if (!rc) rc = nx_buf_putc(skip, (uint8_t)(w->first_pos % NX_BLOCK));
+    if (!rc) rc = nx_buf_put_varint(skip, max_tf);
+    if (!rc) rc = nx_buf_putc(skip, min_norm);
+    return rc;
+}
+
+/* The tail of cnt < NX_BLOCK docs: where its positions start (when full
+ * blocks precede it), then its entries, packed or as varints. It has no
+ * block-max data: the reader recomputes it. */
+static int put_tail_block(nx_segbuild *b, const uint32_t *d, const uint32_t *f, uint32_t cnt,
+                          bool first, const block_walk *w) {
+    nx_buf *post = &b->term_post;
+    int rc = 0;
+    if (!first) {
+        rc = nx_buf_put_varint(post, w->pblock - w->prev_pblock);
+        if (!rc) rc = nx_buf_put_varint(post, w->poff - w->prev_poff);
+        if (!rc) rc = nx_buf_putc(post, (uint8_t)(w->first_pos % NX_BLOCK));
+    }
+    uint32_t next = first ? 0 : w->prev_last + 1;
+    if (cnt >= NX_TAIL_PACK_MIN) {
+        uint32_t gaps[NX_BLOCK], freqs[NX_BLOCK];
+        for (uint32_t i = 0; i < cnt; i++) {
+            gaps[i] = d[i] - next;
+            freqs[i] = f[i] - 1;
+            next = d[i] + 1;
+        }
+        if (!rc) rc = nx_pfor_encode_tail(post, gaps, cnt);
+        if (!rc) rc = nx_pfor_encode_tail(post, freqs, cnt);
+        return rc;
+    }
+    for (uint32_t i = 0; i < cnt && !rc; i++) {
+        uint64_t gap = (uint64_t)(d[i] - next);
+        rc = nx_buf_put_varint(post, gap << 1 | (f[i] == 1));
+        if (!rc && f[i] != 1) rc = nx_buf_put_varint(post, f[i] - 1);
+        next = d[i] + 1;
+    }
+    return rc;
+}
+
+/* Encodes the doc blocks into b->term_post and their skip entries into
+ * b->term_skip; returns the term-level block-max data in *max_tf and
+ * *min_norm. */
+static int put_postings(nx_segbuild *b, const uint8_t *norms, uint32_t n, const uint32_t *docs,
+                        const uint32_t *freqs, uint32_t *term_max_tf, uint8_t *term_min_norm) {
     uint32_t nb = n / NX_BLOCK, tail = n % NX_BLOCK;
-    uint32_t term_max_tf = 0;
-    uint8_t term_min_norm = 255;
-    uint32_t prev_last = 0, prev_pblock = 0;
-    uint64_t prev_poff = 0, g_start = 0;
-    /* walk of the pos stream to map a pos block index to its byte offset */
-    uint64_t walk_block = 0, walk_off = 0;
+    block_walk w = {0};
+    *term_max_tf = 0;
+    *term_min_norm = 255;
     for (uint32_t bi = 0; bi <= nb; bi++) {
         uint32_t cnt = bi < nb ? NX_BLOCK : tail;
         if (cnt == 0) break;
@@ -338,88 +404,62 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
         const uint32_t *f = freqs + (size_t)bi * NX_BLOCK;
         uint32_t max_tf = 0;
         uint8_t min_norm = 255;
-        uint64_t gsum = 0;
+        uint64_t n_pos = 0;
         for (uint32_t i = 0; i < cnt; i++) {
             if (f[i] > max_tf) max_tf = f[i];
             if (norms[d[i]] < min_norm) min_norm = norms[d[i]];
-            gsum += f[i];
+            n_pos += f[i];
         }
-        if (max_tf > term_max_tf) term_max_tf = max_tf;
-        if (min_norm < term_min_norm) term_min_norm = min_norm;
-        uint64_t pblock = g_start / NX_BLOCK;
-        while (walk_block < pblock) { /* skip a packed pos block */
-            walk_off += nx_pfor_size(pos->data + walk_off);
-            walk_block++;
-        }
-        size_t before = post->len;
-        if (bi < nb) {
-            uint32_t base = bi == 0 ? UINT32_MAX : prev_last;
-            nx_delta_encode(d, NX_BLOCK, base, blk);
-            for (uint32_t i = 0; i < NX_BLOCK; i++) blk2[i] = f[i] - 1;
-            if (nx_pfor_encode(post, blk) || nx_pfor_encode(post, blk2))
-                return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            uint32_t last = d[NX_BLOCK - 1];
-            rc = nx_buf_put_varint(skip, last - (bi == 0 ? 0 : prev_last));
-            if (!rc) rc = nx_buf_put_varint(skip, post->len - before);
-            if (!rc) rc = nx_buf_put_varint(skip, pblock - prev_pblock);
-            if (!rc) rc = nx_buf_put_varint(skip, walk_off - prev_poff);
-            if (!rc) rc = nx_buf_putc(skip, (uint8_t)(g_start % NX_BLOCK));
-            if (!rc) rc = nx_buf_put_varint(skip, max_tf);
-            if (!rc) rc = nx_buf_putc(skip, min_norm);
-            prev_last = last;
-        } else {
-            /* tail: where its positions start (after full blocks), entries;
-             * its block-max data is recomputed by the reader */
-            if (nb > 0) {
-                rc = nx_buf_put_varint(post, pblock - prev_pblock);
-                if (!rc) rc = nx_buf_put_varint(post, walk_off - prev_poff);
-                if (!rc) rc = nx_buf_putc(post, (uint8_t)(g_start % NX_BLOCK));
-            }
-            uint32_t next = bi == 0 ? 0 : prev_last + 1;
-            if (cnt >= NX_TAIL_PACK_MIN) {
-                for (uint32_t i = 0; i < cnt; i++) {
-                    blk[i] = d[i] - next;
-                    blk2[i] = f[i] - 1;
-                    next = d[i] + 1;
-                }
-                rc = nx_pfor_encode_tail(post, blk, cnt);
-                if (!rc) rc = nx_pfor_encode_tail(post, blk2, cnt);
-            }
-            for (uint32_t i = 0; i < cnt && !rc && cnt < NX_TAIL_PACK_MIN; i++) {
-                uint64_t gap = (uint64_t)(d[i] - next);
-                rc = nx_buf_put_varint(post, gap << 1 | (f[i] == 1));
-                if (!rc && f[i] != 1) rc = nx_buf_put_varint(post, f[i] - 1);
-                next = d[i] + 1;
-            }
-        }
+        if (max_tf > *term_max_tf) *term_max_tf = max_tf;
+        if (min_norm < *term_min_norm) *term_min_norm = min_norm;
+        walk_positions(&b->term_pos, &w);
+        int rc = bi < nb ? put_full_block(b, d, f, bi == 0, &w, max_tf, min_norm)
+                         : put_tail_block(b, d, f, cnt, bi == 0, &w);
         if (rc) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-        prev_pblock = (uint32_t)pblock;
-        prev_poff = walk_off;
-        g_start += gsum;
+        w.prev_last = d[cnt - 1];
+        w.prev_pblock = (uint32_t)w.pblock;
+        w.prev_poff = w.poff;
+        w.first_pos += n_pos;
     }
+    return 0;
+}
 
+int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
+                     const uint32_t *docs, const uint32_t *freqs, const uint32_t *positions) {
+    if (n == 0) return 0;
+    NX_RETURN_IF(len > 255, b->err, NEWSIDX_ERR_LIMIT, "term of %zu bytes", len);
+    b->term_post.len = b->term_skip.len = b->term_pos.len = 0;
+    uint64_t cf = 0;
+    for (uint32_t i = 0; i < n; i++) cf += freqs[i];
+    b->field_tokens[field] += cf;
+    b->key[0] = (uint8_t)field;
+    memcpy(b->key + 1, term, len);
+    if (n <= NX_PULSE_MAX_DF && cf <= NX_PULSE_MAX_CF)
+        return put_pulsed(b, len, n, cf, docs, freqs, positions);
+    uint32_t term_max_tf;
+    uint8_t term_min_norm;
+    NX_FORWARD(put_positions(b, n, cf, freqs, positions));
+    NX_FORWARD(put_postings(b, b->norms + (size_t)field * b->n_docs, n, docs, freqs, &term_max_tf,
+                            &term_min_norm));
     /* Dictionary value: df, cf - df, postings and positions offsets. The
      * postings start with the term-level block-max data and the skip table
      * when there are full blocks. */
-    uint8_t hdr[64];
-    size_t h = 0;
-    if (nb > 0) {
+    uint8_t hdr[32], val[40];
+    size_t h = 0, vl = 0;
+    if (n >= NX_BLOCK) {
         h += nx_varint_encode(hdr + h, term_max_tf);
         hdr[h++] = term_min_norm;
-        h += nx_varint_encode(hdr + h, skip->len);
+        h += nx_varint_encode(hdr + h, b->term_skip.len);
     }
     vl += nx_varint_encode(val + vl, n);
     vl += nx_varint_encode(val + vl, cf - n);
     vl += nx_varint_encode(val + vl, nx_wfile_offset(b->post));
     vl += nx_varint_encode(val + vl, nx_wfile_offset(b->pos));
-    rc = nx_termdict_add_var(b->dict, b->key, len + 1, val, vl);
-    if (rc == NEWSIDX_ERR_NOMEM) return nx_err_set(b->err, rc, "out of memory");
-    if (rc) return nx_err_set(b->err, rc, "term dictionary rejected a term (order?)");
+    NX_FORWARD(dict_add(b, len, val, vl));
     NX_FORWARD(nx_wfile_write(b->post, hdr, h));
-    NX_FORWARD(nx_wfile_write(b->post, skip->data, skip->len));
-    NX_FORWARD(nx_wfile_write(b->post, post->data, post->len));
-    NX_FORWARD(nx_wfile_write(b->pos, pos->data, pos->len));
-    return 0;
+    NX_FORWARD(nx_wfile_write(b->post, b->term_skip.data, b->term_skip.len));
+    NX_FORWARD(nx_wfile_write(b->post, b->term_post.data, b->term_post.len));
+    return nx_wfile_write(b->pos, b->term_pos.data, b->term_pos.len);
 }
 
 /* One zstd frame at NX_SMALL_ZSTD_LEVEL with a content checksum (XXH64,
@@ -456,175 +496,196 @@ static int write_buf_file(nx_segbuild *b, const char *ext, uint32_t kind, const 
     return nx_wfile_finish(f);
 }
 
-int nx_segbuild_finish(nx_segbuild *b) {
-    int rc = 0;
-    if (b->next_doc != b->n_docs) {
-        rc = nx_err_set(b->err, NEWSIDX_ERR_INVALID, "segment got %u of %u documents",
-                        b->next_doc, b->n_docs);
-        goto fail;
+/* The dictionary file: magic, inflated length, and the serialized
+ * dictionary as one zstd frame (FORMAT.md, "Term dictionary file"):
+ * front-coded terms and varint values still shrink by a quarter, and a
+ * reader inflates it once at open. */
+static int write_dict(nx_segbuild *b) {
+    nx_buf d = {0}, z = {0};
+    int rc = nx_termdict_finish(b->dict, &d);
+    if (rc) {
+        nx_buf_free(&d);
+        return nx_err_set(b->err, rc, "cannot serialize the term dictionary");
     }
-    /* doc store */
-    uint64_t raw_stored = b->raw_id_bytes;
+    size_t bound = ZSTD_compressBound(d.len) + 4;
+    if (nx_buf_reserve(&z, 12 + bound)) {
+        nx_buf_free(&d);
+        return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
+    nx_store_u32le(z.data, NX_DICTZ_MAGIC);
+    nx_store_u64le(z.data + 4, d.len);
+    size_t zn = small_zstd(z.data + 12, bound, d.data, d.len);
+    nx_buf_free(&d);
+    if (ZSTD_isError(zn)) {
+        nx_buf_free(&z);
+        return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "zstd: %s", ZSTD_getErrorName(zn));
+    }
+    z.len = 12 + zn;
+    rc = write_buf_file(b, "dict", NX_FILE_DICT, &z, 1);
+    nx_buf_free(&z);
+    return rc;
+}
+
+/* The norms file: a header, then n_docs bytes per field that some doc
+ * has (the mask's bits say which). */
+static int write_norms(nx_segbuild *b) {
+    uint32_t n = b->n_docs, mask = 0;
+    nx_buf parts[1 + NX_N_FIELDS];
+    size_t np = 1;
+    uint8_t hdr[16];
+    for (int f = 0; f < NX_N_FIELDS; f++) {
+        const uint8_t *nm = b->norms + (size_t)f * n;
+        bool any = false;
+        for (uint32_t i = 0; i < n && !any; i++) any = nm[i] != 0;
+        if (!any) continue;
+        mask |= 1u << f;
+        parts[np].data = (uint8_t *)nm;
+        parts[np].len = n;
+        np++;
+    }
+    nx_store_u32le(hdr, NX_NORM_MAGIC);
+    nx_store_u32le(hdr + 4, n);
+    nx_store_u32le(hdr + 8, NX_N_FIELDS);
+    nx_store_u32le(hdr + 12, mask);
+    parts[0].data = hdr;
+    parts[0].len = 16;
+    return write_buf_file(b, "norm", NX_FILE_NORMS, parts, np);
+}
+
+/* The column file's header: counts, flags, per-field doc and token counts,
+ * raw byte totals. */
+static int put_column_header(const nx_segbuild *b, uint32_t src_width, uint64_t raw_stored,
+                             nx_buf *c) {
+    uint32_t n = b->n_docs;
+    NX_FORWARD(nx_buf_reserve(c, 112));
+    nx_buf_put_u32le(c, NX_COL_MAGIC);
+    nx_buf_put_u32le(c, n);
+    nx_buf_put_u32le(c, b->n_sources);
+    nx_buf_put_u32le(c, (b->docstore ? 1u : 0u) | (b->any_date ? 2u : 0u) | src_width << 4);
+    for (int f = 0; f < NX_N_FIELDS; f++) {
+        uint32_t fd = 0;
+        const uint8_t *nm = b->norms + (size_t)f * n;
+        for (uint32_t i = 0; i < n; i++) fd += nm[i] != 0;
+        nx_buf_put_u32le(c, fd);
+        nx_buf_put_u32le(c, 0);
+        nx_buf_put_u64le(c, b->field_tokens[f]);
+    }
+    nx_buf_put_u64le(c, b->raw_text_bytes);
+    nx_buf_put_u64le(c, raw_stored);
+    return 0;
+}
+
+/* The id of doc i as it was added. */
+static const uint8_t *added_id(const nx_segbuild *b, uint32_t i, uint32_t *len) {
+    uint32_t a = nx_load_u32le(b->id_offs.data + 4 * (size_t)i);
+    *len = nx_load_u32le(b->id_offs.data + 4 * (size_t)i + 4) - a;
+    return b->id_bytes.data + a;
+}
+
+/* Front-codes the ids into fc, in blocks of NX_ID_BLOCK: per id
+ * varint(bytes shared with the previous id of the block), varint(rest),
+ * rest; each block's offset in fc goes into the table at c + boffs (one
+ * u32 per block, then the total). Non-zero when out of memory. */
+static int front_code_ids(const nx_segbuild *b, nx_buf *c, size_t boffs, nx_buf *fc) {
+    uint32_t n = b->n_docs, n_blocks = (n + NX_ID_BLOCK - 1) / NX_ID_BLOCK;
+    int e = 0;
+    for (uint32_t i = 0; i < n && !e; i++) {
+        if (i % NX_ID_BLOCK == 0)
+            nx_store_u32le(c->data + boffs + 4 * (i / NX_ID_BLOCK), (uint32_t)fc->len);
+        uint32_t len, shared = 0;
+        const uint8_t *id = added_id(b, i, &len);
+        if (i % NX_ID_BLOCK) {
+            uint32_t plen;
+            const uint8_t *prev = added_id(b, i - 1, &plen);
+            while (shared < len && shared < plen && prev[shared] == id[shared]) shared++;
+        }
+        e |= nx_buf_put_varint(fc, shared);
+        e |= nx_buf_put_varint(fc, len - shared);
+        e |= nx_buf_append(fc, id + shared, len - shared);
+    }
+    if (!e && fc->len > UINT32_MAX) e = 1;
+    if (!e) nx_store_u32le(c->data + boffs + 4 * (size_t)n_blocks, (uint32_t)fc->len);
+    return e;
+}
+
+/* Appends the front-coded ids fc as u32 compressed length and one zstd
+ * frame (sequential ids such as "reuters-123" shrink tenfold). */
+static int put_ids_frame(nx_buf *c, const nx_buf *fc) {
+    size_t zb = ZSTD_compressBound(fc->len) + 4;
+    size_t at = c->len;
+    NX_FORWARD(nx_buf_reserve(c, 4 + zb));
+    size_t zn = small_zstd(c->data + at + 4, zb, fc->data ? fc->data : (const uint8_t *)"", fc->len);
+    if (ZSTD_isError(zn) || zn > UINT32_MAX) return 1;
+    nx_store_u32le(c->data + at, (uint32_t)zn);
+    c->len = at + 4 + zn;
+    return 0;
+}
+
+/* The column file (FORMAT.md, "Columns"): header, dates, source ordinals,
+ * id block offsets, source offsets, the ids' zstd frame, source names. */
+static int write_columns(nx_segbuild *b, uint64_t raw_stored) {
+    uint32_t n = b->n_docs;
+    uint32_t width = b->n_sources == 0 ? 0 : b->n_sources <= 255 ? 1 : b->n_sources <= 65535 ? 2 : 4;
+    nx_buf c = {0}, fc = {0};
+    int e = put_column_header(b, width, raw_stored, &c);
+    if (b->any_date && !e) e |= nx_buf_append(&c, b->dates.data, b->dates.len);
+    for (uint32_t i = 0; i < n && width && !e; i++) {
+        uint32_t ord = nx_load_u32le(b->src_ords.data + 4 * (size_t)i);
+        if (width == 1) e |= nx_buf_putc(&c, (uint8_t)ord);
+        else if (width == 2) e |= nx_buf_put_u16le(&c, (uint16_t)ord);
+        else e |= nx_buf_put_u32le(&c, ord);
+    }
+    e |= pad8(&c);
+    uint32_t n_blocks = (n + NX_ID_BLOCK - 1) / NX_ID_BLOCK;
+    size_t boffs = c.len;
+    for (uint32_t k = 0; k <= n_blocks && !e; k++) e |= nx_buf_put_u32le(&c, 0);
+    if (!e) e = front_code_ids(b, &c, boffs, &fc);
+    e |= pad8(&c);
+    e |= nx_buf_append(&c, b->src_offs.data, b->src_offs.len);
+    e |= pad8(&c);
+    if (!e) e = put_ids_frame(&c, &fc);
+    e |= nx_buf_append(&c, b->src_bytes.data, b->src_bytes.len);
+    nx_buf_free(&fc);
+    int rc = e ? nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory")
+               : write_buf_file(b, "col", NX_FILE_COLUMNS, &c, 1);
+    nx_buf_free(&c);
+    return rc;
+}
+
+/* Finishes the files written while terms and docs were added: the doc
+ * store, postings and positions. *raw_stored gets the stored bytes before
+ * compression. */
+static int finish_streams(nx_segbuild *b, uint64_t *raw_stored) {
+    *raw_stored = b->raw_id_bytes;
     if (b->docstore) {
-        rc = nx_docstore_writer_finish(b->docstore);
-        if (rc) goto fail;
-        raw_stored = nx_docstore_raw_bytes(b->docstore);
-        rc = nx_wfile_finish(b->docs_f);
+        NX_FORWARD(nx_docstore_writer_finish(b->docstore));
+        *raw_stored = nx_docstore_raw_bytes(b->docstore);
+        int rc = nx_wfile_finish(b->docs_f);
         b->docs_f = NULL;
-        if (rc) goto fail;
+        if (rc) return rc;
     }
-    rc = nx_wfile_finish(b->post);
+    int rc = nx_wfile_finish(b->post);
     b->post = NULL;
-    if (rc) goto fail;
+    if (rc) return rc;
     rc = nx_wfile_finish(b->pos);
     b->pos = NULL;
-    if (rc) goto fail;
-    /* dictionary */
-    {
-        nx_buf d = {0};
-        rc = nx_termdict_finish(b->dict, &d);
-        if (rc) {
-            nx_buf_free(&d);
-            rc = nx_err_set(b->err, rc, "cannot serialize the term dictionary");
-            goto fail;
-        }
-        /* The dictionary is zstd-compressed as a whole (FORMAT.md, "Term
-         * dictionary file"): front-coded terms and varint values still
-         * shrink by a quarter, and a reader inflates it once at open. */
-        nx_buf z = {0};
-        size_t bound = ZSTD_compressBound(d.len) + 4;
-        if (nx_buf_reserve(&z, 12 + bound)) {
-            nx_buf_free(&d);
-            rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            goto fail;
-        }
-        nx_store_u32le(z.data, NX_DICTZ_MAGIC);
-        nx_store_u64le(z.data + 4, d.len);
-        size_t zn = small_zstd(z.data + 12, bound, d.data, d.len);
-        nx_buf_free(&d);
-        if (ZSTD_isError(zn)) {
-            nx_buf_free(&z);
-            rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "zstd: %s", ZSTD_getErrorName(zn));
-            goto fail;
-        }
-        z.len = 12 + zn;
-        rc = write_buf_file(b, "dict", NX_FILE_DICT, &z, 1);
-        nx_buf_free(&z);
-        if (rc) goto fail;
-    }
-    /* norms: fields no doc has are left out (mask bit clear) */
-    {
-        uint32_t n = b->n_docs, mask = 0;
-        nx_buf parts[1 + NX_N_FIELDS];
-        size_t np = 1;
-        uint8_t hdr[16];
-        for (int f = 0; f < NX_N_FIELDS; f++) {
-            const uint8_t *nm = b->norms + (size_t)f * n;
-            bool any = false;
-            for (uint32_t i = 0; i < n && !any; i++) any = nm[i] != 0;
-            if (!any) continue;
-            mask |= 1u << f;
-            parts[np].data = (uint8_t *)nm;
-            parts[np].len = n;
-            np++;
-        }
-        nx_store_u32le(hdr, NX_NORM_MAGIC);
-        nx_store_u32le(hdr + 4, n);
-        nx_store_u32le(hdr + 8, NX_N_FIELDS);
-        nx_store_u32le(hdr + 12, mask);
-        parts[0].data = hdr;
-        parts[0].len = 16;
-        rc = write_buf_file(b, "norm", NX_FILE_NORMS, parts, np);
-        if (rc) goto fail;
-    }
-    /* columns (FORMAT.md, "Columns") */
-    {
-        uint32_t n = b->n_docs;
-        nx_buf c = {0};
-        if (nx_buf_reserve(&c, 112)) {
-            rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            goto fail;
-        }
-        uint32_t width = b->n_sources == 0 ? 0 : b->n_sources <= 255 ? 1 : b->n_sources <= 65535 ? 2 : 4;
-        nx_buf_put_u32le(&c, NX_COL_MAGIC);
-        nx_buf_put_u32le(&c, n);
-        nx_buf_put_u32le(&c, b->n_sources);
-        nx_buf_put_u32le(&c, (b->docstore ? 1u : 0u) | (b->any_date ? 2u : 0u) | width << 4);
-        for (int f = 0; f < NX_N_FIELDS; f++) {
-            uint32_t fd = 0;
-            const uint8_t *nm = b->norms + (size_t)f * n;
-            for (uint32_t i = 0; i < n; i++) fd += nm[i] != 0;
-            nx_buf_put_u32le(&c, fd);
-            nx_buf_put_u32le(&c, 0);
-            nx_buf_put_u64le(&c, b->field_tokens[f]);
-        }
-        nx_buf_put_u64le(&c, b->raw_text_bytes);
-        nx_buf_put_u64le(&c, raw_stored);
-        int e = 0;
-        if (b->any_date) e |= nx_buf_append(&c, b->dates.data, b->dates.len);
-        for (uint32_t i = 0; i < n && width && !e; i++) {
-            uint32_t ord = nx_load_u32le(b->src_ords.data + 4 * (size_t)i);
-            if (width == 1) e |= nx_buf_putc(&c, (uint8_t)ord);
-            else if (width == 2) e |= nx_buf_put_u16le(&c, (uint16_t)ord);
-            else e |= nx_buf_put_u32le(&c, ord);
-        }
-        e |= pad8(&c);
-        /* ids, front-coded in blocks of NX_ID_BLOCK: per id varint(bytes
-         * shared with the previous id of the block), varint(rest), rest */
-        nx_buf fc = {0};
-        uint32_t n_blocks = (n + NX_ID_BLOCK - 1) / NX_ID_BLOCK;
-        size_t boffs = c.len;
-        for (uint32_t k = 0; k <= n_blocks && !e; k++) e |= nx_buf_put_u32le(&c, 0);
-        for (uint32_t i = 0; i < n && !e; i++) {
-            if (i % NX_ID_BLOCK == 0) nx_store_u32le(c.data + boffs + 4 * (i / NX_ID_BLOCK), (uint32_t)fc.len);
-            const uint8_t *id = b->id_bytes.data + nx_load_u32le(b->id_offs.data + 4 * (size_t)i);
-            uint32_t len = nx_load_u32le(b->id_offs.data + 4 * (size_t)i + 4) -
-                           nx_load_u32le(b->id_offs.data + 4 * (size_t)i);
-            uint32_t shared = 0;
-            if (i % NX_ID_BLOCK) {
-                const uint8_t *prev = b->id_bytes.data + nx_load_u32le(b->id_offs.data + 4 * (size_t)(i - 1));
-                uint32_t plen = nx_load_u32le(b->id_offs.data + 4 * (size_t)i) -
-                                nx_load_u32le(b->id_offs.data + 4 * (size_t)(i - 1));
-                while (shared < len && shared < plen && prev[shared] == id[shared]) shared++;
-            }
-            e |= nx_buf_put_varint(&fc, shared);
-            e |= nx_buf_put_varint(&fc, len - shared);
-            e |= nx_buf_append(&fc, id + shared, len - shared);
-        }
-        if (!e && fc.len > UINT32_MAX) e = 1;
-        if (!e) nx_store_u32le(c.data + boffs + 4 * (size_t)n_blocks, (uint32_t)fc.len);
-        e |= pad8(&c);
-        e |= nx_buf_append(&c, b->src_offs.data, b->src_offs.len);
-        e |= pad8(&c);
-        /* the front-coded ids, zstd-compressed (sequential ids such as
-         * "reuters-123" shrink tenfold): u32 compressed length, frame */
-        size_t zb = ZSTD_compressBound(fc.len) + 4;
-        size_t at = c.len;
-        e |= nx_buf_reserve(&c, 4 + zb);
-        if (!e) {
-            size_t zn = small_zstd(c.data + at + 4, zb, fc.data ? fc.data : (const uint8_t *)"",
-                                   fc.len);
-            if (ZSTD_isError(zn) || zn > UINT32_MAX) {
-                e = 1;
-            } else {
-                nx_store_u32le(c.data + at, (uint32_t)zn);
-                c.len = at + 4 + zn;
-            }
-        }
-        e |= nx_buf_append(&c, b->src_bytes.data, b->src_bytes.len);
-        nx_buf_free(&fc);
-        if (e) {
-            nx_buf_free(&c);
-            rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            goto fail;
-        }
-        rc = write_buf_file(b, "col", NX_FILE_COLUMNS, &c, 1);
-        nx_buf_free(&c);
-        if (rc) goto fail;
+    return rc;
+}
+
+int nx_segbuild_finish(nx_segbuild *b) {
+    int rc = 0;
+    uint64_t raw_stored = 0;
+    if (b->next_doc != b->n_docs)
+        rc = nx_err_set(b->err, NEWSIDX_ERR_INVALID, "segment got %u of %u documents", b->next_doc,
+                        b->n_docs);
+    if (rc == 0) rc = finish_streams(b, &raw_stored);
+    if (rc == 0) rc = write_dict(b);
+    if (rc == 0) rc = write_norms(b);
+    if (rc == 0) rc = write_columns(b, raw_stored);
+    if (rc) {
+        nx_segbuild_abort(b);
+        return rc;
     }
     segbuild_free(b);
     return 0;
-fail:
-    nx_segbuild_abort(b);
-    return rc;
 }
