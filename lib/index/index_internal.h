@@ -125,6 +125,35 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
  * increasing; positions: sum(freqs) values, per doc increasing. */
 int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
                      const uint32_t *docs, const uint32_t *freqs, const uint32_t *positions);
+/* One term's postings gathered in any doc order (flush: from the RAM
+ * buffer's stream; merge: from several segments): entry k is doc docs[k]
+ * with freqs[k] positions at pos[starts[k] ..]. Grow-only scratch, reused
+ * for every term: zero-initialize, empty with n = n_pos = 0, sorted = true. */
+typedef struct nx_term_entries {
+    uint32_t *docs, *freqs, *starts;
+    size_t n, cap;
+    uint32_t *pos;
+    size_t n_pos, pos_cap;
+    bool sorted;              /* docs were pushed in increasing order */
+    uint32_t *pairs;          /* scratch of the sort: (doc, entry) */
+    uint32_t *sorted_docs, *sorted_freqs, *sorted_pos;
+} nx_term_entries;
+/* Room for n entries and n_pos positions. 0 or NOMEM. */
+int nx_term_entries_reserve(nx_term_entries *t, size_t n, size_t n_pos);
+void nx_term_entries_free(nx_term_entries *t);
+/* Appends an entry (capacity reserved) whose positions are
+ * pos[start .. start + freq). */
+static inline void nx_term_entries_push(nx_term_entries *t, uint32_t doc, uint32_t freq,
+                                        size_t start) {
+    if (t->n > 0 && doc < t->docs[t->n - 1]) t->sorted = false;
+    t->docs[t->n] = doc;
+    t->freqs[t->n] = freq;
+    t->starts[t->n] = (uint32_t)start;
+    t->n++;
+}
+/* nx_segbuild_term over the entries, sorted by doc first when needed. */
+int nx_segbuild_entries(nx_segbuild *b, int field, const uint8_t *term, size_t len,
+                        nx_term_entries *t);
 int nx_segbuild_finish(nx_segbuild *b); /* writes and fsyncs every file; frees b */
 void nx_segbuild_abort(nx_segbuild *b); /* removes the files; frees b; NULL ok */
 

@@ -462,6 +462,69 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
     return nx_wfile_write(b->pos, b->term_pos.data, b->term_pos.len);
 }
 
+/* Grows *a to hold cap values. */
+static int grow_u32(uint32_t **a, size_t cap) {
+    uint32_t *n = realloc(*a, cap * sizeof *n);
+    if (!n) return NEWSIDX_ERR_NOMEM;
+    *a = n;
+    return 0;
+}
+
+int nx_term_entries_reserve(nx_term_entries *t, size_t n, size_t n_pos) {
+    if (n > t->cap) {
+        size_t c = NX_MAX(n, t->cap * 2);
+        NX_FORWARD(grow_u32(&t->docs, c));
+        NX_FORWARD(grow_u32(&t->freqs, c));
+        NX_FORWARD(grow_u32(&t->starts, c));
+        NX_FORWARD(grow_u32(&t->sorted_docs, c));
+        NX_FORWARD(grow_u32(&t->sorted_freqs, c));
+        NX_FORWARD(grow_u32(&t->pairs, 2 * c));
+        t->cap = c;
+    }
+    if (n_pos > t->pos_cap) {
+        size_t c = NX_MAX(n_pos, t->pos_cap * 2);
+        NX_FORWARD(grow_u32(&t->pos, c));
+        NX_FORWARD(grow_u32(&t->sorted_pos, c));
+        t->pos_cap = c;
+    }
+    return 0;
+}
+
+void nx_term_entries_free(nx_term_entries *t) {
+    uint32_t *arrays[] = {t->docs,  t->freqs,       t->starts,       t->pos,
+                          t->pairs, t->sorted_docs, t->sorted_freqs, t->sorted_pos};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) free(arrays[i]);
+    memset(t, 0, sizeof *t);
+}
+
+static int cmp_pair(const void *a, const void *b) {
+    const uint32_t *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+int nx_segbuild_entries(nx_segbuild *b, int field, const uint8_t *term, size_t len,
+                        nx_term_entries *t) {
+    if (t->sorted) return nx_segbuild_term(b, field, term, len, (uint32_t)t->n, t->docs, t->freqs, t->pos);
+    /* A date order reordered the docs: sort (doc, entry) pairs and gather
+     * freqs and positions behind them. */
+    uint32_t *pairs = t->pairs;
+    for (size_t i = 0; i < t->n; i++) {
+        pairs[2 * i] = t->docs[i];
+        pairs[2 * i + 1] = (uint32_t)i;
+    }
+    qsort(pairs, t->n, 8, cmp_pair);
+    size_t q = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        uint32_t e = pairs[2 * i + 1];
+        t->sorted_docs[i] = pairs[2 * i];
+        t->sorted_freqs[i] = t->freqs[e];
+        memcpy(t->sorted_pos + q, t->pos + t->starts[e], sizeof(uint32_t) * t->freqs[e]);
+        q += t->freqs[e];
+    }
+    return nx_segbuild_term(b, field, term, len, (uint32_t)t->n, t->sorted_docs, t->sorted_freqs,
+                            t->sorted_pos);
+}
+
 /* One zstd frame at NX_SMALL_ZSTD_LEVEL with a content checksum (XXH64,
  * 4 bytes), which the inflate at open verifies: damage inside the frame
  * is an error at open, not a dictionary or id column of wrong bytes.
