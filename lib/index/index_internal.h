@@ -42,10 +42,9 @@ enum {
 #define NX_DEL_MAGIC 0x4c44584eu /* "NXDL" */
 #define NX_DICTZ_MAGIC 0x5a44584eu /* "NXDZ" */
 /* zstd level of the dictionary file and the id column (read once, at
- * open). 1: on BBC level 5 was ~14% of indexing's instructions and level 3
- * ~6%; level 1 costs ~3%, for 4-6% more dictionary bytes than level 3:
- * 1.1-1.3% of a whole bench-model index of BBC or 20 Newsgroups, where the
- * dictionary is a fifth of the index; 0.07% at 1M articles. */
+ * open): level 1, because higher levels cost far more indexing time than
+ * the few dictionary bytes they save (figures: bench/README.md, "History
+ * of measured choices"). */
 #define NX_SMALL_ZSTD_LEVEL 1
 /* Largest inflated dictionary or id column a segment may hold (4 GiB). */
 #define NX_MAX_INFLATED_BYTES ((uint64_t)1 << 32)

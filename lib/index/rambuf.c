@@ -166,7 +166,7 @@ void nx_wbuf_free(newsidx_writer *w) {
 /* The hash of a key (field byte, term): the term hashed with the field as
  * the seed, so the tokenizer's bytes can be hashed before they are copied
  * behind the field byte (a load spanning several recent stores waits for
- * them to retire: that stall was a fifth of on_token). */
+ * them to retire). */
 static inline uint64_t mul_fold64(uint64_t a, uint64_t b) {
     unsigned __int128 m = (unsigned __int128)a * b;
     return (uint64_t)m ^ (uint64_t)(m >> 64);
@@ -174,8 +174,9 @@ static inline uint64_t mul_fold64(uint64_t a, uint64_t b) {
 
 /* Terms of at most 16 bytes (nearly all) take XXH3's short-input scheme
  * without its seed derivation and length dispatch: two overlapping loads,
- * one 128-bit multiply, an avalanche (a third fewer instructions per
- * token than the library call). The hash lives only in the RAM buffer. */
+ * one 128-bit multiply, an avalanche, fewer instructions per token than the
+ * library call (bench/README.md, "History of measured choices"). The hash
+ * lives only in the RAM buffer, so it may differ from XXH3's. */
 static inline uint64_t key_mix(int field, size_t len, uint64_t a, uint64_t b) {
     uint64_t h = mul_fold64(a ^ 0x9e3779b185ebca87ull ^ (uint64_t)field << 56,
                             b ^ 0xc2b2ae3d27d4eb4full ^ (uint64_t)len);

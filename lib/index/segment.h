@@ -2,12 +2,7 @@
  * (the segments named by one manifest). This is everything the query engine
  * (lib/search) may know of the index: term lookup, postings iterators with
  * block-max data, norms, dates, columns and stored fields.
- * Byte layout: docs/FORMAT.md.
- *
- * Changes by the index engineer (all additive): nx_term_info gained three
- * private members (field, pulsed, pulsed_len) that nx_segment_lookup and
- * nx_segment_terms fill -- build an nx_term_info only through them; the
- * private fields of nx_postings were redefined. */
+ * Byte layout: docs/FORMAT.md. */
 #ifndef NX_SEGMENT_H
 #define NX_SEGMENT_H
 
@@ -30,10 +25,9 @@ uint8_t nx_norm_encode(uint32_t len);
 uint32_t nx_norm_decode(uint8_t norm);
 
 /* What the dictionary holds for one (field, term) in one segment.
- * Filled by nx_segment_lookup / nx_segment_terms only (the last three
- * members were added by the index engineer: a term found in one document
- * keeps its posting inside the dictionary, and the iterator needs the
- * field for exact block-max norms). */
+ * Filled by nx_segment_lookup / nx_segment_terms only: the private members
+ * carry a rare term's postings kept inside the dictionary ("pulsing") and
+ * the field, whose norms give exact block-max bounds. */
 typedef struct nx_term_info {
     uint32_t df;            /* documents containing the term */
     uint64_t cf;            /* total occurrences */
