@@ -89,6 +89,12 @@ int nx_snapshot_open(const char *dir, nx_err *err, nx_snapshot **out) {
     }
 }
 
+void newsidx_reader_close(newsidx_reader *r) {
+    if (!r) return;
+    nx_snapshot_free(r->snap);
+    free(r);
+}
+
 int newsidx_reader_open(const char *dir, char *errbuf, size_t errbuf_size, newsidx_reader **out) {
     *out = NULL;
     newsidx_reader *r = calloc(1, sizeof *r);
@@ -107,12 +113,6 @@ int newsidx_reader_open(const char *dir, char *errbuf, size_t errbuf_size, newsi
     }
     *out = r;
     return 0;
-}
-
-void newsidx_reader_close(newsidx_reader *r) {
-    if (!r) return;
-    nx_snapshot_free(r->snap);
-    free(r);
 }
 
 const nx_snapshot *nx_reader_snapshot(const newsidx_reader *r) { return r->snap; }

@@ -166,6 +166,23 @@ bad:
                       s->col.path, off);
 }
 
+void nx_segment_close(nx_segment *s) {
+    if (!s) return;
+    nx_termdict_close(s->termdict);
+    nx_docstore_close(s->docstore);
+    nx_rfile *files[] = {&s->post, &s->pos, &s->dict, &s->norm, &s->col, &s->docs, &s->del};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) nx_rfile_close(files[i]);
+    free(s->zero_norms);
+    free(s->id_offs);
+    free(s->id_mem);
+    free((void *)s->id_region);
+    free(s->dict_mem);
+    free(s->id_perm);
+    free(s->id_perm_hash);
+    pthread_mutex_destroy(&s->id_perm_lock);
+    free(s);
+}
+
 int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *err,
                     nx_segment **out) {
     *out = NULL;
@@ -258,28 +275,6 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
     }
     *out = s;
     return 0;
-}
-
-void nx_segment_close(nx_segment *s) {
-    if (!s) return;
-    nx_termdict_close(s->termdict);
-    nx_docstore_close(s->docstore);
-    nx_rfile_close(&s->post);
-    nx_rfile_close(&s->pos);
-    nx_rfile_close(&s->dict);
-    nx_rfile_close(&s->norm);
-    nx_rfile_close(&s->col);
-    nx_rfile_close(&s->docs);
-    nx_rfile_close(&s->del);
-    free(s->zero_norms);
-    free(s->id_offs);
-    free(s->id_mem);
-    free((void *)s->id_region);
-    free(s->dict_mem);
-    free(s->id_perm);
-    free(s->id_perm_hash);
-    pthread_mutex_destroy(&s->id_perm_lock);
-    free(s);
 }
 
 void nx_segment_release_pages(const nx_segment *s) {
@@ -644,8 +639,8 @@ static int load_block(nx_postings *it) {
         if (c->block > 0 && it->docs[0] <= c->prev_last) return -1;
         /* every step adds gap + 1 >= 1, so the ids increase unless the sum
          * wraps: they do exactly when the 64-bit sum of the steps lands on
-         * the last id (a branch-free loop, where a compare per id was a
-         * tenth of decoding) */
+         * the last id (a branch-free loop: a compare per id cost much of
+         * the decoding, bench/README.md, "History of measured choices") */
         uint64_t steps = 0;
         for (int i = 1; i < NX_BLOCK; i++) steps += (uint64_t)gaps[i] + 1;
         if ((uint64_t)it->docs[0] + steps != it->docs[NX_BLOCK - 1]) return -1;
