@@ -107,7 +107,8 @@ static int merge_docs(merge_state *ms, uint32_t total, bool store) {
         if (store) NX_FORWARD(nx_segment_stored(s, d, &ms->scratch, ms->err, &fields, &nf));
         /* per-doc text sizes are not kept: the input's average */
         uint32_t text_bytes = (uint32_t)(s->raw_text_bytes / NX_MAX(s->doc_count, 1));
-        NX_FORWARD(nx_segbuild_doc(ms->b, date, id, id_len, sname, src_len, text_bytes, fields, nf));
+        NX_FORWARD(
+            nx_segbuild_doc(ms->b, date, id, id_len, sname, src_len, text_bytes, fields, nf));
     }
     return 0;
 }
@@ -143,8 +144,9 @@ static int gather_input(merge_state *ms, uint32_t i, const uint8_t *key) {
     nx_postings p;
     if (nx_segment_term_value(in, key[0], ms->terms[i].value, ms->terms[i].value_len, &ti) ||
         nx_postings_open(&p, in, &ti, true))
-        return nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT, "%s: corrupt postings of a term at byte %llu",
-                          in->post.path, (unsigned long long)ti.postings_off);
+        return nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT,
+                          "%s: corrupt postings of a term at byte %llu", in->post.path,
+                          (unsigned long long)ti.postings_off);
     int rc = 0;
     for (uint32_t d = nx_postings_doc(&p); d != NX_NO_DOC && rc == 0; d = nx_postings_next(&p)) {
         if (ms->map[i][d] == UINT32_MAX) continue;

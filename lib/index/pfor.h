@@ -28,14 +28,21 @@ static inline size_t nx_pfor_size(const uint8_t *p) {
 }
 
 /* Decoders: each reads inside [p, end) only and returns the byte after
- * what it read, or NULL when the bytes are damaged or do not fit. */
+ * what it read, or NULL when the bytes are damaged or do not fit. They are
+ * static but not declared inline, so the compiler inlines them as it would
+ * a function of the including file: the common path into the query loops,
+ * the rare exception patching out of line; `inline` made it inline the
+ * patching too, which measured slower (bench/README.md, "History of
+ * measured choices"). */
+#define NX_PFOR_DECODER __attribute__((unused))
 
 /* Patches the exception list at p (FORMAT.md, "Packed blocks": u8 e, then
  * n_exc fields of 7 + e bits, index | high part << 7) into the n values of
  * out, whose low b bits are unpacked; returns the byte after the list, or
  * NULL when it is damaged or does not fit in [p, end). */
-static inline const uint8_t *nx_pfor_patch(const uint8_t *p, const uint8_t *end, unsigned b,
-                                           unsigned n_exc, uint32_t n, uint32_t *out) {
+static NX_PFOR_DECODER const uint8_t *nx_pfor_patch(const uint8_t *p, const uint8_t *end,
+                                                    unsigned b, unsigned n_exc, uint32_t n,
+                                                    uint32_t *out) {
     if (n_exc == 0) return p;
     if (p >= end) return NULL;
     unsigned e = *p++, w = 7 + e;
@@ -78,7 +85,8 @@ static inline const uint8_t *nx_pfor_patch(const uint8_t *p, const uint8_t *end,
 
 /* Decodes a PFOR block (FORMAT.md, "Packed blocks") into out; returns the
  * byte after it, or NULL when it does not fit in [p, end). */
-static inline const uint8_t *nx_pfor_decode(const uint8_t *p, const uint8_t *end, uint32_t *out) {
+static NX_PFOR_DECODER const uint8_t *nx_pfor_decode(const uint8_t *p, const uint8_t *end,
+                                                     uint32_t *out) {
     if (end - p < 2 || p[0] > 32) return NULL;
     unsigned b = p[0], n_exc = p[1];
     if ((size_t)(end - p) < 2 + nx_pack_bytes(b) || n_exc > NX_BLOCK) return NULL;
@@ -88,8 +96,8 @@ static inline const uint8_t *nx_pfor_decode(const uint8_t *p, const uint8_t *end
 }
 
 /* Decodes a packed tail of n values (FORMAT.md, "Packed tails"). */
-static inline const uint8_t *nx_pfor_decode_tail(const uint8_t *p, const uint8_t *end,
-                                                 uint32_t n, uint32_t *out) {
+static NX_PFOR_DECODER const uint8_t *nx_pfor_decode_tail(const uint8_t *p, const uint8_t *end,
+                                                          uint32_t n, uint32_t *out) {
     if (end - p < 2 || p[0] > 32) return NULL;
     unsigned b = p[0], n_exc = p[1];
     size_t bytes = ((size_t)n * b + 7) / 8;
@@ -110,7 +118,7 @@ static inline const uint8_t *nx_pfor_decode_tail(const uint8_t *p, const uint8_t
 }
 
 /* Skips a PFOR block without unpacking it; NULL when it does not fit. */
-static inline const uint8_t *nx_pfor_skip(const uint8_t *p, const uint8_t *end) {
+static NX_PFOR_DECODER const uint8_t *nx_pfor_skip(const uint8_t *p, const uint8_t *end) {
     if (end - p < 2 || p[0] > 32 || (size_t)(end - p) < 2 + nx_pack_bytes(p[0])) return NULL;
     unsigned n_exc = p[1];
     p += 2 + nx_pack_bytes(p[0]);

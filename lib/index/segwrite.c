@@ -306,7 +306,8 @@ static int put_positions(nx_segbuild *b, uint32_t n, uint64_t cf, const uint32_t
     uint32_t tail_n = (uint32_t)(cf % NX_BLOCK);
     const uint32_t *d = b->deltas;
     int rc = 0;
-    for (uint64_t k = 0; k < full_blocks && rc == 0; k++, d += NX_BLOCK) rc = nx_pfor_encode(pos, d);
+    for (uint64_t k = 0; k < full_blocks && rc == 0; k++, d += NX_BLOCK)
+        rc = nx_pfor_encode(pos, d);
     if (rc == 0 && tail_n >= NX_TAIL_PACK_MIN) {
         rc = nx_pfor_encode_tail(pos, d, tail_n);
     } else {
@@ -504,7 +505,8 @@ static int cmp_pair(const void *a, const void *b) {
 
 int nx_segbuild_entries(nx_segbuild *b, int field, const uint8_t *term, size_t len,
                         nx_term_entries *t) {
-    if (t->sorted) return nx_segbuild_term(b, field, term, len, (uint32_t)t->n, t->docs, t->freqs, t->pos);
+    if (t->sorted)
+        return nx_segbuild_term(b, field, term, len, (uint32_t)t->n, t->docs, t->freqs, t->pos);
     /* A date order reordered the docs: sort (doc, entry) pairs and gather
      * freqs and positions behind them. */
     uint32_t *pairs = t->pairs;
@@ -677,7 +679,8 @@ static int put_ids_frame(nx_buf *c, const nx_buf *fc) {
     size_t zb = ZSTD_compressBound(fc->len) + 4;
     size_t at = c->len;
     NX_FORWARD(nx_buf_reserve(c, 4 + zb));
-    size_t zn = small_zstd(c->data + at + 4, zb, fc->data ? fc->data : (const uint8_t *)"", fc->len);
+    const uint8_t *ids = fc->data ? fc->data : (const uint8_t *)"";
+    size_t zn = small_zstd(c->data + at + 4, zb, ids, fc->len);
     if (ZSTD_isError(zn) || zn > UINT32_MAX) return 1;
     nx_store_u32le(c->data + at, (uint32_t)zn);
     c->len = at + 4 + zn;
