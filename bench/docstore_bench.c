@@ -1,5 +1,5 @@
 /* docstore_bench — doc store size and speed on real corpora, for choosing
- * the defaults (docs/FORMAT.md ("Building blocks"), "Doc store: measurements").
+ * the defaults (bench/README.md, "History of measured choices", "Doc store").
  *
  *   build/bench/docstore_bench [--levels 3,9,19] [--blocks 16,32,64]
  *       [--dicts 0,100] [--train KB] [--chunk KB] [--fetches N] FILE.jsonl[.zst]...

@@ -10,14 +10,15 @@
  * Why interleaved (as SIMD-BP128 and Lucene's ForUtil): the four lanes of a
  * step use the same shift and mask, so one SSE2 instruction decodes four
  * values; the plain sequential bit stream needs a different shift per value
- * and stays scalar. Measured 3-4x faster to unpack (docs/FORMAT.md ("Building blocks")).
+ * and stays scalar (unpack speed: bench/README.md, "History of measured
+ * choices").
  *
  * Speed: the generic loop below is instantiated once per width with a
  * compile-time constant `bits` (a switch picks the instance), so every
  * shift, mask and word index is a constant and the 32-value inner loop is
  * fully unrolled into straight-line loads/shifts/ors. bench/codec_bench.c
  * measures it; the figures and gcc's vectorization report are in
- * docs/FORMAT.md ("Building blocks"). */
+ * bench/README.md ("History of measured choices"). */
 #include "codec.h"
 
 #include <string.h>

@@ -414,7 +414,8 @@ static int end_training(nx_docstore_writer *w, bool final) {
             /* No more hash slots than window positions (level 9 for
              * 128 + 320 KiB asks 2^20 for a 2^19 window): the CDict's
              * tables are copied into the context for every block, and the
-             * smaller table wrote 8-12% faster for 0.2-0.3% more bytes. */
+             * smaller table writes faster for a few more bytes
+             * (bench/README.md, "History of measured choices"). */
             if (cp.hashLog > cp.windowLog) cp.hashLog = cp.windowLog;
             w->dict_cp = cp;
             cdict = ZSTD_createCDict_advanced(dict, dlen, ZSTD_dlm_byCopy, ZSTD_dct_auto, cp,
@@ -422,8 +423,7 @@ static int end_training(nx_docstore_writer *w, bool final) {
             if (!cdict) rc = NEWSIDX_ERR_NOMEM;
         }
         /* The dictionary is stored zstd-compressed: it is mostly text and
-         * shrinks to ~40% (102,400 -> 42,624 bytes on 20 Newsgroups), which
-         * matters for small segments. */
+         * shrinks to less than half, which matters for small segments. */
         size_t stored = 0;
         if (rc == 0 && cdict) rc = compress_into(w, NULL, dict, dlen, &stored);
         if (rc == 0 && cdict && final) {
@@ -544,6 +544,13 @@ static uint32_t block_raw(const nx_docstore *s, uint64_t b) {
     return nx_load_u32le(s->index + DS_INDEX_ENTRY * b + 12);
 }
 
+void nx_docstore_close(nx_docstore *s) {
+    if (!s) return;
+    ZSTD_freeDDict(s->ddict);
+    free(s->names);
+    free(s);
+}
+
 int nx_docstore_open(const uint8_t *data, size_t len, nx_err *err, nx_docstore **out) {
     *out = NULL;
     if (len < DS_HEADER_BYTES + DS_TRAILER_BYTES) return corrupt(err, "too short", len);
@@ -644,13 +651,6 @@ int nx_docstore_open(const uint8_t *data, size_t len, nx_err *err, nx_docstore *
     }
     *out = s;
     return 0;
-}
-
-void nx_docstore_close(nx_docstore *s) {
-    if (!s) return;
-    ZSTD_freeDDict(s->ddict);
-    free(s->names);
-    free(s);
 }
 
 uint32_t nx_docstore_count(const nx_docstore *s) { return s->n_docs; }

@@ -27,7 +27,7 @@ enum {
  * dictionary value ("pulsing"): no offsets, no bytes in .post/.pos. */
 #define NX_PULSE_MAX_DF 16
 #define NX_PULSE_MAX_CF 64
-/* Tails (the last df % 128 docs, the last cf % 128 positions) of at least
+/* Tails (the last df % NX_BLOCK docs, the last cf % NX_BLOCK positions) of at least
  * this many values are bit-packed (PFOR); shorter ones are varints. */
 #define NX_TAIL_PACK_MIN 8
 /* Segment limits (documented in FORMAT.md). */
@@ -42,10 +42,9 @@ enum {
 #define NX_DEL_MAGIC 0x4c44584eu /* "NXDL" */
 #define NX_DICTZ_MAGIC 0x5a44584eu /* "NXDZ" */
 /* zstd level of the dictionary file and the id column (read once, at
- * open). 1: on BBC level 5 was ~14% of indexing's instructions and level 3
- * ~6%; level 1 costs ~3%, for 4-6% more dictionary bytes than level 3:
- * 1.1-1.3% of a whole bench-model index of BBC or 20 Newsgroups, where the
- * dictionary is a fifth of the index; 0.07% at 1M articles. */
+ * open): level 1, because higher levels cost far more indexing time than
+ * the few dictionary bytes they save (figures: bench/README.md, "History
+ * of measured choices"). */
 #define NX_SMALL_ZSTD_LEVEL 1
 /* Largest inflated dictionary or id column a segment may hold (4 GiB). */
 #define NX_MAX_INFLATED_BYTES ((uint64_t)1 << 32)
@@ -115,9 +114,6 @@ void nx_segment_sizes(const nx_segment *s, newsidx_stats *st);
 /* Parses a dictionary value of field into *ti. 0 or CORRUPT. */
 int nx_segment_term_value(const nx_segment *s, int field, const uint8_t *value, size_t len,
                           nx_term_info *ti);
-/* Full verification of one segment (checksums and invariants). Returns the
- * number of problems reported through fn. */
-uint64_t nx_segment_check(const nx_segment *s, newsidx_check_fn fn, void *ctx);
 
 /* ---- segment builder: flush and merge both write segments with it ------ */
 typedef struct nx_segbuild nx_segbuild;
@@ -140,6 +136,35 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
  * increasing; positions: sum(freqs) values, per doc increasing. */
 int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
                      const uint32_t *docs, const uint32_t *freqs, const uint32_t *positions);
+/* One term's postings gathered in any doc order (flush: from the RAM
+ * buffer's stream; merge: from several segments): entry k is doc docs[k]
+ * with freqs[k] positions at pos[starts[k] ..]. Grow-only scratch, reused
+ * for every term: zero-initialize, empty with n = n_pos = 0, sorted = true. */
+typedef struct nx_term_entries {
+    uint32_t *docs, *freqs, *starts;
+    size_t n, cap;
+    uint32_t *pos;
+    size_t n_pos, pos_cap;
+    bool sorted;              /* docs were pushed in increasing order */
+    uint32_t *pairs;          /* scratch of the sort: (doc, entry) */
+    uint32_t *sorted_docs, *sorted_freqs, *sorted_pos;
+} nx_term_entries;
+/* Room for n entries and n_pos positions. 0 or NOMEM. */
+int nx_term_entries_reserve(nx_term_entries *t, size_t n, size_t n_pos);
+void nx_term_entries_free(nx_term_entries *t);
+/* Appends an entry (capacity reserved) whose positions are
+ * pos[start .. start + freq). */
+static inline void nx_term_entries_push(nx_term_entries *t, uint32_t doc, uint32_t freq,
+                                        size_t start) {
+    if (t->n > 0 && doc < t->docs[t->n - 1]) t->sorted = false;
+    t->docs[t->n] = doc;
+    t->freqs[t->n] = freq;
+    t->starts[t->n] = (uint32_t)start;
+    t->n++;
+}
+/* nx_segbuild_term over the entries, sorted by doc first when needed. */
+int nx_segbuild_entries(nx_segbuild *b, int field, const uint8_t *term, size_t len,
+                        nx_term_entries *t);
 int nx_segbuild_finish(nx_segbuild *b); /* writes and fsyncs every file; frees b */
 void nx_segbuild_abort(nx_segbuild *b); /* removes the files; frees b; NULL ok */
 
@@ -178,11 +203,10 @@ void nx_snapshot_free(nx_snapshot *s);
 int nx_tombstone_write(const char *dir, uint32_t seg_no, uint32_t gen, const uint8_t *bits,
                        uint32_t doc_count, bool sync, nx_err *err);
 
-/* Serialized stored-fields record used in the RAM buffer:
- * varint n, then n x (varint name_len, name, varint value_len, value). */
-int nx_fields_serialize(nx_buf *out, const newsidx_field *fields, size_t n);
-/* Parses a record into fields (pointing into rec) using scratch as the
- * array store. Returns 0 or CORRUPT. */
+/* Parses a stored-fields record of the RAM buffer (varint n, then n x
+ * (varint name_len, name, varint value_len, value); written by the writer's
+ * newsidx_writer_add) into fields pointing into rec, using scratch as the
+ * array store. Returns 0, NOMEM or CORRUPT. */
 int nx_fields_parse(const uint8_t *rec, size_t len, nx_buf *scratch,
                     const newsidx_field **fields, size_t *n);
 

@@ -1,253 +1,317 @@
-/* index/merge — merges segments into one: live docs only, in date order
- * (a k-way merge by date, ties by input order then doc id), terms walked
- * in dictionary order across the inputs so memory holds one term's
- * postings at a time. Writes through segwrite.c (docs/FORMAT.md). */
-#include "index/index_internal.h"
+/* index/merge — the writer's merge policy, and merging segments into one:
+ * live docs only, in date order (a k-way merge by date, ties by input
+ * order then doc id), terms walked in dictionary order across the inputs
+ * so memory holds one term's postings at a time. Writes through
+ * segwrite.c (docs/FORMAT.md, "Merge policy"). */
+#include "index/writer_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int nx_merge(const char *dir, uint32_t seg_no, nx_segment *const *in, const uint8_t *const *del,
-             uint32_t n_in, const nx_segbuild_opts *o, nx_err *err);
+/* Segments merged at once at the most. */
+#define MERGE_MAX 256
 
 static bool live(const uint8_t *del, uint32_t doc) {
     return !del || !(del[doc >> 3] & (1u << (doc & 7)));
 }
 
-typedef struct merge_term_src {
-    nx_termdict_iter it;
-    int valid;
-} merge_term_src;
+/* One merge: its inputs, the doc maps and the cursors over the inputs. */
+typedef struct merge_state {
+    nx_segment *const *in;
+    const uint8_t *const *del; /* per input: deletion bitmap or NULL */
+    uint32_t n_in;
+    nx_err *err;
+    uint32_t **map;            /* per input: old doc -> new doc, UINT32_MAX: dropped */
+    uint32_t *head;            /* per input: next doc of the date merge */
+    nx_termdict_iter *terms;   /* per input: dictionary cursor */
+    int *valid;                /* per input: 1 while its cursor is on a term */
+    nx_docstore_scratch scratch;
+    nx_term_entries entries;   /* the term being merged */
+    nx_segbuild *b;
+} merge_state;
 
-static int cmp_pair(const void *a, const void *b) {
-    const uint32_t *x = a, *y = b;
-    return (x[0] > y[0]) - (x[0] < y[0]);
+static void merge_free(merge_state *ms) {
+    nx_segbuild_abort(ms->b);
+    nx_docstore_scratch_free(&ms->scratch);
+    if (ms->map)
+        for (uint32_t i = 0; i < ms->n_in; i++) free(ms->map[i]);
+    free(ms->map);
+    free(ms->head);
+    free(ms->terms);
+    free(ms->valid);
+    nx_term_entries_free(&ms->entries);
 }
 
-int nx_merge(const char *dir, uint32_t seg_no, nx_segment *const *in, const uint8_t *const *del,
-             uint32_t n_in, const nx_segbuild_opts *o, nx_err *err) {
-    int rc = 0;
-    uint32_t **map = calloc(n_in, sizeof *map);
-    uint32_t *head = calloc(n_in, sizeof *head);
-    merge_term_src *src = calloc(n_in, sizeof *src);
-    nx_docstore_scratch scratch;
-    nx_docstore_scratch_init(&scratch);
-    nx_segbuild *b = NULL;
-    uint32_t *docs = NULL, *freqs = NULL, *pairs = NULL, *pos = NULL, *pos2 = NULL, *starts = NULL,
-             *ofreqs = NULL;
-    size_t cap = 0, pos_cap = 0;
-    if (!map || !head || !src) {
-        rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    uint64_t total = 0;
-    bool store = o->store_fields;
-    for (uint32_t i = 0; i < n_in; i++) {
-        uint32_t n = nx_segment_doc_count(in[i]);
-        map[i] = malloc(sizeof(uint32_t) * (n + 1u));
-        if (!map[i]) {
-            rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
-            goto done;
-        }
+/* Allocates the maps and cursors; *total gets the number of live docs and
+ * *store whether every input stores fields. */
+static int merge_init(merge_state *ms, uint64_t *total, bool *store) {
+    ms->map = calloc(ms->n_in, sizeof *ms->map);
+    ms->head = calloc(ms->n_in, sizeof *ms->head);
+    ms->terms = calloc(ms->n_in, sizeof *ms->terms);
+    ms->valid = calloc(ms->n_in, sizeof *ms->valid);
+    if (!ms->map || !ms->head || !ms->terms || !ms->valid)
+        return nx_err_set(ms->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    *total = 0;
+    for (uint32_t i = 0; i < ms->n_in; i++) {
+        uint32_t n = nx_segment_doc_count(ms->in[i]);
+        ms->map[i] = malloc(sizeof(uint32_t) * (n + 1u));
+        if (!ms->map[i]) return nx_err_set(ms->err, NEWSIDX_ERR_NOMEM, "out of memory");
         for (uint32_t d = 0; d < n; d++) {
-            map[i][d] = UINT32_MAX;
-            total += live(del[i], d);
+            ms->map[i][d] = UINT32_MAX;
+            *total += live(ms->del[i], d);
         }
-        if (!in[i]->docstore) store = false;
+        if (!ms->in[i]->docstore) *store = false;
     }
-    if (total > NX_MAX_SEGMENT_DOCS) {
-        rc = nx_err_set(err, NEWSIDX_ERR_LIMIT, "merged segment would hold %llu docs",
-                        (unsigned long long)total);
-        goto done;
+    if (*total > NX_MAX_SEGMENT_DOCS)
+        return nx_err_set(ms->err, NEWSIDX_ERR_LIMIT, "merged segment would hold %llu docs",
+                          (unsigned long long)*total);
+    return 0;
+}
+
+/* The input whose next live doc is the oldest (the first input on a tie);
+ * its date in *date. */
+static uint32_t oldest_head(merge_state *ms, int64_t *date) {
+    int best = -1;
+    for (uint32_t i = 0; i < ms->n_in; i++) {
+        uint32_t n = nx_segment_doc_count(ms->in[i]);
+        while (ms->head[i] < n && !live(ms->del[i], ms->head[i])) ms->head[i]++;
+        if (ms->head[i] >= n) continue;
+        int64_t dt = nx_segment_date(ms->in[i], ms->head[i]);
+        if (best < 0 || dt < *date) {
+            best = (int)i;
+            *date = dt;
+        }
     }
-    nx_segbuild_opts so = *o;
-    so.store_fields = store;
-    rc = nx_segbuild_create(dir, seg_no, (uint32_t)total, &so, err, &b);
-    if (rc) goto done;
-    /* Doc order: k-way merge by date; each input is already date-sorted. */
+    return (uint32_t)best;
+}
+
+/* Adds the total live docs to the new segment in date order: norms,
+ * columns, stored fields; fills the doc maps. */
+static int merge_docs(merge_state *ms, uint32_t total, bool store) {
     uint8_t *norms[NX_N_FIELDS];
-    for (int f = 0; f < NX_N_FIELDS; f++) norms[f] = nx_segbuild_norms(b, f);
-    for (uint32_t nd = 0; nd < total && rc == 0; nd++) {
-        int best = -1;
-        int64_t best_date = 0;
-        for (uint32_t i = 0; i < n_in; i++) {
-            uint32_t n = nx_segment_doc_count(in[i]);
-            while (head[i] < n && !live(del[i], head[i])) head[i]++;
-            if (head[i] >= n) continue;
-            int64_t dt = nx_segment_date(in[i], head[i]);
-            if (best < 0 || dt < best_date) {
-                best = (int)i;
-                best_date = dt;
-            }
-        }
-        nx_segment *s = in[best];
-        uint32_t d = head[best]++;
+    for (int f = 0; f < NX_N_FIELDS; f++) norms[f] = nx_segbuild_norms(ms->b, f);
+    for (uint32_t nd = 0; nd < total; nd++) {
+        int64_t date = 0;
+        uint32_t best = oldest_head(ms, &date);
+        nx_segment *s = ms->in[best];
+        uint32_t d = ms->head[best]++;
         if ((nd & 8191) == 8191)
-            for (uint32_t i = 0; i < n_in; i++) nx_segment_release_pages(in[i]);
-        map[best][d] = nd;
+            for (uint32_t i = 0; i < ms->n_in; i++) nx_segment_release_pages(ms->in[i]);
+        ms->map[best][d] = nd;
         for (int f = 0; f < NX_N_FIELDS; f++) norms[f][nd] = nx_segment_norms(s, f)[d];
         size_t id_len, src_len;
         const char *id = nx_segment_id(s, d, &id_len);
         const char *sname = nx_segment_source_name(s, nx_segment_source_ord(s, d), &src_len);
         const newsidx_field *fields = NULL;
         size_t nf = 0;
-        if (store) rc = nx_segment_stored(s, d, &scratch, err, &fields, &nf);
-        if (rc == 0)
-            rc = nx_segbuild_doc(b, best_date, id, id_len, sname, src_len,
-                                 /* per-doc sizes are not kept: the average */
-                                 (uint32_t)(s->raw_text_bytes / NX_MAX(s->doc_count, 1)), fields,
-                                 nf);
+        if (store) NX_FORWARD(nx_segment_stored(s, d, &ms->scratch, ms->err, &fields, &nf));
+        /* per-doc text sizes are not kept: the input's average */
+        uint32_t text_bytes = (uint32_t)(s->raw_text_bytes / NX_MAX(s->doc_count, 1));
+        NX_FORWARD(
+            nx_segbuild_doc(ms->b, date, id, id_len, sname, src_len, text_bytes, fields, nf));
     }
-    if (rc) goto done;
-    /* Terms: merge the sorted dictionaries. */
-    for (uint32_t i = 0; i < n_in; i++) {
-        src[i].valid = nx_termdict_seek(in[i]->termdict, NULL, 0, &src[i].it);
-        if (src[i].valid < 0) {
-            rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: corrupt dictionary", in[i]->dict.path);
-            goto done;
+    return 0;
+}
+
+/* true when input i's cursor is on the term key. */
+static bool on_term(const merge_state *ms, uint32_t i, const uint8_t *key, size_t len) {
+    return ms->valid[i] == 1 && ms->terms[i].term_len == len &&
+           memcmp(ms->terms[i].term, key, len) == 0;
+}
+
+/* The input whose cursor is on the smallest term, or -1 when all ended. */
+static int smallest_term(const merge_state *ms) {
+    int first = -1;
+    for (uint32_t i = 0; i < ms->n_in; i++) {
+        if (ms->valid[i] != 1) continue;
+        if (first < 0) {
+            first = (int)i;
+            continue;
+        }
+        const nx_termdict_iter *a = &ms->terms[i], *c = &ms->terms[first];
+        int cmp = memcmp(a->term, c->term, NX_MIN(a->term_len, c->term_len));
+        if (cmp < 0 || (cmp == 0 && a->term_len < c->term_len)) first = (int)i;
+    }
+    return first;
+}
+
+/* Appends input i's postings of the term under its cursor (key[0] is the
+ * field) to ms->entries, live docs only, with their new ids. */
+static int gather_input(merge_state *ms, uint32_t i, const uint8_t *key) {
+    nx_segment *in = ms->in[i];
+    nx_term_entries *te = &ms->entries;
+    nx_term_info ti;
+    nx_postings p;
+    if (nx_segment_term_value(in, key[0], ms->terms[i].value, ms->terms[i].value_len, &ti) ||
+        nx_postings_open(&p, in, &ti, true))
+        return nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT,
+                          "%s: corrupt postings of a term at byte %llu", in->post.path,
+                          (unsigned long long)ti.postings_off);
+    int rc = 0;
+    for (uint32_t d = nx_postings_doc(&p); d != NX_NO_DOC && rc == 0; d = nx_postings_next(&p)) {
+        if (ms->map[i][d] == UINT32_MAX) continue;
+        const uint32_t *pp;
+        int f = nx_postings_positions(&p, &pp);
+        if (f < 0) {
+            rc = nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT, "%s: corrupt positions", in->pos.path);
+        } else if (nx_term_entries_reserve(te, te->n + 1, te->n_pos + (size_t)f)) {
+            rc = nx_err_set(ms->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        } else {
+            nx_term_entries_push(te, ms->map[i][d], (uint32_t)f, te->n_pos);
+            memcpy(te->pos + te->n_pos, pp, sizeof(uint32_t) * (size_t)f);
+            te->n_pos += (size_t)f;
         }
     }
-    uint64_t n_terms_done = 0;
-    for (;;) {
-        int first = -1;
-        for (uint32_t i = 0; i < n_in; i++) {
-            if (src[i].valid != 1) continue;
-            if (first < 0) {
-                first = (int)i;
-                continue;
-            }
-            const nx_termdict_iter *a = &src[i].it, *c = &src[first].it;
-            size_t n = NX_MIN(a->term_len, c->term_len);
-            int cmp = memcmp(a->term, c->term, n);
-            if (cmp < 0 || (cmp == 0 && a->term_len < c->term_len)) first = (int)i;
-        }
-        if (first < 0) break;
-        if ((++n_terms_done & 4095) == 0)
-            for (uint32_t i = 0; i < n_in; i++) nx_segment_release_pages(in[i]);
-        uint8_t key[256];
-        size_t key_len = src[first].it.term_len;
-        memcpy(key, src[first].it.term, key_len);
-        size_t n = 0, np = 0;
-        bool sorted = true;
-        uint32_t prev = 0;
-        for (uint32_t i = 0; i < n_in && rc == 0; i++) {
-            if (src[i].valid != 1 || src[i].it.term_len != key_len ||
-                memcmp(src[i].it.term, key, key_len) != 0)
-                continue;
-            nx_term_info ti;
-            nx_postings p;
-            if (nx_segment_term_value(in[i], key[0], src[i].it.value, src[i].it.value_len, &ti) ||
-                nx_postings_open(&p, in[i], &ti, true)) {
-                rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: corrupt postings of a term at byte %llu",
-                                in[i]->post.path, (unsigned long long)ti.postings_off);
-                break;
-            }
-            for (uint32_t d = nx_postings_doc(&p); d != NX_NO_DOC; d = nx_postings_next(&p)) {
-                if (map[i][d] == UINT32_MAX) continue;
-                const uint32_t *pp;
-                int f = nx_postings_positions(&p, &pp);
-                if (f < 0) {
-                    rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: corrupt positions",
-                                    in[i]->pos.path);
-                    break;
-                }
-                if (n + 1 > cap) {
-                    size_t c = NX_MAX(n + 1, cap * 2);
-                    uint32_t *a1 = realloc(docs, c * 4), *a2 = a1 ? realloc(freqs, c * 4) : NULL;
-                    if (a1) docs = a1;
-                    if (a2) freqs = a2;
-                    uint32_t *a3 = a2 ? realloc(pairs, c * 8) : NULL;
-                    if (a3) pairs = a3;
-                    uint32_t *a4 = a3 ? realloc(starts, c * 4) : NULL;
-                    if (a4) starts = a4;
-                    uint32_t *a5 = a4 ? realloc(ofreqs, c * 4) : NULL;
-                    if (a5) ofreqs = a5;
-                    if (!a5) {
-                        rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
-                        break;
-                    }
-                    cap = c;
-                }
-                if (np + (size_t)f > pos_cap) {
-                    size_t c = NX_MAX(np + (size_t)f, pos_cap * 2);
-                    uint32_t *a1 = realloc(pos, c * 4), *a2 = a1 ? realloc(pos2, c * 4) : NULL;
-                    if (a1) pos = a1;
-                    if (a2) pos2 = a2;
-                    if (!a2) {
-                        rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
-                        break;
-                    }
-                    pos_cap = c;
-                }
-                uint32_t nd = map[i][d];
-                if (n > 0 && nd < prev) sorted = false;
-                prev = nd;
-                docs[n] = nd;
-                freqs[n] = (uint32_t)f;
-                starts[n] = (uint32_t)np;
-                memcpy(pos + np, pp, sizeof(uint32_t) * (size_t)f);
-                np += (size_t)f;
-                n++;
-            }
-            nx_postings_close(&p);
-        }
-        if (rc) break;
-        if (n > 0) {
-            const uint32_t *pout = pos;
-            if (!sorted) {
-                for (size_t i = 0; i < n; i++) {
-                    pairs[2 * i] = docs[i];
-                    pairs[2 * i + 1] = (uint32_t)i;
-                }
-                qsort(pairs, n, 8, cmp_pair);
-                size_t q = 0;
-                /* reuse docs for the sorted ids, and pos2 for positions;
-                 * freqs are gathered through starts (old order) */
-                uint32_t *of = ofreqs;
-                for (size_t i = 0; i < n; i++) {
-                    uint32_t e = pairs[2 * i + 1];
-                    of[i] = freqs[e];
-                    memcpy(pos2 + q, pos + starts[e], sizeof(uint32_t) * freqs[e]);
-                    q += freqs[e];
-                    docs[i] = pairs[2 * i];
-                }
-                memcpy(freqs, of, sizeof(uint32_t) * n);
-                pout = pos2;
-            }
-            rc = nx_segbuild_term(b, key[0], key + 1, key_len - 1, (uint32_t)n, docs, freqs, pout);
-            if (rc) break;
-        }
-        for (uint32_t i = 0; i < n_in; i++) {
-            if (src[i].valid != 1 || src[i].it.term_len != key_len ||
-                memcmp(src[i].it.term, key, key_len) != 0)
-                continue;
-            src[i].valid = nx_termdict_next(&src[i].it);
-            if (src[i].valid < 0) {
-                rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: corrupt dictionary",
-                                in[i]->dict.path);
-                break;
-            }
-        }
-        if (rc) break;
-    }
-    if (rc == 0) {
-        rc = nx_segbuild_finish(b);
-        b = NULL;
-    }
-done:
-    nx_segbuild_abort(b);
-    nx_docstore_scratch_free(&scratch);
-    if (map)
-        for (uint32_t i = 0; i < n_in; i++) free(map[i]);
-    free(map);
-    free(head);
-    free(src);
-    free(docs);
-    free(freqs);
-    free(pairs);
-    free(pos);
-    free(pos2);
-    free(starts);
-    free(ofreqs);
+    nx_postings_close(&p);
     return rc;
 }
+
+/* Merges one term: the postings of every input on it, then the cursors
+ * of those inputs move on. */
+static int merge_term(merge_state *ms, const uint8_t *key, size_t key_len) {
+    nx_term_entries *te = &ms->entries;
+    te->n = te->n_pos = 0;
+    te->sorted = true;
+    for (uint32_t i = 0; i < ms->n_in; i++)
+        if (on_term(ms, i, key, key_len)) NX_FORWARD(gather_input(ms, i, key));
+    if (te->n > 0) NX_FORWARD(nx_segbuild_entries(ms->b, key[0], key + 1, key_len - 1, te));
+    for (uint32_t i = 0; i < ms->n_in; i++) {
+        if (!on_term(ms, i, key, key_len)) continue;
+        ms->valid[i] = nx_termdict_next(&ms->terms[i]);
+        if (ms->valid[i] < 0)
+            return nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT, "%s: corrupt dictionary",
+                              ms->in[i]->dict.path);
+    }
+    return 0;
+}
+
+/* Merges the sorted dictionaries of the inputs, term by term. */
+static int merge_terms(merge_state *ms) {
+    for (uint32_t i = 0; i < ms->n_in; i++) {
+        ms->valid[i] = nx_termdict_seek(ms->in[i]->termdict, NULL, 0, &ms->terms[i]);
+        if (ms->valid[i] < 0)
+            return nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT, "%s: corrupt dictionary",
+                              ms->in[i]->dict.path);
+    }
+    for (uint64_t n_done = 1;; n_done++) {
+        int first = smallest_term(ms);
+        if (first < 0) return 0;
+        if ((n_done & 4095) == 0)
+            for (uint32_t i = 0; i < ms->n_in; i++) nx_segment_release_pages(ms->in[i]);
+        uint8_t key[256];
+        size_t key_len = ms->terms[first].term_len;
+        memcpy(key, ms->terms[first].term, key_len);
+        NX_FORWARD(merge_term(ms, key, key_len));
+    }
+}
+
+/* Merges the n_in segments in (del: their deletion bitmaps or NULL) into
+ * the new segment seg_no of dir. */
+static int merge_segments(const char *dir, uint32_t seg_no, nx_segment *const *in,
+                          const uint8_t *const *del, uint32_t n_in, const nx_segbuild_opts *o,
+                          nx_err *err) {
+    merge_state ms = {.in = in, .del = del, .n_in = n_in, .err = err};
+    nx_docstore_scratch_init(&ms.scratch);
+    uint64_t total = 0;
+    nx_segbuild_opts so = *o;
+    int rc = merge_init(&ms, &total, &so.store_fields);
+    if (rc == 0) rc = nx_segbuild_create(dir, seg_no, (uint32_t)total, &so, err, &ms.b);
+    if (rc == 0) rc = merge_docs(&ms, (uint32_t)total, so.store_fields);
+    if (rc == 0) rc = merge_terms(&ms);
+    if (rc == 0) {
+        rc = nx_segbuild_finish(ms.b);
+        ms.b = NULL;
+    }
+    merge_free(&ms);
+    return rc;
+}
+
+/* ---- the writer's merge policy ---------------------------------------------- */
+
+/* Tiered merge policy (FORMAT.md, "Merge policy"): a segment's tier is
+ * floor(log_F(live docs)) with F = merge_factor; when F segments share a
+ * tier they are merged into one (which lands in the next tier, and may
+ * cascade). Merging drops replaced articles and keeps date order. */
+static int tier_of(uint32_t live, uint32_t f) {
+    int t = 0;
+    uint64_t x = f;
+    while (x <= live) {
+        x *= f;
+        t++;
+    }
+    return t;
+}
+
+static uint32_t live_docs(const wseg *ws) { return ws->seg->doc_count - ws->n_del; }
+
+/* Merges the segments w->segs[idx[0..n)] into one new segment, which takes
+ * the first input's place. */
+static int merge_group(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
+    nx_segment *in[MERGE_MAX];
+    const uint8_t *del[MERGE_MAX];
+    for (uint32_t k = 0; k < n; k++) {
+        in[k] = w->segs[idx[k]].seg;
+        del[k] = w->segs[idx[k]].del;
+    }
+    uint32_t seg_no = w->next_seg_no++;
+    NX_FORWARD(merge_segments(w->dir, seg_no, in, del, n, &w->sb, &w->err));
+    nx_segment *seg;
+    NX_FORWARD(nx_segment_open(w->dir, seg_no, 0, &w->err, &seg));
+    for (uint32_t k = 0; k < n; k++) {
+        nx_segment_close(w->segs[idx[k]].seg);
+        free(w->segs[idx[k]].del);
+        w->segs[idx[k]].seg = NULL;
+    }
+    w->segs[idx[0]] = (wseg){.seg = seg};
+    uint32_t o = 0;
+    for (uint32_t j = 0; j < w->n_segs; j++)
+        if (w->segs[j].seg) w->segs[o++] = w->segs[j];
+    w->n_segs = o;
+    return 0;
+}
+
+/* Merges every segment with live articles into one (MERGE_MAX at a time). */
+static int merge_all(newsidx_writer *w) {
+    for (;;) {
+        uint32_t idx[MERGE_MAX], n = 0;
+        for (uint32_t j = 0; j < w->n_segs && n < MERGE_MAX; j++)
+            if (live_docs(&w->segs[j])) idx[n++] = j;
+        /* One segment without deletions is already optimal. */
+        if (n == 0 || (n == 1 && w->segs[idx[0]].n_del == 0)) return 0;
+        NX_FORWARD(merge_group(w, idx, n));
+        if (n == 1) return 0;
+    }
+}
+
+/* The tier of the first segment whose tier f segments share, or -1.
+ * Segments whose every doc was replaced take no part: the commit drops
+ * them. */
+static int full_tier(const newsidx_writer *w, uint32_t f) {
+    for (uint32_t i = 0; i < w->n_segs; i++) {
+        uint32_t li = live_docs(&w->segs[i]);
+        if (!li) continue;
+        int t = tier_of(li, f);
+        uint32_t same = 0;
+        for (uint32_t j = 0; j < w->n_segs; j++) {
+            uint32_t lj = live_docs(&w->segs[j]);
+            same += lj && tier_of(lj, f) == t;
+        }
+        if (same >= f) return t;
+    }
+    return -1;
+}
+
+static int maybe_merge(newsidx_writer *w) {
+    uint32_t f = w->opts.merge_factor;
+    for (int tier; (tier = full_tier(w, f)) >= 0;) {
+        uint32_t idx[MERGE_MAX], n = 0;
+        for (uint32_t j = 0; j < w->n_segs && n < f && n < MERGE_MAX; j++) {
+            uint32_t lj = live_docs(&w->segs[j]);
+            if (lj && tier_of(lj, f) == tier) idx[n++] = j;
+        }
+        NX_FORWARD(merge_group(w, idx, n));
+    }
+    return 0;
+}
+
+int nx_writer_merge(newsidx_writer *w) { return w->merge_all ? merge_all(w) : maybe_merge(w); }

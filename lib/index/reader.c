@@ -117,6 +117,13 @@ int nx_snapshot_open(const char *dir, nx_err *err, nx_snapshot **out) {
     return snapshot_newest(dir, NULL, err, out);
 }
 
+void newsidx_reader_close(newsidx_reader *r) {
+    if (!r) return;
+    nx_snapshot_free(r->snap);
+    free(r->dir);
+    free(r);
+}
+
 int newsidx_reader_open(const char *dir, char *errbuf, size_t errbuf_size, newsidx_reader **out) {
     nx_err err = {0};
     if (errbuf && errbuf_size) errbuf[0] = '\0';
@@ -167,13 +174,6 @@ int newsidx_reader_refresh(const newsidx_reader *r, char *errbuf, size_t errbuf_
     }
     *newer = n;
     return 0;
-}
-
-void newsidx_reader_close(newsidx_reader *r) {
-    if (!r) return;
-    nx_snapshot_free(r->snap);
-    free(r->dir);
-    free(r);
 }
 
 const nx_snapshot *nx_reader_snapshot(const newsidx_reader *r) { return r->snap; }

@@ -3,8 +3,8 @@
  * data, positions, stored fields. Byte layouts: docs/FORMAT.md ("Segment
  * files"); the writer is segwrite.c. Nothing here mutates shared state, so
  * a segment may be read by several threads at once. */
-#include "index/codec.h"
 #include "index/index_internal.h"
+#include "index/pfor.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -177,6 +177,31 @@ static int open_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, nx_
 
 void nx_segment_ref(nx_segment *s) { __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED); }
 
+void nx_segment_close(nx_segment *s) {
+    if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+    if (s->core) {
+        nx_rfile_close(&s->del);
+        pthread_mutex_destroy(&s->id_perm_lock);
+        nx_segment *core = s->core;
+        free(s);
+        nx_segment_close(core);
+        return;
+    }
+    nx_termdict_close(s->termdict);
+    nx_docstore_close(s->docstore);
+    nx_rfile *files[] = {&s->post, &s->pos, &s->dict, &s->norm, &s->col, &s->docs, &s->del};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) nx_rfile_close(files[i]);
+    free(s->zero_norms);
+    free(s->id_offs);
+    free(s->id_mem);
+    free((void *)s->id_region);
+    free(s->dict_mem);
+    free(s->id_perm);
+    free(s->id_perm_hash);
+    pthread_mutex_destroy(&s->id_perm_lock);
+    free(s);
+}
+
 int nx_segment_with_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, nx_err *err,
                                nx_segment **out) {
     *out = NULL;
@@ -276,36 +301,6 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
     return 0;
 }
 
-void nx_segment_close(nx_segment *s) {
-    if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
-    if (s->core) {
-        nx_rfile_close(&s->del);
-        pthread_mutex_destroy(&s->id_perm_lock);
-        nx_segment *core = s->core;
-        free(s);
-        nx_segment_close(core);
-        return;
-    }
-    nx_termdict_close(s->termdict);
-    nx_docstore_close(s->docstore);
-    nx_rfile_close(&s->post);
-    nx_rfile_close(&s->pos);
-    nx_rfile_close(&s->dict);
-    nx_rfile_close(&s->norm);
-    nx_rfile_close(&s->col);
-    nx_rfile_close(&s->docs);
-    nx_rfile_close(&s->del);
-    free(s->zero_norms);
-    free(s->id_offs);
-    free(s->id_mem);
-    free((void *)s->id_region);
-    free(s->dict_mem);
-    free(s->id_perm);
-    free(s->id_perm_hash);
-    pthread_mutex_destroy(&s->id_perm_lock);
-    free(s);
-}
-
 void nx_segment_release_pages(const nx_segment *s) {
     const nx_rfile *f[] = {&s->post, &s->pos, &s->docs, &s->norm, &s->col, &s->dict};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
@@ -337,7 +332,6 @@ bool nx_segment_is_live(const nx_segment *s, uint32_t doc) {
     return !s->deleted || !(s->deleted[doc >> 3] & (1u << (doc & 7)));
 }
 
-uint32_t nx_segment_field_docs(const nx_segment *s, int field) { return s->field_docs[field]; }
 uint64_t nx_segment_field_tokens(const nx_segment *s, int field) { return s->field_tokens[field]; }
 const uint8_t *nx_segment_norms(const nx_segment *s, int field) {
     return s->norms[field];
@@ -623,85 +617,6 @@ static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
     return 0;
 }
 
-/* Patches the exception list at p (FORMAT.md, "Packed blocks": u8 e, then
- * n_exc fields of 7 + e bits, index | high part << 7) into the n values of
- * out, whose low b bits are unpacked; returns the byte after the list, or
- * NULL when it is damaged or does not fit in [p, end). */
-static const uint8_t *patch_exceptions(const uint8_t *p, const uint8_t *end, unsigned b,
-                                       unsigned n_exc, uint32_t n, uint32_t *out) {
-    if (n_exc == 0) return p;
-    if (p >= end) return NULL;
-    unsigned e = *p++, w = 7 + e;
-    size_t bytes = ((size_t)n_exc * w + 7) / 8;
-    if (e == 0 || b + e > 32 || (size_t)(end - p) < bytes) return NULL;
-    uint64_t acc = 0, mask = ((uint64_t)1 << w) - 1;
-    if ((size_t)(end - p) - bytes >= 8) {
-        /* 8 readable bytes past the list: one unaligned little-endian
-         * load per field (it starts at most 7 bits in and is at most 39
-         * bits wide) */
-        size_t bit = 0;
-        for (unsigned x = 0; x < n_exc; x++, bit += w) {
-            uint64_t v;
-            memcpy(&v, p + (bit >> 3), 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-            v = __builtin_bswap64(v);
-#endif
-            uint64_t f = (v >> (bit & 7)) & mask;
-            unsigned idx = (unsigned)(f & 127);
-            if (idx >= n) return NULL;
-            out[idx] |= (uint32_t)(f >> 7) << b;
-        }
-        return p + bytes;
-    }
-    unsigned nb = 0;
-    for (unsigned x = 0; x < n_exc; x++) {
-        while (nb < w) {
-            acc |= (uint64_t)*p++ << nb;
-            nb += 8;
-        }
-        uint64_t f = acc & mask;
-        acc >>= w;
-        nb -= w;
-        unsigned idx = (unsigned)(f & 127);
-        if (idx >= n) return NULL;
-        out[idx] |= (uint32_t)(f >> 7) << b;
-    }
-    return p;
-}
-
-/* Decodes a PFOR block (FORMAT.md, "Packed blocks") into out; returns the
- * byte after it, or NULL when it does not fit in [p, end). */
-static const uint8_t *get_pfor(const uint8_t *p, const uint8_t *end, uint32_t *out) {
-    if (end - p < 2 || p[0] > 32) return NULL;
-    unsigned b = p[0], n_exc = p[1];
-    if ((size_t)(end - p) < 2 + nx_pack_bytes(b) || n_exc > NX_BLOCK) return NULL;
-    nx_unpack128(p + 2, b, out);
-    p += 2 + nx_pack_bytes(b);
-    return patch_exceptions(p, end, b, n_exc, NX_BLOCK, out);
-}
-
-/* Decodes a packed tail of n values (FORMAT.md, "Packed tails"). */
-static const uint8_t *get_tail_pfor(const uint8_t *p, const uint8_t *end, uint32_t n,
-                                    uint32_t *out) {
-    if (end - p < 2 || p[0] > 32) return NULL;
-    unsigned b = p[0], n_exc = p[1];
-    size_t bytes = ((size_t)n * b + 7) / 8;
-    if ((size_t)(end - p) < 2 + bytes || n_exc > n) return NULL;
-    p += 2;
-    uint64_t acc = 0, mask = b >= 32 ? 0xffffffffu : ((1u << b) - 1);
-    unsigned nb = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        while (nb < b) {
-            acc |= (uint64_t)*p++ << nb;
-            nb += 8;
-        }
-        out[i] = (uint32_t)(acc & mask);
-        acc >>= b;
-        nb -= b;
-    }
-    return patch_exceptions(p, end, b, n_exc, n, out);
-}
-
 /* Reads the tail's n entries (doc gaps after `next`, freqs) into docs and
  * freqs; returns the byte after them or NULL. */
 static const uint8_t *read_tail(const uint8_t *p, const uint8_t *end, uint32_t n, uint32_t next,
@@ -710,8 +625,8 @@ static const uint8_t *read_tail(const uint8_t *p, const uint8_t *end, uint32_t n
      * into a valid-looking id; every id must stay below limit */
     uint64_t at = next;
     if (packable && n >= NX_TAIL_PACK_MIN) {
-        p = get_tail_pfor(p, end, n, docs);
-        if (p) p = get_tail_pfor(p, end, n, freqs);
+        p = nx_pfor_decode_tail(p, end, n, docs);
+        if (p) p = nx_pfor_decode_tail(p, end, n, freqs);
         if (!p) return NULL;
         for (uint32_t i = 0; i < n; i++) {
             at += docs[i];
@@ -733,25 +648,13 @@ static const uint8_t *read_tail(const uint8_t *p, const uint8_t *end, uint32_t n
     return p;
 }
 
-/* Skips a PFOR block without unpacking it; NULL when it does not fit. */
-static const uint8_t *skip_pfor(const uint8_t *p, const uint8_t *end) {
-    if (end - p < 2 || p[0] > 32 || (size_t)(end - p) < 2 + nx_pack_bytes(p[0])) return NULL;
-    unsigned n_exc = p[1];
-    p += 2 + nx_pack_bytes(p[0]);
-    if (n_exc == 0) return p;
-    if (p >= end) return NULL;
-    size_t bytes = ((size_t)n_exc * (7u + *p) + 7) / 8;
-    if ((size_t)(end - p) - 1 < bytes) return NULL;
-    return p + 1 + bytes;
-}
-
 /* Decodes block it->dc.block into docs/freqs. */
 static int load_block(nx_postings *it) {
     nx_skip_cursor *c = &it->dc;
     const uint8_t *p = it->blocks + c->data_off, *end = it->end;
     if (c->block < it->n_blocks) {
         uint32_t gaps[NX_BLOCK];
-        p = get_pfor(p, end, gaps);
+        p = nx_pfor_decode(p, end, gaps);
         if (!p) return -1;
         it->freq_src = p; /* decoded on first use */
         nx_delta_decode(gaps, NX_BLOCK, c->block == 0 ? UINT32_MAX : c->prev_last, it->docs);
@@ -762,8 +665,8 @@ static int load_block(nx_postings *it) {
         if (c->block > 0 && it->docs[0] <= c->prev_last) return -1;
         /* every step adds gap + 1 >= 1, so the ids increase unless the sum
          * wraps: they do exactly when the 64-bit sum of the steps lands on
-         * the last id (a branch-free loop, where a compare per id was a
-         * tenth of decoding) */
+         * the last id (a branch-free loop: a compare per id cost much of
+         * the decoding, bench/README.md, "History of measured choices") */
         uint64_t steps = 0;
         for (int i = 1; i < NX_BLOCK; i++) steps += (uint64_t)gaps[i] + 1;
         if ((uint64_t)it->docs[0] + steps != it->docs[NX_BLOCK - 1]) return -1;
@@ -900,7 +803,7 @@ uint32_t nx_postings_advance(nx_postings *it, uint32_t target) {
 }
 
 void nx_postings_decode_freqs(nx_postings *it) {
-    if (get_pfor(it->freq_src, it->end, it->freqs)) {
+    if (nx_pfor_decode(it->freq_src, it->end, it->freqs)) {
         for (int i = 0; i < NX_BLOCK; i++) it->freqs[i]++;
     } else {
         for (int i = 0; i < NX_BLOCK; i++) it->freqs[i] = 1;
@@ -915,11 +818,11 @@ static int pos_decode(nx_postings *it) {
     const uint8_t *p = it->pc_ptr, *end = it->pos_end;
     uint64_t full = it->cf / NX_BLOCK;
     if (it->pc_block < full) {
-        if (!get_pfor(p, end, it->pc_vals)) return -1;
+        if (!nx_pfor_decode(p, end, it->pc_vals)) return -1;
     } else {
         uint32_t n = (uint32_t)(it->cf % NX_BLOCK);
         if (n >= NX_TAIL_PACK_MIN) {
-            if (!get_tail_pfor(p, end, n, it->pc_vals)) return -1;
+            if (!nx_pfor_decode_tail(p, end, n, it->pc_vals)) return -1;
         } else {
             for (uint32_t i = 0; i < n; i++) {
                 uint64_t v;
@@ -937,7 +840,7 @@ static int pos_load(nx_postings *it, uint64_t want) {
     uint64_t full = it->cf / NX_BLOCK;
     while (it->pc_block < want) {
         if (it->pc_block >= full) return -1;
-        it->pc_ptr = skip_pfor(it->pc_ptr, it->pos_end);
+        it->pc_ptr = nx_pfor_skip(it->pc_ptr, it->pos_end);
         if (!it->pc_ptr) return -1;
         it->pc_block++;
         it->pc_decoded = false;
@@ -987,7 +890,7 @@ int nx_postings_deltas(nx_postings *it, const uint32_t **deltas) {
     }
     /* it->acc counts positions from the start of the doc block's first
      * positions block (dc.pblock): the doc's deltas start at index
-     * acc % 128 of block dc.pblock + acc / 128. Most docs' fit in that
+     * acc % NX_BLOCK of block dc.pblock + acc / NX_BLOCK. Most docs' fit in that
      * block and are returned in place; the others are gathered. */
     if (!it->cum_ok) {
         /* once per block: the positions skipped between two docs asked

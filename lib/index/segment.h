@@ -2,15 +2,11 @@
  * (the segments named by one manifest). This is everything the query engine
  * (lib/search) may know of the index: term lookup, postings iterators with
  * block-max data, norms, dates, columns and stored fields.
- * Byte layout: docs/FORMAT.md.
- *
- * Changes by the index engineer (all additive): nx_term_info gained three
- * private members (field, pulsed, pulsed_len) that nx_segment_lookup and
- * nx_segment_terms fill -- build an nx_term_info only through them; the
- * private fields of nx_postings were redefined. */
+ * Byte layout: docs/FORMAT.md. */
 #ifndef NX_SEGMENT_H
 #define NX_SEGMENT_H
 
+#include "index/codec.h"
 #include "util/fields.h"
 #include "util/util.h"
 
@@ -24,10 +20,9 @@ uint8_t nx_norm_encode(uint32_t len);
 uint32_t nx_norm_decode(uint8_t norm);
 
 /* What the dictionary holds for one (field, term) in one segment.
- * Filled by nx_segment_lookup / nx_segment_terms only (the last three
- * members were added by the index engineer: a term found in one document
- * keeps its posting inside the dictionary, and the iterator needs the
- * field for exact block-max norms). */
+ * Filled by nx_segment_lookup / nx_segment_terms only: the private members
+ * carry a rare term's postings kept inside the dictionary ("pulsing") and
+ * the field, whose norms give exact block-max bounds. */
 typedef struct nx_term_info {
     uint32_t df;            /* documents containing the term */
     uint64_t cf;            /* total occurrences */
@@ -44,9 +39,8 @@ uint32_t nx_segment_doc_count(const nx_segment *s);  /* doc ids are 0..count-1, 
 uint32_t nx_segment_live_count(const nx_segment *s);
 /* true when doc is not deleted (replaced by a later article with its id). */
 bool nx_segment_is_live(const nx_segment *s, uint32_t doc);
-/* Per field: number of docs with a non-empty field, and the exact sum of
- * field lengths (tokens), live and deleted docs alike (as Lucene). */
-uint32_t nx_segment_field_docs(const nx_segment *s, int field);
+/* Per field: the exact sum of field lengths (tokens), live and deleted docs
+ * alike (as Lucene). */
 uint64_t nx_segment_field_tokens(const nx_segment *s, int field);
 /* Norm bytes of a field, doc_count of them. */
 const uint8_t *nx_segment_norms(const nx_segment *s, int field);
@@ -83,7 +77,7 @@ int nx_segment_stored(const nx_segment *s, uint32_t doc, nx_docstore_scratch *sc
 /* Postings iterator. Lives in caller memory (stack or arena); no malloc.
  * After open, doc() is the first doc. Doc ids increase; NX_NO_DOC at end.
  * Deleted docs are NOT filtered here (the caller checks nx_segment_is_live). */
-/* Private: a cursor over a term's skip entries (one per block of 128). */
+/* Private: a cursor over a term's skip entries (one per block of NX_BLOCK docs). */
 typedef struct nx_skip_cursor {
     const uint8_t *p;       /* next skip entry to read */
     uint32_t block;         /* block described below */
@@ -114,7 +108,7 @@ typedef struct nx_postings {
     nx_skip_cursor dc;             /* the decoded block's entry */
     nx_skip_cursor sc;             /* the shallow cursor's entry */
     const uint8_t *freq_src;       /* the decoded block's packed freqs, until decoded (lazily) */
-    uint32_t docs[128], freqs[128];
+    uint32_t docs[NX_BLOCK], freqs[NX_BLOCK];
     /* positions */
     bool want_positions;
     uint32_t acc_i;                /* freqs of docs [0, acc_i) of the block sum to acc */
@@ -122,12 +116,12 @@ typedef struct nx_postings {
     uint64_t pc_block;             /* positions block the position cursor is on */
     const uint8_t *pc_ptr;         /* its bytes */
     bool pc_decoded;
-    uint32_t pc_vals[128];
+    uint32_t pc_vals[NX_BLOCK];
     uint32_t pos_buf_cap;
     uint32_t *pos_buf;             /* pos_inline or a grown malloc'd buffer */
     uint32_t pos_inline[64];
     bool cum_ok;                   /* cum holds the decoded block's freq prefix sums */
-    uint64_t cum[128];             /* cum[k]: freqs of docs [0, k) of the block */
+    uint64_t cum[NX_BLOCK];            /* cum[k]: freqs of docs [0, k) of the block */
 } nx_postings;
 
 /* Opens an iterator on a term's postings. want_positions: positions will be

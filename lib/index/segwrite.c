@@ -3,17 +3,14 @@
  * and the doc store (.docs). Used by the RAM-buffer flush and by merges.
  * Every byte is described in docs/FORMAT.md ("Segment files"); the readers
  * are segment.c and check.c: keep the three in step. */
-#include "index/codec.h"
 #include "index/index_internal.h"
+#include "index/pfor.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zstd.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 char *nx_segment_file(const char *dir, uint32_t seg_no, const char *ext) {
     char name[64];
@@ -25,18 +22,6 @@ char *nx_tombstone_file(const char *dir, uint32_t seg_no, uint32_t gen) {
     char name[64];
     snprintf(name, sizeof name, "seg_%u.del_%u", seg_no, gen);
     return nx_path_join(dir, name);
-}
-
-int nx_fields_serialize(nx_buf *out, const newsidx_field *fields, size_t n) {
-    NX_FORWARD(nx_buf_put_varint(out, n));
-    for (size_t i = 0; i < n; i++) {
-        size_t nl = strlen(fields[i].name);
-        NX_FORWARD(nx_buf_put_varint(out, nl));
-        NX_FORWARD(nx_buf_append(out, fields[i].name, nl));
-        NX_FORWARD(nx_buf_put_varint(out, fields[i].value_len));
-        NX_FORWARD(nx_buf_append(out, fields[i].value, fields[i].value_len));
-    }
-    return 0;
 }
 
 /* Field names are NUL-terminated for the public newsidx_field, so the parse
@@ -257,254 +242,47 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
     return 0;
 }
 
-/* Patched frame of reference (PFOR, FORMAT.md "Packed blocks"): every value's
- * low b bits packed, the values wider than b ("exceptions") patched from a
- * list of 7-bit index + high part fields, all of one width 7 + e, e the
- * width of the largest high part. */
-
-#if defined(__SSE2__)
-/* gt[b] = values of the block v wider than b bits, for b < maxw, when
- * every value is below 2^15 (maxw <= 15: most blocks of doc gaps, freqs
- * and position deltas): the block packed to 16-bit lanes, one compare per
- * lane and threshold, instead of a histogram of 128 widths. */
-static void pfor_count_wider_i16(const uint32_t *v, unsigned maxw, uint32_t *gt) {
-    __m128i x[NX_BLOCK / 8];
-    for (unsigned i = 0; i < NX_BLOCK / 8; i++) {
-        const __m128i *q = (const __m128i *)(v + 8 * i);
-        x[i] = _mm_packs_epi32(_mm_loadu_si128(q), _mm_loadu_si128(q + 1)); /* exact */
-    }
-    for (unsigned b = 0; b < maxw; b++) {
-        __m128i t = _mm_set1_epi16((short)((1u << b) - 1)), acc = _mm_setzero_si128();
-        for (unsigned i = 0; i < NX_BLOCK / 8; i++) /* x > 2^b - 1: -1 per lane */
-            acc = _mm_sub_epi16(acc, _mm_cmpgt_epi16(x[i], t));
-        __m128i s4 = _mm_madd_epi16(acc, _mm_set1_epi16(1));
-        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-        gt[b] = (uint32_t)_mm_cvtsi128_si32(s4);
-    }
-}
-#endif
-
-/* Chooses b for the n values of v: the width that minimises the block's
- * exact size (the 2 header bytes are the same for every b); *e gets the
- * exceptions' high-part width, *n_exc their number. */
-static unsigned pfor_choose(const uint32_t *v, uint32_t n, bool full, unsigned *e,
-                            unsigned *n_exc) {
-    /* gt[b]: values wider than b bits */
-    uint32_t gt[33];
-    unsigned maxw;
-#if defined(__SSE2__)
-    if (n <= NX_BLOCK) {
-        /* a tail is counted as a block padded with zeros, which are no
-         * wider than any b */
-        uint32_t padded[NX_BLOCK];
-        const uint32_t *blk = v;
-        if (n < NX_BLOCK) {
-            memcpy(padded, v, sizeof *v * n);
-            memset(padded + n, 0, sizeof *v * (NX_BLOCK - n));
-            blk = padded;
-        }
-        __m128i o = _mm_setzero_si128();
-        for (uint32_t i = 0; i < NX_BLOCK; i += 4)
-            o = _mm_or_si128(o, _mm_loadu_si128((const __m128i *)(blk + i)));
-        o = _mm_or_si128(o, _mm_shuffle_epi32(o, 0x4e));
-        o = _mm_or_si128(o, _mm_shuffle_epi32(o, 0xb1));
-        uint32_t all = (uint32_t)_mm_cvtsi128_si32(o);
-        maxw = all ? 32u - (unsigned)__builtin_clz(all) : 0;
-        if (maxw <= 15) {
-            pfor_count_wider_i16(blk, maxw, gt);
-            gt[maxw] = 0;
-            goto choose;
-        }
-    }
-#endif
-    {
-        /* widths without a branch on zero (a mispredicted one, half the
-         * blocks hold zeros), four histograms so that equal widths in a row
-         * do not wait for each other's increments */
-        uint32_t hist[4][33] = {{0}};
-        uint32_t all = 0;
-        uint32_t i = 0;
-        for (; i + 4 <= n; i += 4) {
-            for (unsigned l = 0; l < 4; l++) {
-                uint32_t x = v[i + l];
-                all |= x;
-                hist[l][(32u - (unsigned)__builtin_clz(x | 1)) & -(unsigned)(x != 0)]++;
-            }
-        }
-        for (; i < n; i++) {
-            all |= v[i];
-            hist[0][(32u - (unsigned)__builtin_clz(v[i] | 1)) & -(unsigned)(v[i] != 0)]++;
-        }
-        maxw = all ? 32u - (unsigned)__builtin_clz(all) : 0;
-        gt[maxw] = 0;
-        for (unsigned w = maxw; w-- > 0;)
-            gt[w] = gt[w + 1] + hist[0][w + 1] + hist[1][w + 1] + hist[2][w + 1] + hist[3][w + 1];
-    }
-#if defined(__SSE2__)
-choose:;
-#endif
-    unsigned best = maxw, best_ne = 0;
-    size_t best_cost = SIZE_MAX;
-    for (unsigned b = maxw + 1; b-- > 0;) {
-        uint32_t ne = gt[b]; /* values wider than b */
-        size_t cost = full ? nx_pack_bytes(b) : ((size_t)n * b + 7) / 8;
-        if (ne) cost += 1 + ((size_t)ne * (7 + maxw - b) + 7) / 8;
-        /* strict: on a tie the wider b, whose block decodes without patches */
-        if (cost < best_cost) {
-            best_cost = cost;
-            best = b;
-            best_ne = ne;
-        }
-    }
-    *e = maxw - best;
-    *n_exc = best_ne;
-    return best;
-}
-
-/* Appends the exception list of values wider than b (e = high-part width):
- * u8 e, then an LSB-first bit stream of n_exc fields of 7 + e bits,
- * index | (value >> b) << 7, in index order. */
-static void put_exceptions(nx_buf *out, const uint32_t *v, uint32_t n, unsigned b, unsigned e) {
-    unsigned w = 7 + e;
-    uint8_t *o = out->data + out->len;
-    *o++ = (uint8_t)e;
-    /* bit i of exc: value i is wider than b (b < 32 here: a block of
-     * width 32 has no exceptions) */
-    uint64_t exc[2] = {0, 0};
-    uint32_t i = 0;
-#if defined(__SSE2__)
-    __m128i sh = _mm_cvtsi32_si128((int)b), zero = _mm_setzero_si128();
-    for (; i + 4 <= n; i += 4) {
-        __m128i x = _mm_srl_epi32(_mm_loadu_si128((const __m128i *)(v + i)), sh);
-        unsigned m = 15u & ~(unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(x, zero)));
-        exc[i >> 6] |= (uint64_t)m << (i & 63);
-    }
-#endif
-    for (; i < n; i++)
-        if (v[i] >> b) exc[i >> 6] |= (uint64_t)1 << (i & 63);
-    uint64_t acc = 0;
-    unsigned nb = 0;
-    for (unsigned h = 0; h < 2; h++) {
-        for (uint64_t m = exc[h]; m; m &= m - 1) {
-            uint32_t k = 64 * h + (uint32_t)__builtin_ctzll(m);
-            acc |= ((uint64_t)(v[k] >> b) << 7 | k) << nb;
-            nb += w;
-            while (nb >= 8) {
-                *o++ = (uint8_t)acc;
-                acc >>= 8;
-                nb -= 8;
-            }
-        }
-    }
-    if (nb) *o++ = (uint8_t)acc;
-    out->len = (size_t)(o - out->data);
-}
-
-/* Appends NX_BLOCK values as a PFOR block: u8 b, u8 number of exceptions,
- * nx_pack128 of the low b bits, then the exception list when there is one.
- * b minimises the bytes, so a few large gaps do not widen all 128 values. */
-static int put_pfor(nx_buf *out, const uint32_t *v) {
-    unsigned e, n_exc;
-    unsigned b = pfor_choose(v, NX_BLOCK, true, &e, &n_exc);
-    NX_FORWARD(nx_buf_reserve(out, 3 + nx_pack_bytes(b) + (size_t)NX_BLOCK * 5));
-    out->data[out->len] = (uint8_t)b;
-    out->data[out->len + 1] = (uint8_t)n_exc;
-    out->len += 2;
-    nx_pack128(v, b, out->data + out->len);
-    out->len += nx_pack_bytes(b);
-    if (n_exc) put_exceptions(out, v, NX_BLOCK, b, e);
+/* Adds the finished term to the dictionary (its key is in b->key). */
+static int dict_add(nx_segbuild *b, size_t len, const uint8_t *val, size_t vl) {
+    int rc = nx_termdict_add_var(b->dict, b->key, len + 1, val, vl);
+    if (rc == NEWSIDX_ERR_NOMEM) return nx_err_set(b->err, rc, "out of memory");
+    if (rc) return nx_err_set(b->err, rc, "term dictionary rejected a term (order?)");
     return 0;
 }
 
-/* A tail of n < NX_BLOCK values with n >= NX_TAIL_PACK_MIN: the same PFOR
- * layout, the low bits as a plain LSB-first bit stream of ceil(n*b/8)
- * bytes (FORMAT.md, "Packed tails"). Shorter tails stay varints: the
- * header bytes would cost more than they save. */
-static int put_tail_pfor(nx_buf *out, const uint32_t *v, uint32_t n) {
-    unsigned e, n_exc;
-    unsigned best = pfor_choose(v, n, false, &e, &n_exc);
-    NX_FORWARD(nx_buf_reserve(out, 3 + ((size_t)n * best + 7) / 8 + (size_t)n * 5));
-    out->data[out->len] = (uint8_t)best;
-    out->data[out->len + 1] = (uint8_t)n_exc;
-    out->len += 2;
-    uint64_t acc = 0, mask = best >= 32 ? 0xffffffffu : ((1u << best) - 1);
-    unsigned nb = 0;
-    uint8_t *o = out->data + out->len;
-    for (uint32_t i = 0; i < n; i++) { /* 4 bytes out at a time (nb < 32 + 32) */
-        acc |= (uint64_t)(v[i] & mask) << nb;
-        nb += best;
-        if (nb >= 32) {
-            nx_store_u32le(o, (uint32_t)acc);
-            o += 4;
-            acc >>= 32;
-            nb -= 32;
-        }
-    }
-    for (; nb > 0; nb = nb > 8 ? nb - 8 : 0) {
-        *o++ = (uint8_t)acc;
-        acc >>= 8;
-    }
-    out->len = (size_t)(o - out->data);
-    if (n_exc) put_exceptions(out, v, n, best, e);
-    return 0;
-}
-
-/* Bytes of the PFOR block at p. */
-static size_t pfor_bytes(const uint8_t *p) {
-    size_t n = 2 + nx_pack_bytes(p[0]);
-    if (p[1]) n += 1 + ((size_t)p[1] * (7u + p[n]) + 7) / 8;
-    return n;
-}
-
-int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
-                     const uint32_t *docs, const uint32_t *freqs, const uint32_t *positions) {
-    if (n == 0) return 0;
-    NX_RETURN_IF(len > 255, b->err, NEWSIDX_ERR_LIMIT, "term of %zu bytes", len);
-    const uint8_t *norms = b->norms + (size_t)field * b->n_docs;
-    nx_buf *post = &b->term_post, *skip = &b->term_skip, *pos = &b->term_pos;
-    post->len = skip->len = pos->len = 0;
-    uint64_t cf = 0;
-    for (uint32_t i = 0; i < n; i++) cf += freqs[i];
-    b->field_tokens[field] += cf;
-    b->key[0] = (uint8_t)field;
-    memcpy(b->key + 1, term, len);
+/* Pulsing: a rare term's postings (varint(gap << 1 | freq == 1),
+ * varint(freq - 1) when freq != 1) then its positions (per doc the first,
+ * then deltas) live in its dictionary value, with no bytes in .post/.pos. */
+static int put_pulsed(nx_segbuild *b, size_t len, uint32_t n, uint64_t cf, const uint32_t *docs,
+                      const uint32_t *freqs, const uint32_t *positions) {
     uint8_t val[32 + 20 * NX_PULSE_MAX_DF + 5 * NX_PULSE_MAX_CF];
     size_t vl = 0;
-    int rc = 0;
-    if (n <= NX_PULSE_MAX_DF && cf <= NX_PULSE_MAX_CF) {
-        /* Pulsing: the postings (varint(gap << 1 | freq == 1), varint(freq
-         * - 1) when freq != 1) then the positions (per doc the first, then
-         * deltas) live in the dictionary value. */
-        vl += nx_varint_encode(val + vl, n);
-        vl += nx_varint_encode(val + vl, cf - n);
-        uint32_t next = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            vl += nx_varint_encode(val + vl, (uint64_t)(docs[i] - next) << 1 | (freqs[i] == 1));
-            if (freqs[i] != 1) vl += nx_varint_encode(val + vl, freqs[i] - 1);
-            next = docs[i] + 1;
-        }
-        const uint32_t *pp = positions;
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t prev = 0;
-            for (uint32_t j = 0; j < freqs[i]; j++) {
-                vl += nx_varint_encode(val + vl, pp[j] - prev);
-                prev = pp[j];
-            }
-            pp += freqs[i];
-        }
-        rc = nx_termdict_add_var(b->dict, b->key, len + 1, val, vl);
-        if (rc == NEWSIDX_ERR_NOMEM) return nx_err_set(b->err, rc, "out of memory");
-        if (rc) return nx_err_set(b->err, rc, "term dictionary rejected a term (order?)");
-        return 0;
+    vl += nx_varint_encode(val + vl, n);
+    vl += nx_varint_encode(val + vl, cf - n);
+    uint32_t next = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        vl += nx_varint_encode(val + vl, (uint64_t)(docs[i] - next) << 1 | (freqs[i] == 1));
+        if (freqs[i] != 1) vl += nx_varint_encode(val + vl, freqs[i] - 1);
+        next = docs[i] + 1;
     }
+    const uint32_t *pp = positions;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t prev = 0;
+        for (uint32_t j = 0; j < freqs[i]; j++) {
+            vl += nx_varint_encode(val + vl, pp[j] - prev);
+            prev = pp[j];
+        }
+        pp += freqs[i];
+    }
+    return dict_add(b, len, val, vl);
+}
 
-    /* Positions: per doc the first absolute, then deltas; blocks of 128 over
-     * the whole stream, the tail as varints. */
-    uint32_t blk[NX_BLOCK], blk2[NX_BLOCK];
-    uint64_t full_pos_blocks = cf / NX_BLOCK;
-    uint32_t pos_tail_n = (uint32_t)(cf % NX_BLOCK);
-    bool pos_tail_packed = pos_tail_n >= NX_TAIL_PACK_MIN;
+/* Encodes the term's cf positions into b->term_pos: per doc the first
+ * absolute, then deltas; PFOR blocks of NX_BLOCK over the whole stream,
+ * the tail packed or as varints. */
+static int put_positions(nx_segbuild *b, uint32_t n, uint64_t cf, const uint32_t *freqs,
+                         const uint32_t *positions) {
+    nx_buf *pos = &b->term_pos;
     if (cf > b->delta_cap) {
         size_t c = NX_MAX((size_t)cf, b->delta_cap * 2);
         uint32_t *nd = realloc(b->deltas, c * sizeof *nd);
@@ -512,40 +290,114 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
         b->deltas = nd;
         b->delta_cap = c;
     }
-    {
-        /* all deltas first, then the blocks straight from that array */
-        uint32_t *dl = b->deltas;
-        const uint32_t *pp = positions;
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t prev = 0, f = freqs[i];
-            for (uint32_t j = 0; j < f; j++) {
-                dl[j] = pp[j] - prev;
-                prev = pp[j];
-            }
-            dl += f;
-            pp += f;
+    /* all deltas first, then the blocks straight from that array */
+    uint32_t *dl = b->deltas;
+    const uint32_t *pp = positions;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t prev = 0, f = freqs[i];
+        for (uint32_t j = 0; j < f; j++) {
+            dl[j] = pp[j] - prev;
+            prev = pp[j];
         }
-        const uint32_t *d = b->deltas;
-        for (uint64_t k = 0; k < full_pos_blocks && rc == 0; k++, d += NX_BLOCK) rc = put_pfor(pos, d);
-        if (rc == 0 && pos_tail_packed) {
-            rc = put_tail_pfor(pos, d, pos_tail_n);
-        } else {
-            for (uint32_t i = 0; i < pos_tail_n && rc == 0; i++) rc = nx_buf_put_varint(pos, d[i]);
-        }
+        dl += f;
+        pp += f;
+    }
+    uint64_t full_blocks = cf / NX_BLOCK;
+    uint32_t tail_n = (uint32_t)(cf % NX_BLOCK);
+    const uint32_t *d = b->deltas;
+    int rc = 0;
+    for (uint64_t k = 0; k < full_blocks && rc == 0; k++, d += NX_BLOCK)
+        rc = nx_pfor_encode(pos, d);
+    if (rc == 0 && tail_n >= NX_TAIL_PACK_MIN) {
+        rc = nx_pfor_encode_tail(pos, d, tail_n);
+    } else {
+        for (uint32_t i = 0; i < tail_n && rc == 0; i++) rc = nx_buf_put_varint(pos, d[i]);
     }
     if (rc) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    return 0;
+}
 
-    /* Postings blocks and skip entries. Each skip entry locates the first
-     * position of its doc block: pos block index, its byte offset (positions
-     * stream of this term) and the index inside the block. Byte offsets of
-     * pos blocks are recomputed from the bit widths written above. */
+/* The walk over a term's doc blocks: each skip entry (and the tail) locates
+ * the first position of its block: the positions block holding it, that
+ * block's byte offset in the term's positions stream and the index inside
+ * it, each as a delta from the block before. */
+typedef struct block_walk {
+    uint32_t prev_last;      /* last doc of the block before */
+    uint32_t prev_pblock;    /* positions block of the block before */
+    uint64_t prev_poff;      /* its byte offset */
+    uint64_t first_pos;      /* positions of the blocks before (the block's first) */
+    uint64_t pblock, poff;   /* the positions block of first_pos and its byte offset */
+} block_walk;
+
+/* Moves the walk to the positions block of w->first_pos: byte offsets are
+ * recomputed from the PFOR blocks put_positions wrote. */
+static void walk_positions(const nx_buf *pos, block_walk *w) {
+    uint64_t want = w->first_pos / NX_BLOCK;
+    for (; w->pblock < want; w->pblock++) w->poff += nx_pfor_size(pos->data + w->poff);
+}
+
+/* A full block: PFOR(doc gaps), PFOR(freq - 1), and its skip entry with
+ * the positions locator and the block-max data (max_tf, min_norm). */
+static int put_full_block(nx_segbuild *b, const uint32_t *d, const uint32_t *f, bool first,
+                          const block_walk *w, uint32_t max_tf, uint8_t min_norm) {
+    nx_buf *post = &b->term_post, *skip = &b->term_skip;
+    uint32_t gaps[NX_BLOCK], freqs[NX_BLOCK];
+    nx_delta_encode(d, NX_BLOCK, first ? UINT32_MAX : w->prev_last, gaps);
+    for (uint32_t i = 0; i < NX_BLOCK; i++) freqs[i] = f[i] - 1;
+    size_t before = post->len;
+    if (nx_pfor_encode(post, gaps) || nx_pfor_encode(post, freqs)) return NEWSIDX_ERR_NOMEM;
+    int rc = nx_buf_put_varint(skip, d[NX_BLOCK - 1] - (first ? 0 : w->prev_last));
+    if (!rc) rc = nx_buf_put_varint(skip, post->len - before);
+    if (!rc) rc = nx_buf_put_varint(skip, w->pblock - w->prev_pblock);
+    if (!rc) rc = nx_buf_put_varint(skip, w->poff - w->prev_poff);
+    if (!rc) rc = nx_buf_putc(skip, (uint8_t)(w->first_pos % NX_BLOCK));
+    if (!rc) rc = nx_buf_put_varint(skip, max_tf);
+    if (!rc) rc = nx_buf_putc(skip, min_norm);
+    return rc;
+}
+
+/* The tail of cnt < NX_BLOCK docs: where its positions start (when full
+ * blocks precede it), then its entries, packed or as varints. It has no
+ * block-max data: the reader recomputes it. */
+static int put_tail_block(nx_segbuild *b, const uint32_t *d, const uint32_t *f, uint32_t cnt,
+                          bool first, const block_walk *w) {
+    nx_buf *post = &b->term_post;
+    int rc = 0;
+    if (!first) {
+        rc = nx_buf_put_varint(post, w->pblock - w->prev_pblock);
+        if (!rc) rc = nx_buf_put_varint(post, w->poff - w->prev_poff);
+        if (!rc) rc = nx_buf_putc(post, (uint8_t)(w->first_pos % NX_BLOCK));
+    }
+    uint32_t next = first ? 0 : w->prev_last + 1;
+    if (cnt >= NX_TAIL_PACK_MIN) {
+        uint32_t gaps[NX_BLOCK], freqs[NX_BLOCK];
+        for (uint32_t i = 0; i < cnt; i++) {
+            gaps[i] = d[i] - next;
+            freqs[i] = f[i] - 1;
+            next = d[i] + 1;
+        }
+        if (!rc) rc = nx_pfor_encode_tail(post, gaps, cnt);
+        if (!rc) rc = nx_pfor_encode_tail(post, freqs, cnt);
+        return rc;
+    }
+    for (uint32_t i = 0; i < cnt && !rc; i++) {
+        uint64_t gap = (uint64_t)(d[i] - next);
+        rc = nx_buf_put_varint(post, gap << 1 | (f[i] == 1));
+        if (!rc && f[i] != 1) rc = nx_buf_put_varint(post, f[i] - 1);
+        next = d[i] + 1;
+    }
+    return rc;
+}
+
+/* Encodes the doc blocks into b->term_post and their skip entries into
+ * b->term_skip; returns the term-level block-max data in *max_tf and
+ * *min_norm. */
+static int put_postings(nx_segbuild *b, const uint8_t *norms, uint32_t n, const uint32_t *docs,
+                        const uint32_t *freqs, uint32_t *term_max_tf, uint8_t *term_min_norm) {
     uint32_t nb = n / NX_BLOCK, tail = n % NX_BLOCK;
-    uint32_t term_max_tf = 0;
-    uint8_t term_min_norm = 255;
-    uint32_t prev_last = 0, prev_pblock = 0;
-    uint64_t prev_poff = 0, g_start = 0;
-    /* walk of the pos stream to map a pos block index to its byte offset */
-    uint64_t walk_block = 0, walk_off = 0;
+    block_walk w = {0};
+    *term_max_tf = 0;
+    *term_min_norm = 255;
     for (uint32_t bi = 0; bi <= nb; bi++) {
         uint32_t cnt = bi < nb ? NX_BLOCK : tail;
         if (cnt == 0) break;
@@ -553,88 +405,126 @@ int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len,
         const uint32_t *f = freqs + (size_t)bi * NX_BLOCK;
         uint32_t max_tf = 0;
         uint8_t min_norm = 255;
-        uint64_t gsum = 0;
+        uint64_t n_pos = 0;
         for (uint32_t i = 0; i < cnt; i++) {
             if (f[i] > max_tf) max_tf = f[i];
             if (norms[d[i]] < min_norm) min_norm = norms[d[i]];
-            gsum += f[i];
+            n_pos += f[i];
         }
-        if (max_tf > term_max_tf) term_max_tf = max_tf;
-        if (min_norm < term_min_norm) term_min_norm = min_norm;
-        uint64_t pblock = g_start / NX_BLOCK;
-        while (walk_block < pblock) { /* skip a packed pos block */
-            walk_off += pfor_bytes(pos->data + walk_off);
-            walk_block++;
-        }
-        size_t before = post->len;
-        if (bi < nb) {
-            uint32_t base = bi == 0 ? UINT32_MAX : prev_last;
-            nx_delta_encode(d, NX_BLOCK, base, blk);
-            for (uint32_t i = 0; i < NX_BLOCK; i++) blk2[i] = f[i] - 1;
-            if (put_pfor(post, blk) || put_pfor(post, blk2))
-                return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            uint32_t last = d[NX_BLOCK - 1];
-            rc = nx_buf_put_varint(skip, last - (bi == 0 ? 0 : prev_last));
-            if (!rc) rc = nx_buf_put_varint(skip, post->len - before);
-            if (!rc) rc = nx_buf_put_varint(skip, pblock - prev_pblock);
-            if (!rc) rc = nx_buf_put_varint(skip, walk_off - prev_poff);
-            if (!rc) rc = nx_buf_putc(skip, (uint8_t)(g_start % NX_BLOCK));
-            if (!rc) rc = nx_buf_put_varint(skip, max_tf);
-            if (!rc) rc = nx_buf_putc(skip, min_norm);
-            prev_last = last;
-        } else {
-            /* tail: where its positions start (after full blocks), entries;
-             * its block-max data is recomputed by the reader */
-            if (nb > 0) {
-                rc = nx_buf_put_varint(post, pblock - prev_pblock);
-                if (!rc) rc = nx_buf_put_varint(post, walk_off - prev_poff);
-                if (!rc) rc = nx_buf_putc(post, (uint8_t)(g_start % NX_BLOCK));
-            }
-            uint32_t next = bi == 0 ? 0 : prev_last + 1;
-            if (cnt >= NX_TAIL_PACK_MIN) {
-                for (uint32_t i = 0; i < cnt; i++) {
-                    blk[i] = d[i] - next;
-                    blk2[i] = f[i] - 1;
-                    next = d[i] + 1;
-                }
-                rc = put_tail_pfor(post, blk, cnt);
-                if (!rc) rc = put_tail_pfor(post, blk2, cnt);
-            }
-            for (uint32_t i = 0; i < cnt && !rc && cnt < NX_TAIL_PACK_MIN; i++) {
-                uint64_t gap = (uint64_t)(d[i] - next);
-                rc = nx_buf_put_varint(post, gap << 1 | (f[i] == 1));
-                if (!rc && f[i] != 1) rc = nx_buf_put_varint(post, f[i] - 1);
-                next = d[i] + 1;
-            }
-        }
+        if (max_tf > *term_max_tf) *term_max_tf = max_tf;
+        if (min_norm < *term_min_norm) *term_min_norm = min_norm;
+        walk_positions(&b->term_pos, &w);
+        int rc = bi < nb ? put_full_block(b, d, f, bi == 0, &w, max_tf, min_norm)
+                         : put_tail_block(b, d, f, cnt, bi == 0, &w);
         if (rc) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-        prev_pblock = (uint32_t)pblock;
-        prev_poff = walk_off;
-        g_start += gsum;
+        w.prev_last = d[cnt - 1];
+        w.prev_pblock = (uint32_t)w.pblock;
+        w.prev_poff = w.poff;
+        w.first_pos += n_pos;
     }
+    return 0;
+}
 
+int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
+                     const uint32_t *docs, const uint32_t *freqs, const uint32_t *positions) {
+    if (n == 0) return 0;
+    NX_RETURN_IF(len > 255, b->err, NEWSIDX_ERR_LIMIT, "term of %zu bytes", len);
+    b->term_post.len = b->term_skip.len = b->term_pos.len = 0;
+    uint64_t cf = 0;
+    for (uint32_t i = 0; i < n; i++) cf += freqs[i];
+    b->field_tokens[field] += cf;
+    b->key[0] = (uint8_t)field;
+    memcpy(b->key + 1, term, len);
+    if (n <= NX_PULSE_MAX_DF && cf <= NX_PULSE_MAX_CF)
+        return put_pulsed(b, len, n, cf, docs, freqs, positions);
+    uint32_t term_max_tf;
+    uint8_t term_min_norm;
+    NX_FORWARD(put_positions(b, n, cf, freqs, positions));
+    NX_FORWARD(put_postings(b, b->norms + (size_t)field * b->n_docs, n, docs, freqs, &term_max_tf,
+                            &term_min_norm));
     /* Dictionary value: df, cf - df, postings and positions offsets. The
      * postings start with the term-level block-max data and the skip table
      * when there are full blocks. */
-    uint8_t hdr[64];
-    size_t h = 0;
-    if (nb > 0) {
+    uint8_t hdr[32], val[40];
+    size_t h = 0, vl = 0;
+    if (n >= NX_BLOCK) {
         h += nx_varint_encode(hdr + h, term_max_tf);
         hdr[h++] = term_min_norm;
-        h += nx_varint_encode(hdr + h, skip->len);
+        h += nx_varint_encode(hdr + h, b->term_skip.len);
     }
     vl += nx_varint_encode(val + vl, n);
     vl += nx_varint_encode(val + vl, cf - n);
     vl += nx_varint_encode(val + vl, nx_wfile_offset(b->post));
     vl += nx_varint_encode(val + vl, nx_wfile_offset(b->pos));
-    rc = nx_termdict_add_var(b->dict, b->key, len + 1, val, vl);
-    if (rc == NEWSIDX_ERR_NOMEM) return nx_err_set(b->err, rc, "out of memory");
-    if (rc) return nx_err_set(b->err, rc, "term dictionary rejected a term (order?)");
+    NX_FORWARD(dict_add(b, len, val, vl));
     NX_FORWARD(nx_wfile_write(b->post, hdr, h));
-    NX_FORWARD(nx_wfile_write(b->post, skip->data, skip->len));
-    NX_FORWARD(nx_wfile_write(b->post, post->data, post->len));
-    NX_FORWARD(nx_wfile_write(b->pos, pos->data, pos->len));
+    NX_FORWARD(nx_wfile_write(b->post, b->term_skip.data, b->term_skip.len));
+    NX_FORWARD(nx_wfile_write(b->post, b->term_post.data, b->term_post.len));
+    return nx_wfile_write(b->pos, b->term_pos.data, b->term_pos.len);
+}
+
+/* Grows *a to hold cap values. */
+static int grow_u32(uint32_t **a, size_t cap) {
+    uint32_t *n = realloc(*a, cap * sizeof *n);
+    if (!n) return NEWSIDX_ERR_NOMEM;
+    *a = n;
     return 0;
+}
+
+int nx_term_entries_reserve(nx_term_entries *t, size_t n, size_t n_pos) {
+    if (n > t->cap) {
+        size_t c = NX_MAX(n, t->cap * 2);
+        NX_FORWARD(grow_u32(&t->docs, c));
+        NX_FORWARD(grow_u32(&t->freqs, c));
+        NX_FORWARD(grow_u32(&t->starts, c));
+        NX_FORWARD(grow_u32(&t->sorted_docs, c));
+        NX_FORWARD(grow_u32(&t->sorted_freqs, c));
+        NX_FORWARD(grow_u32(&t->pairs, 2 * c));
+        t->cap = c;
+    }
+    if (n_pos > t->pos_cap) {
+        size_t c = NX_MAX(n_pos, t->pos_cap * 2);
+        NX_FORWARD(grow_u32(&t->pos, c));
+        NX_FORWARD(grow_u32(&t->sorted_pos, c));
+        t->pos_cap = c;
+    }
+    return 0;
+}
+
+void nx_term_entries_free(nx_term_entries *t) {
+    uint32_t *arrays[] = {t->docs,  t->freqs,       t->starts,       t->pos,
+                          t->pairs, t->sorted_docs, t->sorted_freqs, t->sorted_pos};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) free(arrays[i]);
+    memset(t, 0, sizeof *t);
+}
+
+static int cmp_pair(const void *a, const void *b) {
+    const uint32_t *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+int nx_segbuild_entries(nx_segbuild *b, int field, const uint8_t *term, size_t len,
+                        nx_term_entries *t) {
+    if (t->sorted)
+        return nx_segbuild_term(b, field, term, len, (uint32_t)t->n, t->docs, t->freqs, t->pos);
+    /* A date order reordered the docs: sort (doc, entry) pairs and gather
+     * freqs and positions behind them. */
+    uint32_t *pairs = t->pairs;
+    for (size_t i = 0; i < t->n; i++) {
+        pairs[2 * i] = t->docs[i];
+        pairs[2 * i + 1] = (uint32_t)i;
+    }
+    qsort(pairs, t->n, 8, cmp_pair);
+    size_t q = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        uint32_t e = pairs[2 * i + 1];
+        t->sorted_docs[i] = pairs[2 * i];
+        t->sorted_freqs[i] = t->freqs[e];
+        memcpy(t->sorted_pos + q, t->pos + t->starts[e], sizeof(uint32_t) * t->freqs[e]);
+        q += t->freqs[e];
+    }
+    return nx_segbuild_term(b, field, term, len, (uint32_t)t->n, t->sorted_docs, t->sorted_freqs,
+                            t->sorted_pos);
 }
 
 /* One zstd frame at NX_SMALL_ZSTD_LEVEL with a content checksum (XXH64,
@@ -671,175 +561,197 @@ static int write_buf_file(nx_segbuild *b, const char *ext, uint32_t kind, const 
     return nx_wfile_finish(f);
 }
 
-int nx_segbuild_finish(nx_segbuild *b) {
-    int rc = 0;
-    if (b->next_doc != b->n_docs) {
-        rc = nx_err_set(b->err, NEWSIDX_ERR_INVALID, "segment got %u of %u documents",
-                        b->next_doc, b->n_docs);
-        goto fail;
+/* The dictionary file: magic, inflated length, and the serialized
+ * dictionary as one zstd frame (FORMAT.md, "Term dictionary file"):
+ * front-coded terms and varint values still shrink by a quarter, and a
+ * reader inflates it once at open. */
+static int write_dict(nx_segbuild *b) {
+    nx_buf d = {0}, z = {0};
+    int rc = nx_termdict_finish(b->dict, &d);
+    if (rc) {
+        nx_buf_free(&d);
+        return nx_err_set(b->err, rc, "cannot serialize the term dictionary");
     }
-    /* doc store */
-    uint64_t raw_stored = b->raw_id_bytes;
+    size_t bound = ZSTD_compressBound(d.len) + 4;
+    if (nx_buf_reserve(&z, 12 + bound)) {
+        nx_buf_free(&d);
+        return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
+    nx_store_u32le(z.data, NX_DICTZ_MAGIC);
+    nx_store_u64le(z.data + 4, d.len);
+    size_t zn = small_zstd(z.data + 12, bound, d.data, d.len);
+    nx_buf_free(&d);
+    if (ZSTD_isError(zn)) {
+        nx_buf_free(&z);
+        return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "zstd: %s", ZSTD_getErrorName(zn));
+    }
+    z.len = 12 + zn;
+    rc = write_buf_file(b, "dict", NX_FILE_DICT, &z, 1);
+    nx_buf_free(&z);
+    return rc;
+}
+
+/* The norms file: a header, then n_docs bytes per field that some doc
+ * has (the mask's bits say which). */
+static int write_norms(nx_segbuild *b) {
+    uint32_t n = b->n_docs, mask = 0;
+    nx_buf parts[1 + NX_N_FIELDS];
+    size_t np = 1;
+    uint8_t hdr[16];
+    for (int f = 0; f < NX_N_FIELDS; f++) {
+        const uint8_t *nm = b->norms + (size_t)f * n;
+        bool any = false;
+        for (uint32_t i = 0; i < n && !any; i++) any = nm[i] != 0;
+        if (!any) continue;
+        mask |= 1u << f;
+        parts[np].data = (uint8_t *)nm;
+        parts[np].len = n;
+        np++;
+    }
+    nx_store_u32le(hdr, NX_NORM_MAGIC);
+    nx_store_u32le(hdr + 4, n);
+    nx_store_u32le(hdr + 8, NX_N_FIELDS);
+    nx_store_u32le(hdr + 12, mask);
+    parts[0].data = hdr;
+    parts[0].len = 16;
+    return write_buf_file(b, "norm", NX_FILE_NORMS, parts, np);
+}
+
+/* The column file's header: counts, flags, per-field doc and token counts,
+ * raw byte totals. */
+static int put_column_header(const nx_segbuild *b, uint32_t src_width, uint64_t raw_stored,
+                             nx_buf *c) {
+    uint32_t n = b->n_docs;
+    NX_FORWARD(nx_buf_reserve(c, 112));
+    nx_buf_put_u32le(c, NX_COL_MAGIC);
+    nx_buf_put_u32le(c, n);
+    nx_buf_put_u32le(c, b->n_sources);
+    nx_buf_put_u32le(c, (b->docstore ? 1u : 0u) | (b->any_date ? 2u : 0u) | src_width << 4);
+    for (int f = 0; f < NX_N_FIELDS; f++) {
+        uint32_t fd = 0;
+        const uint8_t *nm = b->norms + (size_t)f * n;
+        for (uint32_t i = 0; i < n; i++) fd += nm[i] != 0;
+        nx_buf_put_u32le(c, fd);
+        nx_buf_put_u32le(c, 0);
+        nx_buf_put_u64le(c, b->field_tokens[f]);
+    }
+    nx_buf_put_u64le(c, b->raw_text_bytes);
+    nx_buf_put_u64le(c, raw_stored);
+    return 0;
+}
+
+/* The id of doc i as it was added. */
+static const uint8_t *added_id(const nx_segbuild *b, uint32_t i, uint32_t *len) {
+    uint32_t a = nx_load_u32le(b->id_offs.data + 4 * (size_t)i);
+    *len = nx_load_u32le(b->id_offs.data + 4 * (size_t)i + 4) - a;
+    return b->id_bytes.data + a;
+}
+
+/* Front-codes the ids into fc, in blocks of NX_ID_BLOCK: per id
+ * varint(bytes shared with the previous id of the block), varint(rest),
+ * rest; each block's offset in fc goes into the table at c + boffs (one
+ * u32 per block, then the total). Non-zero when out of memory. */
+static int front_code_ids(const nx_segbuild *b, nx_buf *c, size_t boffs, nx_buf *fc) {
+    uint32_t n = b->n_docs, n_blocks = (n + NX_ID_BLOCK - 1) / NX_ID_BLOCK;
+    int e = 0;
+    for (uint32_t i = 0; i < n && !e; i++) {
+        if (i % NX_ID_BLOCK == 0)
+            nx_store_u32le(c->data + boffs + 4 * (i / NX_ID_BLOCK), (uint32_t)fc->len);
+        uint32_t len, shared = 0;
+        const uint8_t *id = added_id(b, i, &len);
+        if (i % NX_ID_BLOCK) {
+            uint32_t plen;
+            const uint8_t *prev = added_id(b, i - 1, &plen);
+            while (shared < len && shared < plen && prev[shared] == id[shared]) shared++;
+        }
+        e |= nx_buf_put_varint(fc, shared);
+        e |= nx_buf_put_varint(fc, len - shared);
+        e |= nx_buf_append(fc, id + shared, len - shared);
+    }
+    if (!e && fc->len > UINT32_MAX) e = 1;
+    if (!e) nx_store_u32le(c->data + boffs + 4 * (size_t)n_blocks, (uint32_t)fc->len);
+    return e;
+}
+
+/* Appends the front-coded ids fc as u32 compressed length and one zstd
+ * frame (sequential ids such as "reuters-123" shrink tenfold). */
+static int put_ids_frame(nx_buf *c, const nx_buf *fc) {
+    size_t zb = ZSTD_compressBound(fc->len) + 4;
+    size_t at = c->len;
+    NX_FORWARD(nx_buf_reserve(c, 4 + zb));
+    const uint8_t *ids = fc->data ? fc->data : (const uint8_t *)"";
+    size_t zn = small_zstd(c->data + at + 4, zb, ids, fc->len);
+    if (ZSTD_isError(zn) || zn > UINT32_MAX) return 1;
+    nx_store_u32le(c->data + at, (uint32_t)zn);
+    c->len = at + 4 + zn;
+    return 0;
+}
+
+/* The column file (FORMAT.md, "Columns"): header, dates, source ordinals,
+ * id block offsets, source offsets, the ids' zstd frame, source names. */
+static int write_columns(nx_segbuild *b, uint64_t raw_stored) {
+    uint32_t n = b->n_docs;
+    uint32_t width = b->n_sources == 0 ? 0 : b->n_sources <= 255 ? 1 : b->n_sources <= 65535 ? 2 : 4;
+    nx_buf c = {0}, fc = {0};
+    int e = put_column_header(b, width, raw_stored, &c);
+    if (b->any_date && !e) e |= nx_buf_append(&c, b->dates.data, b->dates.len);
+    for (uint32_t i = 0; i < n && width && !e; i++) {
+        uint32_t ord = nx_load_u32le(b->src_ords.data + 4 * (size_t)i);
+        if (width == 1) e |= nx_buf_putc(&c, (uint8_t)ord);
+        else if (width == 2) e |= nx_buf_put_u16le(&c, (uint16_t)ord);
+        else e |= nx_buf_put_u32le(&c, ord);
+    }
+    e |= pad8(&c);
+    uint32_t n_blocks = (n + NX_ID_BLOCK - 1) / NX_ID_BLOCK;
+    size_t boffs = c.len;
+    for (uint32_t k = 0; k <= n_blocks && !e; k++) e |= nx_buf_put_u32le(&c, 0);
+    if (!e) e = front_code_ids(b, &c, boffs, &fc);
+    e |= pad8(&c);
+    e |= nx_buf_append(&c, b->src_offs.data, b->src_offs.len);
+    e |= pad8(&c);
+    if (!e) e = put_ids_frame(&c, &fc);
+    e |= nx_buf_append(&c, b->src_bytes.data, b->src_bytes.len);
+    nx_buf_free(&fc);
+    int rc = e ? nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory")
+               : write_buf_file(b, "col", NX_FILE_COLUMNS, &c, 1);
+    nx_buf_free(&c);
+    return rc;
+}
+
+/* Finishes the files written while terms and docs were added: the doc
+ * store, postings and positions. *raw_stored gets the stored bytes before
+ * compression. */
+static int finish_streams(nx_segbuild *b, uint64_t *raw_stored) {
+    *raw_stored = b->raw_id_bytes;
     if (b->docstore) {
-        rc = nx_docstore_writer_finish(b->docstore);
-        if (rc) goto fail;
-        raw_stored = nx_docstore_raw_bytes(b->docstore);
-        rc = nx_wfile_finish(b->docs_f);
+        NX_FORWARD(nx_docstore_writer_finish(b->docstore));
+        *raw_stored = nx_docstore_raw_bytes(b->docstore);
+        int rc = nx_wfile_finish(b->docs_f);
         b->docs_f = NULL;
-        if (rc) goto fail;
+        if (rc) return rc;
     }
-    rc = nx_wfile_finish(b->post);
+    int rc = nx_wfile_finish(b->post);
     b->post = NULL;
-    if (rc) goto fail;
+    if (rc) return rc;
     rc = nx_wfile_finish(b->pos);
     b->pos = NULL;
-    if (rc) goto fail;
-    /* dictionary */
-    {
-        nx_buf d = {0};
-        rc = nx_termdict_finish(b->dict, &d);
-        if (rc) {
-            nx_buf_free(&d);
-            rc = nx_err_set(b->err, rc, "cannot serialize the term dictionary");
-            goto fail;
-        }
-        /* The dictionary is zstd-compressed as a whole (FORMAT.md, "Term
-         * dictionary file"): front-coded terms and varint values still
-         * shrink by a quarter, and a reader inflates it once at open. */
-        nx_buf z = {0};
-        size_t bound = ZSTD_compressBound(d.len) + 4;
-        if (nx_buf_reserve(&z, 12 + bound)) {
-            nx_buf_free(&d);
-            rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            goto fail;
-        }
-        nx_store_u32le(z.data, NX_DICTZ_MAGIC);
-        nx_store_u64le(z.data + 4, d.len);
-        size_t zn = small_zstd(z.data + 12, bound, d.data, d.len);
-        nx_buf_free(&d);
-        if (ZSTD_isError(zn)) {
-            nx_buf_free(&z);
-            rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "zstd: %s", ZSTD_getErrorName(zn));
-            goto fail;
-        }
-        z.len = 12 + zn;
-        rc = write_buf_file(b, "dict", NX_FILE_DICT, &z, 1);
-        nx_buf_free(&z);
-        if (rc) goto fail;
-    }
-    /* norms: fields no doc has are left out (mask bit clear) */
-    {
-        uint32_t n = b->n_docs, mask = 0;
-        nx_buf parts[1 + NX_N_FIELDS];
-        size_t np = 1;
-        uint8_t hdr[16];
-        for (int f = 0; f < NX_N_FIELDS; f++) {
-            const uint8_t *nm = b->norms + (size_t)f * n;
-            bool any = false;
-            for (uint32_t i = 0; i < n && !any; i++) any = nm[i] != 0;
-            if (!any) continue;
-            mask |= 1u << f;
-            parts[np].data = (uint8_t *)nm;
-            parts[np].len = n;
-            np++;
-        }
-        nx_store_u32le(hdr, NX_NORM_MAGIC);
-        nx_store_u32le(hdr + 4, n);
-        nx_store_u32le(hdr + 8, NX_N_FIELDS);
-        nx_store_u32le(hdr + 12, mask);
-        parts[0].data = hdr;
-        parts[0].len = 16;
-        rc = write_buf_file(b, "norm", NX_FILE_NORMS, parts, np);
-        if (rc) goto fail;
-    }
-    /* columns (FORMAT.md, "Columns") */
-    {
-        uint32_t n = b->n_docs;
-        nx_buf c = {0};
-        if (nx_buf_reserve(&c, 112)) {
-            rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            goto fail;
-        }
-        uint32_t width = b->n_sources == 0 ? 0 : b->n_sources <= 255 ? 1 : b->n_sources <= 65535 ? 2 : 4;
-        nx_buf_put_u32le(&c, NX_COL_MAGIC);
-        nx_buf_put_u32le(&c, n);
-        nx_buf_put_u32le(&c, b->n_sources);
-        nx_buf_put_u32le(&c, (b->docstore ? 1u : 0u) | (b->any_date ? 2u : 0u) | width << 4);
-        for (int f = 0; f < NX_N_FIELDS; f++) {
-            uint32_t fd = 0;
-            const uint8_t *nm = b->norms + (size_t)f * n;
-            for (uint32_t i = 0; i < n; i++) fd += nm[i] != 0;
-            nx_buf_put_u32le(&c, fd);
-            nx_buf_put_u32le(&c, 0);
-            nx_buf_put_u64le(&c, b->field_tokens[f]);
-        }
-        nx_buf_put_u64le(&c, b->raw_text_bytes);
-        nx_buf_put_u64le(&c, raw_stored);
-        int e = 0;
-        if (b->any_date) e |= nx_buf_append(&c, b->dates.data, b->dates.len);
-        for (uint32_t i = 0; i < n && width && !e; i++) {
-            uint32_t ord = nx_load_u32le(b->src_ords.data + 4 * (size_t)i);
-            if (width == 1) e |= nx_buf_putc(&c, (uint8_t)ord);
-            else if (width == 2) e |= nx_buf_put_u16le(&c, (uint16_t)ord);
-            else e |= nx_buf_put_u32le(&c, ord);
-        }
-        e |= pad8(&c);
-        /* ids, front-coded in blocks of NX_ID_BLOCK: per id varint(bytes
-         * shared with the previous id of the block), varint(rest), rest */
-        nx_buf fc = {0};
-        uint32_t n_blocks = (n + NX_ID_BLOCK - 1) / NX_ID_BLOCK;
-        size_t boffs = c.len;
-        for (uint32_t k = 0; k <= n_blocks && !e; k++) e |= nx_buf_put_u32le(&c, 0);
-        for (uint32_t i = 0; i < n && !e; i++) {
-            if (i % NX_ID_BLOCK == 0) nx_store_u32le(c.data + boffs + 4 * (i / NX_ID_BLOCK), (uint32_t)fc.len);
-            const uint8_t *id = b->id_bytes.data + nx_load_u32le(b->id_offs.data + 4 * (size_t)i);
-            uint32_t len = nx_load_u32le(b->id_offs.data + 4 * (size_t)i + 4) -
-                           nx_load_u32le(b->id_offs.data + 4 * (size_t)i);
-            uint32_t shared = 0;
-            if (i % NX_ID_BLOCK) {
-                const uint8_t *prev = b->id_bytes.data + nx_load_u32le(b->id_offs.data + 4 * (size_t)(i - 1));
-                uint32_t plen = nx_load_u32le(b->id_offs.data + 4 * (size_t)i) -
-                                nx_load_u32le(b->id_offs.data + 4 * (size_t)(i - 1));
-                while (shared < len && shared < plen && prev[shared] == id[shared]) shared++;
-            }
-            e |= nx_buf_put_varint(&fc, shared);
-            e |= nx_buf_put_varint(&fc, len - shared);
-            e |= nx_buf_append(&fc, id + shared, len - shared);
-        }
-        if (!e && fc.len > UINT32_MAX) e = 1;
-        if (!e) nx_store_u32le(c.data + boffs + 4 * (size_t)n_blocks, (uint32_t)fc.len);
-        e |= pad8(&c);
-        e |= nx_buf_append(&c, b->src_offs.data, b->src_offs.len);
-        e |= pad8(&c);
-        /* the front-coded ids, zstd-compressed (sequential ids such as
-         * "reuters-123" shrink tenfold): u32 compressed length, frame */
-        size_t zb = ZSTD_compressBound(fc.len) + 4;
-        size_t at = c.len;
-        e |= nx_buf_reserve(&c, 4 + zb);
-        if (!e) {
-            size_t zn = small_zstd(c.data + at + 4, zb, fc.data ? fc.data : (const uint8_t *)"",
-                                   fc.len);
-            if (ZSTD_isError(zn) || zn > UINT32_MAX) {
-                e = 1;
-            } else {
-                nx_store_u32le(c.data + at, (uint32_t)zn);
-                c.len = at + 4 + zn;
-            }
-        }
-        e |= nx_buf_append(&c, b->src_bytes.data, b->src_bytes.len);
-        nx_buf_free(&fc);
-        if (e) {
-            nx_buf_free(&c);
-            rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            goto fail;
-        }
-        rc = write_buf_file(b, "col", NX_FILE_COLUMNS, &c, 1);
-        nx_buf_free(&c);
-        if (rc) goto fail;
+    return rc;
+}
+
+int nx_segbuild_finish(nx_segbuild *b) {
+    int rc = 0;
+    uint64_t raw_stored = 0;
+    if (b->next_doc != b->n_docs)
+        rc = nx_err_set(b->err, NEWSIDX_ERR_INVALID, "segment got %u of %u documents", b->next_doc,
+                        b->n_docs);
+    if (rc == 0) rc = finish_streams(b, &raw_stored);
+    if (rc == 0) rc = write_dict(b);
+    if (rc == 0) rc = write_norms(b);
+    if (rc == 0) rc = write_columns(b, raw_stored);
+    if (rc) {
+        nx_segbuild_abort(b);
+        return rc;
     }
     segbuild_free(b);
     return 0;
-fail:
-    nx_segbuild_abort(b);
-    return rc;
 }

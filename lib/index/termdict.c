@@ -236,6 +236,12 @@ static int corrupt(nx_err *err, const char *what, uint64_t at) {
                       (unsigned long long)at);
 }
 
+void nx_termdict_close(nx_termdict *d) {
+    if (!d) return;
+    free(d->blocks);
+    free(d);
+}
+
 int nx_termdict_open(const uint8_t *data, size_t len, nx_err *err, nx_termdict **out) {
     *out = NULL;
     if (len < TD_HEADER_BYTES) return corrupt(err, "shorter than its header", len);
@@ -244,11 +250,11 @@ int nx_termdict_open(const uint8_t *data, size_t len, nx_err *err, nx_termdict *
         return nx_err_set(err, NEWSIDX_ERR_VERSION, "term dictionary: version %u unsupported",
                           nx_load_u32le(data + 4));
     uint32_t flags = nx_load_u32le(data + 8);
+    if (flags & ~TD_FLAG_VAR) return corrupt(err, "unknown flags", 8);
     uint32_t value_bytes = nx_load_u32le(data + 12);
     uint64_t n_terms = nx_load_u64le(data + 16);
     uint64_t n_blocks = nx_load_u64le(data + 24);
     uint64_t index_offset = nx_load_u64le(data + 32);
-    if (flags & ~TD_FLAG_VAR) return corrupt(err, "unknown flags", 8);
     bool var = flags & TD_FLAG_VAR;
     if ((var && value_bytes) || value_bytes > NX_TERMDICT_MAX_VALUE_BYTES)
         return corrupt(err, "bad value size", 12);
@@ -261,12 +267,8 @@ int nx_termdict_open(const uint8_t *data, size_t len, nx_err *err, nx_termdict *
 
     nx_termdict *d = calloc(1, sizeof *d);
     if (!d) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory opening term dictionary");
-    d->data = data;
-    d->len = len;
-    d->n_terms = n_terms;
-    d->n_blocks = n_blocks;
-    d->value_bytes = value_bytes;
-    d->var = var;
+    *d = (nx_termdict){.data = data, .len = len, .n_terms = n_terms, .n_blocks = n_blocks,
+                       .value_bytes = value_bytes, .var = var};
     if (n_blocks) {
         d->blocks = malloc(n_blocks * sizeof *d->blocks);
         if (!d->blocks) {
@@ -315,12 +317,6 @@ int nx_termdict_open(const uint8_t *data, size_t len, nx_err *err, nx_termdict *
     }
     *out = d;
     return 0;
-}
-
-void nx_termdict_close(nx_termdict *d) {
-    if (!d) return;
-    free(d->blocks);
-    free(d);
 }
 
 uint64_t nx_termdict_count(const nx_termdict *d) { return d->n_terms; }

@@ -1,0 +1,476 @@
+/* index/rambuf — the writer's RAM buffer: 2 MiB slabs, the paged slice
+ * pool holding one occurrence stream per (field, term), the term hash, and
+ * the one token path from analysis into the buffer. The stream layout is
+ * described in writer_internal.h; flush.c reads the buffer back. */
+#include "analysis/analysis.h"
+#include "index/writer_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+/* inlined XXH3: the term hash is the writer's hottest call */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* Pool pages 64 KiB apart: the last page number the u32 offsets reach. */
+#define MAX_POOL_PAGES 65535u
+/* Pool pages and term entries come in 2 MiB slabs the kernel may back with
+ * one huge page, to save the first-touch page faults of 4 KiB pages
+ * (bench/README.md, "History of measured choices"). */
+#define SLAB_BYTES ((size_t)2 << 20)
+#define SLAB_PAGES ((uint32_t)(SLAB_BYTES / POOL_PAGE))
+_Static_assert(TERM_CHUNK * sizeof(wterm) == SLAB_BYTES, "a term chunk is one slab");
+
+/* bytes: a multiple of SLAB_BYTES. Returns zeroed memory. Slabs are mapped
+ * and unmapped directly, not through malloc, whose rising mmap threshold
+ * put later slabs on the brk heap, which is not given back between flushes
+ * (peak RSS: bench/README.md, "History of measured choices"). */
+static void *slabs_alloc(size_t bytes) {
+    size_t span = bytes + SLAB_BYTES; /* room to align the start */
+    uint8_t *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    uintptr_t a = ((uintptr_t)m + SLAB_BYTES - 1) & ~(uintptr_t)(SLAB_BYTES - 1);
+    uint8_t *p = (uint8_t *)a;
+    if (p > m) munmap(m, (size_t)(p - m));
+    if (m + span > p + bytes) munmap(p + bytes, (size_t)(m + span - (p + bytes)));
+#if defined(MADV_HUGEPAGE)
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: failure is fine */
+#endif
+    return p;
+}
+
+static void slabs_free(void *p, size_t bytes) {
+    if (p) munmap(p, bytes);
+}
+
+/* The term slot table of mask + 1 entries: slabs when it is that large. */
+static void term_slots_free(uint64_t *slots, uint32_t mask) {
+    size_t bytes = ((size_t)mask + 1) * 8;
+    if (slots && bytes >= SLAB_BYTES) slabs_free(slots, bytes);
+    else free(slots);
+}
+
+static void *slab_alloc(void) { return slabs_alloc(SLAB_BYTES); }
+
+/* ---- slice pool ----------------------------------------------------------- */
+
+/* Allocates a slice of `size` data bytes + 4 link bytes; returns its offset
+ * or UINT32_MAX when out of memory / pool space. */
+static uint32_t pool_alloc(newsidx_writer *w, uint32_t size) {
+    uint32_t need = size + 4;
+    if (w->n_pages == 0 || POOL_PAGE - w->page_used < need) {
+        if (w->n_pages >= MAX_POOL_PAGES) return UINT32_MAX;
+        if ((w->n_pages & (w->n_pages - 1)) == 0) { /* capacity doubles at powers of two */
+            uint8_t **np = realloc(w->pages, sizeof *np * (w->n_pages ? w->n_pages * 2 : 1));
+            if (!np) return UINT32_MAX;
+            w->pages = np;
+        }
+        uint8_t **np = w->pages;
+        if (w->n_pages % SLAB_PAGES == 0) {
+            np[w->n_pages] = slab_alloc(); /* freed through its first page */
+            if (!np[w->n_pages]) return UINT32_MAX;
+        } else {
+            np[w->n_pages] = np[w->n_pages - 1] + POOL_PAGE;
+        }
+        w->n_pages++;
+        w->page_used = 0;
+    }
+    uint32_t off = ((w->n_pages - 1) << POOL_PAGE_BITS) | w->page_used;
+    w->page_used += need;
+    return off;
+}
+
+static int stream_init(newsidx_writer *w, wstream *s, uint8_t *level) {
+    uint32_t off = pool_alloc(w, slice_bytes(0));
+    if (off == UINT32_MAX) return NEWSIDX_ERR_NOMEM;
+    s->head = s->wp = off;
+    s->wend = off + slice_bytes(0);
+    *level = 0;
+    return 0;
+}
+
+static inline int stream_put(newsidx_writer *w, wstream *s, uint8_t *level, uint8_t b) {
+    if (NX_UNLIKELY(s->wp == s->wend)) {
+        uint8_t lvl = *level + 1 < (int)N_SLICE_LEVELS ? *level + 1 : *level;
+        uint32_t off = pool_alloc(w, slice_bytes(lvl));
+        if (off == UINT32_MAX) return NEWSIDX_ERR_NOMEM;
+        nx_store_u32le(pool_at(w, s->wend), off);
+        *level = lvl;
+        s->wp = off;
+        s->wend = off + slice_bytes(lvl);
+    }
+    *pool_at(w, s->wp++) = b;
+    return 0;
+}
+
+static inline int stream_varint(newsidx_writer *w, wstream *s, uint8_t *level, uint64_t v) {
+    if (NX_LIKELY(s->wend - s->wp >= 10)) { /* room for any varint: one page lookup */
+        uint8_t *p = pool_at(w, s->wp);
+        if (v < 0x80) {
+            *p = (uint8_t)v;
+            s->wp++;
+        } else {
+            /* inline: the library's encoder is a call per position */
+            uint32_t n = 0;
+            while (v >= 0x80) {
+                p[n++] = (uint8_t)(v | 0x80);
+                v >>= 7;
+            }
+            p[n++] = (uint8_t)v;
+            s->wp += n;
+        }
+        return 0;
+    }
+    while (v >= 0x80) {
+        NX_FORWARD(stream_put(w, s, level, (uint8_t)(v | 0x80)));
+        v >>= 7;
+    }
+    return stream_put(w, s, level, (uint8_t)v);
+}
+
+/* ---- memory accounting ------------------------------------------------------ */
+
+static size_t ram_used(const newsidx_writer *w) {
+    return (size_t)w->n_pages * POOL_PAGE + (size_t)w->cap_terms * sizeof(wterm) +
+           ((size_t)w->term_mask + 1) * 8 + w->keys.cap + w->ids.cap + w->srcs.cap +
+           w->stored.cap + (size_t)w->cap_docs * sizeof(wdoc) + ((size_t)w->id_mask + 1) * 4;
+}
+
+void nx_wbuf_free(newsidx_writer *w) {
+    for (uint32_t i = 0; i < w->n_pages; i += SLAB_PAGES) slabs_free(w->pages[i], SLAB_BYTES);
+    free(w->pages);
+    w->pages = NULL;
+    w->n_pages = w->page_used = 0;
+    for (uint32_t i = 0; i < w->n_term_chunks; i++) slabs_free(w->term_chunks[i], SLAB_BYTES);
+    free(w->term_chunks);
+    w->term_chunks = NULL;
+    w->n_term_chunks = 0;
+    w->n_terms = w->cap_terms = 0;
+    term_slots_free(w->term_slots, w->term_mask);
+    w->term_slots = NULL;
+    w->term_mask = 0;
+    nx_buf_free(&w->keys);
+    nx_buf_free(&w->ids);
+    nx_buf_free(&w->srcs);
+    nx_buf_free(&w->stored);
+    free(w->docs);
+    w->docs = NULL;
+    w->n_docs = w->cap_docs = w->n_deleted = 0;
+    free(w->id_slots);
+    w->id_slots = NULL;
+    w->id_mask = 0;
+}
+
+/* ---- terms ------------------------------------------------------------------ */
+
+/* The hash of a key (field byte, term): the term hashed with the field as
+ * the seed, so the tokenizer's bytes can be hashed before they are copied
+ * behind the field byte (a load spanning several recent stores waits for
+ * them to retire). */
+static inline uint64_t mul_fold64(uint64_t a, uint64_t b) {
+    unsigned __int128 m = (unsigned __int128)a * b;
+    return (uint64_t)m ^ (uint64_t)(m >> 64);
+}
+
+/* Terms of at most 16 bytes (nearly all) take XXH3's short-input scheme
+ * without its seed derivation and length dispatch: two overlapping loads,
+ * one 128-bit multiply, an avalanche, fewer instructions per token than the
+ * library call (bench/README.md, "History of measured choices"). The hash
+ * lives only in the RAM buffer, so it may differ from XXH3's. */
+static inline uint64_t key_mix(int field, size_t len, uint64_t a, uint64_t b) {
+    uint64_t h = mul_fold64(a ^ 0x9e3779b185ebca87ull ^ (uint64_t)field << 56,
+                            b ^ 0xc2b2ae3d27d4eb4full ^ (uint64_t)len);
+    h ^= h >> 37;
+    h *= 0x165667919e3779f9ull;
+    return h ^ (h >> 32);
+}
+
+static inline uint64_t key_hash(int field, const uint8_t *term, size_t len) {
+    uint64_t a, b;
+    if (len >= 8 && len <= 16) {
+        a = nx_load_u64le(term);
+        b = nx_load_u64le(term + len - 8);
+    } else if (len >= 4 && len < 8) {
+        a = nx_load_u32le(term);
+        b = nx_load_u32le(term + len - 4);
+    } else if (len >= 1 && len < 4) {
+        a = (uint64_t)term[0] | (uint64_t)term[len >> 1] << 8 | (uint64_t)term[len - 1] << 16;
+        b = 0;
+    } else {
+        return XXH3_64bits_withSeed(term, len, (uint64_t)field);
+    }
+    return key_mix(field, len, a, b);
+}
+
+static int term_table_grow(newsidx_writer *w) {
+    uint32_t nmask = w->term_mask ? w->term_mask * 2 + 1 : 1023;
+    size_t bytes = ((size_t)nmask + 1) * 8; /* a power of two */
+    uint64_t *ns;
+    if (bytes >= SLAB_BYTES) { /* huge pages for large tables, as the pool */
+        ns = slabs_alloc(bytes); /* zeroed */
+    } else {
+        ns = calloc((size_t)nmask + 1, 8);
+    }
+    if (!ns) return NEWSIDX_ERR_NOMEM;
+    for (uint32_t t = 0; t < w->n_terms; t++) {
+        const wterm *e = term_at(w, t);
+        const uint8_t *k = w->keys.data + e->key_off;
+        uint64_t h = key_hash(k[0], k + 1, e->key_len - 1u);
+        uint32_t i = (uint32_t)h & nmask;
+        while (ns[i]) i = (i + 1) & nmask;
+        ns[i] = (h >> 32) << 32 | (t + 1);
+    }
+    term_slots_free(w->term_slots, w->term_mask);
+    w->term_slots = ns;
+    w->term_mask = nmask;
+    return 0;
+}
+
+/* Tokens of one field are buffered (key bytes, hash, position) and then
+ * added in a second loop that prefetches the hash slots and terms of the
+ * tokens a few steps ahead: the term table is far larger than the caches,
+ * and the misses, not the arithmetic, were the writer's main cost. */
+typedef struct wtok {
+    uint64_t hash;
+    uint32_t key_off;
+    uint32_t position;
+    uint16_t key_len;
+} wtok;
+
+/* memcpy for terms, most of which are short: two overlapping word copies
+ * instead of the string instruction (rep movs, slow to start) the compiler
+ * picks for a copy of bounded but unknown length. */
+static inline void copy_short(uint8_t *dst, const uint8_t *src, size_t len) {
+    if (len >= 8 && len <= 16) {
+        uint64_t a = nx_load_u64le(src), b = nx_load_u64le(src + len - 8);
+        nx_store_u64le(dst, a);
+        nx_store_u64le(dst + len - 8, b);
+    } else if (len >= 4 && len < 8) {
+        uint32_t a = nx_load_u32le(src), b = nx_load_u32le(src + len - 4);
+        nx_store_u32le(dst, a);
+        nx_store_u32le(dst + len - 4, b);
+    } else if (len >= 2 && len < 4) {
+        uint16_t a, b;
+        memcpy(&a, src, 2);
+        memcpy(&b, src + len - 2, 2);
+        memcpy(dst, &a, 2);
+        memcpy(dst + len - 2, &b, 2);
+    } else if (len == 1) {
+        dst[0] = src[0];
+    } else {
+        memcpy(dst, src, len);
+    }
+}
+
+/* Keys of equal length len >= 1, without a libc call and without a byte
+ * loop: a key of at most 8 bytes is compared as one masked word, which
+ * reads up to 7 bytes past its end: both key buffers (w->keys, w->s_key)
+ * keep KEY_SLACK bytes of capacity behind their last key for that. */
+#define KEY_SLACK 8
+static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t len) {
+    if (len <= 8) return ((nx_load_u64le(a) ^ nx_load_u64le(b)) << (64 - 8 * len)) == 0;
+    if (len <= 16)
+        return nx_load_u64le(a) == nx_load_u64le(b) &&
+               nx_load_u64le(a + len - 8) == nx_load_u64le(b + len - 8);
+    return memcmp(a, b, len) == 0;
+}
+
+/* Room for one more token of len term bytes. */
+static __attribute__((noinline)) int token_reserve_slow(newsidx_writer *w, size_t len) {
+    if (w->n_tok == w->cap_tok) {
+        wtok *nt = grow_array(w->toks, &w->cap_tok, sizeof *nt, 1024);
+        if (!nt) return NEWSIDX_ERR_NOMEM;
+        w->toks = nt;
+    }
+    return nx_buf_reserve(&w->s_key, len + 1 + KEY_SLACK);
+}
+
+static inline int token_reserve(newsidx_writer *w, size_t len) {
+    if (NX_UNLIKELY(w->n_tok == w->cap_tok || w->s_key.cap - w->s_key.len < len + 1 + KEY_SLACK))
+        return token_reserve_slow(w, len);
+    return 0;
+}
+
+/* The one way a token enters the field's token list: its key (field byte,
+ * then len term bytes) has been written at the end of w->s_key. */
+static inline void token_push(newsidx_writer *w, size_t len, uint64_t h, uint32_t position) {
+    wtok *t = &w->toks[w->n_tok++];
+    t->hash = h;
+    t->key_off = (uint32_t)w->s_key.len;
+    t->key_len = (uint16_t)(len + 1);
+    t->position = position;
+    w->s_key.len += len + 1;
+}
+
+/* The analyzer's callback: a token of any analyzer. */
+static int on_token(void *ctx, const newsidx_token *tok) {
+    newsidx_writer *w = ctx;
+    size_t len = tok->term_len;
+    if (len > NEWSIDX_MAX_TERM_BYTES + 7) len = NEWSIDX_MAX_TERM_BYTES + 7;
+    NX_FORWARD(token_reserve(w, len));
+    uint8_t *key = w->s_key.data + w->s_key.len;
+    const uint8_t *term = (const uint8_t *)tok->term;
+    key[0] = (uint8_t)w->cur_field;
+    copy_short(key + 1, term, len);
+    /* hashed from the tokenizer's bytes, not from the copy: a load that
+     * spans several recent stores waits for them to retire */
+    token_push(w, len, key_hash(w->cur_field, term, len), tok->position);
+    return 0;
+}
+
+#if defined(__SSE2__)
+/* The writer's analysis loop for an analyzer without stopwords and
+ * stemmer (the default): plain words (nx_plain_word16, most of them) are
+ * folded straight into the key buffer, without a callback per token;
+ * everything else goes through the analyzer's own step, in order, so terms
+ * and positions are those of newsidx_analyze. */
+static int analyze_plain(newsidx_writer *w, const char *text, size_t len) {
+    const uint8_t *base = (const uint8_t *)text;
+    const uint8_t field = (uint8_t)w->cur_field;
+    size_t off = 0;
+    uint32_t pos = 0;
+    while (off < len) {
+        uint8_t c = base[off];
+        if (c < 0x80) {
+            if (!nx_ascii_alnum(c)) {
+                off++;
+                continue;
+            }
+            if (len - off >= 16) {
+                NX_FORWARD(token_reserve(w, 16));
+                uint8_t *key = w->s_key.data + w->s_key.len;
+                unsigned run = nx_plain_word16(base + off, key + 1);
+                if (run) {
+                    key[0] = field;
+                    token_push(w, run, key_hash(field, key + 1, run), pos);
+                    pos = nx_next_pos(pos);
+                    off += run;
+                    continue;
+                }
+            }
+        }
+        NX_FORWARD(nx_analyze_step(w->an, text, len, &off, &pos, on_token, w));
+    }
+    return 0;
+}
+#endif
+
+static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t h,
+                     uint32_t position) {
+    uint32_t i = (uint32_t)h & w->term_mask;
+    wterm *t = NULL;
+    /* key bytes past len are readable (KEY_SLACK) */
+    uint64_t key8 = nx_load_u64le(key), key16 = 0;
+    if (len < 8) {
+        key8 &= ((uint64_t)1 << (8 * len)) - 1;
+    } else if (len > 8) {
+        key16 = nx_load_u64le(key + 8);
+        if (len < 16) key16 &= ((uint64_t)1 << (8 * (len - 8))) - 1;
+    }
+    /* the slot keeps the hash's high half: a probe touches the term only
+     * when those 32 bits agree, and the key buffer only for keys longer
+     * than 16 bytes */
+    for (;; i = (i + 1) & w->term_mask) {
+        uint64_t s = w->term_slots[i];
+        if (!s) break;
+        if ((s >> 32) != (h >> 32)) continue;
+        wterm *e = term_at(w, (uint32_t)s - 1);
+        if (e->key8[0] == key8 && e->key8[1] == key16 && e->key_len == len &&
+            (len <= 16 || key_eq(w->keys.data + e->key_off + 16, key + 16, len - 16))) {
+            t = e;
+            break;
+        }
+    }
+    if (!t) {
+        if (w->n_terms == w->n_term_chunks * TERM_CHUNK) {
+            if ((w->n_term_chunks & (w->n_term_chunks - 1)) == 0) { /* doubles at powers of two */
+                wterm **nc = realloc(w->term_chunks,
+                                     sizeof *nc * (w->n_term_chunks ? w->n_term_chunks * 2 : 1));
+                if (!nc) return NEWSIDX_ERR_NOMEM;
+                w->term_chunks = nc;
+            }
+            wterm *chunk = slab_alloc();
+            if (!chunk) return NEWSIDX_ERR_NOMEM;
+            w->term_chunks[w->n_term_chunks++] = chunk;
+        }
+        /* accounted as the doubling array the chunks replaced (512
+         * entries first), so that flushes happen where they did */
+        if (w->n_terms == w->cap_terms) w->cap_terms = w->cap_terms ? w->cap_terms * 2 : 512;
+        t = term_at(w, w->n_terms);
+        memset(t, 0, sizeof *t);
+        t->key8[0] = key8;
+        t->key8[1] = key16;
+        t->key_off = (uint32_t)w->keys.len;
+        t->key_len = (uint16_t)len;
+        t->doc = UINT32_MAX;
+        NX_FORWARD(nx_buf_reserve(&w->keys, len + KEY_SLACK));
+        NX_FORWARD(nx_buf_append(&w->keys, key, len));
+        NX_FORWARD(stream_init(w, &t->os, &t->level));
+        w->term_slots[i] = (h >> 32) << 32 | ++w->n_terms;
+    }
+    if (t->doc != w->cur_doc) {
+        /* first occurrence in this doc; the delta from UINT32_MAX for a
+         * term's first doc is doc + 1 (mod 2^32) */
+        uint32_t delta = w->cur_doc - t->doc;
+        t->doc = w->cur_doc;
+        t->last_pos = position;
+        NX_FORWARD(stream_varint(w, &t->os, &t->level, (uint64_t)position << 1 | 1));
+        return stream_varint(w, &t->os, &t->level, delta);
+    }
+    uint32_t pos = position < t->last_pos ? t->last_pos : position;
+    NX_FORWARD(stream_varint(w, &t->os, &t->level, (uint64_t)(pos - t->last_pos) << 1));
+    t->last_pos = pos;
+    return 0;
+}
+
+#define PREFETCH_SLOTS 16 /* tokens ahead whose hash slot is fetched */
+#define PREFETCH_TERMS 8  /* tokens ahead whose term entry is fetched */
+
+/* Adds the buffered tokens of the current field. */
+static int add_tokens(newsidx_writer *w) {
+    uint32_t n = w->n_tok;
+    /* grow first, so no address prefetched below moves */
+    while ((w->n_terms + n + 1) * 2 > w->term_mask) NX_FORWARD(term_table_grow(w));
+    const wtok *tk = w->toks;
+    for (uint32_t j = 0; j < n && j < PREFETCH_SLOTS; j++)
+        __builtin_prefetch(&w->term_slots[(uint32_t)tk[j].hash & w->term_mask]);
+    for (uint32_t j = 0; j < n; j++) {
+        if (j + PREFETCH_SLOTS < n)
+            __builtin_prefetch(&w->term_slots[(uint32_t)tk[j + PREFETCH_SLOTS].hash & w->term_mask]);
+        if (j + PREFETCH_TERMS < n) {
+            uint64_t s = w->term_slots[(uint32_t)tk[j + PREFETCH_TERMS].hash & w->term_mask];
+            if (s) __builtin_prefetch(term_at(w, (uint32_t)s - 1));
+        }
+        NX_FORWARD(add_token(w, w->s_key.data + tk[j].key_off, tk[j].key_len, tk[j].hash,
+                             tk[j].position));
+    }
+    w->cur_len += n;
+    w->n_tok = 0;
+    w->s_key.len = 0;
+    return 0;
+}
+
+/* ---- the buffer's interface to the writer ------------------------------------ */
+
+int nx_wbuf_index_field(newsidx_writer *w, int field, const char *text, size_t len,
+                        uint32_t *n_tokens) {
+    w->cur_field = field;
+    w->cur_len = 0;
+    w->n_tok = 0;
+    w->s_key.len = 0;
+    int rc;
+#if defined(__SSE2__)
+    if (nx_analyzer_plain(w->an))
+        rc = analyze_plain(w, text, len);
+    else
+#endif
+        rc = newsidx_analyze(w->an, text, len, on_token, w);
+    if (rc == 0) rc = add_tokens(w);
+    *n_tokens = w->cur_len;
+    return rc;
+}
+
+bool nx_wbuf_full(const newsidx_writer *w) {
+    return ram_used(w) >= w->opts.ram_budget_bytes || w->n_pages + 64 >= MAX_POOL_PAGES ||
+           w->n_docs >= NX_MAX_SEGMENT_DOCS || w->stored.len >= ((size_t)1 << 40);
+}

@@ -1,0 +1,209 @@
+/* index/writer_internal — private to the writer's files: the writer struct
+ * and its RAM buffer, shared by writer.c (public functions, ids, commit),
+ * rambuf.c (slice pool, term hash, the token path), flush.c (buffer ->
+ * segment) and merge.c (merge policy).
+ *
+ * RAM buffer layout (not on disk): each (field, term) owns one byte
+ * stream in the slice pool, one entry per occurrence: the first in a doc
+ * is varint(position << 1 | 1), varint(doc - previous doc of the term),
+ * a later one varint((position - previous position) << 1). Freqs are
+ * counted when the flush reads the stream back. One stream instead of a
+ * doc and a position stream, so a token writes to one pool line, not two.
+ * A stream is a chain of slices of growing size (16 B .. 4 KiB), each
+ * ending with the u32 pool offset of the next one, so a term costs little
+ * until it proves frequent (Lucene's ByteBlockPool idea). */
+#ifndef NX_WRITER_INTERNAL_H
+#define NX_WRITER_INTERNAL_H
+
+#include "index/index_internal.h"
+
+#include <stdlib.h>
+
+/* 64 KiB pages: small enough that a small RAM budget is honoured, large
+ * enough that page bookkeeping is noise. */
+#define POOL_PAGE_BITS 16
+#define POOL_PAGE ((uint32_t)1 << POOL_PAGE_BITS)
+/* The pool addresses slices with u32 offsets: at most 4 GiB of postings
+ * per segment, so the RAM budget is capped at 3 GiB (documented). */
+#define MAX_RAM_BUDGET ((size_t)3 << 30)
+
+typedef struct wstream {
+    uint32_t head, wp, wend; /* first slice, write pointer, end of the slice's data */
+} wstream;
+
+/* One cache line per term (the array is 64-byte aligned): a token touches
+ * its term's line and, only for keys longer than 16 bytes, the key's tail
+ * in w->keys. Counts of doc entries and positions are not kept: the flush
+ * reads a stream up to its write pointer and grows its scratch as it goes. */
+typedef struct wterm {
+    uint64_t key8[2]; /* the key's first 16 bytes (little-endian), zero padded */
+    uint32_t key_off;
+    uint16_t key_len; /* field byte + term */
+    uint8_t level;    /* slice level of the stream */
+    uint8_t unused;
+    uint32_t doc;      /* last doc with an occurrence (UINT32_MAX: none yet) */
+    uint32_t last_pos; /* position of that doc's last occurrence */
+    wstream os;        /* the occurrence stream */
+    uint8_t pad[20];
+} wterm;
+_Static_assert(sizeof(wterm) == 64, "a term entry is one cache line");
+
+/* Term entries live in fixed chunks of one slab each, so they never move
+ * (a growing array was copied at each doubling: bench/README.md, "History
+ * of measured choices"). */
+#define TERM_CHUNK_BITS 15
+#define TERM_CHUNK ((uint32_t)1 << TERM_CHUNK_BITS)
+
+typedef struct wdoc {
+    int64_t date;
+    uint64_t id_hash;
+    uint64_t stored_off;
+    uint32_t stored_len;
+    uint32_t id_off, id_len;
+    uint32_t src_off, src_len;
+    uint32_t text_bytes;
+    uint32_t field_len[NX_N_FIELDS];
+    uint8_t deleted;
+} wdoc;
+
+typedef struct wseg {
+    nx_segment *seg;
+    uint8_t *del; /* deletion bitmap (doc_count bits) or NULL */
+    uint32_t n_del;
+    uint32_t del_gen;
+    bool del_dirty;
+} wseg;
+
+struct newsidx_writer {
+    char *dir;
+    int lock_fd;
+    bool created_dir; /* open made the directory: a writer that never commits removes it */
+    nx_err err;
+    int failed; /* sticky: a failed flush/commit leaves the buffer unusable */
+    bool merge_all; /* set by newsidx_writer_optimize for its commit */
+    newsidx_writer_options opts;
+    char *stem, *stop;
+    newsidx_analyzer *an;
+    nx_segbuild_opts sb;
+    /* committed + flushed segments */
+    uint64_t generation;
+    uint32_t next_seg_no;
+    wseg *segs;
+    uint32_t n_segs, cap_segs;
+    /* RAM buffer */
+    uint8_t **pages;
+    uint32_t n_pages, page_used;
+    wterm **term_chunks; /* TERM_CHUNK entries each: entries never move */
+    uint32_t n_term_chunks;
+    uint32_t n_terms;
+    uint32_t cap_terms; /* for nx_wbuf_ram_used only: see add_token */
+    uint64_t *term_slots; /* (hash high 32 bits) << 32 | (term index + 1); 0 = empty */
+    uint32_t term_mask;
+    nx_buf keys, ids, srcs, stored;
+    wdoc *docs;
+    uint32_t n_docs, cap_docs, n_deleted;
+    uint32_t *id_slots; /* doc index + 1 */
+    uint32_t id_mask;
+    /* analysis of the current doc */
+    uint32_t cur_doc;
+    int cur_field;
+    uint32_t cur_len;
+    nx_buf s_key;      /* key bytes of the field's tokens */
+    struct wtok *toks; /* tokens of the field being analyzed */
+    uint32_t n_tok, cap_tok;
+    /* flush scratch (grow-only) */
+    nx_term_entries s_entries;
+    nx_buf s_fields;
+};
+
+/* realloc of an array whose capacity doubles (first: the first capacity):
+ * returns the new array and updates *cap, or NULL (array and *cap as they
+ * were). */
+static inline void *grow_array(void *arr, uint32_t *cap, size_t elem_bytes, uint32_t first) {
+    uint32_t nc = *cap ? *cap * 2 : first;
+    void *n = realloc(arr, elem_bytes * nc);
+    if (n) *cap = nc;
+    return n;
+}
+
+/* ---- the RAM buffer (rambuf.c) ------------------------------------------ */
+
+/* Slices grow from 16 bytes at level 0 to 4 KiB at the last level. */
+#define N_SLICE_LEVELS 9
+static inline uint32_t slice_bytes(unsigned level) { return 16u << level; }
+
+static inline uint8_t *pool_at(const newsidx_writer *w, uint32_t off) {
+    return w->pages[off >> POOL_PAGE_BITS] + (off & (POOL_PAGE - 1));
+}
+
+static inline wterm *term_at(const newsidx_writer *w, uint32_t i) {
+    return &w->term_chunks[i >> TERM_CHUNK_BITS][i & (TERM_CHUNK - 1)];
+}
+
+/* A reader over a stream keeps raw pointers into the current slice (a
+ * slice never crosses a page), so a byte costs a compare and a load. */
+typedef struct rstream {
+    const uint8_t *p, *end; /* current slice's data; end = its link */
+    uint8_t level;
+} rstream;
+
+static inline void rstream_init(const newsidx_writer *w, rstream *r, const wstream *s) {
+    r->p = pool_at(w, s->head);
+    r->end = r->p + slice_bytes(0);
+    r->level = 0;
+}
+
+static inline uint8_t rstream_get(const newsidx_writer *w, rstream *r) {
+    if (NX_UNLIKELY(r->p == r->end)) {
+        uint32_t next = nx_load_u32le(r->end);
+        if (r->level + 1 < (int)N_SLICE_LEVELS) r->level++;
+        r->p = pool_at(w, next);
+        r->end = r->p + slice_bytes(r->level);
+    }
+    return *r->p++;
+}
+
+static inline uint64_t rstream_varint(const newsidx_writer *w, rstream *r) {
+    /* most varints are one byte and most lie inside the slice: no slice
+     * check per byte for them */
+    if (NX_LIKELY(r->end - r->p >= 10)) {
+        uint64_t v = *r->p++;
+        if (NX_LIKELY(v < 0x80)) return v;
+        v &= 0x7f;
+        for (int shift = 7;; shift += 7) {
+            uint8_t b = *r->p++;
+            v |= (uint64_t)(b & 0x7f) << shift;
+            if (!(b & 0x80)) return v;
+        }
+    }
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+        uint8_t b = rstream_get(w, r);
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return v;
+    }
+}
+
+/* Analyzes len bytes of text as field `field` of doc w->cur_doc and adds
+ * its terms to the buffer; *n_tokens gets the field's length in tokens.
+ * 0 or NOMEM (then the buffer may hold part of the field). */
+int nx_wbuf_index_field(newsidx_writer *w, int field, const char *text, size_t len,
+                        uint32_t *n_tokens);
+/* true when the buffer must be flushed before the next article (RAM
+ * budget reached, pool or segment limits near). */
+bool nx_wbuf_full(const newsidx_writer *w);
+/* Frees the buffer's docs, terms and pool; the writer keeps its scratch. */
+void nx_wbuf_free(newsidx_writer *w);
+
+/* ---- the writer's other files -------------------------------------------- */
+
+/* Writes the buffer as a new segment (docs in date order) and empties it
+ * (flush.c). No-op when it is empty. */
+int nx_writer_flush(newsidx_writer *w);
+/* Appends seg to the writer's segments (writer.c). 0 or NOMEM. */
+int nx_writer_push_segment(newsidx_writer *w, nx_segment *seg);
+/* Merges segments before a commit (merge.c): all into one when
+ * w->merge_all, else by the tiered policy. */
+int nx_writer_merge(newsidx_writer *w);
+
+#endif
