@@ -263,6 +263,39 @@ NEWSIDX_API int newsidx_writer_add(newsidx_writer *w, const newsidx_field *field
                                    size_t n_fields, unsigned *warnings);
 
 /**
+ * Deletes the article with that id, committed or added since the last
+ * commit. Like every change it takes effect for readers at the next commit
+ * (and is undone by newsidx_writer_rollback). An id that no live article
+ * has is not an error.
+ * @param n_deleted  optional; receives 1 if an article had the id, else 0
+ * @return NEWSIDX_OK, NEWSIDX_ERR_INVALID (NULL w or id), NEWSIDX_ERR_NOMEM.
+ */
+NEWSIDX_API int newsidx_writer_delete(newsidx_writer *w, const char *id, size_t id_len,
+                                      uint64_t *n_deleted);
+
+/**
+ * Deletes every article the query matches (e.g. "date:..1990-12-31",
+ * "source:wire"): committed ones and those added since the last commit.
+ * The query is parsed with the index's analyzer (docs/QUERY.md). To see
+ * the articles added since the last commit, the writer first flushes its
+ * RAM buffer into a segment (uncommitted, like any flush).
+ * @param n_deleted  optional; receives the number of live articles deleted
+ * @return NEWSIDX_OK, NEWSIDX_ERR_SYNTAX / NEWSIDX_ERR_LIMIT (the query;
+ *         the message names the column), NEWSIDX_ERR_IO, NEWSIDX_ERR_NOMEM,
+ *         NEWSIDX_ERR_CORRUPT, NEWSIDX_ERR_INVALID.
+ */
+NEWSIDX_API int newsidx_writer_delete_query(newsidx_writer *w, const char *query, size_t len,
+                                            uint64_t *n_deleted);
+
+/**
+ * Forgets every add, update and delete since the last commit (or since the
+ * writer opened): segments flushed meanwhile are deleted, the RAM buffer
+ * emptied. The writer stays open, at the last commit.
+ * @return NEWSIDX_OK, NEWSIDX_ERR_IO, NEWSIDX_ERR_CORRUPT, NEWSIDX_ERR_NOMEM.
+ */
+NEWSIDX_API int newsidx_writer_rollback(newsidx_writer *w);
+
+/**
  * Makes every article added so far durable and visible to readers opened
  * afterwards: writes segments, fsyncs them, atomically replaces the manifest.
  */
@@ -275,6 +308,15 @@ NEWSIDX_API int newsidx_writer_commit(newsidx_writer *w);
  * @return as newsidx_writer_commit.
  */
 NEWSIDX_API int newsidx_writer_optimize(newsidx_writer *w);
+
+/**
+ * Commits like newsidx_writer_commit after merging segments until at most
+ * max_segments remain (smallest first, as Lucene's forceMerge(n)); every
+ * segment with deleted articles is rewritten without them. max_segments 1
+ * is newsidx_writer_optimize.
+ * @return as newsidx_writer_commit, or NEWSIDX_ERR_INVALID for 0.
+ */
+NEWSIDX_API int newsidx_writer_force_merge(newsidx_writer *w, uint32_t max_segments);
 
 
 

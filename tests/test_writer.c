@@ -195,6 +195,53 @@ START_TEST(test_a_failed_run_leaves_no_directory_it_created) {
 }
 END_TEST
 
+START_TEST(test_delete_and_optimize_say_what_they_did) {
+    char out[8192];
+    write_file("in.jsonl", articles);
+    write_file("more.jsonl", "{\"id\":\"a3\",\"title\":\"Tin\",\"body\":\"Tin prices\","
+                             "\"date\":\"1990-01-01\",\"source\":\"wire\"}\n");
+    ck_assert_int_eq(run(out, sizeof out, "%s index -o %s/idx %s/in.jsonl", NEWSIDX_CLI, dir, dir), 0);
+    ck_assert_int_eq(
+        run(out, sizeof out, "%s index --append -o %s/idx %s/more.jsonl", NEWSIDX_CLI, dir, dir), 0);
+    int rc = run(out, sizeof out, "%s delete %s/idx a1 nope", NEWSIDX_CLI, dir);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "deleted 1 article, 1 not found") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "nope: no such article") != NULL, "%s", out);
+    rc = run(out, sizeof out, "%s get %s/idx a1", NEWSIDX_CLI, dir);
+    ck_assert_int_eq(rc, 1);
+    /* by query: a dry run changes nothing */
+    rc = run(out, sizeof out, "%s delete %s/idx --query 'source:wire' --dry-run", NEWSIDX_CLI, dir);
+    ck_assert_msg(strstr(out, "would delete 1 article (dry run") != NULL, "%s", out);
+    rc = run(out, sizeof out, "%s delete %s/idx --query 'date:..1987-12-31' --json", NEWSIDX_CLI,
+             dir);
+    ck_assert_msg(rc == 0 && strstr(out, "{\"deleted\": 1, \"not_found\": 0}") != NULL, "%s",
+                  out);
+    rc = run(out, sizeof out, "%s delete %s/idx --query 'date:..(' ", NEWSIDX_CLI, dir);
+    ck_assert_int_eq(rc, 2);
+    write_file("ids.txt", "a3\nzz\n");
+    rc = run(out, sizeof out, "%s delete %s/idx --ids-from %s/ids.txt --json", NEWSIDX_CLI, dir,
+             dir);
+    ck_assert_msg(strstr(out, "{\"not_found_ids\": [\"zz\"], \"deleted\": 1, \"not_found\": 1}") !=
+                      NULL,
+                  "%s", out);
+    rc = run(out, sizeof out, "%s stats %s/idx --json", NEWSIDX_CLI, dir);
+    /* segments whose every article is deleted are dropped at the commit */
+    ck_assert_msg(strstr(out, "{\"docs\": 0, \"deleted_docs\": 0,") != NULL, "%s", out);
+    /* optimize gives the space back */
+    ck_assert_int_eq(run(out, sizeof out, "%s index --append -o %s/idx %s/in.jsonl", NEWSIDX_CLI,
+                         dir, dir),
+                     0);
+    rc = run(out, sizeof out, "%s optimize %s/idx --json", NEWSIDX_CLI, dir);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "\"segments_after\": 1,") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "\"bytes_reclaimed\": -") == NULL, "%s", out);
+    rc = run(out, sizeof out, "%s optimize %s/idx --max-segments 0", NEWSIDX_CLI, dir);
+    ck_assert_int_eq(rc, 2);
+    rc = run(out, sizeof out, "%s delete %s/idx", NEWSIDX_CLI, dir);
+    ck_assert_int_eq(rc, 2);
+}
+END_TEST
+
 static Suite *cli_suite(void) {
     Suite *s = suite_create("index-cli");
     TCase *tc = tcase_create("cli");
@@ -207,6 +254,7 @@ static Suite *cli_suite(void) {
     tcase_add_test(tc, test_second_writer_is_refused_with_a_lock_message);
     tcase_add_test(tc, test_an_existing_index_is_never_replaced_by_accident);
     tcase_add_test(tc, test_a_failed_run_leaves_no_directory_it_created);
+    tcase_add_test(tc, test_delete_and_optimize_say_what_they_did);
     suite_add_tcase(s, tc);
     return s;
 }

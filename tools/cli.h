@@ -27,6 +27,8 @@ extern const cli_command cli_search;
 extern const cli_command cli_stats;
 extern const cli_command cli_check;
 extern const cli_command cli_get;
+extern const cli_command cli_delete;
+extern const cli_command cli_optimize;
 
 /* Prints "newsidx NAME: message" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -70,7 +70,7 @@ static int run_stats(int argc, char **argv) {
         printf("}}\n");
         return EXIT_OK;
     }
-    printf("articles    %llu (%llu replaced, not yet merged away)\n", (unsigned long long)s.docs,
+    printf("articles    %llu (%llu deleted or replaced, not yet merged away)\n", (unsigned long long)s.docs,
            (unsigned long long)s.deleted_docs);
     printf("terms       %llu\n", (unsigned long long)s.terms);
     printf("analyzer    stemming %s, stopwords %s\n", stem[0] ? stem : "none",

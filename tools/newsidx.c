@@ -9,7 +9,7 @@
 /* Subcommands, in the order `newsidx --help` lists them. */
 static const cli_command *const commands[] = {
     &cli_analyze,
-    &cli_index, &cli_stats, &cli_check, &cli_get,
+    &cli_index, &cli_delete, &cli_optimize, &cli_stats, &cli_check, &cli_get,
     &cli_search,
     NULL,
 };

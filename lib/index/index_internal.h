@@ -102,6 +102,10 @@ void nx_segment_ref(nx_segment *s);
  * shares s's files, dictionary and tables, opens only the tombstone file. */
 int nx_segment_with_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, nx_err *err,
                                nx_segment **out);
+/* The same segment with the caller's deletion bitmap (n_deleted docs set),
+ * which must outlive it: how the writer searches its own uncommitted state. */
+int nx_segment_view(nx_segment *s, const uint8_t *deleted, uint32_t n_deleted, nx_err *err,
+                    nx_segment **out);
 /* Finds the doc holding id (live or not, the last one if several): doc or
  * NX_NO_DOC. */
 uint32_t nx_segment_find_id(const nx_segment *s, const char *id, size_t len);
@@ -213,5 +217,13 @@ int nx_fields_parse(const uint8_t *rec, size_t len, nx_buf *scratch,
 /* Puts a message into the writer's last error (newsidx_writer_errmsg):
  * newsidx_ingest_path fails on a writer without the writer failing. */
 void nx_writer_set_error(newsidx_writer *w, int code, const char *msg);
+
+/* A snapshot of the given segments (each gains a reference) with the
+ * statistics a search needs; generation and analyzer settings as given. */
+int nx_snapshot_of(nx_segment *const *segs, uint32_t n, uint64_t generation, const char *stem,
+                   const char *stop, nx_err *err, nx_snapshot **out);
+/* A reader over a snapshot (taken over: closing the reader frees it). It
+ * cannot be refreshed: it has no directory. */
+newsidx_reader *nx_reader_of(nx_snapshot *snap);
 
 #endif

@@ -244,6 +244,11 @@ static int tier_of(uint32_t live, uint32_t f) {
 
 static uint32_t live_docs(const wseg *ws) { return ws->seg->doc_count - ws->n_del; }
 
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Merges the segments w->segs[idx[0..n)] into one new segment, which takes
  * the first input's place. */
 static int merge_group(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
@@ -301,6 +306,20 @@ static int full_tier(const newsidx_writer *w, uint32_t f) {
     return -1;
 }
 
+/* Rewrites, each on its own, the segments whose deleted share is over
+ * NX_EXPUNGE_PERCENT (or, with all, that have any deletion): the space of
+ * deleted articles comes back without waiting for a tier merge. */
+static int expunge_deletes(newsidx_writer *w, bool all) {
+    for (uint32_t j = 0; j < w->n_segs; j++) {
+        const wseg *ws = &w->segs[j];
+        uint64_t n = ws->seg->doc_count;
+        if (!ws->n_del || ws->n_del == n) continue; /* none, or the commit drops it */
+        if (!all && (uint64_t)ws->n_del * 100 <= n * NX_EXPUNGE_PERCENT) continue;
+        NX_FORWARD(merge_group(w, &j, 1));
+    }
+    return 0;
+}
+
 static int maybe_merge(newsidx_writer *w) {
     uint32_t f = w->opts.merge_factor;
     for (int tier; (tier = full_tier(w, f)) >= 0;) {
@@ -311,7 +330,42 @@ static int maybe_merge(newsidx_writer *w) {
         }
         NX_FORWARD(merge_group(w, idx, n));
     }
-    return 0;
+    return expunge_deletes(w, false);
 }
 
-int nx_writer_merge(newsidx_writer *w) { return w->merge_all ? merge_all(w) : maybe_merge(w); }
+static int cmp_live(const void *a, const void *b, void *ctx) {
+    const newsidx_writer *w = ctx;
+    uint32_t x = live_docs(&w->segs[*(const uint32_t *)a]), y = live_docs(&w->segs[*(const uint32_t *)b]);
+    return x < y ? -1 : x > y;
+}
+
+/* newsidx_writer_force_merge: merges the smallest segments (by live
+ * articles) until at most max hold live articles, then rewrites every
+ * segment that still has deletions. */
+static int merge_to(newsidx_writer *w, uint32_t max) {
+    for (;;) {
+        uint32_t idx[MERGE_MAX], n = 0;
+        uint32_t *all = malloc(sizeof *all * (w->n_segs + 1));
+        NX_RETURN_IF(!all, &w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        for (uint32_t j = 0; j < w->n_segs; j++)
+            if (live_docs(&w->segs[j])) all[n++] = j;
+        if (n <= max) {
+            free(all);
+            break;
+        }
+        qsort_r(all, n, sizeof *all, cmp_live, w);
+        uint32_t k = NX_MIN(n - max + 1, (uint32_t)MERGE_MAX);
+        memcpy(idx, all, k * sizeof *idx);
+        free(all);
+        /* merge_group keeps the first input's place: keep the index order */
+        qsort(idx, k, sizeof *idx, cmp_u32);
+        NX_FORWARD(merge_group(w, idx, k));
+    }
+    return expunge_deletes(w, true);
+}
+
+int nx_writer_merge(newsidx_writer *w) {
+    if (w->merge_all) return merge_all(w);
+    if (w->merge_max) return merge_to(w, w->merge_max);
+    return maybe_merge(w);
+}

@@ -28,6 +28,45 @@ void nx_snapshot_free(nx_snapshot *s) {
     free(s);
 }
 
+/* Adds a segment's counts to the snapshot's global statistics. */
+static void count_segment(nx_snapshot *s, const nx_segment *seg) {
+    s->live_docs += seg->live_count;
+    s->total_docs += seg->doc_count;
+    for (int f = 0; f < NX_N_FIELDS; f++) {
+        s->field_docs[f] += seg->field_docs[f];
+        s->field_tokens[f] += seg->field_tokens[f];
+    }
+}
+
+int nx_snapshot_of(nx_segment *const *segs, uint32_t n, uint64_t generation, const char *stem,
+                   const char *stop, nx_err *err, nx_snapshot **out) {
+    *out = NULL;
+    nx_snapshot *s = calloc(1, sizeof *s);
+    if (s) s->segments = calloc(n + 1, sizeof *s->segments);
+    if (s && s->segments) {
+        s->stem_language = stem ? strdup(stem) : NULL;
+        s->stopwords_language = stop ? strdup(stop) : NULL;
+    }
+    if (!s || !s->segments || (stem && !s->stem_language) || (stop && !s->stopwords_language)) {
+        nx_snapshot_free(s);
+        return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
+    s->generation = generation;
+    for (uint32_t i = 0; i < n; i++) {
+        nx_segment_ref(segs[i]);
+        s->segments[s->n_segments++] = segs[i];
+        count_segment(s, segs[i]);
+    }
+    *out = s;
+    return 0;
+}
+
+newsidx_reader *nx_reader_of(nx_snapshot *snap) {
+    newsidx_reader *r = calloc(1, sizeof *r);
+    if (r) r->snap = snap;
+    return r;
+}
+
 /* Segment seg_no with tombstones del_gen: shared from prev when prev has
  * it (as it is, or with newer tombstones over the same files), else opened. */
 static int segment_for(const nx_snapshot *prev, const char *dir, uint32_t seg_no,
@@ -75,12 +114,7 @@ static int snapshot_try(const char *dir, uint64_t gen, const nx_snapshot *prev, 
                             m.segments[i].del_count);
             break;
         }
-        s->live_docs += seg->live_count;
-        s->total_docs += seg->doc_count;
-        for (int f = 0; f < NX_N_FIELDS; f++) {
-            s->field_docs[f] += seg->field_docs[f];
-            s->field_tokens[f] += seg->field_tokens[f];
-        }
+        count_segment(s, seg);
     }
     nx_manifest_free(&m);
     if (rc) {
@@ -163,6 +197,12 @@ int newsidx_reader_refresh(const newsidx_reader *r, char *errbuf, size_t errbuf_
         return err.code;
     }
     *newer = NULL;
+    if (!r->dir) {
+        nx_err_set(&err, NEWSIDX_ERR_INVALID, "newsidx_reader_refresh: this reader has no index "
+                                              "directory to refresh from");
+        nx_err_copy(&err, errbuf, errbuf_size);
+        return err.code;
+    }
     newsidx_reader *n = calloc(1, sizeof *n);
     if (n) n->dir = strdup(r->dir);
     int rc = n && n->dir ? snapshot_newest(r->dir, r->snap, &err, &n->snap)

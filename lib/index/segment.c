@@ -202,21 +202,40 @@ void nx_segment_close(nx_segment *s) {
     free(s);
 }
 
-int nx_segment_with_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, nx_err *err,
-                               nx_segment **out) {
-    *out = NULL;
+/* A segment sharing s's core (files, dictionary, tables), without
+ * deletions yet. */
+static nx_segment *share_core(nx_segment *s) {
     nx_segment *core = s->core ? s->core : s;
     nx_segment *t = malloc(sizeof *t);
-    NX_RETURN_IF(!t, err, NEWSIDX_ERR_NOMEM, "out of memory");
+    if (!t) return NULL;
     memcpy(t, core, sizeof *t);
     t->refs = 1;
     t->core = core;
-    t->del_gen = del_gen;
+    t->del_gen = 0;
     memset(&t->del, 0, sizeof t->del);
     t->deleted = NULL;
     t->live_count = t->doc_count;
     pthread_mutex_init(&t->id_perm_lock, NULL); /* unused: the id table is core's */
     nx_segment_ref(core);
+    return t;
+}
+
+int nx_segment_view(nx_segment *s, const uint8_t *deleted, uint32_t n_deleted, nx_err *err,
+                    nx_segment **out) {
+    nx_segment *t = share_core(s);
+    *out = t;
+    NX_RETURN_IF(!t, err, NEWSIDX_ERR_NOMEM, "out of memory");
+    t->deleted = deleted;
+    t->live_count = t->doc_count - n_deleted;
+    return 0;
+}
+
+int nx_segment_with_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, nx_err *err,
+                               nx_segment **out) {
+    *out = NULL;
+    nx_segment *t = share_core(s);
+    NX_RETURN_IF(!t, err, NEWSIDX_ERR_NOMEM, "out of memory");
+    t->del_gen = del_gen;
     int rc = del_gen ? open_tombstones(t, dir, del_gen, err) : 0;
     if (rc) {
         nx_segment_close(t);

@@ -87,6 +87,10 @@ static int replace_id(newsidx_writer *w, const char *id, size_t len, uint64_t h)
     return found;
 }
 
+int nx_writer_delete_id(newsidx_writer *w, const char *id, size_t len) {
+    return replace_id(w, id, len, nx_hash64(id, len));
+}
+
 /* ---- add -------------------------------------------------------------------- */
 
 /* The article's id: its non-empty id field idf, else XXH3-64 over the
@@ -306,6 +310,30 @@ static int check_same_analyzer(const char *dir, const nx_manifest *m,
     return 0;
 }
 
+/* Opens the segments of manifest m as the writer's, with their committed
+ * deletions as the starting point of its own. */
+static int load_segments(newsidx_writer *w, const nx_manifest *m) {
+    for (uint32_t i = 0; i < m->n_segments; i++) {
+        nx_segment *seg;
+        NX_FORWARD(nx_segment_open(w->dir, m->segments[i].seg_no, m->segments[i].del_gen, &w->err,
+                                   &seg));
+        if (nx_writer_push_segment(w, seg)) {
+            nx_segment_close(seg);
+            return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        }
+        if (seg->deleted) {
+            wseg *ws = &w->segs[w->n_segs - 1];
+            size_t bytes = ((size_t)seg->doc_count + 7) / 8;
+            ws->del = malloc(bytes + 1);
+            NX_RETURN_IF(!ws->del, &w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            memcpy(ws->del, seg->deleted, bytes);
+            ws->n_del = seg->doc_count - seg->live_count;
+            ws->del_gen = m->segments[i].del_gen;
+        }
+    }
+    return 0;
+}
+
 int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, char *errbuf,
                         size_t errbuf_size, newsidx_writer **out) {
     nx_err err = {0};
@@ -400,25 +428,7 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
          * manifests) are garbage: remove them. */
         nx_remove_unreferenced(dir, &m);
     }
-    if (rc == 0 && o.append) {
-        for (uint32_t i = 0; i < m.n_segments && rc == 0; i++) {
-            nx_segment *seg;
-            rc = nx_segment_open(dir, m.segments[i].seg_no, m.segments[i].del_gen, &w->err, &seg);
-            if (rc == 0 && nx_writer_push_segment(w, seg)) {
-                nx_segment_close(seg);
-                rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            }
-            if (rc == 0 && seg->deleted) {
-                wseg *ws = &w->segs[w->n_segs - 1];
-                size_t bytes = ((size_t)seg->doc_count + 7) / 8;
-                ws->del = malloc(bytes + 1);
-                if (!ws->del) rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
-                else memcpy(ws->del, seg->deleted, bytes);
-                ws->n_del = seg->doc_count - seg->live_count;
-                ws->del_gen = m.segments[i].del_gen;
-            }
-        }
-    }
+    if (rc == 0 && o.append) rc = load_segments(w, &m);
     nx_manifest_free(&m);
     w->sb.store_fields = o.store_fields != 0;
     w->sb.doc_store_level = o.doc_store_level;
@@ -481,6 +491,7 @@ int newsidx_writer_commit(newsidx_writer *w) {
     if (rc == 0) rc = nx_manifest_write(w->dir, &m, !w->opts.no_sync, &w->err);
     if (rc == 0) {
         w->generation = gen;
+        w->committed = true;
         uint32_t o = 0;
         for (uint32_t i = 0; i < w->n_segs; i++) {
             wseg *ws = &w->segs[i];
@@ -510,4 +521,131 @@ NEWSIDX_API int newsidx_writer_optimize(newsidx_writer *w) {
     if (w->failed) return w->failed;
     w->merge_all = true;
     return newsidx_writer_commit(w);
+}
+
+int newsidx_writer_force_merge(newsidx_writer *w, uint32_t max_segments) {
+    if (!w) return NEWSIDX_ERR_INVALID;
+    if (w->failed) return w->failed;
+    NX_RETURN_IF(max_segments == 0, &w->err, NEWSIDX_ERR_INVALID,
+                 "newsidx_writer_force_merge: max_segments must be at least 1");
+    w->merge_max = max_segments;
+    int rc = newsidx_writer_commit(w);
+    w->merge_max = 0;
+    return rc;
+}
+
+/* ---- deletes and rollback ---------------------------------------------------- */
+
+int newsidx_writer_delete(newsidx_writer *w, const char *id, size_t id_len, uint64_t *n_deleted) {
+    if (n_deleted) *n_deleted = 0;
+    if (!w) return NEWSIDX_ERR_INVALID;
+    NX_RETURN_IF(!id && id_len, &w->err, NEWSIDX_ERR_INVALID, "newsidx_writer_delete: no id");
+    if (w->failed) return w->failed;
+    int found = nx_writer_delete_id(w, id ? id : "", id_len);
+    if (found < 0) return nx_err_set(&w->err, found, "out of memory");
+    if (n_deleted) *n_deleted = (uint64_t)found;
+    return 0;
+}
+
+/* The writer's segments as they stand, uncommitted deletions included, as
+ * a reader: what delete_query searches. */
+static int writer_reader(newsidx_writer *w, newsidx_reader **out) {
+    *out = NULL;
+    nx_segment **views = calloc(w->n_segs + 1, sizeof *views);
+    NX_RETURN_IF(!views, &w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    int rc = 0;
+    uint32_t n = 0;
+    for (; n < w->n_segs && rc == 0; n++) {
+        wseg *ws = &w->segs[n];
+        rc = nx_segment_view(ws->seg, ws->del, ws->n_del, &w->err, &views[n]);
+    }
+    nx_snapshot *snap = NULL;
+    if (rc == 0) rc = nx_snapshot_of(views, n, w->generation, w->stem, w->stop, &w->err, &snap);
+    for (uint32_t i = 0; i < n; i++) nx_segment_close(views[i]); /* the snapshot holds them */
+    free(views);
+    if (rc) return rc;
+    *out = nx_reader_of(snap);
+    if (!*out) {
+        nx_snapshot_free(snap);
+        return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* At most this many matches are taken per search pass of delete_query. */
+#define DELETE_QUERY_BATCH 100000u
+
+int newsidx_writer_delete_query(newsidx_writer *w, const char *query, size_t len,
+                                uint64_t *n_deleted) {
+    if (n_deleted) *n_deleted = 0;
+    if (!w) return NEWSIDX_ERR_INVALID;
+    NX_RETURN_IF(!query && len, &w->err, NEWSIDX_ERR_INVALID, "newsidx_writer_delete_query: no query");
+    if (w->failed) return w->failed;
+    /* the RAM buffer's articles become a segment, so the query sees them */
+    int rc = nx_writer_flush(w);
+    if (rc) {
+        w->failed = rc;
+        return rc;
+    }
+    uint64_t total = 0;
+    for (;;) {
+        newsidx_reader *r;
+        NX_FORWARD(writer_reader(w, &r));
+        newsidx_query *q = NULL;
+        size_t col = 0;
+        char eb[sizeof w->err.msg];
+        rc = newsidx_query_parse(r, query ? query : "", len, NULL, &col, eb, sizeof eb, &q);
+        newsidx_results *res = NULL;
+        if (rc == 0) {
+            /* ids only, in doc order: no scores, stored fields nor snippets */
+            newsidx_search_options so;
+            newsidx_search_options_init(&so);
+            so.k = DELETE_QUERY_BATCH;
+            so.sort = NEWSIDX_SORT_DATE_ASC;
+            so.fields = "";
+            so.snippets = 0;
+            rc = newsidx_search_v2(r, q, &so, eb, sizeof eb, &res);
+        }
+        size_t n = newsidx_results_count(res);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            const char *id = newsidx_hit_id(res, i);
+            int found = nx_writer_delete_id(w, id, strlen(id));
+            if (found < 0) rc = nx_err_set(&w->err, found, "out of memory");
+            else total += (uint64_t)found;
+        }
+        if (rc && eb[0] && rc != NEWSIDX_ERR_NOMEM) nx_err_set(&w->err, rc, "query: %s", eb);
+        newsidx_results_free(res);
+        newsidx_query_free(q);
+        newsidx_reader_close(r);
+        if (rc || n < DELETE_QUERY_BATCH) break;
+    }
+    if (n_deleted) *n_deleted = total;
+    return rc;
+}
+
+int newsidx_writer_rollback(newsidx_writer *w) {
+    if (!w) return NEWSIDX_ERR_INVALID;
+    nx_wbuf_free(w);
+    for (uint32_t i = 0; i < w->n_segs; i++) {
+        nx_segment_close(w->segs[i].seg);
+        free(w->segs[i].del);
+    }
+    w->n_segs = 0;
+    w->failed = 0;
+    w->merge_all = false;
+    w->merge_max = 0;
+    /* back to the last commit: the writer's own, else the one it opened on
+     * when appending, else an empty index */
+    nx_manifest m = {0};
+    int rc = 0;
+    if (w->generation) rc = nx_manifest_read(w->dir, w->generation, &w->err, &m);
+    if (rc == 0) {
+        w->next_seg_no = w->generation ? m.next_seg_no : 1;
+        /* segments flushed since are unreferenced: their files go */
+        nx_remove_unreferenced(w->dir, &m);
+        if (w->committed || w->opts.append) rc = load_segments(w, &m);
+    }
+    nx_manifest_free(&m);
+    if (rc) w->failed = rc;
+    return rc;
 }

@@ -26,6 +26,9 @@
 /* The pool addresses slices with u32 offsets: at most 4 GiB of postings
  * per segment, so the RAM budget is capped at 3 GiB (documented). */
 #define MAX_RAM_BUDGET ((size_t)3 << 30)
+/* A commit rewrites a segment on its own once more than this share (in
+ * percent) of its articles are deleted (FORMAT.md, "Merge policy"). */
+#define NX_EXPUNGE_PERCENT 30
 
 typedef struct wstream {
     uint32_t head, wp, wend; /* first slice, write pointer, end of the slice's data */
@@ -81,6 +84,8 @@ struct newsidx_writer {
     nx_err err;
     int failed; /* sticky: a failed flush/commit leaves the buffer unusable */
     bool merge_all; /* set by newsidx_writer_optimize for its commit */
+    uint32_t merge_max; /* set by newsidx_writer_force_merge for its commit (0: policy) */
+    bool committed;     /* this writer has committed at least once */
     newsidx_writer_options opts;
     char *stem, *stop;
     newsidx_analyzer *an;
@@ -205,5 +210,9 @@ int nx_writer_push_segment(newsidx_writer *w, nx_segment *seg);
 /* Merges segments before a commit (merge.c): all into one when
  * w->merge_all, else by the tiered policy. */
 int nx_writer_merge(newsidx_writer *w);
+
+/* Marks every live article with this id deleted (RAM buffer and
+ * segments): 1 if there was one, 0 if not, or NEWSIDX_ERR_NOMEM. */
+int nx_writer_delete_id(newsidx_writer *w, const char *id, size_t len);
 
 #endif
