@@ -427,6 +427,22 @@ NEWSIDX_API int newsidx_reader_open(const char *dir, char *errbuf,
                                     size_t errbuf_size, newsidx_reader **out);
 
 /**
+ * Opens several indexes as one reader (one index per year or per source,
+ * say): searches, counts, facets and get see the union of their articles,
+ * and BM25 statistics (N, document frequencies, field lengths) are summed
+ * over all of them before scoring, so ids, scores, totals and facets equal
+ * those of one index holding the same articles. An id present in two
+ * indexes is two articles. The indexes must share their analyzer settings.
+ * Each index is at its newest commit; such a reader cannot be refreshed
+ * (open it again), and its stats' generation is the sum of the members'.
+ * @param dirs    n_dirs index directories (n_dirs 1 is newsidx_reader_open)
+ * @return as newsidx_reader_open; NEWSIDX_ERR_INVALID when the analyzers differ.
+ */
+NEWSIDX_API int newsidx_reader_open_multi(const char *const *dirs, size_t n_dirs,
+                                          char *errbuf, size_t errbuf_size,
+                                          newsidx_reader **out);
+
+/**
  * Moves to the newest commit cheaply: opens a new reader of the index's
  * newest commit that shares every segment r already has open (only new
  * segments and new tombstone files are opened; a segment is never re-read).

@@ -6,6 +6,7 @@
 #include "newsidx.h"
 
 #include <check.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,6 +369,118 @@ START_TEST(test_an_index_reports_and_keeps_its_analyzer_settings) {
 }
 END_TEST
 
+/* Indexes lines [from, to) of the sample archive into dir/sub. */
+static void build_part(const char *sub, int from, int to) {
+    char path[128], part[160], line[8192];
+    snprintf(part, sizeof part, "%s/%s.jsonl", dir, sub);
+    FILE *in = fopen(SAMPLE, "r"), *out = fopen(part, "w");
+    ck_assert(in && out);
+    for (int i = 0; fgets(line, sizeof line, in); i++)
+        if (i >= from && i < to) fputs(line, out);
+    fclose(in);
+    fclose(out);
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    newsidx_writer *w;
+    ck_assert_int_eq(newsidx_writer_open(path, NULL, NULL, 0, &w), 0);
+    newsidx_ingest_stats st;
+    memset(&st, 0, sizeof st);
+    ck_assert_int_eq(newsidx_ingest_path(w, part, NULL, &st), 0);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+}
+
+typedef struct scored {
+    char id[64];
+    double score;
+} scored;
+
+static int cmp_scored(const void *a, const void *b) {
+    const scored *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* Every hit of q (ids and scores, sorted), the total and the facets, as text. */
+static void describe(newsidx_reader *r, const char *text, char *buf, size_t cap) {
+    newsidx_query *q;
+    ck_assert_int_eq(newsidx_query_parse(r, text, strlen(text), NULL, NULL, NULL, 0, &q), 0);
+    newsidx_search_options so;
+    newsidx_search_options_init(&so);
+    so.k = 100;
+    so.snippets = 0;
+    so.facets = NEWSIDX_FACET_SOURCE | NEWSIDX_FACET_YEAR | NEWSIDX_FACET_MONTH;
+    newsidx_results *res;
+    ck_assert_int_eq(newsidx_search_v2(r, q, &so, NULL, 0, &res), 0);
+    size_t n = newsidx_results_count(res), len = 0;
+    scored *h = calloc(n + 1, sizeof *h);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(h[i].id, sizeof h[i].id, "%s", newsidx_hit_id(res, i));
+        /* scores to 1e-6, as the promise says */
+        h[i].score = round(newsidx_hit_score(res, i) * 1e6) / 1e6;
+    }
+    qsort(h, n, sizeof *h, cmp_scored);
+    len += (size_t)snprintf(buf + len, cap - len, "total %llu:",
+                            (unsigned long long)newsidx_results_total(res));
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, " %s=%.6f", h[i].id, h[i].score);
+    unsigned kinds[3] = {NEWSIDX_FACET_SOURCE, NEWSIDX_FACET_YEAR, NEWSIDX_FACET_MONTH};
+    for (int k = 0; k < 3 && len < cap; k++)
+        for (size_t j = 0; j < newsidx_facet_count(res, kinds[k]) && len < cap; j++) {
+            const char *label;
+            uint64_t c;
+            newsidx_facet_value(res, kinds[k], j, &label, &c);
+            len += (size_t)snprintf(buf + len, cap - len, " [%s %llu]", label, (unsigned long long)c);
+        }
+    free(h);
+    newsidx_results_free(res);
+    newsidx_query_free(q);
+}
+
+START_TEST(test_several_indexes_search_as_one_index_of_the_same_articles) {
+    build_part("all", 0, 1000);
+    build_part("p1", 0, 15);
+    build_part("p2", 15, 30);
+    build_part("p3", 30, 1000);
+    const char *dirs[3];
+    char d1[128], d2[128], d3[128];
+    snprintf(d1, sizeof d1, "%s/p1", dir);
+    snprintf(d2, sizeof d2, "%s/p2", dir);
+    snprintf(d3, sizeof d3, "%s/p3", dir);
+    dirs[0] = d1, dirs[1] = d2, dirs[2] = d3;
+    newsidx_reader *multi, *one = open_sample("all");
+    char err[256];
+    ck_assert_msg(newsidx_reader_open_multi(dirs, 3, err, sizeof err, &multi) == 0, "%s", err);
+    static const char *const queries[] = {
+        "traore", "putin traore", "traore OR heat OR chip", "\"heat wave\"", "chip NEAR/5 prices",
+        "pri*", "traore~1", "title:paris", "date:2024-06..2024-07 (heat OR canicule)",
+        "-traore", "source:(harbor OR gazette)"};
+    static char a[16384], b[16384];
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        describe(multi, queries[i], a, sizeof a);
+        describe(one, queries[i], b, sizeof b);
+        ck_assert_msg(strcmp(a, b) == 0, "[%s]\nseveral: %s\none:     %s", queries[i], a, b);
+    }
+    newsidx_doc *d;
+    ck_assert_int_eq(newsidx_reader_get(multi, "sample-040", 10, &d), 0);
+    newsidx_doc_free(d);
+    newsidx_stats st;
+    newsidx_reader_stats(multi, &st);
+    ck_assert_uint_eq(st.docs, 44);
+    newsidx_reader *none;
+    ck_assert_int_eq(newsidx_reader_refresh(multi, err, sizeof err, &none), NEWSIDX_ERR_INVALID);
+    newsidx_reader_close(multi);
+    newsidx_reader_close(one);
+    /* analyzers must agree */
+    build_sample("stemmed", "english", NULL);
+    char d4[128];
+    snprintf(d4, sizeof d4, "%s/stemmed", dir);
+    dirs[1] = d4;
+    ck_assert_int_eq(newsidx_reader_open_multi(dirs, 2, err, sizeof err, &multi),
+                     NEWSIDX_ERR_INVALID);
+    ck_assert_msg(strstr(err, "must share their analyzer") != NULL, "%s", err);
+}
+END_TEST
+
 static Suite *api_suite(void) {
     Suite *s = suite_create("api");
     TCase *tc = tcase_create("rules");
@@ -379,6 +492,7 @@ static Suite *api_suite(void) {
     tcase_add_test(tc, test_each_call_gives_its_message_the_one_documented_way);
     tcase_add_test(tc, test_queries_that_match_nothing_or_were_cut_say_so);
     tcase_add_test(tc, test_an_index_reports_and_keeps_its_analyzer_settings);
+    tcase_add_test(tc, test_several_indexes_search_as_one_index_of_the_same_articles);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -210,6 +210,24 @@ START_TEST(test_queries_from_a_file_give_json_lines_in_order) {
 }
 END_TEST
 
+START_TEST(test_search_takes_several_index_directories) {
+    /* a second index of the one undated article: the pair holds what idx holds plus it */
+    int rc = run("'%s' index -o idx2 --stem english --stopwords english undated.jsonl && "
+                 "'%s' search idx idx2 'undated' --count",
+                 NEWSIDX_CLI, NEWSIDX_CLI);
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_str_eq(out, "2\n");
+    rc = run("'%s' search idx idx2 -traore --count", NEWSIDX_CLI);
+    ck_assert_int_eq(rc, 0);
+    rc = run("printf 'undated\\n' | '%s' search idx idx2 --queries - --count", NEWSIDX_CLI);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(strstr(out, "\"total\":2,") != NULL, "%s", out);
+    rc = run("'%s' search idx nosuchdir traore", NEWSIDX_CLI);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(err, "nosuchdir") != NULL, "%s", err);
+}
+END_TEST
+
 static Suite *cli_suite(void) {
     Suite *s = suite_create("search-cli");
     TCase *tc = tcase_create("cli");
@@ -223,6 +241,7 @@ static Suite *cli_suite(void) {
     tcase_add_test(tc, test_a_usage_error_is_one_line_pointing_to_help);
     tcase_add_test(tc, test_stats_show_the_analyzer_and_append_refuses_another);
     tcase_add_test(tc, test_queries_from_a_file_give_json_lines_in_order);
+    tcase_add_test(tc, test_search_takes_several_index_directories);
     suite_add_tcase(s, tc);
     return s;
 }

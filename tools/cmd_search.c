@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: newsidx search DIR QUERY [options]\n"
-    "       newsidx search DIR --queries FILE [options]   (FILE: one query a line, - = stdin)\n"
+    "usage: newsidx search DIR... QUERY [options]\n"
+    "       newsidx search DIR... --queries FILE [options]   (FILE: one query a line, - = stdin)\n"
     "\n"
-    "Searches the index in DIR. Query syntax (docs/QUERY.md): words (all must\n"
+    "Searches the index in DIR, or several indexes as one (one per year or per\n"
+    "source: ids, scores, totals and facets as one index of the same articles\n"
+    "would give). Query syntax (docs/QUERY.md): words (all must\n"
     "match), OR, NOT/-word, +word, ( ), \"exact phrase\", \"a b\"~N, a NEAR/N b,\n"
     "pref*, word~1, title:/body:/author:/source:/url:term, date:2024-06..2024-07,\n"
     "term^2.\n"
@@ -381,7 +383,10 @@ static int run_batch(newsidx_reader *r, const char *file, newsidx_query_options 
 }
 
 static int run(int argc, char **argv) {
-    const char *dir = NULL, *query = NULL, *queries = NULL, *color_when = "auto";
+    const char *query = NULL, *queries = NULL, *color_when = "auto";
+    /* positional arguments, DIR... then QUERY (only DIRs with --queries),
+     * are gathered at the front of argv as they are read */
+    int n_pos = 0;
     newsidx_search_options so;
     newsidx_search_options_init(&so);
     newsidx_query_options qo;
@@ -439,32 +444,25 @@ static int run(int argc, char **argv) {
         } else if (strcmp(a, "--json") == 0) {
             json = true;
         } else if (strcmp(a, "--") == 0) {
-            for (i++; i < argc; i++) {
-                if (!dir) dir = argv[i];
-                else if (!query) query = argv[i];
-                else return cli_usage_error(&cli_search, "unexpected argument '%s'", argv[i]);
-            }
-        } else if (a[0] == '-' && a[1] && !(dir && !query)) {
+            for (i++; i < argc; i++) argv[n_pos++] = argv[i];
+        } else if (a[0] == '-' && a[1] && (n_pos == 0 || a[1] == '-')) {
+            /* after a DIR, "-word" is a query (a negation), not an option */
             return cli_usage_error(&cli_search, "unknown option '%s'", a);
-        } else if (!dir) {
-            dir = a;
-        } else if (!query) {
-            query = a;
         } else {
-            return cli_usage_error(&cli_search, "unexpected argument '%s'", a);
+            argv[n_pos++] = argv[i];
         }
     }
-    if (!dir || (!query && !queries))
+    if (!queries && n_pos >= 2) query = argv[--n_pos];
+    if (n_pos == 0 || (!query && !queries))
         return cli_usage_error(&cli_search, "DIR and QUERY (or --queries FILE) are required");
-    if (query && queries)
-        return cli_usage_error(&cli_search, "give QUERY or --queries FILE, not both");
+    const char *const *dirs = (const char *const *)argv;
     const char *no_color = getenv("NO_COLOR");
     bool color = strcmp(color_when, "always") == 0 ||
                  (strcmp(color_when, "auto") == 0 && isatty(1) && !(no_color && no_color[0]));
 
     char err[512];
     newsidx_reader *r = NULL;
-    int rc = newsidx_reader_open(dir, err, sizeof err, &r);
+    int rc = newsidx_reader_open_multi(dirs, (size_t)n_pos, err, sizeof err, &r);
     if (rc) {
         cli_error("search", "%s", err[0] ? err : newsidx_strerror(rc));
         return EXIT_FAIL;

@@ -4,6 +4,7 @@
  * Files: docs/FORMAT.md. */
 #include "index/index_internal.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,6 +187,74 @@ int newsidx_reader_open(const char *dir, char *errbuf, size_t errbuf_size, newsi
     return 0;
 }
 
+/* Two analyzer settings agree when both are absent or equal. */
+static bool same_setting(const char *a, const char *b) {
+    return (!a || !*a) ? (!b || !*b) : (b && strcmp(a, b) == 0);
+}
+
+/* Opens every index of dirs and joins their segments into one snapshot. */
+static int open_multi(const char *const *dirs, size_t n, nx_err *err, nx_snapshot **out) {
+    *out = NULL;
+    nx_snapshot **parts = calloc(n + 1, sizeof *parts);
+    NX_RETURN_IF(!parts, err, NEWSIDX_ERR_NOMEM, "out of memory");
+    int rc = 0;
+    uint32_t total = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = dirs[i] ? nx_snapshot_open(dirs[i], err, &parts[i])
+                     : nx_err_set(err, NEWSIDX_ERR_INVALID, "index directory %zu is NULL", i);
+        if (rc == 0 && i > 0 &&
+            (!same_setting(parts[i]->stem_language, parts[0]->stem_language) ||
+             !same_setting(parts[i]->stopwords_language, parts[0]->stopwords_language)))
+            rc = nx_err_set(err, NEWSIDX_ERR_INVALID,
+                            "%s was built with stemming '%s' and stopwords '%s', %s with '%s' and "
+                            "'%s': indexes searched as one must share their analyzer",
+                            dirs[i], parts[i]->stem_language ? parts[i]->stem_language : "none",
+                            parts[i]->stopwords_language ? parts[i]->stopwords_language : "none",
+                            dirs[0], parts[0]->stem_language ? parts[0]->stem_language : "none",
+                            parts[0]->stopwords_language ? parts[0]->stopwords_language : "none");
+        if (rc == 0) total += parts[i]->n_segments;
+    }
+    nx_segment **segs = rc == 0 ? calloc(total + 1, sizeof *segs) : NULL;
+    if (rc == 0 && !segs) rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    if (rc == 0) {
+        uint32_t k = 0;
+        uint64_t gen = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (uint32_t j = 0; j < parts[i]->n_segments; j++) segs[k++] = parts[i]->segments[j];
+            gen += parts[i]->generation;
+        }
+        rc = nx_snapshot_of(segs, total, gen, parts[0]->stem_language,
+                            parts[0]->stopwords_language, err, out);
+    }
+    free(segs);
+    for (size_t i = 0; i < n; i++) nx_snapshot_free(parts[i]);
+    free(parts);
+    return rc;
+}
+
+int newsidx_reader_open_multi(const char *const *dirs, size_t n_dirs, char *errbuf,
+                              size_t errbuf_size, newsidx_reader **out) {
+    nx_err err = {0};
+    if (errbuf && errbuf_size) errbuf[0] = '\0';
+    if (!out || !dirs || n_dirs == 0) {
+        nx_err_set(&err, NEWSIDX_ERR_INVALID, "newsidx_reader_open_multi: no %s",
+                   !out ? "out-parameter" : "index directories");
+        nx_err_copy(&err, errbuf, errbuf_size);
+        if (out) *out = NULL;
+        return err.code;
+    }
+    *out = NULL;
+    if (n_dirs == 1) return newsidx_reader_open(dirs[0], errbuf, errbuf_size, out);
+    nx_snapshot *snap;
+    int rc = open_multi(dirs, n_dirs, &err, &snap);
+    if (rc == 0 && !(*out = nx_reader_of(snap))) {
+        nx_snapshot_free(snap);
+        rc = nx_err_set(&err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
+    if (rc) nx_err_copy(&err, errbuf, errbuf_size);
+    return rc;
+}
+
 int newsidx_reader_refresh(const newsidx_reader *r, char *errbuf, size_t errbuf_size,
                            newsidx_reader **newer) {
     nx_err err = {0};
@@ -198,8 +267,8 @@ int newsidx_reader_refresh(const newsidx_reader *r, char *errbuf, size_t errbuf_
     }
     *newer = NULL;
     if (!r->dir) {
-        nx_err_set(&err, NEWSIDX_ERR_INVALID, "newsidx_reader_refresh: this reader has no index "
-                                              "directory to refresh from");
+        nx_err_set(&err, NEWSIDX_ERR_INVALID, "newsidx_reader_refresh: a reader of several "
+                                              "indexes cannot refresh: open it again");
         nx_err_copy(&err, errbuf, errbuf_size);
         return err.code;
     }
