@@ -185,21 +185,17 @@ static inline uint64_t key_mix(int field, size_t len, uint64_t a, uint64_t b) {
     return h ^ (h >> 32);
 }
 
+/* key_hash of a term of 1 to 16 bytes. */
+static inline uint64_t key_hash_short(int field, const uint8_t *term, size_t len) {
+    if (len >= 8) return key_mix(field, len, nx_load_u64le(term), nx_load_u64le(term + len - 8));
+    if (len >= 4) return key_mix(field, len, nx_load_u32le(term), nx_load_u32le(term + len - 4));
+    uint64_t a = (uint64_t)term[0] | (uint64_t)term[len >> 1] << 8 | (uint64_t)term[len - 1] << 16;
+    return key_mix(field, len, a, 0);
+}
+
 static inline uint64_t key_hash(int field, const uint8_t *term, size_t len) {
-    uint64_t a, b;
-    if (len >= 8 && len <= 16) {
-        a = nx_load_u64le(term);
-        b = nx_load_u64le(term + len - 8);
-    } else if (len >= 4 && len < 8) {
-        a = nx_load_u32le(term);
-        b = nx_load_u32le(term + len - 4);
-    } else if (len >= 1 && len < 4) {
-        a = (uint64_t)term[0] | (uint64_t)term[len >> 1] << 8 | (uint64_t)term[len - 1] << 16;
-        b = 0;
-    } else {
-        return XXH3_64bits_withSeed(term, len, (uint64_t)field);
-    }
-    return key_mix(field, len, a, b);
+    if (len >= 1 && len <= 16) return key_hash_short(field, term, len);
+    return XXH3_64bits_withSeed(term, len, (uint64_t)field);
 }
 
 static int term_table_grow(newsidx_writer *w) {
@@ -342,7 +338,7 @@ static int analyze_plain(newsidx_writer *w, const char *text, size_t len) {
                 unsigned run = nx_plain_word16(base + off, key + 1);
                 if (run) {
                     key[0] = field;
-                    token_push(w, run, key_hash(field, key + 1, run), pos);
+                    token_push(w, run, key_hash_short(field, key + 1, run), pos);
                     pos = nx_next_pos(pos);
                     off += run;
                     continue;
