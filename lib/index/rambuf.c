@@ -185,21 +185,17 @@ static inline uint64_t key_mix(int field, size_t len, uint64_t a, uint64_t b) {
     return h ^ (h >> 32);
 }
 
+/* key_hash of a term of 1 to 16 bytes. */
+static inline uint64_t key_hash_short(int field, const uint8_t *term, size_t len) {
+    if (len >= 8) return key_mix(field, len, nx_load_u64le(term), nx_load_u64le(term + len - 8));
+    if (len >= 4) return key_mix(field, len, nx_load_u32le(term), nx_load_u32le(term + len - 4));
+    uint64_t a = (uint64_t)term[0] | (uint64_t)term[len >> 1] << 8 | (uint64_t)term[len - 1] << 16;
+    return key_mix(field, len, a, 0);
+}
+
 static inline uint64_t key_hash(int field, const uint8_t *term, size_t len) {
-    uint64_t a, b;
-    if (len >= 8 && len <= 16) {
-        a = nx_load_u64le(term);
-        b = nx_load_u64le(term + len - 8);
-    } else if (len >= 4 && len < 8) {
-        a = nx_load_u32le(term);
-        b = nx_load_u32le(term + len - 4);
-    } else if (len >= 1 && len < 4) {
-        a = (uint64_t)term[0] | (uint64_t)term[len >> 1] << 8 | (uint64_t)term[len - 1] << 16;
-        b = 0;
-    } else {
-        return XXH3_64bits_withSeed(term, len, (uint64_t)field);
-    }
-    return key_mix(field, len, a, b);
+    if (len >= 1 && len <= 16) return key_hash_short(field, term, len);
+    return XXH3_64bits_withSeed(term, len, (uint64_t)field);
 }
 
 static int term_table_grow(newsidx_writer *w) {
@@ -237,19 +233,25 @@ typedef struct wtok {
     uint16_t key_len;
 } wtok;
 
-/* memcpy for terms, most of which are short: two overlapping word copies
- * instead of the string instruction (rep movs, slow to start) the compiler
- * picks for a copy of bounded but unknown length. */
-static inline void copy_short(uint8_t *dst, const uint8_t *src, size_t len) {
+/* Copies the len bytes of term src to dst and returns key_hash(field, src,
+ * len): the words the hash reads are the words the copy writes. Short
+ * terms (most) are copied as two overlapping words instead of the string
+ * instruction (rep movs, slow to start) the compiler picks for a copy of
+ * bounded but unknown length. */
+static inline uint64_t copy_and_hash(uint8_t *dst, int field, const uint8_t *src, size_t len) {
     if (len >= 8 && len <= 16) {
         uint64_t a = nx_load_u64le(src), b = nx_load_u64le(src + len - 8);
         nx_store_u64le(dst, a);
         nx_store_u64le(dst + len - 8, b);
-    } else if (len >= 4 && len < 8) {
+        return key_mix(field, len, a, b);
+    }
+    if (len >= 4 && len < 8) {
         uint32_t a = nx_load_u32le(src), b = nx_load_u32le(src + len - 4);
         nx_store_u32le(dst, a);
         nx_store_u32le(dst + len - 4, b);
-    } else if (len >= 2 && len < 4) {
+        return key_mix(field, len, a, b);
+    }
+    if (len >= 2 && len < 4) {
         uint16_t a, b;
         memcpy(&a, src, 2);
         memcpy(&b, src + len - 2, 2);
@@ -260,6 +262,7 @@ static inline void copy_short(uint8_t *dst, const uint8_t *src, size_t len) {
     } else {
         memcpy(dst, src, len);
     }
+    return key_hash(field, src, len);
 }
 
 /* Keys of equal length len >= 1, without a libc call and without a byte
@@ -311,10 +314,9 @@ static int on_token(void *ctx, const newsidx_token *tok) {
     uint8_t *key = w->s_key.data + w->s_key.len;
     const uint8_t *term = (const uint8_t *)tok->term;
     key[0] = (uint8_t)w->cur_field;
-    copy_short(key + 1, term, len);
     /* hashed from the tokenizer's bytes, not from the copy: a load that
      * spans several recent stores waits for them to retire */
-    token_push(w, len, key_hash(w->cur_field, term, len), tok->position);
+    token_push(w, len, copy_and_hash(key + 1, w->cur_field, term, len), tok->position);
     return 0;
 }
 
@@ -342,7 +344,7 @@ static int analyze_plain(newsidx_writer *w, const char *text, size_t len) {
                 unsigned run = nx_plain_word16(base + off, key + 1);
                 if (run) {
                     key[0] = field;
-                    token_push(w, run, key_hash(field, key + 1, run), pos);
+                    token_push(w, run, key_hash_short(field, key + 1, run), pos);
                     pos = nx_next_pos(pos);
                     off += run;
                     continue;
