@@ -46,7 +46,13 @@ double nx_bm25_idf(uint64_t n_docs, uint64_t df) {
  * shallow(t, &bound) returns the last doc of a range starting at t's block
  * and an upper bound of the score of every doc in [t, that doc]. */
 typedef struct sit sit;
+
+/* What an iterator is: the runs pick their algorithm by it (a term alone,
+ * an OR of terms, an AND of terms, a phrase have block-wise paths). */
+enum sit_kind { SIT_NONE, SIT_RANGE, SIT_TERM, SIT_PHRASE, SIT_OR, SIT_OR_HEAP, SIT_AND };
+
 typedef struct sit_ops {
+    enum sit_kind kind;
     uint32_t (*next)(sit *);
     uint32_t (*advance)(sit *, uint32_t target);
     double (*score)(sit *);
@@ -80,7 +86,7 @@ static inline double bm25_tf(double tf, double k_norm) {
 static uint32_t none_next(sit *s) { return s->doc = NX_NO_DOC; }
 static uint32_t none_advance(sit *s, uint32_t t) { (void)t; return s->doc = NX_NO_DOC; }
 static double none_score(sit *s) { (void)s; return 0; }
-static const sit_ops none_ops = {none_next, none_advance, none_score, shallow_global};
+static const sit_ops none_ops = {SIT_NONE, none_next, none_advance, none_score, shallow_global};
 
 /* -- a doc-id range: dates (docs are in date order) and "all" -- */
 typedef struct range_it {
@@ -95,7 +101,7 @@ static uint32_t range_advance(sit *s, uint32_t t) {
     range_it *r = (range_it *)s;
     return s->doc = t < r->end ? t : NX_NO_DOC;
 }
-static const sit_ops range_ops = {range_next, range_advance, none_score, shallow_global};
+static const sit_ops range_ops = {SIT_RANGE, range_next, range_advance, none_score, shallow_global};
 
 /* -- one (field, term) postings list -- */
 typedef struct pt_it {
@@ -138,7 +144,7 @@ static uint32_t pt_shallow(sit *s, uint32_t t, double *bound) {
     it->blk_bound = *bound;
     return end;
 }
-static const sit_ops pt_ops = {pt_next, pt_advance, pt_score, pt_shallow};
+static const sit_ops pt_ops = {SIT_TERM, pt_next, pt_advance, pt_score, pt_shallow};
 
 /* Two-word phrases in documents of up to this many positions use a bitmap. */
 #define PHRASE_BITMAP_BITS 8192
@@ -425,7 +431,7 @@ static uint32_t phr_shallow(sit *s, uint32_t t, double *bound) {
     *bound = it->weight * bm25_tf(it->near ? (double)sum_tf : (double)min_tf, it->k_norm[norm]);
     return end;
 }
-static const sit_ops phr_ops = {phr_next, phr_advance, phr_score, phr_shallow};
+static const sit_ops phr_ops = {SIT_PHRASE, phr_next, phr_advance, phr_score, phr_shallow};
 
 /* -- disjunction: sum of the matching children's scores -- */
 typedef struct or_it {
@@ -472,7 +478,7 @@ static uint32_t or_shallow(sit *s, uint32_t t, double *bound) {
     *bound = sum * o->boost;
     return end;
 }
-static const sit_ops or_ops = {or_next, or_advance, or_score, or_shallow};
+static const sit_ops or_ops = {SIT_OR, or_next, or_advance, or_score, or_shallow};
 
 /* -- a disjunction of many children (prefix/fuzzy expansions): the same,
  * with the children in a min-heap by doc, so a step costs O(log n) rather
@@ -521,7 +527,7 @@ static double orh_score(sit *s) {
     or_it *o = (or_it *)s;
     return orh_sum(o, 0, s->doc) * o->boost;
 }
-static const sit_ops orh_ops = {orh_next, orh_advance, orh_score, or_shallow};
+static const sit_ops orh_ops = {SIT_OR_HEAP, orh_next, orh_advance, orh_score, or_shallow};
 
 /* -- conjunction with exclusions: leapfrog over the positive children
  * (cheapest first), then each negated child is advanced to the candidate -- */
@@ -578,7 +584,7 @@ static uint32_t and_shallow(sit *s, uint32_t t, double *bound) {
     *bound = sum * a->boost;
     return end;
 }
-static const sit_ops and_ops = {and_next, and_advance, and_score, and_shallow};
+static const sit_ops and_ops = {SIT_AND, and_next, and_advance, and_score, and_shallow};
 
 /* ---- the plan: the query tree with global statistics resolved ----------- */
 
@@ -932,7 +938,7 @@ static int make_or(search *S, sit **list, uint32_t n, double boost, sit **out) {
     uint32_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (!list[i] || list[i]->doc == NX_NO_DOC) continue;
-        if (list[i]->ops == &or_ops && ((or_it *)list[i])->boost == 1.0)
+        if (list[i]->ops->kind == SIT_OR && ((or_it *)list[i])->boost == 1.0)
             total += ((or_it *)list[i])->n;
         else
             total++;
@@ -950,7 +956,7 @@ static int make_or(search *S, sit **list, uint32_t n, double boost, sit **out) {
     uint64_t cost = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (!list[i] || list[i]->doc == NX_NO_DOC) continue;
-        if (list[i]->ops == &or_ops && ((or_it *)list[i])->boost == 1.0) {
+        if (list[i]->ops->kind == SIT_OR && ((or_it *)list[i])->boost == 1.0) {
             or_it *inner = (or_it *)list[i];
             for (uint32_t j = 0; j < inner->n; j++) c[k++] = inner->c[j];
         } else {
@@ -1601,11 +1607,11 @@ static int run_bmw_one(run *R, uint32_t si, pt_it *it) {
  * advance call per doc. The visited matches, their order, scores and the
  * totals are those of the generic paths (run_blockmax, run_count). */
 static bool and_of_terms(const sit *root) {
-    if (root->ops != &and_ops) return false;
+    if (root->ops->kind != SIT_AND) return false;
     const and_it *a = (const and_it *)root;
     if (a->n_neg) return false;
     for (uint32_t i = 0; i < a->n_pos; i++)
-        if (a->pos[i]->ops != &pt_ops) return false;
+        if (a->pos[i]->ops->kind != SIT_TERM) return false;
     return true;
 }
 
@@ -1870,7 +1876,7 @@ static int run_blockmax(run *R, uint32_t si, sit *root) {
                 continue;
             }
         }
-        if (topk_full(T) && root->ops == &phr_ops) ((phr_it *)root)->floor = T->h[0].score;
+        if (topk_full(T) && root->ops->kind == SIT_PHRASE) ((phr_it *)root)->floor = T->h[0].score;
         uint32_t d = root->doc >= target ? root->doc : root->ops->advance(root, target);
         if (d == NX_NO_DOC) break;
         if (topk_full(T) && d > up) {
@@ -2004,16 +2010,16 @@ static int run_count(run *R, uint32_t si, sit *root) {
     search *S = R->S;
     const nx_segment *seg = S->snap->segments[si];
     bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
-    if (root->ops == &pt_ops && !deletions) {
+    if (root->ops->kind == SIT_TERM && !deletions) {
         R->total += ((pt_it *)root)->df;
         return 0;
     }
     if (and_of_terms(root)) return run_count_and(R, si, (and_it *)root);
-    if (root->ops == &phr_ops) return run_count_phrase(R, si, (phr_it *)root);
-    bool all_pt = root->ops == &or_ops || root->ops == &orh_ops;
+    if (root->ops->kind == SIT_PHRASE) return run_count_phrase(R, si, (phr_it *)root);
+    bool all_pt = root->ops->kind == SIT_OR || root->ops->kind == SIT_OR_HEAP;
     if (all_pt) {
         or_it *o = (or_it *)root;
-        for (uint32_t i = 0; i < o->n && all_pt; i++) all_pt = o->c[i]->ops == &pt_ops;
+        for (uint32_t i = 0; i < o->n && all_pt; i++) all_pt = o->c[i]->ops->kind == SIT_TERM;
     }
     if (!all_pt) {
         for (uint32_t d = root->doc; d != NX_NO_DOC; d = sit_next(root))
@@ -2379,10 +2385,10 @@ static int do_search(search *S, newsidx_results *res) {
             else memset(F.seg_src, 0, ns * sizeof *F.seg_src);
         }
         if (rc == 0 && it->doc != NX_NO_DOC) {
-            bool ranked_or = it->ops == &or_ops || it->ops == &pt_ops;
+            bool ranked_or = it->ops->kind == SIT_OR || it->ops->kind == SIT_TERM;
             if (pruning && ranked_or) {
                 uint64_t before = R.total;
-                if (it->ops == &or_ops) {
+                if (it->ops->kind == SIT_OR) {
                     or_it *o2 = (or_it *)it;
                     rc = run_maxscore(&R, si, o2->c, o2->n, o2->boost);
                 } else {
@@ -2396,7 +2402,7 @@ static int do_search(search *S, newsidx_results *res) {
                     if (rc == 0) rc = run_count(&R, si, it);
                 }
             } else if (pruning && !o->exact_total &&
-                       (it->ops == &and_ops || it->ops == &phr_ops)) {
+                       (it->ops->kind == SIT_AND || it->ops->kind == SIT_PHRASE)) {
                 /* (with an exact total, one exhaustive pass is cheaper than
                  * a pruned pass plus a counting pass that leapfrogs again) */
                 rc = and_of_terms(it) ? run_blockmax_and(&R, si, (and_it *)it)
