@@ -1,0 +1,375 @@
+/* search/rank — the runs that fill the top-k heap from one segment:
+ * exhaustive (every match scored), MaxScore over a ranked OR, block-max for
+ * a single term, an AND of terms and any other node, and date order. Each
+ * visits the matches in doc order and leaves the same heap an exhaustive
+ * run would (ties go to the earlier doc). */
+#include "search/intersect.h"
+
+/* Every match: count, facets, and (unless counting) score into the heap. */
+int nx_run_exhaustive(run_ctx *R, uint32_t si, sit *root) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    const newsidx_search_options *o = S->o;
+    bool score = !o->count_only && R->T->cap > 0;
+    for (uint32_t d = root->doc; d != NX_NO_DOC; d = sit_next(root)) {
+        if (!nx_segment_is_live(seg, d)) continue;
+        NX_FORWARD(nx_count_match(R, seg, d));
+        if (!score) continue;
+        hit_entry e = {0, 0, si, d};
+        if (R->T->by_date) {
+            e.key = date_key(o, seg, d);
+            if (!topk_wants(R->T, &e)) continue;
+            e.score = root->ops->score(root);
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+        } else {
+            e.score = root->ops->score(root);
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            if (!topk_wants(R->T, &e)) continue;
+        }
+        nx_topk_push(R->T, &e);
+    }
+    return S->rc;
+}
+
+/* Block-max MaxScore (Turtle & Flood 1995; with block bounds as in Lucene
+ * 9) over the clauses of a ranked OR. The doc-id space is cut into windows
+ * that end at the first block end of any clause; in each window every
+ * clause has a bound (its block's score(max_tf, min_norm)). Clauses are
+ * sorted by bound; the longest prefix whose bounds sum to at most the heap's
+ * minimum score is "non-essential": a doc matching only those cannot enter
+ * the heap (a new hit needs a score above the minimum; ties go to the
+ * earlier doc, seen first). Candidates come from the essential clauses only;
+ * non-essential ones are advanced to a candidate only while it can still
+ * beat the minimum. A window where every clause is non-essential is skipped
+ * without decoding anything. */
+int nx_run_maxscore(run_ctx *R, uint32_t si, sit **its, uint32_t n, double boost) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    topk *T = R->T;
+    /* a bound computed by a different summation order may differ from the
+     * exact score in the last bits: inflate it a little */
+    const double slack = 1.0 + 1e-9;
+    double *bm = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *bm);
+    double *pre = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *pre);
+    uint32_t *ord = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *ord);
+    NX_RETURN_IF(!bm || !pre || !ord, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    uint32_t d = NX_NO_DOC;
+    for (uint32_t i = 0; i < n; i++)
+        if (its[i]->doc < d) d = its[i]->doc;
+    while (d != NX_NO_DOC) {
+        /* the window [d, up] */
+        uint32_t up = NX_NO_DOC - 1;
+        for (uint32_t i = 0; i < n; i++) {
+            if (its[i]->doc == NX_NO_DOC) continue;
+            double b;
+            uint32_t t = its[i]->doc > d ? its[i]->doc : d;
+            uint32_t e = its[i]->ops->shallow(its[i], t, &b);
+            bm[i] = b * boost * slack;
+            if (e < up) up = e;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            if (its[i]->doc > up) bm[i] = 0; /* nothing of it in this window */
+        double theta = topk_full(T) ? T->h[0].score : -HUGE_VAL;
+        /* clauses by bound, ascending (insertion sort: n is small, and a
+         * long expansion list is sorted once per window) */
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t j = i;
+            while (j > 0 && bm[ord[j - 1]] > bm[i]) {
+                ord[j] = ord[j - 1];
+                j--;
+            }
+            ord[j] = i;
+        }
+        uint32_t ne = 0;
+        pre[0] = 0;
+        while (ne < n && pre[ne] + bm[ord[ne]] <= theta) {
+            pre[ne + 1] = pre[ne] + bm[ord[ne]];
+            ne++;
+        }
+        if (ne < n) {
+            for (;;) {
+                uint32_t cand = NX_NO_DOC;
+                for (uint32_t k = ne; k < n; k++) {
+                    uint32_t x = sit_advance(its[ord[k]], d);
+                    if (x < cand) cand = x;
+                }
+                if (cand > up) break;
+                double score = 0;
+                for (uint32_t k = ne; k < n; k++) {
+                    sit *it = its[ord[k]];
+                    if (it->doc == cand) score += it->ops->score(it);
+                }
+                score *= boost;
+                for (uint32_t k = ne; k-- > 0;) {
+                    if (score + pre[k + 1] <= theta) break;
+                    sit *it = its[ord[k]];
+                    if (sit_advance(it, cand) == cand) score += it->ops->score(it) * boost;
+                }
+                if (nx_segment_is_live(seg, cand)) {
+                    R->total++;
+                    hit_entry e = {score, 0, si, cand};
+                    if (R->halflife_s > 0) e.score *= recency(R, seg, cand);
+                    if (topk_wants(T, &e)) {
+                        nx_topk_push(T, &e);
+                        if (topk_full(T)) theta = T->h[0].score;
+                    }
+                }
+                d = cand + 1;
+                if (d == NX_NO_DOC) break;
+            }
+        }
+        if (up >= NX_NO_DOC - 1) break;
+        /* the next window starts after this one, at the first doc left */
+        uint32_t next = NX_NO_DOC;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t x = its[i]->doc;
+            if (x <= up) x = up + 1; /* not advanced (non-essential): nothing before up + 1 */
+            if (x < next) next = x;
+        }
+        d = next;
+    }
+    return S->rc;
+}
+
+/* Block-max for a single (field, term) list: whole blocks whose bound
+ * cannot beat the heap are skipped; the others are scored in a tight loop
+ * over the decoded block's arrays. */
+int nx_run_term(run_ctx *R, uint32_t si, pt_it *it) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
+    topk *T = R->T;
+    nx_postings *p = &it->p;
+    const double slack = 1.0 + 1e-9;
+    const uint8_t *norms = it->norms;
+    const double *k_norm = it->k_norm;
+    double weight = it->weight;
+    uint32_t d = it->base.doc;
+    while (d != NX_NO_DOC) {
+        uint32_t end = NX_NO_DOC - 1;
+        if (topk_full(T)) {
+            double bound;
+            end = nx_term_shallow(&it->base, d, &bound);
+            if (end == NX_NO_DOC) break;
+            if (bound * slack <= T->h[0].score) {
+                d = end + 1 < NX_NO_DOC ? nx_postings_advance(p, end + 1) : NX_NO_DOC;
+                continue;
+            }
+        }
+        /* d is in the decoded block, and so is every doc up to end */
+        uint32_t k, n;
+        const uint32_t *docs = nx_postings_block_docs(p, &k, &n);
+        const uint32_t *freqs = nx_postings_block_freqs(p);
+        for (; k < n && docs[k] <= end; k++) {
+            uint32_t x = docs[k];
+            if (deletions && !nx_segment_is_live(seg, x)) continue;
+            R->total++;
+            double tf = freqs[k];
+            hit_entry e = {weight * bm25_tf(tf, k_norm[norms[x]]), 0, si, x};
+            if (R->halflife_s > 0) e.score *= recency(R, seg, x);
+            if (topk_wants(T, &e)) nx_topk_push(T, &e);
+            if (topk_full(T) && end == NX_NO_DOC - 1) {
+                k++;
+                break; /* the heap is full: go on block by block */
+            }
+        }
+        if (k < n) {
+            nx_postings_seek_in_block(p, k);
+            d = docs[k];
+        } else {
+            nx_postings_seek_in_block(p, n - 1);
+            d = nx_postings_next(p);
+        }
+    }
+    it->base.doc = NX_NO_DOC;
+    return S->rc;
+}
+
+/* nx_run_blockmax for an AND of plain terms. A window is the range of doc ids
+ * covered by one block of every list; its bound is the sum of the blocks'
+ * bounds, as and_shallow's. A window that cannot beat the heap is skipped
+ * undecoded; in the others the matches are found by merging the block
+ * arrays, then scored as and_score does. A match is visited exactly when
+ * nx_run_blockmax would visit it: while the heap is not full, or while its
+ * window's bound beats the heap's minimum. */
+int nx_run_blockmax_and(run_ctx *R, uint32_t si, and_it *a) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
+    topk *T = R->T;
+    const double slack = 1.0 + 1e-9;
+    uint32_t n = a->n_pos;
+    pt_it **pt = (pt_it **)a->pos;
+    blk_cur *cur = and_cursors(S, a);
+    uint32_t (*at)[WINDOW_MAX] = nx_arena_alloc(&S->seg_arena, n * sizeof *at); /* per list: block index of each match */
+    const uint32_t **freqs = nx_arena_alloc(&S->seg_arena, n * sizeof *freqs); /* per window */
+    NX_RETURN_IF(!cur || !at || !freqs, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    blk_cur *lead = &cur[0];
+    uint32_t cand[WINDOW_MAX];
+    uint32_t target = a->base.doc;
+    while (target != NX_NO_DOC) {
+        /* no match before the lead's next doc */
+        uint32_t t = bc_seek(lead, target);
+        if (t == NX_NO_DOC) break;
+        target = t;
+        uint32_t up = NX_NO_DOC;
+        double sum = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            double b;
+            uint32_t e = nx_term_shallow(&pt[i]->base, target, &b);
+            sum += b;
+            if (e < up) up = e;
+        }
+        if (up == NX_NO_DOC) break;
+        double bound = sum * a->boost * slack;
+        if (topk_full(T) && bound <= T->h[0].score) {
+            target = up + 1;
+            continue;
+        }
+        /* every list onto its block holding target (its last doc >= up) */
+        uint32_t ahead = target;
+        bool end = false;
+        for (uint32_t i = 1; i < n; i++) {
+            uint32_t x = bc_seek(&cur[i], target);
+            if (x == NX_NO_DOC) {
+                end = true;
+                break;
+            }
+            if (x > ahead) ahead = x;
+        }
+        if (end) break;
+        if (ahead > up) {
+            target = ahead; /* no match in this window */
+            continue;
+        }
+        /* the window's matches: the lead's docs, merged with each list */
+        uint32_t m = 0, k = lead->i;
+        for (; k < lead->n && lead->docs[k] <= up; k++) {
+            cand[m] = lead->docs[k];
+            at[0][m++] = k;
+        }
+        lead->i = k < lead->n ? k : lead->n - 1;
+        for (uint32_t j = 1; j < n && m; j++) {
+            /* (constant j: the copies of the earlier lists' indexes unroll) */
+            if (j == 1) m = window_merge(&cur[j], cand, m, at, 1);
+            else if (j == 2) m = window_merge(&cur[j], cand, m, at, 2);
+            else m = window_merge(&cur[j], cand, m, at, j);
+        }
+        for (uint32_t i = 0; i < n && m; i++) freqs[i] = nx_postings_block_freqs(cur[i].p);
+        for (k = 0; k < m; k++) {
+            uint32_t d = cand[k];
+            if (deletions && !nx_segment_is_live(seg, d)) continue;
+            R->total++;
+            double score = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                const pt_it *it = pt[i];
+                double tf = freqs[i][at[i][k]];
+                score += it->weight * bm25_tf(tf, it->k_norm[it->norms[d]]);
+            }
+            hit_entry e = {score * a->boost, 0, si, d};
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            if (topk_wants(T, &e)) {
+                nx_topk_push(T, &e);
+                if (topk_full(T) && bound <= T->h[0].score) break; /* the rest cannot win */
+            }
+        }
+        target = up + 1;
+    }
+    a->base.doc = NX_NO_DOC;
+    return S->rc;
+}
+
+/* Block-max for any other top node (AND, phrase): before looking for the
+ * next match at or after `target`, the bound of the window [target, up]
+ * (the node's shallow()) is compared with the heap's minimum; a window that
+ * cannot win is skipped without leapfrogging or checking positions in it. */
+int nx_run_blockmax(run_ctx *R, uint32_t si, sit *root) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    topk *T = R->T;
+    const double slack = 1.0 + 1e-9;
+    uint32_t target = root->doc, up = NX_NO_DOC - 1;
+    while (target != NX_NO_DOC) {
+        if (topk_full(T)) {
+            double b;
+            up = root->ops->shallow(root, target, &b);
+            if (up == NX_NO_DOC) break;
+            if (b * slack <= T->h[0].score) {
+                target = up + 1;
+                continue;
+            }
+        }
+        if (topk_full(T) && root->ops->kind == SIT_PHRASE) ((phr_it *)root)->floor = T->h[0].score;
+        uint32_t d = root->doc >= target ? root->doc : root->ops->advance(root, target);
+        if (d == NX_NO_DOC) break;
+        if (topk_full(T) && d > up) {
+            target = d; /* a later window: check its bound first */
+            continue;
+        }
+        if (nx_segment_is_live(seg, d)) {
+            R->total++;
+            hit_entry e = {root->ops->score(root), 0, si, d};
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            if (topk_wants(T, &e)) nx_topk_push(T, &e);
+        }
+        target = d + 1;
+    }
+    return S->rc;
+}
+
+/* Sorting by date without facets. Doc ids are in date order inside a
+ * segment (undated first), so:
+ *  - oldest first: matches arrive in key order; once a dated match cannot
+ *    enter the full heap, no later one can: stop;
+ *  - newest first: the segment is searched backwards in chunks of doc ids
+ *    (1024, then doubling), rebuilding the iterators for each chunk; once
+ *    the heap is full and a chunk's newest date is older than the heap's
+ *    oldest, every earlier doc is older still: stop.
+ * Only heap candidates are scored. The total is the number of matches
+ * visited (a lower bound); the caller counts exactly when asked. */
+int nx_run_by_date(run_ctx *R, uint32_t si, const pnode *root, sit *it) {
+    search *S = R->S;
+    const nx_segment *seg = S->snap->segments[si];
+    const newsidx_search_options *o = S->o;
+    topk *T = R->T;
+    if (o->sort == NEWSIDX_SORT_DATE_ASC) {
+        for (uint32_t d = it->doc; d != NX_NO_DOC; d = sit_next(it)) {
+            if (!nx_segment_is_live(seg, d)) continue;
+            R->total++;
+            hit_entry e = {0, date_key(o, seg, d), si, d};
+            if (!topk_wants(T, &e)) {
+                if (nx_segment_date(seg, d) != NX_NO_DATE) break;
+                continue;
+            }
+            e.score = it->ops->score(it);
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            nx_topk_push(T, &e);
+        }
+        return S->rc;
+    }
+    uint32_t hi = nx_segment_doc_count(seg), chunk = 1024;
+    bool first = true;
+    while (hi > 0) {
+        if (topk_full(T)) {
+            int64_t newest = nx_segment_date(seg, hi - 1);
+            int64_t key = newest == NX_NO_DATE ? INT64_MIN : newest;
+            if (key < T->h[0].key) break;
+        }
+        uint32_t lo = hi > chunk ? hi - chunk : 0;
+        if (!first) NX_FORWARD(nx_rebuild(S, si, root, &it));
+        first = false;
+        for (uint32_t d = sit_advance(it, lo); d < hi; d = sit_next(it)) {
+            if (!nx_segment_is_live(seg, d)) continue;
+            R->total++;
+            hit_entry e = {0, date_key(o, seg, d), si, d};
+            if (!topk_wants(T, &e)) continue;
+            e.score = it->ops->score(it);
+            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
+            nx_topk_push(T, &e);
+        }
+        NX_FORWARD(S->rc);
+        hi = lo;
+        if (chunk < (1u << 30)) chunk *= 2;
+    }
+    return S->rc;
+}
