@@ -51,9 +51,10 @@ static inline uint32_t sit_advance(sit *s, uint32_t t) {
     return t <= s->doc ? s->doc : s->ops->advance(s, t);
 }
 
-static inline double bm25_tf(double tf, double k_norm) {
-    return tf * (NX_BM25_K1 + 1.0) / (tf + k_norm);
-}
+/* A bound computed by a different summation order than the exact score
+ * may differ from it in the last bits: bounds are inflated by this factor
+ * before they are compared with the heap's minimum. */
+#define NX_BOUND_SLACK (1.0 + 1e-9)
 
 /* -- one (field, term) postings list -- */
 typedef struct pt_it {

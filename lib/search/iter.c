@@ -39,7 +39,7 @@ static uint32_t pt_advance(sit *s, uint32_t t) {
 static double pt_score(sit *s) {
     pt_it *it = (pt_it *)s;
     double tf = nx_postings_freq(&it->p);
-    return it->weight * bm25_tf(tf, it->k_norm[it->norms[s->doc]]);
+    return nx_bm25(it->weight, tf, it->k_norm[it->norms[s->doc]]);
 }
 uint32_t nx_term_shallow(sit *s, uint32_t t, double *bound) {
     pt_it *it = (pt_it *)s;
@@ -55,7 +55,7 @@ uint32_t nx_term_shallow(sit *s, uint32_t t, double *bound) {
     uint32_t max_tf;
     uint8_t min_norm;
     nx_postings_block_max(&it->p, &max_tf, &min_norm);
-    *bound = it->weight * bm25_tf(max_tf, it->k_norm[min_norm]);
+    *bound = nx_bm25(it->weight, max_tf, it->k_norm[min_norm]);
     it->blk_from = t;
     it->blk_end = end;
     it->blk_bound = *bound;
@@ -89,18 +89,23 @@ static double or_score(sit *s) {
         if (o->c[i]->doc == s->doc) sum += o->c[i]->ops->score(o->c[i]);
     return sum * o->boost;
 }
-static uint32_t or_shallow(sit *s, uint32_t t, double *bound) {
-    or_it *o = (or_it *)s;
+/* shallow() of a sum of children (OR, and AND's positive side): the range
+ * ends at the first child's range end, the bound is the sum of theirs. */
+static uint32_t sum_shallow(sit **c, uint32_t n, double boost, uint32_t t, double *bound) {
     uint32_t end = NX_NO_DOC;
     double sum = 0;
-    for (uint32_t i = 0; i < o->n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         double b;
-        uint32_t e = o->c[i]->ops->shallow(o->c[i], t, &b);
+        uint32_t e = c[i]->ops->shallow(c[i], t, &b);
         sum += b;
         if (e < end) end = e;
     }
-    *bound = sum * o->boost;
+    *bound = sum * boost;
     return end;
+}
+static uint32_t or_shallow(sit *s, uint32_t t, double *bound) {
+    or_it *o = (or_it *)s;
+    return sum_shallow(o->c, o->n, o->boost, t, bound);
 }
 static const sit_ops or_ops = {SIT_OR, or_next, or_advance, or_score, or_shallow};
 
@@ -189,16 +194,7 @@ static double and_score(sit *s) {
 }
 static uint32_t and_shallow(sit *s, uint32_t t, double *bound) {
     and_it *a = (and_it *)s;
-    uint32_t end = NX_NO_DOC;
-    double sum = 0;
-    for (uint32_t i = 0; i < a->n_pos; i++) {
-        double b;
-        uint32_t e = a->pos[i]->ops->shallow(a->pos[i], t, &b);
-        sum += b;
-        if (e < end) end = e;
-    }
-    *bound = sum * a->boost;
-    return end;
+    return sum_shallow(a->pos, a->n_pos, a->boost, t, bound);
 }
 static const sit_ops and_ops = {SIT_AND, and_next, and_advance, and_score, and_shallow};
 
@@ -229,8 +225,7 @@ const double *nx_k_norm(search *S, int f) {
                                          : 1.0;
         if (avg <= 0) avg = 1.0;
         for (int b = 0; b < 256; b++)
-            S->k_norm[f][b] = NX_BM25_K1 * (1.0 - NX_BM25_B +
-                                            NX_BM25_B * (double)nx_norm_decode((uint8_t)b) / avg);
+            S->k_norm[f][b] = nx_bm25_k((double)nx_norm_decode((uint8_t)b), avg);
         S->k_ready[f] = true;
     }
     return S->k_norm[f];
@@ -253,7 +248,7 @@ int nx_it_term(search *S, uint32_t si, const fterm *f, double boost, sit **out) 
     uint32_t max_tf;
     uint8_t min_norm;
     nx_postings_term_max(&it->p, &max_tf, &min_norm);
-    it->base = (sit){&pt_ops, it->p.doc, it->weight * bm25_tf(max_tf, it->k_norm[min_norm]),
+    it->base = (sit){&pt_ops, it->p.doc, nx_bm25(it->weight, max_tf, it->k_norm[min_norm]),
                      f->info[si].df};
     *out = &it->base;
     return 0;

@@ -191,6 +191,13 @@ uint32_t nx_phrase_count(phr_it *it) {
     }
 }
 
+/* An exact phrase occurs at most as often as its rarest word (min_tf); a
+ * proximity window starts at one of its words' positions (at most sum_tf
+ * windows): the score bound of a doc of norm byte `norm`. */
+static inline double phr_bound(const phr_it *it, uint32_t min_tf, uint64_t sum_tf, uint8_t norm) {
+    return nx_bm25(it->weight, it->near ? (double)sum_tf : (double)min_tf, it->k_norm[norm]);
+}
+
 /* First doc >= t where all terms occur and the positions agree. */
 static uint32_t phr_settle(phr_it *it, uint32_t t) {
     nx_postings *lead = &it->p[it->lead_order[0]];
@@ -210,9 +217,8 @@ static uint32_t phr_settle(phr_it *it, uint32_t t) {
         if (d == NX_NO_DOC) break;
         if (!all) continue;
         if (it->floor > 0) {
-            /* the phrase's frequency is at most its rarest word's (a
-             * proximity's: their sum), as in phr_shallow but with this
-             * doc's norm: no positions for a doc that cannot win */
+            /* the bound of phr_shallow, from this doc's frequencies and
+             * norm: no positions for a doc that cannot win */
             uint32_t tf = UINT32_MAX;
             uint64_t sum = 0;
             for (uint32_t k = 0; k < it->n; k++) {
@@ -220,8 +226,7 @@ static uint32_t phr_settle(phr_it *it, uint32_t t) {
                 if (f < tf) tf = f;
                 sum += f;
             }
-            double bound = it->weight * bm25_tf(it->near ? (double)sum : (double)tf, it->k_norm[it->norms[d]]);
-            if (bound * (1.0 + 1e-9) <= it->floor) {
+            if (phr_bound(it, tf, sum, it->norms[d]) * NX_BOUND_SLACK <= it->floor) {
                 d++;
                 continue;
             }
@@ -236,13 +241,11 @@ static uint32_t phr_next(sit *s) { return phr_settle((phr_it *)s, s->doc + 1); }
 static uint32_t phr_advance(sit *s, uint32_t t) { return phr_settle((phr_it *)s, t); }
 static double phr_score(sit *s) {
     phr_it *it = (phr_it *)s;
-    return it->weight * bm25_tf(it->freq, it->k_norm[it->norms[s->doc]]);
+    return nx_bm25(it->weight, it->freq, it->k_norm[it->norms[s->doc]]);
 }
-/* An exact phrase occurs at most as often as its rarest word (a proximity
- * window starts at one of its words' positions: at most the sum), in a
- * document of one length: bound = weight * tfnorm(that frequency bound from
- * the words' block max_tf, the largest of their blocks' min_norm); the
- * range ends at the first block end. */
+/* phr_bound from the words' block max_tf and the largest of their blocks'
+ * min_norm (the range's docs are no shorter); the range ends at the first
+ * block end. */
 static uint32_t phr_shallow(sit *s, uint32_t t, double *bound) {
     phr_it *it = (phr_it *)s;
     uint32_t end = NX_NO_DOC, min_tf = UINT32_MAX;
@@ -262,7 +265,7 @@ static uint32_t phr_shallow(sit *s, uint32_t t, double *bound) {
         sum_tf += max_tf;
         if (min_norm > norm) norm = min_norm;
     }
-    *bound = it->weight * bm25_tf(it->near ? (double)sum_tf : (double)min_tf, it->k_norm[norm]);
+    *bound = phr_bound(it, min_tf, sum_tf, norm);
     return end;
 }
 static const sit_ops phr_ops = {SIT_PHRASE, phr_next, phr_advance, phr_score, phr_shallow};
@@ -324,7 +327,7 @@ int nx_it_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, sit **out)
     it->k_norm = nx_k_norm(S, field);
     it->weight = p->boost * S->field_weight[field] * idf_sum;
     /* tf * (k1 + 1) / (tf + K) < k1 + 1 for any frequency */
-    it->base = (sit){&phr_ops, 0, it->weight * (NX_BM25_K1 + 1.0), min_df};
+    it->base = (sit){&phr_ops, 0, nx_bm25_max(it->weight), min_df};
     phr_settle(it, 0);
     NX_RETURN_IF(it->rc, &S->err, it->rc, "segment %u: corrupt positions", si);
     *out = &it->base;

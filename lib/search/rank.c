@@ -46,9 +46,6 @@ int nx_run_maxscore(run_ctx *R, uint32_t si, sit **its, uint32_t n, double boost
     search *S = R->S;
     const nx_segment *seg = S->snap->segments[si];
     topk *T = R->T;
-    /* a bound computed by a different summation order may differ from the
-     * exact score in the last bits: inflate it a little */
-    const double slack = 1.0 + 1e-9;
     double *bm = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *bm);
     double *pre = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *pre);
     uint32_t *ord = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *ord);
@@ -64,7 +61,7 @@ int nx_run_maxscore(run_ctx *R, uint32_t si, sit **its, uint32_t n, double boost
             double b;
             uint32_t t = its[i]->doc > d ? its[i]->doc : d;
             uint32_t e = its[i]->ops->shallow(its[i], t, &b);
-            bm[i] = b * boost * slack;
+            bm[i] = b * boost * NX_BOUND_SLACK;
             if (e < up) up = e;
         }
         for (uint32_t i = 0; i < n; i++)
@@ -140,7 +137,6 @@ int nx_run_term(run_ctx *R, uint32_t si, pt_it *it) {
     bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
     topk *T = R->T;
     nx_postings *p = &it->p;
-    const double slack = 1.0 + 1e-9;
     const uint8_t *norms = it->norms;
     const double *k_norm = it->k_norm;
     double weight = it->weight;
@@ -151,7 +147,7 @@ int nx_run_term(run_ctx *R, uint32_t si, pt_it *it) {
             double bound;
             end = nx_term_shallow(&it->base, d, &bound);
             if (end == NX_NO_DOC) break;
-            if (bound * slack <= T->h[0].score) {
+            if (bound * NX_BOUND_SLACK <= T->h[0].score) {
                 d = end + 1 < NX_NO_DOC ? nx_postings_advance(p, end + 1) : NX_NO_DOC;
                 continue;
             }
@@ -165,7 +161,7 @@ int nx_run_term(run_ctx *R, uint32_t si, pt_it *it) {
             if (deletions && !nx_segment_is_live(seg, x)) continue;
             R->total++;
             double tf = freqs[k];
-            hit_entry e = {weight * bm25_tf(tf, k_norm[norms[x]]), 0, si, x};
+            hit_entry e = {nx_bm25(weight, tf, k_norm[norms[x]]), 0, si, x};
             if (R->halflife_s > 0) e.score *= recency(R, seg, x);
             if (topk_wants(T, &e)) nx_topk_push(T, &e);
             if (topk_full(T) && end == NX_NO_DOC - 1) {
@@ -197,7 +193,6 @@ int nx_run_blockmax_and(run_ctx *R, uint32_t si, and_it *a) {
     const nx_segment *seg = S->snap->segments[si];
     bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
     topk *T = R->T;
-    const double slack = 1.0 + 1e-9;
     uint32_t n = a->n_pos;
     pt_it **pt = (pt_it **)a->pos;
     blk_cur *cur = and_cursors(S, a);
@@ -221,7 +216,7 @@ int nx_run_blockmax_and(run_ctx *R, uint32_t si, and_it *a) {
             if (e < up) up = e;
         }
         if (up == NX_NO_DOC) break;
-        double bound = sum * a->boost * slack;
+        double bound = sum * a->boost * NX_BOUND_SLACK;
         if (topk_full(T) && bound <= T->h[0].score) {
             target = up + 1;
             continue;
@@ -264,7 +259,7 @@ int nx_run_blockmax_and(run_ctx *R, uint32_t si, and_it *a) {
             for (uint32_t i = 0; i < n; i++) {
                 const pt_it *it = pt[i];
                 double tf = freqs[i][at[i][k]];
-                score += it->weight * bm25_tf(tf, it->k_norm[it->norms[d]]);
+                score += nx_bm25(it->weight, tf, it->k_norm[it->norms[d]]);
             }
             hit_entry e = {score * a->boost, 0, si, d};
             if (R->halflife_s > 0) e.score *= recency(R, seg, d);
@@ -287,14 +282,13 @@ int nx_run_blockmax(run_ctx *R, uint32_t si, sit *root) {
     search *S = R->S;
     const nx_segment *seg = S->snap->segments[si];
     topk *T = R->T;
-    const double slack = 1.0 + 1e-9;
     uint32_t target = root->doc, up = NX_NO_DOC - 1;
     while (target != NX_NO_DOC) {
         if (topk_full(T)) {
             double b;
             up = root->ops->shallow(root, target, &b);
             if (up == NX_NO_DOC) break;
-            if (b * slack <= T->h[0].score) {
+            if (b * NX_BOUND_SLACK <= T->h[0].score) {
                 target = up + 1;
                 continue;
             }

@@ -22,11 +22,6 @@ void newsidx_search_options_init(newsidx_search_options *o) {
     o->body_weight = 1.0;
 }
 
-double nx_bm25_idf(uint64_t n_docs, uint64_t df) {
-    double n = (double)n_docs, d = (double)df;
-    return log(1.0 + (n - d + 0.5) / (d + 0.5));
-}
-
 static int do_search(search *S, newsidx_results *res) {
     const newsidx_search_options *o = S->o;
     const nx_snapshot *snap = S->snap;
