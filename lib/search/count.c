@@ -6,10 +6,10 @@
 /* Counts an AND of plain terms: the rest of the lead's (rarest list's)
  * block is copied into a candidate array, which every other list filters
  * in turn. */
-static int run_count_and(run_ctx *R, uint32_t si, and_it *a) {
+static int run_count_and(run_ctx *R, and_it *a) {
     search *S = R->S;
-    const nx_segment *seg = S->snap->segments[si];
-    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
+    const nx_segment *seg = R->seg;
+    bool deletions = R->deletions;
     uint32_t n = a->n_pos;
     blk_cur *cur = and_cursors(S, a);
     NX_RETURN_IF(!cur, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
@@ -48,10 +48,10 @@ static int run_count_and(run_ctx *R, uint32_t si, and_it *a) {
  * window's docs are all of the lists' common docs in it, in order; a
  * damaged block that ends a list early, or corrupt positions, end the
  * count where phr_settle would end. */
-static int run_count_phrase(run_ctx *R, uint32_t si, phr_it *it) {
+static int run_count_phrase(run_ctx *R, phr_it *it) {
     search *S = R->S;
-    const nx_segment *seg = S->snap->segments[si];
-    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
+    const nx_segment *seg = R->seg;
+    bool deletions = R->deletions;
     uint32_t n = it->n, target = it->base.doc;
     if (target == NX_NO_DOC) return S->rc;
     R->total += !deletions || nx_segment_is_live(seg, target); /* settled on by nx_it_phrase */
@@ -113,16 +113,16 @@ static int run_count_phrase(run_ctx *R, uint32_t si, phr_it *it) {
  * single term in a segment without deletions is its df; an OR of terms is
  * counted window by window in a bitset (each postings list is walked once,
  * no per-document minimum over the lists); anything else doc by doc. */
-int nx_run_count(run_ctx *R, uint32_t si, sit *root) {
+int nx_run_count(run_ctx *R, sit *root) {
     search *S = R->S;
-    const nx_segment *seg = S->snap->segments[si];
-    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
+    const nx_segment *seg = R->seg;
+    bool deletions = R->deletions;
     if (root->ops->kind == SIT_TERM && !deletions) {
         R->total += ((pt_it *)root)->df;
         return 0;
     }
-    if (and_of_terms(root)) return run_count_and(R, si, (and_it *)root);
-    if (root->ops->kind == SIT_PHRASE) return run_count_phrase(R, si, (phr_it *)root);
+    if (and_of_terms(root)) return run_count_and(R, (and_it *)root);
+    if (root->ops->kind == SIT_PHRASE) return run_count_phrase(R, (phr_it *)root);
     bool all_pt = root->ops->kind == SIT_OR || root->ops->kind == SIT_OR_HEAP;
     if (all_pt) {
         or_it *o = (or_it *)root;

@@ -254,7 +254,18 @@ typedef struct run_ctx {
     uint64_t total;
     double now;          /* recency reference: newest date in the index */
     double halflife_s;   /* 0: no recency boost */
+    /* the segment being run (run_set_segment) */
+    uint32_t si;
+    const nx_segment *seg;
+    bool deletions;      /* some of its docs are deleted */
 } run_ctx;
+
+/* Points R at segment si before a run. */
+static inline void run_set_segment(run_ctx *R, uint32_t si) {
+    R->si = si;
+    R->seg = R->S->snap->segments[si];
+    R->deletions = nx_segment_live_count(R->seg) != nx_segment_doc_count(R->seg);
+}
 
 /* score * 1 / (1 + age / halflife); undated articles count as one
  * half-life old (factor 0.5). The factor is <= 1, so block-max bounds stay
@@ -272,6 +283,30 @@ static inline int64_t date_key(const newsidx_search_options *o, const nx_segment
     int64_t d = nx_segment_date(seg, doc);
     if (d == NX_NO_DATE) return INT64_MIN; /* undated last in both orders */
     return o->sort == NEWSIDX_SORT_DATE_ASC ? -d : d;
+}
+
+void nx_topk_push(topk *t, const hit_entry *e);
+
+/* The tail of every ranked run: doc (of R's segment) with its score, times
+ * the recency factor, into the heap if it ranks among the best k. Returns
+ * whether it entered. */
+static inline bool offer_hit(run_ctx *R, uint32_t doc, double score) {
+    hit_entry e = {score, 0, R->si, doc};
+    if (R->halflife_s > 0) e.score *= recency(R, R->seg, doc);
+    if (!topk_wants(R->T, &e)) return false;
+    nx_topk_push(R->T, &e);
+    return true;
+}
+
+/* offer_hit by date: the date decides whether doc enters, so it is scored
+ * (it is the iterator on it) only when it does. */
+static inline bool offer_dated(run_ctx *R, uint32_t doc, sit *it) {
+    hit_entry e = {0, date_key(R->S->o, R->seg, doc), R->si, doc};
+    if (!topk_wants(R->T, &e)) return false;
+    e.score = it->ops->score(it);
+    if (R->halflife_s > 0) e.score *= recency(R, R->seg, doc);
+    nx_topk_push(R->T, &e);
+    return true;
 }
 
 /* ---- functions ------------------------------------------------------------ */
@@ -316,7 +351,6 @@ int nx_rebuild(search *S, uint32_t si, const pnode *root, sit **it);
 
 /* collect.c */
 void nx_topk_sift_down(topk *t, uint32_t i);
-void nx_topk_push(topk *t, const hit_entry *e);
 /* Counts a live match and adds it to the facets. */
 int nx_count_match(run_ctx *R, const nx_segment *seg, uint32_t doc);
 /* Adds the segment's per-source counts to the source facet. */
@@ -327,15 +361,15 @@ int nx_fill_facets(search *S, facets *F, newsidx_results *res);
 /* results.c: res->hits from the heap: ids, stored fields, snippets. */
 int nx_fill_hits(search *S, topk *T, newsidx_results *res);
 
-/* rank.c: the top k of one segment (and the matches visited in R->total). */
-int nx_run_exhaustive(run_ctx *R, uint32_t si, sit *root);
-int nx_run_maxscore(run_ctx *R, uint32_t si, sit **its, uint32_t n, double boost);
-int nx_run_term(run_ctx *R, uint32_t si, pt_it *it);
-int nx_run_blockmax_and(run_ctx *R, uint32_t si, and_it *a);
-int nx_run_blockmax(run_ctx *R, uint32_t si, sit *root);
-int nx_run_by_date(run_ctx *R, uint32_t si, const pnode *root, sit *it);
+/* rank.c: the top k of R's segment (and the matches visited in R->total). */
+int nx_run_exhaustive(run_ctx *R, sit *root);
+int nx_run_maxscore(run_ctx *R, sit **its, uint32_t n, double boost);
+int nx_run_term(run_ctx *R, pt_it *it);
+int nx_run_blockmax_and(run_ctx *R, and_it *a);
+int nx_run_blockmax(run_ctx *R, sit *root);
+int nx_run_by_date(run_ctx *R, const pnode *root, sit *it);
 
-/* count.c: the live matches of one segment into R->total. */
-int nx_run_count(run_ctx *R, uint32_t si, sit *root);
+/* count.c: the live matches of R's segment into R->total. */
+int nx_run_count(run_ctx *R, sit *root);
 
 #endif

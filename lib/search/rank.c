@@ -6,27 +6,17 @@
 #include "search/intersect.h"
 
 /* Every match: count, facets, and (unless counting) score into the heap. */
-int nx_run_exhaustive(run_ctx *R, uint32_t si, sit *root) {
+int nx_run_exhaustive(run_ctx *R, sit *root) {
     search *S = R->S;
-    const nx_segment *seg = S->snap->segments[si];
+    const nx_segment *seg = R->seg;
     const newsidx_search_options *o = S->o;
     bool score = !o->count_only && R->T->cap > 0;
     for (uint32_t d = root->doc; d != NX_NO_DOC; d = sit_next(root)) {
         if (!nx_segment_is_live(seg, d)) continue;
         NX_FORWARD(nx_count_match(R, seg, d));
         if (!score) continue;
-        hit_entry e = {0, 0, si, d};
-        if (R->T->by_date) {
-            e.key = date_key(o, seg, d);
-            if (!topk_wants(R->T, &e)) continue;
-            e.score = root->ops->score(root);
-            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
-        } else {
-            e.score = root->ops->score(root);
-            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
-            if (!topk_wants(R->T, &e)) continue;
-        }
-        nx_topk_push(R->T, &e);
+        if (R->T->by_date) offer_dated(R, d, root);
+        else offer_hit(R, d, root->ops->score(root));
     }
     return S->rc;
 }
@@ -42,9 +32,9 @@ int nx_run_exhaustive(run_ctx *R, uint32_t si, sit *root) {
  * non-essential ones are advanced to a candidate only while it can still
  * beat the minimum. A window where every clause is non-essential is skipped
  * without decoding anything. */
-int nx_run_maxscore(run_ctx *R, uint32_t si, sit **its, uint32_t n, double boost) {
+int nx_run_maxscore(run_ctx *R, sit **its, uint32_t n, double boost) {
     search *S = R->S;
-    const nx_segment *seg = S->snap->segments[si];
+    const nx_segment *seg = R->seg;
     topk *T = R->T;
     double *bm = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *bm);
     double *pre = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *pre);
@@ -104,12 +94,7 @@ int nx_run_maxscore(run_ctx *R, uint32_t si, sit **its, uint32_t n, double boost
                 }
                 if (nx_segment_is_live(seg, cand)) {
                     R->total++;
-                    hit_entry e = {score, 0, si, cand};
-                    if (R->halflife_s > 0) e.score *= recency(R, seg, cand);
-                    if (topk_wants(T, &e)) {
-                        nx_topk_push(T, &e);
-                        if (topk_full(T)) theta = T->h[0].score;
-                    }
+                    if (offer_hit(R, cand, score) && topk_full(T)) theta = T->h[0].score;
                 }
                 d = cand + 1;
                 if (d == NX_NO_DOC) break;
@@ -131,10 +116,10 @@ int nx_run_maxscore(run_ctx *R, uint32_t si, sit **its, uint32_t n, double boost
 /* Block-max for a single (field, term) list: whole blocks whose bound
  * cannot beat the heap are skipped; the others are scored in a tight loop
  * over the decoded block's arrays. */
-int nx_run_term(run_ctx *R, uint32_t si, pt_it *it) {
+int nx_run_term(run_ctx *R, pt_it *it) {
     search *S = R->S;
-    const nx_segment *seg = S->snap->segments[si];
-    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
+    const nx_segment *seg = R->seg;
+    bool deletions = R->deletions;
     topk *T = R->T;
     nx_postings *p = &it->p;
     const uint8_t *norms = it->norms;
@@ -161,9 +146,7 @@ int nx_run_term(run_ctx *R, uint32_t si, pt_it *it) {
             if (deletions && !nx_segment_is_live(seg, x)) continue;
             R->total++;
             double tf = freqs[k];
-            hit_entry e = {nx_bm25(weight, tf, k_norm[norms[x]]), 0, si, x};
-            if (R->halflife_s > 0) e.score *= recency(R, seg, x);
-            if (topk_wants(T, &e)) nx_topk_push(T, &e);
+            offer_hit(R, x, nx_bm25(weight, tf, k_norm[norms[x]]));
             if (topk_full(T) && end == NX_NO_DOC - 1) {
                 k++;
                 break; /* the heap is full: go on block by block */
@@ -188,10 +171,10 @@ int nx_run_term(run_ctx *R, uint32_t si, pt_it *it) {
  * arrays, then scored as and_score does. A match is visited exactly when
  * nx_run_blockmax would visit it: while the heap is not full, or while its
  * window's bound beats the heap's minimum. */
-int nx_run_blockmax_and(run_ctx *R, uint32_t si, and_it *a) {
+int nx_run_blockmax_and(run_ctx *R, and_it *a) {
     search *S = R->S;
-    const nx_segment *seg = S->snap->segments[si];
-    bool deletions = nx_segment_live_count(seg) != nx_segment_doc_count(seg);
+    const nx_segment *seg = R->seg;
+    bool deletions = R->deletions;
     topk *T = R->T;
     uint32_t n = a->n_pos;
     pt_it **pt = (pt_it **)a->pos;
@@ -261,12 +244,8 @@ int nx_run_blockmax_and(run_ctx *R, uint32_t si, and_it *a) {
                 double tf = freqs[i][at[i][k]];
                 score += nx_bm25(it->weight, tf, it->k_norm[it->norms[d]]);
             }
-            hit_entry e = {score * a->boost, 0, si, d};
-            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
-            if (topk_wants(T, &e)) {
-                nx_topk_push(T, &e);
-                if (topk_full(T) && bound <= T->h[0].score) break; /* the rest cannot win */
-            }
+            if (offer_hit(R, d, score * a->boost) && topk_full(T) && bound <= T->h[0].score)
+                break; /* the rest cannot win */
         }
         target = up + 1;
     }
@@ -278,9 +257,9 @@ int nx_run_blockmax_and(run_ctx *R, uint32_t si, and_it *a) {
  * next match at or after `target`, the bound of the window [target, up]
  * (the node's shallow()) is compared with the heap's minimum; a window that
  * cannot win is skipped without leapfrogging or checking positions in it. */
-int nx_run_blockmax(run_ctx *R, uint32_t si, sit *root) {
+int nx_run_blockmax(run_ctx *R, sit *root) {
     search *S = R->S;
-    const nx_segment *seg = S->snap->segments[si];
+    const nx_segment *seg = R->seg;
     topk *T = R->T;
     uint32_t target = root->doc, up = NX_NO_DOC - 1;
     while (target != NX_NO_DOC) {
@@ -302,9 +281,7 @@ int nx_run_blockmax(run_ctx *R, uint32_t si, sit *root) {
         }
         if (nx_segment_is_live(seg, d)) {
             R->total++;
-            hit_entry e = {root->ops->score(root), 0, si, d};
-            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
-            if (topk_wants(T, &e)) nx_topk_push(T, &e);
+            offer_hit(R, d, root->ops->score(root));
         }
         target = d + 1;
     }
@@ -321,23 +298,16 @@ int nx_run_blockmax(run_ctx *R, uint32_t si, sit *root) {
  *    oldest, every earlier doc is older still: stop.
  * Only heap candidates are scored. The total is the number of matches
  * visited (a lower bound); the caller counts exactly when asked. */
-int nx_run_by_date(run_ctx *R, uint32_t si, const pnode *root, sit *it) {
+int nx_run_by_date(run_ctx *R, const pnode *root, sit *it) {
     search *S = R->S;
-    const nx_segment *seg = S->snap->segments[si];
+    const nx_segment *seg = R->seg;
     const newsidx_search_options *o = S->o;
     topk *T = R->T;
     if (o->sort == NEWSIDX_SORT_DATE_ASC) {
         for (uint32_t d = it->doc; d != NX_NO_DOC; d = sit_next(it)) {
             if (!nx_segment_is_live(seg, d)) continue;
             R->total++;
-            hit_entry e = {0, date_key(o, seg, d), si, d};
-            if (!topk_wants(T, &e)) {
-                if (nx_segment_date(seg, d) != NX_NO_DATE) break;
-                continue;
-            }
-            e.score = it->ops->score(it);
-            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
-            nx_topk_push(T, &e);
+            if (!offer_dated(R, d, it) && nx_segment_date(seg, d) != NX_NO_DATE) break;
         }
         return S->rc;
     }
@@ -350,16 +320,12 @@ int nx_run_by_date(run_ctx *R, uint32_t si, const pnode *root, sit *it) {
             if (key < T->h[0].key) break;
         }
         uint32_t lo = hi > chunk ? hi - chunk : 0;
-        if (!first) NX_FORWARD(nx_rebuild(S, si, root, &it));
+        if (!first) NX_FORWARD(nx_rebuild(S, R->si, root, &it));
         first = false;
         for (uint32_t d = sit_advance(it, lo); d < hi; d = sit_next(it)) {
             if (!nx_segment_is_live(seg, d)) continue;
             R->total++;
-            hit_entry e = {0, date_key(o, seg, d), si, d};
-            if (!topk_wants(T, &e)) continue;
-            e.score = it->ops->score(it);
-            if (R->halflife_s > 0) e.score *= recency(R, seg, d);
-            nx_topk_push(T, &e);
+            offer_dated(R, d, it);
         }
         NX_FORWARD(S->rc);
         hi = lo;

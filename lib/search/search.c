@@ -22,6 +22,80 @@ void newsidx_search_options_init(newsidx_search_options *o) {
     o->body_weight = 1.0;
 }
 
+/* How a segment is run, chosen from the options and the kind of its
+ * iterator tree. */
+enum strategy {
+    RUN_EXHAUSTIVE,   /* every match: counted, faceted, scored */
+    RUN_COUNT,        /* every match counted, none scored */
+    RUN_MAXSCORE,     /* a ranked OR, block-max MaxScore */
+    RUN_TERM,         /* a single term, block-max */
+    RUN_BLOCKMAX_AND, /* an AND of plain terms, block-max on their blocks */
+    RUN_BLOCKMAX,     /* any other node (AND, phrase), block-max on shallow() */
+    RUN_BY_DATE,      /* newest or oldest first, from the date order of doc ids */
+};
+
+/* Ranked OR and single terms use block-max pruning for the top k; when the
+ * exact total is wanted too, a separate counting pass (never scoring)
+ * follows: cheaper than scoring every match. An AND or a phrase is pruned
+ * only when the total is not wanted: one exhaustive pass is cheaper than a
+ * pruned pass plus a counting pass that leapfrogs again. Facets need every
+ * match: exhaustive. */
+static enum strategy choose_run(const search *S, const topk *T, const facets *F, const sit *it) {
+    const newsidx_search_options *o = S->o;
+    bool pruning = !o->no_pruning && !o->count_only && !T->by_date && !F->want && T->cap > 0;
+    enum sit_kind kind = it->ops->kind;
+    if (pruning && kind == SIT_OR) return RUN_MAXSCORE;
+    if (pruning && kind == SIT_TERM) return RUN_TERM;
+    if (pruning && !o->exact_total && kind == SIT_AND)
+        return and_of_terms(it) ? RUN_BLOCKMAX_AND : RUN_BLOCKMAX;
+    if (pruning && !o->exact_total && kind == SIT_PHRASE) return RUN_BLOCKMAX;
+    if ((o->count_only || T->cap == 0) && !F->want) return RUN_COUNT;
+    if (T->by_date && !F->want) return RUN_BY_DATE;
+    return RUN_EXHAUSTIVE;
+}
+
+/* Runs R's segment, whose iterator tree (of root) is it. */
+static int run_segment(run_ctx *R, const pnode *root, sit *it) {
+    search *S = R->S;
+    enum strategy how = choose_run(S, R->T, R->F, it);
+    uint64_t before = R->total;
+    int rc = 0;
+    switch (how) {
+    case RUN_EXHAUSTIVE: rc = nx_run_exhaustive(R, it); break;
+    case RUN_COUNT: rc = nx_run_count(R, it); break;
+    case RUN_MAXSCORE: {
+        or_it *o = (or_it *)it;
+        rc = nx_run_maxscore(R, o->c, o->n, o->boost);
+        break;
+    }
+    case RUN_TERM: rc = nx_run_term(R, (pt_it *)it); break;
+    case RUN_BLOCKMAX_AND: rc = nx_run_blockmax_and(R, (and_it *)it); break;
+    case RUN_BLOCKMAX: rc = nx_run_blockmax(R, it); break;
+    case RUN_BY_DATE: rc = nx_run_by_date(R, root, it); break;
+    }
+    /* the runs that skip what cannot enter the heap leave a lower bound:
+     * the exact total is counted again on fresh iterators */
+    bool partial = how == RUN_MAXSCORE || how == RUN_TERM || how == RUN_BY_DATE;
+    if (rc == 0 && partial && S->o->exact_total) {
+        R->total = before;
+        S->counting = true;
+        rc = nx_rebuild(S, R->si, root, &it);
+        if (rc == 0) rc = nx_run_count(R, it);
+    }
+    return rc;
+}
+
+/* The date recency is measured from: the newest date in the index. */
+static double newest_date(const nx_snapshot *snap) {
+    int64_t newest = NX_NO_DATE;
+    for (uint32_t s = 0; s < snap->n_segments; s++) {
+        uint32_t n = nx_segment_doc_count(snap->segments[s]);
+        if (n && nx_segment_date(snap->segments[s], n - 1) > newest)
+            newest = nx_segment_date(snap->segments[s], n - 1);
+    }
+    return newest == NX_NO_DATE ? 0 : (double)newest;
+}
+
 static int do_search(search *S, newsidx_results *res) {
     const newsidx_search_options *o = S->o;
     const nx_snapshot *snap = S->snap;
@@ -42,73 +116,24 @@ static int do_search(search *S, newsidx_results *res) {
     }
     facets F = {0};
     F.want = o->facets & (NEWSIDX_FACET_SOURCE | NEWSIDX_FACET_YEAR | NEWSIDX_FACET_MONTH);
-    run_ctx R = {S, &T, &F, 0, 0, 0};
+    run_ctx R = {.S = S, .T = &T, .F = &F};
     if (o->recency_halflife_days > 0) {
         R.halflife_s = o->recency_halflife_days * 86400.0;
-        int64_t newest = NX_NO_DATE;
-        for (uint32_t s = 0; s < snap->n_segments; s++) {
-            uint32_t n = nx_segment_doc_count(snap->segments[s]);
-            if (n && nx_segment_date(snap->segments[s], n - 1) > newest)
-                newest = nx_segment_date(snap->segments[s], n - 1);
-        }
-        R.now = newest == NX_NO_DATE ? 0 : (double)newest;
+        R.now = newest_date(snap);
     }
-    /* Ranked OR and single terms use block-max pruning for the top k; when
-     * the exact total is wanted too, a separate counting pass (never
-     * scoring) follows: cheaper than scoring every match. Facets need every
-     * match: exhaustive. */
-    bool pruning = !o->no_pruning && !o->count_only && !T.by_date && !F.want && T.cap > 0;
     for (uint32_t si = 0; si < snap->n_segments; si++) {
-        const nx_segment *seg = snap->segments[si];
+        run_set_segment(&R, si);
         sit *it;
         S->counting = o->count_only || T.cap == 0;
         int rc = nx_build(S, si, root, &it);
         if (rc == 0 && F.want & NEWSIDX_FACET_SOURCE) {
-            uint32_t ns = nx_segment_source_count(seg) + 1;
+            uint32_t ns = nx_segment_source_count(R.seg) + 1;
             F.seg_src = nx_arena_alloc(&S->seg_arena, ns * sizeof *F.seg_src);
             if (!F.seg_src) rc = nx_err_set(&S->err, NEWSIDX_ERR_NOMEM, "out of memory");
             else memset(F.seg_src, 0, ns * sizeof *F.seg_src);
         }
-        if (rc == 0 && it->doc != NX_NO_DOC) {
-            bool ranked_or = it->ops->kind == SIT_OR || it->ops->kind == SIT_TERM;
-            if (pruning && ranked_or) {
-                uint64_t before = R.total;
-                if (it->ops->kind == SIT_OR) {
-                    or_it *o2 = (or_it *)it;
-                    rc = nx_run_maxscore(&R, si, o2->c, o2->n, o2->boost);
-                } else {
-                    rc = nx_run_term(&R, si, (pt_it *)it);
-                }
-                if (rc == 0 && o->exact_total) {
-                    /* count on fresh iterators */
-                    R.total = before;
-                    S->counting = true;
-                    rc = nx_rebuild(S, si, root, &it);
-                    if (rc == 0) rc = nx_run_count(&R, si, it);
-                }
-            } else if (pruning && !o->exact_total &&
-                       (it->ops->kind == SIT_AND || it->ops->kind == SIT_PHRASE)) {
-                /* (with an exact total, one exhaustive pass is cheaper than
-                 * a pruned pass plus a counting pass that leapfrogs again) */
-                rc = and_of_terms(it) ? nx_run_blockmax_and(&R, si, (and_it *)it)
-                                      : nx_run_blockmax(&R, si, it);
-            } else if ((o->count_only || T.cap == 0) && !F.want) {
-                rc = nx_run_count(&R, si, it);
-            } else if (T.by_date && !F.want) {
-                /* newest or oldest first, using the date order of doc ids */
-                uint64_t before = R.total;
-                rc = nx_run_by_date(&R, si, root, it);
-                if (rc == 0 && o->exact_total) {
-                    R.total = before;
-                    S->counting = true;
-                    rc = nx_rebuild(S, si, root, &it);
-                    if (rc == 0) rc = nx_run_count(&R, si, it);
-                }
-            } else {
-                rc = nx_run_exhaustive(&R, si, it);
-            }
-        }
-        if (rc == 0 && F.want & NEWSIDX_FACET_SOURCE) rc = nx_facet_source_merge(S, &F, seg);
+        if (rc == 0 && it->doc != NX_NO_DOC) rc = run_segment(&R, root, it);
+        if (rc == 0 && F.want & NEWSIDX_FACET_SOURCE) rc = nx_facet_source_merge(S, &F, R.seg);
         nx_close_positions(S);
         nx_arena_reset(&S->seg_arena);
         if (rc) return rc;
