@@ -14,7 +14,7 @@ static int run_count_and(run_ctx *R, and_it *a) {
     blk_cur *cur = and_cursors(S, a);
     NX_RETURN_IF(!cur, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
     blk_cur *lead = &cur[0];
-    uint32_t cand[sizeof lead->p->docs / sizeof lead->p->docs[0]];
+    uint32_t cand[NX_BLOCK];
     for (;;) {
         uint32_t m = 0;
         for (uint32_t k = lead->i; k < lead->n; k++) cand[m++] = lead->docs[k];
@@ -23,7 +23,7 @@ static int run_count_and(run_ctx *R, and_it *a) {
         for (uint32_t j = 1; j < n && m; j++) {
             /* after a list has ended, the ones after it still filter the
              * survivors of this block */
-            m = bc_filter(&cur[j], cand, m, &ended);
+            m = bc_intersect(&cur[j], cand, m, NULL, 0, &ended);
             if (!ended && cur[j].docs[cur[j].i] > ahead) ahead = cur[j].docs[cur[j].i];
         }
         if (!deletions) {
@@ -57,13 +57,12 @@ static int run_count_phrase(run_ctx *R, phr_it *it) {
     R->total += !deletions || nx_segment_is_live(seg, target); /* settled on by nx_it_phrase */
     target++;
     blk_cur *cur = nx_arena_alloc(&S->seg_arena, n * sizeof *cur);
-    uint32_t (*at)[WINDOW_MAX] = nx_arena_alloc(&S->seg_arena, n * sizeof *at); /* per word: block index of each candidate */
+    cand_at *at = nx_arena_alloc(&S->seg_arena, n * sizeof *at); /* per word: block index of each candidate */
     uint8_t *map = nx_arena_alloc(&S->seg_arena, MAP_SPAN);
     NX_RETURN_IF(!cur || !at || !map, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
     memset(map, 0, MAP_SPAN);
     for (uint32_t i = 0; i < n; i++) cur[i].p = &it->p[it->lead_order[i]];
-    blk_cur *lead = &cur[0];
-    uint32_t cand[WINDOW_MAX];
+    uint32_t cand[NX_BLOCK];
     while (target != NX_NO_DOC) {
         /* every list onto its first doc >= target */
         uint32_t up = NX_NO_DOC, ahead = target;
@@ -80,21 +79,8 @@ static int run_count_phrase(run_ctx *R, phr_it *it) {
             target = ahead; /* nothing common before ahead */
             continue;
         }
-        uint32_t m = 0, k = lead->i;
-        for (; k < lead->n && lead->docs[k] <= up; k++) {
-            cand[m] = lead->docs[k];
-            at[0][m++] = k;
-        }
-        for (uint32_t j = 1; j < n && m; j++) {
-            uint32_t kept = j == 1   ? window_map(&cur[j], cand, m, at, 1, map)
-                            : j == 2 ? window_map(&cur[j], cand, m, at, 2, map)
-                                     : window_map(&cur[j], cand, m, at, j, map);
-            if (kept != UINT32_MAX) m = kept;
-            else if (j == 1) m = window_merge(&cur[j], cand, m, at, 1);
-            else if (j == 2) m = window_merge(&cur[j], cand, m, at, 2);
-            else m = window_merge(&cur[j], cand, m, at, j);
-        }
-        for (k = 0; k < m; k++) {
+        uint32_t m = window_matches(cur, n, up, cand, at, map);
+        for (uint32_t k = 0; k < m; k++) {
             for (uint32_t i = 0; i < n; i++) {
                 nx_postings *p = cur[i].p;
                 if (at[i][k] >= p->n_in_block) return S->rc; /* damaged freqs ended it */

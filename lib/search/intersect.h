@@ -6,6 +6,8 @@
 
 #include "search/exec.h"
 
+#include "index/codec.h"
+
 /* ---- conjunctions of plain terms, block by block --------------------------
  * An AND whose positive children are all single (field, term) lists and
  * that excludes nothing is walked on the lists' decoded blocks: the lead's
@@ -54,12 +56,32 @@ static inline blk_cur *and_cursors(search *S, const and_it *a) {
     return c;
 }
 
-/* Keeps in cand[0, m) the candidates (increasing) that list c holds, in
- * place and in order; returns how many. A branch-free merge inside each
- * block, or a search for each candidate when the block has few; the
- * blocks between candidates are skipped through the skip entries. *ended: c has nothing at or after some candidate (the ones from
- * there on are dropped, and c is spent). */
-static inline uint32_t bc_filter(blk_cur *c, uint32_t *cand, uint32_t m, bool *ended) {
+/* Per list, the index in its block of each candidate (windows: the lists'
+ * blocks are then read without searching again). */
+typedef uint32_t cand_at[NX_BLOCK];
+_Static_assert(sizeof ((nx_postings *)0)->docs == sizeof(cand_at),
+               "a decoded block holds NX_BLOCK docs");
+
+/* Candidate k survives as the keep-th: its earlier lists' indexes move
+ * along, idx is its index in list j's block. */
+static inline __attribute__((always_inline)) void
+carry_at(cand_at *at, uint32_t j, uint32_t keep, uint32_t k, uint32_t idx) {
+    if (!at) return;
+    for (uint32_t l = 0; l < j; l++) at[l][keep] = at[l][k];
+    at[j][keep] = idx;
+}
+
+/* The intersection kernel. Keeps in cand[0, m) the candidates (increasing)
+ * that list c holds, in place and in order; returns how many. Inside a
+ * block: a branch-free merge, or a search for each candidate when the block
+ * has many more docs than candidates (a merge would walk all of a dense
+ * list's block). A candidate past the block moves c on through the skip
+ * entries; *ended: c has nothing at or after some candidate (the ones from
+ * there on are dropped, and c is spent). at: NULL (counting), or the
+ * candidates' indexes in lists 0..j-1, and at[j] gets theirs in c's block;
+ * called with constant at and j the copies unroll or vanish. */
+static inline __attribute__((always_inline)) uint32_t
+bc_intersect(blk_cur *c, uint32_t *cand, uint32_t m, cand_at *at, uint32_t j, bool *ended) {
     const uint32_t *D = c->docs;
     uint32_t i = c->i, n = c->n, keep = 0, k = 0;
     while (k < m) {
@@ -74,11 +96,11 @@ static inline uint32_t bc_filter(blk_cur *c, uint32_t *cand, uint32_t m, bool *e
             n = c->n;
         }
         if ((m - k) * 8 < n - i) {
-            /* few candidates for this block: search for each */
             for (; k < m && cand[k] <= c->last; k++) {
                 uint32_t x = cand[k];
                 i = nx_block_seek(D, i, n, x);
                 cand[keep] = x;
+                carry_at(at, j, keep, k, i);
                 keep += D[i] == x;
             }
             continue;
@@ -86,6 +108,7 @@ static inline uint32_t bc_filter(blk_cur *c, uint32_t *cand, uint32_t m, bool *e
         while (k < m && i < n) {
             uint32_t x = cand[k], y = D[i];
             cand[keep] = x;
+            carry_at(at, j, keep, k, i);
             keep += x == y;
             k += x <= y;
             i += y <= x;
@@ -95,57 +118,21 @@ static inline uint32_t bc_filter(blk_cur *c, uint32_t *cand, uint32_t m, bool *e
     return keep;
 }
 
-enum { WINDOW_MAX = sizeof ((nx_postings *)0)->docs / sizeof(uint32_t) };
-
-/* Keeps in cand[0, m) the candidates that list c holds (all of them lie in
- * c's decoded block, whose last doc is at least the last candidate),
- * branch-free; at[l] (l < j) are the kept ones' indexes in the earlier
- * lists' blocks, at[j] gets their indexes in c's. */
-static inline __attribute__((always_inline)) uint32_t
-window_merge(blk_cur *c, uint32_t *cand, uint32_t m, uint32_t (*at)[WINDOW_MAX], uint32_t j) {
-    const uint32_t *D = c->docs;
-    uint32_t i = c->i, n = c->n, keep = 0, k = 0;
-    if (m * 8 < n - i) {
-        /* few candidates: search for each (a linear merge would walk the
-         * whole block of a dense list) */
-        for (; k < m; k++) {
-            uint32_t x = cand[k];
-            i = nx_block_seek(D, i, n, x);
-            cand[keep] = x;
-            for (uint32_t l = 0; l < j; l++) at[l][keep] = at[l][k];
-            at[j][keep] = i;
-            keep += D[i] == x;
-        }
-        c->i = i;
-        return keep;
-    }
-    while (k < m && i < n) {
-        uint32_t x = cand[k], y = D[i];
-        cand[keep] = x;
-        for (uint32_t l = 0; l < j; l++) at[l][keep] = at[l][k];
-        at[j][keep] = i;
-        keep += x == y;
-        k += x <= y;
-        i += y <= x;
-    }
-    c->i = i < n ? i : n - 1;
-    return keep;
-}
-
 enum { MAP_SPAN = 4096 };
 
-/* window_merge through a direct map from doc id (minus c's current doc) to
- * c's block index, when c's docs up to the last candidate span less than
- * MAP_SPAN ids: c's docs are stored in the map and each candidate is
- * looked up, with no dependency from one step to the next (a merge's
- * steps wait on each other). Stale entries from earlier windows need no
- * clearing: a looked-up index counts only when it is in the block and
- * holds the candidate. Returns UINT32_MAX (nothing changed) when the span
- * is too wide. Leaves c->i unchanged. */
+/* bc_intersect for candidates inside c's block, through a direct map from
+ * doc id (minus c's current doc) to c's block index, when c's docs up to
+ * the last candidate span less than MAP_SPAN ids: c's docs are stored in
+ * the map and each candidate is looked up, with no dependency from one step
+ * to the next (a merge's steps wait on each other). Kept beside the kernel
+ * because it is faster where it is used, on phrase counts (the words of a
+ * phrase are often dense in the same docs). Stale entries from earlier
+ * windows need no clearing: a looked-up index counts only when it is in the
+ * block and holds the candidate. Returns UINT32_MAX (nothing changed) when
+ * the span is too wide. Leaves c->i unchanged. */
 static inline __attribute__((always_inline)) uint32_t
-window_map(const blk_cur *c, uint32_t *cand, uint32_t m, uint32_t (*at)[WINDOW_MAX], uint32_t j,
-           uint8_t *map) {
-    const uint32_t *D = c->docs; /* NX_BLOCK entries: any index read below 128 is inside */
+window_map(const blk_cur *c, uint32_t *cand, uint32_t m, cand_at *at, uint32_t j, uint8_t *map) {
+    const uint32_t *D = c->docs; /* NX_BLOCK entries: any index read below NX_BLOCK is inside */
     uint32_t i = c->i, n = c->n, base = D[i], top = cand[m - 1];
     if (top < base || top - base >= MAP_SPAN) return UINT32_MAX;
     uint32_t span = top - base;
@@ -157,11 +144,43 @@ window_map(const blk_cur *c, uint32_t *cand, uint32_t m, uint32_t (*at)[WINDOW_M
         uint32_t idx = map[in ? off : 0];
         bool ok = in & (idx < n) & (D[idx] == x);
         cand[keep] = x;
-        for (uint32_t l = 0; l < j; l++) at[l][keep] = at[l][k];
-        at[j][keep] = idx;
+        carry_at(at, j, keep, k, idx);
         keep += ok;
     }
     return keep;
+}
+
+static inline __attribute__((always_inline)) uint32_t
+window_step(blk_cur *c, uint32_t *cand, uint32_t m, cand_at *at, uint32_t j, uint8_t *map) {
+    if (map) {
+        uint32_t kept = window_map(c, cand, m, at, j, map);
+        if (kept != UINT32_MAX) return kept;
+    }
+    bool ended = false; /* (the candidates lie in c's block) */
+    return bc_intersect(c, cand, m, at, j, &ended);
+}
+
+/* The common docs of lists cur[0, n) in a window that ends at up, where
+ * every list's block reaches up: the lead's (cur[0]'s) docs up to there,
+ * intersected with each other list in turn. Returns their count in cand,
+ * their index in each list's block in at. map: scratch of MAP_SPAN bytes to
+ * use window_map, or NULL. */
+static inline __attribute__((always_inline)) uint32_t
+window_matches(blk_cur *cur, uint32_t n, uint32_t up, uint32_t *cand, cand_at *at, uint8_t *map) {
+    blk_cur *lead = &cur[0];
+    uint32_t m = 0, k = lead->i;
+    for (; k < lead->n && lead->docs[k] <= up; k++) {
+        cand[m] = lead->docs[k];
+        at[0][m++] = k;
+    }
+    lead->i = k < lead->n ? k : lead->n - 1;
+    for (uint32_t j = 1; j < n && m; j++) {
+        /* (constant j: the copies of the earlier lists' indexes unroll) */
+        if (j == 1) m = window_step(&cur[1], cand, m, at, 1, map);
+        else if (j == 2) m = window_step(&cur[2], cand, m, at, 2, map);
+        else m = window_step(&cur[j], cand, m, at, j, map);
+    }
+    return m;
 }
 
 #endif

@@ -118,8 +118,6 @@ int nx_run_maxscore(run_ctx *R, sit **its, uint32_t n, double boost) {
  * over the decoded block's arrays. */
 int nx_run_term(run_ctx *R, pt_it *it) {
     search *S = R->S;
-    const nx_segment *seg = R->seg;
-    bool deletions = R->deletions;
     topk *T = R->T;
     nx_postings *p = &it->p;
     const uint8_t *norms = it->norms;
@@ -143,7 +141,7 @@ int nx_run_term(run_ctx *R, pt_it *it) {
         const uint32_t *freqs = nx_postings_block_freqs(p);
         for (; k < n && docs[k] <= end; k++) {
             uint32_t x = docs[k];
-            if (deletions && !nx_segment_is_live(seg, x)) continue;
+            if (R->deletions && !nx_segment_is_live(R->seg, x)) continue;
             R->total++;
             double tf = freqs[k];
             offer_hit(R, x, nx_bm25(weight, tf, k_norm[norms[x]]));
@@ -173,33 +171,25 @@ int nx_run_term(run_ctx *R, pt_it *it) {
  * window's bound beats the heap's minimum. */
 int nx_run_blockmax_and(run_ctx *R, and_it *a) {
     search *S = R->S;
-    const nx_segment *seg = R->seg;
-    bool deletions = R->deletions;
     topk *T = R->T;
     uint32_t n = a->n_pos;
     pt_it **pt = (pt_it **)a->pos;
     blk_cur *cur = and_cursors(S, a);
-    uint32_t (*at)[WINDOW_MAX] = nx_arena_alloc(&S->seg_arena, n * sizeof *at); /* per list: block index of each match */
+    cand_at *at = nx_arena_alloc(&S->seg_arena, n * sizeof *at); /* per list: block index of each match */
     const uint32_t **freqs = nx_arena_alloc(&S->seg_arena, n * sizeof *freqs); /* per window */
     NX_RETURN_IF(!cur || !at || !freqs, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
     blk_cur *lead = &cur[0];
-    uint32_t cand[WINDOW_MAX];
+    uint32_t cand[NX_BLOCK];
     uint32_t target = a->base.doc;
     while (target != NX_NO_DOC) {
         /* no match before the lead's next doc */
         uint32_t t = bc_seek(lead, target);
         if (t == NX_NO_DOC) break;
         target = t;
-        uint32_t up = NX_NO_DOC;
-        double sum = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            double b;
-            uint32_t e = nx_term_shallow(&pt[i]->base, target, &b);
-            sum += b;
-            if (e < up) up = e;
-        }
+        double bound;
+        uint32_t up = a->base.ops->shallow(&a->base, target, &bound);
         if (up == NX_NO_DOC) break;
-        double bound = sum * a->boost * NX_BOUND_SLACK;
+        bound *= NX_BOUND_SLACK;
         if (topk_full(T) && bound <= T->h[0].score) {
             target = up + 1;
             continue;
@@ -221,22 +211,11 @@ int nx_run_blockmax_and(run_ctx *R, and_it *a) {
             continue;
         }
         /* the window's matches: the lead's docs, merged with each list */
-        uint32_t m = 0, k = lead->i;
-        for (; k < lead->n && lead->docs[k] <= up; k++) {
-            cand[m] = lead->docs[k];
-            at[0][m++] = k;
-        }
-        lead->i = k < lead->n ? k : lead->n - 1;
-        for (uint32_t j = 1; j < n && m; j++) {
-            /* (constant j: the copies of the earlier lists' indexes unroll) */
-            if (j == 1) m = window_merge(&cur[j], cand, m, at, 1);
-            else if (j == 2) m = window_merge(&cur[j], cand, m, at, 2);
-            else m = window_merge(&cur[j], cand, m, at, j);
-        }
+        uint32_t m = window_matches(cur, n, up, cand, at, NULL);
         for (uint32_t i = 0; i < n && m; i++) freqs[i] = nx_postings_block_freqs(cur[i].p);
-        for (k = 0; k < m; k++) {
+        for (uint32_t k = 0; k < m; k++) {
             uint32_t d = cand[k];
-            if (deletions && !nx_segment_is_live(seg, d)) continue;
+            if (R->deletions && !nx_segment_is_live(R->seg, d)) continue;
             R->total++;
             double score = 0;
             for (uint32_t i = 0; i < n; i++) {
