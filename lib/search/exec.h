@@ -156,7 +156,6 @@ typedef struct search {
     uint32_t n_leaves;   /* (field, term) leaves after expansion */
     /* highlight terms (collected while planning) */
     const char **hl;
-    uint32_t *hl_len;
     uint32_t *hl_fields; /* NXQ_FIELD_BIT mask the term was searched in */
     uint32_t n_hl, cap_hl;
     int rc;              /* sticky error raised inside iterators */

@@ -6,28 +6,24 @@
 
 #include <stdlib.h>
 
-/* A word to highlight in snippets of the fields in `fields` (a title:
- * word is not highlighted in the body). */
-static int add_hl(search *S, const char *t, uint32_t len, uint32_t fields) {
+/* A word (NUL-terminated) to highlight in snippets of the fields in
+ * `fields` (a title: word is not highlighted in the body). */
+static int add_hl(search *S, const char *t, uint32_t fields) {
     if (S->n_hl == S->cap_hl) {
         uint32_t cap = S->cap_hl ? S->cap_hl * 2 : 32;
         const char **h = salloc(S, cap * sizeof *h);
-        uint32_t *l = salloc(S, cap * sizeof *l);
         uint32_t *fm = salloc(S, cap * sizeof *fm);
-        NX_RETURN_IF(!h || !l || !fm, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        NX_RETURN_IF(!h || !fm, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
         if (S->n_hl) {
             memcpy(h, S->hl, S->n_hl * sizeof *h);
-            memcpy(l, S->hl_len, S->n_hl * sizeof *l);
             memcpy(fm, S->hl_fields, S->n_hl * sizeof *fm);
         }
         S->hl = h;
-        S->hl_len = l;
         S->hl_fields = fm;
         S->cap_hl = cap;
     }
     S->hl[S->n_hl] = t;
-    S->hl_fields[S->n_hl] = fields;
-    S->hl_len[S->n_hl++] = len;
+    S->hl_fields[S->n_hl++] = fields;
     return 0;
 }
 
@@ -162,7 +158,7 @@ static int plan_expand(search *S, const nx_qnode *q, bool positive, pnode *p) {
         expansions_trim(&c);
         for (uint32_t i = 0; i < c.n; i++) {
             NX_FORWARD(make_fterm(S, f, c.e[i].text, c.e[i].len, &ft[nf]));
-            if (positive) NX_FORWARD(add_hl(S, c.e[i].text, c.e[i].len, NXQ_FIELD_BIT(f)));
+            if (positive) NX_FORWARD(add_hl(S, c.e[i].text, NXQ_FIELD_BIT(f)));
             nf++;
         }
     }
@@ -193,7 +189,7 @@ int nx_plan(search *S, const nx_qnode *q, bool positive, pnode **out) {
         for (int f = 0; f < NX_N_FIELDS; f++)
             if (q->fields & NXQ_FIELD_BIT(f))
                 NX_FORWARD(make_fterm(S, f, q->terms[0].text, q->terms[0].len, &ft[p->n_ft++]));
-        if (positive) NX_FORWARD(add_hl(S, q->terms[0].text, q->terms[0].len, q->fields));
+        if (positive) NX_FORWARD(add_hl(S, q->terms[0].text, q->fields));
         return 0;
     }
     case NXQ_PHRASE:
@@ -214,7 +210,7 @@ int nx_plan(search *S, const nx_qnode *q, bool positive, pnode **out) {
         }
         if (positive)
             for (uint32_t t = 0; t < nt; t++)
-                NX_FORWARD(add_hl(S, q->terms[t].text, q->terms[t].len, q->fields));
+                NX_FORWARD(add_hl(S, q->terms[t].text, q->fields));
         return 0;
     }
     case NXQ_PREFIX:
