@@ -62,14 +62,9 @@ static int facet_month(search *S, facets *F, int64_t t) {
     uint32_t i = 0;
     while (i < F->n_months && F->months[i].month != key) i++;
     if (i == F->n_months) {
-        if (F->n_months == F->cap_months) {
-            uint32_t cap = F->cap_months ? F->cap_months * 2 : 64;
-            month_count *mc = salloc(S, cap * sizeof *mc);
-            NX_RETURN_IF(!mc, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            if (F->n_months) memcpy(mc, F->months, F->n_months * sizeof *mc);
-            F->months = mc;
-            F->cap_months = cap;
-        }
+        month_count *mc = sgrow(S, F->months, F->n_months, &F->cap_months, sizeof *mc, 64);
+        NX_RETURN_IF(!mc, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        F->months = mc;
         F->months[F->n_months++] = (month_count){key, 0};
     }
     F->months[i].count++;

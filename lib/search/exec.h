@@ -143,6 +143,13 @@ struct pnode {
     uint32_t n_children;
 };
 
+/* A word to highlight and the fields (NXQ_FIELD_BIT mask) it was searched
+ * in. */
+typedef struct hl_word {
+    const char *text;
+    uint32_t fields;
+} hl_word;
+
 typedef struct search {
     const nx_snapshot *snap;
     const newsidx_search_options *o;
@@ -155,8 +162,7 @@ typedef struct search {
     bool k_ready[NX_N_FIELDS];
     uint32_t n_leaves;   /* (field, term) leaves after expansion */
     /* highlight terms (collected while planning) */
-    const char **hl;
-    uint32_t *hl_fields; /* NXQ_FIELD_BIT mask the term was searched in */
+    hl_word *hl;
     uint32_t n_hl, cap_hl;
     int rc;              /* sticky error raised inside iterators */
     /* position iterators of the current segment: closed before the segment
@@ -167,6 +173,20 @@ typedef struct search {
 } search;
 
 static inline void *salloc(search *S, size_t n) { return nx_arena_alloc(S->arena, n); }
+
+/* Room for one more element in arr (n of *cap elements of `size` bytes, in
+ * the search arena): arr itself, or a copy twice as large (`first` the
+ * first time); NULL when out of memory (arr and *cap unchanged). */
+static inline void *sgrow(search *S, void *arr, uint32_t n, uint32_t *cap, size_t size,
+                          uint32_t first) {
+    if (n < *cap) return arr;
+    uint32_t c = *cap ? *cap * 2 : first;
+    void *a = salloc(S, c * size);
+    if (!a) return NULL;
+    if (n) memcpy(a, arr, n * size);
+    *cap = c;
+    return a;
+}
 
 /* ---- top-k heap ---------------------------------------------------------- */
 

@@ -9,21 +9,10 @@
 /* A word (NUL-terminated) to highlight in snippets of the fields in
  * `fields` (a title: word is not highlighted in the body). */
 static int add_hl(search *S, const char *t, uint32_t fields) {
-    if (S->n_hl == S->cap_hl) {
-        uint32_t cap = S->cap_hl ? S->cap_hl * 2 : 32;
-        const char **h = salloc(S, cap * sizeof *h);
-        uint32_t *fm = salloc(S, cap * sizeof *fm);
-        NX_RETURN_IF(!h || !fm, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
-        if (S->n_hl) {
-            memcpy(h, S->hl, S->n_hl * sizeof *h);
-            memcpy(fm, S->hl_fields, S->n_hl * sizeof *fm);
-        }
-        S->hl = h;
-        S->hl_fields = fm;
-        S->cap_hl = cap;
-    }
-    S->hl[S->n_hl] = t;
-    S->hl_fields[S->n_hl++] = fields;
+    hl_word *h = sgrow(S, S->hl, S->n_hl, &S->cap_hl, sizeof *h, 32);
+    NX_RETURN_IF(!h, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    S->hl = h;
+    S->hl[S->n_hl++] = (hl_word){t, fields};
     return 0;
 }
 
@@ -109,18 +98,10 @@ static int expand_cb(void *ctx, const char *term, size_t len, const nx_term_info
         dist = nx_edit_distance(c->word, c->word_n, cps, n, c->max_edits);
         if (dist > c->max_edits) return 0;
     }
-    if (c->n == c->cap) {
-        if (c->n >= 2 * c->max) {
-            expansions_trim(c);
-        } else {
-            uint32_t cap = c->cap ? c->cap * 2 : 64;
-            expansion *e = salloc(c->S, cap * sizeof *e);
-            if (!e) return c->rc = NEWSIDX_ERR_NOMEM;
-            if (c->n) memcpy(e, c->e, c->n * sizeof *e);
-            c->e = e;
-            c->cap = cap;
-        }
-    }
+    if (c->n == c->cap && c->n >= 2 * c->max) expansions_trim(c); /* (then n < cap) */
+    expansion *e = sgrow(c->S, c->e, c->n, &c->cap, sizeof *e, 64);
+    if (!e) return c->rc = NEWSIDX_ERR_NOMEM;
+    c->e = e;
     char *t = salloc(c->S, len + 1);
     if (!t) return c->rc = NEWSIDX_ERR_NOMEM;
     memcpy(t, term, len);

@@ -98,7 +98,7 @@ static int hl_set(search *S, int field, nx_hlterms *out) {
     NX_RETURN_IF(!hl || !hl_len, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
     uint32_t n = 0;
     for (uint32_t i = 0; i < S->n_hl; i++)
-        if (S->hl_fields[i] & NXQ_FIELD_BIT(field)) hl[n++] = S->hl[i];
+        if (S->hl[i].fields & NXQ_FIELD_BIT(field)) hl[n++] = S->hl[i].text;
     qsort(hl, n, sizeof *hl, cmp_str);
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++)
@@ -108,10 +108,8 @@ static int hl_set(search *S, int field, nx_hlterms *out) {
     return 0;
 }
 
-/* Fills res->hits from the heap: ids, stored fields, snippets. */
-int nx_fill_hits(search *S, topk *T, newsidx_results *res) {
-    const newsidx_search_options *o = S->o;
-    /* heap -> best first */
+/* The heap's hits, best first (a heapsort of the min-heap by "worse"). */
+static void topk_sort(topk *T) {
     uint32_t n = T->n;
     for (uint32_t end = n; end > 1; end--) {
         hit_entry x = T->h[0];
@@ -120,99 +118,111 @@ int nx_fill_hits(search *S, topk *T, newsidx_results *res) {
         T->n = end - 1;
         nx_topk_sift_down(T, 0);
     }
-    T->n = n; /* heapsort of a min-heap by "worse": h[0] is now the best */
-    uint32_t skip = o->offset < n ? o->offset : n;
-    res->n_hits = n - skip;
+    T->n = n;
+}
+
+/* The stored fields of one hit that the options ask for, copied into the
+ * results' arena. */
+static int copy_fields(search *S, newsidx_results *res, hit *h, const newsidx_field *sf,
+                       size_t nsf) {
+    const char *want = S->o->fields;
+    size_t nreq = 0;
+    for (size_t j = 0; j < nsf; j++) nreq += field_requested(want, sf[j].name);
+    if (!nreq) return 0;
+    h->fields = nx_arena_alloc(&res->arena, nreq * sizeof *h->fields);
+    NX_RETURN_IF(!h->fields, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    for (size_t j = 0; j < nsf; j++) {
+        if (!field_requested(want, sf[j].name)) continue;
+        size_t nl = strlen(sf[j].name);
+        char *name = nx_arena_alloc(&res->arena, nl + 1);
+        char *val = nx_arena_alloc(&res->arena, sf[j].value_len + 1);
+        NX_RETURN_IF(!name || !val, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        memcpy(name, sf[j].name, nl + 1);
+        memcpy(val, sf[j].value, sf[j].value_len);
+        val[sf[j].value_len] = '\0';
+        h->fields[h->n_fields++] = (newsidx_field){name, val, sf[j].value_len};
+    }
+    return 0;
+}
+
+/* What snippets are made with: an analyzer set up as the query's was, and
+ * the words to highlight in each field. */
+typedef struct snippet_ctx {
+    newsidx_analyzer *an;
+    nx_hlterms body, title;
+} snippet_ctx;
+
+/* The snippets of one hit: from its body, or its title when the body is
+ * empty. */
+static int hit_snippets(search *S, newsidx_results *res, hit *h, const snippet_ctx *sc,
+                        const newsidx_field *sf, size_t nsf) {
+    const newsidx_search_options *o = S->o;
+    size_t blen = 0;
+    const char *fname = "body";
+    const nx_hlterms *ht = &sc->body;
+    const char *text = find_stored(sf, nsf, "body", &blen);
+    if (!text || blen == 0) {
+        fname = "title";
+        ht = &sc->title;
+        text = find_stored(sf, nsf, "title", &blen);
+    }
+    if (!text || !blen) return 0;
+    int rc = nx_snippets_make(sc->an, ht, text, blen, fname, o->snippets,
+                              o->snippet_bytes ? o->snippet_bytes : 200, &res->arena,
+                              &h->snippets, &h->n_snippets);
+    if (rc < 0) nx_err_set(&S->err, rc, "cannot make snippets");
+    return rc;
+}
+
+static int snippet_ctx_init(search *S, snippet_ctx *sc) {
+    newsidx_analyzer_options ao;
+    newsidx_analyzer_options_init(&ao);
+    ao.stem_language = S->q->stem_language;
+    ao.stopwords_language = S->q->stopwords_language;
+    int rc = newsidx_analyzer_create(&ao, &sc->an);
+    if (rc) return nx_err_set(&S->err, rc, "cannot create the analyzer for snippets");
+    NX_FORWARD(hl_set(S, NX_F_BODY, &sc->body));
+    return hl_set(S, NX_F_TITLE, &sc->title);
+}
+
+/* One hit: its id and score, then (when asked for) its stored fields and
+ * snippets. */
+static int fill_hit(search *S, newsidx_results *res, hit *h, const hit_entry *e,
+                    const snippet_ctx *sc, nx_docstore_scratch *scratch) {
+    const newsidx_search_options *o = S->o;
+    const nx_segment *seg = S->snap->segments[e->seg];
+    size_t id_len;
+    const char *id = nx_segment_id(seg, e->doc, &id_len);
+    h->id = nx_arena_alloc(&res->arena, id_len + 1);
+    NX_RETURN_IF(!h->id, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    memcpy(h->id, id, id_len);
+    h->id[id_len] = '\0';
+    h->score = e->score;
+    if (!(o->fields && *o->fields) && o->snippets == 0) return 0;
+    const newsidx_field *sf;
+    size_t nsf;
+    int rc = nx_segment_stored(seg, e->doc, scratch, &S->err, &sf, &nsf);
+    if (rc < 0) return rc;
+    NX_FORWARD(copy_fields(S, res, h, sf, nsf));
+    return o->snippets > 0 ? hit_snippets(S, res, h, sc, sf, nsf) : 0;
+}
+
+/* Fills res->hits from the heap: ids, stored fields, snippets. */
+int nx_fill_hits(search *S, topk *T, newsidx_results *res) {
+    topk_sort(T);
+    uint32_t skip = S->o->offset < T->n ? S->o->offset : T->n;
+    res->n_hits = T->n - skip;
     if (res->n_hits == 0) return 0;
     res->hits = nx_arena_alloc(&res->arena, res->n_hits * sizeof *res->hits);
     NX_RETURN_IF(!res->hits, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
     memset(res->hits, 0, res->n_hits * sizeof *res->hits);
-
-    bool want_stored = (o->fields && *o->fields) || o->snippets > 0;
     nx_docstore_scratch scratch;
     nx_docstore_scratch_init(&scratch);
-    newsidx_analyzer *an = NULL;
-    nx_hlterms ht_body = {0}, ht_title = {0};
-    int rc = 0;
-    if (o->snippets > 0) {
-        newsidx_analyzer_options ao;
-        newsidx_analyzer_options_init(&ao);
-        ao.stem_language = S->q->stem_language;
-        ao.stopwords_language = S->q->stopwords_language;
-        rc = newsidx_analyzer_create(&ao, &an);
-        if (rc) {
-            nx_err_set(&S->err, rc, "cannot create the analyzer for snippets");
-            goto done;
-        }
-        rc = hl_set(S, NX_F_BODY, &ht_body);
-        if (rc == 0) rc = hl_set(S, NX_F_TITLE, &ht_title);
-        if (rc) goto done;
-    }
-    for (size_t i = 0; i < res->n_hits; i++) {
-        const hit_entry *e = &T->h[skip + i];
-        const nx_segment *seg = S->snap->segments[e->seg];
-        hit *h = &res->hits[i];
-        size_t id_len;
-        const char *id = nx_segment_id(seg, e->doc, &id_len);
-        h->id = nx_arena_alloc(&res->arena, id_len + 1);
-        if (!h->id) {
-            rc = nx_err_set(&S->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        memcpy(h->id, id, id_len);
-        h->id[id_len] = '\0';
-        h->score = e->score;
-        if (!want_stored) continue;
-        const newsidx_field *sf;
-        size_t nsf;
-        rc = nx_segment_stored(seg, e->doc, &scratch, &S->err, &sf, &nsf);
-        if (rc < 0) goto done;
-        size_t nreq = 0;
-        for (size_t j = 0; j < nsf; j++) nreq += field_requested(o->fields, sf[j].name);
-        if (nreq) {
-            h->fields = nx_arena_alloc(&res->arena, nreq * sizeof *h->fields);
-            if (!h->fields) {
-                rc = nx_err_set(&S->err, NEWSIDX_ERR_NOMEM, "out of memory");
-                goto done;
-            }
-            for (size_t j = 0; j < nsf; j++) {
-                if (!field_requested(o->fields, sf[j].name)) continue;
-                size_t nl = strlen(sf[j].name);
-                char *name = nx_arena_alloc(&res->arena, nl + 1);
-                char *val = nx_arena_alloc(&res->arena, sf[j].value_len + 1);
-                if (!name || !val) {
-                    rc = nx_err_set(&S->err, NEWSIDX_ERR_NOMEM, "out of memory");
-                    goto done;
-                }
-                memcpy(name, sf[j].name, nl + 1);
-                memcpy(val, sf[j].value, sf[j].value_len);
-                val[sf[j].value_len] = '\0';
-                h->fields[h->n_fields++] = (newsidx_field){name, val, sf[j].value_len};
-            }
-        }
-        if (o->snippets > 0) {
-            size_t blen = 0;
-            const char *fname = "body";
-            const nx_hlterms *ht = &ht_body;
-            const char *text = find_stored(sf, nsf, "body", &blen);
-            if (!text || blen == 0) {
-                fname = "title";
-                ht = &ht_title;
-                text = find_stored(sf, nsf, "title", &blen);
-            }
-            if (text && blen) {
-                rc = nx_snippets_make(an, ht, text, blen, fname, o->snippets,
-                                      o->snippet_bytes ? o->snippet_bytes : 200, &res->arena,
-                                      &h->snippets, &h->n_snippets);
-                if (rc < 0) {
-                    nx_err_set(&S->err, rc, "cannot make snippets");
-                    goto done;
-                }
-            }
-        }
-    }
-done:
-    newsidx_analyzer_free(an);
+    snippet_ctx sc = {0};
+    int rc = S->o->snippets > 0 ? snippet_ctx_init(S, &sc) : 0;
+    for (size_t i = 0; rc == 0 && i < res->n_hits; i++)
+        rc = fill_hit(S, res, &res->hits[i], &T->h[skip + i], &sc, &scratch);
+    newsidx_analyzer_free(sc.an);
     nx_docstore_scratch_free(&scratch);
     return rc;
 }
