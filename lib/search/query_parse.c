@@ -634,6 +634,17 @@ static bool clause_can_start(int kind) {
            kind == T_NOT || kind == T_PLUS || kind == T_MINUS;
 }
 
+/* The AND or OR node over the clauses gathered in l. */
+static int group_node(parser *p, int kind, size_t at, const child_list *l, nx_qnode **out) {
+    nx_qnode *n = new_node(p, kind, at);
+    NX_RETURN_IF(!n, &p->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    n->children = l->nodes;
+    n->negated = l->neg;
+    n->n_children = l->n;
+    *out = n;
+    return 0;
+}
+
 static int parse_and(parser *p, nx_qnode **out) {
     child_list l = {0};
     size_t at = p->t.start;
@@ -679,13 +690,7 @@ static int parse_and(parser *p, nx_qnode **out) {
         NX_RETURN_IF(!all, &p->err, NEWSIDX_ERR_NOMEM, "out of memory");
         NX_FORWARD(push_child(p, &l, all, false));
     }
-    nx_qnode *n = new_node(p, NXQ_AND, at);
-    NX_RETURN_IF(!n, &p->err, NEWSIDX_ERR_NOMEM, "out of memory");
-    n->children = l.nodes;
-    n->negated = l.neg;
-    n->n_children = l.n;
-    *out = n;
-    return 0;
+    return group_node(p, NXQ_AND, at, &l, out);
 }
 
 static int parse_or(parser *p, nx_qnode **out) {
@@ -708,13 +713,7 @@ static int parse_or(parser *p, nx_qnode **out) {
         *out = l.nodes[0];
         return 0;
     }
-    nx_qnode *n = new_node(p, NXQ_OR, at);
-    NX_RETURN_IF(!n, &p->err, NEWSIDX_ERR_NOMEM, "out of memory");
-    n->children = l.nodes;
-    n->negated = l.neg;
-    n->n_children = l.n;
-    *out = n;
-    return 0;
+    return group_node(p, NXQ_OR, at, &l, out);
 }
 
 const char *newsidx_query_notice(const newsidx_query *q) {
@@ -862,8 +861,12 @@ static void dump_node(dumper *d, const nx_qnode *n) {
     case NXQ_NONE: dput(d, "none"); break;
     case NXQ_ALL: dput(d, "all"); break;
     case NXQ_TERM:
+    case NXQ_PREFIX:
+    case NXQ_FUZZY:
         dump_fields(d, n->fields);
         dput(d, "%s", n->terms[0].text);
+        if (n->kind == NXQ_PREFIX) dput(d, "*");
+        if (n->kind == NXQ_FUZZY) dput(d, "~%u", n->max_edits);
         break;
     case NXQ_PHRASE:
         dump_fields(d, n->fields);
@@ -886,14 +889,6 @@ static void dump_node(dumper *d, const nx_qnode *n) {
         dump_fields(d, n->fields);
         for (uint32_t i = 0; i < n->n_terms; i++) dput(d, "%s%s", i ? " " : "", n->terms[i].text);
         dput(d, ")");
-        break;
-    case NXQ_PREFIX:
-        dump_fields(d, n->fields);
-        dput(d, "%s*", n->terms[0].text);
-        break;
-    case NXQ_FUZZY:
-        dump_fields(d, n->fields);
-        dput(d, "%s~%u", n->terms[0].text, n->max_edits);
         break;
     case NXQ_DATE: dput(d, "date[%lld,%lld]", (long long)n->date_lo, (long long)n->date_hi); break;
     case NXQ_AND:

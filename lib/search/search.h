@@ -5,7 +5,11 @@
 
 #include "search/query.h"
 
-/* BM25 parameters (Lucene's defaults). */
+#include <math.h>
+
+/* ---- BM25, all of it (docs/QUERY.md, "Scoring") ----------------------- */
+
+/* Parameters (Lucene's defaults). */
 #define NX_BM25_K1 1.2
 #define NX_BM25_B 0.75
 
@@ -13,7 +17,27 @@
 #define NX_MAX_HITS 1000000u
 
 /* idf = ln(1 + (N - df + 0.5) / (df + 0.5)), Lucene's BM25 idf. */
-double nx_bm25_idf(uint64_t n_docs, uint64_t df);
+static inline double nx_bm25_idf(uint64_t n_docs, uint64_t df) {
+    double n = (double)n_docs, d = (double)df;
+    return log(1.0 + (n - d + 0.5) / (d + 0.5));
+}
+
+/* The length part of a doc's BM25, K = k1 * (1 - b + b * len / avglen):
+ * computed once per norm byte and field (a table of 256). */
+static inline double nx_bm25_k(double len, double avg_len) {
+    return NX_BM25_K1 * (1.0 - NX_BM25_B + NX_BM25_B * len / avg_len);
+}
+
+/* A term's score in a doc: weight * tf * (k1 + 1) / (tf + K), where weight
+ * = boost * field weight * idf (a phrase: the sum of its words' idf, tf its
+ * frequency). Also the block-max bounds: with the block's largest tf and
+ * smallest K it bounds every doc of the block. */
+static inline double nx_bm25(double weight, double tf, double k) {
+    return weight * (tf * (NX_BM25_K1 + 1.0) / (tf + k));
+}
+
+/* The bound of nx_bm25 over every tf and K: tf / (tf + K) < 1. */
+static inline double nx_bm25_max(double weight) { return weight * (NX_BM25_K1 + 1.0); }
 
 /* The query terms a snippet highlights: exact analyzed terms, sorted and
  * unique (term leaves, phrase and proximity words, prefix/fuzzy expansions
