@@ -162,11 +162,8 @@ void newsidx_reader_close(newsidx_reader *r) {
 int newsidx_reader_open(const char *dir, char *errbuf, size_t errbuf_size, newsidx_reader **out) {
     nx_err err = {0};
     if (errbuf && errbuf_size) errbuf[0] = '\0';
-    if (!out) {
-        nx_err_set(&err, NEWSIDX_ERR_INVALID, "newsidx_reader_open: no out-parameter");
-        nx_err_copy(&err, errbuf, errbuf_size);
-        return err.code;
-    }
+    if (!out)
+        return nx_errbuf_set(errbuf, errbuf_size, NEWSIDX_ERR_INVALID, "newsidx_reader_open: no out-parameter");
     *out = NULL;
     newsidx_reader *r = calloc(1, sizeof *r);
     if (r) r->dir = dir ? strdup(dir) : NULL;
@@ -236,13 +233,11 @@ int newsidx_reader_open_multi(const char *const *dirs, size_t n_dirs, char *errb
                               size_t errbuf_size, newsidx_reader **out) {
     nx_err err = {0};
     if (errbuf && errbuf_size) errbuf[0] = '\0';
-    if (!out || !dirs || n_dirs == 0) {
-        nx_err_set(&err, NEWSIDX_ERR_INVALID, "newsidx_reader_open_multi: no %s",
-                   !out ? "out-parameter" : "index directories");
-        nx_err_copy(&err, errbuf, errbuf_size);
-        if (out) *out = NULL;
-        return err.code;
-    }
+    if (out) *out = NULL;
+    if (!out || !dirs || n_dirs == 0)
+        return nx_errbuf_set(errbuf, errbuf_size, NEWSIDX_ERR_INVALID,
+                             "newsidx_reader_open_multi: no %s",
+                             !out ? "out-parameter" : "index directories");
     *out = NULL;
     if (n_dirs == 1) return newsidx_reader_open(dirs[0], errbuf, errbuf_size, out);
     nx_snapshot *snap;
@@ -259,19 +254,14 @@ int newsidx_reader_refresh(const newsidx_reader *r, char *errbuf, size_t errbuf_
                            newsidx_reader **newer) {
     nx_err err = {0};
     if (errbuf && errbuf_size) errbuf[0] = '\0';
-    if (!r || !newer) {
-        nx_err_set(&err, NEWSIDX_ERR_INVALID, "newsidx_reader_refresh: no %s",
-                   r ? "out-parameter" : "reader");
-        nx_err_copy(&err, errbuf, errbuf_size);
-        return err.code;
-    }
+    if (!r || !newer)
+        return nx_errbuf_set(errbuf, errbuf_size, NEWSIDX_ERR_INVALID,
+                             "newsidx_reader_refresh: no %s", r ? "out-parameter" : "reader");
     *newer = NULL;
-    if (!r->dir) {
-        nx_err_set(&err, NEWSIDX_ERR_INVALID, "newsidx_reader_refresh: a reader of several "
-                                              "indexes cannot refresh: open it again");
-        nx_err_copy(&err, errbuf, errbuf_size);
-        return err.code;
-    }
+    if (!r->dir)
+        return nx_errbuf_set(errbuf, errbuf_size, NEWSIDX_ERR_INVALID,
+                             "newsidx_reader_refresh: a reader of several indexes cannot "
+                             "refresh: open it again");
     newsidx_reader *n = calloc(1, sizeof *n);
     if (n) n->dir = strdup(r->dir);
     int rc = n && n->dir ? snapshot_newest(r->dir, r->snap, &err, &n->snap)

@@ -338,11 +338,8 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
                         size_t errbuf_size, newsidx_writer **out) {
     nx_err err = {0};
     if (errbuf && errbuf_size) errbuf[0] = '\0';
-    if (!out) {
-        nx_err_set(&err, NEWSIDX_ERR_INVALID, "newsidx_writer_open: no out-parameter");
-        nx_err_copy(&err, errbuf, errbuf_size);
-        return err.code;
-    }
+    if (!out)
+        return nx_errbuf_set(errbuf, errbuf_size, NEWSIDX_ERR_INVALID, "newsidx_writer_open: no out-parameter");
     *out = NULL;
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);

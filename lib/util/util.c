@@ -19,6 +19,16 @@ int nx_err_set(nx_err *err, int code, const char *fmt, ...) {
     return code;
 }
 
+int nx_errbuf_set(char *buf, size_t cap, int code, const char *fmt, ...) {
+    if (buf && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, cap, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
 int nx_options_copy(void *dst, size_t dst_size, const void *src, const char *what, nx_err *err) {
     size_t size;
     memcpy(&size, src, sizeof size);

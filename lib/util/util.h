@@ -33,6 +33,11 @@ int nx_err_set(nx_err *err, int code, const char *fmt, ...)
 /* Prepends "where: " to err's message (e.g. the file a block reader's bytes
  * came from, since block readers only see memory). Returns err's code. */
 int nx_err_prefix(nx_err *err, const char *where);
+/* Writes a printf-style message straight into a caller's errbuf (NULL or
+ * 0 bytes is fine: nothing is written); returns code. For a public call
+ * refusing its arguments before it has an nx_err. */
+int nx_errbuf_set(char *buf, size_t cap, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Copies err's message into a caller's buffer (NULL buf is fine). */
 void nx_err_copy(const nx_err *err, char *buf, size_t buf_size);
 
