@@ -36,6 +36,9 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
  * NAME`; returns EXIT_USAGE. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Opens the index in dir for appending (deletes, merges); on failure prints
+ * "newsidx CMD: message" and returns NULL. */
+newsidx_writer *cli_open_writer(const char *cmd, const char *dir);
 /* JSON string output (escapes quotes, control bytes; invalid UTF-8 -> U+FFFD). */
 void cli_json_string(FILE *out, const char *s, size_t len);
 

@@ -118,15 +118,8 @@ static int run_delete(int argc, char **argv) {
         else printf("would delete %d article%s (dry run: nothing changed)\n", n, n == 1 ? "" : "s");
         return EXIT_OK;
     }
-    newsidx_writer_options wo;
-    newsidx_writer_options_init(&wo);
-    wo.append = 1;
-    newsidx_writer *w;
-    char eb[512];
-    if (newsidx_writer_open(dir, &wo, eb, sizeof eb, &w)) {
-        cli_error("delete", "%s", eb);
-        return EXIT_FAIL;
-    }
+    newsidx_writer *w = cli_open_writer("delete", dir);
+    if (!w) return EXIT_FAIL;
     uint64_t deleted = 0, missing = 0;
     bool first_miss = true;
     int rc = 0;

@@ -70,15 +70,8 @@ static int run_optimize(int argc, char **argv) {
     newsidx_stats before, after;
     if (!index_stats(dir, &before)) return EXIT_FAIL;
     uint64_t bytes_before = dir_bytes(dir);
-    newsidx_writer_options wo;
-    newsidx_writer_options_init(&wo);
-    wo.append = 1;
-    newsidx_writer *w;
-    char eb[512];
-    if (newsidx_writer_open(dir, &wo, eb, sizeof eb, &w)) {
-        cli_error("optimize", "%s", eb);
-        return EXIT_FAIL;
-    }
+    newsidx_writer *w = cli_open_writer("optimize", dir);
+    if (!w) return EXIT_FAIL;
     if (newsidx_writer_force_merge(w, max)) {
         cli_error("optimize", "%s: nothing committed", newsidx_writer_errmsg(w));
         newsidx_writer_close(w);

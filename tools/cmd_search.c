@@ -75,6 +75,18 @@ static bool parse_facets(const char *s, unsigned *out) {
     return *out != 0;
 }
 
+/* Prints c, white space collapsed to single spaces (*space: the last byte
+ * printed was one). */
+static void put_collapsed(char c, bool *space) {
+    if (c == '\n' || c == '\t' || c == '\r' || c == ' ') {
+        if (!*space) putchar(' ');
+        *space = true;
+    } else {
+        putchar(c);
+        *space = false;
+    }
+}
+
 /* Prints a snippet on one line: white space collapsed to single spaces,
  * highlights in bold with colour, [bracketed] without. */
 static void print_snippet(const newsidx_snippet *sn, bool tty) {
@@ -85,14 +97,7 @@ static void print_snippet(const newsidx_snippet *sn, bool tty) {
         while (h < sn->n_highlights && sn->highlights[h][1] <= at) h++;
         bool in = h < sn->n_highlights && at >= sn->highlights[h][0];
         if (in && at == sn->highlights[h][0]) fputs(tty ? "\033[1m" : "[", stdout);
-        char c = sn->text[i];
-        if (c == '\n' || c == '\t' || c == '\r' || c == ' ') {
-            if (!space) putchar(' ');
-            space = true;
-        } else {
-            putchar(c);
-            space = false;
-        }
+        put_collapsed(sn->text[i], &space);
         if (in && at + 1 == sn->highlights[h][1]) fputs(tty ? "\033[0m" : "]", stdout);
     }
 }
@@ -115,16 +120,7 @@ static void print_field_line(const newsidx_field *f) {
     printf("     %s: ", f->name);
     bool space = false;
     size_t i = 0;
-    for (; i < f->value_len && i < SHOWN; i++) {
-        char c = f->value[i];
-        if (c == '\n' || c == '\t' || c == '\r' || c == ' ') {
-            if (!space) putchar(' ');
-            space = true;
-        } else {
-            putchar(c);
-            space = false;
-        }
-    }
+    for (; i < f->value_len && i < SHOWN; i++) put_collapsed(f->value[i], &space);
     /* finish a UTF-8 sequence cut at the limit */
     while (i < f->value_len && ((unsigned char)f->value[i] & 0xc0) == 0x80) putchar(f->value[i++]);
     if (i < f->value_len) fputs("...", stdout);

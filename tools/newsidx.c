@@ -57,6 +57,19 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...) {
     return EXIT_USAGE;
 }
 
+newsidx_writer *cli_open_writer(const char *cmd, const char *dir) {
+    newsidx_writer_options wo;
+    newsidx_writer_options_init(&wo);
+    wo.append = 1;
+    newsidx_writer *w;
+    char eb[512];
+    if (newsidx_writer_open(dir, &wo, eb, sizeof eb, &w)) {
+        cli_error(cmd, "%s", eb);
+        return NULL;
+    }
+    return w;
+}
+
 void cli_json_string(FILE *out, const char *s, size_t len) {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     fputc('"', out);
