@@ -2,7 +2,7 @@
  * calendar limits. Expected values computed with Python's calendar.timegm. */
 #include "newsidx.h"
 
-#include <check.h>
+#include "common.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,9 +239,5 @@ int main(void) {
     tcase_add_test(tc, test_every_day_matches_gmtime_for_three_centuries);
     tcase_add_test(tc, test_length_bounds_the_text_read);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return nxt_run(s, CK_FORK_GETENV);
 }
