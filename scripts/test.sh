@@ -40,11 +40,24 @@ else
     export NEWSIDX_TEST_SMALL=1
 fi
 
+# ctest shows a passing test's output only with -V: list what was skipped
+# for want of ../shared (the lines of ctest shared_skip, which makes its
+# own missing folder on purpose, excepted).
+show_skips() {
+    local skips
+    skips=$(grep -h '^SKIP (' "$1/Testing/Temporary/LastTest.log" | grep -v '/no-shared/' | sort -u || true)
+    if [ -n "$skips" ]; then
+        echo "-- skipped in $1 (NEWSIDX_SHARED_DIR or ../shared would run them):"
+        echo "$skips"
+    fi
+}
+
 phase "Release build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNEWSIDX_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 phase "Release tests"
 (cd build && ctest --output-on-failure -j"$jobs")
+show_skips build
 
 phase "ASan+UBSan build"
 cmake -S . -B build-asan -DNEWSIDX_SANITIZE=ON -DNEWSIDX_WERROR=ON -DNEWSIDX_BENCH=OFF >/dev/null
@@ -52,6 +65,7 @@ cmake --build build-asan -j"$jobs"
 phase "ASan+UBSan tests"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure -j"$jobs")
+show_skips build-asan
 
 if [ $full = 1 ]; then
     # Hardening (docs/HARDENING.md): every libFuzzer harness for a few
