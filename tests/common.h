@@ -4,7 +4,8 @@
  *   nxt_xorshift64()       one step of the generator behind every suite's
  *                          random inputs (each suite keeps its seed and how
  *                          it shapes the numbers, so its data stays the same)
- *   nxt_tmpdir(tag)        a fresh directory under this run's temporary root;
+ *   nxt_tmpdir(tag)        a fresh directory under this run's temporary root
+ *   nxt_tmpdir_into()      the same into the caller's array (tests that fork)
  *   nxt_rm_rf(path)        removal without a shell (also of chmod 0 entries)
  *   nxt_shared_dir()       where ../shared is: $NEWSIDX_SHARED_DIR, else the
  *                          path compiled in by tests/CMakeLists.txt
@@ -12,6 +13,7 @@
  *                          prints "SKIP (<dir> not found): <test>" and
  *                          returns when they are absent (a fresh clone)
  *   nxt_small()            NEWSIDX_TEST_SMALL=1: the quick sizes
+ *   nxt_slowdown()         NEWSIDX_TEST_SLOWDOWN=N: waits stretched N times
  *   nxt_run(suite, fork)   main(): runs the suite, removes the temporary
  *                          root, gives the exit status
  *
@@ -59,6 +61,17 @@ static inline uint64_t nxt_xorshift64(uint64_t *state) {
 static inline bool nxt_small(void) {
     const char *e = getenv("NEWSIDX_TEST_SMALL");
     return e && atoi(e) != 0;
+}
+
+/* NEWSIDX_TEST_SLOWDOWN=N (default 1): how many times slower than native
+ * the code runs here. Tests that wait for the code under test (test_crash's
+ * random moments to kill a writer) stretch their waits by it, so that under
+ * valgrind (scripts/valgrind.sh sets 5) the waits still land where they are
+ * meant to: inside adds, flushes, merges and commits. */
+static inline unsigned nxt_slowdown(void) {
+    const char *e = getenv("NEWSIDX_TEST_SLOWDOWN");
+    int n = e ? atoi(e) : 1;
+    return n > 1 ? (unsigned)n : 1;
 }
 
 /* ---- temporary directories -------------------------------------------------- */
@@ -125,6 +138,18 @@ static inline char *nxt_tmpdir(const char *tag) {
     snprintf(d, n, "%s/%s_XXXXXX", nxt_root, tag);
     if (!mkdtemp(d)) nxt_die("cannot make", d);
     return d;
+}
+
+/* nxt_tmpdir into the caller's array. For tests that fork: a child that
+ * _exits under valgrind while the only pointer to a heap copy of the path
+ * is gone would be reported as a leak (valgrind's exit code then fails the
+ * child's check), and in CK_FORK=no runs an assertion that ends the test
+ * early leaks nothing either. */
+static inline void nxt_tmpdir_into(const char *tag, char *out, size_t cap) {
+    char *d = nxt_tmpdir(tag);
+    if (strlen(d) >= cap) nxt_die("path too long:", d);
+    strcpy(out, d);
+    free(d);
 }
 
 /* ---- the shared corpora and fixtures ---------------------------------------- */

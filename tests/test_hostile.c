@@ -310,7 +310,8 @@ END_TEST
  * unreadable file: the walk ends, each bad entry is reported, and the good
  * files are indexed. (An unreadable file is only unreadable when not root.) */
 START_TEST(test_hostile_directories_are_walked_to_the_end) {
-    char *dir = nxt_tmpdir("dir");
+    char dir[512];
+    nxt_tmpdir_into("dir", dir, sizeof dir);
     char in[4200], p[4200];
     nxf_join(in, sizeof in, "%s/%s", dir, "in");
     ck_assert_int_eq(mkdir(in, 0755), 0);
@@ -373,7 +374,6 @@ START_TEST(test_hostile_directories_are_walked_to_the_end) {
     ck_assert_uint_ge(s.docs, 2);
     newsidx_reader_close(r);
     nxf_rmtree(dir);
-    free(dir);
 }
 END_TEST
 

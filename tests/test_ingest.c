@@ -154,12 +154,7 @@ static uint64_t rng(void) {
 
 static char tmpdir[256];
 
-static void make_tmpdir(void) {
-    char *d = nxt_tmpdir("ingest");
-    ck_assert_uint_lt(strlen(d), sizeof tmpdir);
-    strcpy(tmpdir, d);
-    free(d);
-}
+static void make_tmpdir(void) { nxt_tmpdir_into("ingest", tmpdir, sizeof tmpdir); }
 
 static void rm_tmpdir(void) { ck_assert_int_eq(nxt_rm_rf(tmpdir), 0); }
 

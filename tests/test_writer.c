@@ -11,12 +11,7 @@
 
 static char dir[64];
 
-static void setup(void) {
-    char *d = nxt_tmpdir("cli");
-    ck_assert_uint_lt(strlen(d), sizeof dir);
-    strcpy(dir, d);
-    free(d);
-}
+static void setup(void) { nxt_tmpdir_into("cli", dir, sizeof dir); }
 
 static void teardown(void) { ck_assert_int_eq(nxt_rm_rf(dir), 0); }
 
