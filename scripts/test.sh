@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds and runs the test suites.
 #
-#   scripts/test.sh          the everyday run (about 10 minutes on 2 cores):
+#   scripts/test.sh          the everyday run (5-6 minutes on 2 cores):
 #                            every suite as a Release build, then as a Debug
 #                            build under AddressSanitizer + UBSan, with
 #                            NEWSIDX_TEST_SMALL=1 (the long loops shortened;
 #                            every test still runs). Warnings are errors.
-#   scripts/test.sh --full   what CI runs (.ci/run, 25-35 minutes): the same
+#   scripts/test.sh --full   what CI runs (.ci/run, about 40 minutes): the same
 #                            two builds at full size, then every libFuzzer
 #                            harness for NEWSIDX_FUZZ_SECONDS (5) each
 #                            (scripts/fuzz.sh) and every suite under valgrind
