@@ -7,7 +7,9 @@
 # with CK_FORK=no (Check's forked children would each need valgrind's
 # attention; one process per suite keeps the run short and the reports
 # whole) and NEWSIDX_TEST_SMALL=1 (suites that honour it shrink their
-# loops: test_search, test_corrupt). Exits non-zero if any suite fails or
+# loops: test_search, test_corrupt) and NEWSIDX_TEST_SLOWDOWN=5 (test_crash
+# waits longer before each kill: a child under valgrind that never reached
+# a commit in 400 ms failed it). Exits non-zero if any suite fails or
 # valgrind reports an error or a leak.
 #   scripts/valgrind.sh [SUITE...]      (default: every tests/test_*.c)
 set -euo pipefail
@@ -27,7 +29,7 @@ status=0
 for s in $suites; do
     log="$build/valgrind/$s.log"
     start=$(date +%s)
-    if (cd "$build/tests" && CK_FORK=no NEWSIDX_TEST_SMALL=1 CK_DEFAULT_TIMEOUT=3600 \
+    if (cd "$build/tests" && CK_FORK=no NEWSIDX_TEST_SMALL=1 NEWSIDX_TEST_SLOWDOWN=5 CK_DEFAULT_TIMEOUT=3600 \
         valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \
         --show-leak-kinds=definite,indirect --error-exitcode=99 \
         --suppressions="$root/scripts/valgrind.supp" \

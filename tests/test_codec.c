@@ -1,6 +1,6 @@
 /* Postings codec: bit packing of 128-value blocks at every width 0..32 and
  * doc-id deltas (gaps minus one). Layout: docs/FORMAT.md ("Building blocks"). */
-#include <check.h>
+#include "common.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,10 +9,7 @@
 /* Deterministic xorshift so failures reproduce. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint32_t rnd32(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 11);
+    return (uint32_t)(nxt_xorshift64(&rng_state) >> 11);
 }
 
 static uint32_t mask_of(unsigned bits) { return bits >= 32 ? 0xffffffffu : (1u << bits) - 1u; }
@@ -230,9 +227,5 @@ int main(void) {
     tcase_add_test(tc, test_delta_decode_matches_its_definition_at_every_length);
     tcase_add_test(tc, test_delta_of_empty_list_writes_nothing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return nxt_run(s, CK_FORK_GETENV);
 }

@@ -20,7 +20,7 @@
 #include "fuzz/fuzz_common.h"
 #include "util/util.h"
 
-#include <check.h>
+#include "common.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -29,7 +29,7 @@
 #include <sys/wait.h>
 
 
-static char g_pristine[64], g_other[64];
+static char *g_pristine, *g_other;
 static char *g_names[64];
 static size_t g_n;
 static char *g_baseline;
@@ -84,10 +84,9 @@ static void copy_index(const char *from, const char *to) {
 }
 
 static char *work_copy(void) {
-    char tmpl[] = "/tmp/nx_corrupt_work_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    copy_index(g_pristine, tmpl);
-    return strdup(tmpl);
+    char *dir = nxt_tmpdir("work");
+    copy_index(g_pristine, dir);
+    return dir;
 }
 
 /* Everything a user sees of the index: totals, top-10 ids and scores of each
@@ -585,8 +584,7 @@ static int open_with_deadline(const char *dir, char *err, size_t cap, int secs) 
  * without blocking. */
 START_TEST(test_symlinks_fifos_and_directories_in_place_of_files_are_rejected) {
     char *dir = work_copy();
-    char outside[] = "/tmp/nx_corrupt_outside_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(outside));
+    char *outside = nxt_tmpdir("outside");
     failures f = {0};
     for (size_t i = 0; i < g_n; i++) {
         char p[4200], o[4200];
@@ -629,6 +627,7 @@ START_TEST(test_symlinks_fifos_and_directories_in_place_of_files_are_rejected) {
         free(orig);
     }
     rmdir(outside);
+    free(outside);
     finish(&f, "hostile directory entries");
     nxf_rmtree(dir);
     free(dir);
@@ -653,24 +652,21 @@ static Suite *corrupt_suite(void) {
 }
 
 int main(void) {
-    g_small = getenv("NEWSIDX_TEST_SMALL") && atoi(getenv("NEWSIDX_TEST_SMALL"));
+    g_small = nxt_small();
     g_verbose = getenv("NX_CORRUPT_VERBOSE") != NULL;
-    snprintf(g_pristine, sizeof g_pristine, "/tmp/nx_corrupt_a_XXXXXX");
-    snprintf(g_other, sizeof g_other, "/tmp/nx_corrupt_b_XXXXXX");
-    if (!mkdtemp(g_pristine) || !mkdtemp(g_other)) return 1;
+    g_pristine = nxt_tmpdir("a");
+    g_other = nxt_tmpdir("b");
     /* Same file names in both (three commits each), different doc counts. */
     if (nxf_build_index(g_pristine, 150) != 0 || nxf_build_index(g_other, 110) != 0) {
         fprintf(stderr, "cannot build the test indexes\n");
+        nxt_rm_rf(nxt_root);
         return 1;
     }
     g_n = nxf_list_files(g_pristine, g_names, 64);
-    SRunner *sr = srunner_create(corrupt_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    nxf_rmtree(g_pristine);
-    nxf_rmtree(g_other);
+    int status = nxt_run(corrupt_suite(), CK_FORK_GETENV);
+    free(g_pristine);
+    free(g_other);
     free(g_baseline);
     for (size_t i = 0; i < g_n; i++) free(g_names[i]);
-    return failed ? 1 : 0;
+    return status;
 }

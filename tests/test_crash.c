@@ -6,7 +6,7 @@
  * one commit. */
 #include "index/index_internal.h"
 
-#include <check.h>
+#include "common.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,9 +81,9 @@ static void on_problem(void *ctx, const char *file, uint64_t off, const char *ms
 }
 
 START_TEST(test_kill_9_at_random_moments_leaves_some_commit_intact) {
-    char tmpl[] = "/tmp/nx_crash_test_XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    ck_assert_ptr_nonnull(dir);
+    char dir[512];
+    nxt_tmpdir_into("index", dir, sizeof dir);
+    unsigned slowdown = nxt_slowdown();
     srand((unsigned)time(NULL));
     int kills = 0;
     uint32_t prev = 0;
@@ -93,7 +93,7 @@ START_TEST(test_kill_9_at_random_moments_leaves_some_commit_intact) {
         if (pid == 0) child_loop(dir, (unsigned)round * 7919u + 1);
         /* a random moment: 0-400 ms, spread so kills land in adds, flushes,
          * merges and commits */
-        long us = rand() % 400000;
+        long us = rand() % 400000 * (long)slowdown;
         struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
@@ -133,9 +133,7 @@ START_TEST(test_kill_9_at_random_moments_leaves_some_commit_intact) {
     /* the kills must have landed between and inside commits, not only
      * before the first one */
     ck_assert_uint_ge(prev, 4 * BATCH);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
 }
 END_TEST
 
@@ -149,9 +147,5 @@ static Suite *crash_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(crash_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return nxt_run(crash_suite(), CK_FORK_GETENV);
 }

@@ -3,7 +3,7 @@
 #include "newsidx.h"
 #include "util/date.h"
 
-#include <check.h>
+#include "common.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,9 +274,5 @@ int main(void) {
     tcase_add_test(tc, test_length_bounds_the_text_read);
     tcase_add_test(tc, test_calendar_maths_round_trips_and_matches_gmtime);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return nxt_run(s, CK_FORK_GETENV);
 }

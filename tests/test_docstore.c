@@ -1,7 +1,7 @@
 /* Doc store: documents come back exactly as stored, in any order, from
  * blocks compressed with or without a trained dictionary; corrupt bytes
  * give errors, not crashes. Layout: docs/FORMAT.md ("Building blocks"). */
-#include <check.h>
+#include "common.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +14,7 @@
 
 static uint64_t rng_state = 0x853c49e6748fea9bull;
 static uint32_t rnd32(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 11);
+    return (uint32_t)(nxt_xorshift64(&rng_state) >> 11);
 }
 
 /* A generated document: up to 8 fields with names from a small set and
@@ -58,10 +55,11 @@ static void gdoc_free(gdoc *d) {
     for (size_t k = 0; k < d->n; k++) free(d->vals[k]);
 }
 
-static char path[256];
+static char path[600];
 
 static void tmp_path(void) {
-    snprintf(path, sizeof path, "/tmp/test_docstore_%d.bin", (int)getpid());
+    nxt_root_make();
+    snprintf(path, sizeof path, "%s/store_%d.bin", nxt_root, (int)getpid());
 }
 
 /* Writes docs through a writer with options o into `path`. */
@@ -288,7 +286,7 @@ START_TEST(test_one_scratch_serves_two_stores_without_mixing_blocks) {
     nx_docstore_options o;
     nx_docstore_options_init(&o);
     write_store(&o, a, 100);
-    char pa[300];
+    char pa[700];
     snprintf(pa, sizeof pa, "%s.a", path);
     ck_assert_int_eq(rename(path, pa), 0);
     write_store(&o, b, 100);
@@ -531,9 +529,5 @@ int main(void) {
     tcase_add_test(tc, test_truncated_or_damaged_store_is_an_error_not_a_crash);
     tcase_add_test(tc, test_add_after_finish_is_refused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return nxt_run(s, CK_FORK_GETENV);
 }

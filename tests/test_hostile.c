@@ -17,7 +17,7 @@
 #include "fuzz/fuzz_common.h"
 #include "ingest/ingest.h"
 
-#include <check.h>
+#include "common.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -113,7 +113,7 @@ static double now_s(void) {
 
 /* ---- unit tests on a small index -------------------------------------------- */
 
-static char g_dir[64];
+static char g_dir[512];
 static newsidx_reader *open_small(void) {
     newsidx_reader *r = NULL;
     ck_assert_int_eq(newsidx_reader_open(g_dir, NULL, 0, &r), 0);
@@ -234,8 +234,7 @@ static const char good_line[] = "{\"id\":\"good-%d\",\"title\":\"good %d\",\"bod
  * 100,000 deep, an object nested 100,000 deep, a line longer than
  * max_line_bytes. Every good line is indexed; each bad one is one report. */
 START_TEST(test_hostile_json_lines_are_skipped_one_by_one_and_the_rest_indexed) {
-    char dir[] = "/tmp/nx_hostile_in_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *dir = nxt_tmpdir("in");
     char path[4200];
     nxf_join(path, sizeof path, "%s/%s", dir, "in.jsonl");
     FILE *f = fopen(path, "wb");
@@ -302,6 +301,7 @@ START_TEST(test_hostile_json_lines_are_skipped_one_by_one_and_the_rest_indexed) 
         newsidx_reader_close(r);
     }
     nxf_rmtree(dir);
+    free(dir);
 }
 END_TEST
 
@@ -310,8 +310,8 @@ END_TEST
  * unreadable file: the walk ends, each bad entry is reported, and the good
  * files are indexed. (An unreadable file is only unreadable when not root.) */
 START_TEST(test_hostile_directories_are_walked_to_the_end) {
-    char dir[] = "/tmp/nx_hostile_dir_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[512];
+    nxt_tmpdir_into("dir", dir, sizeof dir);
     char in[4200], p[4200];
     nxf_join(in, sizeof in, "%s/%s", dir, "in");
     ck_assert_int_eq(mkdir(in, 0755), 0);
@@ -457,15 +457,13 @@ int main(int argc, char **argv) {
     /* test_hostile --measure DIR [raised|deep]: the table of docs/HARDENING.md. */
     if (argc >= 3 && strcmp(argv[1], "--measure") == 0)
         return measure(argv[2], argc < 4 ? 0 : strcmp(argv[3], "deep") == 0 ? 2 : 1);
-    snprintf(g_dir, sizeof g_dir, "/tmp/nx_hostile_XXXXXX");
-    if (!mkdtemp(g_dir) || nxf_build_index(g_dir, 150) != 0) {
+    char *dir = nxt_tmpdir("index");
+    snprintf(g_dir, sizeof g_dir, "%s", dir);
+    free(dir);
+    if (nxf_build_index(g_dir, 150) != 0) {
         fprintf(stderr, "cannot build the test index\n");
+        nxt_rm_rf(nxt_root);
         return 1;
     }
-    SRunner *sr = srunner_create(hostile_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    nxf_rmtree(g_dir);
-    return failed ? 1 : 0;
+    return nxt_run(hostile_suite(), CK_FORK_GETENV);
 }

@@ -4,31 +4,15 @@
  * order, flushes, merges, duplicate ids, append, the lock. */
 #include "index/index_internal.h"
 
-#include <check.h>
+#include "common.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static char *make_tmpdir(void) {
-    char tmpl[] = "/tmp/nx_index_test_XXXXXX";
-    char *d = mkdtemp(tmpl);
-    ck_assert_ptr_nonnull(d);
-    return strdup(d);
-}
-
-static void rm_rf(const char *dir) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
 static uint64_t rng_state = 88172645463325252ull;
 static uint32_t rnd(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)rng_state;
+    return (uint32_t)nxt_xorshift64(&rng_state);
 }
 
 /* A term's postings as plain arrays (the brute-force reference). */
@@ -170,7 +154,7 @@ START_TEST(test_segment_postings_round_trip_at_block_edges) {
     static const uint32_t sizes[] = {1, 2, 7, 8, 16, 17, 127, 128, 129, 255, 256, 257, 1000, 100000};
     const size_t n_terms = sizeof sizes / sizeof sizes[0];
     uint32_t n_docs = 600000;
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     nx_err err = {0};
     nx_segbuild_opts o = {false, 3, 65536, false};
     nx_segbuild *b;
@@ -213,7 +197,7 @@ START_TEST(test_segment_postings_round_trip_at_block_edges) {
     ck_assert_int_eq(nx_segment_lookup(s, NX_F_TITLE, "t00", 3, &ti), 0);
     ck_assert_uint_eq(nx_segment_field_tokens(s, NX_F_BODY) > 0, 1);
     nx_segment_close(s);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
@@ -224,7 +208,7 @@ END_TEST
  * packed tails. */
 START_TEST(test_pfor_exceptions_of_every_width_round_trip) {
     uint32_t n_docs = 1u << 18;
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     nx_err err = {0};
     nx_segbuild_opts o = {false, 3, 65536, false};
     nx_segbuild *b;
@@ -278,7 +262,7 @@ START_TEST(test_pfor_exceptions_of_every_width_round_trip) {
         free_list(&lists[t]);
     }
     nx_segment_close(s);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
@@ -340,7 +324,7 @@ static void body_for(uint32_t i, char *buf, size_t cap) {
 }
 
 START_TEST(test_writer_round_trip_with_dates_in_order) {
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     newsidx_writer *w = open_writer(dir, 0, 0);
     char body[128], id[32], date[32];
     for (uint32_t i = 0; i < 300; i++) {
@@ -402,7 +386,7 @@ START_TEST(test_writer_round_trip_with_dates_in_order) {
     newsidx_doc_free(doc);
     ck_assert_int_eq(newsidx_reader_get(r, "nope", 4, &doc), NEWSIDX_ERR_NOT_FOUND);
     newsidx_reader_close(r);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
@@ -417,7 +401,7 @@ static int collect(void *ctx, const char *term, size_t len, const nx_term_info *
 }
 
 START_TEST(test_dictionary_prefix_walk_is_sorted_and_bounded) {
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     newsidx_writer *w = open_writer(dir, 0, 0);
     add_article(w, "1", "zeta", "apple applet apply banana", NULL, NULL);
     add_article(w, "2", "alpha", "app apricot", NULL, NULL);
@@ -442,7 +426,7 @@ START_TEST(test_dictionary_prefix_walk_is_sorted_and_bounded) {
     ck_assert_uint_eq(b.len, 0);
     nx_buf_free(&b);
     newsidx_reader_close(r);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
@@ -486,20 +470,20 @@ static newsidx_writer *commit_one_segment_per_article(const char *dir, int no_sy
 }
 
 START_TEST(test_small_ram_budget_flushes_several_segments_with_same_results) {
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     newsidx_writer *w = commit_one_segment_per_article(dir, 0);
     newsidx_writer_close(w);
     newsidx_reader *r = open_reader(dir);
     ck_assert_uint_eq(nx_reader_snapshot(r)->n_segments, 40);
     newsidx_reader_close(r);
     check_same_content(dir, 40);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
 
 START_TEST(test_optimize_merges_every_segment_into_one_and_drops_replaced_articles) {
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     newsidx_writer *w = commit_one_segment_per_article(dir, 0);
     char body[128];
     /* replace one committed article: a tombstone the merge must drop */
@@ -516,7 +500,7 @@ START_TEST(test_optimize_merges_every_segment_into_one_and_drops_replaced_articl
     newsidx_reader_close(r);
     check_same_content(dir, 40);
     ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
@@ -524,7 +508,7 @@ END_TEST
 /* no_sync only leaves out the fsyncs: flushes, a replacement in an append
  * commit and optimize give the same index as with them. */
 START_TEST(test_no_sync_commits_the_same_index) {
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     newsidx_writer *w = commit_one_segment_per_article(dir, 1);
     newsidx_writer_close(w);
     newsidx_writer_options o;
@@ -549,13 +533,13 @@ START_TEST(test_no_sync_commits_the_same_index) {
     newsidx_writer_close(w);
     check_same_content(dir, 40);
     ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
 
 START_TEST(test_merge_policy_merges_a_full_tier_and_keeps_date_order) {
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.merge_factor = 4;
@@ -581,13 +565,13 @@ START_TEST(test_merge_policy_merges_a_full_tier_and_keeps_date_order) {
     }
     newsidx_reader_close(r);
     check_same_content(dir, 200);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
 
 START_TEST(test_duplicate_id_replaces_in_ram_and_across_commits) {
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     newsidx_writer *w = open_writer(dir, 0, 0);
     unsigned warn;
     add_article(w, "x", "first", "version one", NULL, &warn);
@@ -642,13 +626,13 @@ START_TEST(test_duplicate_id_replaces_in_ram_and_across_commits) {
     free(seg1);
     ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
     newsidx_reader_close(r);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
 
 START_TEST(test_second_writer_gets_a_lock_error) {
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     newsidx_writer *w = open_writer(dir, 0, 0);
     newsidx_writer *w2 = NULL;
     char eb[512];
@@ -658,13 +642,13 @@ START_TEST(test_second_writer_gets_a_lock_error) {
     newsidx_writer_close(w);
     ck_assert_int_eq(newsidx_writer_open(dir, NULL, eb, sizeof eb, &w2), 0);
     newsidx_writer_close(w2);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
 
 START_TEST(test_reopen_after_append_sees_both_commits) {
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     newsidx_writer *w = open_writer(dir, 0, 0);
     char body[128], id[32];
     for (uint32_t i = 0; i < 50; i++) {
@@ -693,15 +677,15 @@ START_TEST(test_reopen_after_append_sees_both_commits) {
     newsidx_writer_close(w);
     check_same_content(dir, 120);
     /* append to nothing is an error */
-    char *empty = make_tmpdir();
+    char *empty = nxt_tmpdir("index");
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.append = 1;
     newsidx_writer *w2;
     ck_assert_int_eq(newsidx_writer_open(empty, &o, NULL, 0, &w2), NEWSIDX_ERR_NOT_FOUND);
-    rm_rf(empty);
+    ck_assert_int_eq(nxt_rm_rf(empty), 0);
     free(empty);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
@@ -721,7 +705,7 @@ START_TEST(test_norms_are_exact_to_15_then_monotone) {
 END_TEST
 
 START_TEST(test_missing_id_is_derived_and_bad_date_is_kept_as_text) {
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     newsidx_writer *w = open_writer(dir, 0, 0);
     unsigned warn;
     add_article(w, NULL, "t", "body text", "not a date", &warn);
@@ -743,7 +727,7 @@ START_TEST(test_missing_id_is_derived_and_bad_date_is_kept_as_text) {
     ck_assert_int_eq(newsidx_doc_date(doc, &dt), NEWSIDX_ERR_NOT_FOUND);
     newsidx_doc_free(doc);
     newsidx_reader_close(r);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
@@ -756,7 +740,7 @@ static void on_problem(void *ctx, const char *file, uint64_t off, const char *ms
 }
 
 START_TEST(test_check_passes_a_sound_index_and_names_a_damaged_file) {
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     newsidx_writer *w = open_writer(dir, 0, 0);
     char body[128], id[32];
     for (uint32_t i = 0; i < 700; i++) {
@@ -796,7 +780,7 @@ START_TEST(test_check_passes_a_sound_index_and_names_a_damaged_file) {
     ck_assert_ptr_nonnull(strstr((char *)b.data, "seg_1.post"));
     free(path);
     nx_buf_free(&b);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
@@ -804,7 +788,7 @@ END_TEST
 /* An index of another format version is refused at open with a message
  * naming the file and both versions (never read as if it were ours). */
 START_TEST(test_other_format_version_is_refused_with_its_number) {
-    char *dir = make_tmpdir();
+    char *dir = nxt_tmpdir("index");
     newsidx_writer *w = open_writer(dir, 0, 0);
     add_article(w, "v1", "t", "some words", NULL, NULL);
     ck_assert_int_eq(newsidx_writer_commit(w), 0);
@@ -822,7 +806,7 @@ START_TEST(test_other_format_version_is_refused_with_its_number) {
     ck_assert_int_eq(newsidx_reader_open(dir, eb, sizeof eb, &r), NEWSIDX_ERR_VERSION);
     ck_assert_ptr_null(r);
     ck_assert_msg(strstr(eb, "seg_1.post") && strstr(eb, "format version 1, this library reads 2"), "%s", eb);
-    rm_rf(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST
@@ -851,9 +835,5 @@ static Suite *index_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(index_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return nxt_run(index_suite(), CK_FORK_GETENV);
 }

@@ -6,7 +6,7 @@
 #include "search/query.h"
 #include "newsidx.h"
 
-#include <check.h>
+#include "common.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,9 +351,5 @@ static Suite *query_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(query_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return nxt_run(query_suite(), CK_FORK_GETENV);
 }

@@ -4,17 +4,16 @@
 #include "fuzz/fuzz_common.h"
 #include "util/util.h"
 
-#include <check.h>
+#include "common.h"
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 static char *build(void) {
-    char tmpl[] = "/tmp/nx_regress_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    ck_assert_int_eq(nxf_build_index(tmpl, 150), 0);
-    return strdup(tmpl);
+    char *dir = nxt_tmpdir("index");
+    ck_assert_int_eq(nxf_build_index(dir, 150), 0);
+    return dir;
 }
 
 /* Path of the first file of dir whose name contains part. */
@@ -196,9 +195,5 @@ static Suite *regress_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(regress_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return nxt_run(regress_suite(), CK_FORK_GETENV);
 }

@@ -1,6 +1,6 @@
 /* Term dictionary: exact and prefix lookups, ordering, limits, and corrupt
  * bytes giving errors instead of crashes. Layout: docs/FORMAT.md ("Building blocks"). */
-#include <check.h>
+#include "common.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +9,7 @@
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 static uint32_t rnd32(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 11);
+    return (uint32_t)(nxt_xorshift64(&rng_state) >> 11);
 }
 
 typedef struct term {
@@ -450,9 +447,5 @@ int main(void) {
     tcase_add_test(tc, test_truncated_dictionary_is_an_error_not_a_crash);
     tcase_add_test(tc, test_corrupt_bytes_never_crash_and_check_notices_damaged_blocks);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return nxt_run(s, CK_FORK_GETENV);
 }

@@ -1,7 +1,7 @@
 /* CLI suite for the index commands: `newsidx index` (exit codes, reports,
  * --append, replacement), `stats --json`, `get --json`, `check` on a sound
  * and on a damaged index. Runs the built CLI (NEWSIDX_CLI). */
-#include <check.h>
+#include "common.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,16 +13,9 @@
 
 static char dir[64];
 
-static void setup(void) {
-    strcpy(dir, "/tmp/nx_cli_test_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
+static void setup(void) { nxt_tmpdir_into("cli", dir, sizeof dir); }
 
-static void teardown(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void teardown(void) { ck_assert_int_eq(nxt_rm_rf(dir), 0); }
 
 static void write_file(const char *name, const char *text) {
     char path[128];
@@ -260,9 +253,5 @@ static Suite *cli_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(cli_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return nxt_run(cli_suite(), CK_FORK_GETENV);
 }
