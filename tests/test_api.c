@@ -5,6 +5,8 @@
  * match nothing or were cut, and the analyzer settings an index keeps. */
 #include "newsidx.h"
 
+#include "common.h"
+
 #include <check.h>
 #include <math.h>
 #include <stddef.h>
@@ -21,15 +23,10 @@
 static char dir[64];
 
 static void setup(void) {
-    strcpy(dir, "/tmp/nx_api_test_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    nxt_tmpdir_into("api", dir, sizeof dir);
 }
 
-static void teardown(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void teardown(void) { ck_assert_int_eq(nxt_rm_rf(dir), 0); }
 
 /* Builds an index of the sample archive in dir/idx with the given stemmer. */
 static void build_sample(const char *sub, const char *stem, const char *stop) {
@@ -497,10 +494,4 @@ static Suite *api_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(api_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return nxt_run(api_suite(), CK_FORK_GETENV); }

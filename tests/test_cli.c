@@ -5,6 +5,8 @@
  * one-line usage errors, the analyzer in stats, --append refusing another
  * analyzer, and --queries batches. Runs the built CLI (NEWSIDX_CLI) on the
  * sample archive of tests/data. */
+#include "common.h"
+
 #include <check.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,8 +56,7 @@ static int run(const char *fmt, ...) {
 }
 
 static void setup(void) {
-    strcpy(dir, "/tmp/nx_cli2_test_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    nxt_tmpdir_into("cli2", dir, sizeof dir);
     /* the sample archive, stemmed, plus one undated article */
     write_file("undated.jsonl",
                "{\"id\":\"u1\",\"title\":\"Traore undated note\",\"body\":\"Traore spoke.\","
@@ -65,11 +66,7 @@ static void setup(void) {
     ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
 }
 
-static void teardown(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void teardown(void) { ck_assert_int_eq(nxt_rm_rf(dir), 0); }
 
 static int count_lines(const char *s) {
     int n = 0;
@@ -246,10 +243,4 @@ static Suite *cli_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(cli_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return nxt_run(cli_suite(), CK_FORK_GETENV); }
