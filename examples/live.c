@@ -50,10 +50,10 @@ static int ask(const newsidx_reader *r, const char *text) {
     o.snippets = 0;
     o.fields = "title";
     newsidx_results *res = NULL;
-    int rc = newsidx_search(r, q, &o, &res);
+    int rc = newsidx_search_v2(r, q, &o, err, sizeof err, &res);
     newsidx_query_free(q);
     if (rc != NEWSIDX_OK) {
-        fprintf(stderr, "search: %s\n", newsidx_strerror(rc));
+        fprintf(stderr, "search: %s\n", err);
         return -1;
     }
     newsidx_stats s;

@@ -7,7 +7,7 @@
  * Shows the read side of the API: open a reader, parse a query (a syntax
  * error comes with the column where it was found), search, and walk the
  * hits, their stored fields and their snippets. Everything returned by
- * newsidx_search lives inside the results and is valid until
+ * newsidx_search_v2 lives inside the results and is valid until
  * newsidx_results_free. */
 #include <newsidx.h>
 
@@ -64,11 +64,10 @@ int main(int argc, char **argv) {
     o.fields = "title,date,source"; /* stored fields to fetch for each hit */
     o.snippets = 2;                 /* up to two fragments per hit */
     o.snippet_bytes = 160;
-    o.errbuf = err; /* a per-call buffer: threads sharing the reader pass their own */
-    o.errbuf_size = sizeof err;
 
     newsidx_results *res = NULL;
-    rc = newsidx_search(r, q, &o, &res);
+    /* err is a per-call buffer: threads sharing the reader pass their own */
+    rc = newsidx_search_v2(r, q, &o, err, sizeof err, &res);
     if (rc != NEWSIDX_OK) {
         fprintf(stderr, "search failed: %s (%s)\n", err, newsidx_strerror(rc));
         newsidx_query_free(q);
