@@ -298,6 +298,14 @@ NEWSIDX_API int newsidx_writer_rollback(newsidx_writer *w);
 /**
  * Makes every article added so far durable and visible to readers opened
  * afterwards: writes segments, fsyncs them, atomically replaces the manifest.
+ * @return NEWSIDX_OK, or the error of a commit that did not happen
+ *         (NEWSIDX_ERR_IO: a write, fsync or rename failed; NEWSIDX_ERR_NOMEM;
+ *         NEWSIDX_ERR_CORRUPT). Before an error returns, every file the
+ *         writer made since its last commit is deleted: the directory holds
+ *         the last commit. The writer then stays failed (add and commit
+ *         return the error) until newsidx_writer_rollback or close.
+ *         docs/FORMAT.md, "A commit that fails", says what a failed fsync
+ *         of the directory after the rename means.
  */
 NEWSIDX_API int newsidx_writer_commit(newsidx_writer *w);
 
@@ -322,7 +330,8 @@ NEWSIDX_API int newsidx_writer_force_merge(newsidx_writer *w, uint32_t max_segme
 
 /**
  * Closes the writer and releases its lock. Articles added since the last
- * commit are discarded. NULL is accepted.
+ * commit are discarded, and the segment files flushed for them deleted.
+ * NULL is accepted.
  */
 NEWSIDX_API void newsidx_writer_close(newsidx_writer *w);
 
