@@ -1,6 +1,7 @@
 /* Trust (issue 11, the file system half): a planted symbolic link never
  * makes the writer write outside the index; a failed commit leaves no
- * file behind, and a crash's leftovers go at the next writer.
+ * file behind, and a crash's leftovers go at the next writer; an id is
+ * never altered into another one; a directory walk stays inside its root.
  * Each test failed on the code before its fix. */
 #include "fuzz/fuzz_common.h"
 
@@ -422,6 +423,159 @@ START_TEST(test_the_cli_says_nothing_was_committed_and_exits_1) {
 }
 END_TEST
 
+/* ---- 3. ids ---------------------------------------------------------------- */
+
+/* The title stored for id in dir's index, or "" when it has no such article. */
+static void title_of(const char *dir, const char *id, char *out, size_t cap) {
+    out[0] = '\0';
+    newsidx_reader *r = NULL;
+    ck_assert_int_eq(newsidx_reader_open(dir, NULL, 0, &r), 0);
+    newsidx_doc *d = NULL;
+    if (newsidx_reader_get(r, id, strlen(id), &d) == 0) {
+        for (size_t i = 0; i < newsidx_doc_field_count(d); i++) {
+            const newsidx_field *f = newsidx_doc_field(d, i);
+            if (strcmp(f->name, "title") == 0)
+                snprintf(out, cap, "%.*s", (int)f->value_len, f->value);
+        }
+        newsidx_doc_free(d);
+    }
+    newsidx_reader_close(r);
+}
+
+static int add_titled(newsidx_writer *w, const char *id, size_t id_len, const char *title) {
+    newsidx_field f[] = {{"id", id, id_len}, {"title", title, strlen(title)}, {"body", "text", 4}};
+    return newsidx_writer_add(w, f, 3, NULL);
+}
+
+/* The API refuses an id with a NUL byte or invalid UTF-8, says so, and
+ * goes on: "a\0b" does not replace "ab". */
+START_TEST(test_the_writer_refuses_an_id_it_would_have_to_alter) {
+    char idx[4200], title[256];
+    at(idx, sizeof idx, "idx");
+    newsidx_writer *w = NULL;
+    ck_assert_int_eq(newsidx_writer_open(idx, NULL, NULL, 0, &w), 0);
+    ck_assert_int_eq(add_titled(w, "ab", 2, "original"), 0);
+    ck_assert_int_eq(add_titled(w, "a\0b", 3, "impostor"), NEWSIDX_ERR_INVALID);
+    ck_assert_msg(strstr(newsidx_writer_errmsg(w), "NUL"), "%s", newsidx_writer_errmsg(w));
+    ck_assert_int_eq(add_titled(w, "ab\xff", 3, "impostor"), NEWSIDX_ERR_INVALID);
+    ck_assert_msg(strstr(newsidx_writer_errmsg(w), "UTF-8"), "%s", newsidx_writer_errmsg(w));
+    ck_assert_int_eq(add_titled(w, "cd", 2, "second"), 0);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    title_of(idx, "ab", title, sizeof title);
+    ck_assert_str_eq(title, "original");
+    title_of(idx, "cd", title, sizeof title);
+    ck_assert_str_eq(title, "second");
+}
+END_TEST
+
+typedef struct report_log {
+    char text[8192];
+    size_t len;
+} report_log;
+
+static void log_report(void *ctx, const char *file, uint64_t line, int severity, int reason,
+                       const char *message) {
+    report_log *l = ctx;
+    (void)file;
+    int n = snprintf(l->text + l->len, sizeof l->text - l->len, "%llu:%d:%s:%s\n",
+                     (unsigned long long)line, severity, newsidx_reason_name(reason), message);
+    if (n > 0 && (size_t)n < sizeof l->text - l->len) l->len += (size_t)n;
+}
+
+/* JSON Lines whose ids the reader used to repair into another id: a
+ * \u0000 escape (both parsers: the fast scanner and, with a number it
+ * hands to jansson, jansson), a raw NUL byte, invalid UTF-8 bytes. Each
+ * is skipped with its reason; "ab", "cd" and "ef" keep their articles. */
+START_TEST(test_json_ids_are_never_altered_into_another_id) {
+    char in[4200], idx[4200], title[256];
+    at(in, sizeof in, "in.jsonl");
+    at(idx, sizeof idx, "idx");
+    static const char lines[] =
+        "{\"id\":\"ab\",\"title\":\"original ab\",\"body\":\"x\"}\n"
+        "{\"id\":\"cd\",\"title\":\"original cd\",\"body\":\"x\"}\n"
+        "{\"id\":\"ef\",\"title\":\"original ef\",\"body\":\"x\"}\n"
+        "{\"id\":\"a\\u0000b\",\"title\":\"impostor 1\",\"body\":\"x\"}\n"
+        "{\"id\":\"a\\u0000b\",\"n\":1e5,\"title\":\"impostor 2\",\"body\":\"x\"}\n"
+        "{\"id\":\"c\0d\",\"title\":\"impostor 3\",\"body\":\"x\"}\n"
+        "{\"i\0d\":\"ef\",\"title\":\"impostor 4\",\"body\":\"x\"}\n"
+        "{\"id\":\"g\xffh\",\"title\":\"first g?h\",\"body\":\"x\"}\n"
+        "{\"id\":\"g\xfeh\",\"title\":\"impostor 5\",\"n\":2e1,\"body\":\"x\"}\n"
+        "{\"title\":\"a NUL elsewhere is only a warning\",\"body\":\"x\\u0000y\",\"id\":\"ok\"}\n";
+    ck_assert_int_eq(nxf_write(in, (const uint8_t *)lines, sizeof lines - 1), 0);
+    newsidx_writer *w = NULL;
+    ck_assert_int_eq(newsidx_writer_open(idx, NULL, NULL, 0, &w), 0);
+    newsidx_ingest_options io;
+    newsidx_ingest_options_init(&io);
+    report_log log = {0};
+    io.report = log_report;
+    io.ctx = &log;
+    newsidx_ingest_stats st;
+    memset(&st, 0, sizeof st);
+    ck_assert_int_eq(newsidx_ingest_path(w, in, &io, &st), 0);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    ck_assert_msg(st.indexed == 4 && st.skipped == 6, "indexed %llu, skipped %llu:\n%s",
+                  (unsigned long long)st.indexed, (unsigned long long)st.skipped, log.text);
+    ck_assert_uint_eq(st.by_reason[NEWSIDX_REASON_NUL_BYTE], 4 + 1);
+    ck_assert_uint_ge(st.by_reason[NEWSIDX_REASON_BAD_UTF8], 2);
+    ck_assert_msg(strstr(log.text, "4:2:nul-byte:") && strstr(log.text, "9:2:bad-utf8:"), "%s",
+                  log.text);
+    title_of(idx, "ab", title, sizeof title);
+    ck_assert_str_eq(title, "original ab");
+    title_of(idx, "cd", title, sizeof title);
+    ck_assert_str_eq(title, "original cd");
+    title_of(idx, "ef", title, sizeof title);
+    ck_assert_str_eq(title, "original ef");
+    title_of(idx, "ok", title, sizeof title);
+    ck_assert_str_eq(title, "a NUL elsewhere is only a warning");
+}
+END_TEST
+
+/* ---- 4. walks stay inside their roots ------------------------------------- */
+
+/* in/passwd.txt -> /etc/passwd and in/out -> a directory outside: skipped
+ * with one warning each, nothing of them indexed, `get` cannot print them;
+ * a link that stays inside is followed; --follow follows them all. */
+START_TEST(test_a_walk_skips_links_that_leave_its_root) {
+    char in[4200], outside[4200], p[4200], idx[4200], out[16384];
+    at(in, sizeof in, "in");
+    at(outside, sizeof outside, "outside");
+    at(idx, sizeof idx, "idx");
+    ck_assert_int_eq(mkdir(in, 0755), 0);
+    ck_assert_int_eq(mkdir(outside, 0755), 0);
+    nxf_join(p, sizeof p, "%s/%s", in, "a.txt");
+    put(p, "Title A\nmarket price\n");
+    nxf_join(p, sizeof p, "%s/%s", outside, "secret.txt");
+    put(p, "Secret\nprivate words\n");
+    nxf_join(p, sizeof p, "%s/%s", in, "passwd.txt");
+    ck_assert_int_eq(symlink("/etc/passwd", p), 0);
+    nxf_join(p, sizeof p, "%s/%s", in, "out");
+    ck_assert_int_eq(symlink("../outside", p), 0);
+    nxf_join(p, sizeof p, "%s/%s", in, "same.txt");
+    ck_assert_int_eq(symlink("a.txt", p), 0);
+    int rc = run(out, sizeof out, "%s index -o %s %s", NEWSIDX_CLI, idx, in);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "passwd.txt") && strstr(out, "outside the input directory"), "%s",
+                  out);
+    const char *second = strstr(out, "passwd.txt");
+    ck_assert_msg(!strstr(second + 1, "passwd.txt: warning"), "more than one warning: %s", out);
+    rc = run(out, sizeof out, "%s get %s passwd.txt", NEWSIDX_CLI, idx);
+    ck_assert_msg(rc != 0 && !strstr(out, "root:"), "exit %d: %s", rc, out);
+    rc = run(out, sizeof out, "%s get %s out/secret.txt", NEWSIDX_CLI, idx);
+    ck_assert_msg(rc != 0 && !strstr(out, "private"), "exit %d: %s", rc, out);
+    rc = run(out, sizeof out, "%s get %s same.txt", NEWSIDX_CLI, idx);
+    ck_assert_msg(rc == 0, "a link inside the root is followed: exit %d: %s", rc, out);
+
+    rc = run(out, sizeof out, "%s index --replace --follow -o %s %s", NEWSIDX_CLI, idx, in);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    rc = run(out, sizeof out, "%s get %s out/secret.txt", NEWSIDX_CLI, idx);
+    ck_assert_msg(rc == 0 && strstr(out, "private"), "--follow: exit %d: %s", rc, out);
+    rc = run(out, sizeof out, "%s get %s passwd.txt", NEWSIDX_CLI, idx);
+    ck_assert_msg(rc == 0, "--follow: exit %d: %s", rc, out);
+}
+END_TEST
+
 static Suite *trust_suite(void) {
     Suite *s = suite_create("trust");
     TCase *tc = tcase_create("links");
@@ -433,6 +587,9 @@ static Suite *trust_suite(void) {
     tcase_add_test(tc, test_a_failed_commit_leaves_exactly_the_files_it_found);
     tcase_add_test(tc, test_crash_leftovers_go_even_without_a_manifest);
     tcase_add_test(tc, test_the_cli_says_nothing_was_committed_and_exits_1);
+    tcase_add_test(tc, test_the_writer_refuses_an_id_it_would_have_to_alter);
+    tcase_add_test(tc, test_json_ids_are_never_altered_into_another_id);
+    tcase_add_test(tc, test_a_walk_skips_links_that_leave_its_root);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -122,6 +122,21 @@ static int article_id(newsidx_writer *w, const newsidx_field *fields, size_t n_f
     return 0;
 }
 
+/* An id is the article's identity: one that would have to be altered to be
+ * stored (a NUL cut, a bad byte replaced) could become another article's
+ * id and silently replace it, so it is refused. 0 or INVALID. */
+static int check_id(newsidx_writer *w, const char *id, size_t len) {
+    const char *nul = memchr(id, 0, len);
+    NX_RETURN_IF(nul, &w->err, NEWSIDX_ERR_INVALID,
+                 "id holds a NUL byte at byte %zu: an id must be text (article not added)",
+                 (size_t)(nul - id) + 1);
+    size_t valid = nx_utf8_valid_prefix(id, len);
+    NX_RETURN_IF(valid < len, &w->err, NEWSIDX_ERR_INVALID,
+                 "id is not valid UTF-8 at byte %zu: an id is never altered (article not added)",
+                 valid + 1);
+    return 0;
+}
+
 /* Room for one more doc in w->docs and in the id table. 0 or NOMEM. */
 static int doc_slot_reserve(newsidx_writer *w) {
     if (w->n_docs == w->cap_docs) {
@@ -208,6 +223,7 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
     const char *id = NULL;
     size_t id_len = 0;
     NX_FORWARD(article_id(w, fields, n_fields, idf, derived, &id, &id_len, &warn));
+    NX_FORWARD(check_id(w, id, id_len));
     uint64_t id_hash = nx_hash64(id, id_len);
     int rep = replace_id(w, id, id_len, id_hash);
     if (rep < 0) return nx_err_set(&w->err, rep, "out of memory");
