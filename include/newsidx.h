@@ -254,7 +254,10 @@ NEWSIDX_API int newsidx_writer_open(const char *dir,
 
 /**
  * Adds one article given as fields. An article whose id already exists
- * (committed or added earlier) replaces the earlier one.
+ * (committed or added earlier) replaces the earlier one. An id is taken
+ * byte for byte, never altered: one holding a NUL byte or invalid UTF-8 is
+ * refused (NEWSIDX_ERR_INVALID, the message says which byte), the article
+ * not added and the writer usable as before.
  * @param warnings  optional; receives NEWSIDX_WARN_* bits
  * @return NEWSIDX_OK, NEWSIDX_ERR_NOMEM, NEWSIDX_ERR_IO (while flushing),
  *         NEWSIDX_ERR_INVALID.
@@ -298,6 +301,14 @@ NEWSIDX_API int newsidx_writer_rollback(newsidx_writer *w);
 /**
  * Makes every article added so far durable and visible to readers opened
  * afterwards: writes segments, fsyncs them, atomically replaces the manifest.
+ * @return NEWSIDX_OK, or the error of a commit that did not happen
+ *         (NEWSIDX_ERR_IO: a write, fsync or rename failed; NEWSIDX_ERR_NOMEM;
+ *         NEWSIDX_ERR_CORRUPT). Before an error returns, every file the
+ *         writer made since its last commit is deleted: the directory holds
+ *         the last commit. The writer then stays failed (add and commit
+ *         return the error) until newsidx_writer_rollback or close.
+ *         docs/FORMAT.md, "A commit that fails", says what a failed fsync
+ *         of the directory after the rename means.
  */
 NEWSIDX_API int newsidx_writer_commit(newsidx_writer *w);
 
@@ -322,7 +333,8 @@ NEWSIDX_API int newsidx_writer_force_merge(newsidx_writer *w, uint32_t max_segme
 
 /**
  * Closes the writer and releases its lock. Articles added since the last
- * commit are discarded. NULL is accepted.
+ * commit are discarded, and the segment files flushed for them deleted.
+ * NULL is accepted.
  */
 NEWSIDX_API void newsidx_writer_close(newsidx_writer *w);
 
@@ -346,15 +358,16 @@ NEWSIDX_API const char *newsidx_writer_errmsg(const newsidx_writer *w);
 enum newsidx_reason {
     NEWSIDX_REASON_BAD_JSON = 0,  /* malformed JSON line (skipped) */
     NEWSIDX_REASON_NOT_OBJECT,    /* JSON value that is not an object (skipped) */
-    NEWSIDX_REASON_BAD_UTF8,      /* invalid UTF-8 (warning) */
+    NEWSIDX_REASON_BAD_UTF8,      /* invalid UTF-8 (warning; in an id: skipped) */
     NEWSIDX_REASON_NO_ID,         /* missing id, derived (warning) */
     NEWSIDX_REASON_EMPTY_BODY,    /* empty body (warning) */
     NEWSIDX_REASON_BAD_DATE,      /* unparseable date (warning) */
     NEWSIDX_REASON_TOO_LONG,      /* field or line over a limit, cut (warning) or skipped */
-    NEWSIDX_REASON_NUL_BYTE,      /* NUL bytes in a record (warning) */
+    NEWSIDX_REASON_NUL_BYTE,      /* NUL bytes in a record (warning; in an id: skipped) */
     NEWSIDX_REASON_DUPLICATE_ID,  /* id seen before, earlier article replaced (warning) */
     NEWSIDX_REASON_UNREADABLE,    /* file or directory that cannot be read (error) */
     NEWSIDX_REASON_EMPTY,         /* record with no text at all (skipped) */
+    NEWSIDX_REASON_OUTSIDE_ROOT,  /* symbolic link leaving the walked directory, not followed (warning) */
     NEWSIDX_REASON_COUNT
 };
 
@@ -377,6 +390,9 @@ typedef struct newsidx_ingest_options {
     void *ctx;                    /* passed to report and progress */
     size_t max_line_bytes;        /* longest record read whole (default 64 MiB; 0 = default): a longer
                                      JSON line is skipped, a longer .txt/.md/.html file is cut */
+    int follow_symlinks;          /* 0 (default): a directory walk skips, with a warning
+                                     (NEWSIDX_REASON_OUTSIDE_ROOT), every symbolic link that
+                                     resolves outside the directory given; 1: follows them all */
 } newsidx_ingest_options;
 
 /** Fills *opts with the defaults. */

@@ -12,7 +12,8 @@
 
 static const char usage[] =
     "usage: newsidx index -o DIR [--append|--replace] [--ram MB] [--stem LANG]\n"
-    "                     [--stopwords LANG] [--no-store] [--optimize] INPUT...\n"
+    "                     [--stopwords LANG] [--no-store] [--optimize] [--follow]\n"
+    "                     INPUT...\n"
     "\n"
     "Indexes articles from each INPUT: a JSON Lines file (plain, .zst or .gz),\n"
     "a .txt/.md/.html file, a directory (walked recursively) or - for JSON\n"
@@ -31,6 +32,8 @@ static const char usage[] =
     "  --no-store         store only the ids, not the articles\n"
     "  --optimize         merge the whole index into one segment when committing\n"
     "                     (smaller, faster to search; rewrites the index)\n"
+    "  -L, --follow       follow symbolic links that lead outside a directory\n"
+    "                     INPUT (by default they are skipped with a warning)\n"
     "\n"
     "Each problem is reported on stderr as FILE:LINE: warning|skipped: MESSAGE;\n"
     "a progress line is shown when stderr is a terminal; a summary ends the run.\n"
@@ -115,7 +118,7 @@ static int run_index(int argc, char **argv) {
         cli_error("index", "out of memory");
         return EXIT_FAIL;
     }
-    bool dashdash = false, optimize = false, replace = false;
+    bool dashdash = false, optimize = false, replace = false, follow = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!dashdash && (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)) {
@@ -129,6 +132,8 @@ static int run_index(int argc, char **argv) {
             wo.store_fields = 0;
         } else if (!dashdash && strcmp(a, "--optimize") == 0) {
             optimize = true;
+        } else if (!dashdash && (strcmp(a, "--follow") == 0 || strcmp(a, "-L") == 0)) {
+            follow = true;
         } else if (!dashdash && strcmp(a, "--ram") == 0) {
             if (++i >= argc) goto missing;
             char *end;
@@ -201,6 +206,7 @@ static int run_index(int argc, char **argv) {
     newsidx_ingest_options io;
     newsidx_ingest_options_init(&io);
     io.report = on_report;
+    io.follow_symlinks = follow;
     io.progress = on_progress;
     io.ctx = &c;
     newsidx_ingest_stats st;

@@ -187,7 +187,9 @@ typedef struct nx_manifest {
     uint32_t n_segments;
     nx_manifest_seg *segments;
 } nx_manifest;
-/* Highest generation with a MANIFEST file in dir (0 if none). */
+/* Highest generation with a MANIFEST file in dir (0 if none). A symbolic
+ * link named like an index file (seg_*, MANIFEST-*, LOCK) is refused:
+ * NEWSIDX_ERR_CORRUPT naming it. */
 int nx_manifest_latest(const char *dir, nx_err *err, uint64_t *gen);
 int nx_manifest_read(const char *dir, uint64_t gen, nx_err *err, nx_manifest *m);
 /* Writes MANIFEST-<gen> atomically (temp, fsync, rename, fsync dir). */
@@ -198,6 +200,12 @@ void nx_manifest_free(nx_manifest *m);
  * tombstones, manifests, temp files). Errors are ignored: leftovers are
  * deleted by the next commit. */
 void nx_remove_unreferenced(const char *dir, const nx_manifest *m);
+/* Deletes what a writer made since its last commit: segment files numbered
+ * first_seg_no or more, tombstones and the manifest of generation gen
+ * (MANIFEST-<gen> first: a failed commit may have renamed it into place),
+ * temp manifests. sync: fsync the directory after (errors are ignored: a
+ * leftover is removed by the next writer). */
+void nx_remove_uncommitted(const char *dir, uint32_t first_seg_no, uint64_t gen, bool sync);
 
 /* ---- snapshot ----------------------------------------------------------- */
 int nx_snapshot_open(const char *dir, nx_err *err, nx_snapshot **out);

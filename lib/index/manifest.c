@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MANIFEST_VERSION 1
@@ -27,6 +28,25 @@ static uint64_t manifest_gen(const char *name) {
     return g;
 }
 
+/* Names the library creates or removes in an index directory: seg_*,
+ * MANIFEST-* (temp files too) and LOCK. */
+static bool index_file_name(const char *name) {
+    return strncmp(name, "seg_", 4) == 0 || strncmp(name, "MANIFEST-", 9) == 0 ||
+           strcmp(name, "LOCK") == 0;
+}
+
+/* Whether entry e of dir is a symbolic link (lstat where the file system
+ * does not fill d_type). */
+static bool entry_is_symlink(const char *dir, const struct dirent *e) {
+    if (e->d_type == DT_LNK) return true;
+    if (e->d_type != DT_UNKNOWN) return false;
+    char *p = nx_path_join(dir, e->d_name);
+    struct stat st;
+    bool link = p && lstat(p, &st) == 0 && S_ISLNK(st.st_mode);
+    free(p);
+    return link;
+}
+
 int nx_manifest_latest(const char *dir, nx_err *err, uint64_t *gen) {
     *gen = 0;
     DIR *d = opendir(dir);
@@ -34,12 +54,24 @@ int nx_manifest_latest(const char *dir, nx_err *err, uint64_t *gen) {
         return nx_err_set(err, errno == ENOENT ? NEWSIDX_ERR_NOT_FOUND : NEWSIDX_ERR_IO,
                           "%s: cannot open directory: %s", dir, strerror(errno));
     struct dirent *e;
-    while ((e = readdir(d))) {
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        /* A link named like an index file points somewhere the writer would
+         * write to or delete, or feeds a reader bytes from outside the
+         * index: refused, whether a manifest references it or not. */
+        if (index_file_name(e->d_name) && entry_is_symlink(dir, e)) {
+            rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT,
+                            "%s/%s: is a symbolic link; index files must be regular files "
+                            "(remove it to use this index)",
+                            dir, e->d_name);
+            break;
+        }
         uint64_t g = manifest_gen(e->d_name);
         if (g > *gen) *gen = g;
     }
     closedir(d);
-    return 0;
+    if (rc) *gen = 0;
+    return rc;
 }
 
 static char *manifest_path(const char *dir, uint64_t gen, const char *suffix) {
@@ -208,7 +240,9 @@ int nx_tombstone_write(const char *dir, uint32_t seg_no, uint32_t gen, const uin
 
 static bool referenced(const nx_manifest *m, const char *name) {
     uint64_t g = manifest_gen(name);
-    if (g) return g == m->generation;
+    /* With no manifest known (a directory without one), a MANIFEST-<g> is
+     * not ours to judge: it may be someone's only, damaged, commit. */
+    if (g) return m->generation == 0 || g == m->generation;
     if (strncmp(name, "seg_", 4) != 0) return true; /* not ours (LOCK, user files) */
     char *end;
     unsigned long no = strtoul(name + 4, &end, 10);
@@ -237,4 +271,44 @@ void nx_remove_unreferenced(const char *dir, const nx_manifest *m) {
         free(p);
     }
     closedir(d);
+}
+
+/* Whether name is a file that commit gen, or the segments numbered from
+ * first_seg_no on, may have created. */
+static bool uncommitted(const char *name, uint32_t first_seg_no, uint64_t gen) {
+    uint64_t g = manifest_gen(name);
+    if (g) return g == gen;
+    if (strncmp(name, "MANIFEST-", 9) == 0) {
+        size_t len = strlen(name);
+        return len > 4 && strcmp(name + len - 4, ".tmp") == 0;
+    }
+    if (strncmp(name, "seg_", 4) != 0) return false;
+    char *end;
+    unsigned long no = strtoul(name + 4, &end, 10);
+    if (end == name + 4 || *end != '.') return false;
+    if (no >= first_seg_no) return true;
+    if (strncmp(end + 1, "del_", 4) != 0) return false;
+    return strtoull(end + 5, NULL, 10) == gen;
+}
+
+void nx_remove_uncommitted(const char *dir, uint32_t first_seg_no, uint64_t gen, bool sync) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    /* The manifest first: once it is gone no reader can be sent to the
+     * segment files removed after it. */
+    char *mp = manifest_path(dir, gen, "");
+    if (mp) unlink(mp);
+    free(mp);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!uncommitted(e->d_name, first_seg_no, gen)) continue;
+        char *p = nx_path_join(dir, e->d_name);
+        if (p) unlink(p);
+        free(p);
+    }
+    closedir(d);
+    if (sync) {
+        nx_err ignored = {0};
+        nx_fsync_dir(dir, &ignored);
+    }
 }

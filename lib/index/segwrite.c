@@ -114,10 +114,11 @@ void nx_segbuild_abort(nx_segbuild *b) {
     nx_wfile_abort(b->post);
     nx_wfile_abort(b->pos);
     nx_wfile_abort(b->docs_f);
-    /* Files not yet created (dict, norm, col) may exist from an earlier
-     * failed finish: remove them too. */
-    const char *exts[] = {"dict", "norm", "col"};
-    for (int i = 0; i < 3; i++) {
+    /* A failed finish has already finished (and handed off) some files:
+     * the streams before the dictionary, norms or columns failed. Every
+     * file of the segment goes, finished or not. */
+    const char *exts[] = {"post", "pos", "docs", "dict", "norm", "col"};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
         char *p = nx_segment_file(b->dir, b->seg_no, exts[i]);
         if (p) unlink(p);
         free(p);

@@ -122,6 +122,21 @@ static int article_id(newsidx_writer *w, const newsidx_field *fields, size_t n_f
     return 0;
 }
 
+/* An id is the article's identity: one that would have to be altered to be
+ * stored (a NUL cut, a bad byte replaced) could become another article's
+ * id and silently replace it, so it is refused. 0 or INVALID. */
+static int check_id(newsidx_writer *w, const char *id, size_t len) {
+    const char *nul = memchr(id, 0, len);
+    NX_RETURN_IF(nul, &w->err, NEWSIDX_ERR_INVALID,
+                 "id holds a NUL byte at byte %zu: an id must be text (article not added)",
+                 (size_t)(nul - id) + 1);
+    size_t valid = nx_utf8_valid_prefix(id, len);
+    NX_RETURN_IF(valid < len, &w->err, NEWSIDX_ERR_INVALID,
+                 "id is not valid UTF-8 at byte %zu: an id is never altered (article not added)",
+                 valid + 1);
+    return 0;
+}
+
 /* Room for one more doc in w->docs and in the id table. 0 or NOMEM. */
 static int doc_slot_reserve(newsidx_writer *w) {
     if (w->n_docs == w->cap_docs) {
@@ -208,6 +223,7 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
     const char *id = NULL;
     size_t id_len = 0;
     NX_FORWARD(article_id(w, fields, n_fields, idf, derived, &id, &id_len, &warn));
+    NX_FORWARD(check_id(w, id, id_len));
     uint64_t id_hash = nx_hash64(id, id_len);
     int rep = replace_id(w, id, id_len, id_hash);
     if (rep < 0) return nx_err_set(&w->err, rep, "out of memory");
@@ -265,9 +281,20 @@ static void remove_created_dir(newsidx_writer *w) {
     rmdir(w->dir); /* fails, harmlessly, if someone else put a file there */
 }
 
+/* What the writer made since its last commit goes: segments flushed or
+ * merged, tombstones, and a manifest a failed commit may have renamed into
+ * place (docs/FORMAT.md, "A commit that fails"). */
+static void discard_uncommitted(newsidx_writer *w) {
+    nx_remove_uncommitted(w->dir, w->committed_seg_no, w->generation + 1, !w->opts.no_sync);
+}
+
 void newsidx_writer_close(newsidx_writer *w) {
     if (!w) return;
+    /* Apart from a directory it made itself, only a writer that holds the
+     * LOCK may delete: a failed open (the index locked, a damaged
+     * manifest) leaves the directory as it found it. */
     if (w->created_dir && w->generation == 0 && w->dir) remove_created_dir(w);
+    else if (w->opened) discard_uncommitted(w);
     nx_wbuf_free(w);
     for (uint32_t i = 0; i < w->n_segs; i++) {
         nx_segment_close(w->segs[i].seg);
@@ -387,8 +414,15 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
         char *lp = nx_path_join(dir, "LOCK");
         if (!lp) rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
         else {
-            w->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-            if (w->lock_fd < 0)
+            /* O_NOFOLLOW: a LOCK planted as a symbolic link must not make
+             * the writer create or lock a file outside the index. */
+            w->lock_fd = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+            if (w->lock_fd < 0 && errno == ELOOP)
+                rc = nx_err_set(&w->err, NEWSIDX_ERR_CORRUPT,
+                                "%s: is a symbolic link; index files must be regular files "
+                                "(remove it to use this index)",
+                                lp);
+            else if (w->lock_fd < 0)
                 rc = nx_err_set(&w->err, NEWSIDX_ERR_IO, "%s: cannot open: %s", lp, strerror(errno));
             else if (flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0)
                 rc = nx_err_set(&w->err, errno == EWOULDBLOCK ? NEWSIDX_ERR_LOCKED : NEWSIDX_ERR_IO,
@@ -406,6 +440,7 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
     if (rc == 0) {
         w->generation = gen;
         w->next_seg_no = gen ? m.next_seg_no : 1;
+        w->committed_seg_no = w->next_seg_no;
         /* Appending keeps the analyzer the index was built with, whatever
          * the options say: queries must analyze like the index did. */
         const char *stem = o.append ? m.stem_language : o.stem_language;
@@ -420,9 +455,10 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
         if (rc) rc = nx_err_set(&w->err, rc, "cannot create the analyzer (stem '%s', stopwords '%s')",
                                 stem ? stem : "", stop ? stop : "");
     }
-    if (rc == 0 && gen) {
+    if (rc == 0) {
         /* Leftovers of an interrupted writer (uncommitted segments, temp
-         * manifests) are garbage: remove them. */
+         * manifests) are garbage: remove them, also where no commit was
+         * ever made (m is then empty: every seg_* goes, no MANIFEST-<gen>). */
         nx_remove_unreferenced(dir, &m);
     }
     if (rc == 0 && o.append) rc = load_segments(w, &m);
@@ -436,6 +472,7 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
         newsidx_writer_close(w);
         return rc;
     }
+    w->opened = true;
     *out = w;
     return 0;
 }
@@ -454,7 +491,10 @@ int nx_writer_push_segment(newsidx_writer *w, nx_segment *seg) {
 
 int newsidx_writer_commit(newsidx_writer *w) {
     if (!w) return NEWSIDX_ERR_INVALID;
-    if (w->failed) return w->failed;
+    if (w->failed) {
+        discard_uncommitted(w);
+        return w->failed;
+    }
     int rc = nx_writer_flush(w);
     if (rc == 0) rc = nx_writer_merge(w);
     w->merge_all = false;
@@ -489,6 +529,7 @@ int newsidx_writer_commit(newsidx_writer *w) {
     if (rc == 0) {
         w->generation = gen;
         w->committed = true;
+        w->committed_seg_no = w->next_seg_no;
         uint32_t o = 0;
         for (uint32_t i = 0; i < w->n_segs; i++) {
             wseg *ws = &w->segs[i];
@@ -506,7 +547,10 @@ int newsidx_writer_commit(newsidx_writer *w) {
         w->n_segs = o;
         nx_remove_unreferenced(w->dir, &m);
     } else {
+        /* A commit that returns an error has not happened: the directory
+         * is back at the last commit before this call returns. */
         w->failed = rc;
+        discard_uncommitted(w);
     }
     m.stem_language = m.stopwords_language = NULL; /* owned by w */
     nx_manifest_free(&m);

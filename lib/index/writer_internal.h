@@ -86,6 +86,7 @@ struct newsidx_writer {
     bool merge_all; /* set by newsidx_writer_optimize for its commit */
     uint32_t merge_max; /* set by newsidx_writer_force_merge for its commit (0: policy) */
     bool committed;     /* this writer has committed at least once */
+    bool opened;        /* open succeeded: the LOCK is held and the directory read */
     newsidx_writer_options opts;
     char *stem, *stop;
     newsidx_analyzer *an;
@@ -93,6 +94,9 @@ struct newsidx_writer {
     /* committed + flushed segments */
     uint64_t generation;
     uint32_t next_seg_no;
+    /* next_seg_no of the last commit (or of the manifest open found):
+     * segment files numbered from here on are this writer's, uncommitted */
+    uint32_t committed_seg_no;
     wseg *segs;
     uint32_t n_segs, cap_segs;
     /* RAM buffer */

@@ -63,8 +63,34 @@ typedef struct writer_sink {
     char last_error[512];                 /* the last whole-input error reported */
 } writer_sink;
 
+/* An id the writer would refuse (NUL byte, invalid UTF-8): the record is
+ * skipped with the reason here, so one bad id never stops the run. Returns
+ * true when the record was skipped. */
+static bool skip_bad_id(const writer_sink *s, const nx_record *rec) {
+    const newsidx_field *id = find_field(rec, NX_F_ID);
+    if (!id || id->value_len == 0) return false;
+    const char *nul = memchr(id->value, 0, id->value_len);
+    size_t valid = nx_utf8_valid_prefix(id->value, id->value_len);
+    if (!nul && valid == id->value_len) return false;
+    /* quote the readable start of the id, up to the bad byte */
+    size_t bad = nul ? NX_MIN((size_t)(nul - id->value), valid) : valid;
+    int n = (int)NX_MIN(bad, (size_t)QUOTE_BYTES);
+    if (nul && (size_t)(nul - id->value) <= valid)
+        nx_ingest_report(s->opts, s->stats, rec->file, rec->line, NEWSIDX_REPORT_SKIPPED,
+                         NEWSIDX_REASON_NUL_BYTE,
+                         "id \"%.*s...\" holds a NUL byte at byte %zu: an id is never altered, "
+                         "the record is skipped", n, id->value, bad + 1);
+    else
+        nx_ingest_report(s->opts, s->stats, rec->file, rec->line, NEWSIDX_REPORT_SKIPPED,
+                         NEWSIDX_REASON_BAD_UTF8,
+                         "id \"%.*s...\" is not valid UTF-8 at byte %zu: an id is never "
+                         "altered, the record is skipped", n, id->value, bad + 1);
+    return true;
+}
+
 static int add_to_writer(void *ctx, const nx_record *rec) {
     writer_sink *s = ctx;
+    if (skip_bad_id(s, rec)) return NX_RECORD_SKIPPED;
     unsigned bits = 0;
     int rc = newsidx_writer_add(s->w, rec->fields, rec->n_fields, &bits);
     /* NOMEM, IO while flushing, or a writer already failed: nothing more

@@ -354,6 +354,164 @@ static int emit_members(jsonl_reader *r, uint64_t lineno, unsigned warn) {
     return nx_ingest_deliver(r->opts, r->stats, r->fn, r->ctx, &rec);
 }
 
+/* ---- ids a repair would alter ---------------------------------------------- */
+
+/* A line with raw NUL bytes, invalid UTF-8 or \u0000 escapes is repaired
+ * before or while it is parsed: harmless in a title or a body, but an id
+ * changed that way can become another article's id and silently replace
+ * it ("a\u0000b" would replace "ab"). So for such a line the top-level
+ * "id" is found again in the raw bytes and checked. The scan is tolerant
+ * (raw NUL bytes between tokens are skipped, as the repair drops them) and
+ * only has to agree with the parsers on lines they accepted. */
+typedef struct raw_scan {
+    const uint8_t *p, *end;
+} raw_scan;
+
+static void raw_skip_ws(raw_scan *s) {
+    while (s->p < s->end && (is_json_space(*s->p) || *s->p == 0)) s->p++;
+}
+
+/* The string whose opening quote is at s->p: its raw bytes between the
+ * quotes into *v, *n. false when unterminated. */
+static bool raw_string(raw_scan *s, const uint8_t **v, size_t *n) {
+    const uint8_t *q = ++s->p;
+    while (q < s->end && *q != '"') q += *q == '\\' && q + 1 < s->end ? 2 : 1;
+    if (q >= s->end) return false;
+    *v = s->p;
+    *n = (size_t)(q - s->p);
+    s->p = q + 1;
+    return true;
+}
+
+/* Skips a value that is not a string, up to the ',' or '}' that ends it. */
+static bool raw_skip_value(raw_scan *s) {
+    int depth = 0;
+    while (s->p < s->end) {
+        uint8_t c = *s->p;
+        if (c == '"') {
+            const uint8_t *v;
+            size_t n;
+            if (!raw_string(s, &v, &n)) return false;
+            continue;
+        }
+        if (c == '{' || c == '[') depth++;
+        else if ((c == '}' || c == ']') && depth-- == 0) return true;
+        else if (c == ',' && depth == 0) return true;
+        s->p++;
+    }
+    return false;
+}
+
+static int hex4(const uint8_t *p) {
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        int c = p[i], d = c >= '0' && c <= '9' ? c - '0' : (c | 32) >= 'a' && (c | 32) <= 'f'
+                                                              ? (c | 32) - 'a' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Whether a key's raw bytes decode to "id" (raw NULs dropped, as the repair
+ * drops them: *nul tells whether there were any). */
+static bool raw_key_is_id(const uint8_t *k, size_t n, bool *nul) {
+    char out[2];
+    size_t o = 0;
+    *nul = false;
+    for (size_t i = 0; i < n; i++) {
+        int c = k[i];
+        if (c == 0) {
+            *nul = true;
+            continue;
+        }
+        if (c == '\\' && i + 1 < n) {
+            c = k[++i];
+            if (c == 'u') {
+                c = i + 4 < n ? hex4(k + i + 1) : -1;
+                i += 4;
+            }
+        }
+        if (o == 2 || c < 0 || c > 0x7F) return false;
+        out[o++] = (char)c;
+    }
+    return o == 2 && out[0] == 'i' && out[1] == 'd';
+}
+
+/* Why the raw id value v[0..n) would be altered: NEWSIDX_REASON_NUL_BYTE (a
+ * raw NUL or a \u0000), NEWSIDX_REASON_BAD_UTF8, or -1 (it is not); *at
+ * gets the 1-based byte of the raw value. */
+static int raw_id_damage(const uint8_t *v, size_t n, size_t *at) {
+    for (size_t i = 0; i < n;) {
+        *at = i + 1;
+        if (v[i] == 0) return NEWSIDX_REASON_NUL_BYTE;
+        if (v[i] == '\\') {
+            if (i + 1 < n && v[i + 1] == 0) return NEWSIDX_REASON_NUL_BYTE;
+            if (i + 5 < n && v[i + 1] == 'u' && hex4(v + i + 2) == 0) return NEWSIDX_REASON_NUL_BYTE;
+            i += 2;
+            continue;
+        }
+        if (v[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = nx_utf8_char_len(v + i, n - i);
+        if (k == 0) return NEWSIDX_REASON_BAD_UTF8;
+        i += k;
+    }
+    return -1;
+}
+
+/* The verdict of raw_id_damage on the line's top-level "id" (the last one,
+ * as in the parsers), or -1 when it has none or it is not a string. */
+static int raw_id_check(const char *line, size_t len, size_t *at) {
+    raw_scan s = {(const uint8_t *)line, (const uint8_t *)line + len};
+    int verdict = -1;
+    raw_skip_ws(&s);
+    if (s.p >= s.end || *s.p != '{') return -1;
+    s.p++;
+    for (;;) {
+        raw_skip_ws(&s);
+        const uint8_t *k, *v;
+        size_t kn, vn;
+        bool key_nul;
+        if (s.p >= s.end || *s.p != '"' || !raw_string(&s, &k, &kn)) return verdict;
+        bool is_id = raw_key_is_id(k, kn, &key_nul);
+        raw_skip_ws(&s);
+        if (s.p >= s.end || *s.p != ':') return verdict;
+        s.p++;
+        raw_skip_ws(&s);
+        if (s.p < s.end && *s.p == '"') {
+            if (!raw_string(&s, &v, &vn)) return verdict;
+            if (is_id && key_nul) {
+                *at = 1;
+                verdict = NEWSIDX_REASON_NUL_BYTE; /* "i\0d" became "id" */
+            } else if (is_id) {
+                verdict = raw_id_damage(v, vn, at);
+            }
+        } else {
+            if (!raw_skip_value(&s)) return verdict;
+            if (is_id) verdict = -1;
+        }
+        raw_skip_ws(&s);
+        if (s.p >= s.end || *s.p != ',') return verdict;
+        s.p++;
+    }
+}
+
+/* Skips the record of a line whose id the repair would alter; true if so. */
+static bool skip_altered_id(jsonl_reader *r, const char *line, size_t len, uint64_t lineno) {
+    size_t at = 0;
+    int why = raw_id_check(line, len, &at);
+    if (why < 0) return false;
+    nx_ingest_report(r->opts, r->stats, r->name, lineno, NEWSIDX_REPORT_SKIPPED, why,
+                     "the id holds %s at byte %zu of its value: an id is never altered, the "
+                     "record is skipped",
+                     why == NEWSIDX_REASON_NUL_BYTE ? "a NUL byte" : "invalid UTF-8", at);
+    r->stats->skipped++;
+    return true;
+}
+
 /* One huge record must not pin its memory for the rest of the file. */
 static void release_big_buffers(jsonl_reader *r) {
     if (r->repaired.cap > LINE_BUF_KEEP_BYTES) nx_buf_free(&r->repaired);
@@ -398,6 +556,10 @@ static int handle_line(jsonl_reader *r, const char *line, size_t len,
     }
     NX_FORWARD(scan);
     if (scan == NX_SCAN_OK) {
+        if ((had_bad || had_nul) && skip_altered_id(r, line, len, lineno)) {
+            release_big_buffers(r);
+            return 0;
+        }
         if (had_bad) {
             warn |= NEWSIDX_WARN_BAD_UTF8;
             nx_ingest_report(r->opts, r->stats, r->name, lineno, NEWSIDX_REPORT_WARNING,
@@ -436,6 +598,13 @@ static int handle_line(jsonl_reader *r, const char *line, size_t len,
                          json_type_name(root));
         r->stats->skipped++;
         json_decref(root);
+        return 0;
+    }
+    /* jansson keeps \u0000 inside strings (stripped later, per member):
+     * every line that comes this way is checked, not only repaired ones */
+    if (skip_altered_id(r, line, len, lineno)) {
+        json_decref(root);
+        release_big_buffers(r);
         return 0;
     }
     if (had_bad)

@@ -30,6 +30,7 @@ const char *newsidx_reason_name(int reason) {
         [NEWSIDX_REASON_DUPLICATE_ID] = "duplicate-id",
         [NEWSIDX_REASON_UNREADABLE] = "unreadable",
         [NEWSIDX_REASON_EMPTY] = "empty",
+        [NEWSIDX_REASON_OUTSIDE_ROOT] = "outside-root",
     };
     if (reason < 0 || reason >= NEWSIDX_REASON_COUNT) return "unknown";
     return names[reason];

@@ -48,6 +48,7 @@ typedef struct walker {
     uint64_t next_progress;
     nx_buf path;           /* the current path, NUL-terminated */
     size_t root_len;       /* bytes of path before the id of a walked file */
+    char *root_real;       /* the walked directory, resolved (realpath) */
     nx_buf content, clean, title, body;
     /* directories already walked, (dev, ino) in an open-addressing table */
     struct dir_key { dev_t dev; ino_t ino; bool used; } *visited;
@@ -260,9 +261,29 @@ static int cmp_names(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Whether the symbolic link at w->path resolves outside the walked
+ * directory; if so it is reported (once: each link is met once) and true
+ * returned. A link that does not resolve is left to stat's report. */
+static bool link_leaves_root(walker *w) {
+    char *target = realpath(path_str(w), NULL);
+    if (!target) return false;
+    size_t n = strlen(w->root_real);
+    bool inside = strncmp(target, w->root_real, n) == 0 &&
+                  (target[n] == '/' || target[n] == '\0' || (n == 1 && w->root_real[0] == '/'));
+    if (!inside)
+        nx_ingest_report(w->opts, w->stats, path_str(w), 0, NEWSIDX_REPORT_WARNING,
+                         NEWSIDX_REASON_OUTSIDE_ROOT,
+                         "symbolic link to %s, outside the input directory: not followed "
+                         "(follow_symlinks, newsidx index --follow, follows it)",
+                         target);
+    free(target);
+    return !inside;
+}
+
 /* Walks the directory at w->path (already marked visited). Entries in
  * byte-wise sorted order, names starting with '.' skipped, symbolic links
- * followed (each directory walked once, which also breaks loops). */
+ * followed when they stay inside the walked directory, or all with
+ * follow_symlinks (each directory walked once, which also breaks loops). */
 static int walk_dir(walker *w, int depth) {
     const char *dir_path = path_str(w);
     if (depth > NX_MAX_DIR_DEPTH) {
@@ -321,6 +342,11 @@ static int walk_dir(walker *w, int depth) {
         rc = path_set(w, keep, list[i]);
         if (rc) break;
         struct stat st;
+        /* A link planted in a shared input tree (passwd.txt -> /etc/passwd)
+         * must not put files from outside it into the index. */
+        if (!w->opts->follow_symlinks && lstat(path_str(w), &st) == 0 && S_ISLNK(st.st_mode) &&
+            link_leaves_root(w))
+            continue;
         if (stat(path_str(w), &st) != 0) {
             nx_ingest_report(w->opts, w->stats, path_str(w), 0, NEWSIDX_REPORT_ERROR,
                              NEWSIDX_REASON_UNREADABLE, "cannot stat: %s",
@@ -382,9 +408,17 @@ int nx_ingest_each(const char *path, const newsidx_ingest_options *opts,
                 rc = NEWSIDX_ERR_IO;
             } else {
                 closedir(probe);
+                w.root_real = realpath(path, NULL);
+                if (!w.root_real) {
+                    int e = errno;
+                    nx_ingest_report(opts, stats, path, 0, NEWSIDX_REPORT_ERROR,
+                                     NEWSIDX_REASON_UNREADABLE, "cannot resolve the path: %s",
+                                     strerror(e));
+                    rc = e == ENOMEM ? NEWSIDX_ERR_NOMEM : NEWSIDX_ERR_IO;
+                }
                 /* ids of walked files are relative to the directory given */
                 w.root_len = w.path.len + (path[w.path.len - 1] == '/' ? 0 : 1);
-                rc = visit_dir(&w, st.st_dev, st.st_ino);
+                if (rc == 0) rc = visit_dir(&w, st.st_dev, st.st_ino);
                 if (rc == 1) rc = walk_dir(&w, 0);
             }
         } else {
@@ -416,5 +450,6 @@ int nx_ingest_each(const char *path, const newsidx_ingest_options *opts,
     nx_buf_free(&w.title);
     nx_buf_free(&w.body);
     free(w.visited);
+    free(w.root_real);
     return rc;
 }

@@ -48,7 +48,14 @@ int nx_wfile_create(const char *path, uint32_t kind, nx_err *err, nx_wfile **out
         return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory creating %s", path);
     }
     XXH3_64bits_reset(f->hash);
-    f->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* Every index file gets a name no committed file has, so it is always
+     * created, never opened: O_EXCL never follows a symbolic link, so a
+     * link planted under that name cannot redirect the write outside the
+     * index. A name that exists is a leftover of a crash (or a planted
+     * link): it is unlinked, not followed, and the create tried once more. */
+    int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    f->fd = open(path, flags, 0644);
+    if (f->fd < 0 && errno == EEXIST && unlink(path) == 0) f->fd = open(path, flags, 0644);
     if (f->fd < 0) {
         int e = errno;
         free(f->path);
