@@ -631,6 +631,9 @@ typedef struct newsidx_search_options {
     char *errbuf;            /* deprecated, read by newsidx_search only: pass errbuf to
                                 newsidx_search_v2 instead (default NULL) */
     size_t errbuf_size;
+    size_t max_result_bytes; /* most bytes one result set may hold: ids, stored fields and
+                                snippets (default 64 MiB; 0 = the default, SIZE_MAX = no
+                                bound); past it the search fails with NEWSIDX_ERR_LIMIT */
 } newsidx_search_options;
 
 /** Fills *opts with the defaults. */

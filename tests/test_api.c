@@ -191,6 +191,7 @@ START_TEST(test_search_query_analyzer_and_ingest_options_of_every_earlier_size_w
         END_OF(newsidx_search_options, no_pruning),
         END_OF(newsidx_search_options, errbuf),
         END_OF(newsidx_search_options, errbuf_size),
+        END_OF(newsidx_search_options, max_result_bytes),
     };
     for (size_t i = 0; i < sizeof ssizes / sizeof ssizes[0]; i++) {
         newsidx_search_options o, full;
@@ -478,6 +479,36 @@ START_TEST(test_several_indexes_search_as_one_index_of_the_same_articles) {
 }
 END_TEST
 
+START_TEST(test_a_result_set_is_bounded_by_its_byte_budget) {
+    build_sample("idx", NULL, NULL);
+    newsidx_reader *r = open_sample("idx");
+    newsidx_query *q;
+    ck_assert_int_eq(newsidx_query_parse(r, "the OR of OR and", 16, NULL, NULL, NULL, 0, &q), 0);
+    newsidx_search_options so;
+    newsidx_search_options_init(&so);
+    ck_assert_uint_eq(so.max_result_bytes, (size_t)64 << 20);
+    so.k = 1000;
+    so.fields = "*";
+    so.snippets = 3;
+    newsidx_results *res;
+    char err[512];
+    ck_assert_int_eq(newsidx_search_v2(r, q, &so, err, sizeof err, &res), 0);
+    ck_assert_uint_gt(newsidx_results_count(res), 10);
+    newsidx_results_free(res);
+    so.max_result_bytes = 20000; /* more than one arena chunk (16 KiB) */
+    ck_assert_int_eq(newsidx_search_v2(r, q, &so, err, sizeof err, &res), NEWSIDX_ERR_LIMIT);
+    ck_assert_ptr_null(res);
+    ck_assert_msg(strstr(err, "more than max_result_bytes (20000 bytes)") != NULL, "%s", err);
+    /* ids alone fit */
+    so.fields = "";
+    so.snippets = 0;
+    ck_assert_int_eq(newsidx_search_v2(r, q, &so, err, sizeof err, &res), 0);
+    newsidx_results_free(res);
+    newsidx_query_free(q);
+    newsidx_reader_close(r);
+}
+END_TEST
+
 static Suite *api_suite(void) {
     Suite *s = suite_create("api");
     TCase *tc = tcase_create("rules");
@@ -490,6 +521,7 @@ static Suite *api_suite(void) {
     tcase_add_test(tc, test_queries_that_match_nothing_or_were_cut_say_so);
     tcase_add_test(tc, test_an_index_reports_and_keeps_its_analyzer_settings);
     tcase_add_test(tc, test_several_indexes_search_as_one_index_of_the_same_articles);
+    tcase_add_test(tc, test_a_result_set_is_bounded_by_its_byte_budget);
     suite_add_tcase(s, tc);
     return s;
 }

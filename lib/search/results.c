@@ -232,8 +232,15 @@ int nx_fill_hits(search *S, topk *T, newsidx_results *res) {
     nx_docstore_scratch_init(&scratch);
     snippet_ctx sc = {0};
     int rc = S->o->snippets > 0 ? snippet_ctx_init(S, &sc) : 0;
-    for (size_t i = 0; rc == 0 && i < res->n_hits; i++)
+    for (size_t i = 0; rc == 0 && i < res->n_hits; i++) {
         rc = fill_hit(S, res, &res->hits[i], &T->h[skip + i], &sc, &scratch);
+        if (rc == 0 && res->arena.total_bytes > S->o->max_result_bytes)
+            rc = nx_err_set(&S->err, NEWSIDX_ERR_LIMIT,
+                            "the results would hold more than max_result_bytes (%zu bytes) "
+                            "after %zu of %zu hits: ask for fewer hits (k), fields or snippets, "
+                            "or raise the limit",
+                            S->o->max_result_bytes, i + 1, res->n_hits);
+    }
     newsidx_analyzer_free(sc.an);
     nx_docstore_scratch_free(&scratch);
     return rc;

@@ -20,6 +20,7 @@ void newsidx_search_options_init(newsidx_search_options *o) {
     o->snippet_bytes = 200;
     o->title_weight = 2.0;
     o->body_weight = 1.0;
+    o->max_result_bytes = NX_DEFAULT_RESULT_BYTES;
 }
 
 /* How a segment is run, chosen from the options and the kind of its
@@ -171,6 +172,7 @@ static int search_run(const newsidx_reader *r, const newsidx_query *q,
                  NEWSIDX_ERR_INVALID, "unknown sort %d", o.sort);
     NX_RETURN_IF(!(o.title_weight >= 0) || !(o.body_weight >= 0), err, NEWSIDX_ERR_INVALID,
                  "field weights must be >= 0");
+    if (o.max_result_bytes == 0) o.max_result_bytes = NX_DEFAULT_RESULT_BYTES;
     newsidx_results *res = calloc(1, sizeof *res);
     NX_RETURN_IF(!res, err, NEWSIDX_ERR_NOMEM, "out of memory");
     res->arena.chunk_bytes = 16384;

@@ -60,4 +60,11 @@ int nx_snippets_make(newsidx_analyzer *an, const nx_hlterms *ht, const char *tex
                      uint32_t frag_bytes, nx_arena *arena, newsidx_snippet **out,
                      size_t *n_out);
 
+/* newsidx_search_options.max_result_bytes by default: 64 MiB. */
+#define NX_DEFAULT_RESULT_BYTES ((size_t)64 << 20)
+/* Snippets are made from at most this many bytes at the start of a field
+ * (as Lucene's maxAnalyzedChars): the analysis and the window search stay
+ * linear and bounded whatever the article's size (docs/QUERY.md). */
+#define NX_SNIPPET_MAX_ANALYZED ((size_t)256 << 10)
+
 #endif

@@ -106,6 +106,8 @@ int nx_snippets_make(newsidx_analyzer *an, const nx_hlterms *ht, const char *tex
     *out = NULL;
     *n_out = 0;
     if (n_frags == 0 || len == 0) return 0;
+    /* only the start of a huge field: analysis and windows stay bounded */
+    if (len > NX_SNIPPET_MAX_ANALYZED) len = nx_utf8_cut(text, len, NX_SNIPPET_MAX_ANALYZED);
     collect c = {ht, {0}};
     int rc = ht->n ? newsidx_analyze(an, text, len, on_token, &c) : 0;
     if (rc < 0) {
