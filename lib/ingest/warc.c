@@ -416,8 +416,9 @@ int nx_ingest_warc(nx_read_fn read_fn, void *src, const uint64_t *raw_bytes,
                                         off ? ", " : "", (unsigned long long)w->skipped[k],
                                         skip_names[k]);
         nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_NOTE, -1,
-                         "%llu WARC record%s that hold no article skipped: %s",
-                         (unsigned long long)total, total == 1 ? "" : "s", msg);
+                         "%llu WARC record%s that hold%s no article skipped: %s",
+                         (unsigned long long)total, total == 1 ? "" : "s", total == 1 ? "s" : "",
+                         msg);
     }
     free(w->r.buf);
     nx_buf_free(&w->line);
