@@ -453,6 +453,32 @@ START_TEST(test_warc_responses_in_two_charsets_become_articles) {
 }
 END_TEST
 
+/* Found by fuzz_warc: a URL with bytes that are not UTF-8 went into the
+ * id and url fields as they were, and a chunked body was parsed past its
+ * end. */
+START_TEST(test_warc_header_bytes_are_repaired_and_chunks_stay_in_bounds) {
+    make_tmpdir();
+    static char w[8192];
+    char block[1024];
+    const char page[] = "<title>T</title><p>x</p>";
+    size_t b = http_response(block, sizeof block, "Content-Type: text/html\r\n", page, sizeof page - 1);
+    size_t n = warc_record(w, sizeof w, "response", "http://a.example/caf\xe9", "application/http", block, b);
+    /* a chunk size with no line end, at the very end of the block */
+    b = http_response(block, sizeof block, "Content-Type: text/html\r\nTransfer-Encoding: chunked\r\n",
+                      "fff", 3);
+    n += warc_record(w + n, sizeof w - n, "response", "http://a.example/b", "application/http", block, b);
+    write_file(tmp_path("bad.warc"), w, n);
+    capture c;
+    newsidx_ingest_stats st;
+    ck_assert_int_eq(run(tmp_path("bad.warc"), &c, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_records, 2);
+    ck_assert_str_eq(c.records[0].id, "http://a.example/caf\xef\xbf\xbd");
+    ck_assert_str_eq(c.records[0].url, "http://a.example/caf\xef\xbf\xbd");
+    ck_assert_int_eq(c.reports[0].reason, NEWSIDX_REASON_BAD_UTF8);
+    rm_tmpdir();
+}
+END_TEST
+
 /* ---- mail ---------------------------------------------------------------- */
 
 static const char mbox[] =
@@ -741,6 +767,7 @@ Suite *dumps_suite(void) {
     tcase_add_test(tc, test_a_corrupt_member_is_reported_by_name_and_the_rest_indexed);
     tcase_add_test(tc, test_unsupported_inputs_say_so_once);
     tcase_add_test(tc, test_warc_responses_in_two_charsets_become_articles);
+    tcase_add_test(tc, test_warc_header_bytes_are_repaired_and_chunks_stay_in_bounds);
     tcase_add_test(tc, test_an_mbox_with_encoded_headers_and_multipart_messages);
     tcase_add_test(tc, test_one_sentence_in_five_encodings_is_stored_alike);
     tcase_add_test(tc, test_a_windows_1252_page_declared_by_meta_keeps_its_quotes);

@@ -308,6 +308,23 @@ static void field_set(newsidx_field *f, int which, const char *v, size_t len) {
     f->value_len = len;
 }
 
+/* Values from outside the text (file and member names, WARC and mail
+ * headers) are bytes as found: made valid UTF-8 without NUL bytes like the
+ * text itself. *bad is set when something was replaced. */
+static int sanitize(nx_buf *tmp, const char **v, size_t *len, bool *bad) {
+    if (!*v) return 0;
+    if (nx_utf8_valid_prefix(*v, *len) == *len && !memchr(*v, 0, *len)) return 0;
+    bool b = false, nul = false;
+    tmp->len = 0;
+    NX_FORWARD(nx_utf8_repair(tmp, *v, *len, &b, &nul));
+    NX_FORWARD(nx_buf_reserve(tmp, 1));
+    tmp->data[tmp->len] = '\0';
+    *v = (const char *)tmp->data;
+    *len = tmp->len;
+    *bad = true;
+    return 0;
+}
+
 int nx_ingest_document(const nx_sink *s, enum nx_doc_kind kind, const char *name,
                        const char *id, const char *data, size_t len,
                        const nx_doc_hints *hints, unsigned warn) {
@@ -380,20 +397,41 @@ int nx_ingest_document(const nx_sink *s, enum nx_doc_kind kind, const char *name
         if (p.author_len) field_set(&fields[nf++], NX_F_AUTHOR, text + p.author_off, p.author_len);
         if (p.date_len) field_set(&fields[nf++], NX_F_DATE, text + p.date_off, p.date_len);
     }
+    /* the outside values, made safe; tmp[] keeps the repaired copies alive
+     * until the record is delivered */
+    nx_buf tmp[7] = {{0}};
+    bool outside_bad = false;
+    for (size_t i = 0; i < nf && rc == 0; i++)
+        if (fields[i].value == id || fields[i].value == hints->title)
+            rc = sanitize(&tmp[i < 2 ? i : 1], &fields[i].value, &fields[i].value_len,
+                          &outside_bad);
+    struct { const char *v; size_t len; } hv[4] = {
+        {hints->date, hints->date ? strlen(hints->date) : 0},
+        {hints->author, hints->author ? strlen(hints->author) : 0},
+        {hints->url, hints->url ? strlen(hints->url) : 0},
+        {hints->source, hints->source ? strlen(hints->source) : 0},
+    };
+    for (int i = 0; i < 4 && rc == 0; i++) rc = sanitize(&tmp[2 + i], &hv[i].v, &hv[i].len, &outside_bad);
+    if (rc == 0 && outside_bad && !(warn & NEWSIDX_WARN_BAD_UTF8)) {
+        warn |= NEWSIDX_WARN_BAD_UTF8;
+        nx_ingest_report(s->opts, s->stats, name, hints->line, NEWSIDX_REPORT_WARNING,
+                         NEWSIDX_REASON_BAD_UTF8,
+                         "invalid UTF-8 in a name or header replaced by U+FFFD");
+    }
     if (rc == 0) {
         bool has_date = false, has_author = false;
         for (size_t i = 0; i < nf; i++) {
             has_date |= nx_field_is(fields[i].name, NX_F_DATE);
             has_author |= nx_field_is(fields[i].name, NX_F_AUTHOR);
         }
-        if (!has_date && hints->date) field_set(&fields[nf++], NX_F_DATE, hints->date, strlen(hints->date));
-        if (!has_author && hints->author)
-            field_set(&fields[nf++], NX_F_AUTHOR, hints->author, strlen(hints->author));
-        if (hints->url) field_set(&fields[nf++], NX_F_URL, hints->url, strlen(hints->url));
-        if (hints->source) field_set(&fields[nf++], NX_F_SOURCE, hints->source, strlen(hints->source));
+        if (!has_date && hv[0].v) field_set(&fields[nf++], NX_F_DATE, hv[0].v, hv[0].len);
+        if (!has_author && hv[1].v) field_set(&fields[nf++], NX_F_AUTHOR, hv[1].v, hv[1].len);
+        if (hv[2].v) field_set(&fields[nf++], NX_F_URL, hv[2].v, hv[2].len);
+        if (hv[3].v) field_set(&fields[nf++], NX_F_SOURCE, hv[3].v, hv[3].len);
         nx_record rec = {fields, nf, name, hints->line, warn};
         rc = nx_ingest_deliver(s->opts, s->stats, s->fn, s->ctx, &rec);
     }
+    for (int i = 0; i < 7; i++) nx_buf_free(&tmp[i]);
     nx_html_article_free(&html);
     nx_buf_free(&utf8);
     nx_buf_free(&clean);

@@ -95,6 +95,7 @@ static int rd_block(rd *r, uint64_t n, size_t keep, nx_buf *out) {
  * separated by '\n' (CRs removed), trimmed; NULL when absent. Written into
  * val (cap bytes). */
 static const char *header(const char *p, size_t n, const char *name, char *val, size_t cap) {
+    if (n == 0) return NULL; /* p may be NULL then (an empty buffer) */
     size_t k = strlen(name);
     const char *end = p + n;
     while (p < end) {
@@ -135,19 +136,31 @@ static bool is_html_type(const char *ctype) {
            strncasecmp(ctype, "application/xhtml+xml", 21) == 0;
 }
 
-/* Undoes chunked transfer coding in place; false when malformed. */
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Undoes chunked transfer coding in place; false when malformed. The
+ * buffer is not NUL-terminated: sizes are parsed within it, not with
+ * strtoull. */
 static bool dechunk(nx_buf *b) {
+    if (b->len == 0) return true;
     const char *p = (const char *)b->data, *end = p + b->len;
     size_t out = 0;
     while (p < end) {
-        char *e;
-        unsigned long long size = strtoull(p, &e, 16);
+        uint64_t size = 0;
+        const char *e = p;
+        while (e < end && hex_digit(*e) >= 0 && size < ((uint64_t)1 << 56))
+            size = size * 16 + (uint64_t)hex_digit(*e++);
         if (e == p) return false;
-        const char *nl = memchr(e, '\n', (size_t)(end - e));
+        const char *nl = memchr(e, '\n', (size_t)(end - e)); /* chunk extensions too */
         if (!nl) return false;
         p = nl + 1;
         if (size == 0) break;
-        if (size > (unsigned long long)(end - p)) size = (unsigned long long)(end - p);
+        if (size > (uint64_t)(end - p)) size = (uint64_t)(end - p);
         memmove(b->data + out, p, (size_t)size);
         out += (size_t)size;
         p += size;
@@ -201,7 +214,8 @@ typedef struct warc {
  * article, or a reason to skip it. */
 static int record(warc *w, const char *type, const char *uri, const char *date,
                   const char *wctype, bool cut) {
-    const char *p = (const char *)w->block.data;
+    /* an empty block has no buffer yet: "" keeps memchr off NULL */
+    const char *p = w->block.data ? (const char *)w->block.data : "";
     size_t n = w->block.len;
     char ctype[256] = "", cs[64] = "", te[64] = "", ce[64] = "";
     const uint8_t *body;
