@@ -3,7 +3,8 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 PKGS="build-essential cmake pkg-config libzstd-dev libxxhash-dev check libutf8proc-dev
-libstemmer-dev libjansson-dev libgumbo-dev zlib1g-dev zstd clang valgrind"
+libstemmer-dev libjansson-dev libgumbo-dev zlib1g-dev libarchive-dev libgmime-3.0-dev
+libuchardet-dev zstd zip clang valgrind"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

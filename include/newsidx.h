@@ -353,6 +353,8 @@ NEWSIDX_API const char *newsidx_writer_errmsg(const newsidx_writer *w);
 #define NEWSIDX_REPORT_WARNING 1 /* the record was indexed, with a problem */
 #define NEWSIDX_REPORT_SKIPPED 2 /* the record was not indexed */
 #define NEWSIDX_REPORT_ERROR 3   /* a whole file or directory could not be read */
+#define NEWSIDX_REPORT_NOTE 4    /* nothing lost: parts of an input that hold no
+                                    article were skipped (reason -1, not counted) */
 
 /** Reasons counted in newsidx_ingest_stats.by_reason. */
 enum newsidx_reason {

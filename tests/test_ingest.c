@@ -633,7 +633,8 @@ START_TEST(test_a_directory_walk_reads_every_supported_type_in_sorted_order) {
     newsidx_ingest_stats st;
     ck_assert_int_eq(run(DATA "/tree", &o, &c, &st), NEWSIDX_OK);
     /* a.txt b.md c.html [empty.txt skipped] sub/d.jsonl (2) sub/e.htm;
-     * skip.pdf, notes.json and .hidden.txt are ignored */
+     * skip.pdf and notes.json are counted in one note, .hidden.txt is
+     * ignored */
     ck_assert_int_eq(c.n_records, 6);
     ck_assert_str_eq(field(&c.records[0], "id"), "a.txt");
     ck_assert_str_eq(field(&c.records[0], "title"), "First line title");
@@ -651,9 +652,13 @@ START_TEST(test_a_directory_walk_reads_every_supported_type_in_sorted_order) {
     ck_assert_str_eq(field(&c.records[5], "id"), "sub/e.htm");
     ck_assert_str_eq(field(&c.records[5], "title"), "E page");
     ck_assert_str_eq(field(&c.records[5], "body"), "e body");
-    ck_assert_int_eq(c.n_reports, 1);
+    ck_assert_int_eq(c.n_reports, 2);
     ck_assert_str_eq(c.reports[0].file, DATA "/tree/empty.txt");
     ck_assert_int_eq(c.reports[0].reason, NEWSIDX_REASON_EMPTY);
+    ck_assert_int_eq(c.reports[1].severity, NEWSIDX_REPORT_NOTE);
+    ck_assert_str_eq(c.reports[1].file, DATA "/tree");
+    ck_assert_str_eq(c.reports[1].msg, "2 files of no supported type skipped (notes.json, ...)");
+    ck_assert_uint_eq(st.errors, 0);
     ck_assert_uint_eq(st.indexed, 6);
     ck_assert_uint_eq(st.skipped, 1);
 }
@@ -698,14 +703,15 @@ END_TEST
 
 START_TEST(test_text_files_with_bad_bytes_are_repaired_and_reported) {
     make_tmpdir();
-    const char t[] = "Ti\xC0tle\nbo\0dy\n";
+    /* UTF-8 (two well-formed sequences) with one bad byte: repaired */
+    const char t[] = "Ti\xC0tle caf\xC3\xA9 na\xC3\xAFve\nbo\0dy\n";
     write_file(tmp_path("bad.txt"), t, sizeof t - 1);
     capture c = {0};
     newsidx_ingest_options o = capture_opts(&c);
     newsidx_ingest_stats st;
     ck_assert_int_eq(run(tmp_path("bad.txt"), &o, &c, &st), NEWSIDX_OK);
     ck_assert_int_eq(c.n_records, 1);
-    ck_assert_str_eq(field(&c.records[0], "title"), "Ti\xEF\xBF\xBDtle");
+    ck_assert_str_eq(field(&c.records[0], "title"), "Ti\xEF\xBF\xBDtle caf\xC3\xA9 na\xC3\xAFve");
     ck_assert_str_eq(field(&c.records[0], "body"), "body");
     ck_assert_int_eq(c.n_reports, 2);
     ck_assert_int_eq(c.reports[0].reason, NEWSIDX_REASON_BAD_UTF8);
@@ -713,6 +719,18 @@ START_TEST(test_text_files_with_bad_bytes_are_repaired_and_reported) {
     ck_assert_uint_eq(c.reports[0].line, 0);
     ck_assert_int_eq(c.reports[1].reason, NEWSIDX_REASON_NUL_BYTE);
     ck_assert_uint_eq(st.warnings, 1);
+    /* no well-formed sequence at all: a legacy 8-bit text, read as
+     * Windows-1252 (a letter kept, not U+FFFD) and nothing to report but
+     * the NUL byte */
+    const char l[] = "Ti\xC0tle\nbo\0dy\n";
+    write_file(tmp_path("latin.txt"), l, sizeof l - 1);
+    capture c2 = {0};
+    o = capture_opts(&c2);
+    ck_assert_int_eq(run(tmp_path("latin.txt"), &o, &c2, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c2.n_records, 1);
+    ck_assert_str_eq(field(&c2.records[0], "title"), "Ti\xC3\x80tle");
+    ck_assert_int_eq(c2.n_reports, 1);
+    ck_assert_int_eq(c2.reports[0].reason, NEWSIDX_REASON_NUL_BYTE);
     rm_tmpdir();
 }
 END_TEST
@@ -832,15 +850,16 @@ END_TEST
 
 START_TEST(test_html_with_invalid_utf8_is_repaired_before_parsing) {
     make_tmpdir();
-    const char h[] = "<title>T\xFF</title><p>caf\xC3</p>";
+    /* UTF-8 (three well-formed sequences) with two bad bytes */
+    const char h[] = "<title>T\xFF \xC3\xA9t\xC3\xA9</title><p>caf\xC3 na\xC3\xAFve</p>";
     write_file(tmp_path("x.htm"), h, sizeof h - 1);
     capture c = {0};
     newsidx_ingest_options o = capture_opts(&c);
     newsidx_ingest_stats st;
     ck_assert_int_eq(run(tmp_path("x.htm"), &o, &c, &st), NEWSIDX_OK);
     ck_assert_int_eq(c.n_records, 1);
-    ck_assert_str_eq(field(&c.records[0], "title"), "T\xEF\xBF\xBD");
-    ck_assert_str_eq(field(&c.records[0], "body"), "caf\xEF\xBF\xBD");
+    ck_assert_str_eq(field(&c.records[0], "title"), "T\xEF\xBF\xBD \xC3\xA9t\xC3\xA9");
+    ck_assert_str_eq(field(&c.records[0], "body"), "caf\xEF\xBF\xBD na\xC3\xAFve");
     ck_assert_int_eq(c.n_reports, 1);
     ck_assert_int_eq(c.reports[0].reason, NEWSIDX_REASON_BAD_UTF8);
     ck_assert_str_eq(c.reports[0].msg, "invalid UTF-8 at byte 9 replaced by U+FFFD");

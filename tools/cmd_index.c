@@ -2,6 +2,7 @@
  * line on a terminal, one line per problem and a summary. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,10 +14,12 @@
 static const char usage[] =
     "usage: newsidx index -o DIR [--append|--replace] [--ram MB] [--stem LANG]\n"
     "                     [--stopwords LANG] [--no-store] [--optimize] [--follow]\n"
-    "                     INPUT...\n"
+    "                     [--quiet] [--report FILE] INPUT...\n"
     "\n"
-    "Indexes articles from each INPUT: a JSON Lines file (plain, .zst or .gz),\n"
-    "a .txt/.md/.html file, a directory (walked recursively) or - for JSON\n"
+    "Indexes articles from each INPUT: a JSON Lines file (plain, .zst, .gz,\n"
+    ".xz or .bz2), a .txt/.md/.html file, mail (.eml, mbox), a web archive\n"
+    "(.warc, .warc.gz), an archive (tar, plain or compressed; zip; 7z; cpio),\n"
+    "a directory (walked recursively, archives in it opened) or - for JSON\n"
     "Lines on standard input. A later article with the same id replaces the\n"
     "earlier one.\n"
     "\n"
@@ -34,9 +37,16 @@ static const char usage[] =
     "                     (smaller, faster to search; rewrites the index)\n"
     "  -L, --follow       follow symbolic links that lead outside a directory\n"
     "                     INPUT (by default they are skipped with a warning)\n"
+    "  --quiet            no progress line, no warning/skipped/note lines and no\n"
+    "                     summary: only errors (whole inputs unreadable)\n"
+    "  --report FILE      write every report to FILE as JSON Lines (file, line,\n"
+    "                     severity, reason, message), none summarized\n"
     "\n"
-    "Each problem is reported on stderr as FILE:LINE: warning|skipped: MESSAGE;\n"
-    "a progress line is shown when stderr is a terminal; a summary ends the run.\n"
+    "Each problem is reported on stderr as FILE:LINE: warning|skipped|error|note:\n"
+    "MESSAGE (inside an archive FILE is ARCHIVE:MEMBER). The first 5 reports of\n"
+    "each reason are shown; the rest are counted and summed up at the end\n"
+    "(\"... and 1,793 more empty-body warnings\"). A progress line is shown when\n"
+    "stderr is a terminal; a summary ends the run.\n"
     "\n"
     "A run that indexes nothing (every input missing, unreadable or skipped)\n"
     "commits nothing, whatever the flags: an existing index stays as it was, and\n"
@@ -46,7 +56,17 @@ static const char usage[] =
     "committed); 2 bad usage (or DIR holds an index and neither --append nor\n"
     "--replace was given); 3 indexed, but some records were skipped.\n";
 
+/* Reports of one (severity, reason) shown on stderr before the rest are
+ * only counted: enough to see the pattern, not 1,798 lines of it. */
+#define SHOWN_PER_REASON 5
+#define N_SEVERITIES 5 /* NEWSIDX_REPORT_WARNING .. _NOTE, index 0 unused */
+
 typedef struct index_ctx {
+    bool quiet;
+    FILE *report;          /* --report: every message as JSON Lines */
+    bool report_failed;
+    /* [severity][reason + 1]: reports seen (reason -1 is slot 0) */
+    uint64_t seen[N_SEVERITIES][NEWSIDX_REASON_COUNT + 1];
     bool tty;
     double start;
     double last_draw;
@@ -69,21 +89,79 @@ static void clear_progress(index_ctx *c) {
     }
 }
 
+static const char *severity_name(int severity) {
+    return severity == NEWSIDX_REPORT_WARNING   ? "warning"
+           : severity == NEWSIDX_REPORT_SKIPPED ? "skipped"
+           : severity == NEWSIDX_REPORT_NOTE    ? "note"
+                                                : "error";
+}
+
+static void report_json(index_ctx *c, const char *file, uint64_t line, int severity,
+                        int reason, const char *message) {
+    FILE *f = c->report;
+    fputs("{\"file\":", f);
+    cli_json_string(f, file ? file : "", file ? strlen(file) : 0);
+    fprintf(f, ",\"line\":%llu,\"severity\":\"%s\",\"reason\":", (unsigned long long)line,
+            severity_name(severity));
+    if (reason >= 0 && reason < NEWSIDX_REASON_COUNT)
+        fprintf(f, "\"%s\"", newsidx_reason_name(reason));
+    else
+        fputs("null", f);
+    fputs(",\"message\":", f);
+    cli_json_string(f, message, strlen(message));
+    fputs("}\n", f);
+    if (ferror(f)) c->report_failed = true;
+}
+
 static void on_report(void *ctx, const char *file, uint64_t line, int severity, int reason,
                       const char *message) {
     index_ctx *c = ctx;
+    if (c->report) report_json(c, file, line, severity, reason, message);
+    int sv = severity > 0 && severity < N_SEVERITIES ? severity : NEWSIDX_REPORT_ERROR;
+    int rs = reason >= 0 && reason < NEWSIDX_REASON_COUNT ? reason + 1 : 0;
+    uint64_t n = ++c->seen[sv][rs];
+    /* errors are about whole inputs: each is shown, and --quiet keeps them */
+    if (sv != NEWSIDX_REPORT_ERROR && (c->quiet || n > SHOWN_PER_REASON)) return;
     clear_progress(c);
-    const char *sev = severity == NEWSIDX_REPORT_WARNING   ? "warning"
-                      : severity == NEWSIDX_REPORT_SKIPPED ? "skipped"
-                                                           : "error";
-    (void)reason;
+    const char *sev = severity_name(sv);
     if (line) fprintf(stderr, "%s:%llu: %s: %s\n", file, (unsigned long long)line, sev, message);
     else fprintf(stderr, "%s: %s: %s\n", file, sev, message);
 }
 
+/* 1793 -> "1,793" */
+static const char *thousands(uint64_t v, char *buf, size_t cap) {
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
+    size_t o = 0;
+    for (int i = 0; i < n && o + 2 < cap; i++) {
+        if (i > 0 && (n - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* "... and 1,793 more empty-body warnings", one line per reason cut short. */
+static void print_suppressed(const index_ctx *c) {
+    for (int sv = 1; sv < N_SEVERITIES; sv++) {
+        if (sv == NEWSIDX_REPORT_ERROR) continue;
+        for (int rs = 0; rs <= NEWSIDX_REASON_COUNT; rs++) {
+            if (c->seen[sv][rs] <= SHOWN_PER_REASON) continue;
+            char num[40];
+            const char *what = sv == NEWSIDX_REPORT_WARNING   ? "warnings"
+                               : sv == NEWSIDX_REPORT_SKIPPED ? "skipped records"
+                                                              : "notes";
+            fprintf(stderr, "\u2026 and %s more %s%s%s%s\n",
+                    thousands(c->seen[sv][rs] - SHOWN_PER_REASON, num, sizeof num),
+                    rs ? newsidx_reason_name(rs - 1) : "", rs ? " " : "", what,
+                    c->report ? "" : " (--report FILE lists them all)");
+        }
+    }
+}
+
 static void on_progress(void *ctx, uint64_t articles, uint64_t bytes_read) {
     index_ctx *c = ctx;
-    if (!c->tty) return;
+    if (!c->tty || c->quiet) return;
     double t = now_s();
     if (t - c->last_draw < 0.25) return;
     c->last_draw = t;
@@ -118,7 +196,8 @@ static int run_index(int argc, char **argv) {
         cli_error("index", "out of memory");
         return EXIT_FAIL;
     }
-    bool dashdash = false, optimize = false, replace = false, follow = false;
+    bool dashdash = false, optimize = false, replace = false, follow = false, quiet = false;
+    const char *report_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!dashdash && (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)) {
@@ -134,6 +213,11 @@ static int run_index(int argc, char **argv) {
             optimize = true;
         } else if (!dashdash && (strcmp(a, "--follow") == 0 || strcmp(a, "-L") == 0)) {
             follow = true;
+        } else if (!dashdash && (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)) {
+            quiet = true;
+        } else if (!dashdash && strcmp(a, "--report") == 0) {
+            if (++i >= argc) goto missing;
+            report_path = argv[i];
         } else if (!dashdash && strcmp(a, "--ram") == 0) {
             if (++i >= argc) goto missing;
             char *end;
@@ -200,6 +284,16 @@ static int run_index(int argc, char **argv) {
         return rc == NEWSIDX_ERR_UNSUPPORTED || rc == NEWSIDX_ERR_INVALID ? EXIT_USAGE : EXIT_FAIL;
     }
     index_ctx c = {0};
+    c.quiet = quiet;
+    if (report_path) {
+        c.report = strcmp(report_path, "-") == 0 ? stdout : fopen(report_path, "w");
+        if (!c.report) {
+            cli_error("index", "--report %s: %s", report_path, strerror(errno));
+            newsidx_writer_close(w);
+            free(inputs);
+            return EXIT_FAIL;
+        }
+    }
     c.tty = isatty(2);
     c.start = now_s();
     for (int i = 0; i < n_inputs; i++) c.total_bytes += input_size(inputs[i]);
@@ -244,13 +338,18 @@ static int run_index(int argc, char **argv) {
     }
     newsidx_writer_close(w);
     clear_progress(&c);
+    if (c.report && (c.report == stdout ? fflush(c.report) : fclose(c.report)) != 0)
+        c.report_failed = true;
+    if (c.report_failed) cli_error("index", "--report %s: write failed", report_path);
+    if (!quiet) print_suppressed(&c);
     double el = now_s() - c.start;
-    fprintf(stderr, "%s %llu, skipped %llu, warnings %llu, unreadable %llu in %.2fs (%.0f articles/s, %.1f MB/s)\n",
+    if (!quiet)
+        fprintf(stderr, "%s %llu, skipped %llu, warnings %llu, unreadable %llu in %.2fs (%.0f articles/s, %.1f MB/s)\n",
             failed ? "NOTHING COMMITTED: read" : "indexed", (unsigned long long)st.indexed,
             (unsigned long long)st.skipped,
             (unsigned long long)st.warnings, (unsigned long long)st.errors, el,
             el > 0 ? (double)st.indexed / el : 0.0, el > 0 ? (double)st.bytes_read / el / 1e6 : 0.0);
-    for (int r = 0; r < NEWSIDX_REASON_COUNT; r++)
+    for (int r = 0; r < NEWSIDX_REASON_COUNT && !quiet; r++)
         if (st.by_reason[r])
             fprintf(stderr, "  %-14s %llu\n", newsidx_reason_name(r),
                     (unsigned long long)st.by_reason[r]);

@@ -1,13 +1,19 @@
 /* html.c — readable text of an HTML article through gumbo (a full HTML5
  * parser: entities, broken markup and implied tags as browsers do them).
- * docs/INGEST.md, "HTML", gives the rules: title from the first <title>;
- * body text without tags nor the content of script, style, noscript,
- * template and head; block elements become line breaks so that words from
- * adjacent blocks ("<p>end</p><p>start") never glue into one term. */
+ * docs/INGEST.md, "HTML", gives the rules: title from og:title, <title> or
+ * <h1>; author and date from the meta tags news sites write for social
+ * networks and search engines (Open Graph, JSON-LD), or <time>; body text
+ * from the article's own element when the page marks one, without the
+ * page's navigation, header, footer and asides, nor the content of script,
+ * style, noscript, template and head; block elements become line breaks
+ * so that words from adjacent blocks ("<p>end</p><p>start") never glue
+ * into one term. */
 #include "ingest/ingest.h"
 
 #include <gumbo.h>
+#include <jansson.h>
 #include <string.h>
+#include <strings.h>
 
 /* Accumulates text with white space collapsed: a run of spaces becomes one
  * space, a block boundary one newline, nothing at the start or the end. */
@@ -70,6 +76,14 @@ static bool is_skipped(GumboTag tag) {
            tag == GUMBO_TAG_HEAD || tag == GUMBO_TAG_TITLE;
 }
 
+/* The parts of a news page around the article: menus, mastheads, related
+ * links, newsletter forms. */
+static bool is_boilerplate(GumboTag tag) {
+    return tag == GUMBO_TAG_NAV || tag == GUMBO_TAG_HEADER || tag == GUMBO_TAG_FOOTER ||
+           tag == GUMBO_TAG_ASIDE || tag == GUMBO_TAG_FORM || tag == GUMBO_TAG_BUTTON ||
+           tag == GUMBO_TAG_SELECT || tag == GUMBO_TAG_IFRAME || tag == GUMBO_TAG_SVG;
+}
+
 /* Text of the first HTML <title> anywhere in the tree (depth-first). */
 static const GumboNode *find_title(const GumboNode *root, nx_buf *stack) {
     stack->len = 0;
@@ -105,7 +119,8 @@ typedef struct walk_frame {
     size_t next_child;
 } walk_frame;
 
-static int walk_body(const GumboNode *root, nx_buf *stack, text_sink *sink) {
+static int walk_body(const GumboNode *root, nx_buf *stack, text_sink *sink,
+                     bool drop_boilerplate) {
     stack->len = 0;
     walk_frame f0 = {root, 0};
     NX_FORWARD(nx_buf_append(stack, &f0, sizeof f0));
@@ -127,7 +142,10 @@ static int walk_body(const GumboNode *root, nx_buf *stack, text_sink *sink) {
                                           : &node->v.element.children;
         bool block = node->type == GUMBO_NODE_ELEMENT && is_block(node->v.element.tag);
         if (top->next_child == 0) {
-            if (node->type == GUMBO_NODE_ELEMENT && is_skipped(node->v.element.tag)) {
+            /* the root itself is never skipped: the caller chose it */
+            if (node->type == GUMBO_NODE_ELEMENT && node != root &&
+                (is_skipped(node->v.element.tag) ||
+                 (drop_boilerplate && is_boilerplate(node->v.element.tag)))) {
                 stack->len -= sizeof *top;
                 continue;
             }
@@ -166,7 +184,7 @@ int nx_html_extract(const char *html, size_t len, nx_buf *title, nx_buf *text) {
     }
     if (rc == 0) {
         text_sink bs = {text, text->len, 0};
-        rc = walk_body(output->document, &stack, &bs);
+        rc = walk_body(output->document, &stack, &bs, false);
     }
     if (rc == 0) rc = nx_buf_reserve(title, 1);
     if (rc == 0) rc = nx_buf_reserve(text, 1);
@@ -175,6 +193,268 @@ int nx_html_extract(const char *html, size_t len, nx_buf *title, nx_buf *text) {
         text->data[text->len] = '\0';
     }
     nx_buf_free(&stack);
+    gumbo_destroy_output(&options, output);
+    return rc;
+}
+
+/* ---- news pages: metadata and the article's own text -------------------- */
+
+void nx_html_article_free(nx_html_article *a) {
+    nx_buf_free(&a->title);
+    nx_buf_free(&a->author);
+    nx_buf_free(&a->date);
+    nx_buf_free(&a->text);
+}
+
+/* Candidates seen while walking the page once, best source first. */
+typedef struct page_scan {
+    const char *og_title, *meta_author, *meta_date, *ld_author_src, *time_date;
+    const GumboNode *title, *h1, *main, *body;
+    nx_buf articles; /* every <article> element (const GumboNode *) */
+    nx_buf ld;       /* text of the JSON-LD scripts, each NUL-terminated */
+} page_scan;
+
+static const char *attr(const GumboElement *el, const char *name) {
+    const GumboAttribute *a = gumbo_get_attribute(&el->attributes, name);
+    return a ? a->value : NULL;
+}
+
+/* Which meta names give what: property (Open Graph) or name. */
+static void scan_meta(page_scan *p, const GumboElement *el) {
+    const char *key = attr(el, "property");
+    if (!key) key = attr(el, "name");
+    if (!key) key = attr(el, "itemprop");
+    const char *content = attr(el, "content");
+    if (!key || !content || !content[0]) return;
+    if (!p->og_title && strcasecmp(key, "og:title") == 0) p->og_title = content;
+    else if (strcasecmp(key, "article:published_time") == 0 ||
+             strcasecmp(key, "og:article:published_time") == 0 ||
+             strcasecmp(key, "datePublished") == 0)
+        p->meta_date = content; /* these three outrank the looser names below */
+    else if (!p->meta_date && (strcasecmp(key, "date") == 0 || strcasecmp(key, "pubdate") == 0 ||
+                               strcasecmp(key, "publish-date") == 0 ||
+                               strcasecmp(key, "parsely-pub-date") == 0 ||
+                               strcasecmp(key, "dc.date.issued") == 0 ||
+                               strcasecmp(key, "dc.date") == 0))
+        p->meta_date = content;
+    else if (strcasecmp(key, "author") == 0 || strcasecmp(key, "article:author") == 0 ||
+             strcasecmp(key, "parsely-author") == 0 || strcasecmp(key, "dc.creator") == 0 ||
+             strcasecmp(key, "byl") == 0) {
+        /* article:author is often a profile URL: a name is better */
+        bool url = strncmp(content, "http", 4) == 0;
+        if (!p->meta_author || (!url && strncmp(p->meta_author, "http", 4) == 0))
+            p->meta_author = content;
+    }
+}
+
+static int scan_page(const GumboNode *root, nx_buf *stack, page_scan *p) {
+    stack->len = 0;
+    NX_FORWARD(nx_buf_append(stack, &root, sizeof root));
+    while (stack->len) {
+        const GumboNode *node;
+        stack->len -= sizeof node;
+        memcpy(&node, stack->data + stack->len, sizeof node);
+        const GumboVector *children;
+        if (node->type == GUMBO_NODE_DOCUMENT) {
+            children = &node->v.document.children;
+        } else if (node->type == GUMBO_NODE_ELEMENT) {
+            const GumboElement *el = &node->v.element;
+            if (el->tag_namespace != GUMBO_NAMESPACE_HTML) continue; /* svg, math */
+            switch (el->tag) {
+            case GUMBO_TAG_META: scan_meta(p, el); break;
+            case GUMBO_TAG_TITLE: if (!p->title) p->title = node; break;
+            case GUMBO_TAG_H1: if (!p->h1) p->h1 = node; break;
+            case GUMBO_TAG_MAIN: if (!p->main) p->main = node; break;
+            case GUMBO_TAG_BODY: if (!p->body) p->body = node; break;
+            case GUMBO_TAG_ARTICLE:
+                NX_FORWARD(nx_buf_append(&p->articles, &node, sizeof node));
+                break;
+            case GUMBO_TAG_TIME: {
+                const char *dt = attr(el, "datetime");
+                if (!p->time_date && dt && dt[0]) p->time_date = dt;
+                break;
+            }
+            case GUMBO_TAG_SCRIPT: {
+                const char *type = attr(el, "type");
+                if (type && strcasecmp(type, "application/ld+json") == 0) {
+                    for (size_t i = 0; i < el->children.length; i++) {
+                        const GumboNode *k = el->children.data[i];
+                        if (k->type == GUMBO_NODE_TEXT || k->type == GUMBO_NODE_WHITESPACE ||
+                            k->type == GUMBO_NODE_CDATA)
+                            NX_FORWARD(nx_buf_append(&p->ld, k->v.text.text,
+                                                     strlen(k->v.text.text)));
+                    }
+                    NX_FORWARD(nx_buf_putc(&p->ld, '\0'));
+                }
+                continue; /* nothing else inside a script */
+            }
+            default: break;
+            }
+            children = &el->children;
+        } else {
+            continue;
+        }
+        /* reverse order: the first child comes off the stack first, so
+         * "first <time>", "first <h1>" mean document order */
+        for (size_t i = children->length; i-- > 0;) {
+            const GumboNode *child = children->data[i];
+            NX_FORWARD(nx_buf_append(stack, &child, sizeof child));
+        }
+    }
+    return 0;
+}
+
+/* The text of node's descendants, white space collapsed, into out. */
+static int inline_text(const GumboNode *node, nx_buf *stack, nx_buf *out) {
+    out->len = 0;
+    text_sink ts = {out, 0, 0};
+    NX_FORWARD(walk_body(node, stack, &ts, false));
+    for (size_t i = 0; i < out->len; i++) /* a title is one line */
+        if (out->data[i] == '\n') out->data[i] = ' ';
+    return 0;
+}
+
+static int set_text(nx_buf *out, const char *s) {
+    out->len = 0;
+    text_sink ts = {out, 0, 0};
+    return sink_text(&ts, s, strlen(s));
+}
+
+static bool is_article_type(json_t *type) {
+    static const char *const types[] = {"NewsArticle", "Article", "ReportageNewsArticle",
+                                        "BlogPosting", "AnalysisNewsArticle",
+                                        "OpinionNewsArticle", "LiveBlogPosting", "WebPage"};
+    size_t n = json_is_array(type) ? json_array_size(type) : 1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *t = json_is_array(type) ? json_array_get(type, i) : type;
+        if (!json_is_string(t)) continue;
+        for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+            if (strcmp(json_string_value(t), types[k]) == 0) return true;
+    }
+    return false;
+}
+
+/* author: "Name", {"name": "Name"}, or a list of those, joined by ", ". */
+static int ld_author(json_t *a, nx_buf *out) {
+    size_t n = json_is_array(a) ? json_array_size(a) : 1;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        json_t *one = json_is_array(a) ? json_array_get(a, i) : a;
+        if (json_is_object(one)) one = json_object_get(one, "name");
+        if (!json_is_string(one) || !json_string_length(one)) continue;
+        if (out->len) NX_FORWARD(nx_buf_append(out, ", ", 2));
+        NX_FORWARD(nx_buf_append(out, json_string_value(one), json_string_length(one)));
+    }
+    return 0;
+}
+
+/* Finds the article object of one JSON-LD block (top level, an array, or
+ * its @graph) and takes what the page did not give by meta tags. */
+static int scan_ld(json_t *v, nx_html_article *out, int depth) {
+    if (depth > 3) return 0;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            NX_FORWARD(scan_ld(json_array_get(v, i), out, depth + 1));
+        return 0;
+    }
+    if (!json_is_object(v)) return 0;
+    json_t *graph = json_object_get(v, "@graph");
+    if (graph) NX_FORWARD(scan_ld(graph, out, depth + 1));
+    if (!is_article_type(json_object_get(v, "@type"))) return 0;
+    json_t *date = json_object_get(v, "datePublished");
+    if (!out->date.len && json_is_string(date)) NX_FORWARD(set_text(&out->date, json_string_value(date)));
+    json_t *author = json_object_get(v, "author");
+    if (!out->author.len && author) {
+        nx_buf names = {0};
+        int rc = ld_author(author, &names);
+        if (rc == 0 && names.len) rc = nx_buf_putc(&names, '\0');
+        if (rc == 0 && names.len) rc = set_text(&out->author, (const char *)names.data);
+        nx_buf_free(&names);
+        NX_FORWARD(rc);
+    }
+    json_t *headline = json_object_get(v, "headline");
+    if (!out->title.len && json_is_string(headline))
+        NX_FORWARD(set_text(&out->title, json_string_value(headline)));
+    return 0;
+}
+
+/* The size of an element's text, to pick the article among several
+ * <article> elements (teasers of related stories are <article> too). */
+static size_t text_size(const GumboNode *node, nx_buf *stack, nx_buf *scratch) {
+    scratch->len = 0;
+    text_sink ts = {scratch, 0, 0};
+    if (walk_body(node, stack, &ts, true)) return 0;
+    return scratch->len;
+}
+
+static int terminate(nx_buf *b) {
+    NX_FORWARD(nx_buf_reserve(b, 1));
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int nx_html_article_extract(const char *html, size_t len, nx_html_article *out) {
+    out->title.len = out->author.len = out->date.len = out->text.len = 0;
+    GumboOptions options = kGumboDefaultOptions;
+    options.max_errors = 0;
+    GumboOutput *output = gumbo_parse_with_options(&options, html, len);
+    if (!output) return NEWSIDX_ERR_NOMEM;
+    nx_buf stack = {0};
+    page_scan p = {0};
+    int rc = scan_page(output->document, &stack, &p);
+    /* meta tags first: they are what the site itself says the article is */
+    if (rc == 0 && p.og_title) rc = set_text(&out->title, p.og_title);
+    if (rc == 0 && p.meta_author) rc = set_text(&out->author, p.meta_author);
+    if (rc == 0 && p.meta_date) rc = set_text(&out->date, p.meta_date);
+    /* JSON-LD fills what is still missing */
+    for (size_t off = 0; rc == 0 && off < p.ld.len;) {
+        const char *js = (const char *)p.ld.data + off;
+        size_t n = strlen(js);
+        off += n + 1;
+        json_t *v = json_loadb(js, n, JSON_DECODE_ANY, NULL);
+        if (v) rc = scan_ld(v, out, 0);
+        json_decref(v);
+    }
+    if (rc == 0 && !out->title.len && p.title) rc = inline_text(p.title, &stack, &out->title);
+    if (rc == 0 && !out->title.len && p.h1) rc = inline_text(p.h1, &stack, &out->title);
+    if (rc == 0 && !out->date.len && p.time_date) rc = set_text(&out->date, p.time_date);
+    const GumboNode *root = NULL;
+    size_t n_articles = p.articles.len / sizeof root;
+    if (n_articles == 1) {
+        memcpy(&root, p.articles.data, sizeof root);
+    } else if (n_articles > 1) {
+        size_t best = 0;
+        nx_buf scratch = {0};
+        for (size_t i = 0; i < n_articles && rc == 0; i++) {
+            const GumboNode *a;
+            memcpy(&a, p.articles.data + i * sizeof a, sizeof a);
+            size_t sz = text_size(a, &stack, &scratch);
+            if (sz > best || !root) {
+                best = sz;
+                root = a;
+            }
+        }
+        nx_buf_free(&scratch);
+    }
+    if (!root) root = p.main;
+    bool marked = root != NULL;
+    if (!root) root = p.body ? p.body : output->document;
+    if (rc == 0) {
+        text_sink ts = {&out->text, 0, 0};
+        rc = walk_body(root, &stack, &ts, true);
+        /* a page whose article sits inside a <header> or an <aside>: better
+         * the whole page than nothing */
+        if (rc == 0 && !out->text.len) {
+            ts = (text_sink){&out->text, 0, 0};
+            rc = walk_body(marked ? root : output->document, &stack, &ts, false);
+        }
+    }
+    if (rc == 0) rc = terminate(&out->title);
+    if (rc == 0) rc = terminate(&out->author);
+    if (rc == 0) rc = terminate(&out->date);
+    if (rc == 0) rc = terminate(&out->text);
+    nx_buf_free(&stack);
+    nx_buf_free(&p.articles);
+    nx_buf_free(&p.ld);
     gumbo_destroy_output(&options, output);
     return rc;
 }

@@ -1,6 +1,13 @@
-/* ingest/ — reads article files (JSON Lines plain/.zst/.gz, .txt, .md, .html,
- * directories, stdin) into records of named fields; bad input is reported
- * and skipped, never fatal. Rules and limits: docs/INGEST.md. */
+/* ingest/ — reads article files (JSON Lines plain/.zst/.gz/.xz/.bz2, .txt,
+ * .md, .html, mail, WARC, archives through libarchive, directories, stdin)
+ * into records of named fields; bad input is reported and skipped, never
+ * fatal. Rules and limits: docs/INGEST.md.
+ *
+ * Every reader ends in the same place: an nx_record handed to
+ * nx_ingest_deliver (report.c). Readers of one whole document (text, HTML,
+ * one mail) go through nx_ingest_document (document.c); containers (walk.c
+ * for directories, archive.c, warc.c, mail.c for mbox) find the documents
+ * and name them. */
 #ifndef NX_INGEST_H
 #define NX_INGEST_H
 
@@ -92,6 +99,138 @@ int nx_ingest_writer_warnings(const newsidx_ingest_options *opts,
                               newsidx_ingest_stats *stats, const nx_record *rec,
                               unsigned bits);
 
+/* ---- readers of documents and containers -------------------------------- */
+
+/* What every reader needs to pass records and problems on. */
+typedef struct nx_sink {
+    const newsidx_ingest_options *opts;
+    newsidx_ingest_stats *stats;
+    nx_record_fn fn;
+    void *ctx;
+    size_t max_bytes;      /* largest document read whole (opts->max_line_bytes) */
+    uint64_t *input_bytes; /* raw bytes read of the current path argument */
+} nx_sink;
+
+/* What a document is, told by magic bytes first and by name second
+ * (nx_sniff_kind). */
+enum nx_doc_kind {
+    NX_DOC_UNKNOWN = 0,
+    NX_DOC_JSONL,
+    NX_DOC_TEXT,
+    NX_DOC_MARKDOWN,
+    NX_DOC_HTML,
+    NX_DOC_MAIL,    /* one message (.eml) */
+    NX_DOC_MBOX,    /* many messages, each after a "From " line */
+    NX_DOC_WARC,
+    NX_DOC_ARCHIVE, /* anything libarchive opens: tar, zip, 7z, cpio, or a
+                       compressed stream (.xz, .bz2, .gz, .zst) */
+};
+
+/**
+ * Guesses the kind of a document from its first bytes (head, head_len: up
+ * to a few KiB) and then its name. Magic bytes win: a zip named .txt is an
+ * archive. Plain text content is told apart by name only (.jsonl, .html,
+ * .txt, .md, .eml, .mbox, .warc), except that a leading '{' is JSON Lines,
+ * a leading '<' followed by an HTML tag is HTML, "From " an mbox, "WARC/"
+ * a WARC file, and mail headers a mail.
+ * @param name  file or member name (its extension is used), may be NULL
+ */
+enum nx_doc_kind nx_sniff_kind(const uint8_t *head, size_t head_len, const char *name);
+
+/* Context a container knows about one of its documents. */
+typedef struct nx_doc_hints {
+    const char *charset; /* declared outside the document (HTTP, MIME), or NULL */
+    const char *url;     /* becomes the url field */
+    const char *date;    /* used when the document gives no date itself */
+    const char *source;  /* becomes the source field */
+    const char *title;   /* the title (a mail's Subject): then all text is body */
+    const char *author;  /* used when the document names no author itself */
+    uint64_t line;       /* line of the document in its file, for reports */
+} nx_doc_hints;
+
+/**
+ * Makes one article of a whole document held in memory and delivers it:
+ * converts it to UTF-8 (nx_charset_to_utf8), then takes title, author, date
+ * and text from HTML (nx_html_article) or from text (nx_text_article).
+ * @param kind   NX_DOC_TEXT, NX_DOC_MARKDOWN or NX_DOC_HTML
+ * @param name   what reports show ("a.zip:x/y.html")
+ * @param id     the article's id unless the document has one; NULL: derived
+ * @param hints  may be NULL
+ * @param warn   NX_WARN_* already reported for this document (a cut file)
+ * @return 0, NEWSIDX_ERR_NOMEM or the record callback's negative code.
+ */
+int nx_ingest_document(const nx_sink *s, enum nx_doc_kind kind, const char *name,
+                       const char *id, const char *data, size_t len,
+                       const nx_doc_hints *hints, unsigned warn);
+
+/* A byte source the streaming readers pull from: returns bytes read (0 at
+ * the end) or -1 with a message in err (err_cap bytes). */
+typedef ssize_t (*nx_read_fn)(void *src, void *buf, size_t cap, char *err, size_t err_cap);
+
+/**
+ * Same as nx_ingest_jsonl_fd over any byte source (an archive member, a
+ * stream libarchive decompresses); raw_bytes, if not NULL, is read after
+ * each chunk for progress and stats->bytes_read (the compressed bytes).
+ */
+int nx_ingest_jsonl_source(nx_read_fn read, void *src, const uint64_t *raw_bytes,
+                           const char *name, const nx_sink *s);
+
+/**
+ * Reads a WARC file (records of WARC/1.0 or 1.1) from a byte source:
+ * `response` records with an HTML payload become articles (URL as id and
+ * url field, WARC-Date as the fallback date, the HTTP charset honoured);
+ * other records are skipped and counted in one NEWSIDX_REPORT_NOTE.
+ */
+int nx_ingest_warc(nx_read_fn read, void *src, const uint64_t *raw_bytes,
+                   const char *name, const nx_sink *s);
+
+/**
+ * Reads mail held in memory: one message (NX_DOC_MAIL) or an mbox
+ * (NX_DOC_MBOX), through GMime. Subject, From, Date, Message-ID and the
+ * list name become title, author, date, id and source; the body is the
+ * first text/plain part, else the first text/html part; attachments are
+ * skipped.
+ * @param id  id for a message without Message-ID (NULL: derived); in an
+ *            mbox the message number is appended ("box.mbox#3")
+ */
+int nx_ingest_mail(const nx_sink *s, enum nx_doc_kind kind, const char *name,
+                   const char *id, const char *data, size_t len);
+
+/**
+ * Reads every member of the archive open on fd (or compressed stream:
+ * libarchive picks the format and filters by content) and hands each to
+ * the reader of its kind. Members are named "ARCHIVE:MEMBER" in reports
+ * and, without an id of their own, get "ARCHIVE_ID:MEMBER" as id (id_prefix
+ * is ARCHIVE_ID). Unsupported archives and encrypted members are reported
+ * once.
+ * @return 0, NEWSIDX_ERR_NOMEM or the callback's negative code.
+ */
+int nx_ingest_archive_fd(int fd, const char *name, const char *id_prefix, const nx_sink *s);
+
+/* ---- charsets (charset.c) ------------------------------------------------ */
+
+/* How nx_charset_to_utf8 decided. */
+typedef struct nx_charset_result {
+    char charset[40];  /* the charset converted from ("UTF-8", "WINDOWS-1252") */
+    bool bom;          /* a byte order mark said so (and was removed) */
+    bool detected;     /* uchardet (or the Windows-1252 fallback) chose it */
+    bool had_bad;      /* some bytes could not be converted: U+FFFD */
+} nx_charset_result;
+
+/**
+ * Converts a document to UTF-8. In order: a byte order mark (UTF-8,
+ * UTF-16LE/BE); the charset declared outside (HTTP, MIME); for HTML a
+ * <meta charset> or http-equiv in the first 4 KiB; valid UTF-8 as it is;
+ * otherwise uchardet's guess, and Windows-1252 when it has none. ISO-8859-1
+ * and US-ASCII are read as Windows-1252, as browsers do. A declared UTF-8
+ * that is not valid UTF-8 is treated as undeclared.
+ * @param out  gets the UTF-8 text (may hold invalid sequences only when the
+ *             input claimed UTF-8 by a BOM; NUL bytes are kept), NUL-terminated
+ * @return 0 or NEWSIDX_ERR_NOMEM.
+ */
+int nx_charset_to_utf8(const char *data, size_t len, const char *declared, bool html,
+                       nx_buf *out, nx_charset_result *res);
+
 /* ---- the JSON Lines scanner (jsonscan.c) --------------------------------- */
 
 #define NX_SCAN_OK 0       /* the line is one object; members filled */
@@ -129,5 +268,43 @@ int nx_json_scan_object(const char *line, size_t len, nx_buf *scratch,
  * decoded, block elements as line breaks, runs of white space as one space.
  * title/text are appended to (NUL-terminated). 0 or NEWSIDX_ERR_NOMEM. */
 int nx_html_extract(const char *html, size_t len, nx_buf *title, nx_buf *text);
+
+/* An article's parts found in HTML; each buffer NUL-terminated, empty when
+ * not found. */
+typedef struct nx_html_article {
+    nx_buf title, author, date, text;
+} nx_html_article;
+
+/**
+ * Reads an HTML news page (UTF-8) into its parts: title from og:title, else
+ * <title>, else the first <h1>; author from <meta name="author">,
+ * article:author or JSON-LD author; date from article:published_time,
+ * JSON-LD datePublished or the first <time datetime>; text from the
+ * largest <article>, else <main>, else <body>, without nav, header, footer,
+ * aside, form, script and style. The buffers are reset first.
+ * @return 0 or NEWSIDX_ERR_NOMEM.
+ */
+int nx_html_article_extract(const char *html, size_t len, nx_html_article *out);
+
+/* Frees the buffers of an nx_html_article. */
+void nx_html_article_free(nx_html_article *a);
+
+/* Where nx_text_article found the parts of a plain-text article: each a
+ * [start, end) range of the text (empty when absent). */
+typedef struct nx_text_parts {
+    size_t title_off, title_len;
+    size_t date_off, date_len;
+    size_t author_off, author_len;
+    size_t body_off, body_len;
+} nx_text_parts;
+
+/**
+ * Splits a plain-text (or Markdown) article: the title is the first
+ * non-blank line among the first few that reads as a headline (not a date,
+ * not "4 min read", not a "By NAME" byline: those give the date and the
+ * author instead); the body is what follows the title and its byline and
+ * date lines.
+ */
+void nx_text_article(const char *s, size_t n, bool markdown, nx_text_parts *parts);
 
 #endif

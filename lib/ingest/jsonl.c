@@ -40,7 +40,8 @@ enum stream_kind { STREAM_PLAIN, STREAM_ZSTD, STREAM_GZIP };
 
 /* A decoding reader over a file descriptor. */
 typedef struct nx_stream {
-    int fd;
+    nx_read_fn read;   /* where the raw bytes come from */
+    void *src;
     enum stream_kind kind;
     uint8_t *raw;
     size_t raw_len, raw_pos;
@@ -66,12 +67,9 @@ static int stream_fill(nx_stream *s) {
         s->raw_pos = 0;
     }
     while (!s->raw_eof && s->raw_len < RAW_BUF_BYTES) {
-        ssize_t n = read(s->fd, s->raw + s->raw_len, RAW_BUF_BYTES - s->raw_len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            snprintf(s->error, sizeof s->error, "read failed: %s", strerror(errno));
-            return NEWSIDX_ERR_IO;
-        }
+        ssize_t n = s->read(s->src, s->raw + s->raw_len, RAW_BUF_BYTES - s->raw_len,
+                            s->error, sizeof s->error);
+        if (n < 0) return NEWSIDX_ERR_IO;
         if (n == 0) {
             s->raw_eof = true;
             break;
@@ -85,9 +83,10 @@ static int stream_fill(nx_stream *s) {
     return 0;
 }
 
-static int stream_open(nx_stream *s, int fd) {
+static int stream_open(nx_stream *s, nx_read_fn read_fn, void *src) {
     memset(s, 0, sizeof *s);
-    s->fd = fd;
+    s->read = read_fn;
+    s->src = src;
     s->raw = malloc(RAW_BUF_BYTES);
     if (!s->raw) return NEWSIDX_ERR_NOMEM;
     /* sniff: need 4 bytes (or EOF) to see a magic number */
@@ -625,9 +624,40 @@ static void report_too_long(jsonl_reader *r, uint64_t lineno, uint64_t bytes) {
     r->stats->skipped++;
 }
 
+/* nx_read_fn over a file descriptor. */
+static ssize_t fd_read(void *src, void *buf, size_t cap, char *err, size_t err_cap) {
+    for (;;) {
+        ssize_t n = read(*(const int *)src, buf, cap);
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        snprintf(err, err_cap, "read failed: %s", strerror(errno));
+        return -1;
+    }
+}
+
+static int jsonl_run(nx_read_fn read_fn, void *src, const uint64_t *raw_counter,
+                     const char *name, const newsidx_ingest_options *opts,
+                     newsidx_ingest_stats *stats, nx_record_fn fn, void *ctx,
+                     uint64_t *input_bytes);
+
 int nx_ingest_jsonl_fd(int fd, const char *name, const newsidx_ingest_options *opts,
                        newsidx_ingest_stats *stats, nx_record_fn fn, void *ctx,
                        uint64_t *input_bytes) {
+    return jsonl_run(fd_read, &fd, NULL, name, opts, stats, fn, ctx, input_bytes);
+}
+
+int nx_ingest_jsonl_source(nx_read_fn read_fn, void *src, const uint64_t *raw_bytes,
+                           const char *name, const nx_sink *sk) {
+    return jsonl_run(read_fn, src, raw_bytes, name, sk->opts, sk->stats, sk->fn, sk->ctx,
+                     sk->input_bytes);
+}
+
+/* raw_counter: the compressed bytes behind the source when it decodes
+ * (libarchive), counted instead of the bytes the source gives. */
+static int jsonl_run(nx_read_fn read_fn, void *src, const uint64_t *raw_counter,
+                     const char *name, const newsidx_ingest_options *opts,
+                     newsidx_ingest_stats *stats, nx_record_fn fn, void *ctx,
+                     uint64_t *input_bytes) {
     newsidx_ingest_options defaults;
     if (!opts) {
         newsidx_ingest_options_init(&defaults);
@@ -638,8 +668,9 @@ int nx_ingest_jsonl_fd(int fd, const char *name, const newsidx_ingest_options *o
     jsonl_reader r = {.opts = opts, .stats = stats, .fn = fn, .ctx = ctx, .name = name,
                       .max_line = max_line};
     nx_stream s;
+    const uint64_t start = raw_counter ? *raw_counter : 0;
     uint8_t *decoded = malloc(DECODED_BUF_BYTES);
-    int rc = decoded ? stream_open(&s, fd) : NEWSIDX_ERR_NOMEM;
+    int rc = decoded ? stream_open(&s, read_fn, src) : NEWSIDX_ERR_NOMEM;
     if (rc == NEWSIDX_ERR_IO) {
         nx_ingest_report(opts, stats, name, 0, NEWSIDX_REPORT_ERROR,
                          NEWSIDX_REASON_UNREADABLE, "%s", s.error);
@@ -648,7 +679,9 @@ int nx_ingest_jsonl_fd(int fd, const char *name, const newsidx_ingest_options *o
         s.raw_pos = s.raw_len = 0;
         s.kind = STREAM_PLAIN;
     }
-    uint64_t counted = 0;      /* raw bytes already added to stats */
+    /* raw bytes already added to stats (a decoding source has counted what
+     * came before this member) */
+    uint64_t counted = start;
     const uint64_t base = *input_bytes; /* bytes of earlier files of this input */
     /* progress at each MiB boundary of the whole input, so a directory of
      * small files still reports about every MiB */
@@ -659,9 +692,10 @@ int nx_ingest_jsonl_fd(int fd, const char *name, const newsidx_ingest_options *o
     while (rc == 0) {
         size_t n;
         rc = stream_read(&s, decoded, DECODED_BUF_BYTES, &n);
-        stats->bytes_read += s.raw_bytes - counted;
-        counted = s.raw_bytes;
-        *input_bytes = base + s.raw_bytes;
+        uint64_t raw = raw_counter ? *raw_counter : s.raw_bytes;
+        if (raw > counted) stats->bytes_read += raw - counted;
+        counted = raw;
+        *input_bytes = base + (raw - start);
         if (opts->progress && *input_bytes >= next_progress) {
             opts->progress(opts->ctx, stats->indexed, *input_bytes);
             next_progress = (*input_bytes / PROGRESS_EVERY_BYTES + 1) * PROGRESS_EVERY_BYTES;

@@ -1,8 +1,10 @@
 /* walk.c — paths to records: "-" (JSON Lines on stdin), a single file, or a
- * directory walked recursively in sorted order; .txt/.md/.html files become
- * one article each, JSON Lines files go to jsonl.c. Records and problems go
- * out through report.c. docs/INGEST.md describes every rule (file types,
- * ids, limits, reports). */
+ * directory walked recursively in sorted order. Each file goes to the reader
+ * of its kind, told by magic bytes then name (nx_sniff_kind): text, Markdown
+ * and HTML files become one article each (document.c), JSON Lines go to
+ * jsonl.c, mail to mail.c, WARC to warc.c, archives and compressed streams
+ * to archive.c. Records and problems go out through report.c.
+ * docs/INGEST.md describes every rule (file types, ids, limits, reports). */
 #include "ingest/ingest.h"
 
 #include <dirent.h>
@@ -11,32 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 /* Deeper directory trees are reported, not walked: a bound on recursion. */
 #define NX_MAX_DIR_DEPTH 256
 
-/* ---- one whole file as one article -------------------------------------- */
-
-enum file_kind { KIND_SKIP, KIND_JSONL, KIND_TEXT, KIND_MARKDOWN, KIND_HTML };
-
-static bool ends_with(const char *s, size_t n, const char *suffix) {
-    size_t k = strlen(suffix);
-    return n >= k && strcasecmp(s + n - k, suffix) == 0;
-}
-
-static enum file_kind kind_of(const char *name) {
-    size_t n = strlen(name);
-    static const char *const jsonl[] = {".jsonl", ".jsonl.zst", ".jsonl.gz",
-                                        ".ndjson", ".ndjson.zst", ".ndjson.gz"};
-    for (size_t i = 0; i < sizeof jsonl / sizeof jsonl[0]; i++)
-        if (ends_with(name, n, jsonl[i])) return KIND_JSONL;
-    if (ends_with(name, n, ".txt")) return KIND_TEXT;
-    if (ends_with(name, n, ".md")) return KIND_MARKDOWN;
-    if (ends_with(name, n, ".html") || ends_with(name, n, ".htm")) return KIND_HTML;
-    return KIND_SKIP;
-}
+/* ---- one file ------------------------------------------------------------ */
 
 typedef struct walker {
     const newsidx_ingest_options *opts;
@@ -49,7 +33,9 @@ typedef struct walker {
     nx_buf path;           /* the current path, NUL-terminated */
     size_t root_len;       /* bytes of path before the id of a walked file */
     char *root_real;       /* the walked directory, resolved (realpath) */
-    nx_buf content, clean, title, body;
+    nx_buf content;
+    uint64_t n_unsupported; /* files of no supported kind in a walk */
+    char unsupported_example[256];
     /* directories already walked, (dev, ino) in an open-addressing table */
     struct dir_key { dev_t dev; ino_t ino; bool used; } *visited;
     size_t visited_cap, visited_n;
@@ -125,42 +111,6 @@ static int read_whole(walker *w, int fd, bool *cut, int *err_no) {
     return 0;
 }
 
-static bool is_space_char(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
-
-/* .txt / .md: the first non-empty line is the title, the rest the body. */
-static void split_text(const char *s, size_t n, bool markdown, newsidx_field *title,
-                       newsidx_field *body) {
-    size_t i = 0;
-    for (;;) { /* skip blank lines */
-        size_t j = i;
-        while (j < n && s[j] != '\n' && is_space_char(s[j])) j++;
-        if (j < n && s[j] == '\n') {
-            i = j + 1;
-            continue;
-        }
-        i = j;
-        break;
-    }
-    const char *nl = memchr(s + i, '\n', n - i);
-    size_t line_end = nl ? (size_t)(nl - s) : n;
-    size_t t0 = i, t1 = line_end;
-    if (markdown) { /* an ATX heading: "# Title #" */
-        while (t0 < t1 && s[t0] == '#') t0++;
-        while (t1 > t0 && (s[t1 - 1] == '#' || is_space_char(s[t1 - 1]))) t1--;
-    }
-    while (t0 < t1 && is_space_char(s[t0])) t0++;
-    while (t1 > t0 && is_space_char(s[t1 - 1])) t1--;
-    title->value = s + t0;
-    title->value_len = t1 - t0;
-    size_t b0 = nl ? line_end + 1 : n, b1 = n;
-    while (b0 < b1 && is_space_char(s[b0])) b0++;
-    while (b1 > b0 && is_space_char(s[b1 - 1])) b1--;
-    body->value = s + b0;
-    body->value_len = b1 - b0;
-}
-
 /* Opens w->path for reading; a file that cannot be opened is reported (and
  * the walk goes on): returns the descriptor or -1. */
 static int open_input(walker *w) {
@@ -171,15 +121,17 @@ static int open_input(walker *w) {
     return fd;
 }
 
-/* A .txt, .md or .html file as one article; its id is path[id_off..]. */
-static int ingest_document(walker *w, enum file_kind kind, size_t id_off) {
+static nx_sink sink_of(walker *w) {
+    return (nx_sink){w->opts, w->stats, w->fn, w->ctx, w->max_bytes, &w->input_bytes};
+}
+
+/* A document (text, Markdown, HTML, one mail) read whole from fd; its id is
+ * path[id_off..]. */
+static int ingest_document(walker *w, int fd, enum nx_doc_kind kind, size_t id_off) {
     const char *path = path_str(w);
-    int fd = open_input(w);
-    if (fd < 0) return 0;
     bool cut;
     int err_no = 0;
     int rc = read_whole(w, fd, &cut, &err_no);
-    close(fd);
     if (rc == NEWSIDX_ERR_IO) {
         nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_ERROR,
                          NEWSIDX_REASON_UNREADABLE, "read failed: %s", strerror(err_no));
@@ -194,56 +146,119 @@ static int ingest_document(walker *w, enum file_kind kind, size_t id_off) {
                          "file longer than the limit of %zu bytes: the rest is ignored",
                          w->max_bytes);
     }
+    nx_sink sk = sink_of(w);
     const char *text = (const char *)w->content.data;
-    size_t len = w->content.len;
-    size_t valid = nx_utf8_valid_prefix(text, len);
-    if (valid < len || memchr(text, 0, len)) {
-        bool bad = false, nul = false;
-        w->clean.len = 0;
-        NX_FORWARD(nx_utf8_repair(&w->clean, text, len, &bad, &nul));
-        text = (const char *)w->clean.data;
-        len = w->clean.len;
-        if (bad) {
-            warn |= NEWSIDX_WARN_BAD_UTF8;
-            nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_WARNING,
-                             NEWSIDX_REASON_BAD_UTF8,
-                             "invalid UTF-8 at byte %zu replaced by U+FFFD", valid + 1);
-        }
-        if (nul) {
-            warn |= NX_WARN_NUL_BYTE;
-            nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_WARNING,
-                             NEWSIDX_REASON_NUL_BYTE, "NUL bytes removed");
-        }
-    }
-    newsidx_field fields[3] = {
-        {nx_field_name(NX_F_ID), path + id_off, strlen(path + id_off)},
-        {nx_field_name(NX_F_TITLE), NULL, 0},
-        {nx_field_name(NX_F_BODY), NULL, 0},
-    };
-    if (kind == KIND_HTML) {
-        w->title.len = 0;
-        w->body.len = 0;
-        NX_FORWARD(nx_html_extract(text, len, &w->title, &w->body));
-        fields[1].value = (const char *)w->title.data;
-        fields[1].value_len = w->title.len;
-        fields[2].value = (const char *)w->body.data;
-        fields[2].value_len = w->body.len;
-    } else {
-        split_text(text, len, kind == KIND_MARKDOWN, &fields[1], &fields[2]);
-    }
-    nx_record rec = {fields, 3, path, 0, warn};
-    rc = nx_ingest_deliver(w->opts, w->stats, w->fn, w->ctx, &rec);
+    if (kind == NX_DOC_MAIL)
+        rc = nx_ingest_mail(&sk, kind, path, path + id_off, text, w->content.len);
+    else
+        rc = nx_ingest_document(&sk, kind, path, path + id_off, text, w->content.len, NULL,
+                                warn);
     if (w->content.cap > ((size_t)4 << 20)) nx_buf_free(&w->content);
-    if (w->clean.cap > ((size_t)4 << 20)) nx_buf_free(&w->clean);
     return rc;
 }
 
-static int ingest_jsonl_file(walker *w) {
+/* An mbox is mapped, not read: mailing-list archives run to gigabytes, and
+ * mail.c parses one message at a time. */
+static int ingest_mbox(walker *w, int fd) {
+    const char *path = path_str(w);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size == 0) return 0;
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+        nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_ERROR,
+                         NEWSIDX_REASON_UNREADABLE, "cannot map: %s", strerror(errno));
+        return 0;
+    }
+    w->input_bytes += (uint64_t)st.st_size;
+    w->stats->bytes_read += (uint64_t)st.st_size;
+    nx_sink sk = sink_of(w);
+    int rc = nx_ingest_mail(&sk, NX_DOC_MBOX, path, NULL, m, (size_t)st.st_size);
+    munmap(m, (size_t)st.st_size);
+    maybe_progress(w);
+    return rc;
+}
+
+/* nx_read_fn over a file descriptor that counts what it read. */
+typedef struct counted_fd { int fd; uint64_t bytes; } counted_fd;
+static ssize_t counted_read(void *src, void *buf, size_t cap, char *err, size_t err_cap) {
+    counted_fd *c = src;
+    for (;;) {
+        ssize_t n = read(c->fd, buf, cap);
+        if (n >= 0) {
+            c->bytes += (uint64_t)n;
+            return n;
+        }
+        if (errno == EINTR) continue;
+        snprintf(err, err_cap, "read failed: %s", strerror(errno));
+        return -1;
+    }
+}
+
+/* One file of any kind: its first bytes and its name say which reader.
+ * named: given by the user (an unsupported one is reported), else found in
+ * a walk (an unsupported one is counted in a note). */
+static int ingest_file(walker *w, size_t id_off, bool named) {
     const char *path = path_str(w);
     int fd = open_input(w);
     if (fd < 0) return 0;
-    int rc = nx_ingest_jsonl_fd(fd, path, w->opts, w->stats, w->fn,
-                                w->ctx, &w->input_bytes);
+    uint8_t head[4096];
+    ssize_t n;
+    do {
+        n = pread(fd, head, sizeof head, 0);
+    } while (n < 0 && errno == EINTR);
+    int rc = 0;
+    if (n < 0 && errno == ESPIPE && named) {
+        /* a pipe (`<(zcat ...)`): nothing to peek at, read as JSON Lines */
+        rc = nx_ingest_jsonl_fd(fd, path, w->opts, w->stats, w->fn, w->ctx, &w->input_bytes);
+        close(fd);
+        return rc;
+    }
+    if (n < 0) {
+        nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_ERROR,
+                         NEWSIDX_REASON_UNREADABLE, "read failed: %s", strerror(errno));
+        close(fd);
+        return 0;
+    }
+    enum nx_doc_kind kind = nx_sniff_kind(head, (size_t)n, path);
+    if (kind == NX_DOC_UNKNOWN && named) {
+        /* JSON Lines under another name (data.json): the user chose it */
+        ssize_t i = 0;
+        if (n >= 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0) i = 3;
+        while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n'))
+            i++;
+        if (i < n && head[i] == '{') kind = NX_DOC_JSONL;
+    }
+    nx_sink sk = sink_of(w);
+    switch (kind) {
+    case NX_DOC_JSONL:
+        rc = nx_ingest_jsonl_fd(fd, path, w->opts, w->stats, w->fn, w->ctx, &w->input_bytes);
+        break;
+    case NX_DOC_TEXT: case NX_DOC_MARKDOWN: case NX_DOC_HTML: case NX_DOC_MAIL:
+        rc = ingest_document(w, fd, kind, id_off);
+        break;
+    case NX_DOC_MBOX:
+        rc = ingest_mbox(w, fd);
+        break;
+    case NX_DOC_WARC: {
+        counted_fd c = {fd, 0};
+        rc = nx_ingest_warc(counted_read, &c, &c.bytes, path, &sk);
+        break;
+    }
+    case NX_DOC_ARCHIVE:
+        rc = nx_ingest_archive_fd(fd, path, path + id_off, &sk);
+        break;
+    case NX_DOC_UNKNOWN:
+        if (named && n > 0) {
+            nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_ERROR,
+                             NEWSIDX_REASON_UNREADABLE, "not a supported format: skipped");
+        } else if (!named) {
+            if (!w->n_unsupported)
+                snprintf(w->unsupported_example, sizeof w->unsupported_example, "%s",
+                         path + id_off);
+            w->n_unsupported++;
+        }
+        break;
+    }
     close(fd);
     return rc;
 }
@@ -359,9 +374,7 @@ static int walk_dir(walker *w, int depth) {
             continue;
         }
         if (!S_ISREG(st.st_mode)) continue;
-        enum file_kind kind = kind_of(list[i]);
-        if (kind == KIND_JSONL) rc = ingest_jsonl_file(w);
-        else if (kind != KIND_SKIP) rc = ingest_document(w, kind, w->root_len);
+        rc = ingest_file(w, w->root_len, false);
     }
     w->path.len = keep;
     if (w->path.data) w->path.data[keep] = '\0';
@@ -422,33 +435,20 @@ int nx_ingest_each(const char *path, const newsidx_ingest_options *opts,
                 if (rc == 1) rc = walk_dir(&w, 0);
             }
         } else {
-            enum file_kind kind = kind_of(path);
-            int fd = open(path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0) {
-                int e = errno;
-                nx_ingest_report(opts, stats, path, 0, NEWSIDX_REPORT_ERROR,
-                                 NEWSIDX_REASON_UNREADABLE, "cannot open: %s", strerror(e));
-                rc = e == ENOENT ? NEWSIDX_ERR_NOT_FOUND : NEWSIDX_ERR_IO;
-            } else if (kind == KIND_TEXT || kind == KIND_MARKDOWN || kind == KIND_HTML) {
-                close(fd);
-                /* a single file's id is its name without the directories */
-                const char *slash = strrchr(path, '/');
-                rc = ingest_document(&w, kind, slash ? (size_t)(slash + 1 - path) : 0);
-            } else {
-                /* any other named file is read as JSON Lines (the user chose
-                 * it; compression is recognised by its magic bytes) */
-                rc = nx_ingest_jsonl_fd(fd, path, opts, stats, fn, ctx, &w.input_bytes);
-                close(fd);
-            }
+            /* a single file's id is its name without the directories */
+            const char *slash = strrchr(path, '/');
+            rc = ingest_file(&w, slash ? (size_t)(slash + 1 - path) : 0, true);
         }
     }
+    if (rc == 0 && w.n_unsupported)
+        nx_ingest_report(opts, stats, path, 0, NEWSIDX_REPORT_NOTE, -1,
+                         "%llu file%s of no supported type skipped (%s%s)",
+                         (unsigned long long)w.n_unsupported, w.n_unsupported == 1 ? "" : "s",
+                         w.unsupported_example, w.n_unsupported > 1 ? ", ..." : "");
     if (rc == 0 && opts->progress && w.input_bytes > 0)
         opts->progress(opts->ctx, stats->indexed, w.input_bytes);
     nx_buf_free(&w.path);
     nx_buf_free(&w.content);
-    nx_buf_free(&w.clean);
-    nx_buf_free(&w.title);
-    nx_buf_free(&w.body);
     free(w.visited);
     free(w.root_real);
     return rc;

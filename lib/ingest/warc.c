@@ -1,0 +1,445 @@
+/* warc.c — web archives (ISO 28500, WARC/1.0 and 1.1: what the Internet
+ * Archive's and Common Crawl's crawlers write). A WARC file is a sequence
+ * of records, each a version line, header lines, an empty line, a block of
+ * Content-Length bytes and two CRLFs. A `response` record's block is the
+ * HTTP response as received: status line, headers, body (possibly chunked,
+ * possibly gzip-encoded). Decompression of .warc.gz (one gzip member per
+ * record) is libarchive's, in archive.c; this file reads the records from
+ * any byte source. docs/INGEST.md, "WARC".
+ *
+ * Articles: `response` records with status 2xx and an HTML body, and
+ * `resource` records of type text/html. The URL is the id and the url
+ * field, WARC-Date the date when the page gives none, and the charset of
+ * the HTTP Content-Type is honoured. Everything else is skipped and
+ * counted, and the counts are told in one note at the end. */
+#include "ingest/ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <zlib.h>
+
+#define BUF_BYTES (64u * 1024)
+/* A header line longer than this is not a WARC header. */
+#define MAX_HEADER_LINE 16384
+#define MAX_HEADER_LINES 512
+
+typedef struct rd {
+    nx_read_fn read;
+    void *src;
+    uint8_t *buf;
+    size_t pos, len;
+    bool eof;
+    char err[200];
+} rd;
+
+static int rd_fill(rd *r) {
+    if (r->pos < r->len || r->eof) return 0;
+    ssize_t n = r->read(r->src, r->buf, BUF_BYTES, r->err, sizeof r->err);
+    if (n < 0) return -1;
+    r->pos = 0;
+    r->len = (size_t)n;
+    if (n == 0) r->eof = true;
+    return 0;
+}
+
+/* One line without its CRLF/LF into out (NUL-terminated); 1 at the end of
+ * the input, -1 on a read error or an overlong line. */
+static int rd_line(rd *r, nx_buf *out) {
+    out->len = 0;
+    for (;;) {
+        if (rd_fill(r)) return -1;
+        if (r->pos == r->len) {
+            if (out->len == 0) return 1;
+            break;
+        }
+        uint8_t *p = r->buf + r->pos;
+        uint8_t *nl = memchr(p, '\n', r->len - r->pos);
+        size_t k = nl ? (size_t)(nl - p) : r->len - r->pos;
+        if (out->len + k > MAX_HEADER_LINE) {
+            snprintf(r->err, sizeof r->err, "header line longer than %d bytes", MAX_HEADER_LINE);
+            return -1;
+        }
+        if (nx_buf_append(out, p, k)) return NEWSIDX_ERR_NOMEM;
+        r->pos += k + (nl ? 1 : 0);
+        if (nl) break;
+    }
+    if (out->len && out->data[out->len - 1] == '\r') out->len--;
+    if (nx_buf_putc(out, '\0')) return NEWSIDX_ERR_NOMEM;
+    out->len--;
+    return 0;
+}
+
+/* n bytes: the first `keep` of them appended to out, the rest passed by.
+ * Returns 0, -1 (read error, or the input ended first: r->err) or NOMEM. */
+static int rd_block(rd *r, uint64_t n, size_t keep, nx_buf *out) {
+    while (n > 0) {
+        if (rd_fill(r)) return -1;
+        if (r->pos == r->len) {
+            snprintf(r->err, sizeof r->err, "truncated record");
+            return -1;
+        }
+        size_t k = (size_t)NX_MIN((uint64_t)(r->len - r->pos), n);
+        if (out && out->len < keep) {
+            size_t take = NX_MIN(k, keep - out->len);
+            if (nx_buf_append(out, r->buf + r->pos, take)) return NEWSIDX_ERR_NOMEM;
+        }
+        r->pos += k;
+        n -= k;
+    }
+    return 0;
+}
+
+/* The value of header `name` in lines [p, p+n) of "Name: value" lines
+ * separated by '\n' (CRs removed), trimmed; NULL when absent. Written into
+ * val (cap bytes). */
+static const char *header(const char *p, size_t n, const char *name, char *val, size_t cap) {
+    if (n == 0) return NULL; /* p may be NULL then (an empty buffer) */
+    size_t k = strlen(name);
+    const char *end = p + n;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        if ((size_t)(le - p) > k && strncasecmp(p, name, k) == 0 && p[k] == ':') {
+            const char *v = p + k + 1;
+            while (v < le && (*v == ' ' || *v == '\t')) v++;
+            const char *ve = le;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r')) ve--;
+            size_t len = NX_MIN((size_t)(ve - v), cap - 1);
+            memcpy(val, v, len);
+            val[len] = '\0';
+            return val;
+        }
+        p = le + 1;
+    }
+    return NULL;
+}
+
+/* "text/html; charset=windows-1252" -> "windows-1252" into cs (empty if none). */
+static void charset_param(const char *ctype, char *cs, size_t cap) {
+    cs[0] = '\0';
+    const char *c = strcasestr(ctype, "charset=");
+    if (!c) return;
+    c += 8;
+    while (*c == '"' || *c == '\'' || *c == ' ') c++;
+    size_t i = 0;
+    while (c[i] && c[i] != ';' && c[i] != '"' && c[i] != '\'' && c[i] != ' ' && i + 1 < cap) {
+        cs[i] = c[i];
+        i++;
+    }
+    cs[i] = '\0';
+}
+
+static bool is_html_type(const char *ctype) {
+    return strncasecmp(ctype, "text/html", 9) == 0 ||
+           strncasecmp(ctype, "application/xhtml+xml", 21) == 0;
+}
+
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Undoes chunked transfer coding in place; false when malformed. The
+ * buffer is not NUL-terminated: sizes are parsed within it, not with
+ * strtoull. */
+static bool dechunk(nx_buf *b) {
+    if (b->len == 0) return true;
+    const char *p = (const char *)b->data, *end = p + b->len;
+    size_t out = 0;
+    while (p < end) {
+        uint64_t size = 0;
+        const char *e = p;
+        while (e < end && hex_digit(*e) >= 0 && size < ((uint64_t)1 << 56))
+            size = size * 16 + (uint64_t)hex_digit(*e++);
+        if (e == p) return false;
+        const char *nl = memchr(e, '\n', (size_t)(end - e)); /* chunk extensions too */
+        if (!nl) return false;
+        p = nl + 1;
+        if (size == 0) break;
+        if (size > (uint64_t)(end - p)) size = (uint64_t)(end - p);
+        memmove(b->data + out, p, (size_t)size);
+        out += (size_t)size;
+        p += size;
+        if (p < end && *p == '\r') p++;
+        if (p < end && *p == '\n') p++;
+    }
+    b->len = out;
+    return true;
+}
+
+/* gzip or deflate content coding into out; false when corrupt. */
+static int inflate_body(const uint8_t *in, size_t n, size_t max, nx_buf *out, bool *ok) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    *ok = false;
+    if (inflateInit2(&z, 15 + 32) != Z_OK) return NEWSIDX_ERR_NOMEM; /* 32: gzip or zlib */
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)n;
+    int zrc = Z_OK;
+    while (zrc == Z_OK && out->len < max) {
+        if (nx_buf_reserve(out, 64 * 1024)) {
+            inflateEnd(&z);
+            return NEWSIDX_ERR_NOMEM;
+        }
+        z.next_out = out->data + out->len;
+        z.avail_out = (uInt)NX_MIN((size_t)64 * 1024, max - out->len);
+        size_t before = z.avail_out;
+        zrc = inflate(&z, Z_NO_FLUSH);
+        out->len += before - z.avail_out;
+        if (zrc == Z_BUF_ERROR && z.avail_in == 0) break;
+    }
+    *ok = zrc == Z_STREAM_END || zrc == Z_OK || zrc == Z_BUF_ERROR;
+    inflateEnd(&z);
+    return 0;
+}
+
+enum skip_kind { SK_WARCINFO, SK_REQUEST, SK_METADATA, SK_REVISIT, SK_OTHER_TYPE,
+                 SK_NOT_HTML, SK_NOT_2XX, SK_COUNT };
+static const char *const skip_names[SK_COUNT] = {
+    "warcinfo", "request", "metadata", "revisit", "of other types", "not HTML", "not 2xx"};
+
+typedef struct warc {
+    const nx_sink *s;
+    const char *name;
+    rd r;
+    nx_buf line, head, block, body, label;
+    uint64_t skipped[SK_COUNT];
+} warc;
+
+/* One record's block (in w->block, possibly cut at max_bytes) to an
+ * article, or a reason to skip it. */
+static int record(warc *w, const char *type, const char *uri, const char *date,
+                  const char *wctype, bool cut) {
+    /* an empty block has no buffer yet: "" keeps memchr off NULL */
+    const char *p = w->block.data ? (const char *)w->block.data : "";
+    size_t n = w->block.len;
+    char ctype[256] = "", cs[64] = "", te[64] = "", ce[64] = "";
+    const uint8_t *body;
+    size_t body_len;
+    bool is_response = strcasecmp(type, "response") == 0;
+    if (is_response && wctype && strcasestr(wctype, "application/http")) {
+        /* status line, headers, empty line */
+        const char *nl = memchr(p, '\n', n);
+        if (!nl || strncmp(p, "HTTP/", 5) != 0) {
+            w->skipped[SK_NOT_2XX]++;
+            return 0;
+        }
+        const char *sp = memchr(p, ' ', (size_t)(nl - p));
+        int status = sp ? atoi(sp + 1) : 0;
+        if (status < 200 || status > 299) {
+            w->skipped[SK_NOT_2XX]++;
+            return 0;
+        }
+        const char *h = nl + 1, *end = p + n, *hb = h;
+        const char *body_start = NULL;
+        while (h < end) {
+            const char *e = memchr(h, '\n', (size_t)(end - h));
+            if (!e) break;
+            size_t ll = (size_t)(e - h);
+            if (ll == 0 || (ll == 1 && h[0] == '\r')) {
+                body_start = e + 1;
+                break;
+            }
+            h = e + 1;
+        }
+        if (!body_start) body_start = end;
+        size_t hlen = (size_t)(body_start - hb);
+        header(hb, hlen, "Content-Type", ctype, sizeof ctype);
+        header(hb, hlen, "Transfer-Encoding", te, sizeof te);
+        header(hb, hlen, "Content-Encoding", ce, sizeof ce);
+        body = (const uint8_t *)body_start;
+        body_len = (size_t)(end - body_start);
+    } else if (strcasecmp(type, "resource") == 0 || is_response) {
+        snprintf(ctype, sizeof ctype, "%s", wctype ? wctype : "");
+        body = (const uint8_t *)p;
+        body_len = n;
+    } else {
+        w->skipped[SK_OTHER_TYPE]++;
+        return 0;
+    }
+    if (ctype[0] && !is_html_type(ctype)) {
+        w->skipped[SK_NOT_HTML]++;
+        return 0;
+    }
+    if (!ctype[0]) { /* no type said: look */
+        enum nx_doc_kind k = nx_sniff_kind(body, NX_MIN(body_len, (size_t)4096), NULL);
+        if (k != NX_DOC_HTML) {
+            w->skipped[SK_NOT_HTML]++;
+            return 0;
+        }
+    }
+    charset_param(ctype, cs, sizeof cs);
+    nx_buf tmp = {0};
+    NX_FORWARD(nx_buf_append(&w->label, "", 0));
+    w->label.len = 0;
+    NX_FORWARD(nx_buf_append(&w->label, w->name, strlen(w->name)));
+    NX_FORWARD(nx_buf_putc(&w->label, ':'));
+    NX_FORWARD(nx_buf_append(&w->label, uri ? uri : "", uri ? strlen(uri) : 0));
+    NX_FORWARD(nx_buf_putc(&w->label, '\0'));
+    const char *label = (const char *)w->label.data;
+    if (strcasestr(te, "chunked")) {
+        w->body.len = 0;
+        NX_FORWARD(nx_buf_append(&w->body, body, body_len));
+        if (dechunk(&w->body)) {
+            body = w->body.data;
+            body_len = w->body.len;
+        }
+    }
+    if (strcasestr(ce, "gzip") || strcasestr(ce, "deflate")) {
+        bool ok;
+        int rc = inflate_body(body, body_len, w->s->max_bytes, &tmp, &ok);
+        if (rc) {
+            nx_buf_free(&tmp);
+            return rc;
+        }
+        if (!ok) {
+            nx_ingest_report(w->s->opts, w->s->stats, label, 0, NEWSIDX_REPORT_SKIPPED,
+                             NEWSIDX_REASON_UNREADABLE, "corrupt %s content encoding", ce);
+            w->s->stats->skipped++;
+            nx_buf_free(&tmp);
+            return 0;
+        }
+        body = tmp.data;
+        body_len = tmp.len;
+    }
+    unsigned warn = 0;
+    if (cut) {
+        warn |= NX_WARN_TOO_LONG;
+        nx_ingest_report(w->s->opts, w->s->stats, label, 0, NEWSIDX_REPORT_WARNING,
+                         NEWSIDX_REASON_TOO_LONG,
+                         "record longer than the limit of %zu bytes: the rest is ignored",
+                         w->s->max_bytes);
+    }
+    nx_doc_hints hints = {.charset = cs[0] ? cs : NULL, .url = uri, .date = date};
+    int rc = nx_ingest_document(w->s, NX_DOC_HTML, label, uri, (const char *)body, body_len,
+                                &hints, warn);
+    nx_buf_free(&tmp);
+    return rc;
+}
+
+static int next_record(warc *w, uint64_t number) {
+    rd *r = &w->r;
+    int lr;
+    do { /* blank lines between records */
+        lr = rd_line(r, &w->line);
+    } while (lr == 0 && w->line.len == 0);
+    if (lr == 1) return 1;
+    if (lr == NEWSIDX_ERR_NOMEM) return lr;
+    if (lr < 0) return -1;
+    if (strncmp((const char *)w->line.data, "WARC/", 5) != 0) {
+        snprintf(r->err, sizeof r->err, "record %llu does not start with a WARC version line",
+                 (unsigned long long)number);
+        return -1;
+    }
+    w->head.len = 0;
+    for (int i = 0;; i++) {
+        lr = rd_line(r, &w->line);
+        if (lr == NEWSIDX_ERR_NOMEM) return lr;
+        if (lr != 0 || i >= MAX_HEADER_LINES) {
+            if (lr >= 0) snprintf(r->err, sizeof r->err, "record %llu: headers never end",
+                                  (unsigned long long)number);
+            return -1;
+        }
+        if (w->line.len == 0) break;
+        NX_FORWARD(nx_buf_append(&w->head, w->line.data, w->line.len));
+        NX_FORWARD(nx_buf_putc(&w->head, '\n'));
+    }
+    const char *h = (const char *)w->head.data;
+    size_t hn = w->head.len;
+    char type[64], uri[4096], date[64], wctype[256], clen[32];
+    if (!header(h, hn, "Content-Length", clen, sizeof clen)) {
+        snprintf(r->err, sizeof r->err, "record %llu has no Content-Length",
+                 (unsigned long long)number);
+        return -1;
+    }
+    char *e;
+    unsigned long long length = strtoull(clen, &e, 10);
+    if (e == clen || *e) {
+        snprintf(r->err, sizeof r->err, "record %llu: bad Content-Length", (unsigned long long)number);
+        return -1;
+    }
+    const char *t = header(h, hn, "WARC-Type", type, sizeof type);
+    const char *u = header(h, hn, "WARC-Target-URI", uri, sizeof uri);
+    if (u && u[0] == '<') { /* WARC/1.0 drafts wrote <uri> */
+        size_t ul = strlen(uri);
+        if (ul > 1 && uri[ul - 1] == '>') uri[ul - 1] = '\0';
+        memmove(uri, uri + 1, strlen(uri));
+    }
+    const char *d = header(h, hn, "WARC-Date", date, sizeof date);
+    const char *ct = header(h, hn, "Content-Type", wctype, sizeof wctype);
+    bool wanted = t && (strcasecmp(t, "response") == 0 || strcasecmp(t, "resource") == 0) && u;
+    w->block.len = 0;
+    int rc = rd_block(r, length, wanted ? w->s->max_bytes : 0, &w->block);
+    if (rc) return rc;
+    if (!wanted) {
+        if (!t) w->skipped[SK_OTHER_TYPE]++;
+        else if (strcasecmp(t, "warcinfo") == 0) w->skipped[SK_WARCINFO]++;
+        else if (strcasecmp(t, "request") == 0) w->skipped[SK_REQUEST]++;
+        else if (strcasecmp(t, "metadata") == 0) w->skipped[SK_METADATA]++;
+        else if (strcasecmp(t, "revisit") == 0) w->skipped[SK_REVISIT]++;
+        else w->skipped[SK_OTHER_TYPE]++;
+        return 0;
+    }
+    return record(w, t, u, d, ct, length > w->s->max_bytes);
+}
+
+int nx_ingest_warc(nx_read_fn read_fn, void *src, const uint64_t *raw_bytes,
+                   const char *name, const nx_sink *s) {
+    warc *w = calloc(1, sizeof *w);
+    if (!w) return NEWSIDX_ERR_NOMEM;
+    w->s = s;
+    w->name = name;
+    w->r.read = read_fn;
+    w->r.src = src;
+    w->r.buf = malloc(BUF_BYTES);
+    int rc = w->r.buf ? 0 : NEWSIDX_ERR_NOMEM;
+    uint64_t start = raw_bytes ? *raw_bytes : 0;
+    for (uint64_t number = 1; rc == 0; number++) {
+        rc = next_record(w, number);
+        if (raw_bytes && *raw_bytes > start) { /* progress inside a big crawl */
+            s->stats->bytes_read += *raw_bytes - start;
+            *s->input_bytes += *raw_bytes - start;
+            start = *raw_bytes;
+            if (s->opts->progress)
+                s->opts->progress(s->opts->ctx, s->stats->indexed, *s->input_bytes);
+        }
+        if (rc == 1) {
+            rc = 0;
+            break;
+        }
+        if (rc == -1) {
+            nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_ERROR,
+                             NEWSIDX_REASON_UNREADABLE, "%s; the rest of the WARC file is lost",
+                             w->r.err);
+            rc = 0;
+            break;
+        }
+    }
+    uint64_t total = 0;
+    for (int k = 0; k < SK_COUNT; k++) total += w->skipped[k];
+    if (rc == 0 && total) {
+        char msg[400];
+        size_t off = 0;
+        for (int k = 0; k < SK_COUNT; k++)
+            if (w->skipped[k] && off < sizeof msg)
+                off += (size_t)snprintf(msg + off, sizeof msg - off, "%s%llu %s",
+                                        off ? ", " : "", (unsigned long long)w->skipped[k],
+                                        skip_names[k]);
+        nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_NOTE, -1,
+                         "%llu WARC record%s that hold%s no article skipped: %s",
+                         (unsigned long long)total, total == 1 ? "" : "s", total == 1 ? "s" : "",
+                         msg);
+    }
+    free(w->r.buf);
+    nx_buf_free(&w->line);
+    nx_buf_free(&w->head);
+    nx_buf_free(&w->block);
+    nx_buf_free(&w->body);
+    nx_buf_free(&w->label);
+    free(w);
+    return rc;
+}
