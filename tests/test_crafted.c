@@ -16,58 +16,15 @@ static char g_dir[] = "/tmp/nx_crafted_XXXXXX";
 static nxc_index g_x;
 static bool g_built;
 
-/* Article i of the test index: nxf_add's text plus words placed so that
- * the segment has every structure FORMAT.md describes: "zebra" in 131
- * docs (one full block and a tail of 3 varint entries), "quokka" twice in
- * each of 3 docs (a pulsed posting with freqs and position deltas). */
-static int add_article(newsidx_writer *w, int i, int v) {
-    uint64_t seed = (uint64_t)i * 7919u + (uint64_t)v * 104729u + 1;
-    char id[32], title[256], body[4600], date[32], src[32];
-    snprintf(id, sizeof id, "g-%d", i);
-    nxf_words_into(&seed, title, sizeof title, 4 + (int)(nxf_rand(&seed) % 5));
-    nxf_words_into(&seed, body, sizeof body - 64, 20 + (int)(nxf_rand(&seed) % 200));
-    if (i < 131) strcat(body, " zebra");
-    if (i % 100 == 7) strcat(body, " quokka again quokka");
-    snprintf(date, sizeof date, "20%02d-%02d-%02d", 20 + i % 5, 1 + i % 12, 1 + i % 28);
-    snprintf(src, sizeof src, "source-%d", i % 4);
-    newsidx_field f[] = {
-        {"id", id, strlen(id)},       {"title", title, strlen(title)}, {"body", body, strlen(body)},
-        {"date", date, strlen(date)}, {"source", src, strlen(src)},    {"author", "A. Writer", 9},
-    };
-    return newsidx_writer_add(w, f, sizeof f / sizeof f[0], NULL);
-}
-
-/* Segment 1: 300 articles; segment 2 replaces ten of them (a tombstone
- * file for segment 1). */
+/* The crafted index (nxc_build): built once, its files restored before
+ * every test (a failed assertion leaves its test without restoring). */
 static void build(void) {
-    /* a failed assertion leaves its test without restoring the files */
-    if (g_built) ck_assert_int_eq(nxc_restore(&g_x), 0);
-    if (g_built) return;
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
-    newsidx_writer_options o;
-    newsidx_writer_options_init(&o);
-    o.stem_language = "english";
-    o.stopwords_language = "english";
-    o.doc_store_block_bytes = 4096; /* several doc store blocks */
-    newsidx_writer *w = NULL;
-    ck_assert_int_eq(newsidx_writer_open(g_dir, &o, NULL, 0, &w), 0);
-    for (int i = 0; i < 300; i++) ck_assert_int_eq(add_article(w, i, 0), 0);
-    ck_assert_int_eq(newsidx_writer_commit(w), 0);
-    for (int i = 0; i < 300; i += 30) ck_assert_int_eq(add_article(w, i, 1), 0);
-    ck_assert_int_eq(newsidx_writer_commit(w), 0);
-    newsidx_writer_close(w);
-    char *names[64];
-    size_t n = nxf_list_files(g_dir, names, 64);
-    const char *manifest = NULL;
-    uint32_t del_gen = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strncmp(names[i], "MANIFEST-", 9) == 0) manifest = names[i];
-        if (strncmp(names[i], "seg_1.del_", 10) == 0) del_gen = (uint32_t)atoi(names[i] + 10);
+    if (g_built) {
+        ck_assert_int_eq(nxc_restore(&g_x), 0);
+        return;
     }
-    ck_assert_ptr_nonnull(manifest);
-    ck_assert_uint_ne(del_gen, 0);
-    ck_assert_int_eq(nxc_load(&g_x, g_dir, 1, del_gen, manifest), 0);
-    for (size_t i = 0; i < n; i++) free(names[i]);
+    ck_assert_ptr_nonnull(mkdtemp(g_dir));
+    ck_assert_int_eq(nxc_build(&g_x, g_dir), 0);
     g_built = true;
 }
 

@@ -41,7 +41,7 @@ typedef struct nxc_loc {
 
 typedef struct nxc_index {
     char dir[4096];
-    uint32_t seg_no;
+    uint32_t seg_no, del_gen;
     char path[NXC_N_FILES][4200];
     uint8_t *orig[NXC_N_FILES]; /* whole files, footers included */
     size_t orig_len[NXC_N_FILES];
@@ -144,6 +144,7 @@ static inline int nxc_load(nxc_index *x, const char *dir, uint32_t seg_no, uint3
     memset(x, 0, sizeof *x);
     snprintf(x->dir, sizeof x->dir, "%s", dir);
     x->seg_no = seg_no;
+    x->del_gen = del_gen;
     for (int f = 0; f < NXC_N_FILES; f++) {
         if (f == NXC_MANIFEST) snprintf(x->path[f], sizeof x->path[f], "%s/%s", dir, manifest);
         else if (f == NXC_DEL) snprintf(x->path[f], sizeof x->path[f], "%s/seg_%u.del_%u", dir, seg_no, del_gen);
@@ -211,6 +212,57 @@ static inline int nxc_load(nxc_index *x, const char *dir, uint32_t seg_no, uint3
     if (r != x->ds_block_len) return -1;
     nxc_pick_terms(x);
     return 0;
+}
+
+/* Article i of the crafted index: nxf_add's text plus words placed so that
+ * the segment has every structure FORMAT.md describes: "zebra" in 131
+ * docs (one full block and a tail of 3 varint entries), "quokka" twice in
+ * each of 3 docs (a pulsed posting with freqs and position deltas). */
+static inline int nxc_add_article(newsidx_writer *w, int i, int v) {
+    uint64_t seed = (uint64_t)i * 7919u + (uint64_t)v * 104729u + 1;
+    char id[32], title[256], body[4600], date[32], src[32];
+    snprintf(id, sizeof id, "g-%d", i);
+    nxf_words_into(&seed, title, sizeof title, 4 + (int)(nxf_rand(&seed) % 5));
+    nxf_words_into(&seed, body, sizeof body - 64, 20 + (int)(nxf_rand(&seed) % 200));
+    if (i < 131) strcat(body, " zebra");
+    if (i % 100 == 7) strcat(body, " quokka again quokka");
+    snprintf(date, sizeof date, "20%02d-%02d-%02d", 20 + i % 5, 1 + i % 12, 1 + i % 28);
+    snprintf(src, sizeof src, "source-%d", i % 4);
+    newsidx_field f[] = {
+        {"id", id, strlen(id)},       {"title", title, strlen(title)}, {"body", body, strlen(body)},
+        {"date", date, strlen(date)}, {"source", src, strlen(src)},    {"author", "A. Writer", 9},
+    };
+    return newsidx_writer_add(w, f, sizeof f / sizeof f[0], NULL);
+}
+
+/* Builds the crafted index in dir and loads its segment 1 into x:
+ * segment 1 holds 300 articles (two full blocks for the frequent words),
+ * segment 2 replaces ten of them (a tombstone file for segment 1). */
+static inline int nxc_build(nxc_index *x, const char *dir) {
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.stem_language = "english";
+    o.stopwords_language = "english";
+    o.doc_store_block_bytes = 4096; /* several doc store blocks */
+    newsidx_writer *w = NULL;
+    int rc = newsidx_writer_open(dir, &o, NULL, 0, &w);
+    for (int i = 0; i < 300 && rc == 0; i++) rc = nxc_add_article(w, i, 0);
+    if (rc == 0) rc = newsidx_writer_commit(w);
+    for (int i = 0; i < 300 && rc == 0; i += 30) rc = nxc_add_article(w, i, 1);
+    if (rc == 0) rc = newsidx_writer_commit(w);
+    newsidx_writer_close(w);
+    if (rc) return rc;
+    char *names[64];
+    size_t n = nxf_list_files(dir, names, 64);
+    char manifest[256] = "";
+    uint32_t del_gen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(names[i], "MANIFEST-", 9) == 0) snprintf(manifest, sizeof manifest, "%s", names[i]);
+        if (strncmp(names[i], "seg_1.del_", 10) == 0) del_gen = (uint32_t)atoi(names[i] + 10);
+        free(names[i]);
+    }
+    if (!manifest[0] || !del_gen) return -1;
+    return nxc_load(x, dir, 1, del_gen, manifest);
 }
 
 static inline void nxc_free(nxc_index *x) {
