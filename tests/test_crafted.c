@@ -11,6 +11,8 @@
 #include "fuzz/nx_crafted.h"
 
 #include <check.h>
+#include <errno.h>
+#include <sys/resource.h>
 
 static char g_dir[] = "/tmp/nx_crafted_XXXXXX";
 static nxc_index g_x;
@@ -237,6 +239,34 @@ START_TEST(test_wrapping_skip_block_length_is_refused) {
 }
 END_TEST
 
+static void save_message(void *ctx, const char *file, uint64_t off, const char *msg) {
+    (void)file;
+    (void)off;
+    snprintf(ctx, 512, "%s", msg);
+}
+
+/* An index that cannot be read (here: no file descriptor left, EMFILE,
+ * which root cannot bypass as it does EACCES) is not damage: check returns
+ * the I/O error, and its message, naming the path and the errno text, goes
+ * to the callback instead of being dropped. */
+START_TEST(test_check_reports_an_io_error_with_the_file_and_errno_text) {
+    build();
+    struct rlimit old, low;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int lowest = dup(0); /* the lowest free descriptor */
+    ck_assert_int_ge(lowest, 0);
+    close(lowest);
+    low = old;
+    low.rlim_cur = (rlim_t)lowest;
+    char msg[512] = "";
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int rc = newsidx_check(g_dir, save_message, msg);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ck_assert_int_eq(rc, NEWSIDX_ERR_IO);
+    ck_assert_msg(strstr(msg, g_dir) && strstr(msg, strerror(EMFILE)), "message: '%s'", msg);
+}
+END_TEST
+
 static void teardown(void) {
     if (g_built) {
         nxc_free(&g_x);
@@ -253,6 +283,7 @@ int main(void) {
     tcase_add_test(tc, test_every_documented_field_is_located);
     tcase_add_test(tc, test_source_ordinal_past_the_table_is_refused_at_open);
     tcase_add_test(tc, test_wrapping_skip_block_length_is_refused);
+    tcase_add_test(tc, test_check_reports_an_io_error_with_the_file_and_errno_text);
     tcase_add_test(tc, test_footer_fields_at_extremes_in_every_file);
     tcase_add_test(tc, test_manifest_fields_at_extremes);
     tcase_add_test(tc, test_postings_fields_at_extremes);
