@@ -600,8 +600,7 @@ static inline int varint_decode(const uint8_t **p, const uint8_t *end, uint64_t 
  * in range (compared as remaining counts, which cannot wrap). */
 static inline bool pos_locator_ok(const nx_postings *it, const nx_skip_cursor *c, uint64_t dpb,
                                   uint64_t dpo, uint32_t pin) {
-    return dpb <= it->cf / NX_BLOCK - c->pblock &&
-           dpo <= (uint64_t)(it->pos_end - it->pos_base) - c->poff && pin < NX_BLOCK;
+    return dpb <= it->pos_blocks - c->pblock && dpo <= it->pos_bytes - c->poff && pin < NX_BLOCK;
 }
 
 /* Reads the next skip entry into c (FORMAT.md, "Skip entry"). Invariants
@@ -616,8 +615,8 @@ static int skip_next(nx_skip_cursor *c, const nx_postings *it) {
         return -1;
     uint32_t pin = *p++;
     if (varint_decode(&p, end, &mtf) || p >= end) return -1;
-    if (bl > (uint64_t)(it->end - it->blocks) - (c->data_off + c->data_len) ||
-        dl >= (uint64_t)(it->seg->doc_count - c->last_doc) || !pos_locator_ok(it, c, dpb, dpo, pin))
+    if (bl > it->blocks_bytes - (c->data_off + c->data_len) || dl >= it->doc_limit - c->last_doc ||
+        !pos_locator_ok(it, c, dpb, dpo, pin))
         return -1;
     c->min_norm = *p++;
     c->block++;
@@ -805,6 +804,9 @@ int nx_postings_open(nx_postings *it, const nx_segment *s, const nx_term_info *t
     it->pos_base = s->pos.data + ti->positions_off;
     it->pos_end = s->pos.data + s->pos.len;
     it->end = end;
+    it->pos_bytes = s->pos.len - ti->positions_off;
+    it->pos_blocks = it->cf / NX_BLOCK;
+    it->doc_limit = s->doc_count;
     nx_skip_cursor c = {0};
     c.block = UINT32_MAX; /* before the first: skip_next makes it 0 */
     if (it->n_blocks > 0) {
@@ -816,9 +818,11 @@ int nx_postings_open(nx_postings *it, const nx_segment *s, const nx_term_info *t
             return NEWSIDX_ERR_CORRUPT;
         c.p = p;
         it->blocks = p + skip_len;
+        it->blocks_bytes = (uint64_t)(end - it->blocks);
         if (skip_next(&c, it)) return NEWSIDX_ERR_CORRUPT;
     } else {
         it->blocks = p;
+        it->blocks_bytes = (uint64_t)(end - p);
         if (skip_to_tail(it, &c)) return NEWSIDX_ERR_CORRUPT;
         it->term_max_tf = c.max_tf;
         it->term_min_norm = c.min_norm;
