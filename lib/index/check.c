@@ -122,12 +122,6 @@ static void check_segment(checker *c, const nx_segment *s) {
             break;
         }
     }
-    for (uint32_t d = 0; d < n; d++)
-        if (nx_segment_source_ord(s, d) > s->n_sources) {
-            report(c, s->col.path, (uint64_t)(s->src_ords - s->col.data) + s->src_width * d,
-                   "doc %u has source ordinal %u of %u", d, nx_segment_source_ord(s, d), s->n_sources);
-            break;
-        }
     for (uint32_t k = 0; k < s->n_sources; k++)
         if (nx_load_u32le(s->src_offs + 4 * (size_t)k) > nx_load_u32le(s->src_offs + 4 * (size_t)k + 4)) {
             report(c, s->col.path, (uint64_t)(s->src_offs - s->col.data) + 4 * k, "source offsets decrease");
@@ -168,17 +162,24 @@ int newsidx_check(const char *dir, newsidx_check_fn fn, void *ctx) {
     nx_err err = {0};
     nx_snapshot *snap;
     if (!dir) return NEWSIDX_ERR_INVALID;
-    uint64_t gen;
-    NX_FORWARD(nx_manifest_latest(dir, &err, &gen));
-    if (gen == 0) return NEWSIDX_ERR_NOT_FOUND;
-    int rc = nx_snapshot_open(dir, &err, &snap);
+    uint64_t gen = 0;
+    int rc = nx_manifest_latest(dir, &err, &gen);
+    if (rc == 0 && gen == 0) return NEWSIDX_ERR_NOT_FOUND;
+    if (rc == 0) rc = nx_snapshot_open(dir, &err, &snap);
     /* With a manifest present, a missing segment file is damage too. */
-    if (rc == NEWSIDX_ERR_CORRUPT || rc == NEWSIDX_ERR_VERSION || rc == NEWSIDX_ERR_NOT_FOUND) {
+    if (gen && (rc == NEWSIDX_ERR_CORRUPT || rc == NEWSIDX_ERR_VERSION ||
+                rc == NEWSIDX_ERR_NOT_FOUND)) {
         /* The message names the file and byte (footer, manifest entry...). */
         report(&c, dir, 0, "%s", err.msg);
         return NEWSIDX_ERR_CORRUPT;
     }
-    if (rc) return rc;
+    if (rc) {
+        /* Not damage but a failure to read (EACCES, EIO, ENOMEM...): the
+         * caller's code says which; the message, which names the file and
+         * the errno text, is the only place that says where. */
+        if (fn && err.msg[0]) fn(ctx, dir, 0, err.msg);
+        return rc;
+    }
     for (uint32_t i = 0; i < snap->n_segments; i++) check_segment(&c, snap->segments[i]);
     nx_snapshot_free(snap);
     return c.problems ? NEWSIDX_ERR_CORRUPT : NEWSIDX_OK;

@@ -571,7 +571,8 @@ int nx_docstore_open(const uint8_t *data, size_t len, nx_err *err, nx_docstore *
     uint32_t n_names = nx_load_u32le(t + 48);
     uint32_t dict_raw_bytes = nx_load_u32le(t + 52);
     if (flags & ~DS_FLAG_DICT || !(flags & DS_FLAG_DICT) != !dict_bytes ||
-        !dict_bytes != !dict_raw_bytes || dict_raw_bytes > DS_MAX_DICT_BYTES)
+        !dict_bytes != !dict_raw_bytes || dict_raw_bytes > DS_MAX_DICT_BYTES ||
+        dict_raw_bytes / NX_INFLATE_MAX_RATIO > dict_bytes)
         return corrupt(err, "bad flags", tpos + 8);
     if (dict_offset != DS_HEADER_BYTES || index_offset < DS_HEADER_BYTES ||
         dict_bytes > index_offset - DS_HEADER_BYTES ||
@@ -602,8 +603,9 @@ int nx_docstore_open(const uint8_t *data, size_t len, nx_err *err, nx_docstore *
             rc = corrupt(err, "block offsets out of order", at);
         else if (block_first(s, b) >= block_first(s, b + 1))
             rc = corrupt(err, "block first docs out of order", at);
-        else if (block_raw(s, b) == 0 || block_raw(s, b) > DS_MAX_BLOCK_RAW)
-            rc = corrupt(err, "bad block size", at);
+        else if (block_raw(s, b) == 0 || block_raw(s, b) > DS_MAX_BLOCK_RAW ||
+                 block_raw(s, b) / NX_INFLATE_MAX_RATIO > next - off)
+            rc = corrupt(err, "bad block size", at); /* more than its frame can inflate to */
     }
     if (rc == 0 && n_blocks == 0 && index_offset != DS_HEADER_BYTES + (uint64_t)dict_bytes)
         rc = corrupt(err, "bytes between dictionary and index", index_offset);

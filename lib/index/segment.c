@@ -90,6 +90,18 @@ static int parse_columns(nx_segment *s, nx_err *err) {
     NX_RETURN_IF((uint64_t)off + zlen + src_total != len, err, NEWSIDX_ERR_CORRUPT,
                  "%s: id and source bytes do not end the file at byte %zu", s->col.path, off);
     s->src_bytes = c + off + zlen;
+    /* Facets count into an array of n_sources + 1 slots indexed by these
+     * ordinals, and BM25 divides by the field statistics: both are checked
+     * here once so that no query needs to. */
+    for (int f = 0; f < NX_N_FIELDS; f++)
+        NX_RETURN_IF(s->field_docs[f] > n, err, NEWSIDX_ERR_CORRUPT,
+                     "%s: field %d at byte %d: %u docs with the field, the segment has %u",
+                     s->col.path, f, 16 + 16 * f, s->field_docs[f], n);
+    for (uint32_t d = 0; d < n; d++)
+        NX_RETURN_IF(nx_segment_source_ord(s, d) > s->n_sources, err, NEWSIDX_ERR_CORRUPT,
+                     "%s: doc %u at byte %zu has source ordinal %u of %u", s->col.path, d,
+                     (size_t)(s->src_ords - c) + (size_t)s->src_width * d,
+                     nx_segment_source_ord(s, d), s->n_sources);
     /* source names are [off k-1, off k): the offsets must start at 0 and
      * not decrease (they end at src_total, checked above) */
     for (uint32_t k = 0; k <= s->n_sources; k++) {
@@ -478,7 +490,11 @@ uint32_t nx_segment_find_id(const nx_segment *s, const char *id, size_t len) {
 int nx_segment_stored(const nx_segment *s, uint32_t doc, nx_docstore_scratch *scratch,
                       nx_err *err, const newsidx_field **fields, size_t *n) {
     NX_RETURN_IF(doc >= s->doc_count, err, NEWSIDX_ERR_INVALID, "doc %u out of range", doc);
-    if (s->docstore) return nx_docstore_get(s->docstore, doc, scratch, err, fields, n);
+    if (s->docstore) {
+        int rc = nx_docstore_get(s->docstore, doc, scratch, err, fields, n);
+        if (rc == NEWSIDX_ERR_CORRUPT) nx_err_prefix(err, s->docs.path);
+        return rc;
+    }
     /* Only ids are stored: the id column answers. */
     scratch->fields.len = 0;
     if (nx_buf_reserve(&scratch->fields, sizeof(newsidx_field)))
@@ -500,8 +516,10 @@ int nx_segment_term_value(const nx_segment *s, int field, const uint8_t *value, 
                           nx_term_info *ti) {
     const uint8_t *p = value, *end = value + len;
     uint64_t df, extra, a = 0, b = 0;
+    /* cf counts positions: it cannot wrap, nor exceed what the positions
+     * file could hold (a block of 128 zero deltas takes 2 bytes) */
     if (nx_varint_decode(&p, end, &df) || nx_varint_decode(&p, end, &extra) || df == 0 ||
-        df > s->doc_count)
+        df > s->doc_count || extra / 64 > s->pos.len + NX_BLOCK)
         return NEWSIDX_ERR_CORRUPT;
     memset(ti, 0, sizeof *ti);
     ti->df = (uint32_t)df;
@@ -576,14 +594,30 @@ static inline int varint_decode(const uint8_t **p, const uint8_t *end, uint64_t 
     return nx_varint_decode(p, end, out);
 }
 
-static int skip_next(nx_skip_cursor *c, const uint8_t *end) {
+/* Whether a skip entry's positions locator (blocks and bytes forward from
+ * c's, index in the block) stays inside the term's positions: the cursor
+ * then never holds an offset past the file, so pointers made from it are
+ * in range (compared as remaining counts, which cannot wrap). */
+static inline bool pos_locator_ok(const nx_postings *it, const nx_skip_cursor *c, uint64_t dpb,
+                                  uint64_t dpo, uint32_t pin) {
+    return dpb <= it->pos_blocks - c->pblock && dpo <= it->pos_bytes - c->poff && pin < NX_BLOCK;
+}
+
+/* Reads the next skip entry into c (FORMAT.md, "Skip entry"). Invariants
+ * kept for every cursor: data_off + data_len <= the bytes from the first
+ * block to the end of the file, last_doc < the segment's doc count, poff
+ * <= the bytes of the term's positions, pblock <= cf / NX_BLOCK. */
+static int skip_next(nx_skip_cursor *c, const nx_postings *it) {
     uint64_t dl, bl, dpb, dpo, mtf;
-    const uint8_t *p = c->p;
+    const uint8_t *p = c->p, *end = it->blocks;
     if (varint_decode(&p, end, &dl) || varint_decode(&p, end, &bl) ||
         varint_decode(&p, end, &dpb) || varint_decode(&p, end, &dpo) || p >= end)
         return -1;
     uint32_t pin = *p++;
     if (varint_decode(&p, end, &mtf) || p >= end) return -1;
+    if (bl > it->blocks_bytes - (c->data_off + c->data_len) || dl >= it->doc_limit - c->last_doc ||
+        !pos_locator_ok(it, c, dpb, dpo, pin))
+        return -1;
     c->min_norm = *p++;
     c->block++;
     c->prev_last = c->last_doc;
@@ -603,10 +637,10 @@ static int skip_next(nx_skip_cursor *c, const uint8_t *end) {
  * doc (found by walking its entries; at most 127). */
 static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
     const uint8_t *p = it->blocks + c->data_off + c->data_len, *end = it->end;
-    if (p > end) return -1;
     if (it->n_blocks > 0) {
         uint64_t dpb, dpo;
-        if (nx_varint_decode(&p, end, &dpb) || nx_varint_decode(&p, end, &dpo) || p >= end)
+        if (nx_varint_decode(&p, end, &dpb) || nx_varint_decode(&p, end, &dpo) || p >= end ||
+            !pos_locator_ok(it, c, dpb, dpo, *p))
             return -1;
         c->pblock += dpb;
         c->poff += dpo;
@@ -715,7 +749,7 @@ static int load_block(nx_postings *it) {
 /* Moves the doc cursor's skip entry to the next block and decodes it. */
 static int next_block(nx_postings *it) {
     if (it->dc.block + 1 < it->n_blocks) {
-        if (skip_next(&it->dc, it->blocks)) return -1;
+        if (skip_next(&it->dc, it)) return -1;
     } else {
         if (skip_to_tail(it, &it->dc)) return -1;
     }
@@ -770,6 +804,9 @@ int nx_postings_open(nx_postings *it, const nx_segment *s, const nx_term_info *t
     it->pos_base = s->pos.data + ti->positions_off;
     it->pos_end = s->pos.data + s->pos.len;
     it->end = end;
+    it->pos_bytes = s->pos.len - ti->positions_off;
+    it->pos_blocks = it->cf / NX_BLOCK;
+    it->doc_limit = s->doc_count;
     nx_skip_cursor c = {0};
     c.block = UINT32_MAX; /* before the first: skip_next makes it 0 */
     if (it->n_blocks > 0) {
@@ -781,9 +818,11 @@ int nx_postings_open(nx_postings *it, const nx_segment *s, const nx_term_info *t
             return NEWSIDX_ERR_CORRUPT;
         c.p = p;
         it->blocks = p + skip_len;
-        if (skip_next(&c, it->blocks)) return NEWSIDX_ERR_CORRUPT;
+        it->blocks_bytes = (uint64_t)(end - it->blocks);
+        if (skip_next(&c, it)) return NEWSIDX_ERR_CORRUPT;
     } else {
         it->blocks = p;
+        it->blocks_bytes = (uint64_t)(end - p);
         if (skip_to_tail(it, &c)) return NEWSIDX_ERR_CORRUPT;
         it->term_max_tf = c.max_tf;
         it->term_min_norm = c.min_norm;
@@ -809,7 +848,7 @@ uint32_t nx_postings_advance(nx_postings *it, uint32_t target) {
          * reaches target; only that block is decoded. */
         if (it->block >= it->last_block) return it->doc = NX_NO_DOC;
         do {
-            int bad = it->dc.block + 1 < it->n_blocks ? skip_next(&it->dc, it->blocks)
+            int bad = it->dc.block + 1 < it->n_blocks ? skip_next(&it->dc, it)
                                                       : skip_to_tail(it, &it->dc);
             if (bad) return it->doc = NX_NO_DOC;
         } while (it->dc.last_doc < target && it->dc.block < it->last_block);
@@ -859,8 +898,9 @@ static int pos_load(nx_postings *it, uint64_t want) {
     uint64_t full = it->cf / NX_BLOCK;
     while (it->pc_block < want) {
         if (it->pc_block >= full) return -1;
-        it->pc_ptr = nx_pfor_skip(it->pc_ptr, it->pos_end);
-        if (!it->pc_ptr) return -1;
+        const uint8_t *next = nx_pfor_skip(it->pc_ptr, it->pos_end);
+        if (!next) return -1; /* pc_ptr stays a valid pointer for later calls */
+        it->pc_ptr = next;
         it->pc_block++;
         it->pc_decoded = false;
     }
@@ -876,7 +916,7 @@ static inline int pos_seek(nx_postings *it, uint64_t want, uint32_t used) {
 static int pos_buf_reserve(nx_postings *it, uint32_t n) {
     if (n <= it->pos_buf_cap) return 0;
     uint32_t cap = it->pos_buf_cap;
-    while (cap < n) cap *= 2;
+    while (cap < n) cap = cap > UINT32_MAX / 2 ? n : cap * 2;
     uint32_t *nb = it->pos_buf == it->pos_inline ? malloc(sizeof *nb * cap)
                                                  : realloc(it->pos_buf, sizeof *nb * cap);
     if (!nb) return NEWSIDX_ERR_NOMEM;
@@ -926,11 +966,15 @@ int nx_postings_deltas(nx_postings *it, const uint32_t **deltas) {
     it->acc_i = it->i;
     uint64_t want = it->dc.pblock + acc / NX_BLOCK;
     uint32_t in = (uint32_t)(acc % NX_BLOCK);
-    if (in + freq <= NX_BLOCK) {
+    if (freq <= NX_BLOCK - in) {
         if (pos_seek(it, want, in + freq)) return NEWSIDX_ERR_CORRUPT;
         *deltas = it->pc_vals + in;
         return (int)freq;
     }
+    /* a damaged freq must not size the buffer: the doc's positions have to
+     * be in the bytes left (a block of 128 zero deltas takes 2 bytes) */
+    if (freq > INT32_MAX || (uint64_t)freq / 64 > (uint64_t)(it->pos_end - it->pc_ptr) + 2)
+        return NEWSIDX_ERR_CORRUPT;
     if (pos_buf_reserve(it, freq)) return NEWSIDX_ERR_NOMEM;
     for (uint32_t j = 0; j < freq; in = 0, want++) {
         uint32_t take = NX_BLOCK - in < freq - j ? NX_BLOCK - in : freq - j;
@@ -961,7 +1005,7 @@ uint32_t nx_postings_shallow_advance(nx_postings *it, uint32_t target) {
     while (c->last_doc < target) {
         if (c->block >= it->last_block) return NX_NO_DOC;
         if (c->block + 1 < it->n_blocks) {
-            if (skip_next(c, it->blocks)) return NX_NO_DOC;
+            if (skip_next(c, it)) return NX_NO_DOC;
         } else if (skip_to_tail(it, c)) {
             return NX_NO_DOC;
         }

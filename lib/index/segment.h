@@ -96,6 +96,10 @@ typedef struct nx_postings {
     const nx_segment *seg;
     const uint8_t *blocks, *end;  /* first block's bytes; end of the postings file */
     const uint8_t *pos_base, *pos_end;
+    /* limits the skip entries are checked against (kept here, not derived
+     * per entry: advance walks entries in the hot loops) */
+    uint64_t blocks_bytes, pos_bytes, pos_blocks; /* end - blocks, pos_end - pos_base, cf / NX_BLOCK */
+    uint32_t doc_limit;            /* the segment's doc count */
     uint32_t df, n_blocks, last_block; /* last_block: n_blocks if a tail exists */
     uint32_t block;                /* index of the decoded block */
     uint32_t i, n_in_block;        /* cursor inside the decoded block */
