@@ -547,7 +547,8 @@ typedef void (*newsidx_check_fn)(void *ctx, const char *file, uint64_t offset,
 
 /**
  * Verifies every checksum and structural invariant of the last commit in
- * dir (sorted terms, increasing doc ids, offsets in range, ...).
+ * dir (sorted terms, increasing doc ids, offsets in range, ...). A file that
+ * cannot be read is reported through fn too (its path and the errno text).
  * @return NEWSIDX_OK if the index is sound, NEWSIDX_ERR_CORRUPT (problems
  *         were reported through fn), or another error when it cannot be read.
  */

@@ -615,7 +615,9 @@ START_TEST(test_sigkill_of_the_writer_keeps_every_acknowledged_commit_and_nothin
         newsidx_reader_close(r);
         ck_assert_int_eq(newsidx_check(dir, on_problem, NULL), 0);
     }
-    ck_assert_uint_ge(acked, (uint32_t)KILLS / 5);
+    /* some kills landed after commits, not only before the first one (a
+     * loaded machine commits slowly: the bound is low on purpose) */
+    ck_assert_uint_ge(acked, (uint32_t)KILLS / 20);
 }
 END_TEST
 

@@ -96,6 +96,9 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
                     nx_segment **out);
 /* Drops one reference; the last one closes the segment. */
 void nx_segment_close(nx_segment *s);
+/* Maps the tombstone file of generation del_gen into s: the deleted
+ * bitmap and the live count (segref.c). */
+int nx_segment_open_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, nx_err *err);
 /* Adds a reference (a refreshed snapshot sharing the segment). */
 void nx_segment_ref(nx_segment *s);
 /* The same segment with the tombstones of generation del_gen (0 = none):
