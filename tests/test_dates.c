@@ -226,7 +226,9 @@ END_TEST
  * the parser: day -> date -> day is the identity over ±2,700 years, every
  * day lies inside its month, and the dates agree with gmtime. */
 START_TEST(test_calendar_maths_round_trips_and_matches_gmtime) {
-    for (int64_t day = -1000000; day <= 1000000; day++) {
+    /* every day at full size; every 7th in the small run (valgrind) */
+    int64_t step = nxt_small() ? 7 : 1;
+    for (int64_t day = -1000000; day <= 1000000; day += step) {
         int64_t y;
         int m, d;
         nx_civil_from_days(day, &y, &m, &d);
