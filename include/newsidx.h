@@ -438,7 +438,9 @@ typedef struct newsidx_reader newsidx_reader;
 /**
  * Opens the last commit of the index in dir and verifies every file's footer.
  * @return NEWSIDX_OK, NEWSIDX_ERR_NOT_FOUND, NEWSIDX_ERR_IO,
- *         NEWSIDX_ERR_CORRUPT, NEWSIDX_ERR_VERSION, NEWSIDX_ERR_NOMEM.
+ *         NEWSIDX_ERR_CORRUPT, NEWSIDX_ERR_VERSION, NEWSIDX_ERR_NOMEM,
+ *         NEWSIDX_ERR_UNSUPPORTED (the index's stemmer or stopword list is
+ *         not in this library: its queries could not be analyzed alike).
  * @param errbuf  optional buffer (may be NULL) for the error message
  */
 NEWSIDX_API int newsidx_reader_open(const char *dir, char *errbuf,

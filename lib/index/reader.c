@@ -159,6 +159,24 @@ void newsidx_reader_close(newsidx_reader *r) {
     free(r);
 }
 
+/* Queries are analyzed like the index was: an index whose stemmer or
+ * stopword list this library does not have is refused at open, naming the
+ * manifest, not at the first query. */
+static int analyzer_available(const char *dir, const nx_snapshot *snap, nx_err *err) {
+    newsidx_analyzer_options ao;
+    newsidx_analyzer_options_init(&ao);
+    ao.stem_language = snap->stem_language;
+    ao.stopwords_language = snap->stopwords_language;
+    newsidx_analyzer *a;
+    char why[256];
+    int rc = newsidx_analyzer_create_v2(&ao, why, sizeof why, &a);
+    newsidx_analyzer_free(a);
+    if (rc)
+        return nx_err_set(err, rc, "%s/MANIFEST-%llu: the index's analyzer cannot be made: %s", dir,
+                          (unsigned long long)snap->generation, why);
+    return 0;
+}
+
 int newsidx_reader_open(const char *dir, char *errbuf, size_t errbuf_size, newsidx_reader **out) {
     nx_err err = {0};
     if (errbuf && errbuf_size) errbuf[0] = '\0';
@@ -175,6 +193,7 @@ int newsidx_reader_open(const char *dir, char *errbuf, size_t errbuf_size, newsi
     }
     int rc = dir ? nx_snapshot_open(dir, &err, &r->snap)
                  : nx_err_set(&err, NEWSIDX_ERR_INVALID, "no index directory");
+    if (rc == 0) rc = analyzer_available(dir, r->snap, &err);
     if (rc) {
         nx_err_copy(&err, errbuf, errbuf_size);
         newsidx_reader_close(r);

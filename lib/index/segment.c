@@ -266,6 +266,9 @@ void nx_segment_sizes(const nx_segment *s, newsidx_stats *st) {
 /* ---- columns -------------------------------------------------------------- */
 
 uint32_t nx_segment_doc_count(const nx_segment *s) { return s->doc_count; }
+const char *nx_segment_postings_path(const nx_segment *s) { return s->post.path; }
+const char *nx_segment_positions_path(const nx_segment *s) { return s->pos.path; }
+const char *nx_segment_dict_path(const nx_segment *s) { return s->dict.path; }
 uint32_t nx_segment_live_count(const nx_segment *s) { return s->live_count; }
 
 bool nx_segment_is_live(const nx_segment *s, uint32_t doc) {

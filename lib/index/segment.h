@@ -36,6 +36,10 @@ typedef struct nx_term_info {
 typedef struct nx_segment nx_segment;
 
 uint32_t nx_segment_doc_count(const nx_segment *s);  /* doc ids are 0..count-1, deleted included */
+/* Paths of the segment's files, for messages that name where damage is. */
+const char *nx_segment_postings_path(const nx_segment *s);
+const char *nx_segment_positions_path(const nx_segment *s);
+const char *nx_segment_dict_path(const nx_segment *s);
 uint32_t nx_segment_live_count(const nx_segment *s);
 /* true when doc is not deleted (replaced by a later article with its id). */
 bool nx_segment_is_live(const nx_segment *s, uint32_t doc);

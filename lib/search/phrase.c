@@ -296,7 +296,8 @@ int nx_it_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, sit **out)
     }
     for (uint32_t t = 0; t < n; t++) {
         NX_RETURN_IF(nx_postings_open(&ps[t], seg, &ft[t]->info[si], true) < 0, &S->err,
-                     NEWSIDX_ERR_CORRUPT, "segment %u: corrupt postings", si);
+                     NEWSIDX_ERR_CORRUPT, "%s: corrupt postings (segment %u)",
+                     nx_segment_postings_path(seg), si);
         S->with_pos[S->n_with_pos++] = &ps[t];
         idf_sum += ft[t]->idf;
         offs[t] = p->qterms[t].offset;
@@ -329,7 +330,8 @@ int nx_it_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, sit **out)
     /* tf * (k1 + 1) / (tf + K) < k1 + 1 for any frequency */
     it->base = (sit){&phr_ops, 0, nx_bm25_max(it->weight), min_df};
     phr_settle(it, 0);
-    NX_RETURN_IF(it->rc, &S->err, it->rc, "segment %u: corrupt positions", si);
+    NX_RETURN_IF(it->rc, &S->err, it->rc, "%s: corrupt positions (segment %u)",
+                 nx_segment_positions_path(S->snap->segments[si]), si);
     *out = &it->base;
     return 0;
 }

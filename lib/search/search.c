@@ -137,6 +137,10 @@ static int do_search(search *S, newsidx_results *res) {
         if (rc == 0 && F.want & NEWSIDX_FACET_SOURCE) rc = nx_facet_source_merge(S, &F, R.seg);
         nx_close_positions(S);
         nx_arena_reset(&S->seg_arena);
+        /* damage met while walking the lists: name the files */
+        if (rc == NEWSIDX_ERR_CORRUPT && !S->err.msg[0])
+            nx_err_set(&S->err, rc, "%s or %s: corrupt postings or positions (segment %u)",
+                       nx_segment_postings_path(R.seg), nx_segment_positions_path(R.seg), si);
         if (rc) return rc;
     }
     res->total = R.total;
