@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A continuation byte (10xxxxxx): never the first byte of a character. */
+/* A continuation byte (top bits 10): never the first byte of a character. */
 static inline bool nx_utf8_is_cont(uint8_t c) { return (c & 0xc0) == 0x80; }
 
 /* Decodes one UTF-8 sequence from [p, end) (p < end). Returns the bytes it
