@@ -84,10 +84,18 @@ static bool is_boilerplate(GumboTag tag) {
            tag == GUMBO_TAG_SELECT || tag == GUMBO_TAG_IFRAME || tag == GUMBO_TAG_SVG;
 }
 
-/* Text of the first HTML <title> anywhere in the tree (depth-first). */
-static const GumboNode *find_title(const GumboNode *root, nx_buf *stack) {
+/* What an element visitor tells each_element; errors are negative. */
+enum { VISIT_CHILDREN, VISIT_SKIP_CHILDREN, VISIT_STOP };
+typedef int (*element_visit_fn)(void *ctx, const GumboNode *element);
+
+/* Calls visit on each element under root in document order (depth first,
+ * a parent before its children). The stack is explicit: deep nesting in
+ * hostile HTML must not overflow the C stack.
+ * @return 0, or a negative NEWSIDX_ERR_* from the stack or the visitor. */
+static int each_element(const GumboNode *root, nx_buf *stack, element_visit_fn visit,
+                        void *ctx) {
     stack->len = 0;
-    if (nx_buf_append(stack, &root, sizeof root)) return NULL;
+    NX_FORWARD(nx_buf_append(stack, &root, sizeof root));
     while (stack->len) {
         const GumboNode *node;
         stack->len -= sizeof node;
@@ -96,20 +104,31 @@ static const GumboNode *find_title(const GumboNode *root, nx_buf *stack) {
         if (node->type == GUMBO_NODE_DOCUMENT) {
             children = &node->v.document.children;
         } else if (node->type == GUMBO_NODE_ELEMENT) {
-            const GumboElement *el = &node->v.element;
-            if (el->tag == GUMBO_TAG_TITLE && el->tag_namespace == GUMBO_NAMESPACE_HTML)
-                return node;
-            children = &el->children;
+            int v = visit(ctx, node);
+            if (v < 0) return v;
+            if (v == VISIT_STOP) return 0;
+            if (v == VISIT_SKIP_CHILDREN) continue;
+            children = &node->v.element.children;
         } else {
             continue;
         }
-        /* push children in reverse so the first child is visited first */
+        /* reverse order: the first child comes off the stack first, so
+         * "the first <title>", "the first <time>" mean document order */
         for (size_t i = children->length; i-- > 0;) {
             const GumboNode *child = children->data[i];
-            if (nx_buf_append(stack, &child, sizeof child)) return NULL;
+            NX_FORWARD(nx_buf_append(stack, &child, sizeof child));
         }
     }
-    return NULL;
+    return 0;
+}
+
+/* Keeps the first HTML <title> (ctx: const GumboNode **). */
+static int find_title(void *ctx, const GumboNode *node) {
+    const GumboElement *el = &node->v.element;
+    if (el->tag != GUMBO_TAG_TITLE || el->tag_namespace != GUMBO_NAMESPACE_HTML)
+        return VISIT_CHILDREN;
+    *(const GumboNode **)ctx = node;
+    return VISIT_STOP;
 }
 
 /* One frame of the explicit walk: deep nesting in hostile HTML must not
@@ -170,9 +189,9 @@ int nx_html_extract(const char *html, size_t len, nx_buf *title, nx_buf *text) {
     GumboOutput *output = gumbo_parse_with_options(&options, html, len);
     if (!output) return NEWSIDX_ERR_NOMEM;
     nx_buf stack = {0};
-    int rc = 0;
-    const GumboNode *title_node = find_title(output->document, &stack);
-    if (title_node) {
+    const GumboNode *title_node = NULL;
+    int rc = each_element(output->document, &stack, find_title, &title_node);
+    if (rc == 0 && title_node) {
         text_sink ts = {title, title->len, 0};
         const GumboVector *kids = &title_node->v.element.children;
         for (size_t i = 0; i < kids->length && rc == 0; i++) {
@@ -247,61 +266,41 @@ static void scan_meta(page_scan *p, const GumboElement *el) {
     }
 }
 
-static int scan_page(const GumboNode *root, nx_buf *stack, page_scan *p) {
-    stack->len = 0;
-    NX_FORWARD(nx_buf_append(stack, &root, sizeof root));
-    while (stack->len) {
-        const GumboNode *node;
-        stack->len -= sizeof node;
-        memcpy(&node, stack->data + stack->len, sizeof node);
-        const GumboVector *children;
-        if (node->type == GUMBO_NODE_DOCUMENT) {
-            children = &node->v.document.children;
-        } else if (node->type == GUMBO_NODE_ELEMENT) {
-            const GumboElement *el = &node->v.element;
-            if (el->tag_namespace != GUMBO_NAMESPACE_HTML) continue; /* svg, math */
-            switch (el->tag) {
-            case GUMBO_TAG_META: scan_meta(p, el); break;
-            case GUMBO_TAG_TITLE: if (!p->title) p->title = node; break;
-            case GUMBO_TAG_H1: if (!p->h1) p->h1 = node; break;
-            case GUMBO_TAG_MAIN: if (!p->main) p->main = node; break;
-            case GUMBO_TAG_BODY: if (!p->body) p->body = node; break;
-            case GUMBO_TAG_ARTICLE:
-                NX_FORWARD(nx_buf_append(&p->articles, &node, sizeof node));
-                break;
-            case GUMBO_TAG_TIME: {
-                const char *dt = attr(el, "datetime");
-                if (!p->time_date && dt && dt[0]) p->time_date = dt;
-                break;
-            }
-            case GUMBO_TAG_SCRIPT: {
-                const char *type = attr(el, "type");
-                if (type && strcasecmp(type, "application/ld+json") == 0) {
-                    for (size_t i = 0; i < el->children.length; i++) {
-                        const GumboNode *k = el->children.data[i];
-                        if (k->type == GUMBO_NODE_TEXT || k->type == GUMBO_NODE_WHITESPACE ||
-                            k->type == GUMBO_NODE_CDATA)
-                            NX_FORWARD(nx_buf_append(&p->ld, k->v.text.text,
-                                                     strlen(k->v.text.text)));
-                    }
-                    NX_FORWARD(nx_buf_putc(&p->ld, '\0'));
-                }
-                continue; /* nothing else inside a script */
-            }
-            default: break;
-            }
-            children = &el->children;
-        } else {
-            continue;
-        }
-        /* reverse order: the first child comes off the stack first, so
-         * "first <time>", "first <h1>" mean document order */
-        for (size_t i = children->length; i-- > 0;) {
-            const GumboNode *child = children->data[i];
-            NX_FORWARD(nx_buf_append(stack, &child, sizeof child));
-        }
+/* Notes what one element of the page offers (ctx: page_scan *). */
+static int scan_element(void *ctx, const GumboNode *node) {
+    page_scan *p = ctx;
+    const GumboElement *el = &node->v.element;
+    if (el->tag_namespace != GUMBO_NAMESPACE_HTML) return VISIT_SKIP_CHILDREN; /* svg, math */
+    switch (el->tag) {
+    case GUMBO_TAG_META: scan_meta(p, el); break;
+    case GUMBO_TAG_TITLE: if (!p->title) p->title = node; break;
+    case GUMBO_TAG_H1: if (!p->h1) p->h1 = node; break;
+    case GUMBO_TAG_MAIN: if (!p->main) p->main = node; break;
+    case GUMBO_TAG_BODY: if (!p->body) p->body = node; break;
+    case GUMBO_TAG_ARTICLE:
+        NX_FORWARD(nx_buf_append(&p->articles, &node, sizeof node));
+        break;
+    case GUMBO_TAG_TIME: {
+        const char *dt = attr(el, "datetime");
+        if (!p->time_date && dt && dt[0]) p->time_date = dt;
+        break;
     }
-    return 0;
+    case GUMBO_TAG_SCRIPT: {
+        const char *type = attr(el, "type");
+        if (type && strcasecmp(type, "application/ld+json") == 0) {
+            for (size_t i = 0; i < el->children.length; i++) {
+                const GumboNode *k = el->children.data[i];
+                if (k->type == GUMBO_NODE_TEXT || k->type == GUMBO_NODE_WHITESPACE ||
+                    k->type == GUMBO_NODE_CDATA)
+                    NX_FORWARD(nx_buf_append(&p->ld, k->v.text.text, strlen(k->v.text.text)));
+            }
+            NX_FORWARD(nx_buf_putc(&p->ld, '\0'));
+        }
+        return VISIT_SKIP_CHILDREN; /* nothing else inside a script */
+    }
+    default: break;
+    }
+    return VISIT_CHILDREN;
 }
 
 /* The text of node's descendants, white space collapsed, into out. */
@@ -400,7 +399,7 @@ int nx_html_article_extract(const char *html, size_t len, nx_html_article *out) 
     if (!output) return NEWSIDX_ERR_NOMEM;
     nx_buf stack = {0};
     page_scan p = {0};
-    int rc = scan_page(output->document, &stack, &p);
+    int rc = each_element(output->document, &stack, scan_element, &p);
     /* meta tags first: they are what the site itself says the article is */
     if (rc == 0 && p.og_title) rc = set_text(&out->title, p.og_title);
     if (rc == 0 && p.meta_author) rc = set_text(&out->author, p.meta_author);
