@@ -20,7 +20,6 @@
 /* An archive in an archive in an archive...: a bound on recursion (and on
  * memory: each level holds its archive whole). */
 #define MAX_NESTING 4
-#define READ_BLOCK_BYTES (64u * 1024)
 
 typedef struct arc {
     const nx_sink *s;
@@ -31,7 +30,8 @@ typedef struct arc {
     bool count_bytes;      /* the outermost archive: its bytes are the input's */
     uint64_t raw_now;      /* archive_filter_bytes after the last read */
     uint64_t raw_counted;  /* of which already in stats and *input_bytes */
-    uint8_t head[HEAD_BYTES];
+    /* the member's first bytes, read to choose its reader, sit at the start
+     * of whole; a streaming reader is given them again from head_pos */
     size_t head_len, head_pos;
     nx_buf label, id, whole;
     uint64_t n_unsupported, n_encrypted, n_members;
@@ -49,12 +49,12 @@ static void count_bytes(arc *c) {
         c->s->opts->progress(c->s->opts->ctx, c->s->stats->indexed, *c->s->input_bytes);
 }
 
-/* nx_read_fn over the current member: the head already read, then the rest. */
+/* nx_read_fn over the current member: the head not yet given, then the rest. */
 static ssize_t member_read(void *src, void *buf, size_t cap, char *err, size_t err_cap) {
     arc *c = src;
     if (c->head_pos < c->head_len) {
         size_t k = NX_MIN(cap, c->head_len - c->head_pos);
-        memcpy(buf, c->head + c->head_pos, k);
+        memcpy(buf, c->whole.data + c->head_pos, k);
         c->head_pos += k;
         return (ssize_t)k;
     }
@@ -68,43 +68,24 @@ static ssize_t member_read(void *src, void *buf, size_t cap, char *err, size_t e
     return (ssize_t)n;
 }
 
-/* Reads the member's first bytes into c->head; -1 with err on failure. */
+/* Reads the member's first bytes into c->whole: 0, NEWSIDX_ERR_NOMEM, or
+ * NEWSIDX_ERR_IO with err. */
 static int read_head(arc *c, char *err, size_t err_cap) {
-    c->head_len = c->head_pos = 0;
-    while (c->head_len < HEAD_BYTES) {
-        la_ssize_t n = archive_read_data(c->a, c->head + c->head_len, HEAD_BYTES - c->head_len);
+    c->whole.len = 0;
+    NX_FORWARD(nx_buf_reserve(&c->whole, HEAD_BYTES + 1));
+    while (c->whole.len < HEAD_BYTES) {
+        la_ssize_t n = archive_read_data(c->a, c->whole.data + c->whole.len,
+                                         HEAD_BYTES - c->whole.len);
         if (n < 0) {
             const char *m = archive_error_string(c->a);
             snprintf(err, err_cap, "%s", m ? m : "read failed");
-            return -1;
+            return NEWSIDX_ERR_IO;
         }
-        if (n == 0) break;
-        c->head_len += (size_t)n;
-    }
-    return 0;
-}
-
-/* The member whole into c->whole (at most max_bytes: *cut says more was
- * there); -1 with err on a read failure. */
-static int read_whole(arc *c, bool *cut, char *err, size_t err_cap) {
-    c->whole.len = 0;
-    *cut = false;
-    if (nx_buf_append(&c->whole, c->head, c->head_len)) return NEWSIDX_ERR_NOMEM;
-    c->head_pos = c->head_len;
-    for (;;) {
-        if (nx_buf_reserve(&c->whole, READ_BLOCK_BYTES + 1)) return NEWSIDX_ERR_NOMEM;
-        ssize_t n = member_read(c, c->whole.data + c->whole.len, READ_BLOCK_BYTES, err, err_cap);
-        if (n < 0) return -1;
         if (n == 0) break;
         c->whole.len += (size_t)n;
-        if (c->whole.len > c->s->max_bytes) {
-            *cut = true;
-            c->whole.len = nx_utf8_cut((const char *)c->whole.data, c->whole.len,
-                                       c->s->max_bytes);
-            break;
-        }
     }
-    c->whole.data[c->whole.len] = '\0';
+    c->head_len = c->whole.len;
+    c->head_pos = 0;
     return 0;
 }
 
@@ -136,6 +117,21 @@ static bool hidden_member(const char *path) {
     return false;
 }
 
+/* The member's path, in UTF-8 where libarchive can tell its charset. An
+ * ASCII name is the same in every charset: it is taken as stored, without
+ * the charset conversion (per member, through iconv) that asking for UTF-8
+ * costs. */
+static const char *member_path(struct archive_entry *e) {
+    const char *raw = archive_entry_pathname(e);
+    if (raw) {
+        const char *p = raw;
+        while (*p && (unsigned char)*p < 0x80) p++;
+        if (!*p) return raw;
+    }
+    const char *utf8 = archive_entry_pathname_utf8(e);
+    return utf8 ? utf8 : raw ? raw : "";
+}
+
 static int set_str(nx_buf *b, const char *a, const char *sep, const char *m) {
     b->len = 0;
     NX_FORWARD(nx_buf_append(b, a, strlen(a)));
@@ -150,9 +146,7 @@ static int set_str(nx_buf *b, const char *a, const char *sep, const char *m) {
  * compressed stream, and the member is its content. */
 static int member(arc *c, struct archive_entry *e, bool raw) {
     const nx_sink *s = c->s;
-    const char *path = archive_entry_pathname_utf8(e);
-    if (!path) path = archive_entry_pathname(e);
-    if (!path) path = "";
+    const char *path = member_path(e);
     char inner[4096];
     if (raw) {
         snprintf(inner, sizeof inner, "%s", c->name);
@@ -177,12 +171,14 @@ static int member(arc *c, struct archive_entry *e, bool raw) {
         return 0;
     }
     char err[256];
-    if (read_head(c, err, sizeof err)) {
+    int hr = read_head(c, err, sizeof err);
+    if (hr == NEWSIDX_ERR_NOMEM) return hr;
+    if (hr) {
         nx_ingest_report(s->opts, s->stats, label, 0, NEWSIDX_REPORT_ERROR,
                          NEWSIDX_REASON_UNREADABLE, "corrupt member: %s", err);
         return 0;
     }
-    enum nx_doc_kind kind = nx_sniff_kind(c->head, c->head_len, inner);
+    enum nx_doc_kind kind = nx_sniff_kind(c->whole.data, c->head_len, inner);
     if (raw && kind == NX_DOC_ARCHIVE && archive_filter_count(c->a) <= 1) {
         /* not compressed, and no archive format took it: the magic bytes
          * promised an archive that libarchive cannot read */
@@ -211,7 +207,8 @@ static int member(arc *c, struct archive_entry *e, bool raw) {
         return rc;
     }
     bool cut;
-    int r = read_whole(c, &cut, err, sizeof err);
+    c->head_pos = c->head_len; /* already in c->whole: not to be given again */
+    int r = nx_read_whole(member_read, c, s->max_bytes, &c->whole, &cut, err, sizeof err);
     if (r == NEWSIDX_ERR_NOMEM) return r;
     if (r) {
         nx_ingest_report(s->opts, s->stats, label, 0, NEWSIDX_REPORT_ERROR,

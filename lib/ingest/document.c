@@ -163,6 +163,33 @@ enum nx_doc_kind nx_sniff_kind(const uint8_t *head, size_t n, const char *name) 
     return by_name == NX_DOC_ARCHIVE ? NX_DOC_ARCHIVE : NX_DOC_UNKNOWN;
 }
 
+/* ---- a whole document from a byte source -------------------------------- */
+
+/* Bytes asked of a source at once: a large file comes in few read(2) calls;
+ * an archive gives what its current block holds, whatever is asked. */
+#define READ_CHUNK_BYTES ((size_t)1 << 20)
+
+int nx_read_whole(nx_read_fn read, void *src, size_t max_bytes, nx_buf *out, bool *cut,
+                  char *err, size_t err_cap) {
+    *cut = false;
+    /* one byte past the limit is asked for: it tells a cut from a fit */
+    while (out->len <= max_bytes) {
+        size_t want = NX_MIN(READ_CHUNK_BYTES, max_bytes + 1 - out->len);
+        NX_FORWARD(nx_buf_reserve(out, want + 1));
+        ssize_t n = read(src, out->data + out->len, want, err, err_cap);
+        if (n < 0) return NEWSIDX_ERR_IO;
+        if (n == 0) break;
+        out->len += (size_t)n;
+    }
+    if (out->len > max_bytes) {
+        *cut = true;
+        out->len = nx_utf8_cut((const char *)out->data, out->len, max_bytes);
+    }
+    NX_FORWARD(nx_buf_reserve(out, 1));
+    out->data[out->len] = '\0';
+    return 0;
+}
+
 /* ---- plain text: title, byline, date ------------------------------------ */
 
 static bool is_space_char(char c) {

@@ -168,6 +168,19 @@ int nx_ingest_document(const nx_sink *s, enum nx_doc_kind kind, const char *name
 typedef ssize_t (*nx_read_fn)(void *src, void *buf, size_t cap, char *err, size_t err_cap);
 
 /**
+ * Reads the rest of a document from a byte source into out, after what out
+ * already holds (the head a caller read to tell the kind): at most
+ * max_bytes in all, cut on a UTF-8 character boundary when the source held
+ * more (*cut is then set), and NUL-terminated (the NUL not in out->len).
+ * Files and archive members are both read through here, so that the limit
+ * and the cut mean the same for both.
+ * @return 0, NEWSIDX_ERR_NOMEM, or NEWSIDX_ERR_IO with the source's message
+ *         in err (err_cap bytes).
+ */
+int nx_read_whole(nx_read_fn read, void *src, size_t max_bytes, nx_buf *out, bool *cut,
+                  char *err, size_t err_cap);
+
+/**
  * Same as nx_ingest_jsonl_fd over any byte source (an archive member, a
  * stream libarchive decompresses); raw_bytes, if not NULL, is read after
  * each chunk for progress and stats->bytes_read (the compressed bytes).

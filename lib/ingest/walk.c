@@ -81,36 +81,6 @@ static int visit_dir(walker *w, dev_t dev, ino_t ino) {
 
 static const char *path_str(const walker *w) { return (const char *)w->path.data; }
 
-/* Reads at most w->max_bytes of fd into w->content; *cut tells whether the
- * file was longer. The cut falls on a UTF-8 character boundary. */
-static int read_whole(walker *w, int fd, bool *cut, int *err_no) {
-    w->content.len = 0;
-    *cut = false;
-    for (;;) {
-        size_t want = NX_MIN((size_t)1 << 20, w->max_bytes + 1 - w->content.len);
-        NX_FORWARD(nx_buf_reserve(&w->content, want + 1));
-        ssize_t n = read(fd, w->content.data + w->content.len, want);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            *err_no = errno;
-            return NEWSIDX_ERR_IO;
-        }
-        if (n == 0) break;
-        w->content.len += (size_t)n;
-        w->input_bytes += (uint64_t)n;
-        w->stats->bytes_read += (uint64_t)n;
-        maybe_progress(w);
-        if (w->content.len > w->max_bytes) {
-            *cut = true;
-            w->content.len = nx_utf8_cut((const char *)w->content.data, w->content.len,
-                                         w->max_bytes);
-            break;
-        }
-    }
-    w->content.data[w->content.len] = '\0';
-    return 0;
-}
-
 /* Opens w->path for reading; a file that cannot be opened is reported (and
  * the walk goes on): returns the descriptor or -1. */
 static int open_input(walker *w) {
@@ -125,16 +95,40 @@ static nx_sink sink_of(walker *w) {
     return (nx_sink){w->opts, w->stats, w->fn, w->ctx, w->max_bytes, &w->input_bytes};
 }
 
+/* nx_read_fn over a file descriptor that counts what it read; with a
+ * walker, also in the walk's totals and progress (a WARC counts its own). */
+typedef struct counted_fd { int fd; uint64_t bytes; walker *w; } counted_fd;
+static ssize_t counted_read(void *src, void *buf, size_t cap, char *err, size_t err_cap) {
+    counted_fd *c = src;
+    for (;;) {
+        ssize_t n = read(c->fd, buf, cap);
+        if (n >= 0) {
+            c->bytes += (uint64_t)n;
+            if (c->w) {
+                c->w->input_bytes += (uint64_t)n;
+                c->w->stats->bytes_read += (uint64_t)n;
+                maybe_progress(c->w);
+            }
+            return n;
+        }
+        if (errno == EINTR) continue;
+        snprintf(err, err_cap, "read failed: %s", strerror(errno));
+        return -1;
+    }
+}
+
 /* A document (text, Markdown, HTML, one mail) read whole from fd; its id is
  * path[id_off..]. */
 static int ingest_document(walker *w, int fd, enum nx_doc_kind kind, size_t id_off) {
     const char *path = path_str(w);
     bool cut;
-    int err_no = 0;
-    int rc = read_whole(w, fd, &cut, &err_no);
+    char err[256];
+    counted_fd src = {fd, 0, w};
+    w->content.len = 0;
+    int rc = nx_read_whole(counted_read, &src, w->max_bytes, &w->content, &cut, err, sizeof err);
     if (rc == NEWSIDX_ERR_IO) {
         nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_ERROR,
-                         NEWSIDX_REASON_UNREADABLE, "read failed: %s", strerror(err_no));
+                         NEWSIDX_REASON_UNREADABLE, "%s", err);
         return 0;
     }
     NX_FORWARD(rc);
@@ -176,22 +170,6 @@ static int ingest_mbox(walker *w, int fd) {
     munmap(m, (size_t)st.st_size);
     maybe_progress(w);
     return rc;
-}
-
-/* nx_read_fn over a file descriptor that counts what it read. */
-typedef struct counted_fd { int fd; uint64_t bytes; } counted_fd;
-static ssize_t counted_read(void *src, void *buf, size_t cap, char *err, size_t err_cap) {
-    counted_fd *c = src;
-    for (;;) {
-        ssize_t n = read(c->fd, buf, cap);
-        if (n >= 0) {
-            c->bytes += (uint64_t)n;
-            return n;
-        }
-        if (errno == EINTR) continue;
-        snprintf(err, err_cap, "read failed: %s", strerror(errno));
-        return -1;
-    }
 }
 
 /* One file of any kind: its first bytes and its name say which reader.
@@ -240,7 +218,7 @@ static int ingest_file(walker *w, size_t id_off, bool named) {
         rc = ingest_mbox(w, fd);
         break;
     case NX_DOC_WARC: {
-        counted_fd c = {fd, 0};
+        counted_fd c = {fd, 0, NULL};
         rc = nx_ingest_warc(counted_read, &c, &c.bytes, path, &sk);
         break;
     }
