@@ -1,9 +1,9 @@
 /* test_dumps — archivists' dumps as they come (issue 12): archives built
  * here at run time with libarchive's writer (tar.gz of HTML, zip of text,
- * a zip with a corrupt member), a WARC with HTML responses in two
- * charsets, an mbox with encoded headers and a multipart message, the same
- * sentence in five encodings, and self-written pages in the styles of news
- * sites (tests/data/dumps/). Each article must come out once, with the
+ * a zip with a corrupt member, 7z, cpio, a zstd tar under another name),
+ * a WARC with HTML responses in two charsets, an mbox with encoded headers
+ * and a multipart message, the same sentence in five encodings, and
+ * self-written pages in the styles of news sites (tests/data/dumps/). Each article must come out once, with the
  * right title, author, date and text, and every problem named by
  * ARCHIVE:MEMBER. */
 #include "common.h"
@@ -282,6 +282,94 @@ START_TEST(test_a_corrupt_member_is_reported_by_name_and_the_rest_indexed) {
             named++;
     ck_assert_int_eq(named, 1);
     ck_assert_uint_eq(st.errors, 1);
+    rm_tmpdir();
+}
+END_TEST
+
+/* 7z, and cpio in the two variants found in the wild (odc, which `cpio -H
+ * odc` writes, and newc, initramfs' own): each member once, named
+ * ARCHIVE:MEMBER, read by the reader of its kind. */
+START_TEST(test_7z_and_cpio_archives_give_each_member_with_its_id) {
+    make_tmpdir();
+    const member m[] = {
+        M("news/a.html", page_one),
+        M("news/b.txt", "Quarry floods\n\nBy Sam Hill\n\nThe quarry filled overnight."),
+        M("c.jsonl", "{\"id\":\"c1\",\"title\":\"Ferry late\",\"body\":\"The ferry ran late.\"}\n"),
+    };
+    const struct { const char *name; int format; } kinds[] = {
+        {"dump.7z", ARCHIVE_FORMAT_7ZIP},
+        {"odc.cpio", ARCHIVE_FORMAT_CPIO_POSIX},
+        {"newc.cpio", ARCHIVE_FORMAT_CPIO_SVR4_NOCRC},
+    };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        const char *name = kinds[k].name;
+        write_archive(tmp_path(name), kinds[k].format, ARCHIVE_FILTER_NONE, m, 3);
+        capture c;
+        newsidx_ingest_stats st;
+        ck_assert_int_eq(run(tmp_path(name), &c, &st), NEWSIDX_OK);
+        ck_assert_int_eq(c.n_records, 3);
+        ck_assert_int_eq(c.n_reports, 0);
+        char id[64];
+        snprintf(id, sizeof id, "%s:news/a.html", name);
+        const seen_record *a = by_id(&c, id);
+        ck_assert_str_eq(a->file, tmp_path(id));
+        ck_assert_str_eq(a->title, "Harbour reopens");
+        ck_assert_str_eq(a->author, "Ann Lee");
+        ck_assert_str_eq(a->body, "The harbour reopened on Friday.");
+        snprintf(id, sizeof id, "%s:news/b.txt", name);
+        const seen_record *b = by_id(&c, id);
+        ck_assert_str_eq(b->title, "Quarry floods");
+        ck_assert_str_eq(b->author, "Sam Hill");
+        ck_assert_str_eq(b->body, "The quarry filled overnight.");
+        const seen_record *j = by_id(&c, "c1");
+        snprintf(id, sizeof id, "%s:c.jsonl", name);
+        ck_assert_str_eq(j->file, tmp_path(id));
+        ck_assert_uint_eq(j->line, 1);
+        ck_assert_str_eq(j->title, "Ferry late");
+        ck_assert_uint_eq(st.indexed, 3);
+        ck_assert_uint_eq(st.errors, 0);
+    }
+    rm_tmpdir();
+}
+END_TEST
+
+/* zstd gives out nothing before a whole block is in, and a block of text
+ * compresses to far more than the first 4 KiB of a file: a tar.zst under
+ * another name must be told by its first block, not taken for the JSON
+ * Lines that .zst files held before archives were read. */
+START_TEST(test_a_zstd_tar_under_another_name_is_told_by_its_content) {
+    make_tmpdir();
+    static const char *const syllables[] = {"ta", "ro", "ven", "dul", "mi", "sek", "pa", "lor",
+                                            "quin", "be", "sto", "far", "nu", "gel", "wi", "ox"};
+    size_t cap = 300u << 10, len = 0;
+    char *text = malloc(cap + 32);
+    ck_assert_ptr_nonnull(text);
+    len += (size_t)sprintf(text, "Tide tables\n\n");
+    uint64_t x = 42;
+    while (len < cap) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        len += (size_t)sprintf(text + len, "%s%s ", syllables[x >> 60], syllables[(x >> 56) & 15]);
+    }
+    const member m[] = {{"tides.txt", text, len}, M("news/a.html", page_one)};
+    const char *names[] = {"tides.zst", "tides"};
+    for (int k = 0; k < 2; k++) {
+        write_archive(tmp_path(names[k]), ARCHIVE_FORMAT_TAR_USTAR, ARCHIVE_FILTER_ZSTD, m, 2);
+        struct stat sb;
+        ck_assert_int_eq(stat(tmp_path(names[k]), &sb), 0);
+        ck_assert_int_gt(sb.st_size, 16 << 10); /* the first block is past the first read */
+        capture c;
+        newsidx_ingest_stats st;
+        ck_assert_int_eq(run(tmp_path(names[k]), &c, &st), NEWSIDX_OK);
+        ck_assert_int_eq(c.n_reports, 0);
+        ck_assert_int_eq(c.n_records, 2);
+        char id[64];
+        snprintf(id, sizeof id, "%s:tides.txt", names[k]);
+        ck_assert_str_eq(by_id(&c, id)->title, "Tide tables");
+        snprintf(id, sizeof id, "%s:news/a.html", names[k]);
+        ck_assert_str_eq(by_id(&c, id)->title, "Harbour reopens");
+        ck_assert_uint_eq(st.bytes_read, (uint64_t)sb.st_size);
+    }
+    free(text);
     rm_tmpdir();
 }
 END_TEST
@@ -770,6 +858,8 @@ Suite *dumps_suite(void) {
     tcase_add_test(tc, test_a_tar_gz_of_html_gives_each_article_once_with_its_metadata);
     tcase_add_test(tc, test_a_zip_of_text_and_jsonl_and_a_nested_tar_inside_a_walk);
     tcase_add_test(tc, test_a_corrupt_member_is_reported_by_name_and_the_rest_indexed);
+    tcase_add_test(tc, test_7z_and_cpio_archives_give_each_member_with_its_id);
+    tcase_add_test(tc, test_a_zstd_tar_under_another_name_is_told_by_its_content);
     tcase_add_test(tc, test_unsupported_inputs_say_so_once);
     tcase_add_test(tc, test_warc_responses_in_two_charsets_become_articles);
     tcase_add_test(tc, test_warc_header_bytes_are_repaired_and_chunks_stay_in_bounds);

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 /* Deeper directory trees are reported, not walked: a bound on recursion. */
 #define NX_MAX_DIR_DEPTH 256
@@ -172,6 +173,24 @@ static int ingest_mbox(walker *w, int fd) {
     return rc;
 }
 
+/* zstd gives out no byte before a whole block is in, and a block of text
+ * compresses to more than the 4 KiB first read: a zstd file is sniffed
+ * again on its whole first block, so that what it holds (a tar, JSON Lines)
+ * is told by its content and not by a name such as "dump.zst". kind: the
+ * verdict on the first 4 KiB, kept when the block cannot be read. */
+static enum nx_doc_kind sniff_zstd_block(int fd, const char *path, enum nx_doc_kind kind) {
+    size_t cap = ZSTD_DStreamInSize() + 32; /* + the frame header, at most 18 bytes */
+    uint8_t *block = malloc(cap);
+    if (!block) return kind;
+    ssize_t n;
+    do {
+        n = pread(fd, block, cap, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) kind = nx_sniff_kind(block, (size_t)n, path);
+    free(block);
+    return kind;
+}
+
 /* One file of any kind: its first bytes and its name say which reader.
  * named: given by the user (an unsupported one is reported), else found in
  * a walk (an unsupported one is counted in a note). */
@@ -198,6 +217,8 @@ static int ingest_file(walker *w, size_t id_off, bool named) {
         return 0;
     }
     enum nx_doc_kind kind = nx_sniff_kind(head, (size_t)n, path);
+    if ((size_t)n == sizeof head && memcmp(head, "\x28\xB5\x2F\xFD", 4) == 0)
+        kind = sniff_zstd_block(fd, path, kind);
     if (kind == NX_DOC_UNKNOWN && named) {
         /* JSON Lines under another name (data.json): the user chose it */
         ssize_t i = 0;
