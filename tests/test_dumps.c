@@ -374,6 +374,50 @@ START_TEST(test_a_zstd_tar_under_another_name_is_told_by_its_content) {
 }
 END_TEST
 
+/* A document past max_line_bytes is cut on a character boundary and said
+ * to be cut once, alike for a file and for an archive member: both are read
+ * by the same bounded reader. */
+START_TEST(test_a_long_file_and_a_long_member_are_cut_alike) {
+    make_tmpdir();
+    ck_assert_int_eq(mkdir(tmp_path("dir"), 0755), 0);
+    char text[400];
+    size_t len = (size_t)sprintf(text, "Long title\n\n");
+    while (len < 300) len += (size_t)sprintf(text + len, "caf\xC3\xA9 ");
+    write_file(tmp_path("dir/long.txt"), text, len);
+    const member m[] = {{"long.txt", text, len}};
+    write_archive(tmp_path("dir/long.tar"), ARCHIVE_FORMAT_TAR_USTAR, ARCHIVE_FILTER_NONE, m, 1);
+    capture c;
+    memset(&c, 0, sizeof c);
+    newsidx_ingest_stats st = {0};
+    newsidx_ingest_options o;
+    newsidx_ingest_options_init(&o);
+    o.report = on_report;
+    o.ctx = &c;
+    /* byte 100 is the second byte of an e-acute: the cut backs off to 99 */
+    o.max_line_bytes = 100;
+    ck_assert_int_eq(nx_ingest_each(tmp_path("dir"), &o, &st, on_record, &c), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_records, 2);
+    const seen_record *f = by_id(&c, "long.txt");
+    const seen_record *a = by_id(&c, "long.tar:long.txt");
+    ck_assert_str_eq(f->title, "Long title");
+    ck_assert_uint_eq(strlen(f->body), 99 - 12);
+    ck_assert_str_eq(f->body + strlen(f->body) - 4, " caf");
+    ck_assert_str_eq(a->body, f->body);
+    ck_assert_int_eq(c.n_reports, 2);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(c.reports[i].severity, NEWSIDX_REPORT_WARNING);
+        ck_assert_int_eq(c.reports[i].reason, NEWSIDX_REASON_TOO_LONG);
+    }
+    ck_assert_str_eq(c.reports[0].file, tmp_path("dir/long.tar:long.txt"));
+    ck_assert_str_eq(c.reports[0].msg,
+                     "member longer than the limit of 100 bytes: the rest is ignored");
+    ck_assert_str_eq(c.reports[1].file, tmp_path("dir/long.txt"));
+    ck_assert_str_eq(c.reports[1].msg,
+                     "file longer than the limit of 100 bytes: the rest is ignored");
+    rm_tmpdir();
+}
+END_TEST
+
 START_TEST(test_unsupported_inputs_say_so_once) {
     make_tmpdir();
     write_file(tmp_path("x.csv"), "a,b\n1,2\n", 8);
@@ -860,6 +904,7 @@ Suite *dumps_suite(void) {
     tcase_add_test(tc, test_a_corrupt_member_is_reported_by_name_and_the_rest_indexed);
     tcase_add_test(tc, test_7z_and_cpio_archives_give_each_member_with_its_id);
     tcase_add_test(tc, test_a_zstd_tar_under_another_name_is_told_by_its_content);
+    tcase_add_test(tc, test_a_long_file_and_a_long_member_are_cut_alike);
     tcase_add_test(tc, test_unsupported_inputs_say_so_once);
     tcase_add_test(tc, test_warc_responses_in_two_charsets_become_articles);
     tcase_add_test(tc, test_warc_header_bytes_are_repaired_and_chunks_stay_in_bounds);

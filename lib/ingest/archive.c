@@ -206,24 +206,12 @@ static int member(arc *c, struct archive_entry *e, bool raw) {
         if (c->count_bytes) c->raw_counted = NX_MAX(c->raw_counted, c->raw_now);
         return rc;
     }
-    bool cut;
     c->head_pos = c->head_len; /* already in c->whole: not to be given again */
-    int r = nx_read_whole(member_read, c, s->max_bytes, &c->whole, &cut, err, sizeof err);
-    if (r == NEWSIDX_ERR_NOMEM) return r;
-    if (r) {
-        nx_ingest_report(s->opts, s->stats, label, 0, NEWSIDX_REPORT_ERROR,
-                         NEWSIDX_REASON_UNREADABLE, "corrupt member: %s", err);
-        return 0;
-    }
+    unsigned warn;
+    int r = nx_read_document(s, label, "member", "corrupt member: ", member_read, c, &c->whole,
+                             &warn);
+    if (r) return r < 0 ? r : 0;
     count_bytes(c);
-    unsigned warn = 0;
-    if (cut) {
-        warn |= NX_WARN_TOO_LONG;
-        nx_ingest_report(s->opts, s->stats, label, 0, NEWSIDX_REPORT_WARNING,
-                         NEWSIDX_REASON_TOO_LONG,
-                         "member longer than the limit of %zu bytes: the rest is ignored",
-                         s->max_bytes);
-    }
     const char *data = (const char *)c->whole.data;
     size_t len = c->whole.len;
     if (kind == NX_DOC_MAIL || kind == NX_DOC_MBOX)

@@ -169,21 +169,32 @@ enum nx_doc_kind nx_sniff_kind(const uint8_t *head, size_t n, const char *name) 
  * an archive gives what its current block holds, whatever is asked. */
 #define READ_CHUNK_BYTES ((size_t)1 << 20)
 
-int nx_read_whole(nx_read_fn read, void *src, size_t max_bytes, nx_buf *out, bool *cut,
-                  char *err, size_t err_cap) {
-    *cut = false;
+int nx_read_document(const nx_sink *s, const char *name, const char *noun,
+                     const char *fail_prefix, nx_read_fn read, void *src, nx_buf *out,
+                     unsigned *warn) {
+    size_t max_bytes = s->max_bytes;
+    *warn = 0;
     /* one byte past the limit is asked for: it tells a cut from a fit */
     while (out->len <= max_bytes) {
         size_t want = NX_MIN(READ_CHUNK_BYTES, max_bytes + 1 - out->len);
         NX_FORWARD(nx_buf_reserve(out, want + 1));
-        ssize_t n = read(src, out->data + out->len, want, err, err_cap);
-        if (n < 0) return NEWSIDX_ERR_IO;
+        char err[256];
+        ssize_t n = read(src, out->data + out->len, want, err, sizeof err);
+        if (n < 0) {
+            nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_ERROR,
+                             NEWSIDX_REASON_UNREADABLE, "%s%s", fail_prefix, err);
+            return 1;
+        }
         if (n == 0) break;
         out->len += (size_t)n;
     }
     if (out->len > max_bytes) {
-        *cut = true;
+        *warn |= NX_WARN_TOO_LONG;
         out->len = nx_utf8_cut((const char *)out->data, out->len, max_bytes);
+        nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_WARNING,
+                         NEWSIDX_REASON_TOO_LONG,
+                         "%s longer than the limit of %zu bytes: the rest is ignored", noun,
+                         max_bytes);
     }
     NX_FORWARD(nx_buf_reserve(out, 1));
     out->data[out->len] = '\0';

@@ -170,15 +170,20 @@ typedef ssize_t (*nx_read_fn)(void *src, void *buf, size_t cap, char *err, size_
 /**
  * Reads the rest of a document from a byte source into out, after what out
  * already holds (the head a caller read to tell the kind): at most
- * max_bytes in all, cut on a UTF-8 character boundary when the source held
- * more (*cut is then set), and NUL-terminated (the NUL not in out->len).
- * Files and archive members are both read through here, so that the limit
- * and the cut mean the same for both.
- * @return 0, NEWSIDX_ERR_NOMEM, or NEWSIDX_ERR_IO with the source's message
- *         in err (err_cap bytes).
+ * s->max_bytes in all, cut on a UTF-8 character boundary when the source
+ * held more, and NUL-terminated (the NUL not in out->len). Files and archive
+ * members are both read through here, so that the limit, the cut and their
+ * messages are the same for both. A read failure is reported (ERROR,
+ * unreadable: fail_prefix then the source's message), a cut too (WARNING,
+ * too-long: "NOUN longer than the limit of N bytes: the rest is ignored").
+ * @param name  what reports show
+ * @param warn  gets NX_WARN_TOO_LONG when the document was cut
+ * @return 0 with the document in out, 1 when it could not be read (reported:
+ *         skip it), or NEWSIDX_ERR_NOMEM.
  */
-int nx_read_whole(nx_read_fn read, void *src, size_t max_bytes, nx_buf *out, bool *cut,
-                  char *err, size_t err_cap);
+int nx_read_document(const nx_sink *s, const char *name, const char *noun,
+                     const char *fail_prefix, nx_read_fn read, void *src, nx_buf *out,
+                     unsigned *warn);
 
 /**
  * Same as nx_ingest_jsonl_fd over any byte source (an archive member, a

@@ -122,26 +122,12 @@ static ssize_t counted_read(void *src, void *buf, size_t cap, char *err, size_t 
  * path[id_off..]. */
 static int ingest_document(walker *w, int fd, enum nx_doc_kind kind, size_t id_off) {
     const char *path = path_str(w);
-    bool cut;
-    char err[256];
-    counted_fd src = {fd, 0, w};
-    w->content.len = 0;
-    int rc = nx_read_whole(counted_read, &src, w->max_bytes, &w->content, &cut, err, sizeof err);
-    if (rc == NEWSIDX_ERR_IO) {
-        nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_ERROR,
-                         NEWSIDX_REASON_UNREADABLE, "%s", err);
-        return 0;
-    }
-    NX_FORWARD(rc);
-    unsigned warn = 0;
-    if (cut) {
-        warn |= NX_WARN_TOO_LONG;
-        nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_WARNING,
-                         NEWSIDX_REASON_TOO_LONG,
-                         "file longer than the limit of %zu bytes: the rest is ignored",
-                         w->max_bytes);
-    }
     nx_sink sk = sink_of(w);
+    counted_fd src = {fd, 0, w};
+    unsigned warn;
+    w->content.len = 0;
+    int rc = nx_read_document(&sk, path, "file", "", counted_read, &src, &w->content, &warn);
+    if (rc) return rc < 0 ? rc : 0;
     const char *text = (const char *)w->content.data;
     if (kind == NX_DOC_MAIL)
         rc = nx_ingest_mail(&sk, kind, path, path + id_off, text, w->content.len);
