@@ -125,6 +125,30 @@ START_TEST(test_the_hash_of_a_text_never_changes) {
 }
 END_TEST
 
+START_TEST(test_the_fast_scanner_gives_the_portable_hash) {
+    /* random texts of every length up to past the fast path's limit, of
+     * bytes weighted toward word boundaries, case, digits, UTF-8 and long
+     * words (over 16 and 64 bytes) */
+    static const char alphabet[] = "aZq9 .,\n\t-'\xc3\xa9\xe2\x80\x99Mx";
+    uint64_t st = 42;
+    static char text[9000];
+    for (int round = 0; round < 600; round++) {
+        size_t len = round < 100 ? (size_t)round : (size_t)(nxt_xorshift64(&st) % sizeof text);
+        unsigned long_words = (unsigned)(nxt_xorshift64(&st) % 3);
+        for (size_t i = 0; i < len; i++) {
+            uint64_t r = nxt_xorshift64(&st);
+            bool sep = (r >> 8) % (long_words == 0 ? 4 : long_words == 1 ? 20 : 90) == 0;
+            text[i] = sep ? ' ' : alphabet[r % (sizeof alphabet - 1)];
+        }
+        for (unsigned k = 1; k <= 3; k++) {
+            size_t cut = len / 3;
+            ck_assert_uint_eq(nx_simhash_article(text, cut, text + cut, len - cut, k),
+                              nx_simhash_article_portable(text, cut, text + cut, len - cut, k));
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_grouping_joins_chains_and_only_near_hashes) {
     /* 0 and 1 differ in 3 bits, 1 and 2 in 3 (0 and 2 in 6): one group by
      * the chain; 3 is far from all; 4 is none */
@@ -503,6 +527,7 @@ static Suite *dups_suite(void) {
     TCase *tc = tcase_create("dups");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_the_hash_of_a_text_never_changes);
+    tcase_add_test(tc, test_the_fast_scanner_gives_the_portable_hash);
     tcase_add_test(tc, test_grouping_joins_chains_and_only_near_hashes);
     tcase_add_test(tc, test_reprints_collapse_into_one_hit_that_counts_them);
     tcase_add_test(tc, test_distinct_articles_never_collapse);

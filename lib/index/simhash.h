@@ -24,6 +24,11 @@
 uint64_t nx_simhash_article(const char *title, size_t title_len, const char *body,
                             size_t body_len, unsigned shingle);
 
+/* The same value computed a byte at a time (nx_simhash_article scans with
+ * SSE2 where it can): for tests that compare the two. */
+uint64_t nx_simhash_article_portable(const char *title, size_t title_len, const char *body,
+                                     size_t body_len, unsigned shingle);
+
 /* Bits in which two hashes differ. */
 static inline unsigned nx_simhash_distance(uint64_t a, uint64_t b) {
     return (unsigned)__builtin_popcountll(a ^ b);
