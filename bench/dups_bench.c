@@ -125,7 +125,8 @@ int main(int argc, char **argv) {
             for (uint32_t i = 0; i < n; i++) lab[i] = group[i];
             qsort(lab, n, sizeof *lab, cmp_u64);
             uint64_t found = pairs_of_sorted(lab, n);
-            for (uint32_t i = 0; i < n; i++) lab[i] = XXH3_64bits_withSeed(&a[i].truth_key, 8, group[i]);
+            for (uint32_t i = 0; i < n; i++)
+                lab[i] = XXH3_64bits_withSeed(&a[i].truth_key, 8, group[i]);
             qsort(lab, n, sizeof *lab, cmp_u64);
             uint64_t good = pairs_of_sorted(lab, n);
             printf("k %u d %u hash_ns_per_article %.0f group_s %.3f found_pairs %llu "

@@ -42,8 +42,7 @@ static char *reprint_body(const char *body, int changes, uint64_t seed) {
         size_t wl = e ? (size_t)(e - p) : strlen(p);
         if (word % 37 == 5 && word / 37 < changes)
             len += (size_t)sprintf(r + len, "new%llu_%d", (unsigned long long)seed, word);
-        else
-            memcpy(r + len, p, wl), len += wl;
+        else memcpy(r + len, p, wl), len += wl;
         if (e) r[len++] = ' ';
         p += wl + (e != NULL);
         word++;
@@ -317,12 +316,14 @@ START_TEST(test_top_k_is_right_when_reprints_crowd_the_candidates) {
     newsidx_results *all = search(r, "zebra", 100, 0, 0);
     size_t j = 1;
     for (size_t i = 0; i < newsidx_results_count(all) && j < 5; i++)
-        if (newsidx_hit_id(all, i)[0] == 'o') ck_assert_str_eq(newsidx_hit_id(c, j++), newsidx_hit_id(all, i));
+        if (newsidx_hit_id(all, i)[0] == 'o')
+            ck_assert_str_eq(newsidx_hit_id(c, j++), newsidx_hit_id(all, i));
     /* page 2 of the collapsed ranking: hits 6..10 */
     newsidx_results *p2 = search(r, "zebra", 5, 5, 3);
     ck_assert_uint_eq(newsidx_results_count(p2), 5);
     newsidx_results *p12 = search(r, "zebra", 10, 0, 3);
-    for (size_t i = 0; i < 5; i++) ck_assert_str_eq(newsidx_hit_id(p2, i), newsidx_hit_id(p12, i + 5));
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_str_eq(newsidx_hit_id(p2, i), newsidx_hit_id(p12, i + 5));
     newsidx_results_free(c);
     newsidx_results_free(all);
     newsidx_results_free(p2);

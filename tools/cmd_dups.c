@@ -29,8 +29,7 @@ static const char *title_of(const newsidx_reader *r, const char *id, newsidx_doc
     return t ? t->value : "";
 }
 
-static void print_group(const newsidx_reader *r, const newsidx_dup_groups *g, size_t i,
-                        bool json) {
+static void print_group(const newsidx_reader *r, const newsidx_dup_groups *g, size_t i, bool json) {
     size_t n = newsidx_dup_group_size(g, i);
     if (json) printf("%s[", i ? "," : "");
     else printf("%s%zu articles\n", i ? "\n" : "", n);

@@ -65,8 +65,9 @@ static int parse_columns(nx_segment *s, nx_err *err) {
     s->raw_stored_bytes = nx_load_u64le(c + 104);
     bool dated = flags & 2, hashed = flags & 4;
     size_t n_id_blocks = ((size_t)n + NX_ID_BLOCK - 1) / NX_ID_BLOCK;
-    size_t need = 112 + (dated ? 8 * (size_t)n : 0) + (hashed ? 8 * (size_t)n : 0) + up8((size_t)s->src_width * n) +
-                  up8(4 * (n_id_blocks + 1)) + up8(4 * ((size_t)s->n_sources + 1));
+    size_t need = 112 + (dated ? 8 * (size_t)n : 0) + (hashed ? 8 * (size_t)n : 0) +
+                  up8((size_t)s->src_width * n) + up8(4 * (n_id_blocks + 1)) +
+                  up8(4 * ((size_t)s->n_sources + 1));
     NX_RETURN_IF(n > NX_MAX_SEGMENT_DOCS || s->n_sources > n || need > len ||
                      (s->src_width != 0 && s->src_width != 1 && s->src_width != 2 &&
                       s->src_width != 4) || (s->n_sources > 0 && s->src_width == 0),

@@ -250,7 +250,8 @@ int nx_segbuild_simhash(nx_segbuild *b, uint64_t simhash) {
     size_t at = ((size_t)b->next_doc - 1) * 8;
     if (nx_buf_reserve(&b->simhashes, at + 8 - b->simhashes.len))
         return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-    if (b->simhashes.len < at) memset(b->simhashes.data + b->simhashes.len, 0, at - b->simhashes.len);
+    if (b->simhashes.len < at)
+        memset(b->simhashes.data + b->simhashes.len, 0, at - b->simhashes.len);
     nx_store_u64le(b->simhashes.data + at, simhash);
     b->simhashes.len = at + 8;
     return 0;

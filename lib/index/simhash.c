@@ -55,10 +55,10 @@ static inline uint64_t fmix64(uint64_t x) {
 /* fold[c]: the byte as it goes into a word (ASCII letters lower-cased), 0
  * for a byte that separates words. Words are runs of ASCII letters and
  * digits and of bytes >= 0x80 (all of a UTF-8 sequence). */
-#define FW(c)                                                                         \
-    (unsigned char)(((c) >= 'A' && (c) <= 'Z')   ? (c) + 32                          \
-                    : ((c) >= 'a' && (c) <= 'z') || ((c) >= '0' && (c) <= '9') || (c) >= 0x80 \
-                        ? (c)                                                         \
+#define FW(c)                                                                                      \
+    (unsigned char)(((c) >= 'A' && (c) <= 'Z') ? (c) + 32                                          \
+                    : ((c) >= 'a' && (c) <= 'z') || ((c) >= '0' && (c) <= '9') || (c) >= 0x80      \
+                        ? (c)                                                                      \
                         : 0)
 #define FW4(c) FW(c), FW((c) + 1), FW((c) + 2), FW((c) + 3)
 #define FW16(c) FW4(c), FW4((c) + 4), FW4((c) + 8), FW4((c) + 12)
@@ -223,8 +223,8 @@ static uint64_t simhash(const char *title, size_t title_len, const char *body, s
     return h == NX_SIMHASH_NONE ? 1 : h;
 }
 
-uint64_t nx_simhash_article(const char *title, size_t title_len, const char *body,
-                            size_t body_len, unsigned shingle) {
+uint64_t nx_simhash_article(const char *title, size_t title_len, const char *body, size_t body_len,
+                            unsigned shingle) {
     return simhash(title, title_len, body, body_len, shingle, false);
 }
 

@@ -21,8 +21,8 @@
  * shingles of `shingle` consecutive words within one field (a field with
  * fewer words is one shingle) are hashed with XXH3-64 and each votes on
  * the 64 bits. Returns NX_SIMHASH_NONE for an article with no word. */
-uint64_t nx_simhash_article(const char *title, size_t title_len, const char *body,
-                            size_t body_len, unsigned shingle);
+uint64_t nx_simhash_article(const char *title, size_t title_len, const char *body, size_t body_len,
+                            unsigned shingle);
 
 /* The same value computed a byte at a time (nx_simhash_article scans with
  * SSE2 where it can): for tests that compare the two. */

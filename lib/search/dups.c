@@ -42,7 +42,8 @@ typedef struct hashed {
 static int collect(const nx_snapshot *snap, hashed *hd) {
     uint64_t n = 0;
     for (uint32_t s = 0; s < snap->n_segments; s++)
-        if (nx_segment_has_simhash(snap->segments[s])) n += nx_segment_live_count(snap->segments[s]);
+        if (nx_segment_has_simhash(snap->segments[s]))
+            n += nx_segment_live_count(snap->segments[s]);
     if (n >= UINT32_MAX) return NEWSIDX_ERR_LIMIT;
     hd->hash = malloc(sizeof *hd->hash * (n + 1));
     hd->seg = malloc(sizeof *hd->seg * (n + 1));
@@ -123,8 +124,8 @@ int newsidx_reader_dups(const newsidx_reader *r, uint32_t max_distance, char *er
         rc = nx_err_set(&err, NEWSIDX_ERR_INVALID, "newsidx_reader_dups: no %s",
                         !r ? "reader" : "out-parameter");
     else if (max_distance > NEWSIDX_COLLAPSE_MAX)
-        rc = nx_err_set(&err, NEWSIDX_ERR_INVALID, "distance %u is more than %d bits",
-                        max_distance, NEWSIDX_COLLAPSE_MAX);
+        rc = nx_err_set(&err, NEWSIDX_ERR_INVALID, "distance %u is more than %d bits", max_distance,
+                        NEWSIDX_COLLAPSE_MAX);
     if (rc) {
         nx_err_copy(&err, errbuf, errbuf_size);
         return rc;
@@ -146,8 +147,8 @@ int newsidx_reader_dups(const newsidx_reader *r, uint32_t max_distance, char *er
     free(group);
     if (rc) {
         newsidx_dup_groups_free(g);
-        nx_err_set(&err, rc, rc == NEWSIDX_ERR_LIMIT ? "more than 2^32 - 1 articles"
-                                                     : "out of memory");
+        nx_err_set(&err, rc,
+                   rc == NEWSIDX_ERR_LIMIT ? "more than 2^32 - 1 articles" : "out of memory");
         nx_err_copy(&err, errbuf, errbuf_size);
         return rc;
     }
