@@ -3,22 +3,75 @@
  *
  *   zstdcat gen.jsonl.zst | build/bench/dups_bench [-k 1,2,3,4] [-d 3]
  *
- * The truth: gen-articles' reprints keep the original's title and author
- * (and all but a few body words), and originals are drawn independently,
- * so the true groups are the articles sharing title and author (an original
- * pair sharing both by chance would count as a group; none in its runs of
- * 100k-1M articles where bodies were compared). Pairwise measures: among the
- * pairs of articles put in one group, the share that truly belong together
- * (precision); among the true pairs, the share put together (recall).
- * Also reports the CPU time nx_simhash_article takes per article. */
+ * The truth, with -s SEED -r RATE (those given to gen-articles): which
+ * original article "gen-<n>" copies, replayed from gen-articles' own
+ * generator (is_dup() of ../shared/tools/gen-articles/gen-articles.c: the
+ * same xoshiro256** stream per article). Without them: the articles sharing
+ * title and author (reprints keep both, but two originals may share them
+ * by chance). Pairwise measures: among the pairs of articles put in one
+ * group, the share that truly belong together (precision); among the true
+ * pairs, the share put together (recall).
+ * Also reports the CPU time nx_simhash_article takes per article. With
+ * --truth it only prints "id truth" per article (bench/run_dups.sh scores
+ * `newsidx dups` with it). */
 #include "index/simhash.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <xxhash.h>
+
+/* ---- gen-articles' generator, for the truth (its is_dup(), verbatim in
+ * effect) ---- */
+typedef struct rng {
+    uint64_t s[4];
+} rng;
+
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void rng_seed(rng *r, uint64_t seed, uint64_t stream) {
+    uint64_t x = mix64(seed + 0x632be59bd9b4e019ULL) ^ mix64(stream ^ 0x9e3779b97f4a7c15ULL);
+    for (int i = 0; i < 4; i++) {
+        x += 0x9e3779b97f4a7c15ULL;
+        r->s[i] = mix64(x);
+    }
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t rng_next(rng *r) {
+    uint64_t *s = r->s;
+    uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return res;
+}
+
+static uint64_t rng_below(rng *r, uint64_t n) {
+    return n <= UINT32_MAX ? (((rng_next(r) >> 32) * n) >> 32) : rng_next(r) % n;
+}
+
+/* The original article n (1-based) copies, or n itself. */
+static uint64_t original_of(uint64_t seed, double rate, uint64_t n) {
+    for (;;) {
+        rng r;
+        rng_seed(&r, seed, n);
+        double u = (double)(rng_next(&r) >> 11) * 0x1.0p-53;
+        if (!(n > 1 && u < rate)) return n;
+        n = 1 + rng_below(&r, n - 1);
+    }
+}
 
 typedef struct art {
     char *title, *body;
@@ -61,11 +114,17 @@ static int cmp_u64(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     const char *ks = "1,2,3,4", *ds = "3";
-    for (int i = 1; i + 1 < argc; i += 2) {
+    uint64_t seed = 0;
+    double rate = -1;
+    bool print_truth = argc > 1 && !strcmp(argv[1], "--truth");
+    for (int i = 1 + print_truth; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-k")) ks = argv[i + 1];
         else if (!strcmp(argv[i], "-d")) ds = argv[i + 1];
+        else if (!strcmp(argv[i], "-s")) seed = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "-r")) rate = strtod(argv[i + 1], NULL);
         else {
-            fprintf(stderr, "usage: dups_bench [-k K,...] [-d D,...] < articles.jsonl\n");
+            fprintf(stderr, "usage: dups_bench [--truth] [-k K,...] [-d D,...] [-s SEED -r RATE] < "
+                            "gen.jsonl\n");
             return 2;
         }
     }
@@ -95,11 +154,17 @@ int main(int argc, char **argv) {
         XXH3_64bits_update(st, x->title, x->title_len + 1);
         XXH3_64bits_update(st, author, al);
         x->truth_key = XXH3_64bits_digest(st);
+        json_t *idv = json_object_get(o, "id");
+        const char *id = json_is_string(idv) ? json_string_value(idv) : "";
+        if (rate >= 0 && !strncmp(id, "gen-", 4))
+            x->truth_key = original_of(seed, rate, strtoull(id + 4, NULL, 10));
+        if (print_truth) printf("%s %llu\n", id, (unsigned long long)x->truth_key);
         XXH3_freeState(st);
         free(author);
         json_decref(o);
     }
     free(line);
+    if (print_truth) return 0;
     uint64_t *h = malloc(sizeof *h * (n + 1)), *lab = malloc(sizeof *lab * (n + 1));
     uint32_t *group = malloc(sizeof *group * (n + 1));
     if (!h || !lab || !group) return 1;

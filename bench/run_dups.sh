@@ -17,10 +17,9 @@
 # skipped without it), K (default 1,2,3), D (default 3,4,5), QUERIES (one
 # query a line; default: every query of the shared log).
 #
-# The truth: gen-articles' reprints keep the original's title and author
-# (README of ../shared/tools/gen-articles), originals are drawn on their
-# own, so the true groups are the articles sharing title and author.
-# Pairwise measures: precision = true pairs among the pairs put in one
+# The truth: which original each reprint copies, replayed from
+# gen-articles' generator with SEED and R (bench/dups_bench.c; step 2 asks
+# dups_bench for it with --truth). Pairwise measures: precision = true pairs among the pairs put in one
 # group; recall = pairs put together among the true pairs.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -41,19 +40,17 @@ GEN=$OUT/gen-$N-$R-$SEED.jsonl
 echo "# run_dups.sh $(date -u +%FT%TZ), library $(git -C "$SRC" rev-parse --short HEAD), N=$N R=$R SEED=$SEED"
 
 echo "## 1. the hash alone (dups_bench)"
-"$BUILD/bench/dups_bench" -k "$K" -d "$D" < "$GEN"
+"$BUILD/bench/dups_bench" -k "$K" -d "$D" -s "$SEED" -r "$R" < "$GEN"
 
 echo "## 2. end to end: newsidx index, newsidx dups --json"
 rm -rf "$OUT/idx"
 "$NX" index -q -o "$OUT/idx" "$GEN"
+"$BUILD/bench/dups_bench" --truth -s "$SEED" -r "$R" < "$GEN" > "$OUT/truth.txt"
 for d in ${D//,/ }; do
     /usr/bin/time -f "dups_seconds %e" "$NX" dups "$OUT/idx" --json --max-distance "$d" > "$OUT/dups-$d.json"
-    python3 - "$GEN" "$OUT/dups-$d.json" "$d" <<'PY'
+    python3 - "$OUT/truth.txt" "$OUT/dups-$d.json" "$d" <<'PY'
 import json, sys, collections
-truth = {}
-for line in open(sys.argv[1]):
-    o = json.loads(line)
-    truth[o["id"]] = (o.get("title", ""), o.get("author", ""))
+truth = dict(l.split() for l in open(sys.argv[1]))
 sizes = collections.Counter(truth.values())
 true_pairs = sum(n * (n - 1) // 2 for n in sizes.values())
 found = good = 0
