@@ -768,7 +768,8 @@ typedef struct newsidx_dup_groups newsidx_dup_groups;
  * @param max_distance  1..NEWSIDX_COLLAPSE_MAX (0: NEWSIDX_COLLAPSE_DEFAULT)
  * @param errbuf        optional message on failure
  * @return NEWSIDX_OK, NEWSIDX_ERR_NOMEM, NEWSIDX_ERR_INVALID (no reader or
- *         out, a distance above NEWSIDX_COLLAPSE_MAX).
+ *         out, a distance above NEWSIDX_COLLAPSE_MAX), NEWSIDX_ERR_LIMIT
+ *         (2^32 - 1 articles or more).
  */
 NEWSIDX_API int newsidx_reader_dups(const newsidx_reader *r, uint32_t max_distance,
                                     char *errbuf, size_t errbuf_size,
