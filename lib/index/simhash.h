@@ -1,26 +1,29 @@
-/* index/simhash — a 64-bit SimHash per article for finding near-duplicate
- * reprints (the same wire story with a few words changed). Computed in the
- * writer's add path, stored in the column file (docs/FORMAT.md, "Columns",
- * "SimHash"), compared by Hamming distance at search (collapse) and by
- * `newsidx dups`. */
+/* index/simhash — a 64-bit near-duplicate hash per article ("simhash": a
+ * fingerprint compared by Hamming distance; its bits are 1-bit minwise
+ * hashes, which measured far better than Charikar's SimHash on reprints)
+ * for finding the same wire story with a few words changed. Computed in
+ * the writer's add path, stored in the column file (docs/FORMAT.md,
+ * "Columns", "Near-duplicate hash"), compared at search (collapse.c) and
+ * by `newsidx dups` (dups.c). */
 #ifndef NX_SIMHASH_H
 #define NX_SIMHASH_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Words per shingle (bench/run_dups.sh measured 1..4: README "Near-duplicate
- * reprints"). */
+/* Words per shingle: 1, 2 and 3 measured, 1 finds the most reprints at
+ * the same precision (bench/README.md, "Near-duplicate reprints"). */
 #define NX_SIMHASH_SHINGLE 1
 /* The stored value of an article without a single word: never a near
  * duplicate of anything. A computed hash of 0 is stored as 1. */
 #define NX_SIMHASH_NONE 0
 
-/* SimHash of an article's title and body (either may be empty): words are
+/* The hash of an article's title and body (either may be empty): words are
  * runs of ASCII letters and digits (lower-cased) and of bytes >= 0x80;
  * shingles of `shingle` consecutive words within one field (a field with
- * fewer words is one shingle) are hashed with XXH3-64 and each votes on
- * the 64 bits. Returns NX_SIMHASH_NONE for an article with no word. */
+ * fewer words is one shingle) are hashed with XXH3-64 and fall into 64
+ * bins; bit i comes from the smallest hash of bin i (docs/FORMAT.md has
+ * every step). Returns NX_SIMHASH_NONE for an article with no word. */
 uint64_t nx_simhash_article(const char *title, size_t title_len, const char *body, size_t body_len,
                             unsigned shingle);
 
