@@ -617,6 +617,13 @@ NEWSIDX_API void newsidx_query_free(newsidx_query *q);
 #define NEWSIDX_FACET_YEAR 0x2
 #define NEWSIDX_FACET_MONTH 0x4
 
+/** Default newsidx_search_options.collapse_distance for a caller that turns
+ *  collapsing on without choosing a distance (the CLI's bare --collapse). */
+#define NEWSIDX_COLLAPSE_DEFAULT 3
+/** Largest near-duplicate distance (bits of the 64-bit hash) the library
+ *  accepts, in search and in newsidx_reader_dups. */
+#define NEWSIDX_COLLAPSE_MAX 16
+
 /** Search options. Fill with newsidx_search_options_init() first. */
 typedef struct newsidx_search_options {
     size_t size;             /* sizeof(newsidx_search_options) */
@@ -639,6 +646,13 @@ typedef struct newsidx_search_options {
     size_t max_result_bytes; /* most bytes one result set may hold: ids, stored fields and
                                 snippets (default 64 MiB; 0 = the default, SIZE_MAX = no
                                 bound); past it the search fails with NEWSIDX_ERR_LIMIT */
+    uint32_t collapse_distance; /* 0 (default): off. 1..NEWSIDX_COLLAPSE_MAX: near-duplicate
+                                reprints collapse: of articles whose near-duplicate hashes
+                                differ in at most this many bits, only the first in the sort
+                                order is a hit, and newsidx_hit_hidden says how many it hides
+                                (NEWSIDX_COLLAPSE_DEFAULT = 3 is the usual choice). The k hits
+                                are the first k after collapsing; the total still counts every
+                                match. Articles indexed before the hash existed never collapse */
 } newsidx_search_options;
 
 /** Fills *opts with the defaults. */
@@ -700,6 +714,16 @@ NEWSIDX_API size_t newsidx_hit_field_count(const newsidx_results *res, size_t i)
 NEWSIDX_API const newsidx_field *newsidx_hit_field_at(const newsidx_results *res, size_t i,
                                                       size_t j);
 
+/**
+ * Near-duplicates hit i hides when newsidx_search_options.collapse_distance
+ * is set (0 otherwise, or if i is out of range): matching articles within
+ * the distance of hit i that rank below it. They are counted among the
+ * candidates the search ranked to fill the k hits (at least 2 * (k +
+ * offset)), so a reprint ranked far below its original may be left out of
+ * the count (it is never shown as a hit).
+ */
+NEWSIDX_API uint32_t newsidx_hit_hidden(const newsidx_results *res, size_t i);
+
 /** Number of snippet fragments of hit i. */
 NEWSIDX_API size_t newsidx_hit_snippet_count(const newsidx_results *res, size_t i);
 
@@ -727,6 +751,43 @@ NEWSIDX_API size_t newsidx_facet_count(const newsidx_results *res, unsigned face
  */
 NEWSIDX_API int newsidx_facet_value(const newsidx_results *res, unsigned facet,
                                     size_t j, const char **label, uint64_t *count);
+
+/* ------------------------------------------------------------------------ */
+/* Near-duplicate groups                                                    */
+/* ------------------------------------------------------------------------ */
+
+/** Groups of near-duplicate articles of a reader's snapshot. */
+typedef struct newsidx_dup_groups newsidx_dup_groups;
+
+/**
+ * Finds the groups of live articles whose near-duplicate hashes differ in
+ * at most max_distance bits, transitively (a reprint of a reprint joins
+ * the group). Candidate pairs come from max_distance + 1 bands of the hash
+ * (two hashes within the distance agree on one band), never all pairs.
+ * Articles indexed before the hash existed are in no group.
+ * @param max_distance  1..NEWSIDX_COLLAPSE_MAX (0: NEWSIDX_COLLAPSE_DEFAULT)
+ * @param errbuf        optional message on failure
+ * @return NEWSIDX_OK, NEWSIDX_ERR_NOMEM, NEWSIDX_ERR_INVALID (no reader or
+ *         out, a distance above NEWSIDX_COLLAPSE_MAX), NEWSIDX_ERR_LIMIT
+ *         (2^32 - 1 articles or more).
+ */
+NEWSIDX_API int newsidx_reader_dups(const newsidx_reader *r, uint32_t max_distance,
+                                    char *errbuf, size_t errbuf_size,
+                                    newsidx_dup_groups **out);
+
+/** Number of groups (each of at least 2 articles). Groups are ordered by
+ *  their first member, members by index order (date order per segment). */
+NEWSIDX_API size_t newsidx_dup_group_count(const newsidx_dup_groups *g);
+
+/** Members of group i (0 when i is out of range). */
+NEWSIDX_API size_t newsidx_dup_group_size(const newsidx_dup_groups *g, size_t i);
+
+/** Id of member j of group i (NUL-terminated, owned by g), or NULL when out
+ *  of range. */
+NEWSIDX_API const char *newsidx_dup_group_id(const newsidx_dup_groups *g, size_t i, size_t j);
+
+/** Frees groups; NULL is accepted. */
+NEWSIDX_API void newsidx_dup_groups_free(newsidx_dup_groups *g);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,7 @@
  * can match nothing or were cut say so, --fields shows in text output,
  * --color and NO_COLOR, histograms with empty months and undated hits,
  * one-line usage errors, the analyzer in stats, --append refusing another
- * analyzer, and --queries batches. Runs the built CLI (NEWSIDX_CLI) on the
+ * analyzer, --queries batches, `dups` and `search --collapse`. Runs the built CLI (NEWSIDX_CLI) on the
  * sample archive of tests/data. */
 #include "common.h"
 
@@ -225,6 +225,66 @@ START_TEST(test_search_takes_several_index_directories) {
 }
 END_TEST
 
+/* Writes wire.jsonl: story a (200 words) and its reprint with one word
+ * changed, and story b. */
+static void write_wire(void) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/wire.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int a = 0; a < 3; a++) {
+        fprintf(f, "{\"id\":\"%s\",\"title\":\"%s\",\"date\":\"2024-0%d-01\",\"body\":\"",
+                a == 0 ? "a1" : a == 1 ? "a2" : "b1", a < 2 ? "Port strike ends" : "Harvest up",
+                a + 1);
+        for (int i = 0; i < 200; i++)
+            fprintf(f, "%s%s%d ", a == 1 && i == 7 ? "changed" : "word", a == 2 ? "b" : "", i);
+        fprintf(f, "dockers\"}\n");
+    }
+    fclose(f);
+}
+
+START_TEST(test_dups_lists_groups_and_collapse_counts_the_hidden) {
+    write_wire();
+    int rc = run("'%s' index -q -o wire wire.jsonl", NEWSIDX_CLI);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    rc = run("'%s' dups wire", NEWSIDX_CLI);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(out, "2 articles\n"
+                          "  a1  Port strike ends\n"
+                          "  a2  Port strike ends\n"
+                          "\n"
+                          "1 group of near-duplicates\n");
+    rc = run("'%s' dups wire --json --max-distance 5", NEWSIDX_CLI);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(out, "{\"max_distance\":5,\"groups\":[[{\"id\":\"a1\",\"title\":"
+                          "\"Port strike ends\"},{\"id\":\"a2\",\"title\":\"Port strike ends\"}]]}\n");
+    rc = run("'%s' dups wire --max-distance 17", NEWSIDX_CLI);
+    ck_assert_int_eq(rc, 2);
+    rc = run("'%s' dups idx", NEWSIDX_CLI);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(strstr(out, "group") != NULL, "%s", out);
+    /* search: without --collapse three hits, with it two, one "+1 similar" */
+    rc = run("'%s' search wire dockers --snippets 0", NEWSIDX_CLI);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "3. "));
+    ck_assert_ptr_null(strstr(out, "similar"));
+    rc = run("'%s' search wire dockers --snippets 0 --collapse", NEWSIDX_CLI);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_null(strstr(out, "3. "));
+    ck_assert_msg(strstr(out, "  +1 similar\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "\n3 results in ") != NULL, "%s", out); /* the total counts all */
+    rc = run("'%s' search wire dockers --snippets 0 --fields title --collapse=2 --json", NEWSIDX_CLI);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(strstr(out, "\"similar\":1,") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "\"similar\":0,") != NULL, "%s", out);
+    rc = run("'%s' search wire dockers --json", NEWSIDX_CLI);
+    ck_assert_msg(strstr(out, "similar") == NULL, "%s", out);
+    rc = run("'%s' search wire dockers --collapse=0", NEWSIDX_CLI);
+    ck_assert_int_eq(rc, 2);
+    ck_assert_msg(strstr(err, "--collapse=D needs a number of bits, 1 to 16") != NULL, "%s", err);
+}
+END_TEST
+
 static Suite *cli_suite(void) {
     Suite *s = suite_create("search-cli");
     TCase *tc = tcase_create("cli");
@@ -239,6 +299,7 @@ static Suite *cli_suite(void) {
     tcase_add_test(tc, test_stats_show_the_analyzer_and_append_refuses_another);
     tcase_add_test(tc, test_queries_from_a_file_give_json_lines_in_order);
     tcase_add_test(tc, test_search_takes_several_index_directories);
+    tcase_add_test(tc, test_dups_lists_groups_and_collapse_counts_the_hidden);
     suite_add_tcase(s, tc);
     return s;
 }

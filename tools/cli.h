@@ -29,6 +29,7 @@ extern const cli_command cli_check;
 extern const cli_command cli_get;
 extern const cli_command cli_delete;
 extern const cli_command cli_optimize;
+extern const cli_command cli_dups;
 
 /* Prints "newsidx NAME: message" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -29,6 +29,9 @@ static const char usage[] =
     "  --count              print only the number of matching articles\n"
     "  --facets LIST        counts per source, year and/or month (source,year,month)\n"
     "  --recency DAYS       boost recent articles (score / (1 + age / DAYS))\n"
+    "  --collapse[=D]       show one article of each group of near-duplicate reprints\n"
+    "                       (hashes within D bits, default 3, at most 16), with\n"
+    "                       \"+N similar\" for the ones it hides\n"
     "  --json               one JSON document on stdout\n"
     "  --max-expansions N   terms one prefix/fuzzy word may expand to (default 1024)\n"
     "  --queries FILE       run every line of FILE as a query (- = standard input);\n"
@@ -201,7 +204,9 @@ static void print_human(const newsidx_results *res, uint32_t offset, unsigned fa
                 printf("%s  ", date);
         }
         if (source) printf("%s  ", source);
-        printf("%s  score %.3f\n", newsidx_hit_id(res, i), newsidx_hit_score(res, i));
+        printf("%s  score %.3f", newsidx_hit_id(res, i), newsidx_hit_score(res, i));
+        if (newsidx_hit_hidden(res, i)) printf("  +%u similar", newsidx_hit_hidden(res, i));
+        putchar('\n');
         for (size_t j = 0; j < newsidx_hit_field_count(res, i); j++) {
             const newsidx_field *f = newsidx_hit_field_at(res, i, j);
             if (!header_field(f->name)) print_field_line(f);
@@ -235,7 +240,7 @@ static void print_human(const newsidx_results *res, uint32_t offset, unsigned fa
 }
 
 static void print_json(const char *query, size_t query_len, const newsidx_results *res,
-                       unsigned facets, double took_us) {
+                       unsigned facets, bool collapse, double took_us) {
     printf("{\"query\":");
     cli_json_string(stdout, query, query_len);
     printf(",\"total\":%llu,\"took_us\":%.0f,",
@@ -253,6 +258,7 @@ static void print_json(const char *query, size_t query_len, const newsidx_result
         printf("%s{\"id\":", i ? "," : "");
         cli_json_string(stdout, id, strlen(id));
         printf(",\"score\":%.6f", newsidx_hit_score(res, i));
+        if (collapse) printf(",\"similar\":%u", newsidx_hit_hidden(res, i));
         for (size_t k = 0; k < newsidx_hit_field_count(res, i); k++) {
             const newsidx_field *f = newsidx_hit_field_at(res, i, k);
             /* "id", "score" and "snippets" are the hit's own keys */
@@ -333,7 +339,7 @@ static void run_one(newsidx_reader *r, const char *query, size_t len,
     const char *notice = newsidx_results_notice(res);
     if (notice[0] && !json) fprintf(stderr, "newsidx search: note: %s\n", notice);
     if (so->count_only && !json) printf("%llu\n", (unsigned long long)newsidx_results_total(res));
-    else if (json) print_json(query, len, res, so->facets, took);
+    else if (json) print_json(query, len, res, so->facets, so->collapse_distance > 0, took);
     else print_human(res, so->offset, so->facets, took, color);
     newsidx_results_free(res);
 }
@@ -435,6 +441,12 @@ static int run(int argc, char **argv) {
                 return cli_usage_error(&cli_search, "--color needs auto, always or never");
             color_when = w;
             if (a[7] != '=') i++;
+        } else if (strcmp(a, "--collapse") == 0 || strncmp(a, "--collapse=", 11) == 0) {
+            uint32_t d = NEWSIDX_COLLAPSE_DEFAULT;
+            if (a[10] == '=' && (!parse_u32(a + 11, &d) || d == 0 || d > NEWSIDX_COLLAPSE_MAX))
+                return cli_usage_error(&cli_search, "--collapse=D needs a number of bits, 1 to %d",
+                                       NEWSIDX_COLLAPSE_MAX);
+            so.collapse_distance = d;
         } else if (strcmp(a, "--count") == 0) {
             so.count_only = 1;
         } else if (strcmp(a, "--json") == 0) {

@@ -10,7 +10,7 @@
 static const cli_command *const commands[] = {
     &cli_analyze,
     &cli_index, &cli_delete, &cli_optimize, &cli_stats, &cli_check, &cli_get,
-    &cli_search,
+    &cli_search, &cli_dups,
     NULL,
 };
 

@@ -169,6 +169,7 @@ static int flush_docs(newsidx_writer *w, nx_segbuild *b, const uint32_t *order, 
         NX_FORWARD(nx_segbuild_doc(b, d->date, (const char *)w->ids.data + d->id_off, d->id_len,
                                    (const char *)w->srcs.data + d->src_off, d->src_len,
                                    d->text_bytes, fields, nf));
+        NX_FORWARD(nx_segbuild_simhash(b, d->simhash));
     }
     return 0;
 }

@@ -69,6 +69,7 @@ struct nx_segment {
     uint64_t field_tokens[NX_N_FIELDS];
     uint64_t raw_text_bytes, raw_stored_bytes;
     const uint8_t *dates;      /* i64 LE per doc, NULL when no doc is dated */
+    const uint8_t *simhashes;  /* u64 LE per doc, NULL in segments without them */
     /* Ids are front-coded on disk (blocks of NX_ID_BLOCK) and expanded at
      * open: id_offs (doc_count + 1) into id_mem. */
     uint32_t *id_offs;
@@ -139,6 +140,9 @@ uint8_t *nx_segbuild_norms(nx_segbuild *b, int field);
 int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
                     const char *source, size_t source_len, uint32_t text_bytes,
                     const newsidx_field *fields, size_t n_fields);
+/* Sets the near-duplicate hash (index/simhash.h) of the doc added last;
+ * a doc never given one has NX_SIMHASH_NONE. 0 or NOMEM. */
+int nx_segbuild_simhash(nx_segbuild *b, uint64_t simhash);
 /* Adds a term's postings; terms in increasing (field, term) order; docs
  * increasing; positions: sum(freqs) values, per doc increasing. */
 int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,

@@ -109,6 +109,7 @@ static int merge_docs(merge_state *ms, uint32_t total, bool store) {
         uint32_t text_bytes = (uint32_t)(s->raw_text_bytes / NX_MAX(s->doc_count, 1));
         NX_FORWARD(
             nx_segbuild_doc(ms->b, date, id, id_len, sname, src_len, text_bytes, fields, nf));
+        NX_FORWARD(nx_segbuild_simhash(ms->b, nx_segment_simhash(s, d)));
     }
     return 0;
 }

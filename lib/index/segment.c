@@ -63,10 +63,11 @@ static int parse_columns(nx_segment *s, nx_err *err) {
     }
     s->raw_text_bytes = nx_load_u64le(c + 96);
     s->raw_stored_bytes = nx_load_u64le(c + 104);
-    bool dated = flags & 2;
+    bool dated = flags & 2, hashed = flags & 4;
     size_t n_id_blocks = ((size_t)n + NX_ID_BLOCK - 1) / NX_ID_BLOCK;
-    size_t need = 112 + (dated ? 8 * (size_t)n : 0) + up8((size_t)s->src_width * n) +
-                  up8(4 * (n_id_blocks + 1)) + up8(4 * ((size_t)s->n_sources + 1));
+    size_t need = 112 + (dated ? 8 * (size_t)n : 0) + (hashed ? 8 * (size_t)n : 0) +
+                  up8((size_t)s->src_width * n) + up8(4 * (n_id_blocks + 1)) +
+                  up8(4 * ((size_t)s->n_sources + 1));
     NX_RETURN_IF(n > NX_MAX_SEGMENT_DOCS || s->n_sources > n || need > len ||
                      (s->src_width != 0 && s->src_width != 1 && s->src_width != 2 &&
                       s->src_width != 4) || (s->n_sources > 0 && s->src_width == 0),
@@ -75,6 +76,8 @@ static int parse_columns(nx_segment *s, nx_err *err) {
     size_t off = 112;
     s->dates = dated ? c + off : NULL;
     off += dated ? 8 * (size_t)n : 0;
+    s->simhashes = hashed ? c + off : NULL;
+    off += hashed ? 8 * (size_t)n : 0;
     s->src_ords = c + off;
     off += up8((size_t)s->src_width * n);
     s->id_blocks = c + off;
@@ -283,6 +286,12 @@ const uint8_t *nx_segment_norms(const nx_segment *s, int field) {
 int64_t nx_segment_date(const nx_segment *s, uint32_t doc) {
     return s->dates ? (int64_t)nx_load_u64le(s->dates + 8 * (size_t)doc) : NX_NO_DATE;
 }
+
+uint64_t nx_segment_simhash(const nx_segment *s, uint32_t doc) {
+    return s->simhashes ? nx_load_u64le(s->simhashes + 8 * (size_t)doc) : 0;
+}
+
+bool nx_segment_has_simhash(const nx_segment *s) { return s->simhashes != NULL; }
 
 /* First doc whose date is >= t (dates ascend with doc ids). */
 static uint32_t date_lower_bound(const nx_segment *s, int64_t t) {

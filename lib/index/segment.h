@@ -56,6 +56,13 @@ int64_t nx_segment_date(const nx_segment *s, uint32_t doc);
 void nx_segment_date_range(const nx_segment *s, int64_t lo, int64_t hi, uint32_t *first,
                            uint32_t *end);
 
+/* Near-duplicate hash of a doc (index/simhash.h); NX_SIMHASH_NONE (0) for
+ * docs without one, which includes every doc of a segment written before
+ * the column existed. */
+uint64_t nx_segment_simhash(const nx_segment *s, uint32_t doc);
+/* true when the segment has the near-duplicate column. */
+bool nx_segment_has_simhash(const nx_segment *s);
+
 /* Columns for hits and facets, no doc store needed. */
 const char *nx_segment_id(const nx_segment *s, uint32_t doc, size_t *len);
 /* Source ordinal of a doc (0 = no source) and the ordinal's text. */

@@ -86,6 +86,7 @@ struct nx_segbuild {
     uint64_t raw_text_bytes, raw_id_bytes;
     /* columns */
     nx_buf dates, id_offs, id_bytes, src_ords, src_offs, src_bytes;
+    nx_buf simhashes; /* u64 LE per doc up to the last one given a hash */
     bool any_date;
     src_slot *src_table;
     uint32_t src_mask, n_sources;
@@ -100,7 +101,7 @@ static void segbuild_free(nx_segbuild *b) {
     nx_docstore_writer_free(b->docstore);
     nx_termdict_builder_free(b->dict);
     free(b->norms);
-    nx_buf *bufs[] = {&b->dates, &b->id_offs, &b->id_bytes, &b->src_ords,
+    nx_buf *bufs[] = {&b->dates, &b->simhashes, &b->id_offs, &b->id_bytes, &b->src_ords,
                       &b->src_offs, &b->src_bytes, &b->term_post, &b->term_skip, &b->term_pos};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nx_buf_free(bufs[i]);
     free(b->src_table);
@@ -240,6 +241,19 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
     b->raw_text_bytes += text_bytes;
     b->raw_id_bytes += id_len;
     if (b->docstore) NX_FORWARD(nx_docstore_add(b->docstore, fields, n_fields));
+    return 0;
+}
+
+int nx_segbuild_simhash(nx_segbuild *b, uint64_t simhash) {
+    if (b->next_doc == 0 || simhash == 0) return 0;
+    /* docs before this one without a hash read 0 (none) */
+    size_t at = ((size_t)b->next_doc - 1) * 8;
+    if (nx_buf_reserve(&b->simhashes, at + 8 - b->simhashes.len))
+        return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    if (b->simhashes.len < at)
+        memset(b->simhashes.data + b->simhashes.len, 0, at - b->simhashes.len);
+    nx_store_u64le(b->simhashes.data + at, simhash);
+    b->simhashes.len = at + 8;
     return 0;
 }
 
@@ -627,7 +641,8 @@ static int put_column_header(const nx_segbuild *b, uint32_t src_width, uint64_t 
     nx_buf_put_u32le(c, NX_COL_MAGIC);
     nx_buf_put_u32le(c, n);
     nx_buf_put_u32le(c, b->n_sources);
-    nx_buf_put_u32le(c, (b->docstore ? 1u : 0u) | (b->any_date ? 2u : 0u) | src_width << 4);
+    nx_buf_put_u32le(c, (b->docstore ? 1u : 0u) | (b->any_date ? 2u : 0u) |
+                            (b->simhashes.len ? 4u : 0u) | src_width << 4);
     for (int f = 0; f < NX_N_FIELDS; f++) {
         uint32_t fd = 0;
         const uint8_t *nm = b->norms + (size_t)f * n;
@@ -688,7 +703,8 @@ static int put_ids_frame(nx_buf *c, const nx_buf *fc) {
     return 0;
 }
 
-/* The column file (FORMAT.md, "Columns"): header, dates, source ordinals,
+/* The column file (FORMAT.md, "Columns"): header, dates, near-duplicate
+ * hashes, source ordinals,
  * id block offsets, source offsets, the ids' zstd frame, source names. */
 static int write_columns(nx_segbuild *b, uint64_t raw_stored) {
     uint32_t n = b->n_docs;
@@ -696,6 +712,13 @@ static int write_columns(nx_segbuild *b, uint64_t raw_stored) {
     nx_buf c = {0}, fc = {0};
     int e = put_column_header(b, width, raw_stored, &c);
     if (b->any_date && !e) e |= nx_buf_append(&c, b->dates.data, b->dates.len);
+    /* near-duplicate hashes only when some doc has one: a segment without
+     * any keeps the bytes it had before the column existed */
+    if (b->simhashes.len && !e) {
+        size_t have = b->simhashes.len;
+        e |= nx_buf_append(&c, b->simhashes.data, have);
+        for (size_t k = have; k < (size_t)n * 8 && !e; k += 8) e |= nx_buf_put_u64le(&c, 0);
+    }
     for (uint32_t i = 0; i < n && width && !e; i++) {
         uint32_t ord = nx_load_u32le(b->src_ords.data + 4 * (size_t)i);
         if (width == 1) e |= nx_buf_putc(&c, (uint8_t)ord);

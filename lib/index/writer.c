@@ -5,6 +5,7 @@
  * struct and the buffer layout: writer_internal.h. On-disk bytes:
  * docs/FORMAT.md. */
 #include "analysis/analysis.h"
+#include "index/simhash.h"
 #include "index/writer_internal.h"
 #include "util/utf8.h"
 
@@ -194,6 +195,16 @@ static int index_fields(newsidx_writer *w, const newsidx_field *const *indexed, 
     return 0;
 }
 
+/* The near-duplicate hash of the doc's title and body as indexed (cut at
+ * max_field_bytes like the indexed text). */
+static uint64_t article_simhash(const newsidx_writer *w, const newsidx_field *const *indexed) {
+    const newsidx_field *t = indexed[NX_F_TITLE], *b = indexed[NX_F_BODY];
+    size_t max = w->opts.max_field_bytes;
+    return nx_simhash_article(t ? t->value : NULL, t ? nx_utf8_cut(t->value, t->value_len, max) : 0,
+                              b ? b->value : NULL, b ? nx_utf8_cut(b->value, b->value_len, max) : 0,
+                              NX_SIMHASH_SHINGLE);
+}
+
 int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_fields,
                        unsigned *warnings) {
     unsigned warn = 0;
@@ -256,6 +267,7 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
     if (rc) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
     doc->stored_len = (uint32_t)(w->stored.len - doc->stored_off);
     NX_FORWARD(index_fields(w, indexed, &warn));
+    doc->simhash = article_simhash(w, indexed);
     uint32_t slot = (uint32_t)id_hash & w->id_mask;
     while (w->id_slots[slot]) slot = (slot + 1) & w->id_mask;
     w->id_slots[slot] = ++w->n_docs;

@@ -60,6 +60,7 @@ _Static_assert(sizeof(wterm) == 64, "a term entry is one cache line");
 typedef struct wdoc {
     int64_t date;
     uint64_t id_hash;
+    uint64_t simhash; /* index/simhash.h */
     uint64_t stored_off;
     uint32_t stored_len;
     uint32_t id_off, id_len;

@@ -201,6 +201,8 @@ typedef struct topk {
     hit_entry *h;
     uint32_t n, cap;
     bool by_date;
+    bool sorted;     /* h is in rank order, no longer a heap (nx_topk_sort) */
+    uint32_t *hidden; /* collapse: per kept hit, the near-duplicates it hides */
 } topk;
 
 /* true when a ranks before b. Ties go to the earlier (segment, doc). */
@@ -250,6 +252,7 @@ typedef struct facets {
 typedef struct hit {
     char *id;
     double score;
+    uint32_t hidden; /* near-duplicates collapsed into it */
     newsidx_field *fields;
     size_t n_fields;
     newsidx_snippet *snippets;
@@ -381,6 +384,14 @@ int nx_fill_facets(search *S, facets *F, newsidx_results *res);
 
 /* results.c: res->hits from the heap: ids, stored fields, snippets. */
 int nx_fill_hits(search *S, topk *T, newsidx_results *res);
+/* Puts the heap's hits in rank order (best first); idempotent. */
+void nx_topk_sort(topk *T);
+/* Collapse (collapse.c): with T's candidates in rank order, keeps the first
+ * of each near-duplicate group, at most want of them, at T->h[0 ..), with
+ * their hidden counts in T->hidden (allocated from S). Returns 1 when the
+ * kept hits are final (want of them, or T held every match), 0 when more
+ * candidates are needed, or an error. */
+int nx_collapse(search *S, topk *T, uint32_t want);
 
 /* rank.c: the top k of R's segment (and the matches visited in R->total). */
 int nx_run_exhaustive(run_ctx *R, sit *root);

@@ -45,6 +45,10 @@ const newsidx_field *newsidx_hit_field_at(const newsidx_results *res, size_t i, 
     return res && i < res->n_hits && j < res->hits[i].n_fields ? &res->hits[i].fields[j] : NULL;
 }
 
+uint32_t newsidx_hit_hidden(const newsidx_results *res, size_t i) {
+    return res && i < res->n_hits ? res->hits[i].hidden : 0;
+}
+
 size_t newsidx_hit_snippet_count(const newsidx_results *res, size_t i) {
     return res && i < res->n_hits ? res->hits[i].n_snippets : 0;
 }
@@ -121,7 +125,9 @@ static int hl_set(search *S, int field, nx_hlterms *out) {
 }
 
 /* The heap's hits, best first (a heapsort of the min-heap by "worse"). */
-static void topk_sort(topk *T) {
+void nx_topk_sort(topk *T) {
+    if (T->sorted) return;
+    T->sorted = true;
     uint32_t n = T->n;
     for (uint32_t end = n; end > 1; end--) {
         hit_entry x = T->h[0];
@@ -221,7 +227,7 @@ static int fill_hit(search *S, newsidx_results *res, hit *h, const hit_entry *e,
 
 /* Fills res->hits from the heap: ids, stored fields, snippets. */
 int nx_fill_hits(search *S, topk *T, newsidx_results *res) {
-    topk_sort(T);
+    nx_topk_sort(T);
     uint32_t skip = S->o->offset < T->n ? S->o->offset : T->n;
     res->n_hits = T->n - skip;
     if (res->n_hits == 0) return 0;
@@ -234,6 +240,7 @@ int nx_fill_hits(search *S, topk *T, newsidx_results *res) {
     int rc = S->o->snippets > 0 ? snippet_ctx_init(S, &sc) : 0;
     for (size_t i = 0; rc == 0 && i < res->n_hits; i++) {
         rc = fill_hit(S, res, &res->hits[i], &T->h[skip + i], &sc, &scratch);
+        if (T->hidden) res->hits[i].hidden = T->hidden[skip + i];
         if (rc == 0 && res->arena.total_bytes > S->o->max_result_bytes)
             rc = nx_err_set(&S->err, NEWSIDX_ERR_LIMIT,
                             "the results would hold more than max_result_bytes (%zu bytes) "

@@ -97,9 +97,11 @@ static double newest_date(const nx_snapshot *snap) {
     return newest == NX_NO_DATE ? 0 : (double)newest;
 }
 
+static int run_segments(search *S, const pnode *root, uint32_t cap, topk *T, facets *F,
+                        run_ctx *R);
+
 static int do_search(search *S, newsidx_results *res) {
     const newsidx_search_options *o = S->o;
-    const nx_snapshot *snap = S->snap;
     for (int f = 0; f < NX_N_FIELDS; f++)
         S->field_weight[f] = f == NX_F_TITLE ? o->title_weight : f == NX_F_BODY ? o->body_weight : 1.0;
     pnode *root;
@@ -108,45 +110,67 @@ static int do_search(search *S, newsidx_results *res) {
     uint64_t want = (uint64_t)o->k + o->offset;
     NX_RETURN_IF(want > NX_MAX_HITS, &S->err, NEWSIDX_ERR_LIMIT,
                  "k + offset (%llu) is more than %u", (unsigned long long)want, NX_MAX_HITS);
-    topk T = {0};
-    T.by_date = o->sort == NEWSIDX_SORT_DATE_DESC || o->sort == NEWSIDX_SORT_DATE_ASC;
-    T.cap = o->count_only ? 0 : (uint32_t)want;
-    if (T.cap) {
-        T.h = salloc(S, T.cap * sizeof *T.h);
-        NX_RETURN_IF(!T.h, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
-    }
-    facets F = {0};
-    F.want = o->facets & (NEWSIDX_FACET_SOURCE | NEWSIDX_FACET_YEAR | NEWSIDX_FACET_MONTH);
-    run_ctx R = {.S = S, .T = &T, .F = &F};
-    if (o->recency_halflife_days > 0) {
-        R.halflife_s = o->recency_halflife_days * 86400.0;
-        R.now = newest_date(snap);
-    }
-    for (uint32_t si = 0; si < snap->n_segments; si++) {
-        run_set_segment(&R, si);
-        sit *it;
-        S->counting = o->count_only || T.cap == 0;
-        int rc = nx_build(S, si, root, &it);
-        if (rc == 0 && F.want & NEWSIDX_FACET_SOURCE) {
-            uint32_t ns = nx_segment_source_count(R.seg) + 1;
-            F.seg_src = nx_arena_alloc(&S->seg_arena, ns * sizeof *F.seg_src);
-            if (!F.seg_src) rc = nx_err_set(&S->err, NEWSIDX_ERR_NOMEM, "out of memory");
-            else memset(F.seg_src, 0, ns * sizeof *F.seg_src);
-        }
-        if (rc == 0 && it->doc != NX_NO_DOC) rc = run_segment(&R, root, it);
-        if (rc == 0 && F.want & NEWSIDX_FACET_SOURCE) rc = nx_facet_source_merge(S, &F, R.seg);
-        nx_close_positions(S);
-        nx_arena_reset(&S->seg_arena);
-        /* damage met while walking the lists: name the files */
-        if (rc == NEWSIDX_ERR_CORRUPT && !S->err.msg[0])
-            nx_err_set(&S->err, rc, "%s or %s: corrupt postings or positions (segment %u)",
-                       nx_segment_postings_path(R.seg), nx_segment_positions_path(R.seg), si);
-        if (rc) return rc;
+    /* collapsing ranks more candidates than it returns (collapse.c) */
+    bool collapse = o->collapse_distance > 0 && !o->count_only && want > 0;
+    uint64_t cap = collapse ? 2 * want : want;
+    topk T;
+    facets F;
+    run_ctx R;
+    for (;;) {
+        NX_FORWARD(run_segments(S, root, (uint32_t)NX_MIN(cap, NX_MAX_HITS), &T, &F, &R));
+        if (!collapse) break;
+        int done = nx_collapse(S, &T, (uint32_t)want);
+        if (done < 0) return done;
+        if (done || cap >= NX_MAX_HITS) break;
+        cap *= 4;
     }
     res->total = R.total;
     if (res->total < T.n) res->total = T.n;
     NX_FORWARD(nx_fill_facets(S, &F, res));
     return nx_fill_hits(S, &T, res);
+}
+
+/* Runs every segment into a top-cap heap T, facets F and the total of R. */
+static int run_segments(search *S, const pnode *root, uint32_t cap, topk *T, facets *F,
+                        run_ctx *R) {
+    const newsidx_search_options *o = S->o;
+    const nx_snapshot *snap = S->snap;
+    memset(T, 0, sizeof *T);
+    T->by_date = o->sort == NEWSIDX_SORT_DATE_DESC || o->sort == NEWSIDX_SORT_DATE_ASC;
+    T->cap = o->count_only ? 0 : cap;
+    if (T->cap) {
+        T->h = salloc(S, T->cap * sizeof *T->h);
+        NX_RETURN_IF(!T->h, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
+    memset(F, 0, sizeof *F);
+    F->want = o->facets & (NEWSIDX_FACET_SOURCE | NEWSIDX_FACET_YEAR | NEWSIDX_FACET_MONTH);
+    *R = (run_ctx){.S = S, .T = T, .F = F};
+    if (o->recency_halflife_days > 0) {
+        R->halflife_s = o->recency_halflife_days * 86400.0;
+        R->now = newest_date(snap);
+    }
+    for (uint32_t si = 0; si < snap->n_segments; si++) {
+        run_set_segment(R, si);
+        sit *it;
+        S->counting = o->count_only || T->cap == 0;
+        int rc = nx_build(S, si, root, &it);
+        if (rc == 0 && F->want & NEWSIDX_FACET_SOURCE) {
+            uint32_t ns = nx_segment_source_count(R->seg) + 1;
+            F->seg_src = nx_arena_alloc(&S->seg_arena, ns * sizeof *F->seg_src);
+            if (!F->seg_src) rc = nx_err_set(&S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            else memset(F->seg_src, 0, ns * sizeof *F->seg_src);
+        }
+        if (rc == 0 && it->doc != NX_NO_DOC) rc = run_segment(R, root, it);
+        if (rc == 0 && F->want & NEWSIDX_FACET_SOURCE) rc = nx_facet_source_merge(S, F, R->seg);
+        nx_close_positions(S);
+        nx_arena_reset(&S->seg_arena);
+        /* damage met while walking the lists: name the files */
+        if (rc == NEWSIDX_ERR_CORRUPT && !S->err.msg[0])
+            nx_err_set(&S->err, rc, "%s or %s: corrupt postings or positions (segment %u)",
+                       nx_segment_postings_path(R->seg), nx_segment_positions_path(R->seg), si);
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 /* Joins the query's notice and the search's into the results' arena. */
@@ -176,6 +200,9 @@ static int search_run(const newsidx_reader *r, const newsidx_query *q,
                  NEWSIDX_ERR_INVALID, "unknown sort %d", o.sort);
     NX_RETURN_IF(!(o.title_weight >= 0) || !(o.body_weight >= 0), err, NEWSIDX_ERR_INVALID,
                  "field weights must be >= 0");
+    NX_RETURN_IF(o.collapse_distance > NEWSIDX_COLLAPSE_MAX, err, NEWSIDX_ERR_INVALID,
+                 "collapse distance %u is more than %d bits", o.collapse_distance,
+                 NEWSIDX_COLLAPSE_MAX);
     if (o.max_result_bytes == 0) o.max_result_bytes = NX_DEFAULT_RESULT_BYTES;
     newsidx_results *res = calloc(1, sizeof *res);
     NX_RETURN_IF(!res, err, NEWSIDX_ERR_NOMEM, "out of memory");

@@ -56,7 +56,7 @@ typedef struct nxc_index {
     size_t t_blocks, t_vtail, t_small, t_pulsed, t_vpos, t_ptail;
     uint64_t post_exc, pos_exc; /* a PFOR block with exceptions (0: none) */
     /* columns */
-    size_t col_ords, col_idblocks, col_srcoffs, col_z, n_id_blocks;
+    size_t col_simhash, col_ords, col_idblocks, col_srcoffs, col_z, n_id_blocks; /* col_simhash: 0 = none */
     uint32_t n_sources, src_width;
     uint8_t *ids;
     size_t ids_len;
@@ -66,6 +66,11 @@ typedef struct nxc_index {
 } nxc_index;
 
 static inline size_t nxc_up8(size_t x) { return (x + 7) & ~(size_t)7; }
+
+/* The column file has dates (flags bit 1; they start at byte 112). */
+static inline bool nxc_dated(const nxc_index *x) {
+    return nx_load_u32le(x->orig[NXC_COL] + 12) & 2;
+}
 
 /* Dictionary value: df, cf, and for a non-pulsed term its offsets. */
 static inline bool nxc_value(const uint8_t *v, size_t n, uint64_t *df, uint64_t *cf, uint64_t *a,
@@ -185,6 +190,8 @@ static inline int nxc_load(nxc_index *x, const char *dir, uint32_t seg_no, uint3
     x->src_width = (flags >> 4) & 15;
     x->n_id_blocks = (x->doc_count + 15) / 16;
     x->col_ords = 112 + ((flags & 2) ? 8 * (size_t)x->doc_count : 0);
+    x->col_simhash = (flags & 4) ? x->col_ords : 0;
+    x->col_ords += (flags & 4) ? 8 * (size_t)x->doc_count : 0;
     x->col_idblocks = x->col_ords + nxc_up8((size_t)x->src_width * x->doc_count);
     x->col_srcoffs = x->col_idblocks + nxc_up8(4 * (x->n_id_blocks + 1));
     x->col_z = x->col_srcoffs + nxc_up8(4 * ((size_t)x->n_sources + 1));
@@ -319,7 +326,7 @@ static inline void nxc_free(nxc_index *x) {
     X(col_field_docs_4) X(col_field_zero_0) X(col_field_zero_4) X(col_field_tokens_0)          \
     X(col_field_tokens_1) X(col_field_tokens_2) X(col_field_tokens_3) X(col_field_tokens_4)    \
     X(col_raw_text_bytes) X(col_raw_stored_bytes) X(col_date_first) X(col_date_mid)            \
-    X(col_date_last) X(col_source_ord_first) X(col_source_ord_last) X(col_id_block_first)      \
+    X(col_date_last) X(col_simhash_first) X(col_simhash_last) X(col_source_ord_first) X(col_source_ord_last) X(col_id_block_first)      \
     X(col_id_block_second) X(col_id_total) X(col_source_offset_first)                          \
     X(col_source_offset_mid) X(col_source_offset_last) X(col_z) X(col_source_byte)             \
     X(ids_first_shared) X(ids_first_rest) X(ids_second_shared) X(ids_second_rest)              \
@@ -621,9 +628,11 @@ static inline int nxc_locate(const nxc_index *x, int id, int file_for_footer, nx
         FIX(NXC_COL, 24 + 16 * (size_t)(id - NXC_F_col_field_tokens_0), 8, 0);
     case NXC_F_col_raw_text_bytes: FIX(NXC_COL, 96, 8, 0);
     case NXC_F_col_raw_stored_bytes: FIX(NXC_COL, 104, 8, 0);
-    case NXC_F_col_date_first: NEED(x->col_ords > 112); FIX(NXC_COL, 112, 8, 0);
-    case NXC_F_col_date_mid: NEED(x->col_ords > 112); FIX(NXC_COL, 112 + 8 * (size_t)(n / 2), 8, 0);
-    case NXC_F_col_date_last: NEED(x->col_ords > 112); FIX(NXC_COL, 112 + 8 * (size_t)(n - 1), 8, 0);
+    case NXC_F_col_simhash_first: NEED(x->col_simhash); FIX(NXC_COL, x->col_simhash, 8, 0);
+    case NXC_F_col_simhash_last: NEED(x->col_simhash); FIX(NXC_COL, x->col_simhash + 8 * (size_t)(n - 1), 8, 0);
+    case NXC_F_col_date_first: NEED(nxc_dated(x)); FIX(NXC_COL, 112, 8, 0);
+    case NXC_F_col_date_mid: NEED(nxc_dated(x)); FIX(NXC_COL, 112 + 8 * (size_t)(n / 2), 8, 0);
+    case NXC_F_col_date_last: NEED(nxc_dated(x)); FIX(NXC_COL, 112 + 8 * (size_t)(n - 1), 8, 0);
     case NXC_F_col_source_ord_first: NEED(x->src_width); FIX(NXC_COL, x->col_ords, (int)x->src_width, x->n_sources + 1);
     case NXC_F_col_source_ord_last: NEED(x->src_width); FIX(NXC_COL, x->col_ords + x->src_width * (size_t)(n - 1), (int)x->src_width, x->n_sources + 1);
     case NXC_F_col_id_block_first: FIX(NXC_COL, x->col_idblocks, 4, x->ids_len + 1);
@@ -725,8 +734,10 @@ static inline size_t nxc_values(int id, const nxc_loc *L, uint64_t *v) {
         if (!dup) v[n++] = all[i];
     }
     if (id == NXC_F_col_flags_byte) {
-        /* widths 0, 1, 2, 4 and the invalid 3 and 15, with and without dates and store */
-        static const uint8_t w[] = {0x00, 0x03, 0x13, 0x23, 0x33, 0x43, 0xf3, 0x10, 0x40};
+        /* widths 0, 1, 2, 4 and the invalid 3 and 15, with and without dates,
+         * near-duplicate hashes and store */
+        static const uint8_t w[] = {0x00, 0x03, 0x13, 0x23, 0x33, 0x43, 0xf3, 0x10, 0x40,
+                                    0x07, 0x14, 0x17, 0x04};
         n = 0;
         for (size_t i = 0; i < sizeof w; i++) v[n++] = w[i];
     }
