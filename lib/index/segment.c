@@ -45,9 +45,9 @@ static int open_part(const char *dir, uint32_t seg_no, const char *ext, uint32_t
 
 static size_t up8(size_t x) { return (x + 7) & ~(size_t)7; }
 
-/* The largest source ordinal of n docs, in one pass the compiler
- * vectorizes per width (the per-doc accessor with its switch cost a
- * millisecond per million docs at every open). */
+/* The largest source ordinal of n docs: one pass per width that the
+ * compiler vectorizes, where calling the per-doc accessor (a switch per
+ * doc) ran over every doc at every open. */
 static uint32_t max_source_ord(const uint8_t *ords, uint32_t width, uint32_t n) {
     switch (width) {
     case 1: {
@@ -339,7 +339,9 @@ static nx_id_block *decode_id_block(const nx_segment *s, size_t k) {
         blk->offs[i + 1] = (uint32_t)used;
     }
     if (p != end) goto bad;
-    return blk;
+    /* a merge or the id lookup expands every block: keep only what is used */
+    nx_id_block *fit = realloc(blk, sizeof *blk + used);
+    return fit ? fit : blk;
 bad:
     free(blk);
     return NULL;
