@@ -199,10 +199,10 @@ END_TEST
 START_TEST(test_postings_fields_at_extremes) { run_fields(NXC_F_post_term_max_tf, NXC_F_pos_pfor_b, false); }
 END_TEST
 
-START_TEST(test_positions_fields_at_extremes) { run_fields(NXC_F_pos_pfor_b, NXC_F_dictz_magic, false); }
+START_TEST(test_positions_fields_at_extremes) { run_fields(NXC_F_pos_pfor_b, NXC_F_termdict_magic, false); }
 END_TEST
 
-START_TEST(test_dictionary_fields_at_extremes) { run_fields(NXC_F_dictz_magic, NXC_F_norm_magic, false); }
+START_TEST(test_dictionary_fields_at_extremes) { run_fields(NXC_F_termdict_magic, NXC_F_norm_magic, false); }
 END_TEST
 
 START_TEST(test_norms_columns_and_tombstone_fields_at_extremes) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 static uint64_t rng_state = 88172645463325252ull;
@@ -732,12 +733,126 @@ START_TEST(test_missing_id_is_derived_and_bad_date_is_kept_as_text) {
 }
 END_TEST
 
+
 static void on_problem(void *ctx, const char *file, uint64_t off, const char *msg) {
     nx_buf *b = ctx;
     char line[1024];
     int n = snprintf(line, sizeof line, "%s:%llu: %s\n", file, (unsigned long long)off, msg);
     nx_buf_append(b, line, (size_t)n);
 }
+
+/* The whole file at path (malloc'd) and its length. */
+static uint8_t *read_whole(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+    uint8_t *b = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+/* Threads asking ids of a fresh segment at once: each block is expanded
+ * once (the slot is set with a compare-and-swap) and every thread reads
+ * the same bytes. */
+typedef struct id_reader {
+    const nx_segment *seg;
+    uint32_t start, wrong;
+} id_reader;
+
+static void *read_ids(void *arg) {
+    id_reader *t = arg;
+    uint32_t n = nx_segment_doc_count(t->seg);
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t d = (t->start + k * 7) % n;
+        char want[16];
+        int wl = snprintf(want, sizeof want, "id-%03u", d);
+        size_t len;
+        const char *id = nx_segment_id(t->seg, d, &len);
+        t->wrong += !id || len != (size_t)wl || memcmp(id, want, len) != 0;
+    }
+    return NULL;
+}
+
+/* Ids are expanded a block of 16 at a time when first asked for, by any
+ * thread; a damaged block passes open and is named (the .col file) by the
+ * search that needs one of its ids and by check, while the other blocks
+ * still answer. */
+START_TEST(test_ids_expand_per_block_on_demand_and_a_damaged_block_is_named) {
+    char *dir = nxt_tmpdir("index");
+    newsidx_writer *w = open_writer(dir, 0, 0);
+    char id[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(id, sizeof id, "id-%03d", i);
+        add_article(w, id, "common", "words", NULL, NULL);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r = open_reader(dir);
+    const nx_segment *seg = nx_reader_snapshot(r)->segments[0];
+    ck_assert_uint_eq(nx_segment_doc_count(seg), 100);
+    pthread_t th[4];
+    id_reader tr[4];
+    for (int i = 0; i < 4; i++) {
+        tr[i] = (id_reader){.seg = seg, .start = (uint32_t)i * 13};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, read_ids, &tr[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_uint_eq(tr[i].wrong, 0);
+    }
+    newsidx_reader_close(r);
+
+    /* block 1's first id claims a prefix shared with an id before it */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/seg_1.col", dir);
+    size_t len;
+    uint8_t *c = read_whole(path, &len);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(nx_load_u32le(c + 12) & 0xf2, 0); /* no dates, no sources */
+    size_t blocks = 112, n_blocks = (100 + 15) / 16;
+    size_t blob = blocks + (4 * (n_blocks + 1) + 7) / 8 * 8 + 8 + 4;
+    ck_assert_uint_eq(nx_load_u32le(c + blob - 4), nx_load_u32le(c + blocks + 4 * n_blocks));
+    c[blob + nx_load_u32le(c + blocks + 4)] = 1;
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(c, 1, len, f), len);
+    fclose(f);
+    free(c);
+
+    r = open_reader(dir);
+    seg = nx_reader_snapshot(r)->segments[0];
+    size_t l;
+    ck_assert_ptr_nonnull(nx_segment_id(seg, 15, &l));
+    ck_assert_ptr_null(nx_segment_id(seg, 16, &l));
+    ck_assert_ptr_nonnull(nx_segment_id(seg, 32, &l));
+    newsidx_query *q = NULL;
+    char eb[512] = "";
+    ck_assert_int_eq(newsidx_query_parse(r, "common", 6, NULL, NULL, eb, sizeof eb, &q), 0);
+    newsidx_search_options so;
+    newsidx_search_options_init(&so);
+    so.k = 100;
+    newsidx_results *res = NULL;
+    ck_assert_int_eq(newsidx_search_v2(r, q, &so, eb, sizeof eb, &res), NEWSIDX_ERR_CORRUPT);
+    ck_assert_msg(strstr(eb, "seg_1.col") != NULL, "%s", eb);
+    newsidx_results_free(res);
+    newsidx_query_free(q);
+    newsidx_reader_close(r);
+    nx_buf problems = {0};
+    ck_assert_int_eq(newsidx_check(dir, on_problem, &problems), NEWSIDX_ERR_CORRUPT);
+    ck_assert_msg(problems.len && strstr((const char *)problems.data, "seg_1.col"), "%.*s",
+                  (int)problems.len, (const char *)problems.data);
+    nx_buf_free(&problems);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
+}
+END_TEST
+
 
 START_TEST(test_check_passes_a_sound_index_and_names_a_damaged_file) {
     char *dir = nxt_tmpdir("index");
@@ -798,14 +913,14 @@ START_TEST(test_other_format_version_is_refused_with_its_number) {
     FILE *f = fopen(path, "r+b");
     ck_assert_ptr_nonnull(f);
     ck_assert_int_eq(fseek(f, -32 + 8, SEEK_END), 0);
-    unsigned char v[4] = {1, 0, 0, 0};
+    unsigned char v[4] = {2, 0, 0, 0}; /* the version before the dictionary was mapped */
     ck_assert_uint_eq(fwrite(v, 1, 4, f), 4);
     fclose(f);
     newsidx_reader *r = NULL;
     char eb[512] = "";
     ck_assert_int_eq(newsidx_reader_open(dir, eb, sizeof eb, &r), NEWSIDX_ERR_VERSION);
     ck_assert_ptr_null(r);
-    ck_assert_msg(strstr(eb, "seg_1.post") && strstr(eb, "format version 1, this library reads 2"), "%s", eb);
+    ck_assert_msg(strstr(eb, "seg_1.post") && strstr(eb, "format version 2, this library reads 3"), "%s", eb);
     ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
@@ -830,6 +945,7 @@ static Suite *index_suite(void) {
     tcase_add_test(tc, test_norms_are_exact_to_15_then_monotone);
     tcase_add_test(tc, test_missing_id_is_derived_and_bad_date_is_kept_as_text);
     tcase_add_test(tc, test_check_passes_a_sound_index_and_names_a_damaged_file);
+    tcase_add_test(tc, test_ids_expand_per_block_on_demand_and_a_damaged_block_is_named);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "index/termdict.h"
 
@@ -429,6 +431,67 @@ START_TEST(test_corrupt_bytes_never_crash_and_check_notices_damaged_blocks) {
 }
 END_TEST
 
+/* Opening must not read the blocks (a one-query program would pay for the
+ * whole dictionary): the dictionary is copied into pages whose blocks are
+ * then made unreadable, so any read of them at open faults. */
+START_TEST(test_open_reads_no_block) {
+    static term t[20000];
+    numbered_terms(t, 20000);
+    nx_buf buf = {0};
+    build(t, 20000, &buf);
+    long page = sysconf(_SC_PAGESIZE);
+    size_t map_len = (buf.len + (size_t)page - 1) / (size_t)page * (size_t)page;
+    uint8_t *m = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(m, MAP_FAILED);
+    memcpy(m, buf.data, buf.len);
+    /* the pages between the header's and the block index's: blocks only */
+    uint64_t index_offset = nx_load_u64le(m + 32);
+    size_t lo = (size_t)page, hi = index_offset / (size_t)page * (size_t)page;
+    ck_assert_uint_gt(hi, lo + 4 * (size_t)page);
+    ck_assert_int_eq(mprotect(m + lo, hi - lo, PROT_NONE), 0);
+    nx_termdict *d = NULL;
+    nx_err err = {0};
+    ck_assert_int_eq(nx_termdict_open(m, buf.len, &err, &d), 0);
+    ck_assert_uint_eq(nx_termdict_count(d), 20000);
+    ck_assert_int_eq(mprotect(m + lo, hi - lo, PROT_READ), 0);
+    uint8_t v[VB], want[VB];
+    for (size_t i = 0; i < 20000; i += 997) {
+        ck_assert_int_eq(nx_termdict_get(d, t[i].b, t[i].len, v), 1);
+        value_of(i, want);
+        ck_assert_int_eq(memcmp(v, want, VB), 0);
+    }
+    ck_assert_int_eq(nx_termdict_check(d, &err), 0);
+    nx_termdict_close(d);
+    munmap(m, map_len);
+    nx_buf_free(&buf);
+}
+END_TEST
+
+/* What open no longer verifies is caught where it matters: a damaged block
+ * offset passes open, fails the lookups that probe it and fails check. */
+START_TEST(test_a_damaged_block_offset_fails_its_lookups_and_check_not_open) {
+    term t[1000];
+    numbered_terms(t, 1000);
+    nx_buf buf = {0};
+    build(t, 1000, &buf);
+    uint64_t index_offset = nx_load_u64le(buf.data + 32), n_blocks = nx_load_u64le(buf.data + 24);
+    ck_assert_uint_gt(n_blocks, 4);
+    /* the middle block (the binary search's first probe) points past the blocks */
+    nx_store_u64le(buf.data + index_offset + 8 * (n_blocks / 2), index_offset + 1);
+    nx_termdict *d = NULL;
+    nx_err err = {0};
+    ck_assert_int_eq(nx_termdict_open(buf.data, buf.len, &err, &d), 0);
+    uint8_t v[VB];
+    ck_assert_int_eq(nx_termdict_get(d, t[0].b, t[0].len, v), NEWSIDX_ERR_CORRUPT);
+    nx_termdict_iter it;
+    ck_assert_int_eq(nx_termdict_seek(d, t[999].b, t[999].len, &it), NEWSIDX_ERR_CORRUPT);
+    ck_assert_int_eq(nx_termdict_check(d, &err), NEWSIDX_ERR_CORRUPT);
+    ck_assert_msg(strstr(err.msg, "block") != NULL, "%s", err.msg);
+    nx_termdict_close(d);
+    nx_buf_free(&buf);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("termdict");
     TCase *tc = tcase_create("core");
@@ -446,6 +509,8 @@ int main(void) {
     tcase_add_test(tc, test_variable_length_values_round_trip);
     tcase_add_test(tc, test_truncated_dictionary_is_an_error_not_a_crash);
     tcase_add_test(tc, test_corrupt_bytes_never_crash_and_check_notices_damaged_blocks);
+    tcase_add_test(tc, test_open_reads_no_block);
+    tcase_add_test(tc, test_a_damaged_block_offset_fails_its_lookups_and_check_not_open);
     suite_add_tcase(s, tc);
     return nxt_run(s, CK_FORK_GETENV);
 }

@@ -111,11 +111,16 @@ static void check_segment(checker *c, const nx_segment *s) {
                    "doc %u is dated before doc %u: doc ids must follow dates", d, d - 1);
             break;
         }
-    /* ids decoded at open (front coding checked there); every id must be
-     * found again through the lookup */
+    /* every id block must expand (front coding checked there) and every
+     * id be found again through the lookup */
     for (uint32_t d = 0; d < n; d++) {
         size_t l;
         const char *idp = nx_segment_id(s, d, &l);
+        if (!idp) {
+            report(c, s->col.path, (uint64_t)(s->id_blocks - s->col.data) + 4 * (d / NX_ID_BLOCK),
+                   "the id block of doc %u does not decode", d);
+            break;
+        }
         uint32_t got = nx_segment_find_id(s, idp, l);
         if (got == NX_NO_DOC) {
             report(c, s->col.path, 0, "id of doc %u is not found by the id lookup", d);

@@ -40,14 +40,6 @@ enum {
 #define NX_NORM_MAGIC 0x4d4e584eu /* "NXNM" */
 #define NX_MANIFEST_MAGIC 0x464d584eu /* "NXMF" */
 #define NX_DEL_MAGIC 0x4c44584eu /* "NXDL" */
-#define NX_DICTZ_MAGIC 0x5a44584eu /* "NXDZ" */
-/* zstd level of the dictionary file and the id column (read once, at
- * open): level 1, because higher levels cost far more indexing time than
- * the few dictionary bytes they save (figures: bench/README.md, "History
- * of measured choices"). */
-#define NX_SMALL_ZSTD_LEVEL 1
-/* Largest inflated dictionary or id column a segment may hold (4 GiB). */
-#define NX_MAX_INFLATED_BYTES ((uint64_t)1 << 32)
 
 struct nx_segment {
     int refs;                  /* snapshots and writers holding it (atomic); starts at 1 */
@@ -59,9 +51,7 @@ struct nx_segment {
     uint32_t doc_count, live_count;
     uint32_t del_gen;          /* generation of the tombstone file, 0 = none */
     nx_rfile post, pos, dict, norm, col, docs, del;
-    nx_termdict *termdict;
-    uint8_t *dict_mem;         /* the inflated dictionary (the file is zstd) */
-    size_t dict_mem_len;
+    nx_termdict *termdict;     /* over the mapped .dict file */
     nx_docstore *docstore;     /* NULL when only ids are stored */
     const uint8_t *deleted;    /* bitmap (doc_count bits) or NULL */
     /* views into the column file */
@@ -70,12 +60,13 @@ struct nx_segment {
     uint64_t raw_text_bytes, raw_stored_bytes;
     const uint8_t *dates;      /* i64 LE per doc, NULL when no doc is dated */
     const uint8_t *simhashes;  /* u64 LE per doc, NULL in segments without them */
-    /* Ids are front-coded on disk (blocks of NX_ID_BLOCK) and expanded at
-     * open: id_offs (doc_count + 1) into id_mem. */
-    uint32_t *id_offs;
-    char *id_mem;
-    const uint8_t *id_blocks;  /* on disk: u32 LE block offsets, then the blocks */
-    const uint8_t *id_region;
+    /* Ids are front-coded on disk in blocks of NX_ID_BLOCK and a block is
+     * expanded on its first use into id_cache (one slot per block, set
+     * once with an atomic compare-and-swap; a view shares its core's). */
+    const uint8_t *id_blocks;  /* u32 LE per block: its offset in id_bytes, then id_total */
+    const uint8_t *id_bytes;   /* the front-coded blocks, mapped */
+    uint32_t id_total, n_id_blocks;
+    struct nx_id_block **id_cache;
     /* The id lookup: docs sorted by (XXH3-64 of id, doc), built on the
      * first lookup (readers that only search never pay for it). */
     uint32_t *id_perm;
@@ -111,7 +102,8 @@ int nx_segment_with_tombstones(nx_segment *s, const char *dir, uint32_t del_gen,
 int nx_segment_view(nx_segment *s, const uint8_t *deleted, uint32_t n_deleted, nx_err *err,
                     nx_segment **out);
 /* Finds the doc holding id (live or not, the last one if several): doc or
- * NX_NO_DOC. */
+ * NX_NO_DOC (also when the ids are damaged or memory is short: the first
+ * lookup expands every id block). */
 uint32_t nx_segment_find_id(const nx_segment *s, const char *id, size_t len);
 /* Drops the segment's mapped pages from the process (they stay in the page
  * cache): a merge reads whole inputs once, and without this their pages

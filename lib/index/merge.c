@@ -101,6 +101,8 @@ static int merge_docs(merge_state *ms, uint32_t total, bool store) {
         for (int f = 0; f < NX_N_FIELDS; f++) norms[f][nd] = nx_segment_norms(s, f)[d];
         size_t id_len, src_len;
         const char *id = nx_segment_id(s, d, &id_len);
+        NX_RETURN_IF(!id, ms->err, NEWSIDX_ERR_CORRUPT, "%s: the id of doc %u does not decode",
+                     s->col.path, d);
         const char *sname = nx_segment_source_name(s, nx_segment_source_ord(s, d), &src_len);
         const newsidx_field *fields = NULL;
         size_t nf = 0;

@@ -45,6 +45,36 @@ static int open_part(const char *dir, uint32_t seg_no, const char *ext, uint32_t
 
 static size_t up8(size_t x) { return (x + 7) & ~(size_t)7; }
 
+/* The largest source ordinal of n docs: one pass per width that the
+ * compiler vectorizes, where calling the per-doc accessor (a switch per
+ * doc) ran over every doc at every open. */
+static uint32_t max_source_ord(const uint8_t *ords, uint32_t width, uint32_t n) {
+    switch (width) {
+    case 1: {
+        uint8_t m = 0;
+        for (uint32_t d = 0; d < n; d++) m = ords[d] > m ? ords[d] : m;
+        return m;
+    }
+    case 2: {
+        uint16_t m = 0;
+        for (uint32_t d = 0; d < n; d++) {
+            uint16_t v = nx_load_u16le(ords + 2 * (size_t)d);
+            m = v > m ? v : m;
+        }
+        return m;
+    }
+    case 4: {
+        uint32_t m = 0;
+        for (uint32_t d = 0; d < n; d++) {
+            uint32_t v = nx_load_u32le(ords + 4 * (size_t)d);
+            m = v > m ? v : m;
+        }
+        return m;
+    }
+    default: return 0;
+    }
+}
+
 /* Lays the column views over the .col file and checks that every section
  * lies inside it (FORMAT.md, "Columns"). */
 static int parse_columns(nx_segment *s, nx_err *err) {
@@ -93,6 +123,12 @@ static int parse_columns(nx_segment *s, nx_err *err) {
     NX_RETURN_IF((uint64_t)off + zlen + src_total != len, err, NEWSIDX_ERR_CORRUPT,
                  "%s: id and source bytes do not end the file at byte %zu", s->col.path, off);
     s->src_bytes = c + off + zlen;
+    NX_RETURN_IF(zlen != id_total, err, NEWSIDX_ERR_CORRUPT,
+                 "%s: id blob at byte %zu: %u bytes, the block table says %u", s->col.path,
+                 off - 4, zlen, id_total);
+    s->id_bytes = c + off;
+    s->id_total = id_total;
+    s->n_id_blocks = (uint32_t)n_id_blocks;
     /* Facets count into an array of n_sources + 1 slots indexed by these
      * ordinals, and BM25 divides by the field statistics: both are checked
      * here once so that no query needs to. */
@@ -100,11 +136,14 @@ static int parse_columns(nx_segment *s, nx_err *err) {
         NX_RETURN_IF(s->field_docs[f] > n, err, NEWSIDX_ERR_CORRUPT,
                      "%s: field %d at byte %d: %u docs with the field, the segment has %u",
                      s->col.path, f, 16 + 16 * f, s->field_docs[f], n);
-    for (uint32_t d = 0; d < n; d++)
-        NX_RETURN_IF(nx_segment_source_ord(s, d) > s->n_sources, err, NEWSIDX_ERR_CORRUPT,
-                     "%s: doc %u at byte %zu has source ordinal %u of %u", s->col.path, d,
-                     (size_t)(s->src_ords - c) + (size_t)s->src_width * d,
-                     nx_segment_source_ord(s, d), s->n_sources);
+    uint32_t max_ord = max_source_ord(s->src_ords, s->src_width, n);
+    if (max_ord > s->n_sources) {
+        uint32_t d = 0;
+        while (nx_segment_source_ord(s, d) <= s->n_sources) d++;
+        return nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: doc %u at byte %zu has source ordinal %u of %u",
+                          s->col.path, d, (size_t)(s->src_ords - c) + (size_t)s->src_width * d,
+                          nx_segment_source_ord(s, d), s->n_sources);
+    }
     /* source names are [off k-1, off k): the offsets must start at 0 and
      * not decrease (they end at src_total, checked above) */
     for (uint32_t k = 0; k <= s->n_sources; k++) {
@@ -113,60 +152,14 @@ static int parse_columns(nx_segment *s, nx_err *err) {
                          (k == 0 && nx_load_u32le(s->src_offs) != 0),
                      err, NEWSIDX_ERR_CORRUPT, "%s: source offset %u decreases", s->col.path, k);
     }
-    /* Inflate the ids' zstd frame, then expand the front coding (every
-     * length and offset checked). */
-    uint8_t *raw;
-    NX_FORWARD(nx_inflate_bounded(c + off, zlen, id_total, s->col.path, "id column", off, err, &raw));
-    s->id_region = raw;
-    s->id_offs = malloc(sizeof(uint32_t) * ((size_t)n + 1));
-    nx_buf mem = {0};
-    if (!s->id_offs) {
-        free(raw);
-        s->id_region = NULL;
-        return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
-    }
-    s->id_offs[0] = 0;
-    const uint8_t *end = s->id_region + id_total;
-    size_t prev_start = 0, prev_len = 0;
-    for (size_t k = 0; k < n_id_blocks; k++) {
-        uint32_t a = nx_load_u32le(s->id_blocks + 4 * k), b = nx_load_u32le(s->id_blocks + 4 * k + 4);
-        const uint8_t *p = s->id_region + a, *bend = s->id_region + b;
-        if (a > b || bend > end) goto bad;
-        for (size_t i = k * NX_ID_BLOCK; i < NX_MIN((k + 1) * NX_ID_BLOCK, (size_t)n); i++) {
-            uint64_t shared, rest;
-            if (nx_varint_decode(&p, bend, &shared) || nx_varint_decode(&p, bend, &rest) ||
-                rest > (uint64_t)(bend - p) || (i % NX_ID_BLOCK ? shared > prev_len : shared != 0))
-                goto bad;
-            size_t start = mem.len;
-            if (nx_buf_reserve(&mem, shared + rest + 1)) {
-                nx_buf_free(&mem);
-                return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
-            }
-            if (shared) memmove(mem.data + mem.len, mem.data + prev_start, shared);
-            mem.len += shared;
-            nx_buf_append(&mem, p, rest);
-            p += rest;
-            prev_start = start;
-            prev_len = shared + rest;
-            if (mem.len > UINT32_MAX) goto bad;
-            s->id_offs[i + 1] = (uint32_t)mem.len;
-        }
-        if (p != bend) goto bad;
-    }
-    free(raw);
-    s->id_region = NULL;
-    s->id_mem = (char *)mem.data;
-    if (!s->id_mem) {
-        s->id_mem = malloc(1);
-        NX_RETURN_IF(!s->id_mem, err, NEWSIDX_ERR_NOMEM, "out of memory");
+    /* The ids are expanded per block of NX_ID_BLOCK on first use
+     * (nx_segment_id): a search asks for ten of them, not a million. The
+     * slots are zero pages until a block is decoded. */
+    if (n_id_blocks) {
+        s->id_cache = calloc(n_id_blocks, sizeof *s->id_cache);
+        NX_RETURN_IF(!s->id_cache, err, NEWSIDX_ERR_NOMEM, "out of memory");
     }
     return 0;
-bad:
-    free(raw);
-    s->id_region = NULL;
-    nx_buf_free(&mem);
-    return nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: front-coded ids do not decode (byte %zu)",
-                      s->col.path, off);
 }
 
 int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *err,
@@ -184,18 +177,9 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
     if (rc == 0) rc = open_part(dir, seg_no, "pos", NX_FILE_POSITIONS, err, &s->pos);
     if (rc == 0) rc = open_part(dir, seg_no, "dict", NX_FILE_DICT, err, &s->dict);
     if (rc == 0) {
-        /* u32 "NXDZ", u64 inflated length, zstd frame */
-        const uint8_t *d = s->dict.data;
-        uint64_t raw = s->dict.len >= 12 ? nx_load_u64le(d + 4) : 0;
-        if (s->dict.len < 12 || nx_load_u32le(d) != NX_DICTZ_MAGIC || raw > NX_MAX_INFLATED_BYTES)
-            rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: bad header at byte 0", s->dict.path);
-        if (rc == 0)
-            rc = nx_inflate_bounded(d + 12, s->dict.len - 12, raw, s->dict.path, "zstd frame", 12,
-                                    err, &s->dict_mem);
-        if (rc == 0) s->dict_mem_len = (size_t)raw;
-    }
-    if (rc == 0) {
-        rc = nx_termdict_open(s->dict_mem, s->dict_mem_len, err, &s->termdict);
+        /* the dictionary is read where it is mapped: open touches its
+         * header and nothing per block */
+        rc = nx_termdict_open(s->dict.data, s->dict.len, err, &s->termdict);
         if (rc) nx_err_prefix(err, s->dict.path);
     }
     if (rc == 0) rc = open_part(dir, seg_no, "norm", NX_FILE_NORMS, err, &s->norm);
@@ -272,6 +256,7 @@ uint32_t nx_segment_doc_count(const nx_segment *s) { return s->doc_count; }
 const char *nx_segment_postings_path(const nx_segment *s) { return s->post.path; }
 const char *nx_segment_positions_path(const nx_segment *s) { return s->pos.path; }
 const char *nx_segment_dict_path(const nx_segment *s) { return s->dict.path; }
+const char *nx_segment_columns_path(const nx_segment *s) { return s->col.path; }
 uint32_t nx_segment_live_count(const nx_segment *s) { return s->live_count; }
 
 bool nx_segment_is_live(const nx_segment *s, uint32_t doc) {
@@ -316,9 +301,81 @@ void nx_segment_date_range(const nx_segment *s, int64_t lo, int64_t hi, uint32_t
     *end = hi == INT64_MAX ? s->doc_count : date_lower_bound(s, hi + 1);
 }
 
+/* One block of NX_ID_BLOCK ids expanded: id i of the block is
+ * bytes[offs[i], offs[i + 1]). */
+typedef struct nx_id_block {
+    uint32_t offs[NX_ID_BLOCK + 1];
+    char bytes[];
+} nx_id_block;
+
+/* Expands id block k (FORMAT.md, "Columns": front coding in blocks of
+ * NX_ID_BLOCK), every offset and length checked against the block's bytes.
+ * NULL when they are damaged or memory is short. */
+static nx_id_block *decode_id_block(const nx_segment *s, size_t k) {
+    uint32_t a = nx_load_u32le(s->id_blocks + 4 * k), b = nx_load_u32le(s->id_blocks + 4 * k + 4);
+    if (a > b || b > s->id_total) return NULL;
+    const uint8_t *p = s->id_bytes + a, *end = s->id_bytes + b;
+    size_t first = k * NX_ID_BLOCK, n = NX_MIN((size_t)NX_ID_BLOCK, (size_t)s->doc_count - first);
+    /* shared prefixes make the expansion larger than the stored bytes by
+     * an amount only the decoding knows: start at twice, grow if needed */
+    size_t cap = 2 * (size_t)(b - a) + 64, used = 0, prev_start = 0, prev_len = 0;
+    nx_id_block *blk = malloc(sizeof *blk + cap);
+    if (!blk) return NULL;
+    blk->offs[0] = 0;
+    for (size_t i = 0; i < NX_ID_BLOCK; i++) {
+        if (i >= n) {
+            blk->offs[i + 1] = (uint32_t)used;
+            continue;
+        }
+        uint64_t shared, rest;
+        if (nx_varint_decode(&p, end, &shared) || nx_varint_decode(&p, end, &rest) ||
+            rest > (uint64_t)(end - p) || (i ? shared > prev_len : shared != 0))
+            goto bad;
+        if (used + shared + rest > UINT32_MAX) goto bad;
+        if (used + shared + rest > cap) {
+            size_t ncap = 2 * (used + shared + rest);
+            nx_id_block *g = realloc(blk, sizeof *blk + ncap);
+            if (!g) goto bad;
+            blk = g;
+            cap = ncap;
+        }
+        if (shared) memmove(blk->bytes + used, blk->bytes + prev_start, shared);
+        if (rest) memcpy(blk->bytes + used + shared, p, rest);
+        p += rest;
+        prev_start = used;
+        prev_len = shared + rest;
+        used += prev_len;
+        blk->offs[i + 1] = (uint32_t)used;
+    }
+    if (p != end) goto bad;
+    /* a merge or the id lookup expands every block: keep only what is used */
+    nx_id_block *fit = realloc(blk, sizeof *blk + used);
+    return fit ? fit : blk;
+bad:
+    free(blk);
+    return NULL;
+}
+
 const char *nx_segment_id(const nx_segment *s, uint32_t doc, size_t *len) {
-    *len = s->id_offs[doc + 1] - s->id_offs[doc];
-    return s->id_mem + s->id_offs[doc];
+    *len = 0;
+    if (doc >= s->doc_count) return NULL;
+    size_t k = doc / NX_ID_BLOCK;
+    nx_id_block *blk = __atomic_load_n(&s->id_cache[k], __ATOMIC_ACQUIRE);
+    if (!blk) {
+        /* decoded outside any lock: threads racing on one block each
+         * decode it, one publishes, the others free theirs */
+        blk = decode_id_block(s, k);
+        if (!blk) return NULL;
+        nx_id_block *seen = NULL;
+        if (!__atomic_compare_exchange_n(&s->id_cache[k], &seen, blk, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE)) {
+            free(blk);
+            blk = seen;
+        }
+    }
+    uint32_t i = doc % NX_ID_BLOCK;
+    *len = blk->offs[i + 1] - blk->offs[i];
+    return blk->bytes + blk->offs[i];
 }
 
 uint32_t nx_segment_source_ord(const nx_segment *s, uint32_t doc) {
@@ -362,17 +419,23 @@ static int build_id_perm(nx_segment *s) {
         uint32_t *perm = malloc(sizeof *perm * ((size_t)n + 1));
         uint64_t *sorted = malloc(sizeof *sorted * ((size_t)n + 1));
         if (h && perm && sorted) {
-            for (uint32_t d = 0; d < n; d++) {
+            st = 1;
+            for (uint32_t d = 0; d < n && st == 1; d++) {
                 size_t l;
                 const char *p = nx_segment_id(s, d, &l);
-                h[d] = nx_hash64(p, l);
+                if (!p) st = NEWSIDX_ERR_CORRUPT;
+                else h[d] = nx_hash64(p, l);
                 perm[d] = d;
             }
-            qsort_r(perm, n, sizeof *perm, cmp_perm, h);
-            for (uint32_t i = 0; i < n; i++) sorted[i] = h[perm[i]];
-            s->id_perm = perm;
-            s->id_perm_hash = sorted;
-            st = 1;
+            if (st == 1) {
+                qsort_r(perm, n, sizeof *perm, cmp_perm, h);
+                for (uint32_t i = 0; i < n; i++) sorted[i] = h[perm[i]];
+                s->id_perm = perm;
+                s->id_perm_hash = sorted;
+            } else {
+                free(perm);
+                free(sorted);
+            }
         } else {
             free(perm);
             free(sorted);
@@ -402,7 +465,7 @@ uint32_t nx_segment_find_id(const nx_segment *s, const char *id, size_t len) {
         uint32_t doc = c->id_perm[i];
         size_t l;
         const char *p = nx_segment_id(s, doc, &l);
-        if (l == len && memcmp(p, id, len) == 0 && (found == NX_NO_DOC || nx_segment_is_live(s, doc)))
+        if (p && l == len && memcmp(p, id, len) == 0 && (found == NX_NO_DOC || nx_segment_is_live(s, doc)))
             found = doc;
     }
     return found;
@@ -423,6 +486,8 @@ int nx_segment_stored(const nx_segment *s, uint32_t doc, nx_docstore_scratch *sc
     newsidx_field *f = (newsidx_field *)scratch->fields.data;
     f->name = nx_field_name(NX_F_ID);
     f->value = nx_segment_id(s, doc, &f->value_len);
+    NX_RETURN_IF(!f->value, err, NEWSIDX_ERR_CORRUPT, "%s: the id of doc %u does not decode",
+                 s->col.path, doc);
     *fields = f;
     *n = 1;
     return 0;

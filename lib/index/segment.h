@@ -40,6 +40,7 @@ uint32_t nx_segment_doc_count(const nx_segment *s);  /* doc ids are 0..count-1, 
 const char *nx_segment_postings_path(const nx_segment *s);
 const char *nx_segment_positions_path(const nx_segment *s);
 const char *nx_segment_dict_path(const nx_segment *s);
+const char *nx_segment_columns_path(const nx_segment *s);
 uint32_t nx_segment_live_count(const nx_segment *s);
 /* true when doc is not deleted (replaced by a later article with its id). */
 bool nx_segment_is_live(const nx_segment *s, uint32_t doc);
@@ -63,7 +64,11 @@ uint64_t nx_segment_simhash(const nx_segment *s, uint32_t doc);
 /* true when the segment has the near-duplicate column. */
 bool nx_segment_has_simhash(const nx_segment *s);
 
-/* Columns for hits and facets, no doc store needed. */
+/* Columns for hits and facets, no doc store needed. The id of doc: its
+ * bytes (not NUL-terminated, valid while the segment is open) and *len, or
+ * NULL when its block of the id column is damaged (name
+ * nx_segment_columns_path in the error) or memory is short. Its block of
+ * NX_ID_BLOCK ids is expanded on first use; any thread may call it. */
 const char *nx_segment_id(const nx_segment *s, uint32_t doc, size_t *len);
 /* Source ordinal of a doc (0 = no source) and the ordinal's text. */
 uint32_t nx_segment_source_ord(const nx_segment *s, uint32_t doc);

@@ -46,10 +46,8 @@ void nx_segment_close(nx_segment *s) {
     nx_rfile *files[] = {&s->post, &s->pos, &s->dict, &s->norm, &s->col, &s->docs, &s->del};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) nx_rfile_close(files[i]);
     free(s->zero_norms);
-    free(s->id_offs);
-    free(s->id_mem);
-    free((void *)s->id_region);
-    free(s->dict_mem);
+    for (uint32_t k = 0; s->id_cache && k < s->n_id_blocks; k++) free(s->id_cache[k]);
+    free(s->id_cache);
     free(s->id_perm);
     free(s->id_perm_hash);
     pthread_mutex_destroy(&s->id_perm_lock);

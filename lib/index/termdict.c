@@ -48,9 +48,10 @@ struct nx_termdict_builder {
     size_t last_len;
 };
 
-/* In-memory index entry for one block, filled and validated at open. */
+/* One block, located through the block index and its head checked when a
+ * lookup or an iterator first needs it (never at open: see
+ * nx_termdict_open). */
 typedef struct td_block {
-    uint64_t prefix;      /* first 8 bytes of the first term, big-endian, 0-padded */
     const uint8_t *first; /* first term's bytes (in the mapped data) */
     const uint8_t *end;   /* one past the block's last byte */
     size_t entries;       /* offset of the block's first entry */
@@ -63,9 +64,9 @@ struct nx_termdict {
     size_t len;
     uint64_t n_terms;
     uint64_t n_blocks;
+    uint64_t index_offset;
     uint32_t value_bytes;
     bool var;
-    td_block *blocks;
 };
 
 /* ---- builder ------------------------------------------------------------ */
@@ -189,15 +190,6 @@ int nx_termdict_finish(nx_termdict_builder *b, nx_buf *out) {
 
 /* ---- reader ------------------------------------------------------------- */
 
-/* The first 8 bytes as a big-endian number, zero-padded: when two keys'
- * prefixes differ, comparing the numbers orders them as memcmp + length
- * would, so the binary search rarely touches the mapped term bytes. */
-static inline uint64_t key_prefix(const uint8_t *k, size_t len) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < 8; i++) v = v << 8 | (i < len ? k[i] : 0);
-    return v;
-}
-
 /* Bounded varint read with a one-byte fast path (most lengths are < 128). */
 static inline int read_len(const uint8_t **p, const uint8_t *end, uint64_t *v) {
     if (NX_LIKELY(*p < end && **p < 0x80)) {
@@ -236,10 +228,32 @@ static int corrupt(nx_err *err, const char *what, uint64_t at) {
                       (unsigned long long)at);
 }
 
-void nx_termdict_close(nx_termdict *d) {
-    if (!d) return;
-    free(d->blocks);
-    free(d);
+void nx_termdict_close(nx_termdict *d) { free(d); }
+
+/* Locates block bi through the block index and checks its head: offsets
+ * inside the blocks area and increasing from this block to the next, a
+ * count of 1..32, a first entry sharing nothing and fitting the block. 0
+ * or CORRUPT. Done per block touched, so that opening costs nothing per
+ * block (FORMAT.md, "Term dictionary"). */
+static int load_block(const nx_termdict *d, uint64_t bi, td_block *b) {
+    const uint8_t *index = d->data + d->index_offset;
+    uint64_t off = nx_load_u64le(index + 8 * bi);
+    uint64_t next = bi + 1 < d->n_blocks ? nx_load_u64le(index + 8 * (bi + 1)) : d->index_offset;
+    if (off < TD_HEADER_BYTES || off >= next || next > d->index_offset ||
+        (bi == 0 && off != TD_HEADER_BYTES))
+        return NEWSIDX_ERR_CORRUPT;
+    const uint8_t *p = d->data + off, *end = d->data + next;
+    uint64_t shared, suffix;
+    b->n = *p++;
+    if (b->n == 0 || b->n > TD_BLOCK_TERMS || read_len(&p, end, &shared) < 0 || shared != 0 ||
+        read_len(&p, end, &suffix) < 0 || suffix > NX_TERMDICT_MAX_TERM_BYTES ||
+        suffix > (uint64_t)(end - p))
+        return NEWSIDX_ERR_CORRUPT;
+    b->first = p;
+    b->first_len = (uint32_t)suffix;
+    b->end = end;
+    b->entries = (size_t)off + 1;
+    return 0;
 }
 
 int nx_termdict_open(const uint8_t *data, size_t len, nx_err *err, nx_termdict **out) {
@@ -264,57 +278,15 @@ int nx_termdict_open(const uint8_t *data, size_t len, nx_err *err, nx_termdict *
     if (n_blocks > n_terms || n_terms > n_blocks * TD_BLOCK_TERMS ||
         (n_blocks == 0 && index_offset != TD_HEADER_BYTES))
         return corrupt(err, "term and block counts disagree", 16);
-
+    /* Nothing per block is read here: a one-query program touches the
+     * dozen blocks its binary searches probe, not the whole dictionary.
+     * Each block is checked when first used (load_block); the order of
+     * first terms and the sum of block counts, which no read depends on
+     * for its bounds, are verified by nx_termdict_check. */
     nx_termdict *d = calloc(1, sizeof *d);
     if (!d) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory opening term dictionary");
     *d = (nx_termdict){.data = data, .len = len, .n_terms = n_terms, .n_blocks = n_blocks,
-                       .value_bytes = value_bytes, .var = var};
-    if (n_blocks) {
-        d->blocks = malloc(n_blocks * sizeof *d->blocks);
-        if (!d->blocks) {
-            free(d);
-            return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory opening term dictionary");
-        }
-    }
-    const uint8_t *index = data + index_offset;
-    uint64_t sum = 0;
-    int rc = 0;
-    for (uint64_t i = 0; i < n_blocks && rc == 0; i++) {
-        uint64_t off = nx_load_u64le(index + 8 * i);
-        uint64_t next = i + 1 < n_blocks ? nx_load_u64le(index + 8 * (i + 1)) : index_offset;
-        if (off < TD_HEADER_BYTES || off >= next || next > index_offset) {
-            rc = corrupt(err, "block offset out of order or range", index_offset + 8 * i);
-            break;
-        }
-        if (i == 0 && off != TD_HEADER_BYTES) {
-            rc = corrupt(err, "gap before the first block", index_offset);
-            break;
-        }
-        td_block *b = &d->blocks[i];
-        const uint8_t *p = data + off, *end = data + next;
-        b->n = *p++;
-        b->end = end;
-        uint64_t shared, suffix;
-        if (b->n == 0 || b->n > TD_BLOCK_TERMS || read_len(&p, end, &shared) < 0 ||
-            shared != 0 || read_len(&p, end, &suffix) < 0 ||
-            suffix > NX_TERMDICT_MAX_TERM_BYTES || suffix > (uint64_t)(end - p)) {
-            rc = corrupt(err, "bad block head", off);
-            break;
-        }
-        b->first = p;
-        b->first_len = (uint32_t)suffix;
-        b->prefix = key_prefix(p, suffix);
-        b->entries = (size_t)off + 1;
-        sum += b->n;
-        if (i && td_compare(d->blocks[i - 1].first, d->blocks[i - 1].first_len, b->first,
-                            b->first_len) >= 0)
-            rc = corrupt(err, "block first terms not increasing", off);
-    }
-    if (rc == 0 && sum != n_terms) rc = corrupt(err, "block term counts do not add up", 16);
-    if (rc < 0) {
-        nx_termdict_close(d);
-        return rc;
-    }
+                       .index_offset = index_offset, .value_bytes = value_bytes, .var = var};
     *out = d;
     return 0;
 }
@@ -323,31 +295,36 @@ uint64_t nx_termdict_count(const nx_termdict *d) { return d->n_terms; }
 uint32_t nx_termdict_value_bytes(const nx_termdict *d) { return d->value_bytes; }
 bool nx_termdict_is_var(const nx_termdict *d) { return d->var; }
 
-/* Index of the last block whose first term is <= key, or -1 when key sorts
- * before every term. */
-static int64_t find_block(const nx_termdict *d, const uint8_t *key, size_t key_len) {
-    int64_t lo = 0, hi = (int64_t)d->n_blocks - 1, ans = -1;
-    uint64_t kp = key_prefix(key, key_len);
+/* Sets *bi to the last block whose first term is <= key, or -1 when key
+ * sorts before every term, and *b to that block. 0 or CORRUPT (a probed
+ * block's head is damaged). A damaged order of first terms cannot make it
+ * read out of bounds: it only picks a wrong block, whose scan then misses. */
+static int find_block(const nx_termdict *d, const uint8_t *key, size_t key_len, int64_t *bi,
+                      td_block *b) {
+    int64_t lo = 0, hi = (int64_t)d->n_blocks - 1;
+    *bi = -1;
     while (lo <= hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        const td_block *b = &d->blocks[mid];
-        if (b->prefix != kp ? b->prefix < kp
-                            : td_compare(b->first, b->first_len, key, key_len) <= 0) {
-            ans = mid;
+        td_block m;
+        NX_FORWARD(load_block(d, (uint64_t)mid, &m));
+        if (td_compare(m.first, m.first_len, key, key_len) <= 0) {
+            *bi = mid;
+            *b = m;
             lo = mid + 1;
         } else {
             hi = mid - 1;
         }
     }
-    return ans;
+    return 0;
 }
 
 int nx_termdict_find(const nx_termdict *d, const uint8_t *term, size_t len,
                      const uint8_t **value, size_t *value_len) {
     if (len > NX_TERMDICT_MAX_TERM_BYTES) return 0;
-    int64_t bi = find_block(d, term, len);
+    int64_t bi;
+    td_block blk, *b = &blk;
+    NX_FORWARD(find_block(d, term, len, &bi, &blk));
     if (bi < 0) return 0;
-    const td_block *b = &d->blocks[bi];
     const uint8_t *p = d->data + b->entries, *end = b->end;
     /* Front coding lets the scan compare only what changed, without
      * rebuilding terms. match = bytes the previous term shares with the
@@ -403,13 +380,15 @@ int nx_termdict_get(const nx_termdict *d, const uint8_t *term, size_t len,
 /* Positions it on the first term of block bi. */
 static int iter_enter_block(nx_termdict_iter *it, uint64_t bi) {
     const nx_termdict *d = it->d;
-    const td_block *b = &d->blocks[bi];
-    const uint8_t *p = d->data + b->entries;
+    td_block b;
+    NX_FORWARD(load_block(d, bi, &b));
+    const uint8_t *p = d->data + b.entries;
     it->block = bi;
+    it->end = (size_t)(b.end - d->data);
     it->term_len = 0;
-    NX_FORWARD(decode_entry(d, &p, b->end, it->term, &it->term_len, &it->value, &it->value_len));
+    NX_FORWARD(decode_entry(d, &p, b.end, it->term, &it->term_len, &it->value, &it->value_len));
     it->pos = (size_t)(p - d->data);
-    it->left = b->n - 1;
+    it->left = b.n - 1;
     return 1;
 }
 
@@ -423,8 +402,8 @@ int nx_termdict_next(nx_termdict_iter *it) {
         return iter_enter_block(it, it->block + 1);
     }
     const uint8_t *p = d->data + it->pos;
-    NX_FORWARD(decode_entry(d, &p, d->blocks[it->block].end, it->term, &it->term_len,
-                            &it->value, &it->value_len));
+    NX_FORWARD(decode_entry(d, &p, d->data + it->end, it->term, &it->term_len, &it->value,
+                            &it->value_len));
     it->pos = (size_t)(p - d->data);
     it->left--;
     return 1;
@@ -442,7 +421,9 @@ int nx_termdict_seek(const nx_termdict *d, const uint8_t *key, size_t key_len,
         return 0;
     }
     if (!key) key_len = 0;
-    int64_t bi = find_block(d, key, key_len);
+    int64_t bi;
+    td_block b;
+    NX_FORWARD(find_block(d, key, key_len, &bi, &b));
     if (bi < 0) return iter_enter_block(it, 0); /* key before every term */
     int rc = iter_enter_block(it, (uint64_t)bi);
     while (rc == 1 && td_compare(it->term, it->term_len, key, key_len) < 0)
@@ -450,26 +431,35 @@ int nx_termdict_seek(const nx_termdict *d, const uint8_t *key, size_t key_len,
     return rc;
 }
 
+/* Everything open leaves to the blocks' first use, for every block: the
+ * block index and heads, the order of all terms (first terms included),
+ * the sum of the block counts, and that each block's bytes are used
+ * exactly. */
 int nx_termdict_check(const nx_termdict *d, nx_err *err) {
     uint8_t prev[NX_TERMDICT_MAX_TERM_BYTES + 1];
     size_t prev_len = 0;
+    uint64_t sum = 0;
     for (uint64_t bi = 0; bi < d->n_blocks; bi++) {
-        const td_block *b = &d->blocks[bi];
-        const uint8_t *p = d->data + b->entries;
+        td_block b;
+        if (load_block(d, bi, &b) < 0)
+            return corrupt(err, "bad block offset or head", d->index_offset + 8 * bi);
+        const uint8_t *p = d->data + b.entries;
         uint8_t cur[NX_TERMDICT_MAX_TERM_BYTES + 1];
         size_t cur_len = 0;
-        for (uint32_t i = 0; i < b->n; i++) {
+        for (uint32_t i = 0; i < b.n; i++) {
             size_t at = (size_t)(p - d->data);
             const uint8_t *v;
             size_t vlen;
-            if (decode_entry(d, &p, b->end, cur, &cur_len, &v, &vlen) < 0)
+            if (decode_entry(d, &p, b.end, cur, &cur_len, &v, &vlen) < 0)
                 return corrupt(err, "bad entry", at);
             if ((bi || i) && td_compare(prev, prev_len, cur, cur_len) >= 0)
                 return corrupt(err, "terms not strictly increasing", at);
             memcpy(prev, cur, cur_len);
             prev_len = cur_len;
         }
-        if (p != b->end) return corrupt(err, "block has trailing bytes", (size_t)(p - d->data));
+        if (p != b.end) return corrupt(err, "block has trailing bytes", (size_t)(p - d->data));
+        sum += b.n;
     }
+    if (sum != d->n_terms) return corrupt(err, "block term counts do not add up", 16);
     return 0;
 }

@@ -40,13 +40,16 @@ int nx_termdict_finish(nx_termdict_builder *b, nx_buf *out);
 void nx_termdict_builder_free(nx_termdict_builder *b);
 
 /* Reader over serialized bytes (e.g. a mmap'd file region; not copied, so
- * they must outlive the reader). open validates the header and the block
- * index (offsets in range, first terms sorted, block term counts adding up)
- * and returns NEWSIDX_ERR_CORRUPT with a message otherwise; it keeps one
- * 40-byte entry per block in memory (2-3 bytes per term). Lookups and
- * iterators never read outside [data, data + len) even if the blocks are
- * corrupt: they return NEWSIDX_ERR_CORRUPT instead. A reader is read-only
- * after open, so any number of threads may use it at once. */
+ * they must outlive the reader). open validates the header and that the
+ * block index exactly ends the bytes, and returns NEWSIDX_ERR_CORRUPT with a
+ * message otherwise; it reads nothing per block and allocates nothing but
+ * the handle, so opening costs the same whatever the dictionary's size.
+ * Each block's offsets and head are checked when a lookup or an iterator
+ * first touches it; the order of first terms and the sum of the block
+ * counts only by nx_termdict_check. Lookups and iterators never read
+ * outside [data, data + len) even if the blocks are corrupt: they return
+ * NEWSIDX_ERR_CORRUPT instead. A reader is read-only after open, so any
+ * number of threads may use it at once. */
 typedef struct nx_termdict nx_termdict;
 int nx_termdict_open(const uint8_t *data, size_t len, nx_err *err, nx_termdict **out);
 void nx_termdict_close(nx_termdict *d);
@@ -69,6 +72,7 @@ typedef struct nx_termdict_iter {
     const nx_termdict *d;
     uint64_t block;      /* current block */
     size_t pos;          /* offset in the dictionary bytes of the next entry */
+    size_t end;          /* offset one past the current block */
     uint32_t left;       /* terms left in the block after the current one */
     uint8_t term[256];   /* current term (not NUL-terminated) */
     size_t term_len;
@@ -81,8 +85,9 @@ int nx_termdict_seek(const nx_termdict *d, const uint8_t *key, size_t key_len,
                      nx_termdict_iter *it);
 /* Moves to the next term: 1 on a term, 0 at end, <0 if corrupt. */
 int nx_termdict_next(nx_termdict_iter *it);
-/* Verifies every block (terms strictly increasing, lengths in range, each
- * block's bytes used exactly). */
+/* Verifies every block (offsets and heads, terms strictly increasing
+ * across the whole dictionary, lengths in range, each block's bytes used
+ * exactly, block counts adding up to the header's term count). */
 int nx_termdict_check(const nx_termdict *d, nx_err *err);
 
 #endif

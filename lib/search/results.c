@@ -211,6 +211,8 @@ static int fill_hit(search *S, newsidx_results *res, hit *h, const hit_entry *e,
     const nx_segment *seg = S->snap->segments[e->seg];
     size_t id_len;
     const char *id = nx_segment_id(seg, e->doc, &id_len);
+    NX_RETURN_IF(!id, &S->err, NEWSIDX_ERR_CORRUPT, "%s: the id of doc %u does not decode",
+                 nx_segment_columns_path(seg), e->doc);
     h->id = nx_arena_alloc(&res->arena, id_len + 1);
     NX_RETURN_IF(!h->id, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
     memcpy(h->id, id, id_len);

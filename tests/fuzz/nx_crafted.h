@@ -26,8 +26,8 @@
 enum { NXC_MANIFEST, NXC_POST, NXC_POS, NXC_DICT, NXC_NORM, NXC_COL, NXC_DOCS, NXC_DEL, NXC_N_FILES };
 static const char *const nxc_file_ext[NXC_N_FILES] = {"", "post", "pos", "dict", "norm", "col", "docs", "del"};
 
-/* Where a field lives: in a file's content, its footer, the inflated term
- * dictionary, one dictionary value, the inflated id blob of the columns,
+/* Where a field lives: in a file's content, its footer, the term
+ * dictionary, one dictionary value, the id blob of the columns,
  * or the first decompressed block of the doc store. */
 enum { NXC_IN_FILE, NXC_IN_FOOTER, NXC_IN_TERMDICT, NXC_IN_VALUE, NXC_IN_IDS, NXC_IN_DSBLOCK };
 
@@ -46,7 +46,7 @@ typedef struct nxc_index {
     uint8_t *orig[NXC_N_FILES]; /* whole files, footers included */
     size_t orig_len[NXC_N_FILES];
     uint32_t dirty; /* files written since the last restore */
-    /* the dictionary, inflated and decoded */
+    /* the dictionary, its bytes and decoded entries */
     uint8_t *td;
     size_t td_len, n_terms;
     uint8_t **keys, **vals;
@@ -159,10 +159,10 @@ static inline int nxc_load(nxc_index *x, const char *dir, uint32_t seg_no, uint3
     }
     /* dictionary */
     const uint8_t *d = x->orig[NXC_DICT];
-    x->td_len = (size_t)nx_load_u64le(d + 4);
+    x->td_len = x->orig_len[NXC_DICT] - NX_FOOTER_BYTES;
     x->td = malloc(x->td_len);
-    if (!x->td || ZSTD_decompress(x->td, x->td_len, d + 12, x->orig_len[NXC_DICT] - 12 - NX_FOOTER_BYTES) != x->td_len)
-        return -1;
+    if (!x->td) return -1;
+    memcpy(x->td, d, x->td_len);
     nx_termdict *td;
     nx_err err = {0};
     if (nx_termdict_open(x->td, x->td_len, &err, &td)) return -1;
@@ -197,8 +197,8 @@ static inline int nxc_load(nxc_index *x, const char *dir, uint32_t seg_no, uint3
     x->col_z = x->col_srcoffs + nxc_up8(4 * ((size_t)x->n_sources + 1));
     x->ids_len = nx_load_u32le(c + x->col_idblocks + 4 * x->n_id_blocks);
     x->ids = malloc(x->ids_len + 1);
-    if (!x->ids || ZSTD_decompress(x->ids, x->ids_len, c + x->col_z + 4, nx_load_u32le(c + x->col_z)) != x->ids_len)
-        return -1;
+    if (!x->ids || nx_load_u32le(c + x->col_z) != x->ids_len) return -1;
+    memcpy(x->ids, c + x->col_z + 4, x->ids_len);
     /* doc store: its dictionary and first block */
     const uint8_t *s = x->orig[NXC_DOCS];
     const uint8_t *t = s + x->orig_len[NXC_DOCS] - NX_FOOTER_BYTES - 64;
@@ -310,7 +310,6 @@ static inline void nxc_free(nxc_index *x) {
     X(tail_varint_freq) X(small_tail_pfor_b) X(small_tail_pfor_n_exceptions)                   \
     X(pos_pfor_b) X(pos_pfor_n_exceptions) X(pos_pfor_packed) X(pos_exception_width)           \
     X(pos_exception_entry) X(pos_tail_pfor_b) X(pos_tail_pfor_n_exceptions) X(pos_tail_varint) \
-    X(dictz_magic) X(dictz_inflated_length) X(dictz_frame_byte)                                \
     X(termdict_magic) X(termdict_version) X(termdict_flags) X(termdict_value_bytes)            \
     X(termdict_n_terms) X(termdict_n_blocks) X(termdict_index_offset) X(termdict_block_n)       \
     X(termdict_first_shared) X(termdict_first_suffix_len) X(termdict_second_shared)            \
@@ -525,9 +524,6 @@ static inline int nxc_locate(const nxc_index *x, int id, int file_for_footer, nx
         at = (size_t)b;
         for (uint64_t i = 0; i < cf / NX_BLOCK; i++) at = nxc_pfor_end(x->orig[NXC_POS], at, NX_BLOCK);
         VAR(NXC_POS, at, 0);
-    case NXC_F_dictz_magic: FIX(NXC_DICT, 0, 4, 0);
-    case NXC_F_dictz_inflated_length: FIX(NXC_DICT, 4, 8, x->td_len + 1);
-    case NXC_F_dictz_frame_byte: FIX(NXC_DICT, 12 + clen[NXC_DICT] / 2 - 6, 1, 0);
     case NXC_F_termdict_magic: L->in = NXC_IN_TERMDICT; FIX(NXC_DICT, 0, 4, 0);
     case NXC_F_termdict_version: L->in = NXC_IN_TERMDICT; FIX(NXC_DICT, 4, 4, 2);
     case NXC_F_termdict_flags: L->in = NXC_IN_TERMDICT; FIX(NXC_DICT, 8, 4, 2);
@@ -806,15 +802,10 @@ static inline void nxc_zstd(nx_buf *out, const uint8_t *p, size_t n, const void 
     out->len += r;
 }
 
-/* Writes the dictionary file from term dictionary bytes. */
+/* Writes the dictionary file from term dictionary bytes (the file is
+ * those bytes as they are). */
 static inline int nxc_write_dict(nxc_index *x, const uint8_t *td, size_t n) {
-    nx_buf out = {0};
-    nx_buf_put_u32le(&out, NX_DICTZ_MAGIC);
-    nx_buf_put_u64le(&out, n);
-    nxc_zstd(&out, td, n, NULL, 0, true);
-    int rc = nxc_write(x, NXC_DICT, out.data, out.len);
-    nx_buf_free(&out);
-    return rc;
+    return nxc_write(x, NXC_DICT, td, n);
 }
 
 /* Rebuilds the dictionary with value `repl` (if not SIZE_MAX) replaced,
@@ -897,10 +888,8 @@ static inline int nxc_apply(nxc_index *x, const nxc_loc *L, uint64_t value) {
             uint32_t o = nx_load_u32le(col.data + x->col_idblocks + 4 * k);
             if (o > L->off) nx_store_u32le(col.data + x->col_idblocks + 4 * k, (uint32_t)(o + d));
         }
-        size_t zpos = col.len;
-        nx_buf_put_u32le(&col, 0);
-        nxc_zstd(&col, b.data, b.len, NULL, 0, true);
-        nx_store_u32le(col.data + zpos, (uint32_t)(col.len - zpos - 4));
+        nx_buf_put_u32le(&col, (uint32_t)b.len);
+        nx_buf_append(&col, b.data, b.len);
         size_t after = x->col_z + 4 + nx_load_u32le(c + x->col_z);
         nx_buf_append(&col, c + after, clen - after);
         rc = nxc_write(x, NXC_COL, col.data, col.len);
