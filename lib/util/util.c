@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
-#include <zstd.h>
 
 int nx_err_set(nx_err *err, int code, const char *fmt, ...) {
     if (err) {
@@ -189,77 +188,4 @@ void nx_arena_reset(nx_arena *a) {
     }
     a->head = NULL;
     a->total_bytes = 0;
-}
-
-int nx_inflate_bounded(const uint8_t *src, size_t src_len, uint64_t raw_len, const char *path,
-                       const char *what, uint64_t at, nx_err *err, uint8_t **out) {
-    *out = NULL;
-    unsigned long long at_ = (unsigned long long)at, raw_ = (unsigned long long)raw_len;
-    if (raw_len / NX_INFLATE_MAX_RATIO > src_len || raw_len >= SIZE_MAX / 2)
-        return nx_err_set(err, NEWSIDX_ERR_CORRUPT,
-                          "%s: %s at byte %llu declares %llu inflated bytes, more than its %zu "
-                          "compressed bytes can hold",
-                          path, what, at_, raw_, src_len);
-    unsigned long long frame = ZSTD_getFrameContentSize(src, src_len);
-    if (frame == ZSTD_CONTENTSIZE_ERROR)
-        return nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: %s at byte %llu is not a zstd frame",
-                          path, what, at_);
-    if (frame != ZSTD_CONTENTSIZE_UNKNOWN && frame != raw_len)
-        return nx_err_set(err, NEWSIDX_ERR_CORRUPT,
-                          "%s: %s at byte %llu: its zstd frame holds %llu bytes, the header "
-                          "says %llu",
-                          path, what, at_, frame, raw_);
-    /* One byte past raw_len is room to notice a frame longer than declared. */
-    size_t limit = (size_t)raw_len + 1, first = (size_t)src_len * 8 + 65536;
-    size_t cap = limit < first ? limit : first;
-    uint8_t *buf = malloc(cap);
-    ZSTD_DCtx *dctx = ZSTD_createDCtx();
-    int rc = 0;
-    if (!buf || !dctx) {
-        rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "%s: out of memory inflating %s", path, what);
-        goto done;
-    }
-    ZSTD_inBuffer in = {src, src_len, 0};
-    ZSTD_outBuffer o = {buf, cap, 0};
-    for (;;) {
-        size_t r = ZSTD_decompressStream(dctx, &o, &in);
-        if (ZSTD_isError(r) || o.pos > raw_len) break;
-        if (r == 0) break; /* frame complete */
-        if (o.pos < o.size) {
-            if (in.pos == in.size) break; /* truncated: no input left, room to spare */
-            continue;
-        }
-        if (cap == limit) break;
-        size_t grown = cap > limit / 2 ? limit : cap * 2;
-        uint8_t *nb = realloc(buf, grown);
-        if (!nb) {
-            rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "%s: out of memory inflating %s", path, what);
-            goto done;
-        }
-        buf = nb;
-        cap = grown;
-        o.dst = buf;
-        o.size = cap;
-    }
-    if (o.pos != raw_len || in.pos != in.size) {
-        rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT,
-                        "%s: %s at byte %llu does not inflate to the %llu bytes its header says",
-                        path, what, at_, raw_);
-        goto done;
-    }
-    if (cap < limit) { /* the frame ended exactly at raw_len within the first buffer */
-        uint8_t *nb = realloc(buf, limit);
-        if (!nb) {
-            rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "%s: out of memory inflating %s", path, what);
-            goto done;
-        }
-        buf = nb;
-    }
-    buf[raw_len] = 0;
-    *out = buf;
-    buf = NULL;
-done:
-    free(buf);
-    ZSTD_freeDCtx(dctx);
-    return rc;
 }

@@ -146,22 +146,11 @@ int nx_fsync_dir(const char *dir, nx_err *err);
 /* Joins dir and name into a malloc'd path, or NULL on OOM. */
 char *nx_path_join(const char *dir, const char *name);
 
-/* ---- bounded inflation ------------------------------------------------
- * An index file's zstd frame (term dictionary, id column) declares how many
- * bytes it inflates to, and a crafted file can declare any size. So the
- * declared size is never allocated on trust: it must not exceed what zstd
- * can physically produce from the frame's bytes (NX_INFLATE_MAX_RATIO: a
- * 4-byte RLE block yields at most 128 KiB), and the buffer grows only as
- * inflated bytes really arrive, so a frame that lies about its size costs
- * what it holds, not what it claims. */
+/* What zstd can physically inflate one compressed byte to (a 4-byte RLE
+ * block yields at most 128 KiB): a crafted file's declared raw size above
+ * ratio × its compressed bytes is refused before anything is allocated
+ * for it (the doc store's blocks and dictionary). */
 #define NX_INFLATE_MAX_RATIO 32768
-/* Inflates the one zstd frame in [src, src + src_len), which must hold
- * exactly raw_len bytes, into a malloc'd buffer of raw_len + 1 bytes (the
- * last one 0). A raw_len past the bound, a frame header declaring another
- * size, or a frame that inflates to anything but raw_len bytes is
- * NEWSIDX_ERR_CORRUPT, "PATH: WHAT at byte AT ...". */
-int nx_inflate_bounded(const uint8_t *src, size_t src_len, uint64_t raw_len, const char *path,
-                       const char *what, uint64_t at, nx_err *err, uint8_t **out);
 
 /* ---- arena: bump allocator for per-flush and per-query scratch ---------- */
 typedef struct nx_arena_chunk nx_arena_chunk;
