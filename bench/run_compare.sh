@@ -18,7 +18,8 @@
 #             after the peers `newsidx index` itself runs on the same
 #             OUT/NAME/corpus.jsonl (bench/run_product.sh): its PRODUCT line
 #             goes to OUT/NAME/product.txt, beside the summary, and
-#             targets.py checks the stored targets of issue 10
+#             targets.py checks the stored targets of issue 10 (CLI=0 leaves
+#             the CLI's run out)
 #   CPU=0     do not wrap the engines in /usr/bin/time (by default every
 #             `index` step is run under it and OUT/NAME/cpu.txt gets one line
 #             per engine with user/sys CPU seconds and peak RSS: on this
@@ -86,12 +87,11 @@ for name in $NAMES; do
     ENGINES=$engines "$PEERS/run_peers.sh" "$corpus" "$q" "$OUT/$name"
     [ -f "$OUT/$name/cpu.txt" ] && cat "$OUT/$name/cpu.txt"
     rm -f "$OUT/$name/product.txt"
-    case ${PEERS_STORE:-0} in
-        ''|0) ;;
-        *) echo "== newsidx index (the CLI, defaults) on $OUT/$name/corpus.jsonl"
-           OUT=$OUT/$name/product BUILD=$BUILD "$HERE/run_product.sh" "$OUT/$name/corpus.jsonl" \
-               | grep '^PRODUCT' | tee "$OUT/$name/product.txt" ;;
-    esac
+    if [ -n "${PEERS_STORE:-}" ] && [ "$PEERS_STORE" != 0 ] && [ "${CLI:-1}" != 0 ]; then
+        echo "== newsidx index (the CLI, defaults) on $OUT/$name/corpus.jsonl"
+        OUT=$OUT/$name/product BUILD=$BUILD "$HERE/run_product.sh" "$OUT/$name/corpus.jsonl" \
+            | grep '^PRODUCT' | tee "$OUT/$name/product.txt"
+    fi
     if [ "${SAVE:-0}" = 1 ]; then
         mkdir -p "$HERE/results"
         { cat "$OUT/$name/summary.txt"; echo; [ -f "$OUT/$name/cpu.txt" ] && cat "$OUT/$name/cpu.txt"
