@@ -1364,7 +1364,9 @@ static double open_ms(const char *const *dirs, size_t n_dirs, int times)
  * load then falls on both sides alike (an A/B/A/B... within each query).
  * The first pass also checks that both give the same count and top-10
  * ids. Prints OPEN, CHECK and one MULTI line per class (tag base) and for
- * all queries. */
+ * all queries; with NEWSIDX_MULTI_LAT=FILE in the environment, FILE gets
+ * tag<TAB>query<TAB>single median us<TAB>multi median us per query, to find
+ * which queries make a tail. */
 static int cmd_multi(const char *qfile, const char *mode_s, int reps, const char *single,
                      const char *const *dirs, size_t n_dirs)
 {
@@ -1449,6 +1451,17 @@ static int cmd_multi(const char *qfile, const char *mode_s, int reps, const char
     }
     print_multi_class(mode, NULL, 3, qs, nq, counted, s_single, s_multi);
     fflush(stdout);
+    const char *lat_path = getenv("NEWSIDX_MULTI_LAT");
+    if (lat_path && *lat_path) {
+        FILE *f = fopen(lat_path, "w");
+        if (!f)
+            die("cannot write %s: %s", lat_path, strerror(errno));
+        for (int qi = 0; qi < nq; qi++)
+            fprintf(f, "%s\t%s\t%.1f\t%.1f\n", qs[qi].tag, qs[qi].canon,
+                    median_of(s_single + (size_t)qi * counted, counted),
+                    median_of(s_multi + (size_t)qi * counted, counted));
+        fclose(f);
+    }
     free(s_single);
     free(s_multi);
     search_ctx_free(&cs, nq);

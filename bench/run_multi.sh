@@ -25,6 +25,8 @@
 #     alternating query by query and pass by pass, so that load from the
 #     other users of the machine falls on both alike (bench/README.md,
 #     "Multi-index search"). RUNS (default 2) repeats the whole step.
+#     OUT/multi.QUERIES.MODE.runN.log holds the output, .lat the median
+#     latency of each query on both sides.
 # Environment:
 #   OUT     work directory (default /tmp/newsidx-multi)
 #   BUILD   newsidx build directory (default ./build-bench of this tree)
@@ -170,7 +172,8 @@ for ((run = 1; run <= RUNS; run++)); do
             log=$OUT/multi.$(basename "$q" .tsv).$mode.run$run.log
             echo "== run $run: $(basename "$q") $mode (reps=$REPS, warm-up $WARMUP)"
             rc=0
-            "$NB" multi "$q" "$mode" "$REPS" "$OUT/index/single" "${dirs[@]}" > "$log" 2> "$log.err" || rc=$?
+            NEWSIDX_MULTI_LAT=$log.lat "$NB" multi "$q" "$mode" "$REPS" "$OUT/index/single" "${dirs[@]}" \
+                > "$log" 2> "$log.err" || rc=$?
             grep -E '^(OPEN|MULTI|CHECK|#)' "$log" || true
             # exit 1: some query's results differ between the two readers
             # (the first five are in the .err file); the timings still stand
@@ -179,3 +182,22 @@ for ((run = 1; run <= RUNS; run++)); do
         done
     done
 done
+
+# 5. one markdown table of every run: p50 and p99 per class, single / multi
+python3 - "$OUT"/multi.*.log <<'PY'
+import re, sys
+print("| queries | mode | run | class | n | p50 µs single / multi | ratio | p99 µs single / multi | ratio | p99q ratio |")
+print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+for path in sorted(sys.argv[1:]):
+    m = re.search(r"multi\.(.+)\.(TOP10|COUNT)\.run(\d+)\.log$", path)
+    if not m:
+        continue
+    for line in open(path):
+        if not line.startswith("MULTI "):
+            continue
+        v = dict(re.findall(r"(\w+)=(\S+)", line))
+        f = lambda k: float(v[k])
+        print(f"| {m[1]} | {m[2]} | {m[3]} | {v['tag']} | {v['n']} "
+              f"| {f('single_p50_us'):.0f} / {f('multi_p50_us'):.0f} | {f('ratio_p50'):.2f} "
+              f"| {f('single_p99_us'):.0f} / {f('multi_p99_us'):.0f} | {f('ratio_p99'):.2f} | {f('ratio_p99q'):.2f} |")
+PY
