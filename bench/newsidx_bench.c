@@ -5,6 +5,8 @@
  *   newsidx_bench index  INDEX_DIR CORPUS[.jsonl|.jsonl.zst|.gz] [native|alnum]
  *   newsidx_bench search INDEX_DIR QUERIES TOP10|COUNT|TOP10_COUNT [REPS=5] [RESULTS.tsv]
  *   newsidx_bench parse  CORPUS      (reads + parses only: the parser's share of build_s)
+ *   newsidx_bench multi  QUERIES TOP10|COUNT REPS SINGLE_DIR DIR...
+ *                        (the same queries on one index and on DIR... opened as one)
  *
  * It speaks the peers' "Bench program CLI" (their README) and prints the same
  * INDEX / STAT lines and writes the same RESULTS.tsv and RESULTS.tsv.lat, so
@@ -20,6 +22,22 @@
  * without fsync (no_sync = 1, as the FTS5 peer's synchronous=OFF).  optimize =
  * newsidx_writer_optimize (merge into one segment, as the peers' optimize
  * steps); bytes_before is the size after the plain commit.
+ *
+ * Stored model (PEERS_STORE=1, the peers' switch: they then keep the text
+ * too): the product as `newsidx index` builds it.  The corpus goes through
+ * newsidx_ingest_path, as the CLI's does (every JSON member a field, title,
+ * body, author, source, url and date indexed, all stored), into a writer
+ * whose options are newsidx_writer_options_init()'s defaults, which the CLI
+ * also keeps unless told otherwise (store_fields, doc store, analyzer,
+ * RAM budget, threads): whatever the library makes its default reaches this
+ * model without an edit here.  Only no_sync differs, as above.  build_s
+ * covers the library's reading and parsing of the corpus (the peers' cover
+ * theirs); text_bytes and the peers' doc count come from a pass of this
+ * file's reader after the timing.
+ *
+ * Multi-index latency (`multi`): one reader of a single index and one of
+ * several indexes opened with newsidx_reader_open_multi, the same queries
+ * on both, interleaved; see cmd_multi.
  *
  * Search: each neutral query is rewritten once, before timing, into the
  * newsidx query language and parsed once with newsidx_query_parse:
@@ -44,12 +62,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -524,49 +544,93 @@ static int parse_doc_jansson(const char *s, size_t n, doc_t *d)
     return 0;
 }
 
-static void print_index_stats(long docs, long long text_bytes, double build_s, double optimize_s,
-                              long long bytes_before, long long bytes_after)
+/* CPU seconds (user + system, every thread) of this process so far. */
+static double cpu_s(void)
 {
-    printf("# engine=newsidx docs=%ld text_MB=%.1f build_s=%.2f optimize_s=%.2f "
-           "size_before_optimize=%lld size=%lld (%.1f MB)\n",
-           docs, text_bytes / 1e6, build_s, optimize_s, bytes_before, bytes_after,
-           bytes_after / 1e6);
-    printf("INDEX engine=newsidx docs=%ld text_bytes=%lld build_s=%.3f optimize_s=%.3f "
-           "bytes_before=%lld bytes=%lld\n",
-           docs, text_bytes, build_s, optimize_s, bytes_before, bytes_after);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
-static int cmd_index(const char *dir, const char *corpus, const char *tok)
+/* cpu is the build's and optimize's CPU time: on the shared machine it
+ * varies far less than wall time, and a wrapper's /usr/bin/time would
+ * also count the stored model's untimed counting pass. */
+static void print_index_stats(long docs, long long text_bytes, double build_s, double optimize_s,
+                              double cpu, long long bytes_before, long long bytes_after)
 {
-    if (strcmp(tok, "native") && strcmp(tok, "alnum"))
-        die("unknown tokenizer %s (native, alnum)", tok);
-    /* newsidx has one analyzer (letters/digits, case and diacritic folding);
-     * "alnum" is accepted for the CLI's sake and indexes the same way. */
-    remove_tree(dir);
-    newsidx_writer_options wo;
-    newsidx_writer_options_init(&wo);
-    wo.store_fields = 0;
-    /* no fsync, as the FTS5 peer's synchronous=OFF (bench/README.md) */
-    wo.no_sync = !(getenv("NEWSIDX_BENCH_SYNC") && atoi(getenv("NEWSIDX_BENCH_SYNC")));
-    char errbuf[512] = "";
-    newsidx_writer *w = NULL;
+    printf("# engine=newsidx docs=%ld text_MB=%.1f build_s=%.2f optimize_s=%.2f cpu_s=%.2f "
+           "size_before_optimize=%lld size=%lld (%.1f MB)\n",
+           docs, text_bytes / 1e6, build_s, optimize_s, cpu, bytes_before, bytes_after,
+           bytes_after / 1e6);
+    printf("INDEX engine=newsidx docs=%ld text_bytes=%lld build_s=%.3f optimize_s=%.3f "
+           "bytes_before=%lld bytes=%lld cpu_s=%.3f\n",
+           docs, text_bytes, build_s, optimize_s, bytes_before, bytes_after, cpu);
+}
+
+/* The peers' reading of an environment switch (fts5_bench.c's PEERS_STORE):
+ * set, not empty and not "0". */
+static int env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* What the peers would index of the corpus: their doc count and text bytes
+ * (title + "\n" + body).  The stored model reads the corpus through the
+ * library, which does not expose these, so they are counted here, untimed. */
+static void peers_corpus_counts(const char *corpus, long *docs, long long *text_bytes)
+{
+    corpus_t c;
+    doc_t d;
+    size_t len;
+    char *line;
+    memset(&d, 0, sizeof d);
+    *docs = 0;
+    *text_bytes = 0;
+    corpus_open(&c, corpus);
+    while ((line = corpus_next(&c, &len))) {
+        if (parse_doc(line, len, &d))
+            continue;
+        (*docs)++;
+        *text_bytes += (long long)d.text.len;
+    }
+    corpus_close(&c);
+    doc_free(&d);
+}
+
+/* Stored model: the corpus through newsidx_ingest_path, as `newsidx index`
+ * reads its inputs.  Returns the articles indexed. */
+static long ingest_corpus(newsidx_writer *w, const char *corpus, uint64_t *skipped)
+{
+    newsidx_ingest_options io;
+    newsidx_ingest_options_init(&io);
+    newsidx_ingest_stats st;
+    memset(&st, 0, sizeof st);
+    int rc = newsidx_ingest_path(w, corpus, &io, &st);
+    if (rc)
+        die("newsidx_ingest_path %s: %s (%s)", corpus, newsidx_writer_errmsg(w),
+            newsidx_strerror(rc));
+    *skipped = st.skipped;
+    return (long)st.indexed;
+}
+
+/* Peers' model: this file's reader, one "body" field holding the peers'
+ * text.  Returns the articles indexed; *text_bytes as the peers count it. */
+static long add_peers_model(newsidx_writer *w, const char *corpus, long long *text_bytes,
+                            long *bad)
+{
     doc_t d;
     memset(&d, 0, sizeof d);
-    long n = 0, bad = 0;
-    long long text_bytes = 0;
+    long n = 0;
     char idbuf[32];
     size_t len;
     char *line;
     corpus_t c;
-
-    double t0 = now_s();
-    int rc = newsidx_writer_open(dir, &wo, errbuf, sizeof errbuf, &w);
-    if (rc)
-        die("newsidx_writer_open %s: %s (%s)", dir, errbuf, newsidx_strerror(rc));
     corpus_open(&c, corpus);
     while ((line = corpus_next(&c, &len))) {
         if (parse_doc(line, len, &d)) {
-            bad++;
+            (*bad)++;
             continue;
         }
         n++;
@@ -576,17 +640,46 @@ static int cmd_index(const char *dir, const char *corpus, const char *tok)
             id_len = (size_t)snprintf(idbuf, sizeof idbuf, "%ld", c.lineno);
             id = idbuf;
         }
-        text_bytes += (long long)d.text.len;
+        *text_bytes += (long long)d.text.len;
         newsidx_field f[2] = {{"id", id, id_len}, {"body", d.text.p, d.text.len}};
-        rc = newsidx_writer_add(w, f, 2, NULL);
+        int rc = newsidx_writer_add(w, f, 2, NULL);
         if (rc)
             die("newsidx_writer_add line %ld: %s (%s)", c.lineno, newsidx_writer_errmsg(w),
                 newsidx_strerror(rc));
     }
+    corpus_close(&c);
+    doc_free(&d);
+    return n;
+}
+
+static int cmd_index(const char *dir, const char *corpus, const char *tok)
+{
+    if (strcmp(tok, "native") && strcmp(tok, "alnum"))
+        die("unknown tokenizer %s (native, alnum)", tok);
+    /* newsidx has one analyzer (letters/digits, case and diacritic folding);
+     * "alnum" is accepted for the CLI's sake and indexes the same way. */
+    int stored = env_flag("PEERS_STORE");
+    remove_tree(dir);
+    newsidx_writer_options wo;
+    newsidx_writer_options_init(&wo);
+    if (!stored)
+        wo.store_fields = 0;
+    /* no fsync, as the FTS5 peer's synchronous=OFF (bench/README.md) */
+    wo.no_sync = !(getenv("NEWSIDX_BENCH_SYNC") && atoi(getenv("NEWSIDX_BENCH_SYNC")));
+    char errbuf[512] = "";
+    newsidx_writer *w = NULL;
+    long n = 0, bad = 0;
+    long long text_bytes = 0;
+    uint64_t skipped = 0;
+
+    double t0 = now_s(), cpu0 = cpu_s();
+    int rc = newsidx_writer_open(dir, &wo, errbuf, sizeof errbuf, &w);
+    if (rc)
+        die("newsidx_writer_open %s: %s (%s)", dir, errbuf, newsidx_strerror(rc));
+    n = stored ? ingest_corpus(w, corpus, &skipped) : add_peers_model(w, corpus, &text_bytes, &bad);
     rc = newsidx_writer_commit(w);
     if (rc)
         die("newsidx_writer_commit: %s (%s)", newsidx_writer_errmsg(w), newsidx_strerror(rc));
-    corpus_close(&c);
     double build_s = now_s() - t0;
     long long bytes_before = path_size_bytes(dir);
     t0 = now_s();
@@ -595,11 +688,20 @@ static int cmd_index(const char *dir, const char *corpus, const char *tok)
         die("newsidx_writer_optimize: %s (%s)", newsidx_writer_errmsg(w), newsidx_strerror(rc));
     double optimize_s = now_s() - t0;
     newsidx_writer_close(w);
+    double cpu = cpu_s() - cpu0;
     if (bad)
         fprintf(stderr, "warning: %ld malformed lines skipped\n", bad);
+    if (stored) {
+        long peers_docs;
+        peers_corpus_counts(corpus, &peers_docs, &text_bytes);
+        /* the library replaces an article whose id comes again and skips
+         * one with no text; the peers index both */
+        printf("# stored model (PEERS_STORE=1): newsidx_ingest_path indexed %ld, skipped %llu; "
+               "the peers' reader finds %ld\n",
+               n, (unsigned long long)skipped, peers_docs);
+    }
     long long bytes = path_size_bytes(dir);
-    print_index_stats(n, text_bytes, build_s, optimize_s, bytes_before, bytes);
-    doc_free(&d);
+    print_index_stats(n, text_bytes, build_s, optimize_s, cpu, bytes_before, bytes);
     return 0;
 }
 
@@ -876,6 +978,7 @@ typedef struct {
     long long count; /* -1 = not computed in this mode */
     int nids;
     char ids[10][MAX_ID];
+    double scores[10];
 } qresult_t;
 
 typedef struct {
@@ -907,6 +1010,7 @@ static void run_query(search_ctx *c, int qi, int mode, qresult_t *r)
         size_t n = newsidx_results_count(res);
         for (size_t i = 0; i < n && i < 10; i++) {
             const char *id = newsidx_hit_id(res, i);
+            r->scores[r->nids] = newsidx_hit_score(res, i);
             snprintf(r->ids[r->nids++], MAX_ID, "%s", id ? id : "");
         }
     }
@@ -1043,6 +1147,69 @@ static void print_memory(void)
     printf("# memory: VmHWM_kB=%ld RssAnon_kB=%ld RssFile_kB=%ld\n", hwm, anon, file);
 }
 
+/* The search options of the three modes (see the header), on c->reader. */
+static void search_ctx_init(search_ctx *c)
+{
+    const char *np = getenv("NEWSIDX_NO_PRUNING");
+    newsidx_search_options base;
+    newsidx_search_options_init(&base);
+    base.k = 10;
+    base.snippets = 0;
+    base.fields = "";     /* hit ids only: the peers fetch just the id */
+    base.no_pruning = np && atoi(np) != 0;
+    c->opt_top10 = base;
+    c->opt_top10.exact_total = 0;
+    c->opt_count = base;
+    c->opt_count.count_only = 1;
+    c->opt_count.exact_total = 1;
+    c->opt_both = base;
+    c->opt_both.exact_total = 1;
+}
+
+/* Parses every query once, before timing, with c->reader's analyzer; one
+ * that does not parse is left NULL (no hits) and counted. */
+static long search_ctx_parse(search_ctx *c, const query_t *qs, int nq)
+{
+    char errbuf[512] = "";
+    long parse_errors = 0;
+    c->parsed = xrealloc(NULL, sizeof(newsidx_query *) * (size_t)(nq ? nq : 1));
+    for (int i = 0; i < nq; i++) {
+        char *text = to_newsidx_query(&qs[i]);
+        size_t col = 0;
+        c->parsed[i] = NULL;
+        int rc = newsidx_query_parse(c->reader, text, strlen(text), NULL, &col, errbuf,
+                                     sizeof errbuf, &c->parsed[i]);
+        if (rc) {
+            parse_errors++;
+            c->parsed[i] = NULL;
+            fprintf(stderr, "warning: query %d [%s] does not parse: %s (%s)\n", i + 1, text,
+                    errbuf, newsidx_strerror(rc));
+        }
+        free(text);
+    }
+    return parse_errors;
+}
+
+static void search_ctx_free(search_ctx *c, int nq)
+{
+    for (int i = 0; i < nq; i++)
+        newsidx_query_free(c->parsed[i]);
+    free(c->parsed);
+    newsidx_reader_close(c->reader);
+}
+
+static void free_queries(query_t *qs, int nq)
+{
+    for (int i = 0; i < nq; i++) {
+        for (int k = 0; k < qs[i].nwords; k++)
+            free(qs[i].words[k]);
+        free(qs[i].words);
+        free(qs[i].tag);
+        free(qs[i].canon);
+    }
+    free(qs);
+}
+
 static int cmd_search(const char *dir, const char *qfile, const char *mode_s, int reps,
                       const char *out)
 {
@@ -1053,59 +1220,254 @@ static int cmd_search(const char *dir, const char *qfile, const char *mode_s, in
     int rc = newsidx_reader_open(dir, errbuf, sizeof errbuf, &c.reader);
     if (rc)
         die("newsidx_reader_open %s: %s (%s)", dir, errbuf, newsidx_strerror(rc));
-
-    const char *np = getenv("NEWSIDX_NO_PRUNING");
-    int no_pruning = np && atoi(np) != 0;
-    newsidx_search_options base;
-    newsidx_search_options_init(&base);
-    base.k = 10;
-    base.snippets = 0;
-    base.fields = "";     /* hit ids only: the peers fetch just the id */
-    base.no_pruning = no_pruning;
-    c.opt_top10 = base;
-    c.opt_top10.exact_total = 0;
-    c.opt_count = base;
-    c.opt_count.count_only = 1;
-    c.opt_count.exact_total = 1;
-    c.opt_both = base;
-    c.opt_both.exact_total = 1;
-
+    search_ctx_init(&c);
     query_t *qs = load_queries(qfile, &nq, &ndropped);
-    c.parsed = xrealloc(NULL, sizeof(newsidx_query *) * (size_t)(nq ? nq : 1));
-    long parse_errors = 0;
-    for (int i = 0; i < nq; i++) {
-        char *text = to_newsidx_query(&qs[i]);
-        size_t col = 0;
-        c.parsed[i] = NULL;
-        rc = newsidx_query_parse(c.reader, text, strlen(text), NULL, &col, errbuf, sizeof errbuf,
-                                 &c.parsed[i]);
-        if (rc) {
-            parse_errors++;
-            c.parsed[i] = NULL;
-            fprintf(stderr, "warning: query %d [%s] does not parse: %s (%s)\n", i + 1, text,
-                    errbuf, newsidx_strerror(rc));
-        }
-        free(text);
-    }
-    if (no_pruning)
+    long parse_errors = search_ctx_parse(&c, qs, nq);
+    if (c.opt_top10.no_pruning)
         printf("# NEWSIDX_NO_PRUNING=1: exhaustive ranked OR\n");
     run_bench(qs, nq, ndropped, mode, reps, out, &c);
     print_memory();
     if (parse_errors || c.failures)
         fprintf(stderr, "warning: %ld queries did not parse, %ld searches failed\n",
                 parse_errors, c.failures);
-    for (int i = 0; i < nq; i++) {
-        newsidx_query_free(c.parsed[i]);
-        for (int k = 0; k < qs[i].nwords; k++)
-            free(qs[i].words[k]);
-        free(qs[i].words);
-        free(qs[i].tag);
-        free(qs[i].canon);
-    }
-    free(qs);
-    free(c.parsed);
-    newsidx_reader_close(c.reader);
+    search_ctx_free(&c, nq);
+    free_queries(qs, nq);
     return 0;
+}
+
+/* ---------------------------------------------------------------- multi */
+
+/* Nearest-rank percentile of v[0..n) (sorted here): the smallest sample
+ * that at least p percent of the samples do not exceed. */
+static double percentile(double *v, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof(double), cmp_double);
+    size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    return v[(rank > n ? n : rank) - 1];
+}
+
+/* Tag base, as summarize.py groups: the text before '.' or ':'. */
+static size_t tag_base_len(const char *tag) { return strcspn(tag, ".:"); }
+
+/* One class's latencies on both readers: p50/p99 over every timed sample
+ * of every query of the class (queries x timed passes); p99q over the
+ * per-query medians (the slow queries' tail without the preemption spikes
+ * a busy machine adds to single samples); the mean of the per-query
+ * medians (the peers' mean_us). */
+static void print_multi_class(int mode, const char *tag, size_t tag_len, const query_t *qs,
+                              int nq, int counted, const double *s_single,
+                              const double *s_multi)
+{
+    size_t cap = (size_t)nq * (size_t)counted, ns = 0;
+    double *a = xrealloc(NULL, sizeof(double) * (cap ? cap : 1));
+    double *b = xrealloc(NULL, sizeof(double) * (cap ? cap : 1));
+    double *tmp = xrealloc(NULL, sizeof(double) * (size_t)(counted ? counted : 1));
+    double *ma = xrealloc(NULL, sizeof(double) * (size_t)(nq ? nq : 1));
+    double *mb = xrealloc(NULL, sizeof(double) * (size_t)(nq ? nq : 1));
+    double mean_a = 0, mean_b = 0;
+    int n = 0;
+    for (int qi = 0; qi < nq; qi++) {
+        if (tag && (tag_base_len(qs[qi].tag) != tag_len || strncmp(qs[qi].tag, tag, tag_len)))
+            continue;
+        const double *sa = s_single + (size_t)qi * counted, *sb = s_multi + (size_t)qi * counted;
+        memcpy(a + ns, sa, sizeof(double) * (size_t)counted);
+        memcpy(b + ns, sb, sizeof(double) * (size_t)counted);
+        ns += (size_t)counted;
+        memcpy(tmp, sa, sizeof(double) * (size_t)counted);
+        ma[n] = median_of(tmp, counted);
+        mean_a += ma[n];
+        memcpy(tmp, sb, sizeof(double) * (size_t)counted);
+        mb[n] = median_of(tmp, counted);
+        mean_b += mb[n];
+        n++;
+    }
+    if (n) {
+        mean_a /= n;
+        mean_b /= n;
+        double a50 = percentile(a, ns, 50), a99 = percentile(a, ns, 99);
+        double b50 = percentile(b, ns, 50), b99 = percentile(b, ns, 99);
+        double aq = percentile(ma, (size_t)n, 99), bq = percentile(mb, (size_t)n, 99);
+        printf("MULTI mode=%s tag=%.*s n=%d samples=%zu single_p50_us=%.1f single_p99_us=%.1f "
+               "multi_p50_us=%.1f multi_p99_us=%.1f ratio_p50=%.2f ratio_p99=%.2f "
+               "single_p99q_us=%.1f multi_p99q_us=%.1f ratio_p99q=%.2f "
+               "single_mean_us=%.1f multi_mean_us=%.1f ratio_mean=%.2f\n",
+               mode_name(mode), (int)tag_len, tag ? tag : "all", n, ns, a50, a99, b50, b99,
+               a50 > 0 ? b50 / a50 : 0, a99 > 0 ? b99 / a99 : 0, aq, bq, aq > 0 ? bq / aq : 0,
+               mean_a, mean_b, mean_a > 0 ? mean_b / mean_a : 0);
+    }
+    free(a);
+    free(b);
+    free(ma);
+    free(mb);
+    free(tmp);
+}
+
+static int same_score(double a, double b)
+{
+    double m = fabs(a) > 1 ? fabs(a) : 1;
+    return fabs(a - b) <= 1e-6 * m;
+}
+
+/* Whether two results of one query agree (newsidx_reader_open_multi
+ * promises ids, scores and totals of one index holding the same articles):
+ * 2 = the same count, scores and ids; 1 = the same count and scores, ids
+ * differing only among hits of equal score (ties are broken by doc id,
+ * and the single index numbers the articles in another order than the
+ * set of indexes); 0 = they differ. */
+static int same_result(const qresult_t *x, const qresult_t *y)
+{
+    if (x->count != y->count || x->nids != y->nids)
+        return 0;
+    int exact = 2;
+    for (int i = 0; i < x->nids; i++) {
+        if (!same_score(x->scores[i], y->scores[i]))
+            return 0;
+        /* equal scores at this rank and another id: both articles score
+         * the same, so only the tie-break put them apart */
+        if (strcmp(x->ids[i], y->ids[i]))
+            exact = 1;
+    }
+    return exact;
+}
+
+/* Median wall time of opening (and closing) a reader, over `times` opens:
+ * what a command-line search pays before its query. */
+static double open_ms(const char *const *dirs, size_t n_dirs, int times)
+{
+    double v[16];
+    char errbuf[512] = "";
+    if (times > 16)
+        times = 16;
+    for (int i = 0; i < times; i++) {
+        newsidx_reader *r = NULL;
+        double t0 = now_s();
+        int rc = n_dirs == 1 ? newsidx_reader_open(dirs[0], errbuf, sizeof errbuf, &r)
+                             : newsidx_reader_open_multi(dirs, n_dirs, errbuf, sizeof errbuf, &r);
+        if (rc)
+            die("opening %s%s: %s (%s)", dirs[0], n_dirs > 1 ? " and the others" : "", errbuf,
+                newsidx_strerror(rc));
+        newsidx_reader_close(r);
+        v[i] = (now_s() - t0) * 1e3;
+    }
+    return median_of(v, times);
+}
+
+/* `multi QUERIES MODE REPS SINGLE_DIR DIR...`: the same queries on a reader
+ * of SINGLE_DIR and on one of DIR... opened with newsidx_reader_open_multi.
+ * Both readers stay open in this one process and every query runs on
+ * each, back to back, the first of the two alternating from query to
+ * query and pass to pass: on a machine shared with other jobs, a burst of
+ * load then falls on both sides alike (an A/B/A/B... within each query).
+ * The first pass also checks that both give the same count and top-10
+ * ids. Prints OPEN, CHECK and one MULTI line per class (tag base) and for
+ * all queries; with NEWSIDX_MULTI_LAT=FILE in the environment, FILE gets
+ * tag<TAB>query<TAB>single median us<TAB>multi median us per query, to find
+ * which queries make a tail. */
+static int cmd_multi(const char *qfile, const char *mode_s, int reps, const char *single,
+                     const char *const *dirs, size_t n_dirs)
+{
+    int mode = parse_mode(mode_s);
+    if (mode == MODE_TOP10_COUNT)
+        die("multi: TOP10 or COUNT");
+    const char *we = getenv("WARMUP");
+    int warm = we ? atoi(we) : 1;
+    if (reps < 1)
+        reps = 1;
+    if (warm > reps - 1)
+        warm = reps - 1;
+    if (warm < 0)
+        warm = 0;
+    int counted = reps - warm;
+
+    double open_single = open_ms(&single, 1, 5), open_multi = open_ms(dirs, n_dirs, 5);
+    printf("OPEN single_ms=%.2f multi_ms=%.2f indexes=%zu ratio=%.2f\n", open_single, open_multi,
+           n_dirs, open_single > 0 ? open_multi / open_single : 0);
+
+    search_ctx cs, cm;
+    memset(&cs, 0, sizeof cs);
+    memset(&cm, 0, sizeof cm);
+    char errbuf[512] = "";
+    int rc = newsidx_reader_open(single, errbuf, sizeof errbuf, &cs.reader);
+    if (rc)
+        die("newsidx_reader_open %s: %s (%s)", single, errbuf, newsidx_strerror(rc));
+    rc = newsidx_reader_open_multi(dirs, n_dirs, errbuf, sizeof errbuf, &cm.reader);
+    if (rc)
+        die("newsidx_reader_open_multi: %s (%s)", errbuf, newsidx_strerror(rc));
+    newsidx_stats st_s, st_m;
+    newsidx_reader_stats(cs.reader, &st_s);
+    newsidx_reader_stats(cm.reader, &st_m);
+    printf("# single: %llu docs, %llu segments; multi: %zu indexes, %llu docs, %llu segments\n",
+           (unsigned long long)st_s.docs, (unsigned long long)st_s.segments, n_dirs,
+           (unsigned long long)st_m.docs, (unsigned long long)st_m.segments);
+    search_ctx_init(&cs);
+    search_ctx_init(&cm);
+    int nq, ndropped;
+    query_t *qs = load_queries(qfile, &nq, &ndropped);
+    long perr = search_ctx_parse(&cs, qs, nq) + search_ctx_parse(&cm, qs, nq);
+
+    size_t ns = (size_t)nq * (size_t)counted;
+    double *s_single = xrealloc(NULL, sizeof(double) * (ns ? ns : 1));
+    double *s_multi = xrealloc(NULL, sizeof(double) * (ns ? ns : 1));
+    long differ = 0, tie_order = 0;
+    for (int rep = 0; rep < reps; rep++) {
+        for (int qi = 0; qi < nq; qi++) {
+            qresult_t r[2];
+            double dt[2];
+            for (int k = 0; k < 2; k++) {
+                int side = (k + rep + qi) & 1; /* 0 = single, 1 = multi */
+                r[side].count = -1;
+                r[side].nids = 0;
+                double t0 = now_s();
+                run_query(side ? &cm : &cs, qi, mode, &r[side]);
+                dt[side] = (now_s() - t0) * 1e6;
+            }
+            int agree = rep == 0 ? same_result(&r[0], &r[1]) : 2;
+            tie_order += agree == 1;
+            if (agree == 0 && differ++ < 5)
+                fprintf(stderr, "differ: [%s] single %lld hits, multi %lld (top ids %s / %s)\n",
+                        qs[qi].canon, r[0].count, r[1].count, r[0].nids ? r[0].ids[0] : "-",
+                        r[1].nids ? r[1].ids[0] : "-");
+            if (rep >= warm) {
+                s_single[(size_t)qi * counted + (rep - warm)] = dt[0];
+                s_multi[(size_t)qi * counted + (rep - warm)] = dt[1];
+            }
+        }
+    }
+    printf("# engine=newsidx mode=%s reps=%d (warm-up passes: %d) queries=%d dropped=%d\n",
+           mode_name(mode), reps, warm, nq, ndropped);
+    printf("CHECK mode=%s queries=%d differ=%ld tie_order_only=%ld parse_errors=%ld failures=%ld\n",
+           mode_name(mode), nq, differ, tie_order, perr, cs.failures + cm.failures);
+    for (int qi = 0; qi < nq; qi++) {
+        size_t L = tag_base_len(qs[qi].tag);
+        int seen = 0;
+        for (int pj = 0; pj < qi && !seen; pj++)
+            seen = tag_base_len(qs[pj].tag) == L && !strncmp(qs[pj].tag, qs[qi].tag, L);
+        if (!seen)
+            print_multi_class(mode, qs[qi].tag, L, qs, nq, counted, s_single, s_multi);
+    }
+    print_multi_class(mode, NULL, 3, qs, nq, counted, s_single, s_multi);
+    fflush(stdout);
+    const char *lat_path = getenv("NEWSIDX_MULTI_LAT");
+    if (lat_path && *lat_path) {
+        FILE *f = fopen(lat_path, "w");
+        if (!f)
+            die("cannot write %s: %s", lat_path, strerror(errno));
+        for (int qi = 0; qi < nq; qi++)
+            fprintf(f, "%s\t%s\t%.1f\t%.1f\n", qs[qi].tag, qs[qi].canon,
+                    median_of(s_single + (size_t)qi * counted, counted),
+                    median_of(s_multi + (size_t)qi * counted, counted));
+        fclose(f);
+    }
+    free(s_single);
+    free(s_multi);
+    search_ctx_free(&cs, nq);
+    search_ctx_free(&cm, nq);
+    free_queries(qs, nq);
+    return differ || perr ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -1117,10 +1479,14 @@ int main(int argc, char **argv)
                           argc > 6 ? argv[6] : NULL);
     if (argc == 3 && !strcmp(argv[1], "parse"))
         return cmd_parse(argv[2]);
+    if (argc >= 7 && !strcmp(argv[1], "multi"))
+        return cmd_multi(argv[2], argv[3], atoi(argv[4]), argv[5], (const char *const *)argv + 6,
+                         (size_t)(argc - 6));
     fprintf(stderr,
             "usage: %s index  INDEX_DIR CORPUS[.jsonl|.jsonl.zst|.gz] [native|alnum]\n"
             "       %s search INDEX_DIR QUERIES TOP10|COUNT|TOP10_COUNT [REPS=5] [RESULTS.tsv]\n"
-            "       %s parse  CORPUS\n",
-            argv[0], argv[0], argv[0]);
+            "       %s parse  CORPUS\n"
+            "       %s multi  QUERIES TOP10|COUNT REPS SINGLE_DIR DIR...\n",
+            argv[0], argv[0], argv[0], argv[0]);
     return 2;
 }

@@ -9,10 +9,17 @@
 # Environment:
 #   OUT       output root (default /tmp/newsidx-compare); OUT/NAME/ is the
 #             run_peers.sh directory, OUT/q-NAME.tsv the queries
-#   BUILD     newsidx build directory (default /work/main/build-bench)
+#   BUILD     newsidx build directory (default ./build-bench of this tree)
 #   ENGINES   default "fts5 xapian lucene newsidx=$BUILD/bench/newsidx_bench"
 #   REPS, WARMUP   as run_peers.sh (defaults 15 and 10)
 #   SAVE=1    copy OUT/NAME/summary.txt and the target tables to bench/results/
+#   PEERS_STORE=1  every engine stores the text (run_peers.sh passes it on):
+#             ours is then the product (newsidx_bench.c, "Stored model"), and
+#             after the peers `newsidx index` itself runs on the same
+#             OUT/NAME/corpus.jsonl (bench/run_product.sh): its PRODUCT line
+#             goes to OUT/NAME/product.txt, beside the summary, and
+#             targets.py checks the stored targets of issue 10 (CLI=0 leaves
+#             the CLI's run out)
 #   CPU=0     do not wrap the engines in /usr/bin/time (by default every
 #             `index` step is run under it and OUT/NAME/cpu.txt gets one line
 #             per engine with user/sys CPU seconds and peak RSS: on this
@@ -79,9 +86,16 @@ for name in $NAMES; do
     fi
     ENGINES=$engines "$PEERS/run_peers.sh" "$corpus" "$q" "$OUT/$name"
     [ -f "$OUT/$name/cpu.txt" ] && cat "$OUT/$name/cpu.txt"
+    rm -f "$OUT/$name/product.txt"
+    if [ -n "${PEERS_STORE:-}" ] && [ "$PEERS_STORE" != 0 ] && [ "${CLI:-1}" != 0 ]; then
+        echo "== newsidx index (the CLI, defaults) on $OUT/$name/corpus.jsonl"
+        OUT=$OUT/$name/product BUILD=$BUILD "$HERE/run_product.sh" "$OUT/$name/corpus.jsonl" \
+            | grep '^PRODUCT' | tee "$OUT/$name/product.txt"
+    fi
     if [ "${SAVE:-0}" = 1 ]; then
         mkdir -p "$HERE/results"
-        { cat "$OUT/$name/summary.txt"; echo; [ -f "$OUT/$name/cpu.txt" ] && cat "$OUT/$name/cpu.txt"; } \
+        { cat "$OUT/$name/summary.txt"; echo; [ -f "$OUT/$name/cpu.txt" ] && cat "$OUT/$name/cpu.txt"
+          [ ! -f "$OUT/$name/product.txt" ] || cat "$OUT/$name/product.txt"; } \
             > "$HERE/results/$name.txt"
         python3 "$HERE/targets.py" "$OUT/$name" > "$HERE/results/$name.targets.md"
     fi

@@ -13,6 +13,13 @@ OUTDIR and prints markdown tables:
      peer (<= 0.5).
 Throughput = text bytes (title + "\\n" + body, what every engine indexes) per
 second of build + optimize, as summarize.py's "index s".
+
+A run with PEERS_STORE=1 (every engine stores the text; ours is the product,
+see newsidx_bench.c) is recognized by our index log and checked against
+issue 10's targets instead: build + optimize time <= 0.5x FTS5's and
+<= 0.25x Lucene's, index size <= 0.5x FTS5's; where OUTDIR/product.txt holds
+the CLI's PRODUCT line (run_compare.sh writes it in such runs), the
+`newsidx index` wall time gets the same time rows.
 """
 import argparse
 import os
@@ -50,6 +57,40 @@ def means(outdir, e, mode):
     return out
 
 
+def stored_run(outdir, e):
+    p = os.path.join(outdir, f"{e}.index.log")
+    return os.path.exists(p) and any(line.startswith("# stored model") for line in open(p))
+
+
+def product_wall(outdir):
+    p = os.path.join(outdir, "product.txt")
+    if not os.path.exists(p):
+        return None
+    for line in open(p):
+        if line.startswith("PRODUCT "):
+            return float(dict(re.findall(r"(\w+)=(\S+)", line))["wall_s"])
+    return None
+
+
+def stored_targets(outdir, info, me):
+    """Issue 10's targets for the stored model: time and size vs the peers'."""
+    print(f"| target ({me}, text stored) | value | goal | met |")
+    print("| --- | ---: | ---: | --- |")
+    times = [(f"{me} build+optimize", info[me]["secs"])]
+    wall = product_wall(outdir)
+    if wall is not None:
+        times.append(("`newsidx index` wall", wall))
+    for what, t in times:
+        for peer, goal in (("fts5", 0.5), ("lucene", 0.25)):
+            if peer in info:
+                r = t / info[peer]["secs"]
+                print(f"| {what} / {peer} build+optimize ({info[peer]['secs']:.2f} s) | {r:.2f}x "
+                      f"| <= {goal}x | {'yes' if r <= goal else 'no'} |")
+    if "fts5" in info:
+        r = int(info[me]["bytes"]) / int(info["fts5"]["bytes"])
+        print(f"| index size / fts5 | {r:.2f}x | <= 0.5x | {'yes' if r <= 0.5 else 'no'} |")
+
+
 def fmt(x):
     return f"{x:.0f}" if x >= 100 else f"{x:.1f}"
 
@@ -85,6 +126,9 @@ def main():
     if me not in info:
         return
     print()
+    if stored_run(a.outdir, me):
+        stored_targets(a.outdir, info, me)
+        return
     print(f"| target ({me}) | value | goal | met |")
     print("| --- | ---: | ---: | --- |")
     tput = lambda e: int(info[e]["text_bytes"]) / info[e]["secs"]
