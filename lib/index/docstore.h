@@ -29,6 +29,15 @@ typedef struct nx_docstore_options {
     uint32_t dict_bytes;  /* dictionary capacity; 0 = no dictionary */
     uint32_t train_bytes; /* documents buffered to train it; 0 = default */
     uint32_t chunk_bytes; /* zstd block (sub-block) size, 1-128 KiB; 0 = default */
+    /* zstd parameters overriding the level's (0 = the level's): lets the
+     * measurements try strategies and table sizes between whole levels. */
+    int strategy, window_log, hash_log, chain_log, search_log, min_match, target_length;
+    /* dictionary training (fastCover); 0 = the defaults */
+    uint32_t train_k, train_d, train_f, train_accel;
+    /* how a block uses the dictionary's match tables: 0 zstd's choice,
+     * 1 attached (searched in place), 2 copied into the context; and
+     * zstd's dedicated dictionary search (greedy, lazy, lazy2; implies 1) */
+    int attach_dict, dict_search;
 } nx_docstore_options;
 void nx_docstore_options_init(nx_docstore_options *o); /* the defaults */
 

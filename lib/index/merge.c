@@ -28,6 +28,7 @@ typedef struct merge_state {
     nx_docstore_scratch scratch;
     nx_term_entries entries;   /* the term being merged */
     nx_segbuild *b;
+    nx_progress progress; /* docs, then input terms, then finishing */
 } merge_state;
 
 static void merge_free(merge_state *ms) {
@@ -109,6 +110,7 @@ static int merge_docs(merge_state *ms, uint32_t total, bool store) {
         uint32_t text_bytes = (uint32_t)(s->raw_text_bytes / NX_MAX(s->doc_count, 1));
         NX_FORWARD(
             nx_segbuild_doc(ms->b, date, id, id_len, sname, src_len, text_bytes, fields, nf));
+        nx_progress_step(&ms->progress, 1, true);
     }
     return 0;
 }
@@ -177,6 +179,7 @@ static int merge_term(merge_state *ms, const uint8_t *key, size_t key_len) {
     if (te->n > 0) NX_FORWARD(nx_segbuild_entries(ms->b, key[0], key + 1, key_len - 1, te));
     for (uint32_t i = 0; i < ms->n_in; i++) {
         if (!on_term(ms, i, key, key_len)) continue;
+        nx_progress_step(&ms->progress, 1, false);
         ms->valid[i] = nx_termdict_next(&ms->terms[i]);
         if (ms->valid[i] < 0)
             return nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT, "%s: corrupt dictionary",
@@ -206,22 +209,29 @@ static int merge_terms(merge_state *ms) {
 }
 
 /* Merges the n_in segments in (del: their deletion bitmaps or NULL) into
- * the new segment seg_no of dir. */
-static int merge_segments(const char *dir, uint32_t seg_no, nx_segment *const *in,
-                          const uint8_t *const *del, uint32_t n_in, const nx_segbuild_opts *o,
-                          nx_err *err) {
+ * the new segment seg_no of w's directory, with w's segment options,
+ * reporting to w's progress callback. */
+static int merge_segments(newsidx_writer *w, uint32_t seg_no, nx_segment *const *in,
+                          const uint8_t *const *del, uint32_t n_in) {
+    nx_err *err = &w->err;
     merge_state ms = {.in = in, .del = del, .n_in = n_in, .err = err};
     nx_docstore_scratch_init(&ms.scratch);
     uint64_t total = 0;
-    nx_segbuild_opts so = *o;
+    nx_segbuild_opts so = w->sb;
     int rc = merge_init(&ms, &total, &so.store_fields);
-    if (rc == 0) rc = nx_segbuild_create(dir, seg_no, (uint32_t)total, &so, err, &ms.b);
+    if (rc == 0) {
+        uint64_t units = total + 1;
+        for (uint32_t i = 0; i < n_in; i++) units += nx_termdict_count(in[i]->termdict);
+        nx_progress_begin(&ms.progress, w, NEWSIDX_PHASE_MERGING, n_in, total, units);
+    }
+    if (rc == 0) rc = nx_segbuild_create(w->dir, seg_no, (uint32_t)total, &so, err, &ms.b);
     if (rc == 0) rc = merge_docs(&ms, (uint32_t)total, so.store_fields);
     if (rc == 0) rc = merge_terms(&ms);
     if (rc == 0) {
         rc = nx_segbuild_finish(ms.b);
         ms.b = NULL;
     }
+    if (rc == 0) nx_progress_end(&ms.progress);
     merge_free(&ms);
     return rc;
 }
@@ -259,7 +269,7 @@ static int merge_group(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
         del[k] = w->segs[idx[k]].del;
     }
     uint32_t seg_no = w->next_seg_no++;
-    NX_FORWARD(merge_segments(w->dir, seg_no, in, del, n, &w->sb, &w->err));
+    NX_FORWARD(merge_segments(w, seg_no, in, del, n));
     nx_segment *seg;
     NX_FORWARD(nx_segment_open(w->dir, seg_no, 0, &w->err, &seg));
     for (uint32_t k = 0; k < n; k++) {
