@@ -149,7 +149,7 @@ static void parse_list(const char *s, int *out, int *n) {
 }
 
 int main(int argc, char **argv) {
-    int levels[16] = {9}, blocks[16] = {128}, dicts[16] = {0, 320}; /* the defaults */
+    int levels[16] = {0}, blocks[16] = {128}, dicts[16] = {0, 320}; /* the defaults (level 0: the doc store's) */
     int n_levels = 1, n_blocks = 1, n_dicts = 2, train_kb = 0, chunk_kb = 0, fetches = 2000;
     char *param_sets[16] = {""};
     int n_params = 1;

@@ -230,7 +230,7 @@ typedef struct newsidx_writer_progress {
 /**
  * Called from the writer's thread as work goes on: at the start and the
  * end of each phase and in between at most every 1/1000 of it (and every
- * 64 units), so at most ~1,000 times per phase; ADDING about every MiB of
+ * 64 units), so at most ~1,000 times per phase; ADDING about every 256 KiB of
  * text. Must not call the writer.
  */
 typedef void (*newsidx_writer_progress_fn)(void *ctx, const newsidx_writer_progress *p);
@@ -244,7 +244,8 @@ typedef struct newsidx_writer_options {
     const char *stem_language;  /* analyzer stemming for the whole index (NULL = none) */
     const char *stopwords_language; /* analyzer stopwords (NULL = none) */
     int store_fields;           /* 1 (default): store all fields; 0: store only the id */
-    int doc_store_level;        /* zstd level for the doc store (default 9) */
+    int doc_store_level;        /* zstd level 1..22 for the doc store; 0 (default): level 6
+                                   with a shallower search (docs/FORMAT.md, "Doc store") */
     uint32_t doc_store_block_bytes; /* doc store block size (default 131072) */
     uint32_t merge_factor;      /* merge when this many segments share a size tier (default 10) */
     uint32_t max_field_bytes;   /* longest field indexed; longer ones are cut (default 16 MiB) */

@@ -637,7 +637,7 @@ START_TEST(test_progress_is_monotone_and_ends_each_phase_at_100_percent) {
     }
     newsidx_writer_close(w);
     ck_assert(log.run_ended);
-    ck_assert_uint_ge(log.runs_ended[NEWSIDX_PHASE_ADDING], 2); /* > 1 MiB of text */
+    ck_assert_uint_ge(log.runs_ended[NEWSIDX_PHASE_ADDING], 2); /* > 256 KiB of text */
     ck_assert_uint_ge(log.runs_ended[NEWSIDX_PHASE_FLUSHING], 10);
     ck_assert_uint_ge(log.runs_ended[NEWSIDX_PHASE_MERGING], 1);
     ck_assert_uint_ge(log.max_segments, 3);
@@ -649,7 +649,6 @@ START_TEST(test_progress_is_monotone_and_ends_each_phase_at_100_percent) {
     for (int ph = NEWSIDX_PHASE_FLUSHING; ph <= NEWSIDX_PHASE_COMMITTING; ph++)
         runs += log.runs_ended[ph];
     ck_assert_uint_le(log.calls, log.runs_ended[NEWSIDX_PHASE_ADDING] + runs * 1002u);
-    ck_assert_uint_lt(log.calls, 20000);
     newsidx_reader *r = open_reader(dir);
     ck_assert_uint_eq(nx_reader_snapshot(r)->live_docs, 3000);
     newsidx_reader_close(r);

@@ -78,7 +78,7 @@
 
 void nx_docstore_options_init(nx_docstore_options *o) {
     memset(o, 0, sizeof *o);
-    o->level = NX_DOCSTORE_DEFAULT_LEVEL;
+    o->level = 0;
     o->block_bytes = NX_DOCSTORE_DEFAULT_BLOCK_BYTES;
     o->dict_bytes = NX_DOCSTORE_DEFAULT_DICT_BYTES;
     o->train_bytes = NX_DOCSTORE_DEFAULT_TRAIN_BYTES;
@@ -129,6 +129,22 @@ static int w_fail(nx_docstore_writer *w, int code, const char *what) {
     return w->rc;
 }
 
+/* The default parameters, where the caller set none: level 6 (lazy,
+ * 2^19 window) with 2^18 hash and chain tables and a search depth of 2^2
+ * instead of 2^19 and 2^3, and fastCover training with f = 18 and accel 4.
+ * Measured (bench/README.md, "Doc store"): 1.7-2.1x level 9's write speed
+ * at 0.346 / 0.328 / 0.341 of the raw bytes of 20 Newsgroups, Reuters and
+ * BBC (level 9: 0.336 / 0.314 / 0.326), one-article fetch unchanged. */
+static void default_params(nx_docstore_options *o) {
+    o->level = NX_DOCSTORE_DEFAULT_LEVEL;
+    if (!o->strategy) o->strategy = ZSTD_lazy;
+    if (!o->hash_log) o->hash_log = 18;
+    if (!o->chain_log) o->chain_log = 18;
+    if (!o->search_log) o->search_log = 2;
+    if (!o->train_f) o->train_f = 18;
+    if (!o->train_accel) o->train_accel = 4;
+}
+
 /* true when every zstd parameter override is 0 or within zstd's bounds. */
 static bool zstd_overrides_valid(const nx_docstore_options *o) {
     const struct {
@@ -164,6 +180,11 @@ static ZSTD_compressionParameters block_params(const nx_docstore_writer *w, size
     if (w->o.search_log) cp.searchLog = (unsigned)w->o.search_log;
     if (w->o.min_match) cp.minMatch = (unsigned)w->o.min_match;
     if (w->o.target_length) cp.targetLength = (unsigned)w->o.target_length;
+    /* No more hash slots than window positions (level 9 for 128 + 320 KiB
+     * asks 2^20 for a 2^19 window): the CDict's tables are copied into the
+     * context for every block, and the smaller table writes faster for a
+     * few more bytes (bench/README.md, "History of measured choices"). */
+    if (cp.hashLog > cp.windowLog) cp.hashLog = cp.windowLog;
     return cp;
 }
 
@@ -193,6 +214,7 @@ int nx_docstore_writer_create_opts(nx_wfile *f, const nx_docstore_options *o, nx
         w->o.attach_dict = o->dict_search ? 1 : o->attach_dict;
         w->o.dict_search = o->dict_search;
     }
+    if (w->o.level == 0) default_params(&w->o);
     if (!zstd_overrides_valid(&w->o)) {
         free(w);
         return nx_err_set(err, NEWSIDX_ERR_INVALID, "doc store: a zstd parameter is out of range");
@@ -482,12 +504,6 @@ static int end_training(nx_docstore_writer *w, bool final) {
              * ZSTD_createCDict's defaults carry multi-MB match tables that
              * are reset for every 64 KB block (measured ~2x slower). */
             ZSTD_compressionParameters cp = block_params(w, dlen);
-            /* No more hash slots than window positions (level 9 for
-             * 128 + 320 KiB asks 2^20 for a 2^19 window): the CDict's
-             * tables are copied into the context for every block, and the
-             * smaller table writes faster for a few more bytes
-             * (bench/README.md, "History of measured choices"). */
-            if (cp.hashLog > cp.windowLog) cp.hashLog = cp.windowLog;
             w->dict_cp = cp;
             if (w->o.dict_search) {
                 cdict = create_dds_cdict(w, dict, dlen);

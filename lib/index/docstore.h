@@ -17,14 +17,18 @@
 /* Largest serialized document (names + values + a few bytes per field);
  * nx_docstore_add returns NEWSIDX_ERR_LIMIT beyond it. */
 #define NX_DOCSTORE_MAX_DOC_BYTES (1u << 30)
-#define NX_DOCSTORE_DEFAULT_LEVEL 9
+/* The default (level 0 in nx_docstore_options and in the writer's
+ * doc_store_level): zstd level 6's parameters with a lazy search of depth
+ * 2^2 in 2^18-slot tables, and a faster dictionary training (docs/FORMAT.md,
+ * "Doc store", "Chosen defaults"). An explicit level 1..22 is zstd's. */
+#define NX_DOCSTORE_DEFAULT_LEVEL 6
 #define NX_DOCSTORE_DEFAULT_BLOCK_BYTES (128u * 1024)
 #define NX_DOCSTORE_DEFAULT_DICT_BYTES (320u * 1024)
 #define NX_DOCSTORE_DEFAULT_TRAIN_BYTES (4u << 20)
 #define NX_DOCSTORE_DEFAULT_CHUNK_BYTES (16u * 1024)
 
 typedef struct nx_docstore_options {
-    int level;            /* zstd level; 0 = NX_DOCSTORE_DEFAULT_LEVEL */
+    int level;            /* zstd level; 0 = the measured default (above) */
     uint32_t block_bytes; /* uncompressed block target; 0 = default */
     uint32_t dict_bytes;  /* dictionary capacity; 0 = no dictionary */
     uint32_t train_bytes; /* documents buffered to train it; 0 = default */

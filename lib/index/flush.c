@@ -134,7 +134,7 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid,
             if (a->key_len > 16) __builtin_prefetch(w->keys.data + a->key_off);
         }
         const wterm *t = term_at(w, order[k].term);
-        nx_progress_step(pr, 1, false);
+        nx_progress_step(pr, 1);
         if (read_term(w, t, newid)) {
             rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
             break;
@@ -172,7 +172,7 @@ static int flush_docs(newsidx_writer *w, nx_segbuild *b, const uint32_t *order, 
         NX_FORWARD(nx_segbuild_doc(b, d->date, (const char *)w->ids.data + d->id_off, d->id_len,
                                    (const char *)w->srcs.data + d->src_off, d->src_len,
                                    d->text_bytes, fields, nf));
-        nx_progress_step(pr, 1, true);
+        nx_progress_doc(pr);
     }
     return 0;
 }
@@ -185,7 +185,8 @@ static int write_segment(newsidx_writer *w, uint32_t seg_no, const uint32_t *ord
     NX_FORWARD(nx_segbuild_create(w->dir, seg_no, n_live, &w->sb, &w->err, &b));
     /* docs, terms, and one unit for finishing the files (fsync) */
     nx_progress pr;
-    nx_progress_begin(&pr, w, NEWSIDX_PHASE_FLUSHING, 1, n_live, (uint64_t)n_live + w->n_terms + 1);
+    nx_progress_begin(&pr, w, NEWSIDX_PHASE_FLUSHING, 1, n_live, (uint64_t)w->n_terms + 1,
+                      w->sb.store_fields ? NX_PROGRESS_DOCS_SHARE_STORED : NX_PROGRESS_DOCS_SHARE_BARE);
     int rc = flush_docs(w, b, order, n_live, &pr);
     if (rc == 0) rc = flush_terms(w, b, newid, &pr);
     if (rc) {

@@ -110,7 +110,7 @@ static int merge_docs(merge_state *ms, uint32_t total, bool store) {
         uint32_t text_bytes = (uint32_t)(s->raw_text_bytes / NX_MAX(s->doc_count, 1));
         NX_FORWARD(
             nx_segbuild_doc(ms->b, date, id, id_len, sname, src_len, text_bytes, fields, nf));
-        nx_progress_step(&ms->progress, 1, true);
+        nx_progress_doc(&ms->progress);
     }
     return 0;
 }
@@ -179,7 +179,7 @@ static int merge_term(merge_state *ms, const uint8_t *key, size_t key_len) {
     if (te->n > 0) NX_FORWARD(nx_segbuild_entries(ms->b, key[0], key + 1, key_len - 1, te));
     for (uint32_t i = 0; i < ms->n_in; i++) {
         if (!on_term(ms, i, key, key_len)) continue;
-        nx_progress_step(&ms->progress, 1, false);
+        nx_progress_step(&ms->progress, 1);
         ms->valid[i] = nx_termdict_next(&ms->terms[i]);
         if (ms->valid[i] < 0)
             return nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT, "%s: corrupt dictionary",
@@ -220,9 +220,11 @@ static int merge_segments(newsidx_writer *w, uint32_t seg_no, nx_segment *const 
     nx_segbuild_opts so = w->sb;
     int rc = merge_init(&ms, &total, &so.store_fields);
     if (rc == 0) {
-        uint64_t units = total + 1;
-        for (uint32_t i = 0; i < n_in; i++) units += nx_termdict_count(in[i]->termdict);
-        nx_progress_begin(&ms.progress, w, NEWSIDX_PHASE_MERGING, n_in, total, units);
+        uint64_t terms = 1; /* the input terms, and finishing the files */
+        for (uint32_t i = 0; i < n_in; i++) terms += nx_termdict_count(in[i]->termdict);
+        nx_progress_begin(&ms.progress, w, NEWSIDX_PHASE_MERGING, n_in, total, terms,
+                          so.store_fields ? NX_PROGRESS_DOCS_SHARE_STORED
+                                          : NX_PROGRESS_DOCS_SHARE_BARE);
     }
     if (rc == 0) rc = nx_segbuild_create(w->dir, seg_no, (uint32_t)total, &so, err, &ms.b);
     if (rc == 0) rc = merge_docs(&ms, (uint32_t)total, so.store_fields);

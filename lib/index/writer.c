@@ -23,7 +23,7 @@ void newsidx_writer_options_init(newsidx_writer_options *o) {
     o->size = sizeof *o;
     o->ram_budget_bytes = (size_t)256 << 20;
     o->store_fields = 1;
-    o->doc_store_level = 9;
+    o->doc_store_level = 0; /* the doc store's measured default */
     o->doc_store_block_bytes = NX_DOCSTORE_DEFAULT_BLOCK_BYTES;
     o->merge_factor = 10;
     o->max_field_bytes = 16u << 20;
@@ -397,7 +397,6 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
     if (o.merge_factor < 2) o.merge_factor = 10;
     if (o.max_field_bytes == 0) o.max_field_bytes = 16u << 20;
     if (o.doc_store_block_bytes == 0) o.doc_store_block_bytes = NX_DOCSTORE_DEFAULT_BLOCK_BYTES;
-    if (o.doc_store_level == 0) o.doc_store_level = 9;
 
     newsidx_writer *w = calloc(1, sizeof *w);
     if (!w) {
@@ -514,7 +513,7 @@ int newsidx_writer_commit(newsidx_writer *w) {
     uint64_t gen = w->generation + 1;
     /* steps: each segment's tombstones, then the manifest */
     nx_progress pr = {0};
-    if (rc == 0) nx_progress_begin(&pr, w, NEWSIDX_PHASE_COMMITTING, 0, 0, (uint64_t)w->n_segs + 1);
+    if (rc == 0) nx_progress_begin(&pr, w, NEWSIDX_PHASE_COMMITTING, 0, 0, (uint64_t)w->n_segs + 1, 0);
     nx_manifest m = {0};
     if (rc == 0) {
         m.generation = gen;
@@ -540,7 +539,7 @@ int newsidx_writer_commit(newsidx_writer *w) {
         ms->doc_count = n;
         ms->del_count = ws->n_del;
         ms->del_gen = ws->del_dirty ? (uint32_t)gen : ws->del_gen;
-        nx_progress_step(&pr, 1, false);
+        nx_progress_step(&pr, 1);
     }
     if (rc == 0) rc = nx_manifest_write(w->dir, &m, !w->opts.no_sync, &w->err);
     if (rc == 0) nx_progress_end(&pr);
