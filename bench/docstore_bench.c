@@ -2,7 +2,13 @@
  * the defaults (bench/README.md, "History of measured choices", "Doc store").
  *
  *   build/bench/docstore_bench [--levels 3,9,19] [--blocks 16,32,64]
- *       [--dicts 0,100] [--train KB] [--chunk KB] [--fetches N] FILE.jsonl[.zst]...
+ *       [--dicts 0,100] [--train KB] [--chunk KB] [--fetches N]
+ *       [--params 'SET;SET;...'] FILE.jsonl[.zst]...
+ *
+ * Level 0 (the default) is the doc store's own default parameters; 1..22
+ * zstd's levels. Each --params SET ("s=4,h=18,S=2") overrides parameters
+ * of the level (see parse_params) and is tried with every level, block
+ * and dictionary size; its text ends the line.
  *
  * Every field of each JSON object is stored (strings as their text, other
  * values as compact JSON), in file order. For each corpus and each
@@ -173,7 +179,8 @@ int main(int argc, char **argv) {
     }
     if (i >= argc) {
         fprintf(stderr, "usage: docstore_bench [--levels L,..] [--blocks KB,..] [--dicts KB,..] "
-                        "[--train KB] [--chunk KB] [--fetches N] FILE.jsonl[.zst]...\n");
+                        "[--train KB] [--chunk KB] [--fetches N] [--params 'SET;..'] "
+                        "FILE.jsonl[.zst]...\n");
         return 2;
     }
     char path[64];

@@ -6,9 +6,10 @@
  *
  * Additions to the original interface (all additive): nx_docstore_options
  * with nx_docstore_writer_create_opts (dictionary size, training bytes,
- * sub-block size; used by the compression measurements), nx_docstore_has_dict, the `owner` field
- * of the scratch (so one scratch can serve several doc stores), the limit
- * macros. */
+ * sub-block size, zstd parameters between levels, dictionary training and
+ * use; used by the compression measurements), nx_docstore_has_dict, the
+ * `owner` field of the scratch (so one scratch can serve several doc
+ * stores), the limit macros. */
 #ifndef NX_DOCSTORE_H
 #define NX_DOCSTORE_H
 
@@ -47,7 +48,7 @@ void nx_docstore_options_init(nx_docstore_options *o); /* the defaults */
 
 typedef struct nx_docstore_writer nx_docstore_writer;
 /* Documents are added in doc-id order 0, 1, 2, ... and written to f.
- * level: zstd level (0 = default 9); block_bytes: uncompressed block target
+ * level: zstd level (0 = the default parameters above); block_bytes: uncompressed block target
  * (0 = default 128 KiB; a document bigger than a block gets a block of its
  * own). The first documents (up to 4 MiB) are buffered to train the
  * dictionary; with too little data to train one (a few KB), the store goes
