@@ -77,8 +77,7 @@
 #define DS_MAX_BLOCK_RAW ((uint64_t)NX_DOCSTORE_MAX_DOC_BYTES + DS_MAX_BLOCK_BYTES)
 
 void nx_docstore_options_init(nx_docstore_options *o) {
-    memset(o, 0, sizeof *o);
-    o->level = 0;
+    memset(o, 0, sizeof *o); /* level 0 and no overrides: the measured default */
     o->block_bytes = NX_DOCSTORE_DEFAULT_BLOCK_BYTES;
     o->dict_bytes = NX_DOCSTORE_DEFAULT_DICT_BYTES;
     o->train_bytes = NX_DOCSTORE_DEFAULT_TRAIN_BYTES;
@@ -161,9 +160,9 @@ static bool zstd_overrides_valid(const nx_docstore_options *o) {
         if (ps[i].v && (ZSTD_isError(b.error) || ps[i].v < b.lowerBound || ps[i].v > b.upperBound))
             return false;
     }
-    /* fastCover: d is 6 or 8, f 1..31, accel 1..10 */
     if (o->attach_dict < 0 || o->attach_dict > 2 || o->dict_search < 0 || o->dict_search > 1)
         return false;
+    /* fastCover: d is 6 or 8, f 1..31, accel 1..10 */
     return (!o->train_d || o->train_d == 6 || o->train_d == 8) && o->train_f < 32 &&
            o->train_accel <= 10 && (!o->train_k || o->train_k >= 16);
 }

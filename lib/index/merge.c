@@ -30,7 +30,8 @@ typedef struct merge_state {
      * its start again after every switch (~half a block per doc instead of
      * one record): on 60,000 generated articles in 20 segments merged by
      * --optimize, 17.0 s of CPU with one scratch, 8.75 s with one per
-     * input (bench/README.md, "Doc store") */
+     * input (bench/README.md, "Doc store"). Each holds at most a block
+     * and a zstd context, ~300 KiB. */
     nx_docstore_scratch *scratch;
     nx_term_entries entries;   /* the term being merged */
     nx_segbuild *b;
