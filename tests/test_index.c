@@ -570,6 +570,12 @@ START_TEST(test_merge_policy_merges_a_full_tier_and_keeps_date_order) {
 }
 END_TEST
 
+/* The ~700-byte body of article i (the progress and interleaved-merge tests). */
+static void long_body(uint32_t i, char *buf, size_t cap) {
+    int n = snprintf(buf, cap, "article %u ", i);
+    while (n < 600) n += snprintf(buf + n, cap - (size_t)n, "w%u ", (i * 31u + (uint32_t)n) % 997u);
+}
+
 /* What the progress callback saw: the current run of calls of one phase,
  * and the checks done on every call. */
 typedef struct progress_log {
@@ -628,8 +634,7 @@ START_TEST(test_progress_is_monotone_and_ends_each_phase_at_100_percent) {
     char body[700], id[32];
     uint64_t text = 0;
     for (uint32_t i = 0; i < 3000; i++) {
-        int n = snprintf(body, sizeof body, "article %u ", i);
-        while (n < 600) n += snprintf(body + n, sizeof body - (size_t)n, "w%u ", (i * 31u + (uint32_t)n) % 997u);
+        long_body(i, body, sizeof body);
         snprintf(id, sizeof id, "a%u", i);
         add_article(w, id, "t", body, NULL, NULL);
         text += strlen(id) + 1 + strlen(body);
@@ -651,6 +656,46 @@ START_TEST(test_progress_is_monotone_and_ends_each_phase_at_100_percent) {
     ck_assert_uint_le(log.calls, log.runs_ended[NEWSIDX_PHASE_ADDING] + runs * 1002u);
     newsidx_reader *r = open_reader(dir);
     ck_assert_uint_eq(nx_reader_snapshot(r)->live_docs, 3000);
+    newsidx_reader_close(r);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_merge_of_interleaved_dates_keeps_every_stored_article) {
+    /* Segments of 500 articles each spanning every date: the date-ordered
+     * merge takes articles from the inputs in turn, each input's doc store
+     * block holding ~180 of them, so every input is read in its own order
+     * while the merge alternates between them. */
+    char *dir = nxt_tmpdir("index");
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.merge_factor = 1000;
+    newsidx_writer *w;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    char body[700], id[32], date[32];
+    const uint32_t n = 3000;
+    for (uint32_t i = 0; i < n; i++) {
+        long_body(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        snprintf(date, sizeof date, "%u", (i * 7919u) % n * 60u + 1000000000u);
+        add_article(w, id, "t", body, date, NULL);
+        if (i % 500 == 499) ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    }
+    ck_assert_int_eq(newsidx_writer_optimize(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r = open_reader(dir);
+    ck_assert_uint_eq(nx_reader_snapshot(r)->n_segments, 1);
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "a%u", i);
+        newsidx_doc *doc;
+        ck_assert_int_eq(newsidx_reader_get(r, id, strlen(id), &doc), 0);
+        const newsidx_field *bf = newsidx_doc_find(doc, "body");
+        long_body(i, body, sizeof body);
+        ck_assert_ptr_nonnull(bf);
+        ck_assert_str_eq(bf->value, body);
+        newsidx_doc_free(doc);
+    }
     newsidx_reader_close(r);
     ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
@@ -910,6 +955,7 @@ static Suite *index_suite(void) {
     tcase_add_test(tc, test_merge_policy_merges_a_full_tier_and_keeps_date_order);
     tcase_add_test(tc, test_no_sync_commits_the_same_index);
     tcase_add_test(tc, test_progress_is_monotone_and_ends_each_phase_at_100_percent);
+    tcase_add_test(tc, test_merge_of_interleaved_dates_keeps_every_stored_article);
     tcase_add_test(tc, test_optimize_merges_every_segment_into_one_and_drops_replaced_articles);
     tcase_add_test(tc, test_duplicate_id_replaces_in_ram_and_across_commits);
     tcase_add_test(tc, test_second_writer_gets_a_lock_error);
