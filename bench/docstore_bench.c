@@ -2,7 +2,13 @@
  * the defaults (bench/README.md, "History of measured choices", "Doc store").
  *
  *   build/bench/docstore_bench [--levels 3,9,19] [--blocks 16,32,64]
- *       [--dicts 0,100] [--train KB] [--chunk KB] [--fetches N] FILE.jsonl[.zst]...
+ *       [--dicts 0,100] [--train KB] [--chunk KB] [--fetches N]
+ *       [--params 'SET;SET;...'] FILE.jsonl[.zst]...
+ *
+ * Level 0 (the default) is the doc store's own default parameters; 1..22
+ * zstd's levels. Each --params SET ("s=4,h=18,S=2") overrides parameters
+ * of the level (see parse_params) and is tried with every level, block
+ * and dictionary size; its text ends the line.
  *
  * Every field of each JSON object is stored (strings as their text, other
  * values as compact JSON), in file order. For each corpus and each
@@ -107,6 +113,37 @@ static void load(const char *path, corpus *c) {
     c->first[c->n_docs] = c->n_fields;
 }
 
+/* "s=5,h=17,S=3" onto o: zstd strategy, windowLog, hashLog, chainLog,
+ * searchLog, minMatch, targetLength (s w h c S m t) and fastCover training
+ * k, d, f, accel (k d f a); dictionary attached (A=1) or copied (A=2),
+ * dedicated dictionary search (D=1). */
+static void parse_params(const char *s, nx_docstore_options *o) {
+    while (*s) {
+        char key = *s;
+        if (s[1] != '=') die("--params wants KEY=VALUE,...");
+        int v = atoi(s + 2);
+        switch (key) {
+        case 's': o->strategy = v; break;
+        case 'w': o->window_log = v; break;
+        case 'h': o->hash_log = v; break;
+        case 'c': o->chain_log = v; break;
+        case 'S': o->search_log = v; break;
+        case 'm': o->min_match = v; break;
+        case 't': o->target_length = v; break;
+        case 'k': o->train_k = (uint32_t)v; break;
+        case 'd': o->train_d = (uint32_t)v; break;
+        case 'f': o->train_f = (uint32_t)v; break;
+        case 'a': o->train_accel = (uint32_t)v; break;
+        case 'A': o->attach_dict = v; break;
+        case 'D': o->dict_search = v; break;
+        default: die("--params: unknown key");
+        }
+        const char *comma = strchr(s, ',');
+        if (!comma) break;
+        s = comma + 1;
+    }
+}
+
 static void parse_list(const char *s, int *out, int *n) {
     *n = 0;
     while (*s && *n < 16) {
@@ -118,8 +155,10 @@ static void parse_list(const char *s, int *out, int *n) {
 }
 
 int main(int argc, char **argv) {
-    int levels[16] = {9}, blocks[16] = {128}, dicts[16] = {0, 320}; /* the defaults */
+    int levels[16] = {0}, blocks[16] = {128}, dicts[16] = {0, 320}; /* the defaults (level 0: the doc store's) */
     int n_levels = 1, n_blocks = 1, n_dicts = 2, train_kb = 0, chunk_kb = 0, fetches = 2000;
+    char *param_sets[16] = {""};
+    int n_params = 1;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i += 2) {
         if (i + 1 >= argc) die("option needs a value");
@@ -129,11 +168,19 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--train")) train_kb = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--chunk")) chunk_kb = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--fetches")) fetches = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--params")) {
+            /* sets separated by ';', each tried with every level/block/dict */
+            n_params = 0;
+            for (char *t = strtok(argv[i + 1], ";"); t && n_params < 16; t = strtok(NULL, ";"))
+                param_sets[n_params++] = t;
+            if (!n_params) die("--params: empty");
+        }
         else die("unknown option");
     }
     if (i >= argc) {
         fprintf(stderr, "usage: docstore_bench [--levels L,..] [--blocks KB,..] [--dicts KB,..] "
-                        "[--train KB] [--chunk KB] [--fetches N] FILE.jsonl[.zst]...\n");
+                        "[--train KB] [--chunk KB] [--fetches N] [--params 'SET;..'] "
+                        "FILE.jsonl[.zst]...\n");
         return 2;
     }
     char path[64];
@@ -151,12 +198,14 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "%.*s", (int)strcspn(base, "."), base);
         for (int li = 0; li < n_levels; li++)
             for (int bi = 0; bi < n_blocks; bi++)
-                for (int di = 0; di < n_dicts; di++) {
+                for (int di = 0; di < n_dicts * n_params; di++) {
+                    int pi = di % n_params;
                     nx_docstore_options o;
                     nx_docstore_options_init(&o);
                     o.level = levels[li];
                     o.block_bytes = (uint32_t)blocks[bi] * 1024;
-                    o.dict_bytes = (uint32_t)dicts[di] * 1024;
+                    o.dict_bytes = (uint32_t)dicts[di / n_params] * 1024;
+                    parse_params(param_sets[pi], &o);
                     if (train_kb) o.train_bytes = (uint32_t)train_kb * 1024;
                     if (chunk_kb) o.chunk_bytes = (uint32_t)chunk_kb * 1024;
                     nx_err err = {0};
@@ -192,12 +241,12 @@ int main(int argc, char **argv) {
                         if (nf != c.first[doc + 1] - c.first[doc]) die("wrong field count");
                     }
                     double t3 = now();
-                    printf("%-14s %6d %5d %5d %10zu %10llu %10zu %6.3f %6.3f %8.1f %6.1f %9.1f%s\n",
-                           name, o.level, blocks[bi], dicts[di], c.n_docs,
+                    printf("%-14s %6d %5d %5d %10zu %10llu %10zu %6.3f %6.3f %8.1f %6.1f %9.1f%s %s\n",
+                           name, o.level, blocks[bi], dicts[di / n_params], c.n_docs,
                            (unsigned long long)raw, rf.len, (double)rf.len / (double)raw,
                            (double)rf.len / (double)c.json_bytes, raw / (t1 - t0) / 1e6,
                            raw / (wall1 - wall0) / 1e6,
-                           (t3 - t2) / fetches * 1e6, nx_docstore_has_dict(s) ? "" : " (no dict)");
+                           (t3 - t2) / fetches * 1e6, nx_docstore_has_dict(s) ? "" : " (no dict)", param_sets[pi]);
                     fflush(stdout);
                     nx_docstore_scratch_free(&sc);
                     nx_docstore_close(s);

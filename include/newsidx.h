@@ -207,6 +207,34 @@ NEWSIDX_API int newsidx_parse_date(const char *text, size_t len,
 /** Adds articles to an index directory. One writer per index (lock file). */
 typedef struct newsidx_writer newsidx_writer;
 
+/** Phases of the writer's work reported through newsidx_writer_progress_fn. */
+enum newsidx_writer_phase {
+    NEWSIDX_PHASE_ADDING = 1, /* articles going into the RAM buffer (done = total = articles) */
+    NEWSIDX_PHASE_FLUSHING,   /* the RAM buffer written as a segment: docs, then terms */
+    NEWSIDX_PHASE_MERGING,    /* `segments` segments merged into one: docs, then terms */
+    NEWSIDX_PHASE_COMMITTING  /* deletions and the manifest written and synced */
+};
+
+/** Where the writer is, passed to newsidx_writer_progress_fn. */
+typedef struct newsidx_writer_progress {
+    int phase;            /* enum newsidx_writer_phase */
+    uint32_t segments;    /* MERGING: segments being merged; FLUSHING: 1; else 0 */
+    uint64_t done, total; /* work units of this phase: done only grows, and the last call
+                             of each phase has done == total (FLUSHING and MERGING: docs +
+                             terms; COMMITTING: steps) */
+    uint64_t docs_done, docs_total; /* FLUSHING, MERGING: docs written of the new segment */
+    uint64_t text_bytes;  /* bytes of field values given to newsidx_writer_add since the
+                             writer opened (uncompressed article text) */
+} newsidx_writer_progress;
+
+/**
+ * Called from the writer's thread as work goes on: at the start and the
+ * end of each phase and in between at most every 1/1000 of it (and every
+ * 64 units), so at most ~1,000 times per phase; ADDING about every 256 KiB of
+ * text. Must not call the writer.
+ */
+typedef void (*newsidx_writer_progress_fn)(void *ctx, const newsidx_writer_progress *p);
+
 /** Writer options. Fill with newsidx_writer_options_init() first. */
 typedef struct newsidx_writer_options {
     size_t size;                /* sizeof(newsidx_writer_options) */
@@ -216,7 +244,8 @@ typedef struct newsidx_writer_options {
     const char *stem_language;  /* analyzer stemming for the whole index (NULL = none) */
     const char *stopwords_language; /* analyzer stopwords (NULL = none) */
     int store_fields;           /* 1 (default): store all fields; 0: store only the id */
-    int doc_store_level;        /* zstd level for the doc store (default 9) */
+    int doc_store_level;        /* zstd level 1..22 for the doc store; 0 (default): level 6
+                                   with a shallower search (docs/FORMAT.md, "Doc store") */
     uint32_t doc_store_block_bytes; /* doc store block size (default 131072) */
     uint32_t merge_factor;      /* merge when this many segments share a size tier (default 10) */
     uint32_t max_field_bytes;   /* longest field indexed; longer ones are cut (default 16 MiB) */
@@ -226,6 +255,8 @@ typedef struct newsidx_writer_options {
                                    valid index, a power loss or OS crash may lose or damage
                                    the last commits (bulk loads that can be redone, as
                                    SQLite's synchronous=OFF) */
+    newsidx_writer_progress_fn progress; /* NULL (default): no progress calls */
+    void *progress_ctx;         /* passed to progress */
 } newsidx_writer_options;
 
 /** Fills *opts with the defaults. */

@@ -107,6 +107,7 @@ START_TEST(test_writer_options_of_every_earlier_size_keep_the_later_defaults) {
         END_OF(newsidx_writer_options, merge_factor),
         END_OF(newsidx_writer_options, max_field_bytes),
         END_OF(newsidx_writer_options, no_sync),
+        END_OF(newsidx_writer_options, progress_ctx),
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         char path[128], err[256];

@@ -348,6 +348,58 @@ START_TEST(test_blocks_cut_into_sub_blocks_read_in_any_order) {
 }
 END_TEST
 
+START_TEST(test_zstd_parameters_between_levels_round_trip_and_bad_ones_are_refused) {
+    size_t n = 3000; /* ~3 MB: a dictionary is trained */
+    gdoc *d = make_docs(n);
+    /* each set: strategy, hash, chain, search, min match, target length,
+     * training f and accel, attach, dedicated search */
+    static const int sets[][10] = {
+        {0, 0, 0, 0, 0, 0, 0, 0, 0, 0},        /* the default level's own set */
+        {3, 17, 16, 1, 6, 0, 16, 8, 0, 0},     /* greedy, coarse training */
+        {5, 18, 18, 2, 4, 8, 0, 0, 1, 0},      /* lazy2, dictionary attached */
+        {4, 0, 0, 0, 0, 0, 0, 0, 0, 1},        /* lazy, dedicated dictionary search */
+        {2, 16, 16, 0, 0, 0, 0, 0, 2, 0},      /* dfast, dictionary copied */
+    };
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
+        nx_docstore_options o;
+        nx_docstore_options_init(&o);
+        o.level = i == 0 ? 0 : 6;
+        o.strategy = sets[i][0];
+        o.hash_log = sets[i][1];
+        o.chain_log = sets[i][2];
+        o.search_log = sets[i][3];
+        o.min_match = sets[i][4];
+        o.target_length = sets[i][5];
+        o.train_f = (uint32_t)sets[i][6];
+        o.train_accel = (uint32_t)sets[i][7];
+        o.attach_dict = sets[i][8];
+        o.dict_search = sets[i][9];
+        ck_assert_msg(round_trip(&o, d, n), "set %zu kept no dictionary", i);
+        unlink(path);
+    }
+    free_docs(d, n);
+    /* out of zstd's bounds, or not a fastCover setting */
+    for (int k = 0; k < 6; k++) {
+        nx_docstore_options o;
+        nx_docstore_options_init(&o);
+        if (k == 0) o.strategy = 99;
+        if (k == 1) o.hash_log = 40;
+        if (k == 2) o.min_match = 1;
+        if (k == 3) o.train_d = 7;
+        if (k == 4) o.train_accel = 11;
+        if (k == 5) o.attach_dict = 3;
+        tmp_path();
+        nx_err err = {0};
+        nx_wfile *f;
+        ck_assert_int_eq(nx_wfile_create(path, KIND, &err, &f), 0);
+        nx_docstore_writer *w = NULL;
+        ck_assert_int_eq(nx_docstore_writer_create_opts(f, &o, &err, &w), NEWSIDX_ERR_INVALID);
+        ck_assert_ptr_null(w);
+        nx_wfile_abort(f);
+    }
+}
+END_TEST
+
 START_TEST(test_sub_block_size_outside_zstd_limits_is_refused) {
     static const uint32_t bad[] = {512, 1023, 128 * 1024 + 1};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -526,6 +578,7 @@ int main(void) {
     tcase_add_test(tc, test_threads_with_their_own_scratch_read_one_store_at_once);
     tcase_add_test(tc, test_blocks_cut_into_sub_blocks_read_in_any_order);
     tcase_add_test(tc, test_sub_block_size_outside_zstd_limits_is_refused);
+    tcase_add_test(tc, test_zstd_parameters_between_levels_round_trip_and_bad_ones_are_refused);
     tcase_add_test(tc, test_truncated_or_damaged_store_is_an_error_not_a_crash);
     tcase_add_test(tc, test_add_after_finish_is_refused);
     suite_add_tcase(s, tc);

@@ -571,6 +571,138 @@ START_TEST(test_merge_policy_merges_a_full_tier_and_keeps_date_order) {
 }
 END_TEST
 
+/* The ~700-byte body of article i (the progress and interleaved-merge tests). */
+static void long_body(uint32_t i, char *buf, size_t cap) {
+    int n = snprintf(buf, cap, "article %u ", i);
+    while (n < 600) n += snprintf(buf + n, cap - (size_t)n, "w%u ", (i * 31u + (uint32_t)n) % 997u);
+}
+
+/* What the progress callback saw: the current run of calls of one phase,
+ * and the checks done on every call. */
+typedef struct progress_log {
+    int phase;          /* of the current run, 0 before the first call */
+    uint64_t done, total, docs_done, text_bytes;
+    bool run_ended;     /* the current run's last call had done == total */
+    uint32_t runs_ended[NEWSIDX_PHASE_COMMITTING + 1];
+    uint32_t max_segments;
+    uint32_t calls;
+} progress_log;
+
+static void on_progress(void *ctx, const newsidx_writer_progress *p) {
+    progress_log *l = ctx;
+    l->calls++;
+    ck_assert_int_ge(p->phase, NEWSIDX_PHASE_ADDING);
+    ck_assert_int_le(p->phase, NEWSIDX_PHASE_COMMITTING);
+    ck_assert_uint_le(p->done, p->total);
+    ck_assert_uint_le(p->docs_done, p->docs_total);
+    ck_assert_uint_ge(p->text_bytes, l->text_bytes); /* text only grows */
+    l->text_bytes = p->text_bytes;
+    /* ADDING is one call at a time (done == total, articles so far); a
+     * FLUSHING inside an add may come between two of them */
+    bool starts = p->phase != l->phase || l->run_ended || p->phase == NEWSIDX_PHASE_ADDING;
+    if (starts) {
+        /* the run before was finished, unless an add's flush interrupted
+         * ADDING (which has no run to finish) */
+        ck_assert_msg(l->phase == 0 || l->run_ended, "phase %d left at %llu of %llu", l->phase,
+                      (unsigned long long)l->done, (unsigned long long)l->total);
+        if (p->phase != NEWSIDX_PHASE_ADDING) ck_assert_uint_eq(p->done, 0);
+    } else {
+        ck_assert_uint_ge(p->done, l->done); /* monotone within a run */
+        ck_assert_uint_ge(p->docs_done, l->docs_done);
+        ck_assert_uint_eq(p->total, l->total);
+    }
+    l->phase = p->phase;
+    l->done = p->done;
+    l->total = p->total;
+    l->docs_done = p->docs_done;
+    l->run_ended = p->done == p->total;
+    if (l->run_ended) l->runs_ended[p->phase]++;
+    if (p->phase == NEWSIDX_PHASE_MERGING && p->segments > l->max_segments)
+        l->max_segments = p->segments;
+}
+
+START_TEST(test_progress_is_monotone_and_ends_each_phase_at_100_percent) {
+    char *dir = nxt_tmpdir("index");
+    progress_log log = {0};
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.merge_factor = 3;
+    o.ram_budget_bytes = 160 * 1024; /* flushes inside newsidx_writer_add */
+    o.progress = on_progress;
+    o.progress_ctx = &log;
+    newsidx_writer *w;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    char body[700], id[32];
+    uint64_t text = 0;
+    for (uint32_t i = 0; i < 3000; i++) {
+        long_body(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        add_article(w, id, "t", body, NULL, NULL);
+        text += strlen(id) + 1 + strlen(body);
+        if (i % 300 == 299) ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    }
+    newsidx_writer_close(w);
+    ck_assert(log.run_ended);
+    ck_assert_uint_ge(log.runs_ended[NEWSIDX_PHASE_ADDING], 2); /* > 256 KiB of text */
+    ck_assert_uint_ge(log.runs_ended[NEWSIDX_PHASE_FLUSHING], 10);
+    ck_assert_uint_ge(log.runs_ended[NEWSIDX_PHASE_MERGING], 1);
+    ck_assert_uint_ge(log.max_segments, 3);
+    ck_assert_uint_eq(log.runs_ended[NEWSIDX_PHASE_COMMITTING], 10);
+    ck_assert_uint_eq(log.text_bytes, text);
+    /* bounded: at most ~1,000 calls per phase (and every 64 units), not
+     * one per doc or term */
+    uint32_t runs = 0;
+    for (int ph = NEWSIDX_PHASE_FLUSHING; ph <= NEWSIDX_PHASE_COMMITTING; ph++)
+        runs += log.runs_ended[ph];
+    ck_assert_uint_le(log.calls, log.runs_ended[NEWSIDX_PHASE_ADDING] + runs * 1002u);
+    newsidx_reader *r = open_reader(dir);
+    ck_assert_uint_eq(nx_reader_snapshot(r)->live_docs, 3000);
+    newsidx_reader_close(r);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_merge_of_interleaved_dates_keeps_every_stored_article) {
+    /* Segments of 500 articles each spanning every date: the date-ordered
+     * merge takes articles from the inputs in turn, each input's doc store
+     * block holding ~180 of them, so every input is read in its own order
+     * while the merge alternates between them. */
+    char *dir = nxt_tmpdir("index");
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.merge_factor = 1000;
+    newsidx_writer *w;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    char body[700], id[32], date[32];
+    const uint32_t n = 3000;
+    for (uint32_t i = 0; i < n; i++) {
+        long_body(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        snprintf(date, sizeof date, "%u", (i * 7919u) % n * 60u + 1000000000u);
+        add_article(w, id, "t", body, date, NULL);
+        if (i % 500 == 499) ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    }
+    ck_assert_int_eq(newsidx_writer_optimize(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r = open_reader(dir);
+    ck_assert_uint_eq(nx_reader_snapshot(r)->n_segments, 1);
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "a%u", i);
+        newsidx_doc *doc;
+        ck_assert_int_eq(newsidx_reader_get(r, id, strlen(id), &doc), 0);
+        const newsidx_field *bf = newsidx_doc_find(doc, "body");
+        long_body(i, body, sizeof body);
+        ck_assert_ptr_nonnull(bf);
+        ck_assert_str_eq(bf->value, body);
+        newsidx_doc_free(doc);
+    }
+    newsidx_reader_close(r);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_duplicate_id_replaces_in_ram_and_across_commits) {
     char *dir = nxt_tmpdir("index");
     newsidx_writer *w = open_writer(dir, 0, 0);
@@ -938,6 +1070,8 @@ static Suite *index_suite(void) {
     tcase_add_test(tc, test_small_ram_budget_flushes_several_segments_with_same_results);
     tcase_add_test(tc, test_merge_policy_merges_a_full_tier_and_keeps_date_order);
     tcase_add_test(tc, test_no_sync_commits_the_same_index);
+    tcase_add_test(tc, test_progress_is_monotone_and_ends_each_phase_at_100_percent);
+    tcase_add_test(tc, test_merge_of_interleaved_dates_keeps_every_stored_article);
     tcase_add_test(tc, test_optimize_merges_every_segment_into_one_and_drops_replaced_articles);
     tcase_add_test(tc, test_duplicate_id_replaces_in_ram_and_across_commits);
     tcase_add_test(tc, test_second_writer_gets_a_lock_error);

@@ -235,6 +235,45 @@ START_TEST(test_delete_and_optimize_say_what_they_did) {
 }
 END_TEST
 
+/* Writes n articles of ~1 KB each (varied words, so segments have many
+ * terms) to name in the test directory. */
+static void write_articles(const char *name, uint32_t n) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (uint32_t i = 0; i < n; i++) {
+        fprintf(f, "{\"id\":\"a%u\",\"title\":\"t%u\",\"body\":\"", i, i % 97);
+        for (uint32_t k = 0; k < 150; k++) fprintf(f, "w%u ", (i * 131u + k * 7919u) % 50021u);
+        fputs("\"}\n", f);
+    }
+    fclose(f);
+}
+
+START_TEST(test_progress_line_follows_flush_merge_and_commit_and_quiet_stays_silent) {
+    /* the line is drawn only on a terminal: script(1) gives the run one */
+    if (system("command -v script >/dev/null 2>&1") != 0) {
+        printf("SKIP (no script(1) for a terminal): %s\n", __func__);
+        return;
+    }
+    static char out[1 << 16];
+    write_articles("in.jsonl", 3000); /* ~3 MB: several 1 MB flushes */
+    int rc = run(out, sizeof out,
+                 "script -qec '%s index -o %s/idx --ram 1 --optimize %s/in.jsonl' /dev/null",
+                 NEWSIDX_CLI, dir, dir);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "flushing a segment of"), "%s", out);
+    ck_assert_msg(strstr(out, "merging "), "%s", out);
+    ck_assert_msg(strstr(out, "committing: "), "%s", out);
+    ck_assert_msg(strstr(out, "MB/s of text)"), "%s", out);
+    rc = run(out, sizeof out,
+             "script -qec '%s index -o %s/idx2 --ram 1 --optimize --quiet %s/in.jsonl' /dev/null",
+             NEWSIDX_CLI, dir, dir);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(out[0] == 0, "--quiet printed: %s", out);
+}
+END_TEST
+
 static Suite *cli_suite(void) {
     Suite *s = suite_create("index-cli");
     TCase *tc = tcase_create("cli");
@@ -248,6 +287,7 @@ static Suite *cli_suite(void) {
     tcase_add_test(tc, test_an_existing_index_is_never_replaced_by_accident);
     tcase_add_test(tc, test_a_failed_run_leaves_no_directory_it_created);
     tcase_add_test(tc, test_delete_and_optimize_say_what_they_did);
+    tcase_add_test(tc, test_progress_line_follows_flush_merge_and_commit_and_quiet_stays_silent);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -45,8 +45,9 @@ static const char usage[] =
     "Each problem is reported on stderr as FILE:LINE: warning|skipped|error|note:\n"
     "MESSAGE (inside an archive FILE is ARCHIVE:MEMBER). The first 5 reports of\n"
     "each reason are shown; the rest are counted and summed up at the end\n"
-    "(\"... and 1,793 more empty-body warnings\"). A progress line is shown when\n"
-    "stderr is a terminal; a summary ends the run.\n"
+    "(\"... and 1,793 more empty-body warnings\"). When stderr is a terminal a\n"
+    "progress line shows the reading (MB/s of article text, uncompressed), then\n"
+    "each flush, merge and the commit with its percent; a summary ends the run.\n"
     "\n"
     "A run that indexes nothing (every input missing, unreadable or skipped)\n"
     "commits nothing, whatever the flags: an existing index stays as it was, and\n"
@@ -74,6 +75,10 @@ typedef struct index_ctx {
     uint64_t done_bytes;   /* bytes of finished inputs */
     uint64_t done_articles;
     bool progress_shown;
+    uint64_t read_bytes;   /* input bytes read so far (compressed as on disk) */
+    uint64_t articles;     /* articles read so far */
+    uint64_t text_bytes;   /* article text given to the writer (uncompressed) */
+    int phase;             /* the writer's phase (enum newsidx_writer_phase) */
 } index_ctx;
 
 static double now_s(void) {
@@ -159,22 +164,56 @@ static void print_suppressed(const index_ctx *c) {
     }
 }
 
+/* The reading line: articles, their rate and the rate of article text
+ * (uncompressed, whatever the input's compression), and how much of the
+ * input is read. No ETA: flushes, merges and the commit that follow the
+ * reading can take longer than the reading itself. */
+static void draw_reading(index_ctx *c, double el) {
+    char num[40];
+    fprintf(stderr, "\r\033[Kreading: %s articles, %.0f articles/s, %.1f MB/s of text",
+            thousands(c->articles, num, sizeof num), (double)c->articles / el,
+            (double)c->text_bytes / el / 1e6);
+    if (c->total_bytes > 0 && c->read_bytes <= c->total_bytes && c->read_bytes > 0)
+        fprintf(stderr, ", %.0f%% of input read",
+                (double)c->read_bytes * 100 / (double)c->total_bytes);
+}
+
 static void on_progress(void *ctx, uint64_t articles, uint64_t bytes_read) {
     index_ctx *c = ctx;
+    c->articles = c->done_articles + articles;
+    c->read_bytes = c->done_bytes + bytes_read;
     if (!c->tty || c->quiet) return;
     double t = now_s();
     if (t - c->last_draw < 0.25) return;
-    c->last_draw = t;
     double el = t - c->start;
     if (el <= 0) return;
-    uint64_t arts = c->done_articles + articles, bytes = c->done_bytes + bytes_read;
-    fprintf(stderr, "\r\033[K%llu articles, %.0f articles/s, %.1f MB/s",
-            (unsigned long long)arts, (double)arts / el, (double)bytes / el / 1e6);
-    if (c->total_bytes > 0 && bytes <= c->total_bytes && bytes > 0) {
-        double frac = (double)bytes / (double)c->total_bytes;
-        double eta = el / frac - el;
-        fprintf(stderr, ", %.0f%%, ETA %.0fs", frac * 100, eta);
-    }
+    c->last_draw = t;
+    draw_reading(c, el);
+    c->progress_shown = true;
+}
+
+/* The writer's progress: ADDING only updates the text count; flushing,
+ * merging and committing get a line of their own, drawn at once when
+ * the phase changes and then at most 4 times a second. */
+static void on_writer_progress(void *ctx, const newsidx_writer_progress *p) {
+    index_ctx *c = ctx;
+    c->text_bytes = p->text_bytes;
+    if (p->phase == NEWSIDX_PHASE_ADDING || !c->tty || c->quiet) return;
+    double t = now_s();
+    bool changed = p->phase != c->phase;
+    c->phase = p->done == p->total ? 0 : p->phase; /* back to reading after a flush */
+    if (!changed && t - c->last_draw < 0.25) return;
+    c->last_draw = t;
+    double pct = p->total ? (double)p->done * 100 / (double)p->total : 100;
+    char a[40], b[40];
+    if (p->phase == NEWSIDX_PHASE_FLUSHING)
+        fprintf(stderr, "\r\033[Kflushing a segment of %s articles: %.0f%%",
+                thousands(p->docs_total, a, sizeof a), pct);
+    else if (p->phase == NEWSIDX_PHASE_MERGING)
+        fprintf(stderr, "\r\033[Kmerging %u segments: %.0f%% (%s/%s articles)", p->segments, pct,
+                thousands(p->docs_done, a, sizeof a), thousands(p->docs_total, b, sizeof b));
+    else
+        fprintf(stderr, "\r\033[Kcommitting: %.0f%%", pct);
     c->progress_shown = true;
 }
 
@@ -276,6 +315,10 @@ static int run_index(int argc, char **argv) {
             return EXIT_USAGE;
         }
     }
+    index_ctx c = {0};
+    c.quiet = quiet;
+    wo.progress = on_writer_progress;
+    wo.progress_ctx = &c;
     newsidx_writer *w;
     int rc = newsidx_writer_open(out, &wo, eb, sizeof eb, &w);
     if (rc) {
@@ -283,8 +326,6 @@ static int run_index(int argc, char **argv) {
         free(inputs);
         return rc == NEWSIDX_ERR_UNSUPPORTED || rc == NEWSIDX_ERR_INVALID ? EXIT_USAGE : EXIT_FAIL;
     }
-    index_ctx c = {0};
-    c.quiet = quiet;
     if (report_path) {
         c.report = strcmp(report_path, "-") == 0 ? stdout : fopen(report_path, "w");
         if (!c.report) {
@@ -344,11 +385,11 @@ static int run_index(int argc, char **argv) {
     if (!quiet) print_suppressed(&c);
     double el = now_s() - c.start;
     if (!quiet)
-        fprintf(stderr, "%s %llu, skipped %llu, warnings %llu, unreadable %llu in %.2fs (%.0f articles/s, %.1f MB/s)\n",
+        fprintf(stderr, "%s %llu, skipped %llu, warnings %llu, unreadable %llu in %.2fs (%.0f articles/s, %.1f MB/s of text)\n",
             failed ? "NOTHING COMMITTED: read" : "indexed", (unsigned long long)st.indexed,
             (unsigned long long)st.skipped,
             (unsigned long long)st.warnings, (unsigned long long)st.errors, el,
-            el > 0 ? (double)st.indexed / el : 0.0, el > 0 ? (double)st.bytes_read / el / 1e6 : 0.0);
+            el > 0 ? (double)st.indexed / el : 0.0, el > 0 ? (double)c.text_bytes / el / 1e6 : 0.0);
     for (int r = 0; r < NEWSIDX_REASON_COUNT && !quiet; r++)
         if (st.by_reason[r])
             fprintf(stderr, "  %-14s %llu\n", newsidx_reason_name(r),

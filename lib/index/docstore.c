@@ -77,7 +77,7 @@
 #define DS_MAX_BLOCK_RAW ((uint64_t)NX_DOCSTORE_MAX_DOC_BYTES + DS_MAX_BLOCK_BYTES)
 
 void nx_docstore_options_init(nx_docstore_options *o) {
-    o->level = NX_DOCSTORE_DEFAULT_LEVEL;
+    memset(o, 0, sizeof *o); /* level 0 and no overrides: the measured default */
     o->block_bytes = NX_DOCSTORE_DEFAULT_BLOCK_BYTES;
     o->dict_bytes = NX_DOCSTORE_DEFAULT_DICT_BYTES;
     o->train_bytes = NX_DOCSTORE_DEFAULT_TRAIN_BYTES;
@@ -128,6 +128,65 @@ static int w_fail(nx_docstore_writer *w, int code, const char *what) {
     return w->rc;
 }
 
+/* The default parameters, where the caller set none: level 6 (lazy,
+ * 2^19 window) with 2^18 hash and chain tables and a search depth of 2^2
+ * instead of 2^19 and 2^3, and fastCover training with f = 18 and accel 4.
+ * Measured (bench/README.md, "Doc store"): 1.7-2.1x level 9's write speed
+ * at 0.346 / 0.328 / 0.341 of the raw bytes of 20 Newsgroups, Reuters and
+ * BBC (level 9: 0.336 / 0.314 / 0.326), one-article fetch unchanged. */
+static void default_params(nx_docstore_options *o) {
+    o->level = NX_DOCSTORE_DEFAULT_LEVEL;
+    if (!o->strategy) o->strategy = ZSTD_lazy;
+    if (!o->hash_log) o->hash_log = 18;
+    if (!o->chain_log) o->chain_log = 18;
+    if (!o->search_log) o->search_log = 2;
+    if (!o->train_f) o->train_f = 18;
+    if (!o->train_accel) o->train_accel = 4;
+}
+
+/* true when every zstd parameter override is 0 or within zstd's bounds. */
+static bool zstd_overrides_valid(const nx_docstore_options *o) {
+    const struct {
+        ZSTD_cParameter p;
+        int v;
+    } ps[] = {
+        {ZSTD_c_strategy, o->strategy},     {ZSTD_c_windowLog, o->window_log},
+        {ZSTD_c_hashLog, o->hash_log},      {ZSTD_c_chainLog, o->chain_log},
+        {ZSTD_c_searchLog, o->search_log},  {ZSTD_c_minMatch, o->min_match},
+        {ZSTD_c_targetLength, o->target_length},
+    };
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+        ZSTD_bounds b = ZSTD_cParam_getBounds(ps[i].p);
+        if (ps[i].v && (ZSTD_isError(b.error) || ps[i].v < b.lowerBound || ps[i].v > b.upperBound))
+            return false;
+    }
+    if (o->attach_dict < 0 || o->attach_dict > 2 || o->dict_search < 0 || o->dict_search > 1)
+        return false;
+    /* fastCover: d is 6 or 8, f 1..31, accel 1..10 */
+    return (!o->train_d || o->train_d == 6 || o->train_d == 8) && o->train_f < 32 &&
+           o->train_accel <= 10 && (!o->train_k || o->train_k >= 16);
+}
+
+/* The zstd parameters of a block of the writer's size compressed with a
+ * dictionary of dict_len bytes (0: none): the level's, then the
+ * overrides. */
+static ZSTD_compressionParameters block_params(const nx_docstore_writer *w, size_t dict_len) {
+    ZSTD_compressionParameters cp = ZSTD_getCParams(w->o.level, w->o.block_bytes, dict_len);
+    if (w->o.strategy) cp.strategy = (ZSTD_strategy)w->o.strategy;
+    if (w->o.window_log) cp.windowLog = (unsigned)w->o.window_log;
+    if (w->o.hash_log) cp.hashLog = (unsigned)w->o.hash_log;
+    if (w->o.chain_log) cp.chainLog = (unsigned)w->o.chain_log;
+    if (w->o.search_log) cp.searchLog = (unsigned)w->o.search_log;
+    if (w->o.min_match) cp.minMatch = (unsigned)w->o.min_match;
+    if (w->o.target_length) cp.targetLength = (unsigned)w->o.target_length;
+    /* No more hash slots than window positions (level 9 for 128 + 320 KiB
+     * asks 2^20 for a 2^19 window): the CDict's tables are copied into the
+     * context for every block, and the smaller table writes faster for a
+     * few more bytes (bench/README.md, "History of measured choices"). */
+    if (cp.hashLog > cp.windowLog) cp.hashLog = cp.windowLog;
+    return cp;
+}
+
 int nx_docstore_writer_create_opts(nx_wfile *f, const nx_docstore_options *o, nx_err *err,
                                    nx_docstore_writer **out) {
     *out = NULL;
@@ -140,6 +199,24 @@ int nx_docstore_writer_create_opts(nx_wfile *f, const nx_docstore_options *o, nx
         w->o.dict_bytes = o->dict_bytes;
         if (o->train_bytes) w->o.train_bytes = o->train_bytes;
         if (o->chunk_bytes) w->o.chunk_bytes = o->chunk_bytes;
+        w->o.strategy = o->strategy;
+        w->o.window_log = o->window_log;
+        w->o.hash_log = o->hash_log;
+        w->o.chain_log = o->chain_log;
+        w->o.search_log = o->search_log;
+        w->o.min_match = o->min_match;
+        w->o.target_length = o->target_length;
+        w->o.train_k = o->train_k;
+        w->o.train_d = o->train_d;
+        w->o.train_f = o->train_f;
+        w->o.train_accel = o->train_accel;
+        w->o.attach_dict = o->dict_search ? 1 : o->attach_dict;
+        w->o.dict_search = o->dict_search;
+    }
+    if (w->o.level == 0) default_params(&w->o);
+    if (!zstd_overrides_valid(&w->o)) {
+        free(w);
+        return nx_err_set(err, NEWSIDX_ERR_INVALID, "doc store: a zstd parameter is out of range");
     }
     if (w->o.level < ZSTD_minCLevel() || w->o.level > ZSTD_maxCLevel() ||
         w->o.block_bytes > DS_MAX_BLOCK_BYTES || w->o.dict_bytes > DS_MAX_DICT_BYTES ||
@@ -285,6 +362,7 @@ static int set_params(nx_docstore_writer *w, ZSTD_compressionParameters cp) {
         {ZSTD_c_minMatch, (int)cp.minMatch},     {ZSTD_c_targetLength, (int)cp.targetLength},
         {ZSTD_c_strategy, (int)cp.strategy},     {ZSTD_c_maxBlockSize, (int)w->o.chunk_bytes},
         {ZSTD_c_contentSizeFlag, 1},             {ZSTD_c_checksumFlag, 0},
+        {ZSTD_c_forceAttachDict, w->o.attach_dict},
     };
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
         size_t r = ZSTD_CCtx_setParameter(w->cctx, ps[i].p, ps[i].v);
@@ -308,7 +386,7 @@ static int compress_into(nx_docstore_writer *w, const ZSTD_CDict *cdict, const u
     size_t r = ZSTD_CCtx_refCDict(w->cctx, NULL);
     if (!ZSTD_isError(r))
         NX_FORWARD(set_params(w, cdict ? w->dict_cp
-                                       : ZSTD_getCParams(w->o.level, w->o.block_bytes, 0)));
+                                       : block_params(w, 0)));
     if (!ZSTD_isError(r) && cdict) r = ZSTD_CCtx_refCDict(w->cctx, cdict);
     if (!ZSTD_isError(r)) r = ZSTD_compress2(w->cctx, w->cbuf.data, cap, src, len);
     if (ZSTD_isError(r))
@@ -368,6 +446,20 @@ static int blocks_size(nx_docstore_writer *w, const ZSTD_CDict *cdict, uint64_t 
     return 0;
 }
 
+/* A CDict with zstd's dedicated dictionary search: its tables are laid
+ * out for reading (blocks attach it, never copy it); zstd picks their
+ * sizes from the level and the dictionary. NULL when out of memory. */
+static ZSTD_CDict *create_dds_cdict(const nx_docstore_writer *w, const void *dict, size_t len) {
+    ZSTD_CCtx_params *p = ZSTD_createCCtxParams();
+    ZSTD_CDict *cdict = NULL;
+    if (p && !ZSTD_isError(ZSTD_CCtxParams_init(p, w->o.level)) &&
+        !ZSTD_isError(ZSTD_CCtxParams_setParameter(p, ZSTD_c_enableDedicatedDictSearch, 1)))
+        cdict = ZSTD_createCDict_advanced2(dict, len, ZSTD_dlm_byCopy, ZSTD_dct_auto, p,
+                                           ZSTD_defaultCMem);
+    ZSTD_freeCCtxParams(p);
+    return cdict;
+}
+
 /* Trains the dictionary on the buffered records (when there is enough
  * data), writes it, then blocks the buffered records. `final`: no more
  * documents will come, so the dictionary must beat no dictionary on
@@ -395,10 +487,10 @@ static int end_training(nx_docstore_writer *w, bool final) {
              * ~4x the time, and its pick did no better on the three
              * corpora (20 Newsgroups 0.339 vs 0.337 with k = 200). */
             ZDICT_fastCover_params_t fp = {0};
-            fp.k = DS_TRAIN_K;
-            fp.d = DS_TRAIN_D;
-            fp.f = DS_TRAIN_F;
-            fp.accel = 1;
+            fp.k = w->o.train_k ? w->o.train_k : DS_TRAIN_K;
+            fp.d = w->o.train_d ? w->o.train_d : DS_TRAIN_D;
+            fp.f = w->o.train_f ? w->o.train_f : DS_TRAIN_F;
+            fp.accel = w->o.train_accel ? w->o.train_accel : 1;
             dlen = ZDICT_trainFromBuffer_fastCover(dict, cap, samples.data,
                                                    (const size_t *)sample_sizes.data, (unsigned)n, fp);
             if (ZDICT_isError(dlen)) dlen = 0; /* too little or too uniform data */
@@ -410,16 +502,14 @@ static int end_training(nx_docstore_writer *w, bool final) {
             /* Parameters sized for one block, not for an unknown size:
              * ZSTD_createCDict's defaults carry multi-MB match tables that
              * are reset for every 64 KB block (measured ~2x slower). */
-            ZSTD_compressionParameters cp = ZSTD_getCParams(w->o.level, w->o.block_bytes, dlen);
-            /* No more hash slots than window positions (level 9 for
-             * 128 + 320 KiB asks 2^20 for a 2^19 window): the CDict's
-             * tables are copied into the context for every block, and the
-             * smaller table writes faster for a few more bytes
-             * (bench/README.md, "History of measured choices"). */
-            if (cp.hashLog > cp.windowLog) cp.hashLog = cp.windowLog;
+            ZSTD_compressionParameters cp = block_params(w, dlen);
             w->dict_cp = cp;
-            cdict = ZSTD_createCDict_advanced(dict, dlen, ZSTD_dlm_byCopy, ZSTD_dct_auto, cp,
-                                              ZSTD_defaultCMem);
+            if (w->o.dict_search) {
+                cdict = create_dds_cdict(w, dict, dlen);
+            } else {
+                cdict = ZSTD_createCDict_advanced(dict, dlen, ZSTD_dlm_byCopy, ZSTD_dct_auto, cp,
+                                                  ZSTD_defaultCMem);
+            }
             if (!cdict) rc = NEWSIDX_ERR_NOMEM;
         }
         /* The dictionary is stored zstd-compressed: it is mostly text and

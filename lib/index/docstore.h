@@ -6,9 +6,10 @@
  *
  * Additions to the original interface (all additive): nx_docstore_options
  * with nx_docstore_writer_create_opts (dictionary size, training bytes,
- * sub-block size; used by the compression measurements), nx_docstore_has_dict, the `owner` field
- * of the scratch (so one scratch can serve several doc stores), the limit
- * macros. */
+ * sub-block size, zstd parameters between levels, dictionary training and
+ * use; used by the compression measurements), nx_docstore_has_dict, the
+ * `owner` field of the scratch (so one scratch can serve several doc
+ * stores), the limit macros. */
 #ifndef NX_DOCSTORE_H
 #define NX_DOCSTORE_H
 
@@ -17,24 +18,37 @@
 /* Largest serialized document (names + values + a few bytes per field);
  * nx_docstore_add returns NEWSIDX_ERR_LIMIT beyond it. */
 #define NX_DOCSTORE_MAX_DOC_BYTES (1u << 30)
-#define NX_DOCSTORE_DEFAULT_LEVEL 9
+/* The default (level 0 in nx_docstore_options and in the writer's
+ * doc_store_level): zstd level 6's parameters with a lazy search of depth
+ * 2^2 in 2^18-slot tables, and a faster dictionary training (docs/FORMAT.md,
+ * "Doc store", "Chosen defaults"). An explicit level 1..22 is zstd's. */
+#define NX_DOCSTORE_DEFAULT_LEVEL 6
 #define NX_DOCSTORE_DEFAULT_BLOCK_BYTES (128u * 1024)
 #define NX_DOCSTORE_DEFAULT_DICT_BYTES (320u * 1024)
 #define NX_DOCSTORE_DEFAULT_TRAIN_BYTES (4u << 20)
 #define NX_DOCSTORE_DEFAULT_CHUNK_BYTES (16u * 1024)
 
 typedef struct nx_docstore_options {
-    int level;            /* zstd level; 0 = NX_DOCSTORE_DEFAULT_LEVEL */
+    int level;            /* zstd level; 0 = the measured default (above) */
     uint32_t block_bytes; /* uncompressed block target; 0 = default */
     uint32_t dict_bytes;  /* dictionary capacity; 0 = no dictionary */
     uint32_t train_bytes; /* documents buffered to train it; 0 = default */
     uint32_t chunk_bytes; /* zstd block (sub-block) size, 1-128 KiB; 0 = default */
+    /* zstd parameters overriding the level's (0 = the level's): lets the
+     * measurements try strategies and table sizes between whole levels. */
+    int strategy, window_log, hash_log, chain_log, search_log, min_match, target_length;
+    /* dictionary training (fastCover); 0 = the defaults */
+    uint32_t train_k, train_d, train_f, train_accel;
+    /* how a block uses the dictionary's match tables: 0 zstd's choice,
+     * 1 attached (searched in place), 2 copied into the context; and
+     * zstd's dedicated dictionary search (greedy, lazy, lazy2; implies 1) */
+    int attach_dict, dict_search;
 } nx_docstore_options;
 void nx_docstore_options_init(nx_docstore_options *o); /* the defaults */
 
 typedef struct nx_docstore_writer nx_docstore_writer;
 /* Documents are added in doc-id order 0, 1, 2, ... and written to f.
- * level: zstd level (0 = default 9); block_bytes: uncompressed block target
+ * level: zstd level (0 = the default parameters above); block_bytes: uncompressed block target
  * (0 = default 128 KiB; a document bigger than a block gets a block of its
  * own). The first documents (up to 4 MiB) are buffered to train the
  * dictionary; with too little data to train one (a few KB), the store goes

@@ -108,7 +108,8 @@ static int read_term(newsidx_writer *w, const wterm *t, const uint32_t *newid) {
 }
 
 /* Adds every term of the buffer to b, in key order. */
-static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid) {
+static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid,
+                       nx_progress *pr) {
     term_sort *order = malloc(sizeof *order * (w->n_terms + 1));
     /* a term has at most one doc entry per buffered doc */
     if (!order || nx_term_entries_reserve(&w->s_entries, w->n_docs, 0)) {
@@ -133,6 +134,7 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
             if (a->key_len > 16) __builtin_prefetch(w->keys.data + a->key_off);
         }
         const wterm *t = term_at(w, order[k].term);
+        nx_progress_step(pr, 1);
         if (read_term(w, t, newid)) {
             rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
             break;
@@ -154,7 +156,8 @@ static int flush_terms(newsidx_writer *w, nx_segbuild *b, const uint32_t *newid)
 }
 
 /* Adds the live docs to b in date order: norms, columns, stored fields. */
-static int flush_docs(newsidx_writer *w, nx_segbuild *b, const uint32_t *order, uint32_t n_live) {
+static int flush_docs(newsidx_writer *w, nx_segbuild *b, const uint32_t *order, uint32_t n_live,
+                      nx_progress *pr) {
     for (int f = 0; f < NX_N_FIELDS; f++) {
         uint8_t *nm = nx_segbuild_norms(b, f);
         for (uint32_t i = 0; i < n_live; i++) nm[i] = nx_norm_encode(w->docs[order[i]].field_len[f]);
@@ -170,6 +173,7 @@ static int flush_docs(newsidx_writer *w, nx_segbuild *b, const uint32_t *order, 
                                    (const char *)w->srcs.data + d->src_off, d->src_len,
                                    d->text_bytes, fields, nf));
         NX_FORWARD(nx_segbuild_simhash(b, d->simhash));
+        nx_progress_doc(pr);
     }
     return 0;
 }
@@ -180,13 +184,19 @@ static int write_segment(newsidx_writer *w, uint32_t seg_no, const uint32_t *ord
                          uint32_t n_live, const uint32_t *newid) {
     nx_segbuild *b;
     NX_FORWARD(nx_segbuild_create(w->dir, seg_no, n_live, &w->sb, &w->err, &b));
-    int rc = flush_docs(w, b, order, n_live);
-    if (rc == 0) rc = flush_terms(w, b, newid);
+    /* docs, terms, and one unit for finishing the files (fsync) */
+    nx_progress pr;
+    nx_progress_begin(&pr, w, NEWSIDX_PHASE_FLUSHING, 1, n_live, (uint64_t)w->n_terms + 1,
+                      w->sb.store_fields ? NX_PROGRESS_DOCS_SHARE_STORED : NX_PROGRESS_DOCS_SHARE_BARE);
+    int rc = flush_docs(w, b, order, n_live, &pr);
+    if (rc == 0) rc = flush_terms(w, b, newid, &pr);
     if (rc) {
         nx_segbuild_abort(b);
         return rc;
     }
-    return nx_segbuild_finish(b);
+    rc = nx_segbuild_finish(b);
+    if (rc == 0) nx_progress_end(&pr);
+    return rc;
 }
 
 int nx_writer_flush(newsidx_writer *w) {

@@ -24,7 +24,7 @@ void newsidx_writer_options_init(newsidx_writer_options *o) {
     o->size = sizeof *o;
     o->ram_budget_bytes = (size_t)256 << 20;
     o->store_fields = 1;
-    o->doc_store_level = 9;
+    o->doc_store_level = 0; /* the doc store's measured default */
     o->doc_store_block_bytes = NX_DOCSTORE_DEFAULT_BLOCK_BYTES;
     o->merge_factor = 10;
     o->max_field_bytes = 16u << 20;
@@ -205,6 +205,18 @@ static uint64_t article_simhash(const newsidx_writer *w, const newsidx_field *co
                               NX_SIMHASH_SHINGLE);
 }
 
+/* Counts the article's text for the progress callback, and calls it with
+ * ADDING every NX_PROGRESS_TEXT_STEP bytes of text. */
+static void report_adding(newsidx_writer *w, const newsidx_field *fields, size_t n_fields) {
+    for (size_t i = 0; i < n_fields; i++) w->text_added += fields[i].value_len;
+    w->articles_added++;
+    if (w->text_added < w->text_next_report) return;
+    w->text_next_report = w->text_added + NX_PROGRESS_TEXT_STEP;
+    newsidx_writer_progress p = {.phase = NEWSIDX_PHASE_ADDING, .done = w->articles_added,
+                                 .total = w->articles_added, .text_bytes = w->text_added};
+    w->opts.progress(w->opts.progress_ctx, &p);
+}
+
 int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_fields,
                        unsigned *warnings) {
     unsigned warn = 0;
@@ -272,6 +284,7 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
     while (w->id_slots[slot]) slot = (slot + 1) & w->id_mask;
     w->id_slots[slot] = ++w->n_docs;
     if (warnings) *warnings = warn;
+    if (w->opts.progress) report_adding(w, fields, n_fields);
     if (nx_wbuf_full(w)) {
         rc = nx_writer_flush(w);
         if (rc) w->failed = rc;
@@ -396,7 +409,6 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
     if (o.merge_factor < 2) o.merge_factor = 10;
     if (o.max_field_bytes == 0) o.max_field_bytes = 16u << 20;
     if (o.doc_store_block_bytes == 0) o.doc_store_block_bytes = NX_DOCSTORE_DEFAULT_BLOCK_BYTES;
-    if (o.doc_store_level == 0) o.doc_store_level = 9;
 
     newsidx_writer *w = calloc(1, sizeof *w);
     if (!w) {
@@ -511,6 +523,9 @@ int newsidx_writer_commit(newsidx_writer *w) {
     if (rc == 0) rc = nx_writer_merge(w);
     w->merge_all = false;
     uint64_t gen = w->generation + 1;
+    /* steps: each segment's tombstones, then the manifest */
+    nx_progress pr = {0};
+    if (rc == 0) nx_progress_begin(&pr, w, NEWSIDX_PHASE_COMMITTING, 0, 0, (uint64_t)w->n_segs + 1, 0);
     nx_manifest m = {0};
     if (rc == 0) {
         m.generation = gen;
@@ -536,8 +551,10 @@ int newsidx_writer_commit(newsidx_writer *w) {
         ms->doc_count = n;
         ms->del_count = ws->n_del;
         ms->del_gen = ws->del_dirty ? (uint32_t)gen : ws->del_gen;
+        nx_progress_step(&pr, 1);
     }
     if (rc == 0) rc = nx_manifest_write(w->dir, &m, !w->opts.no_sync, &w->err);
+    if (rc == 0) nx_progress_end(&pr);
     if (rc == 0) {
         w->generation = gen;
         w->committed = true;

@@ -124,7 +124,85 @@ struct newsidx_writer {
     /* flush scratch (grow-only) */
     nx_term_entries s_entries;
     nx_buf s_fields;
+    /* progress (opts.progress): text and articles added since open, and
+     * the text count at which the next ADDING call is due */
+    uint64_t text_added, articles_added, text_next_report;
 };
+
+/* ---- progress (newsidx_writer_progress) ------------------------------------ */
+
+/* Text added between two ADDING calls. */
+#define NX_PROGRESS_TEXT_STEP ((uint64_t)1 << 18)
+
+/* Fewest units between two calls of one phase: a flush of a few docs is
+ * reported at its start and end, not once per term. */
+#define NX_PROGRESS_MIN_STEP 64
+
+/* One phase's progress: reported at its start, then whenever done passes
+ * `next` (every 1/1000 of the total, NX_PROGRESS_MIN_STEP at least), and
+ * at its end, so that a caller that draws a line sees it move without
+ * paying a call per term. */
+typedef struct nx_progress {
+    newsidx_writer *w; /* NULL: no callback, every call is a no-op */
+    newsidx_writer_progress p;
+    uint64_t next;
+    uint64_t doc_weight; /* units per doc */
+} nx_progress;
+
+/* Share of a flush's or merge's time its docs take, in percent, with the
+ * doc store on and off. Measured on the merge of 20 segments of 60,000
+ * generated articles (`newsidx index --ram 16 --optimize`, times of the
+ * progress line): docs 6.9 s (reading and recompressing the doc store),
+ * terms 4.7 s. Weighing docs by it keeps the percent near the share of
+ * the time (counting docs and terms alike showed 6% when the docs, most
+ * of the time, were done). */
+#define NX_PROGRESS_DOCS_SHARE_STORED 60
+#define NX_PROGRESS_DOCS_SHARE_BARE 10
+
+static inline void nx_progress_report(nx_progress *pr) {
+    if (pr->p.done > pr->p.total) pr->p.done = pr->p.total; /* an estimate ran short */
+    pr->p.text_bytes = pr->w->text_added;
+    pr->w->opts.progress(pr->w->opts.progress_ctx, &pr->p);
+    pr->next = pr->p.done + NX_MAX(pr->p.total / 1000, NX_PROGRESS_MIN_STEP);
+}
+
+/* Starts a phase of `docs` docs (weighed by `docs_share` percent of the
+ * whole, 0..99) and `other` units of other work. */
+static inline void nx_progress_begin(nx_progress *pr, newsidx_writer *w, int phase,
+                                     uint32_t segments, uint64_t docs, uint64_t other,
+                                     unsigned docs_share) {
+    pr->w = w->opts.progress ? w : NULL;
+    pr->doc_weight = 1;
+    if (docs && docs_share)
+        pr->doc_weight = NX_MAX(other * docs_share / ((100 - docs_share) * docs), 1);
+    pr->p = (newsidx_writer_progress){.phase = phase,
+                                      .segments = segments,
+                                      .total = docs * pr->doc_weight + other,
+                                      .docs_total = docs};
+    if (pr->w) nx_progress_report(pr);
+}
+
+/* n units of other work done. */
+static inline void nx_progress_step(nx_progress *pr, uint64_t n) {
+    if (!pr->w) return;
+    pr->p.done += n;
+    if (pr->p.done >= pr->next && pr->p.done < pr->p.total) nx_progress_report(pr);
+}
+
+/* One doc done. */
+static inline void nx_progress_doc(nx_progress *pr) {
+    if (!pr->w) return;
+    pr->p.docs_done++;
+    nx_progress_step(pr, pr->doc_weight);
+}
+
+/* The phase is over: done = total. */
+static inline void nx_progress_end(nx_progress *pr) {
+    if (!pr->w) return;
+    pr->p.done = pr->p.total;
+    pr->p.docs_done = pr->p.docs_total;
+    nx_progress_report(pr);
+}
 
 /* realloc of an array whose capacity doubles (first: the first capacity):
  * returns the new array and updates *cap, or NULL (array and *cap as they
