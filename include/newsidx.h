@@ -226,6 +226,15 @@ typedef struct newsidx_writer_options {
                                    valid index, a power loss or OS crash may lose or damage
                                    the last commits (bulk loads that can be redone, as
                                    SQLite's synchronous=OFF) */
+    /* Fields below were added later: a caller built with a smaller struct
+       (its size field says so) gets their defaults. */
+    uint32_t threads;           /* workers that analyse, invert and write segments: 0 (default)
+                                   = the online cores, at most 8; 1 = none, everything on the
+                                   caller's thread. With 2 or more, newsidx_writer_add copies the
+                                   article into a bounded queue and returns; an error of a
+                                   worker is returned by a later add or by the commit. Results
+                                   do not depend on it. The ram_budget_bytes is shared by the
+                                   workers' buffers and queues. */
 } newsidx_writer_options;
 
 /** Fills *opts with the defaults. */

@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: newsidx index -o DIR [--append|--replace] [--ram MB] [--stem LANG]\n"
+    "usage: newsidx index -o DIR [--append|--replace] [--ram MB] [--threads N]\n"
+    "                     [--stem LANG]\n"
     "                     [--stopwords LANG] [--no-store] [--optimize] [--follow]\n"
     "                     [--quiet] [--report FILE] INPUT...\n"
     "\n"
@@ -29,7 +30,11 @@ static const char usage[] =
     "  --replace          build a new index in place of the one DIR holds (the\n"
     "                     old one stays until the new one is committed)\n"
     "                     Without either, a DIR that holds an index is refused.\n"
-    "  --ram MB           RAM budget before a segment is flushed (default 256)\n"
+    "  --ram MB           memory budget of the whole run (default 256): buffers,\n"
+    "                     queues and scratch of every worker; peak RSS stays\n"
+    "                     within it + 32 MB, index files mapped for reading aside\n"
+    "  --threads N        workers that analyse, compress and write segments\n"
+    "                     (default 0: one per core, at most 8; 1: no threads)\n"
     "  --stem LANG        Snowball stemming for the whole index\n"
     "  --stopwords LANG   drop stopwords of LANG\n"
     "  --no-store         store only the ids, not the articles\n"
@@ -227,6 +232,16 @@ static int run_index(int argc, char **argv) {
                 return cli_usage_error(&cli_index, "--ram wants 1..3072 (MB), not '%s'", argv[i]);
             }
             wo.ram_budget_bytes = (size_t)mb << 20;
+        } else if (!dashdash && strcmp(a, "--threads") == 0) {
+            if (++i >= argc) goto missing;
+            char *end;
+            unsigned long long n = strtoull(argv[i], &end, 10);
+            if (*end || argv[i][0] == '\0' || n > 64) {
+                free(inputs);
+                return cli_usage_error(&cli_index, "--threads wants 0..64 (0: one per core), not '%s'",
+                                       argv[i]);
+            }
+            wo.threads = (uint32_t)n;
         } else if (!dashdash && strcmp(a, "--stem") == 0) {
             if (++i >= argc) goto missing;
             wo.stem_language = argv[i];
