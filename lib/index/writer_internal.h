@@ -1,5 +1,6 @@
 /* index/writer_internal — private to the writer's files: the writer struct
- * and its RAM buffer, shared by writer.c (public functions, ids, commit),
+ * and its RAM buffers (one per worker), shared by writer.c (public
+ * functions, ids, commit), writer_pool.c (the workers and their queues),
  * rambuf.c (slice pool, term hash, the token path), flush.c (buffer ->
  * segment) and merge.c (merge policy).
  *
@@ -147,6 +148,7 @@ struct newsidx_writer {
     uint32_t committed_seg_no;
     wseg *segs;
     uint32_t n_segs, cap_segs;
+    uint32_t merge_at_segs; /* an add runs the merge policy once n_segs reaches this */
     /* RAM buffers: one per worker */
     wbuf *bufs;
     uint32_t n_bufs;
