@@ -53,7 +53,7 @@ static void build(const char *dir, uint32_t threads, bool updates) {
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.threads = threads;
-    o.ram_budget_bytes = 1 << 20;
+    o.ram_budget_bytes = 3 << 20; /* 3 workers need 768 KiB each */
     o.merge_factor = 4;
     o.no_sync = 1;
     newsidx_writer *w = NULL;
@@ -256,13 +256,13 @@ END_TEST
 
 /* A worker's error (here: a directory stands where its segment files
  * go, so creating them fails, for root too) comes back from a later add
- * or from the commit, sticks, and the commit leaves no segment behind. */
+ * or from the commit, and sticks. */
 START_TEST(test_worker_error_surfaces_at_a_later_call) {
     char *dir = nxt_tmpdir("parallel");
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.threads = 2;
-    o.ram_budget_bytes = 1; /* every article flushes */
+    o.ram_budget_bytes = 2 << 20;
     newsidx_writer *w = NULL;
     ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
     char path[512];
@@ -271,14 +271,19 @@ START_TEST(test_worker_error_surfaces_at_a_later_call) {
         ck_assert_int_eq(mkdir(path, 0755), 0);
     }
     int rc = 0, n_added = 0;
+    /* articles of 64 KiB: the workers' 600 KiB buffers flush every few */
+    static char body[64 << 10];
+    memset(body, 'x', sizeof body);
+    for (size_t i = 0; i < sizeof body; i += 8) body[i] = ' ';
     for (int i = 0; i < 200 && rc == 0; i++, n_added++) {
         char id[16];
         snprintf(id, sizeof id, "x%d", i);
-        newsidx_field f[2] = {{"id", id, strlen(id)}, {"body", "some words", 10}};
+        newsidx_field f[2] = {{"id", id, strlen(id)}, {"body", body, sizeof body}};
         rc = newsidx_writer_add(w, f, 2, NULL);
     }
-    /* the caller does not wait for the workers: some adds succeed first */
-    ck_assert_int_gt(n_added, 0);
+    /* the caller does not wait for the workers: adds succeed after the
+     * first failed flush, until the error is seen */
+    ck_assert_int_gt(n_added, 1);
     if (rc == 0) rc = newsidx_writer_commit(w);
     ck_assert_int_eq(rc, NEWSIDX_ERR_IO);
     ck_assert_ptr_nonnull(strstr(newsidx_writer_errmsg(w), "seg_"));

@@ -393,14 +393,23 @@ static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
 #define MAX_THREADS 64
 #define DEFAULT_MAX_THREADS 8
 
-/* The worker count for the option's value: 0 means the online cores, at
- * most DEFAULT_MAX_THREADS. */
-static uint32_t writer_threads(uint32_t threads) {
+/* Budget each worker needs at the least: a buffer holds a 64 KiB pool
+ * page, a 32 KiB term array and tables from its first article on, and its
+ * queue 256 KiB; with less, every article became a segment of its own
+ * (1,000 articles under a 160 KiB budget made 1,300 segments and 9,000
+ * fsyncs). */
+#define MIN_WORKER_BUDGET ((size_t)768 << 10)
+
+/* The worker count for the option's value (0: the online cores, at most
+ * DEFAULT_MAX_THREADS), lowered so that each has MIN_WORKER_BUDGET. */
+static uint32_t writer_threads(uint32_t threads, size_t budget) {
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n < 1 ? 1 : n > DEFAULT_MAX_THREADS ? DEFAULT_MAX_THREADS : (uint32_t)n;
     }
-    return threads > MAX_THREADS ? MAX_THREADS : threads;
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if (threads > budget / MIN_WORKER_BUDGET) threads = (uint32_t)(budget / MIN_WORKER_BUDGET);
+    return threads ? threads : 1;
 }
 
 /* Each worker's queue holds at most this many bytes of copied articles
@@ -419,9 +428,7 @@ static int create_buffers(newsidx_writer *w, uint32_t n, size_t budget) {
     if (!w->bufs) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
     w->n_bufs = n;
     size_t queues = n > 1 ? queue_bytes(w) * n : 0;
-    /* a budget below the queues' (tests flush every article with 1 byte)
-     * is split as it is */
-    size_t share = budget > 2 * queues ? (budget - queues) / n : budget / n;
+    size_t share = n > 1 ? (budget - queues) / n : budget; /* n > 1: budget >= n * 768 KiB */
     newsidx_analyzer_options ao;
     newsidx_analyzer_options_init(&ao);
     ao.stem_language = w->stem;
@@ -571,7 +578,7 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
         const char *stop = o.append ? m.stopwords_language : o.stopwords_language;
         w->stem = dup_or_null(stem);
         w->stop = dup_or_null(stop);
-        rc = create_buffers(w, writer_threads(o.threads), o.ram_budget_bytes);
+        rc = create_buffers(w, writer_threads(o.threads, o.ram_budget_bytes), o.ram_budget_bytes);
     }
     if (rc == 0) {
         /* Leftovers of an interrupted writer (uncommitted segments, temp
