@@ -212,7 +212,8 @@ typedef struct newsidx_writer_options {
     size_t size;                /* sizeof(newsidx_writer_options) */
     int append;                 /* 0: start a new, empty index (the directory may exist but
                                    must hold no index, or is reset); 1: add to an existing one */
-    size_t ram_budget_bytes;    /* flush a segment when the buffer reaches this (default 256 MiB) */
+    size_t ram_budget_bytes;    /* what the RAM buffers and queues of all workers may hold; a
+                                   buffer is flushed to a segment at its share (default 256 MiB) */
     const char *stem_language;  /* analyzer stemming for the whole index (NULL = none) */
     const char *stopwords_language; /* analyzer stopwords (NULL = none) */
     int store_fields;           /* 1 (default): store all fields; 0: store only the id */
