@@ -12,7 +12,8 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-#define N_ARTICLES 3000
+/* articles per build: 4 builds per run, each twice with fsyncs off */
+#define N_ARTICLES (nxt_small() ? 1000u : 2000u)
 #define VOCAB 400
 
 static const char *const sources[] = {"wire", "herald", "gazette", "courier", "post"};
@@ -244,6 +245,8 @@ static void same_results(bool updates) {
     newsidx_reader_close(rb);
     ck_assert_int_eq(nxt_rm_rf(one), 0);
     ck_assert_int_eq(nxt_rm_rf(three), 0);
+    free(one);
+    free(three);
 }
 
 START_TEST(test_results_do_not_depend_on_the_thread_count) { same_results(false); }
@@ -290,6 +293,7 @@ START_TEST(test_worker_error_surfaces_at_a_later_call) {
     ck_assert_int_eq(newsidx_writer_commit(w), NEWSIDX_ERR_IO); /* sticky */
     newsidx_writer_close(w);
     ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
 }
 END_TEST
 
@@ -307,6 +311,7 @@ START_TEST(test_options_without_the_thread_field_are_accepted) {
     ck_assert_int_eq(newsidx_writer_commit(w), 0);
     newsidx_writer_close(w);
     ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
 }
 END_TEST
 
