@@ -228,10 +228,13 @@ typedef struct newsidx_writer_progress {
 } newsidx_writer_progress;
 
 /**
- * Called from the writer's thread as work goes on: at the start and the
- * end of each phase and in between at most every 1/1000 of it (and every
- * 64 units), so at most ~1,000 times per phase; ADDING about every 256 KiB of
- * text. Must not call the writer.
+ * Called as work goes on: at the start and the end of each phase and in
+ * between at most every 1/1000 of it (and every 64 units), so at most
+ * ~1,000 times per phase; ADDING about every 256 KiB of text. With
+ * threads > 1 the workers' flushes call it from their threads, so two
+ * flushes' calls may interleave (each flush's own are monotone); calls are
+ * never concurrent (the writer holds a lock around each). Must not call
+ * the writer.
  */
 typedef void (*newsidx_writer_progress_fn)(void *ctx, const newsidx_writer_progress *p);
 
@@ -240,7 +243,8 @@ typedef struct newsidx_writer_options {
     size_t size;                /* sizeof(newsidx_writer_options) */
     int append;                 /* 0: start a new, empty index (the directory may exist but
                                    must hold no index, or is reset); 1: add to an existing one */
-    size_t ram_budget_bytes;    /* flush a segment when the buffer reaches this (default 256 MiB) */
+    size_t ram_budget_bytes;    /* what the RAM buffers and queues of all workers may hold; a
+                                   buffer is flushed to a segment at its share (default 256 MiB) */
     const char *stem_language;  /* analyzer stemming for the whole index (NULL = none) */
     const char *stopwords_language; /* analyzer stopwords (NULL = none) */
     int store_fields;           /* 1 (default): store all fields; 0: store only the id */
@@ -255,8 +259,17 @@ typedef struct newsidx_writer_options {
                                    valid index, a power loss or OS crash may lose or damage
                                    the last commits (bulk loads that can be redone, as
                                    SQLite's synchronous=OFF) */
+    /* Fields below were added later: a caller built with a smaller struct
+       (its size field says so) gets their defaults. */
     newsidx_writer_progress_fn progress; /* NULL (default): no progress calls */
     void *progress_ctx;         /* passed to progress */
+    uint32_t threads;           /* workers that analyse, invert and write segments: 0 (default)
+                                   = the online cores, at most 8; 1 = none, everything on the
+                                   caller's thread. With 2 or more, newsidx_writer_add copies the
+                                   article into a bounded queue and returns; an error of a
+                                   worker is returned by a later add or by the commit. Results
+                                   do not depend on it. The ram_budget_bytes is shared by the
+                                   workers' buffers and queues. */
 } newsidx_writer_options;
 
 /** Fills *opts with the defaults. */

@@ -326,7 +326,13 @@ static void body_for(uint32_t i, char *buf, size_t cap) {
 
 START_TEST(test_writer_round_trip_with_dates_in_order) {
     char *dir = nxt_tmpdir("index");
-    newsidx_writer *w = open_writer(dir, 0, 0);
+    /* one buffer, so one segment holds all 300 (the checks below read
+     * segments[0]) */
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.threads = 1;
+    newsidx_writer *w = NULL;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
     char body[128], id[32], date[32];
     for (uint32_t i = 0; i < 300; i++) {
         body_for(i, body, sizeof body);

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,7 +13,8 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: newsidx index -o DIR [--append|--replace] [--ram MB] [--stem LANG]\n"
+    "usage: newsidx index -o DIR [--append|--replace] [--ram MB] [--threads N]\n"
+    "                     [--stem LANG]\n"
     "                     [--stopwords LANG] [--no-store] [--optimize] [--follow]\n"
     "                     [--quiet] [--report FILE] INPUT...\n"
     "\n"
@@ -29,7 +31,11 @@ static const char usage[] =
     "  --replace          build a new index in place of the one DIR holds (the\n"
     "                     old one stays until the new one is committed)\n"
     "                     Without either, a DIR that holds an index is refused.\n"
-    "  --ram MB           RAM budget before a segment is flushed (default 256)\n"
+    "  --ram MB           memory budget (default 256) of the RAM buffers and\n"
+    "                     queues of every worker (768 KiB each at the least);\n"
+    "                     merges and the reading of one record come on top\n"
+    "  --threads N        workers that analyse, compress and write segments\n"
+    "                     (default 0: one per core, at most 8; 1: no threads)\n"
     "  --stem LANG        Snowball stemming for the whole index\n"
     "  --stopwords LANG   drop stopwords of LANG\n"
     "  --no-store         store only the ids, not the articles\n"
@@ -226,6 +232,13 @@ static uint64_t input_size(const char *path) {
 }
 
 static int run_index(int argc, char **argv) {
+    /* A fixed mmap threshold: glibc raises it after each large free, and
+     * the buffers, flush and merge scratch freed by the workers then stay
+     * on their arenas' heaps instead of going back to the system (peak
+     * anonymous memory with --ram 64 over 129 MB of articles: 131 MB with
+     * the dynamic threshold, 108 MB with this one). The process is ours:
+     * the library itself sets nothing global. */
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
     const char *out = NULL;
     newsidx_writer_options wo;
     newsidx_writer_options_init(&wo);
@@ -266,6 +279,16 @@ static int run_index(int argc, char **argv) {
                 return cli_usage_error(&cli_index, "--ram wants 1..3072 (MB), not '%s'", argv[i]);
             }
             wo.ram_budget_bytes = (size_t)mb << 20;
+        } else if (!dashdash && strcmp(a, "--threads") == 0) {
+            if (++i >= argc) goto missing;
+            char *end;
+            unsigned long long n = strtoull(argv[i], &end, 10);
+            if (*end || argv[i][0] == '\0' || n > 64) {
+                free(inputs);
+                return cli_usage_error(&cli_index, "--threads wants 0..64 (0: one per core), not '%s'",
+                                       argv[i]);
+            }
+            wo.threads = (uint32_t)n;
         } else if (!dashdash && strcmp(a, "--stem") == 0) {
             if (++i >= argc) goto missing;
             wo.stem_language = argv[i];

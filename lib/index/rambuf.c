@@ -56,32 +56,32 @@ static void *slab_alloc(void) { return slabs_alloc(SLAB_BYTES); }
 
 /* Allocates a slice of `size` data bytes + 4 link bytes; returns its offset
  * or UINT32_MAX when out of memory / pool space. */
-static uint32_t pool_alloc(newsidx_writer *w, uint32_t size) {
+static uint32_t pool_alloc(wbuf *b, uint32_t size) {
     uint32_t need = size + 4;
-    if (w->n_pages == 0 || POOL_PAGE - w->page_used < need) {
-        if (w->n_pages >= MAX_POOL_PAGES) return UINT32_MAX;
-        if ((w->n_pages & (w->n_pages - 1)) == 0) { /* capacity doubles at powers of two */
-            uint8_t **np = realloc(w->pages, sizeof *np * (w->n_pages ? w->n_pages * 2 : 1));
+    if (b->n_pages == 0 || POOL_PAGE - b->page_used < need) {
+        if (b->n_pages >= MAX_POOL_PAGES) return UINT32_MAX;
+        if ((b->n_pages & (b->n_pages - 1)) == 0) { /* capacity doubles at powers of two */
+            uint8_t **np = realloc(b->pages, sizeof *np * (b->n_pages ? b->n_pages * 2 : 1));
             if (!np) return UINT32_MAX;
-            w->pages = np;
+            b->pages = np;
         }
-        uint8_t **np = w->pages;
-        if (w->n_pages % SLAB_PAGES == 0) {
-            np[w->n_pages] = slab_alloc(); /* freed through its first page */
-            if (!np[w->n_pages]) return UINT32_MAX;
+        uint8_t **np = b->pages;
+        if (b->n_pages % SLAB_PAGES == 0) {
+            np[b->n_pages] = slab_alloc(); /* freed through its first page */
+            if (!np[b->n_pages]) return UINT32_MAX;
         } else {
-            np[w->n_pages] = np[w->n_pages - 1] + POOL_PAGE;
+            np[b->n_pages] = np[b->n_pages - 1] + POOL_PAGE;
         }
-        w->n_pages++;
-        w->page_used = 0;
+        b->n_pages++;
+        b->page_used = 0;
     }
-    uint32_t off = ((w->n_pages - 1) << POOL_PAGE_BITS) | w->page_used;
-    w->page_used += need;
+    uint32_t off = ((b->n_pages - 1) << POOL_PAGE_BITS) | b->page_used;
+    b->page_used += need;
     return off;
 }
 
-static int stream_init(newsidx_writer *w, wstream *s, uint8_t *level) {
-    uint32_t off = pool_alloc(w, slice_bytes(0));
+static int stream_init(wbuf *b, wstream *s, uint8_t *level) {
+    uint32_t off = pool_alloc(b, slice_bytes(0));
     if (off == UINT32_MAX) return NEWSIDX_ERR_NOMEM;
     s->head = s->wp = off;
     s->wend = off + slice_bytes(0);
@@ -89,23 +89,23 @@ static int stream_init(newsidx_writer *w, wstream *s, uint8_t *level) {
     return 0;
 }
 
-static inline int stream_put(newsidx_writer *w, wstream *s, uint8_t *level, uint8_t b) {
+static inline int stream_put(wbuf *b, wstream *s, uint8_t *level, uint8_t byte) {
     if (NX_UNLIKELY(s->wp == s->wend)) {
         uint8_t lvl = *level + 1 < (int)N_SLICE_LEVELS ? *level + 1 : *level;
-        uint32_t off = pool_alloc(w, slice_bytes(lvl));
+        uint32_t off = pool_alloc(b, slice_bytes(lvl));
         if (off == UINT32_MAX) return NEWSIDX_ERR_NOMEM;
-        nx_store_u32le(pool_at(w, s->wend), off);
+        nx_store_u32le(pool_at(b, s->wend), off);
         *level = lvl;
         s->wp = off;
         s->wend = off + slice_bytes(lvl);
     }
-    *pool_at(w, s->wp++) = b;
+    *pool_at(b, s->wp++) = byte;
     return 0;
 }
 
-static inline int stream_varint(newsidx_writer *w, wstream *s, uint8_t *level, uint64_t v) {
+static inline int stream_varint(wbuf *b, wstream *s, uint8_t *level, uint64_t v) {
     if (NX_LIKELY(s->wend - s->wp >= 10)) { /* room for any varint: one page lookup */
-        uint8_t *p = pool_at(w, s->wp);
+        uint8_t *p = pool_at(b, s->wp);
         if (v < 0x80) {
             *p = (uint8_t)v;
             s->wp++;
@@ -122,43 +122,55 @@ static inline int stream_varint(newsidx_writer *w, wstream *s, uint8_t *level, u
         return 0;
     }
     while (v >= 0x80) {
-        NX_FORWARD(stream_put(w, s, level, (uint8_t)(v | 0x80)));
+        NX_FORWARD(stream_put(b, s, level, (uint8_t)(v | 0x80)));
         v >>= 7;
     }
-    return stream_put(w, s, level, (uint8_t)v);
+    return stream_put(b, s, level, (uint8_t)v);
 }
 
 /* ---- memory accounting ------------------------------------------------------ */
 
-static size_t ram_used(const newsidx_writer *w) {
-    return (size_t)w->n_pages * POOL_PAGE + (size_t)w->cap_terms * sizeof(wterm) +
-           ((size_t)w->term_mask + 1) * 8 + w->keys.cap + w->ids.cap + w->srcs.cap +
-           w->stored.cap + (size_t)w->cap_docs * sizeof(wdoc) + ((size_t)w->id_mask + 1) * 4;
+size_t nx_wbuf_ram_used(const wbuf *b) {
+    return (size_t)b->n_pages * POOL_PAGE + (size_t)b->cap_terms * sizeof(wterm) +
+           ((size_t)b->term_mask + 1) * 8 + b->keys.cap + b->ids.cap + b->srcs.cap +
+           b->stored.cap + (size_t)b->cap_docs * sizeof(wdoc) + ((size_t)b->id_mask + 1) * 4;
 }
 
-void nx_wbuf_free(newsidx_writer *w) {
-    for (uint32_t i = 0; i < w->n_pages; i += SLAB_PAGES) slabs_free(w->pages[i], SLAB_BYTES);
-    free(w->pages);
-    w->pages = NULL;
-    w->n_pages = w->page_used = 0;
-    for (uint32_t i = 0; i < w->n_term_chunks; i++) slabs_free(w->term_chunks[i], SLAB_BYTES);
-    free(w->term_chunks);
-    w->term_chunks = NULL;
-    w->n_term_chunks = 0;
-    w->n_terms = w->cap_terms = 0;
-    term_slots_free(w->term_slots, w->term_mask);
-    w->term_slots = NULL;
-    w->term_mask = 0;
-    nx_buf_free(&w->keys);
-    nx_buf_free(&w->ids);
-    nx_buf_free(&w->srcs);
-    nx_buf_free(&w->stored);
-    free(w->docs);
-    w->docs = NULL;
-    w->n_docs = w->cap_docs = w->n_deleted = 0;
-    free(w->id_slots);
-    w->id_slots = NULL;
-    w->id_mask = 0;
+void nx_wbuf_destroy(wbuf *b) {
+    nx_wbuf_free(b);
+    newsidx_analyzer_free(b->an);
+    b->an = NULL;
+    nx_term_entries_free(&b->s_entries);
+    nx_buf_free(&b->s_fields);
+    nx_buf_free(&b->s_key);
+    free(b->toks);
+    b->toks = NULL;
+    b->n_tok = b->cap_tok = 0;
+}
+
+void nx_wbuf_free(wbuf *b) {
+    for (uint32_t i = 0; i < b->n_pages; i += SLAB_PAGES) slabs_free(b->pages[i], SLAB_BYTES);
+    free(b->pages);
+    b->pages = NULL;
+    b->n_pages = b->page_used = 0;
+    for (uint32_t i = 0; i < b->n_term_chunks; i++) slabs_free(b->term_chunks[i], SLAB_BYTES);
+    free(b->term_chunks);
+    b->term_chunks = NULL;
+    b->n_term_chunks = 0;
+    b->n_terms = b->cap_terms = 0;
+    term_slots_free(b->term_slots, b->term_mask);
+    b->term_slots = NULL;
+    b->term_mask = 0;
+    nx_buf_free(&b->keys);
+    nx_buf_free(&b->ids);
+    nx_buf_free(&b->srcs);
+    nx_buf_free(&b->stored);
+    free(b->docs);
+    b->docs = NULL;
+    b->n_docs = b->cap_docs = b->n_deleted = 0;
+    free(b->id_slots);
+    b->id_slots = NULL;
+    b->id_mask = 0;
 }
 
 /* ---- terms ------------------------------------------------------------------ */
@@ -198,8 +210,8 @@ static inline uint64_t key_hash(int field, const uint8_t *term, size_t len) {
     return XXH3_64bits_withSeed(term, len, (uint64_t)field);
 }
 
-static int term_table_grow(newsidx_writer *w) {
-    uint32_t nmask = w->term_mask ? w->term_mask * 2 + 1 : 1023;
+static int term_table_grow(wbuf *b) {
+    uint32_t nmask = b->term_mask ? b->term_mask * 2 + 1 : 1023;
     size_t bytes = ((size_t)nmask + 1) * 8; /* a power of two */
     uint64_t *ns;
     if (bytes >= SLAB_BYTES) { /* huge pages for large tables, as the pool */
@@ -208,17 +220,17 @@ static int term_table_grow(newsidx_writer *w) {
         ns = calloc((size_t)nmask + 1, 8);
     }
     if (!ns) return NEWSIDX_ERR_NOMEM;
-    for (uint32_t t = 0; t < w->n_terms; t++) {
-        const wterm *e = term_at(w, t);
-        const uint8_t *k = w->keys.data + e->key_off;
+    for (uint32_t t = 0; t < b->n_terms; t++) {
+        const wterm *e = term_at(b, t);
+        const uint8_t *k = b->keys.data + e->key_off;
         uint64_t h = key_hash(k[0], k + 1, e->key_len - 1u);
         uint32_t i = (uint32_t)h & nmask;
         while (ns[i]) i = (i + 1) & nmask;
         ns[i] = (h >> 32) << 32 | (t + 1);
     }
-    term_slots_free(w->term_slots, w->term_mask);
-    w->term_slots = ns;
-    w->term_mask = nmask;
+    term_slots_free(b->term_slots, b->term_mask);
+    b->term_slots = ns;
+    b->term_mask = nmask;
     return 0;
 }
 
@@ -267,7 +279,7 @@ static inline uint64_t copy_and_hash(uint8_t *dst, int field, const uint8_t *src
 
 /* Keys of equal length len >= 1, without a libc call and without a byte
  * loop: a key of at most 8 bytes is compared as one masked word, which
- * reads up to 7 bytes past its end: both key buffers (w->keys, w->s_key)
+ * reads up to 7 bytes past its end: both key buffers (b->keys, b->s_key)
  * keep KEY_SLACK bytes of capacity behind their last key for that. */
 #define KEY_SLACK 8
 static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t len) {
@@ -278,45 +290,53 @@ static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t len) {
     return memcmp(a, b, len) == 0;
 }
 
+static int add_tokens(wbuf *b);
+
+/* Tokens buffered before they are added: enough for the prefetching loop
+ * to run ahead, and a field of any length costs this much scratch, not
+ * ~30 bytes (token entry and key copy) per token of the whole field. */
+#define TOKEN_BATCH 8192u
+
 /* Room for one more token of len term bytes. */
-static __attribute__((noinline)) int token_reserve_slow(newsidx_writer *w, size_t len) {
-    if (w->n_tok == w->cap_tok) {
-        wtok *nt = grow_array(w->toks, &w->cap_tok, sizeof *nt, 1024);
+static __attribute__((noinline)) int token_reserve_slow(wbuf *b, size_t len) {
+    if (b->n_tok >= TOKEN_BATCH) NX_FORWARD(add_tokens(b));
+    if (b->n_tok == b->cap_tok) {
+        wtok *nt = grow_array(b->toks, &b->cap_tok, sizeof *nt, 1024);
         if (!nt) return NEWSIDX_ERR_NOMEM;
-        w->toks = nt;
+        b->toks = nt;
     }
-    return nx_buf_reserve(&w->s_key, len + 1 + KEY_SLACK);
+    return nx_buf_reserve(&b->s_key, len + 1 + KEY_SLACK);
 }
 
-static inline int token_reserve(newsidx_writer *w, size_t len) {
-    if (NX_UNLIKELY(w->n_tok == w->cap_tok || w->s_key.cap - w->s_key.len < len + 1 + KEY_SLACK))
-        return token_reserve_slow(w, len);
+static inline int token_reserve(wbuf *b, size_t len) {
+    if (NX_UNLIKELY(b->n_tok == b->cap_tok || b->s_key.cap - b->s_key.len < len + 1 + KEY_SLACK))
+        return token_reserve_slow(b, len);
     return 0;
 }
 
 /* The one way a token enters the field's token list: its key (field byte,
- * then len term bytes) has been written at the end of w->s_key. */
-static inline void token_push(newsidx_writer *w, size_t len, uint64_t h, uint32_t position) {
-    wtok *t = &w->toks[w->n_tok++];
+ * then len term bytes) has been written at the end of b->s_key. */
+static inline void token_push(wbuf *b, size_t len, uint64_t h, uint32_t position) {
+    wtok *t = &b->toks[b->n_tok++];
     t->hash = h;
-    t->key_off = (uint32_t)w->s_key.len;
+    t->key_off = (uint32_t)b->s_key.len;
     t->key_len = (uint16_t)(len + 1);
     t->position = position;
-    w->s_key.len += len + 1;
+    b->s_key.len += len + 1;
 }
 
 /* The analyzer's callback: a token of any analyzer. */
 static int on_token(void *ctx, const newsidx_token *tok) {
-    newsidx_writer *w = ctx;
+    wbuf *b = ctx;
     size_t len = tok->term_len;
     if (len > NEWSIDX_MAX_TERM_BYTES + 7) len = NEWSIDX_MAX_TERM_BYTES + 7;
-    NX_FORWARD(token_reserve(w, len));
-    uint8_t *key = w->s_key.data + w->s_key.len;
+    NX_FORWARD(token_reserve(b, len));
+    uint8_t *key = b->s_key.data + b->s_key.len;
     const uint8_t *term = (const uint8_t *)tok->term;
-    key[0] = (uint8_t)w->cur_field;
+    key[0] = (uint8_t)b->cur_field;
     /* hashed from the tokenizer's bytes, not from the copy: a load that
      * spans several recent stores waits for them to retire */
-    token_push(w, len, copy_and_hash(key + 1, w->cur_field, term, len), tok->position);
+    token_push(b, len, copy_and_hash(key + 1, b->cur_field, term, len), tok->position);
     return 0;
 }
 
@@ -326,9 +346,9 @@ static int on_token(void *ctx, const newsidx_token *tok) {
  * folded straight into the key buffer, without a callback per token;
  * everything else goes through the analyzer's own step, in order, so terms
  * and positions are those of newsidx_analyze. */
-static int analyze_plain(newsidx_writer *w, const char *text, size_t len) {
+static int analyze_plain(wbuf *b, const char *text, size_t len) {
     const uint8_t *base = (const uint8_t *)text;
-    const uint8_t field = (uint8_t)w->cur_field;
+    const uint8_t field = (uint8_t)b->cur_field;
     size_t off = 0;
     uint32_t pos = 0;
     while (off < len) {
@@ -339,27 +359,27 @@ static int analyze_plain(newsidx_writer *w, const char *text, size_t len) {
                 continue;
             }
             if (len - off >= 16) {
-                NX_FORWARD(token_reserve(w, 16));
-                uint8_t *key = w->s_key.data + w->s_key.len;
+                NX_FORWARD(token_reserve(b, 16));
+                uint8_t *key = b->s_key.data + b->s_key.len;
                 unsigned run = nx_plain_word16(base + off, key + 1);
                 if (run) {
                     key[0] = field;
-                    token_push(w, run, key_hash_short(field, key + 1, run), pos);
+                    token_push(b, run, key_hash_short(field, key + 1, run), pos);
                     pos = nx_next_pos(pos);
                     off += run;
                     continue;
                 }
             }
         }
-        NX_FORWARD(nx_analyze_step(w->an, text, len, &off, &pos, on_token, w));
+        NX_FORWARD(nx_analyze_step(b->an, text, len, &off, &pos, on_token, b));
     }
     return 0;
 }
 #endif
 
-static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t h,
+static int add_token(wbuf *b, const uint8_t *key, size_t len, uint64_t h,
                      uint32_t position) {
-    uint32_t i = (uint32_t)h & w->term_mask;
+    uint32_t i = (uint32_t)h & b->term_mask;
     wterm *t = NULL;
     /* key bytes past len are readable (KEY_SLACK) */
     uint64_t key8 = nx_load_u64le(key), key16 = 0;
@@ -372,55 +392,55 @@ static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t
     /* the slot keeps the hash's high half: a probe touches the term only
      * when those 32 bits agree, and the key buffer only for keys longer
      * than 16 bytes */
-    for (;; i = (i + 1) & w->term_mask) {
-        uint64_t s = w->term_slots[i];
+    for (;; i = (i + 1) & b->term_mask) {
+        uint64_t s = b->term_slots[i];
         if (!s) break;
         if ((s >> 32) != (h >> 32)) continue;
-        wterm *e = term_at(w, (uint32_t)s - 1);
+        wterm *e = term_at(b, (uint32_t)s - 1);
         if (e->key8[0] == key8 && e->key8[1] == key16 && e->key_len == len &&
-            (len <= 16 || key_eq(w->keys.data + e->key_off + 16, key + 16, len - 16))) {
+            (len <= 16 || key_eq(b->keys.data + e->key_off + 16, key + 16, len - 16))) {
             t = e;
             break;
         }
     }
     if (!t) {
-        if (w->n_terms == w->n_term_chunks * TERM_CHUNK) {
-            if ((w->n_term_chunks & (w->n_term_chunks - 1)) == 0) { /* doubles at powers of two */
-                wterm **nc = realloc(w->term_chunks,
-                                     sizeof *nc * (w->n_term_chunks ? w->n_term_chunks * 2 : 1));
+        if (b->n_terms == b->n_term_chunks * TERM_CHUNK) {
+            if ((b->n_term_chunks & (b->n_term_chunks - 1)) == 0) { /* doubles at powers of two */
+                wterm **nc = realloc(b->term_chunks,
+                                     sizeof *nc * (b->n_term_chunks ? b->n_term_chunks * 2 : 1));
                 if (!nc) return NEWSIDX_ERR_NOMEM;
-                w->term_chunks = nc;
+                b->term_chunks = nc;
             }
             wterm *chunk = slab_alloc();
             if (!chunk) return NEWSIDX_ERR_NOMEM;
-            w->term_chunks[w->n_term_chunks++] = chunk;
+            b->term_chunks[b->n_term_chunks++] = chunk;
         }
         /* accounted as the doubling array the chunks replaced (512
          * entries first), so that flushes happen where they did */
-        if (w->n_terms == w->cap_terms) w->cap_terms = w->cap_terms ? w->cap_terms * 2 : 512;
-        t = term_at(w, w->n_terms);
+        if (b->n_terms == b->cap_terms) b->cap_terms = b->cap_terms ? b->cap_terms * 2 : 512;
+        t = term_at(b, b->n_terms);
         memset(t, 0, sizeof *t);
         t->key8[0] = key8;
         t->key8[1] = key16;
-        t->key_off = (uint32_t)w->keys.len;
+        t->key_off = (uint32_t)b->keys.len;
         t->key_len = (uint16_t)len;
         t->doc = UINT32_MAX;
-        NX_FORWARD(nx_buf_reserve(&w->keys, len + KEY_SLACK));
-        NX_FORWARD(nx_buf_append(&w->keys, key, len));
-        NX_FORWARD(stream_init(w, &t->os, &t->level));
-        w->term_slots[i] = (h >> 32) << 32 | ++w->n_terms;
+        NX_FORWARD(nx_buf_reserve(&b->keys, len + KEY_SLACK));
+        NX_FORWARD(nx_buf_append(&b->keys, key, len));
+        NX_FORWARD(stream_init(b, &t->os, &t->level));
+        b->term_slots[i] = (h >> 32) << 32 | ++b->n_terms;
     }
-    if (t->doc != w->cur_doc) {
+    if (t->doc != b->cur_doc) {
         /* first occurrence in this doc; the delta from UINT32_MAX for a
          * term's first doc is doc + 1 (mod 2^32) */
-        uint32_t delta = w->cur_doc - t->doc;
-        t->doc = w->cur_doc;
+        uint32_t delta = b->cur_doc - t->doc;
+        t->doc = b->cur_doc;
         t->last_pos = position;
-        NX_FORWARD(stream_varint(w, &t->os, &t->level, (uint64_t)position << 1 | 1));
-        return stream_varint(w, &t->os, &t->level, delta);
+        NX_FORWARD(stream_varint(b, &t->os, &t->level, (uint64_t)position << 1 | 1));
+        return stream_varint(b, &t->os, &t->level, delta);
     }
     uint32_t pos = position < t->last_pos ? t->last_pos : position;
-    NX_FORWARD(stream_varint(w, &t->os, &t->level, (uint64_t)(pos - t->last_pos) << 1));
+    NX_FORWARD(stream_varint(b, &t->os, &t->level, (uint64_t)(pos - t->last_pos) << 1));
     t->last_pos = pos;
     return 0;
 }
@@ -429,50 +449,50 @@ static int add_token(newsidx_writer *w, const uint8_t *key, size_t len, uint64_t
 #define PREFETCH_TERMS 8  /* tokens ahead whose term entry is fetched */
 
 /* Adds the buffered tokens of the current field. */
-static int add_tokens(newsidx_writer *w) {
-    uint32_t n = w->n_tok;
+static int add_tokens(wbuf *b) {
+    uint32_t n = b->n_tok;
     /* grow first, so no address prefetched below moves */
-    while ((w->n_terms + n + 1) * 2 > w->term_mask) NX_FORWARD(term_table_grow(w));
-    const wtok *tk = w->toks;
+    while ((b->n_terms + n + 1) * 2 > b->term_mask) NX_FORWARD(term_table_grow(b));
+    const wtok *tk = b->toks;
     for (uint32_t j = 0; j < n && j < PREFETCH_SLOTS; j++)
-        __builtin_prefetch(&w->term_slots[(uint32_t)tk[j].hash & w->term_mask]);
+        __builtin_prefetch(&b->term_slots[(uint32_t)tk[j].hash & b->term_mask]);
     for (uint32_t j = 0; j < n; j++) {
         if (j + PREFETCH_SLOTS < n)
-            __builtin_prefetch(&w->term_slots[(uint32_t)tk[j + PREFETCH_SLOTS].hash & w->term_mask]);
+            __builtin_prefetch(&b->term_slots[(uint32_t)tk[j + PREFETCH_SLOTS].hash & b->term_mask]);
         if (j + PREFETCH_TERMS < n) {
-            uint64_t s = w->term_slots[(uint32_t)tk[j + PREFETCH_TERMS].hash & w->term_mask];
-            if (s) __builtin_prefetch(term_at(w, (uint32_t)s - 1));
+            uint64_t s = b->term_slots[(uint32_t)tk[j + PREFETCH_TERMS].hash & b->term_mask];
+            if (s) __builtin_prefetch(term_at(b, (uint32_t)s - 1));
         }
-        NX_FORWARD(add_token(w, w->s_key.data + tk[j].key_off, tk[j].key_len, tk[j].hash,
+        NX_FORWARD(add_token(b, b->s_key.data + tk[j].key_off, tk[j].key_len, tk[j].hash,
                              tk[j].position));
     }
-    w->cur_len += n;
-    w->n_tok = 0;
-    w->s_key.len = 0;
+    b->cur_len += n;
+    b->n_tok = 0;
+    b->s_key.len = 0;
     return 0;
 }
 
 /* ---- the buffer's interface to the writer ------------------------------------ */
 
-int nx_wbuf_index_field(newsidx_writer *w, int field, const char *text, size_t len,
+int nx_wbuf_index_field(wbuf *b, int field, const char *text, size_t len,
                         uint32_t *n_tokens) {
-    w->cur_field = field;
-    w->cur_len = 0;
-    w->n_tok = 0;
-    w->s_key.len = 0;
+    b->cur_field = field;
+    b->cur_len = 0;
+    b->n_tok = 0;
+    b->s_key.len = 0;
     int rc;
 #if defined(__SSE2__)
-    if (nx_analyzer_plain(w->an))
-        rc = analyze_plain(w, text, len);
+    if (nx_analyzer_plain(b->an))
+        rc = analyze_plain(b, text, len);
     else
 #endif
-        rc = newsidx_analyze(w->an, text, len, on_token, w);
-    if (rc == 0) rc = add_tokens(w);
-    *n_tokens = w->cur_len;
+        rc = newsidx_analyze(b->an, text, len, on_token, b);
+    if (rc == 0) rc = add_tokens(b);
+    *n_tokens = b->cur_len;
     return rc;
 }
 
-bool nx_wbuf_full(const newsidx_writer *w) {
-    return ram_used(w) >= w->opts.ram_budget_bytes || w->n_pages + 64 >= MAX_POOL_PAGES ||
-           w->n_docs >= NX_MAX_SEGMENT_DOCS || w->stored.len >= ((size_t)1 << 40);
+bool nx_wbuf_full(const wbuf *b) {
+    return nx_wbuf_ram_used(b) >= b->ram_budget || b->n_pages + 64 >= MAX_POOL_PAGES ||
+           b->n_docs >= NX_MAX_SEGMENT_DOCS || b->stored.len >= ((size_t)1 << 40);
 }

@@ -1,5 +1,6 @@
 /* index/writer_internal — private to the writer's files: the writer struct
- * and its RAM buffer, shared by writer.c (public functions, ids, commit),
+ * and its RAM buffers (one per worker), shared by writer.c (public
+ * functions, ids, commit), writer_pool.c (the workers and their queues),
  * rambuf.c (slice pool, term hash, the token path), flush.c (buffer ->
  * segment) and merge.c (merge policy).
  *
@@ -17,6 +18,7 @@
 
 #include "index/index_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 /* 64 KiB pages: small enough that a small RAM budget is honoured, large
@@ -78,35 +80,22 @@ typedef struct wseg {
     bool del_dirty;
 } wseg;
 
-struct newsidx_writer {
-    char *dir;
-    int lock_fd;
-    bool created_dir; /* open made the directory: a writer that never commits removes it */
-    nx_err err;
-    int failed; /* sticky: a failed flush/commit leaves the buffer unusable */
-    bool merge_all; /* set by newsidx_writer_optimize for its commit */
-    uint32_t merge_max; /* set by newsidx_writer_force_merge for its commit (0: policy) */
-    bool committed;     /* this writer has committed at least once */
-    bool opened;        /* open succeeded: the LOCK is held and the directory read */
-    newsidx_writer_options opts;
-    char *stem, *stop;
-    newsidx_analyzer *an;
-    nx_segbuild_opts sb;
-    /* committed + flushed segments */
-    uint64_t generation;
-    uint32_t next_seg_no;
-    /* next_seg_no of the last commit (or of the manifest open found):
-     * segment files numbered from here on are this writer's, uncommitted */
-    uint32_t committed_seg_no;
-    wseg *segs;
-    uint32_t n_segs, cap_segs;
-    /* RAM buffer */
+/* One RAM buffer: the articles added since its last flush, inverted. The
+ * writer has one per worker (one in all when it runs no threads); a
+ * buffer is only ever touched by its worker, or by the caller while the
+ * workers are drained. */
+typedef struct wbuf {
+    newsidx_writer *w;   /* the owner: options, directory, segments */
+    newsidx_analyzer *an; /* the buffer's own: analyzers keep scratch */
+    nx_err *err;         /* where the buffer's errors go (the writer's, or its worker's) */
+    size_t ram_budget;   /* this buffer's share of ram_budget_bytes */
+    uint64_t last_seq;   /* sequence number of the last article added (threads: writer_pool.c) */
     uint8_t **pages;
     uint32_t n_pages, page_used;
     wterm **term_chunks; /* TERM_CHUNK entries each: entries never move */
     uint32_t n_term_chunks;
     uint32_t n_terms;
-    uint32_t cap_terms; /* for nx_wbuf_ram_used only: see add_token */
+    uint32_t cap_terms; /* for the RAM accounting only: see add_token */
     uint64_t *term_slots; /* (hash high 32 bits) << 32 | (term index + 1); 0 = empty */
     uint32_t term_mask;
     nx_buf keys, ids, srcs, stored;
@@ -124,9 +113,54 @@ struct newsidx_writer {
     /* flush scratch (grow-only) */
     nx_term_entries s_entries;
     nx_buf s_fields;
+} wbuf;
+
+/* An article as the add path hands it to a buffer: fields checked, id
+ * and date known (writer.c prepares it on the caller's thread). */
+typedef struct warticle {
+    const newsidx_field *fields;
+    size_t n_fields;
+    const newsidx_field *idf, *srcf, *indexed[NX_N_FIELDS];
+    const char *id;
+    size_t id_len;
+    uint64_t id_hash;
+    int64_t date;
+} warticle;
+
+typedef struct nx_wpool nx_wpool;
+
+struct newsidx_writer {
+    char *dir;
+    int lock_fd;
+    bool created_dir; /* open made the directory: a writer that never commits removes it */
+    nx_err err;
+    int failed; /* sticky: a failed flush/commit leaves the buffer unusable */
+    bool merge_all; /* set by newsidx_writer_optimize for its commit */
+    uint32_t merge_max; /* set by newsidx_writer_force_merge for its commit (0: policy) */
+    bool committed;     /* this writer has committed at least once */
+    bool opened;        /* open succeeded: the LOCK is held and the directory read */
+    newsidx_writer_options opts;
+    char *stem, *stop;
+    nx_segbuild_opts sb;
+    /* committed + flushed segments (with workers: guarded by the pool's lock) */
+    uint64_t generation;
+    uint32_t next_seg_no;
+    /* next_seg_no of the last commit (or of the manifest open found):
+     * segment files numbered from here on are this writer's, uncommitted */
+    uint32_t committed_seg_no;
+    wseg *segs;
+    uint32_t n_segs, cap_segs;
+    uint32_t merge_at_segs; /* an add runs the merge policy once n_segs reaches this */
+    /* RAM buffers: one per worker */
+    wbuf *bufs;
+    uint32_t n_bufs;
+    nx_wpool *pool; /* the workers (writer_pool.c); NULL: the caller's thread does it all */
     /* progress (opts.progress): text and articles added since open, and
      * the text count at which the next ADDING call is due */
     uint64_t text_added, articles_added, text_next_report;
+    /* opts.progress is called under this lock: flushes report from the
+     * workers, adds from the caller's thread */
+    pthread_mutex_t progress_lock;
 };
 
 /* ---- progress (newsidx_writer_progress) ------------------------------------ */
@@ -161,8 +195,10 @@ typedef struct nx_progress {
 
 static inline void nx_progress_report(nx_progress *pr) {
     if (pr->p.done > pr->p.total) pr->p.done = pr->p.total; /* an estimate ran short */
+    pthread_mutex_lock(&pr->w->progress_lock);
     pr->p.text_bytes = pr->w->text_added;
     pr->w->opts.progress(pr->w->opts.progress_ctx, &pr->p);
+    pthread_mutex_unlock(&pr->w->progress_lock);
     pr->next = pr->p.done + NX_MAX(pr->p.total / 1000, NX_PROGRESS_MIN_STEP);
 }
 
@@ -220,12 +256,12 @@ static inline void *grow_array(void *arr, uint32_t *cap, size_t elem_bytes, uint
 #define N_SLICE_LEVELS 9
 static inline uint32_t slice_bytes(unsigned level) { return 16u << level; }
 
-static inline uint8_t *pool_at(const newsidx_writer *w, uint32_t off) {
-    return w->pages[off >> POOL_PAGE_BITS] + (off & (POOL_PAGE - 1));
+static inline uint8_t *pool_at(const wbuf *b, uint32_t off) {
+    return b->pages[off >> POOL_PAGE_BITS] + (off & (POOL_PAGE - 1));
 }
 
-static inline wterm *term_at(const newsidx_writer *w, uint32_t i) {
-    return &w->term_chunks[i >> TERM_CHUNK_BITS][i & (TERM_CHUNK - 1)];
+static inline wterm *term_at(const wbuf *b, uint32_t i) {
+    return &b->term_chunks[i >> TERM_CHUNK_BITS][i & (TERM_CHUNK - 1)];
 }
 
 /* A reader over a stream keeps raw pointers into the current slice (a
@@ -235,13 +271,13 @@ typedef struct rstream {
     uint8_t level;
 } rstream;
 
-static inline void rstream_init(const newsidx_writer *w, rstream *r, const wstream *s) {
+static inline void rstream_init(const wbuf *w, rstream *r, const wstream *s) {
     r->p = pool_at(w, s->head);
     r->end = r->p + slice_bytes(0);
     r->level = 0;
 }
 
-static inline uint8_t rstream_get(const newsidx_writer *w, rstream *r) {
+static inline uint8_t rstream_get(const wbuf *w, rstream *r) {
     if (NX_UNLIKELY(r->p == r->end)) {
         uint32_t next = nx_load_u32le(r->end);
         if (r->level + 1 < (int)N_SLICE_LEVELS) r->level++;
@@ -251,7 +287,7 @@ static inline uint8_t rstream_get(const newsidx_writer *w, rstream *r) {
     return *r->p++;
 }
 
-static inline uint64_t rstream_varint(const newsidx_writer *w, rstream *r) {
+static inline uint64_t rstream_varint(const wbuf *w, rstream *r) {
     /* most varints are one byte and most lie inside the slice: no slice
      * check per byte for them */
     if (NX_LIKELY(r->end - r->p >= 10)) {
@@ -272,30 +308,73 @@ static inline uint64_t rstream_varint(const newsidx_writer *w, rstream *r) {
     }
 }
 
-/* Analyzes len bytes of text as field `field` of doc w->cur_doc and adds
+/* Analyzes len bytes of text as field `field` of doc b->cur_doc and adds
  * its terms to the buffer; *n_tokens gets the field's length in tokens.
  * 0 or NOMEM (then the buffer may hold part of the field). */
-int nx_wbuf_index_field(newsidx_writer *w, int field, const char *text, size_t len,
-                        uint32_t *n_tokens);
-/* true when the buffer must be flushed before the next article (RAM
+int nx_wbuf_index_field(wbuf *b, int field, const char *text, size_t len, uint32_t *n_tokens);
+/* true when the buffer must be flushed before the next article (its RAM
  * budget reached, pool or segment limits near). */
-bool nx_wbuf_full(const newsidx_writer *w);
-/* Frees the buffer's docs, terms and pool; the writer keeps its scratch. */
-void nx_wbuf_free(newsidx_writer *w);
+bool nx_wbuf_full(const wbuf *b);
+/* Bytes the buffer holds (what its budget bounds). */
+size_t nx_wbuf_ram_used(const wbuf *b);
+/* Frees the buffer's docs, terms and pool; the buffer keeps its scratch. */
+void nx_wbuf_free(wbuf *b);
+/* Frees the scratch too (the buffer is then unused). */
+void nx_wbuf_destroy(wbuf *b);
 
 /* ---- the writer's other files -------------------------------------------- */
 
-/* Writes the buffer as a new segment (docs in date order) and empties it
- * (flush.c). No-op when it is empty. */
+/* Writes the buffer as a new segment (docs in date order), adds it to the
+ * writer's segments and empties the buffer (flush.c). No-op when it is
+ * empty. Errors go to *b->err. */
+int nx_wbuf_flush(wbuf *b);
+/* Adds the article to buffer b (writer.c): replaces an earlier article
+ * with its id (in b and in the segments), stores and analyzes it, and
+ * flushes b when full. Sets NEWSIDX_WARN_REPLACED and _FIELD_CUT in *warn.
+ * 0 or an error (then b is unusable: the writer stops). */
+int nx_wbuf_add(wbuf *b, const warticle *a, unsigned *warn);
+/* Flushes every buffer (the workers' in parallel). 0 or an error. */
 int nx_writer_flush(newsidx_writer *w);
-/* Appends seg to the writer's segments (writer.c). 0 or NOMEM. */
+/* Appends seg to the writer's segments (writer.c). 0 or NOMEM. With
+ * workers the caller holds the pool's lock. */
 int nx_writer_push_segment(newsidx_writer *w, nx_segment *seg);
 /* Merges segments before a commit (merge.c): all into one when
  * w->merge_all, else by the tiered policy. */
 int nx_writer_merge(newsidx_writer *w);
 
-/* Marks every live article with this id deleted (RAM buffer and
- * segments): 1 if there was one, 0 if not, or NEWSIDX_ERR_NOMEM. */
+/* Marks every live article with this id deleted (RAM buffers and
+ * segments): 1 if there was one, 0 if not, or NEWSIDX_ERR_NOMEM. With
+ * workers, only while they are drained. */
 int nx_writer_delete_id(newsidx_writer *w, const char *id, size_t len);
+/* 1 when a segment holds a live article with this id (uncommitted
+ * deletions included), else 0. */
+int nx_writer_segments_have_id(newsidx_writer *w, const char *id, size_t len);
+
+/* ---- workers (writer_pool.c) ------------------------------------------------- */
+
+/* Starts n_threads workers, one per buffer w->bufs[0..n_threads). 0 or
+ * NOMEM / an error of thread creation (message in w->err). */
+int nx_wpool_start(newsidx_writer *w, uint32_t n_threads, size_t queue_bytes);
+/* Stops and joins the workers, frees the pool (NULL: no-op). Queued
+ * articles are dropped. */
+void nx_wpool_stop(newsidx_writer *w);
+/* Copies the article into its worker's queue (the worker is chosen by id,
+ * so that one id is always handled by one worker, in order). Sets
+ * NEWSIDX_WARN_REPLACED when an article with the id exists. Blocks while
+ * the queue is full. 0, NOMEM, or a worker's earlier error. */
+int nx_wpool_add(newsidx_writer *w, const warticle *a, unsigned *warn);
+/* Waits until every worker has emptied its queue; with flush, each worker
+ * then flushes its buffer (in parallel). 0 or the first worker error
+ * (message in w->err). */
+int nx_wpool_drain(newsidx_writer *w, bool flush);
+/* Forgets the ids of queued and buffered articles and a worker error
+ * (rollback: the buffers are emptied), or marks
+ * one id as no longer pending (delete). Only while drained. */
+void nx_wpool_reset(newsidx_writer *w);
+void nx_wpool_forget_id(newsidx_writer *w, const char *id, size_t len, uint64_t id_hash);
+/* Locks and unlocks the lock that guards the segments while workers run
+ * (no-ops without workers). */
+void nx_wpool_lock(newsidx_writer *w);
+void nx_wpool_unlock(newsidx_writer *w);
 
 #endif

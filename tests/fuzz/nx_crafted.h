@@ -251,6 +251,7 @@ static inline int nxc_build(nxc_index *x, const char *dir) {
     o.stem_language = "english";
     o.stopwords_language = "english";
     o.doc_store_block_bytes = 4096; /* several doc store blocks */
+    o.threads = 1; /* segment numbers and contents as described above: one buffer */
     newsidx_writer *w = NULL;
     int rc = newsidx_writer_open(dir, &o, NULL, 0, &w);
     for (int i = 0; i < 300 && rc == 0; i++) rc = nxc_add_article(w, i, 0);
