@@ -662,8 +662,13 @@ NEWSIDX_API void newsidx_query_free(newsidx_query *q);
 #define NEWSIDX_FACET_MONTH 0x4
 
 /** Default newsidx_search_options.collapse_distance for a caller that turns
- *  collapsing on without choosing a distance (the CLI's bare --collapse). */
-#define NEWSIDX_COLLAPSE_DEFAULT 3
+ *  collapsing on without choosing a distance (the CLI's bare --collapse).
+ *  5, not SimHash's customary 3: the hash's bits are 1-bit minwise hashes,
+ *  which differ with probability (1 - J) / 2, so a short reprint with 3
+ *  changed words (J ~ 0.86) differs in ~4.5 bits on average; 3 found 91%
+ *  of gen-articles' reprints, 5 finds 97% and still groups almost nothing
+ *  else (bench/README.md, "Near-duplicate reprints"). */
+#define NEWSIDX_COLLAPSE_DEFAULT 5
 /** Largest near-duplicate distance (bits of the 64-bit hash) the library
  *  accepts, in search and in newsidx_reader_dups. */
 #define NEWSIDX_COLLAPSE_MAX 16
@@ -694,7 +699,7 @@ typedef struct newsidx_search_options {
                                 reprints collapse: of articles whose near-duplicate hashes
                                 differ in at most this many bits, only the first in the sort
                                 order is a hit, and newsidx_hit_hidden says how many it hides
-                                (NEWSIDX_COLLAPSE_DEFAULT = 3 is the usual choice). The k hits
+                                (NEWSIDX_COLLAPSE_DEFAULT = 5 is the usual choice). The k hits
                                 are the first k after collapsing; the total still counts every
                                 match. Articles indexed before the hash existed never collapse */
 } newsidx_search_options;

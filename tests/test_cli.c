@@ -236,8 +236,11 @@ static void write_wire(void) {
         fprintf(f, "{\"id\":\"%s\",\"title\":\"%s\",\"date\":\"2024-0%d-01\",\"body\":\"",
                 a == 0 ? "a1" : a == 1 ? "a2" : "b1", a < 2 ? "Port strike ends" : "Harvest up",
                 a + 1);
+        /* words of letters only (the hash leaves out words that mix in
+         * digits): i in the letters a-j */
         for (int i = 0; i < 200; i++)
-            fprintf(f, "%s%s%d ", a == 1 && i == 7 ? "changed" : "word", a == 2 ? "b" : "", i);
+            fprintf(f, "%s%s%c%c%c ", a == 1 && i == 7 ? "changed" : "word", a == 2 ? "b" : "",
+                    'a' + i / 100, 'a' + i / 10 % 10, 'a' + i % 10);
         fprintf(f, "dockers\"}\n");
     }
     fclose(f);

@@ -11,7 +11,7 @@ static const char usage[] =
     "\n"
     "Lists the groups of near-duplicate articles in the index in DIR: reprints\n"
     "of one story whose near-duplicate hashes differ in at most D bits\n"
-    "(default 3, at most 16), a reprint of a reprint joining the group. Each\n"
+    "(default 5, at most 16), a reprint of a reprint joining the group. Each\n"
     "group prints its size, then one line per article: id and title. With\n"
     "--json: one JSON document, {\"max_distance\":D,\"groups\":[[{\"id\":..,\n"
     "\"title\":..},...],...]}. Articles indexed by a libnewsidx before the hash\n"

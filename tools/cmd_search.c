@@ -30,7 +30,7 @@ static const char usage[] =
     "  --facets LIST        counts per source, year and/or month (source,year,month)\n"
     "  --recency DAYS       boost recent articles (score / (1 + age / DAYS))\n"
     "  --collapse[=D]       show one article of each group of near-duplicate reprints\n"
-    "                       (hashes within D bits, default 3, at most 16), with\n"
+    "                       (hashes within D bits, default 5, at most 16), with\n"
     "                       \"+N similar\" for the ones it hides\n"
     "  --json               one JSON document on stdout\n"
     "  --max-expansions N   terms one prefix/fuzzy word may expand to (default 1024)\n"

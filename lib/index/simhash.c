@@ -25,7 +25,11 @@
  * J the Jaccard similarity of their shingle sets, against acos(J') / pi
  * for Charikar's SimHash (J' the cosine): for a reprint with 3 changed
  * words in 200 that is ~1 bit against ~7, which is what lets a distance
- * of 3 find reprints (bench/README.md, "Near-duplicate reprints"). */
+ * of 5 (NEWSIDX_COLLAPSE_DEFAULT) find reprints (bench/README.md,
+ * "Near-duplicate reprints"). No 64-bit fingerprint of this kind brings
+ * short reprints under 3: 64 bits of (1 - J) / 2 each are ~4.5 for
+ * J = 0.86, and a majority of 3 or 5 independent sketches per bit raised
+ * the distance (one flipped sketch decides a tied vote). */
 #define N_BINS 64
 #define BIN_EMPTY UINT64_MAX
 
@@ -95,21 +99,29 @@ static inline void shingle_end(shingler *sh) {
 /* A word's hash is XXH3-64 of its folded bytes zero-padded to 16 (words
  * longer than 64 bytes: of their first 64): one hashed length for nearly
  * every word, so XXH3's branch on the length is predicted (word bytes are
- * never 0, so the padding is unambiguous). The portable scanner: a byte at
- * a time. */
+ * never 0, so the padding is unambiguous).
+ * A word that mixes ASCII digits with other bytes ("m4i", "3b", "b82q")
+ * is left out: uuencoded or base64 text is made of such fragments, and two
+ * different encoded files share most of them, which made unrelated posts
+ * near-duplicates; news text has few ("3rd", "1990s"), and numbers alone
+ * and words alone still count (bench/README.md, "Near-duplicate
+ * reprints"). The portable scanner: a byte at a time. */
 static void scan_portable(shingler *sh, const unsigned char *t, size_t len) {
     unsigned char word[64];
     size_t i = 0;
     while (i < len) {
         while (i < len && !fold[t[i]]) i++;
         if (i == len) break;
-        size_t wl = 0;
+        size_t wl = 0, n_digits = 0, n = 0;
         unsigned char c;
         memset(word, 0, 16);
         while (i < len && (c = fold[t[i]]) != 0) {
             if (wl < sizeof word) word[wl++] = c;
+            n_digits += c >= '0' && c <= '9';
+            n++;
             i++;
         }
+        if (n_digits && n_digits < n) continue;
         shingle_word(sh, XXH3_64bits(word, wl < 16 ? 16 : wl));
     }
 }
@@ -121,6 +133,25 @@ static void scan_portable(shingler *sh, const unsigned char *t, size_t len) {
  * longer ones, rare in news, the portable one. */
 #define FAST_MAX 8192
 
+/* Whether bytes [start, end) hold an ASCII digit and another byte, from
+ * the bitmap of digits (the bytes are all word bytes). */
+static inline bool mixes_digits(const uint64_t *digits, size_t start, size_t end) {
+    if (end - start < 64 - start % 64) { /* nearly every word: within one bitmap word */
+        uint64_t m = (((uint64_t)1 << (end - start)) - 1) << (start % 64);
+        uint64_t d = digits[start / 64] & m;
+        return d && d != m;
+    }
+    bool digit = false, other = false;
+    for (size_t w = start / 64; w * 64 < end; w++) {
+        uint64_t m = ~(uint64_t)0;
+        if (w == start / 64) m &= ~(uint64_t)0 << (start % 64);
+        if ((w + 1) * 64 > end) m &= ~(uint64_t)0 >> (64 - end % 64);
+        digit |= (digits[w] & m) != 0;
+        other |= (~digits[w] & m) != 0;
+    }
+    return digit && other;
+}
+
 /* The SSE2 scanner: folds 16 bytes at a time into a buffer where every
  * separator is 0, with a bitmap of word bytes; words are then found by
  * bit scans of the bitmap, and a word of up to 16 bytes is hashed from one
@@ -129,8 +160,11 @@ static void scan_portable(shingler *sh, const unsigned char *t, size_t len) {
  * (tests/test_dups.c compares them). */
 static void scan_sse2(shingler *sh, const unsigned char *t, size_t len) {
     _Alignas(16) unsigned char buf[FAST_MAX + 32];
-    uint64_t bits[FAST_MAX / 64 + 2];
-    memset(bits, 0, sizeof bits);
+    uint64_t bits[FAST_MAX / 64 + 2], digits[FAST_MAX / 64 + 2];
+    /* only the words the field reaches: a 2 KB memset per field cost more
+     * than the digit test it serves */
+    memset(bits, 0, (len / 64 + 1) * sizeof bits[0]);
+    memset(digits, 0, (len / 64 + 1) * sizeof digits[0]);
     const __m128i zero = _mm_setzero_si128();
     for (size_t i = 0; i < len; i += 16) {
         __m128i x;
@@ -153,6 +187,7 @@ static void scan_sse2(shingler *sh, const unsigned char *t, size_t len) {
                                       _mm_andnot_si128(letter, _mm_and_si128(is_word, x)));
         _mm_store_si128((__m128i *)(buf + i), folded);
         bits[i / 64] |= (uint64_t)(unsigned)_mm_movemask_epi8(is_word) << (i % 64);
+        digits[i / 64] |= (uint64_t)(unsigned)_mm_movemask_epi8(digit) << (i % 64);
     }
     memset(buf + ((len + 15) & ~(size_t)15), 0, 16);
     static const unsigned char keep[32] = {255, 255, 255, 255, 255, 255, 255, 255,
@@ -171,6 +206,8 @@ static void scan_sse2(shingler *sh, const unsigned char *t, size_t len) {
         size_t end = m ? w * 64 + (size_t)__builtin_ctzll(m) : n_bits * 64;
         if (end > len) end = len;
         size_t wl = end - start;
+        pos = end;
+        if (mixes_digits(digits, start, end)) continue;
         _Alignas(16) unsigned char word[64];
         if (wl <= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(buf + start));
@@ -182,7 +219,6 @@ static void scan_sse2(shingler *sh, const unsigned char *t, size_t len) {
             memcpy(word, buf + start, n);
             shingle_word(sh, XXH3_64bits(word, n));
         }
-        pos = end;
     }
 }
 #endif

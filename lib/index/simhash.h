@@ -19,9 +19,10 @@
 #define NX_SIMHASH_NONE 0
 
 /* The hash of an article's title and body (either may be empty): words are
- * runs of ASCII letters and digits (lower-cased) and of bytes >= 0x80;
- * shingles of `shingle` consecutive words within one field (a field with
- * fewer words is one shingle) are hashed with XXH3-64 and fall into 64
+ * runs of ASCII letters and digits (lower-cased) and of bytes >= 0x80,
+ * less those that mix digits with other bytes (uuencoded text); shingles
+ * of `shingle` consecutive words within one field (a field with fewer
+ * words is one shingle) are hashed with XXH3-64 and fall into 64
  * bins; bit i comes from the smallest hash of bin i (docs/FORMAT.md has
  * every step). Returns NX_SIMHASH_NONE for an article with no word. */
 uint64_t nx_simhash_article(const char *title, size_t title_len, const char *body, size_t body_len,
