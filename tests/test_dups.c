@@ -76,6 +76,7 @@ static newsidx_writer *open_writer_on(const char *dir, bool append) {
     o.append = append;
     o.no_sync = 1;
     o.merge_factor = 100; /* segments merge when a test says so */
+    o.threads = 1;        /* and a commit makes one segment (workers make one each) */
     newsidx_writer *w;
     char eb[512];
     int rc = newsidx_writer_open(dir, &o, eb, sizeof eb, &w);

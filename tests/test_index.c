@@ -923,7 +923,12 @@ static void *read_ids(void *arg) {
  * still answer. */
 START_TEST(test_ids_expand_per_block_on_demand_and_a_damaged_block_is_named) {
     char *dir = nxt_tmpdir("index");
-    newsidx_writer *w = open_writer(dir, 0, 0);
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.threads = 1; /* the 100 ids in one segment: workers would split them */
+    newsidx_writer *w = NULL;
+    char eb[512];
+    ck_assert_msg(newsidx_writer_open(dir, &o, eb, sizeof eb, &w) == 0, "%s", eb);
     char id[16];
     for (int i = 0; i < 100; i++) {
         snprintf(id, sizeof id, "id-%03d", i);
@@ -971,7 +976,7 @@ START_TEST(test_ids_expand_per_block_on_demand_and_a_damaged_block_is_named) {
     ck_assert_ptr_null(nx_segment_id(seg, 16, &l));
     ck_assert_ptr_nonnull(nx_segment_id(seg, 32, &l));
     newsidx_query *q = NULL;
-    char eb[512] = "";
+    eb[0] = '\0';
     ck_assert_int_eq(newsidx_query_parse(r, "common", 6, NULL, NULL, eb, sizeof eb, &q), 0);
     newsidx_search_options so;
     newsidx_search_options_init(&so);
