@@ -39,6 +39,8 @@
  * every length against the end of its buffer. */
 #include "docstore.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #define ZDICT_STATIC_LINKING_ONLY /* ZDICT_trainFromBuffer_fastCover */
@@ -614,7 +616,14 @@ struct nx_docstore {
     uint32_t n_blocks;
     uint64_t index_offset;
     const uint8_t *index;
-    ZSTD_DDict *ddict;
+    /* The dictionary's zstd frame (dict_bytes, inflating to dict_raw_bytes;
+     * 0: none). It is inflated and digested into ddict on the first fetch,
+     * not at open: a search that shows no stored field never pays for it,
+     * and a reader of many segments opens in what their headers cost.
+     * ddict is set once, under dict_lock, and read without it. */
+    uint32_t dict_bytes, dict_raw_bytes;
+    ZSTD_DDict *_Atomic ddict;
+    pthread_mutex_t dict_lock;
     char **names; /* n_names NUL-terminated copies */
     uint32_t n_names;
 };
@@ -636,7 +645,8 @@ static uint32_t block_raw(const nx_docstore *s, uint64_t b) {
 
 void nx_docstore_close(nx_docstore *s) {
     if (!s) return;
-    ZSTD_freeDDict(s->ddict);
+    ZSTD_freeDDict(atomic_load_explicit(&s->ddict, memory_order_relaxed));
+    pthread_mutex_destroy(&s->dict_lock);
     free(s->names);
     free(s);
 }
@@ -681,6 +691,9 @@ int nx_docstore_open(const uint8_t *data, size_t len, nx_err *err, nx_docstore *
     s->n_blocks = n_blocks;
     s->index_offset = index_offset;
     s->index = data + index_offset;
+    s->dict_bytes = dict_bytes;
+    s->dict_raw_bytes = dict_raw_bytes;
+    pthread_mutex_init(&s->dict_lock, NULL);
     int rc = 0;
     /* Block index: offsets increasing from just after the dictionary,
      * first docs increasing from 0, sizes sane. */
@@ -724,19 +737,11 @@ int nx_docstore_open(const uint8_t *data, size_t len, nx_err *err, nx_docstore *
         rc = corrupt(err, "bytes after the name table", names_offset);
     }
     s->n_names = n_names;
-    if (rc == 0 && dict_bytes) {
-        void *dict = malloc(dict_raw_bytes);
-        if (!dict) {
-            rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "doc store: out of memory");
-        } else {
-            size_t r = ZSTD_decompress(dict, dict_raw_bytes, data + DS_HEADER_BYTES, dict_bytes);
-            if (ZSTD_isError(r) || r != dict_raw_bytes)
-                rc = corrupt(err, "bad dictionary", DS_HEADER_BYTES);
-            else if (!(s->ddict = ZSTD_createDDict(dict, dict_raw_bytes)))
-                rc = corrupt(err, "bad dictionary", DS_HEADER_BYTES);
-            free(dict);
-        }
-    }
+    /* The dictionary is inflated on the first fetch (get_ddict); its
+     * frame must say the size the trailer gives. */
+    if (rc == 0 && dict_bytes &&
+        ZSTD_getFrameContentSize(data + DS_HEADER_BYTES, dict_bytes) != dict_raw_bytes)
+        rc = corrupt(err, "bad dictionary", DS_HEADER_BYTES);
     if (rc < 0) {
         nx_docstore_close(s);
         return rc;
@@ -746,7 +751,34 @@ int nx_docstore_open(const uint8_t *data, size_t len, nx_err *err, nx_docstore *
 }
 
 uint32_t nx_docstore_count(const nx_docstore *s) { return s->n_docs; }
-bool nx_docstore_has_dict(const nx_docstore *s) { return s->ddict != NULL; }
+bool nx_docstore_has_dict(const nx_docstore *s) { return s->dict_bytes != 0; }
+
+/* The store's digested dictionary, made on the first call (any thread):
+ * *out is NULL for a store without one. */
+static int get_ddict(nx_docstore *s, nx_err *err, const ZSTD_DDict **out) {
+    *out = atomic_load_explicit(&s->ddict, memory_order_acquire);
+    if (*out || !s->dict_bytes) return 0;
+    int rc = 0;
+    pthread_mutex_lock(&s->dict_lock);
+    ZSTD_DDict *d = atomic_load_explicit(&s->ddict, memory_order_relaxed);
+    if (!d) {
+        void *dict = malloc(s->dict_raw_bytes);
+        if (!dict) {
+            rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "doc store: out of memory");
+        } else {
+            size_t r = ZSTD_decompress(dict, s->dict_raw_bytes, s->data + DS_HEADER_BYTES,
+                                       s->dict_bytes);
+            if (ZSTD_isError(r) || r != s->dict_raw_bytes ||
+                !(d = ZSTD_createDDict(dict, s->dict_raw_bytes)))
+                rc = corrupt(err, "bad dictionary", DS_HEADER_BYTES);
+            free(dict);
+        }
+        if (d) atomic_store_explicit(&s->ddict, d, memory_order_release);
+    }
+    pthread_mutex_unlock(&s->dict_lock);
+    *out = d;
+    return rc;
+}
 
 void nx_docstore_scratch_init(nx_docstore_scratch *sc) {
     memset(sc, 0, sizeof *sc);
@@ -781,8 +813,10 @@ static int load_block(const nx_docstore *s, uint64_t b, nx_docstore_scratch *sc,
     sc->block.len = 0;
     if (nx_buf_reserve(&sc->block, raw))
         return nx_err_set(err, NEWSIDX_ERR_NOMEM, "doc store: out of memory for a %u-byte block", raw);
-    size_t r = s->ddict ? ZSTD_decompressBegin_usingDDict(sc->dctx, s->ddict)
-                        : ZSTD_decompressBegin(sc->dctx);
+    const ZSTD_DDict *dd;
+    /* the dictionary cache is the one thing a fetch changes in a store */
+    NX_FORWARD(get_ddict((nx_docstore *)s, err, &dd));
+    size_t r = dd ? ZSTD_decompressBegin_usingDDict(sc->dctx, dd) : ZSTD_decompressBegin(sc->dctx);
     if (ZSTD_isError(r)) return corrupt(err, ZSTD_getErrorName(r), off);
     sc->src_used = 0;
     sc->block_done = false;
