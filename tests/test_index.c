@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -1070,6 +1071,62 @@ START_TEST(test_other_format_version_is_refused_with_its_number) {
 }
 END_TEST
 
+/* Distinct segment numbers with files in dir. */
+static unsigned segments_on_disk(const char *dir) {
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    static unsigned char seen[65536];
+    memset(seen, 0, sizeof seen);
+    unsigned n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        unsigned no;
+        if (sscanf(e->d_name, "seg_%u.", &no) == 1 && no < sizeof seen && !seen[no]++) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A long run flushes many small segments and merges them as they pile up:
+ * the merged flushes' files go at once, so the disk holds the segments
+ * the writer has, not every flush and merge since the last commit. */
+START_TEST(test_merged_flushes_leave_the_disk_before_the_commit) {
+    char *dir = nxt_tmpdir("index");
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.threads = 1;
+    o.ram_budget_bytes = 64 * 1024;
+    o.merge_factor = 3;
+    o.no_sync = 1;
+    newsidx_writer *w = NULL;
+    char eb[512];
+    ck_assert_msg(newsidx_writer_open(dir, &o, eb, sizeof eb, &w) == 0, "%s", eb);
+    char id[32], body[600];
+    unsigned most = 0;
+    for (int i = 0; i < 6000; i++) {
+        snprintf(id, sizeof id, "a%05d", i);
+        int n = 0;
+        for (int k = 0; k < 60; k++)
+            n += snprintf(body + n, sizeof body - (size_t)n, "w%d ", (i * 7 + k * 13) % 5000);
+        add_article(w, id, "title", body, NULL, NULL);
+        if (i % 500 == 499) {
+            unsigned s = segments_on_disk(dir);
+            most = s > most ? s : most;
+        }
+    }
+    /* 64 KiB flushes every few dozen articles: ~100 flushes by now */
+    ck_assert_uint_le(most, 16);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r = open_reader(dir);
+    newsidx_stats st;
+    newsidx_reader_stats(r, &st);
+    ck_assert_uint_eq(st.docs, 6000);
+    newsidx_reader_close(r);
+    ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *index_suite(void) {
     Suite *s = suite_create("index");
     TCase *tc = tcase_create("core");
@@ -1092,6 +1149,7 @@ static Suite *index_suite(void) {
     tcase_add_test(tc, test_missing_id_is_derived_and_bad_date_is_kept_as_text);
     tcase_add_test(tc, test_check_passes_a_sound_index_and_names_a_damaged_file);
     tcase_add_test(tc, test_ids_expand_per_block_on_demand_and_a_damaged_block_is_named);
+    tcase_add_test(tc, test_merged_flushes_leave_the_disk_before_the_commit);
     suite_add_tcase(s, tc);
     return s;
 }

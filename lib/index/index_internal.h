@@ -173,6 +173,9 @@ void nx_segbuild_abort(nx_segbuild *b); /* removes the files; frees b; NULL ok *
 
 /* File names: "seg_<n>.<ext>", tombstones "seg_<n>.del_<gen>". */
 char *nx_segment_file(const char *dir, uint32_t seg_no, const char *ext);
+/* Unlinks the six files of segment seg_no (not its tombstones): for a
+ * segment no manifest names, such as a flush merged before any commit. */
+void nx_segment_remove_files(const char *dir, uint32_t seg_no);
 char *nx_tombstone_file(const char *dir, uint32_t seg_no, uint32_t gen);
 
 /* ---- manifest ----------------------------------------------------------- */

@@ -288,7 +288,15 @@ static int merge_group(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
     nx_segment *seg;
     NX_FORWARD(nx_segment_open(w->dir, seg_no, 0, &w->err, &seg));
     for (uint32_t k = 0; k < n; k++) {
-        nx_segment_close(w->segs[idx[k]].seg);
+        nx_segment *old = w->segs[idx[k]].seg;
+        uint32_t old_no = old->seg_no;
+        nx_segment_close(old);
+        /* An input flushed since the last commit is named by no manifest:
+         * its files go now, not at the commit, or a long run would hold
+         * every flush and every intermediate merge on disk at once (10M
+         * articles: 21 GB half way, for an index of ~11 GB). Readers never
+         * saw it; views of the writer's own still map it. */
+        if (old_no >= w->committed_seg_no) nx_segment_remove_files(w->dir, old_no);
         free(w->segs[idx[k]].del);
         w->segs[idx[k]].seg = NULL;
     }

@@ -117,13 +117,17 @@ void nx_segbuild_abort(nx_segbuild *b) {
     /* A failed finish has already finished (and handed off) some files:
      * the streams before the dictionary, norms or columns failed. Every
      * file of the segment goes, finished or not. */
+    nx_segment_remove_files(b->dir, b->seg_no);
+    segbuild_free(b);
+}
+
+void nx_segment_remove_files(const char *dir, uint32_t seg_no) {
     const char *exts[] = {"post", "pos", "docs", "dict", "norm", "col"};
     for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-        char *p = nx_segment_file(b->dir, b->seg_no, exts[i]);
+        char *p = nx_segment_file(dir, seg_no, exts[i]);
         if (p) unlink(p);
         free(p);
     }
-    segbuild_free(b);
 }
 
 static int create_file(nx_segbuild *b, const char *ext, uint32_t kind, nx_wfile **out) {
