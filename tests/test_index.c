@@ -1124,6 +1124,7 @@ START_TEST(test_merged_flushes_leave_the_disk_before_the_commit) {
     ck_assert_uint_eq(st.docs, 6000);
     newsidx_reader_close(r);
     ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
+    free(dir);
 }
 END_TEST
 
