@@ -158,7 +158,7 @@ START_TEST(test_segment_postings_round_trip_at_block_edges) {
     uint32_t n_docs = 600000;
     char *dir = nxt_tmpdir("index");
     nx_err err = {0};
-    nx_segbuild_opts o = {false, 3, 65536, false};
+    nx_segbuild_opts o = {false, 3, 65536, false, NULL};
     nx_segbuild *b;
     ck_assert_int_eq(nx_segbuild_create(dir, 1, n_docs, &o, &err, &b), 0);
     for (int f = 0; f < NX_N_FIELDS; f++) {
@@ -212,7 +212,7 @@ START_TEST(test_pfor_exceptions_of_every_width_round_trip) {
     uint32_t n_docs = 1u << 18;
     char *dir = nxt_tmpdir("index");
     nx_err err = {0};
-    nx_segbuild_opts o = {false, 3, 65536, false};
+    nx_segbuild_opts o = {false, 3, 65536, false, NULL};
     nx_segbuild *b;
     ck_assert_int_eq(nx_segbuild_create(dir, 1, n_docs, &o, &err, &b), 0);
     for (uint32_t d = 0; d < n_docs; d++)
@@ -1065,7 +1065,7 @@ START_TEST(test_other_format_version_is_refused_with_its_number) {
     char eb[512] = "";
     ck_assert_int_eq(newsidx_reader_open(dir, eb, sizeof eb, &r), NEWSIDX_ERR_VERSION);
     ck_assert_ptr_null(r);
-    ck_assert_msg(strstr(eb, "seg_1.post") && strstr(eb, "format version 2, this library reads 3"), "%s", eb);
+    ck_assert_msg(strstr(eb, "seg_1.post") && strstr(eb, "format version 2, this library reads 4"), "%s", eb);
     ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }

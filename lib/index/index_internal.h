@@ -122,6 +122,7 @@ typedef struct nx_segbuild_opts {
     int doc_store_level;
     uint32_t doc_store_block_bytes;
     bool no_sync; /* segment files are not fsynced (newsidx_writer_options.no_sync) */
+    nx_docstore_shared *doc_dict; /* the writer run's doc store dictionary (may be NULL) */
 } nx_segbuild_opts;
 int nx_segbuild_create(const char *dir, uint32_t seg_no, uint32_t n_docs,
                        const nx_segbuild_opts *o, nx_err *err, nx_segbuild **out);
@@ -132,6 +133,10 @@ uint8_t *nx_segbuild_norms(nx_segbuild *b, int field);
 int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
                     const char *source, size_t source_len, uint32_t text_bytes,
                     const newsidx_field *fields, size_t n_fields);
+/* The doc store writer of a segment built by a merge (NULL when fields are
+ * not stored): the merge fills it with nx_docstore_merge_input, and
+ * nx_segbuild_doc then leaves it alone. */
+nx_docstore_writer *nx_segbuild_merge_docstore(nx_segbuild *b);
 /* Sets the near-duplicate hash (index/simhash.h) of the doc added last;
  * a doc never given one has NX_SIMHASH_NONE. 0 or NOMEM. */
 int nx_segbuild_simhash(nx_segbuild *b, uint64_t simhash);

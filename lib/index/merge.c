@@ -97,11 +97,31 @@ static uint32_t oldest_head(merge_state *ms, int64_t *date) {
     return (uint32_t)best;
 }
 
+/* Stored fields, once the doc maps are known: input by input, the doc
+ * store copies the compressed blocks that are mostly live and compresses
+ * again only the records of the others (docs/FORMAT.md, "Doc store"),
+ * so a merge costs what it copies, not what zstd takes to write it. */
+static int merge_stored(merge_state *ms) {
+    nx_docstore_writer *dw = nx_segbuild_merge_docstore(ms->b);
+    uint32_t total = 0;
+    for (uint32_t i = 0; i < ms->n_in; i++)
+        for (uint32_t d = 0; d < nx_segment_doc_count(ms->in[i]); d++)
+            total += ms->map[i][d] != UINT32_MAX;
+    int rc = nx_docstore_writer_begin_merge(dw, total);
+    for (uint32_t i = 0; i < ms->n_in && rc == 0; i++) {
+        rc = nx_docstore_merge_input(dw, ms->in[i]->docstore, ms->map[i], &ms->scratch[i], NULL);
+        nx_docstore_scratch_free(&ms->scratch[i]);
+        nx_segment_release_pages(ms->in[i]);
+    }
+    return rc;
+}
+
 /* Adds the total live docs to the new segment in date order: norms,
- * columns, stored fields; fills the doc maps. */
+ * columns; fills the doc maps; then the stored fields. */
 static int merge_docs(merge_state *ms, uint32_t total, bool store) {
     uint8_t *norms[NX_N_FIELDS];
     for (int f = 0; f < NX_N_FIELDS; f++) norms[f] = nx_segbuild_norms(ms->b, f);
+    if (store) (void)nx_segbuild_merge_docstore(ms->b); /* filled by merge_stored */
     for (uint32_t nd = 0; nd < total; nd++) {
         int64_t date = 0;
         uint32_t best = oldest_head(ms, &date);
@@ -116,17 +136,14 @@ static int merge_docs(merge_state *ms, uint32_t total, bool store) {
         NX_RETURN_IF(!id, ms->err, NEWSIDX_ERR_CORRUPT, "%s: the id of doc %u does not decode",
                      s->col.path, d);
         const char *sname = nx_segment_source_name(s, nx_segment_source_ord(s, d), &src_len);
-        const newsidx_field *fields = NULL;
-        size_t nf = 0;
-        if (store) NX_FORWARD(nx_segment_stored(s, d, &ms->scratch[best], ms->err, &fields, &nf));
         /* per-doc text sizes are not kept: the input's average */
         uint32_t text_bytes = (uint32_t)(s->raw_text_bytes / NX_MAX(s->doc_count, 1));
         NX_FORWARD(
-            nx_segbuild_doc(ms->b, date, id, id_len, sname, src_len, text_bytes, fields, nf));
+            nx_segbuild_doc(ms->b, date, id, id_len, sname, src_len, text_bytes, NULL, 0));
         NX_FORWARD(nx_segbuild_simhash(ms->b, nx_segment_simhash(s, d)));
         nx_progress_doc(&ms->progress);
     }
-    return 0;
+    return store ? merge_stored(ms) : 0;
 }
 
 /* true when input i's cursor is on the term key. */

@@ -79,6 +79,7 @@ struct nx_segbuild {
     nx_err *err;
     nx_wfile *post, *pos, *docs_f;
     nx_docstore_writer *docstore;
+    bool docstore_merged; /* filled by a merge, not by nx_segbuild_doc */
     nx_termdict_builder *dict;
     uint8_t *norms; /* NX_N_FIELDS * n_docs */
     uint64_t field_tokens[NX_N_FIELDS];
@@ -166,8 +167,14 @@ int nx_segbuild_create(const char *dir, uint32_t seg_no, uint32_t n_docs,
     if (rc == 0 && o->store_fields) {
         rc = create_file(b, "docs", NX_FILE_DOCSTORE, &b->docs_f);
         if (rc == 0)
-            rc = nx_docstore_writer_create(b->docs_f, o->doc_store_level,
-                                           o->doc_store_block_bytes, err, &b->docstore);
+        {
+            nx_docstore_options dso;
+            nx_docstore_options_init(&dso);
+            dso.level = o->doc_store_level;
+            if (o->doc_store_block_bytes) dso.block_bytes = o->doc_store_block_bytes;
+            dso.shared = o->doc_dict;
+            rc = nx_docstore_writer_create_opts(b->docs_f, &dso, err, &b->docstore);
+        }
     }
     if (rc == 0 && nx_termdict_builder_create_var(&b->dict))
         rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
@@ -243,8 +250,14 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
     if (rc != 0) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
     b->raw_text_bytes += text_bytes;
     b->raw_id_bytes += id_len;
-    if (b->docstore) NX_FORWARD(nx_docstore_add(b->docstore, fields, n_fields));
+    if (b->docstore && !b->docstore_merged)
+        NX_FORWARD(nx_docstore_add(b->docstore, fields, n_fields));
     return 0;
+}
+
+nx_docstore_writer *nx_segbuild_merge_docstore(nx_segbuild *b) {
+    b->docstore_merged = true;
+    return b->docstore;
 }
 
 int nx_segbuild_simhash(nx_segbuild *b, uint64_t simhash) {

@@ -411,6 +411,7 @@ void newsidx_writer_close(newsidx_writer *w) {
     free(w->stem);
     free(w->stop);
     free(w->dir);
+    nx_docstore_shared_free(w->sb.doc_dict);
     pthread_mutex_destroy(&w->progress_lock);
     free(w);
 }
@@ -622,6 +623,9 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
     w->sb.doc_store_level = o.doc_store_level;
     w->sb.doc_store_block_bytes = o.doc_store_block_bytes;
     w->sb.no_sync = o.no_sync != 0;
+    /* one doc store dictionary for the run, so merges copy blocks */
+    if (rc == 0 && w->sb.store_fields && nx_docstore_shared_new(&w->sb.doc_dict))
+        rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
     if (rc == 0 && w->n_bufs > 1) rc = nx_wpool_start(w, w->n_bufs, queue_bytes(w));
     if (rc) {
         nx_err_copy(&w->err, errbuf, errbuf_size);

@@ -114,7 +114,7 @@ uint64_t nx_hash64(const void *p, size_t n); /* XXH3-64, seed 0 */
  *   u64 XXH3-64 of the content bytes. */
 #define NX_FOOTER_BYTES 32
 #define NX_FOOTER_MAGIC 0x5446584eu /* "NXFT" little-endian */
-#define NX_FORMAT_VERSION 3
+#define NX_FORMAT_VERSION 4
 
 /* A file being written: contents accumulate through a buffered writer with a
  * running XXH3 state; nx_wfile_finish appends the footer, fsyncs, closes. */
