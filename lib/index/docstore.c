@@ -122,6 +122,10 @@ struct nx_docstore_shared {
     nx_buf frame; /* the dictionary as stored (one zstd frame) */
     uint64_t hash;
     uint32_t raw_bytes;
+    /* The run's name table (serialized as in a store), longest so far: a
+     * store starts from it, so names keep their codes from flush to flush
+     * and merges may copy blocks (a block's records carry codes). */
+    nx_buf names;
 };
 
 struct nx_docstore_writer {
@@ -181,6 +185,7 @@ void nx_docstore_shared_free(nx_docstore_shared *sh) {
     if (!sh) return;
     ZSTD_freeCDict(sh->cdict);
     nx_buf_free(&sh->frame);
+    nx_buf_free(&sh->names);
     pthread_mutex_destroy(&sh->lock);
     free(sh);
 }
@@ -249,6 +254,40 @@ static ZSTD_compressionParameters block_params(const nx_docstore_writer *w, size
     return cp;
 }
 
+static int name_code(nx_docstore_writer *w, const char *name, size_t len, uint32_t *code);
+
+/* Gives a new writer the run's name table. */
+static int seed_names(nx_docstore_writer *w, nx_docstore_shared *sh) {
+    pthread_mutex_lock(&sh->lock);
+    int rc = 0;
+    const uint8_t *p = sh->names.data, *end = p + sh->names.len;
+    while (rc == 0 && p < end) {
+        uint64_t l;
+        uint32_t code;
+        if (nx_varint_decode(&p, end, &l) < 0 || l > (uint64_t)(end - p)) break;
+        rc = name_code(w, (const char *)p, (size_t)l, &code);
+        p += l;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return rc;
+}
+
+/* Makes w's name table the run's when it extends it (a name table seen
+ * first by another worker stays as it is). */
+static int publish_names(nx_docstore_writer *w) {
+    nx_docstore_shared *sh = w->o.shared;
+    if (!sh) return 0;
+    int rc = 0;
+    pthread_mutex_lock(&sh->lock);
+    if (w->names_out.len > sh->names.len &&
+        (sh->names.len == 0 || memcmp(sh->names.data, w->names_out.data, sh->names.len) == 0)) {
+        sh->names.len = 0;
+        rc = nx_buf_append(&sh->names, w->names_out.data, w->names_out.len);
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return rc;
+}
+
 int nx_docstore_writer_create_opts(nx_wfile *f, const nx_docstore_options *o, nx_err *err,
                                    nx_docstore_writer **out) {
     *out = NULL;
@@ -301,6 +340,10 @@ int nx_docstore_writer_create_opts(nx_wfile *f, const nx_docstore_options *o, nx
         return nx_err_set(err, NEWSIDX_ERR_NOMEM, "doc store: out of memory");
     }
     nx_docstore_shared *sh = w->o.shared;
+    if (sh && seed_names(w, sh) != 0) {
+        nx_docstore_writer_free(w);
+        return nx_err_set(err, NEWSIDX_ERR_NOMEM, "doc store: out of memory");
+    }
     if (sh && w->training) {
         /* The run's dictionary, once trained, is read without the lock. */
         pthread_mutex_lock(&sh->lock);
@@ -781,6 +824,7 @@ int nx_docstore_writer_finish(nx_docstore_writer *w) {
                 rc = w_fail(w, NEWSIDX_ERR_INVALID, "a merged document was never added");
         w->n_docs = w->merge_docs;
     }
+    if (rc == 0) rc = publish_names(w);
     uint64_t dicts_offset = nx_wfile_offset(w->f) - w->base;
     for (uint32_t k = 0; k < w->n_dicts && rc == 0; k++) {
         uint8_t e[DS_DICT_ENTRY];
