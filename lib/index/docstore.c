@@ -122,9 +122,10 @@ struct nx_docstore_shared {
     nx_buf frame; /* the dictionary as stored (one zstd frame) */
     uint64_t hash;
     uint32_t raw_bytes;
-    /* The run's name table (serialized as in a store), longest so far: a
-     * store starts from it, so names keep their codes from flush to flush
-     * and merges may copy blocks (a block's records carry codes). */
+    /* The run's name table (serialized as in a store): codes are given
+     * to names for the whole run, under the lock, so every store's table
+     * is a prefix of it, a name has one code in all of them, and merges
+     * may copy blocks (records carry codes). */
     nx_buf names;
 };
 
@@ -254,40 +255,6 @@ static ZSTD_compressionParameters block_params(const nx_docstore_writer *w, size
     return cp;
 }
 
-static int name_code(nx_docstore_writer *w, const char *name, size_t len, uint32_t *code);
-
-/* Gives a new writer the run's name table. */
-static int seed_names(nx_docstore_writer *w, nx_docstore_shared *sh) {
-    pthread_mutex_lock(&sh->lock);
-    int rc = 0;
-    const uint8_t *p = sh->names.data, *end = p + sh->names.len;
-    while (rc == 0 && p < end) {
-        uint64_t l;
-        uint32_t code;
-        if (nx_varint_decode(&p, end, &l) < 0 || l > (uint64_t)(end - p)) break;
-        rc = name_code(w, (const char *)p, (size_t)l, &code);
-        p += l;
-    }
-    pthread_mutex_unlock(&sh->lock);
-    return rc;
-}
-
-/* Makes w's name table the run's when it extends it (a name table seen
- * first by another worker stays as it is). */
-static int publish_names(nx_docstore_writer *w) {
-    nx_docstore_shared *sh = w->o.shared;
-    if (!sh) return 0;
-    int rc = 0;
-    pthread_mutex_lock(&sh->lock);
-    if (w->names_out.len > sh->names.len &&
-        (sh->names.len == 0 || memcmp(sh->names.data, w->names_out.data, sh->names.len) == 0)) {
-        sh->names.len = 0;
-        rc = nx_buf_append(&sh->names, w->names_out.data, w->names_out.len);
-    }
-    pthread_mutex_unlock(&sh->lock);
-    return rc;
-}
-
 int nx_docstore_writer_create_opts(nx_wfile *f, const nx_docstore_options *o, nx_err *err,
                                    nx_docstore_writer **out) {
     *out = NULL;
@@ -340,10 +307,6 @@ int nx_docstore_writer_create_opts(nx_wfile *f, const nx_docstore_options *o, nx
         return nx_err_set(err, NEWSIDX_ERR_NOMEM, "doc store: out of memory");
     }
     nx_docstore_shared *sh = w->o.shared;
-    if (sh && seed_names(w, sh) != 0) {
-        nx_docstore_writer_free(w);
-        return nx_err_set(err, NEWSIDX_ERR_NOMEM, "doc store: out of memory");
-    }
     if (sh && w->training) {
         /* The run's dictionary, once trained, is read without the lock. */
         pthread_mutex_lock(&sh->lock);
@@ -401,9 +364,11 @@ void nx_docstore_writer_free(nx_docstore_writer *w) {
 
 uint64_t nx_docstore_raw_bytes(const nx_docstore_writer *w) { return w->raw_bytes; }
 
-/* Code of a field name (1..DS_MAX_NAMES), adding it to the table on first
- * sight; 0 when it must be written inline (table full or name too long). */
-static int name_code(nx_docstore_writer *w, const char *name, size_t len, uint32_t *code) {
+/* Code of a field name (1..DS_MAX_NAMES) in w's own table, adding it on
+ * first sight when `add`; 0 when it is not there or must be written inline
+ * (table full or name too long). */
+static int name_code_local(nx_docstore_writer *w, const char *name, size_t len, bool add,
+                           uint32_t *code) {
     *code = 0;
     if (len > DS_MAX_NAME_BYTES) return 0;
     /* Grow at half load; once the table is full (4096 names in 8192
@@ -432,13 +397,40 @@ static int name_code(nx_docstore_writer *w, const char *name, size_t len, uint32
         }
         j = (j + 1) & (w->n_slots - 1);
     }
-    if (w->n_names >= DS_MAX_NAMES) return 0;
+    if (w->n_names >= DS_MAX_NAMES || !add) return 0;
     NX_FORWARD(nx_buf_put_varint(&w->names_out, len));
     uint32_t off = (uint32_t)w->names_out.len;
     NX_FORWARD(nx_buf_append(&w->names_out, name, len));
     w->slots[j] = (name_slot){.hash = h, .code = ++w->n_names, .off = off, .len = (uint32_t)len};
     *code = w->slots[j].code;
     return 0;
+}
+
+/* Code of a field name, as name_code_local adds it; in a writer run,
+ * from the run's table (a name first met here is added to it), so that
+ * the codes agree across the run's stores. */
+static int name_code(nx_docstore_writer *w, const char *name, size_t len, uint32_t *code) {
+    nx_docstore_shared *sh = w->o.shared;
+    if (!sh || len > DS_MAX_NAME_BYTES) return name_code_local(w, name, len, true, code);
+    NX_FORWARD(name_code_local(w, name, len, false, code));
+    if (*code || w->n_names >= DS_MAX_NAMES) return 0;
+    pthread_mutex_lock(&sh->lock);
+    /* w's table is a prefix of the run's: take the names added since */
+    int rc = 0;
+    const uint8_t *p = sh->names.data + w->names_out.len, *end = sh->names.data + sh->names.len;
+    while (rc == 0 && p < end) {
+        uint64_t l;
+        uint32_t c;
+        if (nx_varint_decode(&p, end, &l) < 0 || l > (uint64_t)(end - p)) break;
+        rc = name_code_local(w, (const char *)p, (size_t)l, true, &c);
+        p += l;
+    }
+    size_t before = w->names_out.len;
+    if (rc == 0) rc = name_code_local(w, name, len, true, code);
+    if (rc == 0 && w->names_out.len > before && before == sh->names.len)
+        rc = nx_buf_append(&sh->names, w->names_out.data + before, w->names_out.len - before);
+    pthread_mutex_unlock(&sh->lock);
+    return rc;
 }
 
 /* Appends the record of one document to dst. */
@@ -824,7 +816,6 @@ int nx_docstore_writer_finish(nx_docstore_writer *w) {
                 rc = w_fail(w, NEWSIDX_ERR_INVALID, "a merged document was never added");
         w->n_docs = w->merge_docs;
     }
-    if (rc == 0) rc = publish_names(w);
     uint64_t dicts_offset = nx_wfile_offset(w->f) - w->base;
     for (uint32_t k = 0; k < w->n_dicts && rc == 0; k++) {
         uint8_t e[DS_DICT_ENTRY];
