@@ -1,8 +1,10 @@
 /* index/docstore — stored fields: documents serialized as (name, value)
  * lists, packed into blocks of ~128 KB, each one zstd frame cut into 16 KB
  * zstd blocks (a read decodes only up to its document), compressed with a
- * dictionary trained (ZDICT fastCover) on the first documents. Byte layout: docs/FORMAT.md,
- * "Doc store".
+ * dictionary trained (ZDICT fastCover) on the first documents — once per
+ * writer run when the stores share an nx_docstore_shared. A merge copies
+ * the compressed blocks of its inputs and writes a doc -> record map.
+ * Byte layout: docs/FORMAT.md, "Doc store".
  *
  * Additions to the original interface (all additive): nx_docstore_options
  * with nx_docstore_writer_create_opts (dictionary size, training bytes,
