@@ -41,9 +41,14 @@ enum strategy {
  * only when the total is not wanted: one exhaustive pass is cheaper than a
  * pruned pass plus a counting pass that leapfrogs again. Facets need every
  * match: exhaustive. */
+static bool may_prune(const search *S, const topk *T, const facets *F) {
+    const newsidx_search_options *o = S->o;
+    return !o->no_pruning && !o->count_only && !T->by_date && !F->want && T->cap > 0;
+}
+
 static enum strategy choose_run(const search *S, const topk *T, const facets *F, const sit *it) {
     const newsidx_search_options *o = S->o;
-    bool pruning = !o->no_pruning && !o->count_only && !T->by_date && !F->want && T->cap > 0;
+    bool pruning = may_prune(S, T, F);
     enum sit_kind kind = it->ops->kind;
     if (pruning && kind == SIT_OR) return RUN_MAXSCORE;
     if (pruning && kind == SIT_TERM) return RUN_TERM;
@@ -106,6 +111,7 @@ static int do_search(search *S, newsidx_results *res) {
         S->field_weight[f] = f == NX_F_TITLE ? o->title_weight : f == NX_F_BODY ? o->body_weight : 1.0;
     pnode *root;
     NX_FORWARD(nx_plan(S, S->q->root, true, &root));
+    S->root = root;
 
     uint64_t want = (uint64_t)o->k + o->offset;
     NX_RETURN_IF(want > NX_MAX_HITS, &S->err, NEWSIDX_ERR_LIMIT,
@@ -153,6 +159,10 @@ static int run_segments(search *S, const pnode *root, uint32_t cap, topk *T, fac
         run_set_segment(R, si);
         sit *it;
         S->counting = o->count_only || T->cap == 0;
+        /* the bound the segments before reached: a phrase ranked by
+         * nx_run_blockmax seeks its first match above it (the conditions
+         * are choose_run's for RUN_BLOCKMAX) */
+        S->root_floor = may_prune(S, T, F) && !o->exact_total && topk_full(T) ? T->h[0].score : 0;
         int rc = nx_build(S, si, root, &it);
         if (rc == 0 && F->want & NEWSIDX_FACET_SOURCE) {
             uint32_t ns = nx_segment_source_count(R->seg) + 1;
