@@ -105,6 +105,26 @@ static double newest_date(const nx_snapshot *snap) {
 static int run_segments(search *S, const pnode *root, uint32_t cap, topk *T, facets *F,
                         run_ctx *R);
 
+/* When only the count of a word query is wanted and segment si has no
+ * deletions, a word found in one field of it counts its df there, and one
+ * found in none counts nothing: no postings are opened (what a segment
+ * costs then is its dictionary probes, for a set of indexes once per
+ * member's segment). Returns false when the lists must be walked (the word
+ * is in several fields: their union is counted doc by doc). */
+static bool count_by_df(run_ctx *R, const pnode *root) {
+    const search *S = R->S;
+    if (R->F->want || !(S->o->count_only || R->T->cap == 0) || R->deletions) return false;
+    if (root->kind != NXQ_TERM && root->kind != NXQ_PREFIX && root->kind != NXQ_FUZZY) return false;
+    const fterm *only = NULL;
+    for (uint32_t i = 0; i < root->n_ft; i++) {
+        if (!root->ft[i]->found[R->si]) continue;
+        if (only) return false;
+        only = root->ft[i];
+    }
+    if (only) R->total += only->info[R->si].df;
+    return true;
+}
+
 static int do_search(search *S, newsidx_results *res) {
     const newsidx_search_options *o = S->o;
     for (int f = 0; f < NX_N_FIELDS; f++)
@@ -157,6 +177,7 @@ static int run_segments(search *S, const pnode *root, uint32_t cap, topk *T, fac
     }
     for (uint32_t si = 0; si < snap->n_segments; si++) {
         run_set_segment(R, si);
+        if (count_by_df(R, root)) continue;
         sit *it;
         S->counting = o->count_only || T->cap == 0;
         /* the bound the segments before reached: a phrase ranked by
