@@ -277,6 +277,41 @@ START_TEST(test_binary_terms_with_nul_and_high_bytes_sort_by_memcmp) {
 }
 END_TEST
 
+/* A lookup remembers the first-term keys of the blocks it probed (their
+ * first 7 bytes, zero-padded) and decides later probes by them when they
+ * differ: terms made of NUL, 'a' and 'b' share long prefixes and differ
+ * only in NUL padding ("ab" / "ab\0"), so equal keys must fall back to the
+ * full comparison. Every answer agrees with bsearch, on a fresh dictionary
+ * and once every probe has been remembered. */
+START_TEST(test_remembered_block_heads_give_the_same_answers) {
+    static const uint8_t alphabet[3] = {0, 'a', 'b'};
+    static term t[4000];
+    for (size_t i = 0; i < 4000; i++) {
+        t[i].len = 1 + rnd32() % 10;
+        for (size_t k = 0; k < t[i].len; k++) t[i].b[k] = alphabet[rnd32() % 3];
+    }
+    size_t n = sort_unique(t, 4000);
+    nx_buf buf = {0};
+    build(t, n, &buf);
+    nx_termdict *d = open_ok(&buf);
+    for (int pass = 0; pass < 3; pass++)
+        for (int r = 0; r < 6000; r++) {
+            term k;
+            k.len = 1 + rnd32() % 11;
+            for (size_t j = 0; j < k.len; j++) k.b[j] = alphabet[rnd32() % 3];
+            uint8_t v[VB], want[VB];
+            const term *hit = bsearch(&k, t, n, sizeof *t, term_cmp);
+            ck_assert_int_eq(nx_termdict_get(d, k.b, k.len, v), hit != NULL);
+            if (hit) {
+                value_of((uint64_t)(hit - t), want);
+                ck_assert_mem_eq(v, want, VB);
+            }
+        }
+    nx_termdict_close(d);
+    nx_buf_free(&buf);
+}
+END_TEST
+
 START_TEST(test_terms_of_255_bytes_are_kept_and_256_rejected) {
     term t[40];
     for (size_t i = 0; i < 40; i++) { /* long shared prefixes, then the max */
@@ -498,6 +533,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_empty_dictionary_finds_nothing);
     tcase_add_test(tc, test_single_term_is_found_and_neighbours_are_not);
+    tcase_add_test(tc, test_remembered_block_heads_give_the_same_answers);
     tcase_add_test(tc, test_block_boundaries_keep_every_term_reachable);
     tcase_add_test(tc, test_absent_terms_before_between_and_after_are_not_found);
     tcase_add_test(tc, test_first_and_last_terms_are_found);

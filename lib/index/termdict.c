@@ -67,6 +67,10 @@ struct nx_termdict {
     uint64_t index_offset;
     uint32_t value_bytes;
     bool var;
+    /* Per block, once a lookup has checked its head: its first term's key
+     * (head_key), else 0; allocated by the first lookup, shared by every
+     * thread (relaxed atomics: all write the same values). See find_block. */
+    uint64_t *heads;
 };
 
 /* ---- builder ------------------------------------------------------------ */
@@ -228,7 +232,10 @@ static int corrupt(nx_err *err, const char *what, uint64_t at) {
                       (unsigned long long)at);
 }
 
-void nx_termdict_close(nx_termdict *d) { free(d); }
+void nx_termdict_close(nx_termdict *d) {
+    if (d) free(d->heads);
+    free(d);
+}
 
 /* Locates block bi through the block index and checks its head: offsets
  * inside the blocks area and increasing from this block to the next, a
@@ -295,6 +302,16 @@ uint64_t nx_termdict_count(const nx_termdict *d) { return d->n_terms; }
 uint32_t nx_termdict_value_bytes(const nx_termdict *d) { return d->value_bytes; }
 bool nx_termdict_is_var(const nx_termdict *d) { return d->var; }
 
+/* A term's first 7 bytes (zero-padded) as a big-endian number, shifted
+ * left by 8 with the low byte 1 (so never 0, which means "not known").
+ * head_key(a) < head_key(b) implies a < b in td_compare's order; equal
+ * keys decide nothing. */
+static uint64_t head_key(const uint8_t *t, size_t len) {
+    uint64_t k = 0;
+    for (size_t i = 0; i < 7; i++) k = k << 8 | (i < len ? t[i] : 0);
+    return k << 8 | 1;
+}
+
 /* Sets *bi to the last block whose first term is <= key, or -1 when key
  * sorts before every term, and *b to that block. 0 or CORRUPT (a probed
  * block's head is damaged). A damaged order of first terms cannot make it
@@ -303,19 +320,46 @@ static int find_block(const nx_termdict *d, const uint8_t *key, size_t key_len, 
                       td_block *b) {
     int64_t lo = 0, hi = (int64_t)d->n_blocks - 1;
     *bi = -1;
+    /* The probes of a binary search are cache misses on a large
+     * dictionary: the block index entry, then the block's head, in another
+     * page. A set of indexes searched as one probes every segment of every
+     * member for each query term (bench/README.md, "Multi-index search"),
+     * so the heads' keys are remembered in a dense array, which halves the
+     * misses of a probe that was made before. calloc leaves the pages of a
+     * large array untouched until a lookup writes them. */
+    uint64_t *heads = __atomic_load_n(&((nx_termdict *)d)->heads, __ATOMIC_ACQUIRE);
+    if (!heads && d->n_blocks) {
+        uint64_t *fresh = calloc(d->n_blocks, sizeof *fresh);
+        uint64_t *expected = NULL;
+        if (fresh && !__atomic_compare_exchange_n(&((nx_termdict *)d)->heads, &expected, fresh,
+                                                  false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            free(fresh); /* another thread's array won */
+            fresh = expected;
+        }
+        heads = fresh; /* NULL when out of memory: probe without it */
+    }
+    uint64_t want = head_key(key, key_len);
     while (lo <= hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        td_block m;
-        NX_FORWARD(load_block(d, (uint64_t)mid, &m));
-        if (td_compare(m.first, m.first_len, key, key_len) <= 0) {
+        uint64_t known = heads ? __atomic_load_n(&heads[mid], __ATOMIC_RELAXED) : 0;
+        int c;
+        if (known && known != want) {
+            c = known < want ? -1 : 1;
+        } else {
+            td_block m;
+            NX_FORWARD(load_block(d, (uint64_t)mid, &m));
+            if (heads && !known)
+                __atomic_store_n(&heads[mid], head_key(m.first, m.first_len), __ATOMIC_RELAXED);
+            c = td_compare(m.first, m.first_len, key, key_len);
+        }
+        if (c <= 0) {
             *bi = mid;
-            *b = m;
             lo = mid + 1;
         } else {
             hi = mid - 1;
         }
     }
-    return 0;
+    return *bi >= 0 ? load_block(d, (uint64_t)*bi, b) : 0;
 }
 
 int nx_termdict_find(const nx_termdict *d, const uint8_t *term, size_t len,
