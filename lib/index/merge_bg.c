@@ -72,6 +72,7 @@ static int start(newsidx_writer *w) {
 }
 
 int nx_bgmerge_poll(newsidx_writer *w) {
+    if (!w->pool) return 0; /* without workers the caller merges (writer.c) */
     if (w->bg_merge) {
         if (!__atomic_load_n(&w->bg_merge->done, __ATOMIC_ACQUIRE)) return 0;
         NX_FORWARD(finish(w));

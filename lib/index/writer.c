@@ -755,7 +755,9 @@ int newsidx_writer_delete(newsidx_writer *w, const char *id, size_t id_len, uint
     NX_RETURN_IF(!id && id_len, &w->err, NEWSIDX_ERR_INVALID, "newsidx_writer_delete: no id");
     if (w->failed) return w->failed;
     if (w->pool) {
+        /* a worker's or a merge's error comes back here as from an add */
         int rc = nx_wpool_drain(w, false);
+        if (rc == 0) rc = nx_bgmerge_poll(w);
         if (rc) return w->failed = rc;
     }
     int found = nx_writer_delete_id(w, id ? id : "", id_len);
@@ -800,6 +802,7 @@ int newsidx_writer_delete_query(newsidx_writer *w, const char *query, size_t len
     if (w->failed) return w->failed;
     /* the RAM buffer's articles become a segment, so the query sees them */
     int rc = nx_writer_flush(w);
+    if (rc == 0) rc = nx_bgmerge_poll(w);
     if (rc) {
         w->failed = rc;
         return rc;

@@ -393,9 +393,10 @@ int nx_merge_swap(newsidx_writer *w, nx_merge *m);
 /* Frees the merge; one not swapped in is abandoned: its files go. */
 void nx_merge_free(nx_merge *m);
 
-/* With workers: starts the policy's next merge on a thread of its own
- * when none runs, and swaps in one that has ended. 0 or the error of the
- * merge that ended (message in w->err). Caller's thread only. */
+/* With workers (else a no-op): starts the policy's next merge on a thread
+ * of its own when none runs, and swaps in one that has ended. 0 or the
+ * error of the merge that ended (message in w->err). Caller's thread
+ * only. */
 int nx_bgmerge_poll(newsidx_writer *w);
 /* Waits for the running merge and swaps it in. 0 or its error. */
 int nx_bgmerge_wait(newsidx_writer *w);
