@@ -8,9 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Segments merged at once at the most. */
-#define MERGE_MAX 256
-
 static bool live(const uint8_t *del, uint32_t doc) {
     return !del || !(del[doc >> 3] & (1u << (doc & 7)));
 }
@@ -21,7 +18,8 @@ typedef struct merge_state {
     const uint8_t *const *del; /* per input: deletion bitmap or NULL */
     uint32_t n_in;
     nx_err *err;
-    uint32_t **map;            /* per input: old doc -> new doc, UINT32_MAX: dropped */
+    const int *cancel;         /* nonzero: stop (another thread sets it) */
+    uint32_t **map;            /* per input: old doc -> new doc, UINT32_MAX: dropped (the caller's) */
     uint32_t *head;            /* per input: next doc of the date merge */
     nx_termdict_iter *terms;   /* per input: dictionary cursor */
     int *valid;                /* per input: 1 while its cursor is on a term */
@@ -43,9 +41,6 @@ static void merge_free(merge_state *ms) {
     if (ms->scratch)
         for (uint32_t i = 0; i < ms->n_in; i++) nx_docstore_scratch_free(&ms->scratch[i]);
     free(ms->scratch);
-    if (ms->map)
-        for (uint32_t i = 0; i < ms->n_in; i++) free(ms->map[i]);
-    free(ms->map);
     free(ms->head);
     free(ms->terms);
     free(ms->valid);
@@ -55,12 +50,11 @@ static void merge_free(merge_state *ms) {
 /* Allocates the maps and cursors; *total gets the number of live docs and
  * *store whether every input stores fields. */
 static int merge_init(merge_state *ms, uint64_t *total, bool *store) {
-    ms->map = calloc(ms->n_in, sizeof *ms->map);
     ms->head = calloc(ms->n_in, sizeof *ms->head);
     ms->terms = calloc(ms->n_in, sizeof *ms->terms);
     ms->valid = calloc(ms->n_in, sizeof *ms->valid);
     ms->scratch = calloc(ms->n_in, sizeof *ms->scratch);
-    if (!ms->map || !ms->head || !ms->terms || !ms->valid || !ms->scratch)
+    if (!ms->head || !ms->terms || !ms->valid || !ms->scratch)
         return nx_err_set(ms->err, NEWSIDX_ERR_NOMEM, "out of memory");
     for (uint32_t i = 0; i < ms->n_in; i++) nx_docstore_scratch_init(&ms->scratch[i]);
     *total = 0;
@@ -116,6 +110,12 @@ static int merge_stored(merge_state *ms) {
     return rc;
 }
 
+/* true when the merge is to stop: checked every few thousand docs and
+ * terms, so a rollback or close waits a few milliseconds, not a merge. */
+static bool cancelled(const merge_state *ms) {
+    return ms->cancel && __atomic_load_n(ms->cancel, __ATOMIC_RELAXED);
+}
+
 /* Adds the total live docs to the new segment in date order: norms,
  * columns; fills the doc maps; then the stored fields. */
 static int merge_docs(merge_state *ms, uint32_t total, bool store) {
@@ -127,8 +127,10 @@ static int merge_docs(merge_state *ms, uint32_t total, bool store) {
         uint32_t best = oldest_head(ms, &date);
         nx_segment *s = ms->in[best];
         uint32_t d = ms->head[best]++;
-        if ((nd & 8191) == 8191)
+        if ((nd & 8191) == 8191) {
+            if (cancelled(ms)) return NX_MERGE_CANCELLED;
             for (uint32_t i = 0; i < ms->n_in; i++) nx_segment_release_pages(ms->in[i]);
+        }
         ms->map[best][d] = nd;
         for (int f = 0; f < NX_N_FIELDS; f++) norms[f][nd] = nx_segment_norms(s, f)[d];
         size_t id_len, src_len;
@@ -230,8 +232,10 @@ static int merge_terms(merge_state *ms) {
     for (uint64_t n_done = 1;; n_done++) {
         int first = smallest_term(ms);
         if (first < 0) return 0;
-        if ((n_done & 4095) == 0)
+        if ((n_done & 4095) == 0) {
+            if (cancelled(ms)) return NX_MERGE_CANCELLED;
             for (uint32_t i = 0; i < ms->n_in; i++) nx_segment_release_pages(ms->in[i]);
+        }
         uint8_t key[256];
         size_t key_len = ms->terms[first].term_len;
         memcpy(key, ms->terms[first].term, key_len);
@@ -239,13 +243,16 @@ static int merge_terms(merge_state *ms) {
     }
 }
 
-/* Merges the n_in segments in (del: their deletion bitmaps or NULL) into
- * the new segment seg_no of w's directory, with w's segment options,
- * reporting to w's progress callback. */
-static int merge_segments(newsidx_writer *w, uint32_t seg_no, nx_segment *const *in,
-                          const uint8_t *const *del, uint32_t n_in) {
-    nx_err *err = &w->err;
-    merge_state ms = {.in = in, .del = del, .n_in = n_in, .err = err};
+/* Merges m's inputs into the new segment m->seg_no of the writer's
+ * directory, with the writer's segment options, reporting to its progress
+ * callback; fills m->map. */
+static int merge_segments(nx_merge *m) {
+    newsidx_writer *w = m->w;
+    nx_err *err = &m->err;
+    nx_segment *const *in = m->in;
+    uint32_t n_in = m->n_in, seg_no = m->seg_no;
+    merge_state ms = {.in = in, .del = (const uint8_t *const *)m->del, .n_in = n_in, .err = err,
+                      .cancel = &m->cancel, .map = m->map};
     uint64_t total = 0;
     nx_segbuild_opts so = w->sb;
     int rc = merge_init(&ms, &total, &so.store_fields);
@@ -256,6 +263,7 @@ static int merge_segments(newsidx_writer *w, uint32_t seg_no, nx_segment *const 
                           so.store_fields ? NX_PROGRESS_DOCS_SHARE_STORED
                                           : NX_PROGRESS_DOCS_SHARE_BARE);
     }
+    if (rc == 0 && cancelled(&ms)) rc = NX_MERGE_CANCELLED;
     if (rc == 0) rc = nx_segbuild_create(w->dir, seg_no, (uint32_t)total, &so, err, &ms.b);
     if (rc == 0) rc = merge_docs(&ms, (uint32_t)total, so.store_fields);
     if (rc == 0) rc = merge_terms(&ms);
@@ -291,33 +299,106 @@ static int cmp_u32(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Merges the segments w->segs[idx[0..n)] into one new segment, which takes
- * the first input's place. */
-static int merge_group(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
-    nx_segment *in[MERGE_MAX];
-    const uint8_t *del[MERGE_MAX];
-    for (uint32_t k = 0; k < n; k++) {
-        in[k] = w->segs[idx[k]].seg;
-        del[k] = w->segs[idx[k]].del;
+/* ---- one merge ------------------------------------------------------------- */
+
+nx_merge *nx_merge_prepare(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
+    nx_merge *m = calloc(1, sizeof *m);
+    if (!m) {
+        nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        return NULL;
     }
-    uint32_t seg_no = w->next_seg_no++;
-    NX_FORWARD(merge_segments(w, seg_no, in, del, n));
-    nx_segment *seg;
-    NX_FORWARD(nx_segment_open(w->dir, seg_no, 0, &w->err, &seg));
+    m->w = w;
     for (uint32_t k = 0; k < n; k++) {
-        nx_segment *old = w->segs[idx[k]].seg;
-        uint32_t old_no = old->seg_no;
-        nx_segment_close(old);
+        const wseg *ws = &w->segs[idx[k]];
+        if (ws->del) {
+            size_t bytes = ((size_t)ws->seg->doc_count + 7) / 8;
+            m->del[k] = malloc(bytes + 1);
+            if (!m->del[k]) {
+                nx_merge_free(m);
+                nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+                return NULL;
+            }
+            memcpy(m->del[k], ws->del, bytes);
+        }
+        nx_segment_ref(ws->seg);
+        m->in[k] = ws->seg;
+        m->n_in = k + 1;
+    }
+    m->seg_no = w->next_seg_no++;
+    return m;
+}
+
+int nx_merge_run(nx_merge *m) {
+    m->rc = merge_segments(m);
+    if (m->rc == 0) m->rc = nx_segment_open(m->w->dir, m->seg_no, 0, &m->err, &m->out);
+    return m->rc;
+}
+
+/* Sets bit doc of a bitmap. */
+static void mark(uint8_t *del, uint32_t doc) { del[doc >> 3] |= (uint8_t)(1u << (doc & 7)); }
+
+/* The deletions made in input k since m started (in the writer's bitmap
+ * cur, not in m's copy), marked on the merged segment's docs in out.
+ * Returns how many. */
+static uint32_t replay_deletes(const nx_merge *m, uint32_t k, const uint8_t *cur, uint8_t *out) {
+    uint32_t n = 0, docs = m->in[k]->doc_count;
+    const uint8_t *was = m->del[k];
+    for (uint32_t byte = 0; byte < (docs + 7) / 8; byte++) {
+        uint8_t fresh = (uint8_t)(cur[byte] & ~(was ? was[byte] : 0));
+        for (; fresh; fresh &= (uint8_t)(fresh - 1)) {
+            uint32_t d = byte * 8 + (uint32_t)__builtin_ctz(fresh);
+            if (d >= docs || m->map[k][d] == UINT32_MAX) continue;
+            mark(out, m->map[k][d]);
+            n++;
+        }
+    }
+    return n;
+}
+
+int nx_merge_swap(newsidx_writer *w, nx_merge *m) {
+    uint32_t pos[NX_MERGE_MAX];
+    for (uint32_t k = 0; k < m->n_in; k++) {
+        pos[k] = UINT32_MAX;
+        for (uint32_t j = 0; j < w->n_segs && pos[k] == UINT32_MAX; j++)
+            if (w->segs[j].seg == m->in[k]) pos[k] = j;
+        /* only a rollback or close takes segments away, and both cancel first */
+        if (pos[k] == UINT32_MAX)
+            return nx_err_set(&w->err, NEWSIDX_ERR_CORRUPT, "merge input seg_%u is gone",
+                              m->in[k]->seg_no);
+    }
+    uint8_t *del = NULL;
+    uint32_t n_del = 0;
+    for (uint32_t k = 0; k < m->n_in; k++) {
+        const uint8_t *cur = w->segs[pos[k]].del;
+        if (!cur) continue;
+        if (!del) {
+            del = calloc(((size_t)m->out->doc_count + 7) / 8 + 1, 1);
+            if (!del) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        }
+        n_del += replay_deletes(m, k, cur, del);
+    }
+    if (!n_del) {
+        free(del);
+        del = NULL;
+    }
+    uint32_t first = UINT32_MAX;
+    for (uint32_t k = 0; k < m->n_in; k++) {
+        wseg *ws = &w->segs[pos[k]];
+        uint32_t old_no = ws->seg->seg_no;
+        nx_segment_close(ws->seg); /* m's own reference keeps it open until m is freed */
         /* An input flushed since the last commit is named by no manifest:
          * its files go now, not at the commit, or a long run would hold
          * every flush and every intermediate merge on disk at once (10M
          * articles: 21 GB half way, for an index of ~11 GB). Readers never
          * saw it; views of the writer's own still map it. */
         if (old_no >= w->committed_seg_no) nx_segment_remove_files(w->dir, old_no);
-        free(w->segs[idx[k]].del);
-        w->segs[idx[k]].seg = NULL;
+        free(ws->del);
+        ws->seg = NULL;
+        first = NX_MIN(first, pos[k]);
     }
-    w->segs[idx[0]] = (wseg){.seg = seg};
+    w->segs[first] = (wseg){.seg = m->out, .del = del, .n_del = n_del, .del_dirty = n_del > 0};
+    m->out = NULL;
+    m->swapped = true;
     uint32_t o = 0;
     for (uint32_t j = 0; j < w->n_segs; j++)
         if (w->segs[j].seg) w->segs[o++] = w->segs[j];
@@ -325,11 +406,36 @@ static int merge_group(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
     return 0;
 }
 
-/* Merges every segment with live articles into one (MERGE_MAX at a time). */
+void nx_merge_free(nx_merge *m) {
+    if (!m) return;
+    for (uint32_t k = 0; k < m->n_in; k++) {
+        nx_segment_close(m->in[k]);
+        free(m->del[k]);
+        free(m->map[k]);
+    }
+    nx_segment_close(m->out);
+    /* abandoned (cancelled, failed, rolled back): no manifest will name it */
+    if (!m->swapped) nx_segment_remove_files(m->w->dir, m->seg_no);
+    free(m);
+}
+
+/* Merges the segments w->segs[idx[0..n)] (ascending) into one new segment,
+ * which takes the first input's place, on the caller's thread. */
+static int merge_group(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
+    nx_merge *m = nx_merge_prepare(w, idx, n);
+    if (!m) return NEWSIDX_ERR_NOMEM;
+    int rc = nx_merge_run(m);
+    if (rc) w->err = m->err;
+    if (rc == 0) rc = nx_merge_swap(w, m);
+    nx_merge_free(m);
+    return rc;
+}
+
+/* Merges every segment with live articles into one (NX_MERGE_MAX at a time). */
 static int merge_all(newsidx_writer *w) {
     for (;;) {
-        uint32_t idx[MERGE_MAX], n = 0;
-        for (uint32_t j = 0; j < w->n_segs && n < MERGE_MAX; j++)
+        uint32_t idx[NX_MERGE_MAX], n = 0;
+        for (uint32_t j = 0; j < w->n_segs && n < NX_MERGE_MAX; j++)
             if (live_docs(&w->segs[j])) idx[n++] = j;
         /* One segment without deletions is already optimal. */
         if (n == 0 || (n == 1 && w->segs[idx[0]].n_del == 0)) return 0;
@@ -356,31 +462,43 @@ static int full_tier(const newsidx_writer *w, uint32_t f) {
     return -1;
 }
 
-/* Rewrites, each on its own, the segments whose deleted share is over
- * NX_EXPUNGE_PERCENT (or, with all, that have any deletion): the space of
- * deleted articles comes back without waiting for a tier merge. */
+/* true when the segment is to be rewritten on its own: its deleted share
+ * is over NX_EXPUNGE_PERCENT (or, with all, it has any deletion), so the
+ * space of deleted articles comes back without waiting for a tier merge. */
+static bool to_expunge(const wseg *ws, bool all) {
+    uint64_t n = ws->seg->doc_count;
+    if (!ws->n_del || ws->n_del == n) return false; /* none, or the commit drops it */
+    return all || (uint64_t)ws->n_del * 100 > n * NX_EXPUNGE_PERCENT;
+}
+
 static int expunge_deletes(newsidx_writer *w, bool all) {
-    for (uint32_t j = 0; j < w->n_segs; j++) {
-        const wseg *ws = &w->segs[j];
-        uint64_t n = ws->seg->doc_count;
-        if (!ws->n_del || ws->n_del == n) continue; /* none, or the commit drops it */
-        if (!all && (uint64_t)ws->n_del * 100 <= n * NX_EXPUNGE_PERCENT) continue;
-        NX_FORWARD(merge_group(w, &j, 1));
+    for (uint32_t j = 0; j < w->n_segs; j++)
+        if (to_expunge(&w->segs[j], all)) NX_FORWARD(merge_group(w, &j, 1));
+    return 0;
+}
+
+uint32_t nx_writer_pick_merge(const newsidx_writer *w, uint32_t *idx) {
+    uint32_t f = w->opts.merge_factor, n = 0;
+    int tier = full_tier(w, f);
+    if (tier >= 0) {
+        for (uint32_t j = 0; j < w->n_segs && n < f && n < NX_MERGE_MAX; j++) {
+            uint32_t lj = live_docs(&w->segs[j]);
+            if (lj && tier_of(lj, f) == tier) idx[n++] = j;
+        }
+        return n;
     }
+    for (uint32_t j = 0; j < w->n_segs; j++)
+        if (to_expunge(&w->segs[j], false)) {
+            idx[0] = j;
+            return 1;
+        }
     return 0;
 }
 
 static int maybe_merge(newsidx_writer *w) {
-    uint32_t f = w->opts.merge_factor;
-    for (int tier; (tier = full_tier(w, f)) >= 0;) {
-        uint32_t idx[MERGE_MAX], n = 0;
-        for (uint32_t j = 0; j < w->n_segs && n < f && n < MERGE_MAX; j++) {
-            uint32_t lj = live_docs(&w->segs[j]);
-            if (lj && tier_of(lj, f) == tier) idx[n++] = j;
-        }
-        NX_FORWARD(merge_group(w, idx, n));
-    }
-    return expunge_deletes(w, false);
+    uint32_t idx[NX_MERGE_MAX], n;
+    while ((n = nx_writer_pick_merge(w, idx)) > 0) NX_FORWARD(merge_group(w, idx, n));
+    return 0;
 }
 
 static int cmp_live(const void *a, const void *b, void *ctx) {
@@ -394,7 +512,7 @@ static int cmp_live(const void *a, const void *b, void *ctx) {
  * segment that still has deletions. */
 static int merge_to(newsidx_writer *w, uint32_t max) {
     for (;;) {
-        uint32_t idx[MERGE_MAX], n = 0;
+        uint32_t idx[NX_MERGE_MAX], n = 0;
         uint32_t *all = malloc(sizeof *all * (w->n_segs + 1));
         NX_RETURN_IF(!all, &w->err, NEWSIDX_ERR_NOMEM, "out of memory");
         for (uint32_t j = 0; j < w->n_segs; j++)
@@ -404,7 +522,7 @@ static int merge_to(newsidx_writer *w, uint32_t max) {
             break;
         }
         qsort_r(all, n, sizeof *all, cmp_live, w);
-        uint32_t k = NX_MIN(n - max + 1, (uint32_t)MERGE_MAX);
+        uint32_t k = NX_MIN(n - max + 1, (uint32_t)NX_MERGE_MAX);
         memcpy(idx, all, k * sizeof *idx);
         free(all);
         /* merge_group keeps the first input's place: keep the index order */

@@ -300,18 +300,17 @@ static unsigned field_cut_warning(const newsidx_writer *w, const warticle *a) {
     return 0;
 }
 
-/* Runs the merge policy once merge_factor more segments were flushed,
- * instead of only at commit: every open segment keeps its dictionary
- * index, ids and doc-store dictionary in memory, so a long run with a
- * small budget grew by ~250 KB per flush (126 MB of input with --ram 4:
- * 230 segments, ~70 MB). The merges are the ones the commit would make;
- * their output stays uncommitted like any flushed segment. */
+/* Runs the merge policy as segments are flushed, instead of only at
+ * commit: every open segment keeps its dictionary index, ids and doc-store
+ * dictionary in memory, so a long run with a small budget grew by ~250 KB
+ * per flush (126 MB of input with --ram 4: 230 segments, ~70 MB). The
+ * merges are the ones the commit would make; their output stays
+ * uncommitted like any flushed segment. With workers they run beside
+ * them (merge_bg.c); without, here, once merge_factor more segments were
+ * flushed. */
 static int merge_as_they_pile_up(newsidx_writer *w) {
-    nx_wpool_lock(w);
-    uint32_t n = w->n_segs;
-    nx_wpool_unlock(w);
-    if (n < w->merge_at_segs) return 0;
-    if (w->pool) NX_FORWARD(nx_wpool_drain(w, false)); /* no worker touches w->segs now */
+    if (w->pool) return nx_bgmerge_poll(w);
+    if (w->n_segs < w->merge_at_segs) return 0;
     int rc = nx_writer_merge(w);
     w->merge_at_segs = w->n_segs + w->opts.merge_factor;
     return rc;
@@ -398,6 +397,7 @@ void newsidx_writer_close(newsidx_writer *w) {
      * manifest) leaves the directory as it found it. */
     /* workers first: none may write a file the lines below remove */
     nx_wpool_stop(w);
+    nx_bgmerge_cancel(w);
     if (w->created_dir && w->generation == 0 && w->dir) remove_created_dir(w);
     else if (w->opened) discard_uncommitted(w);
     for (uint32_t i = 0; i < w->n_bufs; i++) nx_wbuf_destroy(&w->bufs[i]);
@@ -658,10 +658,13 @@ int newsidx_writer_commit(newsidx_writer *w) {
     }
     if (w->failed) {
         if (w->pool) (void)nx_wpool_drain(w, false); /* no worker writes what goes below */
+        nx_bgmerge_cancel(w);
         discard_uncommitted(w);
         return w->failed;
     }
     int rc = nx_writer_flush(w);
+    /* the workers' last flushes and the running merge end side by side */
+    if (rc == 0) rc = nx_bgmerge_wait(w);
     if (rc == 0) rc = nx_writer_merge(w);
     w->merge_all = false;
     uint64_t gen = w->generation + 1;
@@ -722,6 +725,7 @@ int newsidx_writer_commit(newsidx_writer *w) {
         /* A commit that returns an error has not happened: the directory
          * is back at the last commit before this call returns. */
         w->failed = rc;
+        nx_bgmerge_cancel(w);
         discard_uncommitted(w);
     }
     m.stem_language = m.stopwords_language = NULL; /* owned by w */
@@ -755,7 +759,9 @@ int newsidx_writer_delete(newsidx_writer *w, const char *id, size_t id_len, uint
     NX_RETURN_IF(!id && id_len, &w->err, NEWSIDX_ERR_INVALID, "newsidx_writer_delete: no id");
     if (w->failed) return w->failed;
     if (w->pool) {
+        /* a worker's or a merge's error comes back here as from an add */
         int rc = nx_wpool_drain(w, false);
+        if (rc == 0) rc = nx_bgmerge_poll(w);
         if (rc) return w->failed = rc;
     }
     int found = nx_writer_delete_id(w, id ? id : "", id_len);
@@ -800,6 +806,7 @@ int newsidx_writer_delete_query(newsidx_writer *w, const char *query, size_t len
     if (w->failed) return w->failed;
     /* the RAM buffer's articles become a segment, so the query sees them */
     int rc = nx_writer_flush(w);
+    if (rc == 0) rc = nx_bgmerge_poll(w);
     if (rc) {
         w->failed = rc;
         return rc;
@@ -846,6 +853,7 @@ int newsidx_writer_rollback(newsidx_writer *w) {
         (void)nx_wpool_drain(w, false); /* an error of theirs is rolled back too */
         nx_wpool_reset(w);
     }
+    nx_bgmerge_cancel(w); /* before its inputs close: it may still read them */
     for (uint32_t i = 0; i < w->n_bufs; i++) nx_wbuf_free(&w->bufs[i]);
     for (uint32_t i = 0; i < w->n_segs; i++) {
         nx_segment_close(w->segs[i].seg);
