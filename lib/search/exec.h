@@ -91,6 +91,7 @@ typedef struct phr_it {
     bool need_freq;           /* false when counting: the first occurrence will do */
     double floor;             /* top-k pruning at the top (nx_run_blockmax): a doc scoring
                                * at most this cannot enter the heap; 0 = none */
+    bool skip_windows;        /* seeking the first match above a floor given at build */
     uint32_t win_from, win_end; /* the last window phr_shallow found above the floor */
     uint64_t bitmap[PHRASE_BITMAP_BITS / 64]; /* two-word phrases: zero between docs */
     int rc;                   /* sticky corruption error */

@@ -206,11 +206,11 @@ static uint32_t phr_settle(phr_it *it, uint32_t t) {
     nx_postings *lead = &it->p[it->lead_order[0]];
     uint32_t d = t;
     for (;;) {
-        if (it->floor > 0 && (d < it->win_from || d > it->win_end)) {
-            /* a window whose blocks cannot beat the floor is skipped
-             * without leapfrogging through it: a segment's first match is
-             * otherwise sought without any bound (nx_run_blockmax prunes
-             * only from the match the iterator was built on) */
+        if (it->skip_windows && (d < it->win_from || d > it->win_end)) {
+            /* the first match of an iterator built with a floor: a window
+             * whose blocks cannot beat it is skipped without leapfrogging
+             * through it (nx_run_blockmax prunes by windows itself only
+             * from the match the iterator was built on) */
             double b;
             uint32_t up = phr_shallow(&it->base, d, &b);
             if (up == NX_NO_DOC) {
@@ -355,9 +355,11 @@ int nx_it_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, double flo
     /* tf * (k1 + 1) / (tf + K) < k1 + 1 for any frequency */
     it->base = (sit){&phr_ops, 0, nx_bm25_max(it->weight), min_df};
     it->floor = floor;
+    it->skip_windows = floor > 0;
     it->win_from = 1;
     it->win_end = 0; /* no window checked yet */
     phr_settle(it, 0);
+    it->skip_windows = false;
     NX_RETURN_IF(it->rc, &S->err, it->rc, "%s: corrupt positions (segment %u)",
                  nx_segment_positions_path(S->snap->segments[si]), si);
     *out = &it->base;
