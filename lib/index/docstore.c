@@ -1004,6 +1004,10 @@ int nx_docstore_open(const uint8_t *data, size_t len, nx_err *err, nx_docstore *
         else if (block_raw(s, b) == 0 || block_raw(s, b) > DS_MAX_BLOCK_RAW ||
                  block_raw(s, b) / NX_INFLATE_MAX_RATIO > clen)
             rc = corrupt(err, "bad block size", at); /* more than its frame can inflate to */
+        else if (block_first(s, b + 1) - block_first(s, b) > block_raw(s, b))
+            /* a record takes a byte at least: n_recs, and what merges and
+             * check allocate per record, stay bounded by the file */
+            rc = corrupt(err, "more records than block bytes", at);
     }
     /* Name table: NUL-terminated copies in one allocation. */
     if (rc == 0 && n_names) {
