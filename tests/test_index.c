@@ -439,6 +439,22 @@ START_TEST(test_dictionary_prefix_walk_is_sorted_and_bounded) {
 }
 END_TEST
 
+/* Body of article i of the one-dictionary test: 3,000 bytes of words,
+ * the same for the same i. */
+static void dict_test_body(uint32_t i, char *body) {
+    static const char *words[] = {"market", "oil", "prices", "said", "government", "shares",
+                                  "rose", "percent", "bank", "trade", "minister", "week"};
+    uint64_t rng = 0x9e3779b97f4a7c15ull * (i + 1);
+    size_t p = 0;
+    while (p < 3000) {
+        const char *wd = words[nxt_xorshift64(&rng) % 12];
+        memcpy(body + p, wd, strlen(wd));
+        p += strlen(wd);
+        body[p++] = ' ';
+    }
+    body[p] = 0;
+}
+
 static void check_same_content(const char *dir, uint32_t n) {
     newsidx_reader *r = open_reader(dir);
     ck_assert_uint_eq(nx_reader_snapshot(r)->live_docs, n);
@@ -476,6 +492,65 @@ static newsidx_writer *commit_one_segment_per_article(const char *dir, int no_sy
     ck_assert_int_eq(newsidx_writer_commit(w), 0);
     return w;
 }
+
+/* Four flushes of one writer run, each with enough stored text to train a
+ * doc store dictionary: the first trains it and the others compress with
+ * it, so the segment that optimize merges them into holds one dictionary,
+ * its blocks are the flushes' bytes, and every article reads back. */
+START_TEST(test_a_writer_run_trains_one_doc_store_dictionary_that_merges_keep) {
+    char *dir = nxt_tmpdir("index");
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.threads = 1;
+    o.merge_factor = 1000;
+    newsidx_writer *w;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    char *body = malloc(3200), id[32];
+    uint32_t n = 0;
+    for (int c = 0; c < 4; c++) {
+        for (int i = 0; i < 1500; i++, n++) {
+            dict_test_body(n, body);
+            snprintf(id, sizeof id, "d%u", n);
+            add_article(w, id, "a title", body, NULL, NULL);
+        }
+        ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    }
+    newsidx_reader *r = open_reader(dir);
+    const nx_snapshot *snap = nx_reader_snapshot(r);
+    ck_assert_uint_eq(snap->n_segments, 4);
+    uint32_t blocks = 0;
+    for (uint32_t i = 0; i < 4; i++) {
+        ck_assert_uint_eq(nx_docstore_dict_count(snap->segments[i]->docstore), 1);
+        blocks += nx_docstore_block_count(snap->segments[i]->docstore);
+    }
+    newsidx_reader_close(r);
+    ck_assert_int_eq(newsidx_writer_optimize(w), 0);
+    newsidx_writer_close(w);
+    r = open_reader(dir);
+    snap = nx_reader_snapshot(r);
+    ck_assert_uint_eq(snap->n_segments, 1);
+    const nx_docstore *ds = snap->segments[0]->docstore;
+    ck_assert_uint_eq(nx_docstore_dict_count(ds), 1);
+    ck_assert_uint_eq(nx_docstore_block_count(ds), blocks); /* all copied, none new */
+    ck_assert_uint_eq(nx_docstore_count(ds), n);
+    for (uint32_t i = 0; i < n; i += 7) {
+        snprintf(id, sizeof id, "d%u", i);
+        dict_test_body(i, body);
+        newsidx_doc *doc;
+        ck_assert_int_eq(newsidx_reader_get(r, id, strlen(id), &doc), 0);
+        const newsidx_field *f = newsidx_doc_field(doc, 2);
+        ck_assert_ptr_nonnull(f);
+        ck_assert_str_eq(f->name, "body");
+        ck_assert_uint_eq(f->value_len, strlen(body));
+        ck_assert_mem_eq(f->value, body, f->value_len);
+        newsidx_doc_free(doc);
+    }
+    newsidx_reader_close(r);
+    free(body);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
+}
+END_TEST
 
 START_TEST(test_small_ram_budget_flushes_several_segments_with_same_results) {
     char *dir = nxt_tmpdir("index");
@@ -1137,6 +1212,7 @@ static Suite *index_suite(void) {
     tcase_add_test(tc, test_writer_round_trip_with_dates_in_order);
     tcase_add_test(tc, test_dictionary_prefix_walk_is_sorted_and_bounded);
     tcase_add_test(tc, test_small_ram_budget_flushes_several_segments_with_same_results);
+    tcase_add_test(tc, test_a_writer_run_trains_one_doc_store_dictionary_that_merges_keep);
     tcase_add_test(tc, test_merge_policy_merges_a_full_tier_and_keeps_date_order);
     tcase_add_test(tc, test_no_sync_commits_the_same_index);
     tcase_add_test(tc, test_progress_is_monotone_and_ends_each_phase_at_100_percent);

@@ -417,7 +417,9 @@ static int name_code(nx_docstore_writer *w, const char *name, size_t len, uint32
     pthread_mutex_lock(&sh->lock);
     /* w's table is a prefix of the run's: take the names added since */
     int rc = 0;
-    const uint8_t *p = sh->names.data + w->names_out.len, *end = sh->names.data + sh->names.len;
+    /* (no arithmetic on the empty table's NULL) */
+    const uint8_t *p = sh->names.data ? sh->names.data + w->names_out.len : NULL;
+    const uint8_t *end = sh->names.data ? sh->names.data + sh->names.len : NULL;
     while (rc == 0 && p < end) {
         uint64_t l;
         uint32_t c;
@@ -1004,6 +1006,10 @@ int nx_docstore_open(const uint8_t *data, size_t len, nx_err *err, nx_docstore *
         else if (block_raw(s, b) == 0 || block_raw(s, b) > DS_MAX_BLOCK_RAW ||
                  block_raw(s, b) / NX_INFLATE_MAX_RATIO > clen)
             rc = corrupt(err, "bad block size", at); /* more than its frame can inflate to */
+        else if (block_first(s, b + 1) - block_first(s, b) > block_raw(s, b))
+            /* a record takes a byte at least: n_recs, and what merges and
+             * check allocate per record, stay bounded by the file */
+            rc = corrupt(err, "more records than block bytes", at);
     }
     /* Name table: NUL-terminated copies in one allocation. */
     if (rc == 0 && n_names) {
@@ -1335,7 +1341,7 @@ static uint32_t rec_doc(const nx_docstore *in, const uint32_t *inv, uint32_t r) 
 static int names_compatible(nx_docstore_writer *w, const nx_docstore *in, bool *ok) {
     *ok = false;
     uint32_t common = NX_MIN(w->n_names, in->n_names);
-    const uint8_t *p = w->names_out.data, *end = p + w->names_out.len;
+    const uint8_t *p = w->names_out.data, *end = p ? p + w->names_out.len : p;
     for (uint32_t k = 0; k < common; k++) {
         uint64_t l;
         if (nx_varint_decode(&p, end, &l) < 0) return 0;
