@@ -269,6 +269,103 @@ START_TEST(test_pfor_exceptions_of_every_width_round_trip) {
 }
 END_TEST
 
+/* What a merge holds while it writes: a term in each of 200,000 docs with
+ * 8 positions each (1.6M positions), 30,000 rare terms, and the docs'
+ * dates, ids and sources, streamed in (nx_segbuild_term_begin/doc/end),
+ * never hold more than a few hundred KB beside the norms: gathered, the
+ * positions alone took 12 bytes each (19 MB), and the columns and the
+ * dictionary grew with the docs and terms. The segment reads back whole. */
+START_TEST(test_a_streamed_segment_holds_little_whatever_its_size) {
+    uint32_t n_docs = 200000, freq = 8;
+    char *dir = nxt_tmpdir("index");
+    nx_err err = {0};
+    nx_segbuild_opts o = {false, 3, 65536, true};
+    nx_segbuild *b;
+    ck_assert_int_eq(nx_segbuild_create(dir, 1, n_docs, &o, &err, &b), 0);
+    uint8_t *nm = nx_segbuild_norms(b, NX_F_BODY);
+    for (uint32_t d = 0; d < n_docs; d++) nm[d] = (uint8_t)(1 + d % 200);
+    size_t most = 0;
+    for (uint32_t d = 0; d < n_docs; d++) {
+        char id[32], src[16];
+        int l = snprintf(id, sizeof id, "article-%08u", d);
+        int sl = snprintf(src, sizeof src, "src%u", d % 7);
+        ck_assert_int_eq(nx_segbuild_doc(b, 1000 + d, id, (size_t)l, src, (size_t)sl, 10, NULL, 0),
+                         0);
+        ck_assert_int_eq(nx_segbuild_simhash(b, 0x9e3779b97f4a7c15ull * (d + 1)), 0);
+        size_t held = nx_segbuild_held_bytes(b);
+        most = held > most ? held : most;
+    }
+    ck_assert_int_eq(nx_segbuild_term_begin(b, NX_F_BODY, (const uint8_t *)"common", 6), 0);
+    uint32_t deltas[8];
+    for (uint32_t d = 0; d < n_docs; d++) {
+        for (uint32_t j = 0; j < freq; j++) deltas[j] = j ? 1 + (d + j) % 5 : d % 3;
+        ck_assert_int_eq(nx_segbuild_term_doc(b, d, freq, deltas), 0);
+        if (d % 1000 == 0) {
+            size_t held = nx_segbuild_held_bytes(b);
+            most = held > most ? held : most;
+        }
+    }
+    ck_assert_int_eq(nx_segbuild_term_end(b), 0);
+    for (uint32_t t = 0; t < 30000; t++) {
+        char term[16];
+        int l = snprintf(term, sizeof term, "rare%05u", t);
+        uint32_t doc = (t * 7919) % n_docs, pos = t % 50;
+        ck_assert_int_eq(nx_segbuild_term(b, NX_F_BODY, (const uint8_t *)term, (size_t)l, 1, &doc,
+                                          &(uint32_t){1}, &pos),
+                         0);
+    }
+    size_t held = nx_segbuild_held_bytes(b);
+    most = held > most ? held : most;
+    /* the common term's coded doc blocks (~2 bytes a doc) are the largest
+     * part; everything else is bounded by the spill and block sizes */
+    ck_assert_msg(most < (size_t)2 << 20, "held %zu bytes", most);
+    ck_assert_int_eq(nx_segbuild_finish(b), 0);
+
+    nx_segment *s;
+    ck_assert_msg(nx_segment_open(dir, 1, 0, &err, &s) == 0, "%s", err.msg);
+    nx_term_info ti;
+    ck_assert_int_eq(nx_segment_lookup(s, NX_F_BODY, "common", 6, &ti), 1);
+    ck_assert_uint_eq(ti.df, n_docs);
+    ck_assert_uint_eq(ti.cf, (uint64_t)n_docs * freq);
+    nx_postings it;
+    ck_assert_int_eq(nx_postings_open(&it, s, &ti, true), 0);
+    uint32_t want = 0;
+    for (uint32_t d = nx_postings_doc(&it); d != NX_NO_DOC; d = nx_postings_next(&it), want++) {
+        ck_assert_uint_eq(d, want);
+        const uint32_t *pos;
+        ck_assert_int_eq(nx_postings_positions(&it, &pos), (int)freq);
+        uint32_t p = d % 3;
+        for (uint32_t j = 0; j < freq; j++) {
+            if (j) p += 1 + (d + j) % 5;
+            ck_assert_uint_eq(pos[j], p);
+        }
+    }
+    ck_assert_uint_eq(want, n_docs);
+    nx_postings_close(&it);
+    ck_assert_int_eq(nx_segment_lookup(s, NX_F_BODY, "rare29999", 9, &ti), 1);
+    ck_assert_uint_eq(ti.df, 1);
+    for (uint32_t d = 0; d < n_docs; d += 997) {
+        char id[32];
+        int l = snprintf(id, sizeof id, "article-%08u", d);
+        size_t len;
+        const char *got = nx_segment_id(s, d, &len);
+        ck_assert_uint_eq(len, (size_t)l);
+        ck_assert_mem_eq(got, id, len);
+        ck_assert_int_eq(nx_segment_date(s, d), 1000 + d);
+        ck_assert_uint_eq(nx_segment_simhash(s, d), 0x9e3779b97f4a7c15ull * (d + 1));
+        ck_assert_uint_eq(nx_segment_find_id(s, id, len), d);
+        size_t sl;
+        const char *src = nx_segment_source_name(s, nx_segment_source_ord(s, d), &sl);
+        char want_src[16];
+        ck_assert_uint_eq(sl, (size_t)snprintf(want_src, sizeof want_src, "src%u", d % 7));
+        ck_assert_mem_eq(src, want_src, sl);
+    }
+    nx_segment_close(s);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
+}
+END_TEST
+
 /* ---- writer-level tests ---------------------------------------------------- */
 
 static newsidx_writer *open_writer(const char *dir, int append, size_t ram) {
@@ -1227,6 +1324,7 @@ static Suite *index_suite(void) {
     tcase_add_test(tc, test_check_passes_a_sound_index_and_names_a_damaged_file);
     tcase_add_test(tc, test_ids_expand_per_block_on_demand_and_a_damaged_block_is_named);
     tcase_add_test(tc, test_merged_flushes_leave_the_disk_before_the_commit);
+    tcase_add_test(tc, test_a_streamed_segment_holds_little_whatever_its_size);
     suite_add_tcase(s, tc);
     return s;
 }

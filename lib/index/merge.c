@@ -31,7 +31,13 @@ typedef struct merge_state {
      * input (bench/README.md, "Doc store"). Each holds at most a block
      * and a zstd context, ~300 KiB. */
     nx_docstore_scratch *scratch;
-    nx_term_entries entries;   /* the term being merged */
+    nx_id_walk *ids;           /* per input: its ids, read once in order */
+    /* per input on the term being merged: its postings. The term streams
+     * into the new segment in doc order (each input's map keeps its docs
+     * in order), so a frequent term's positions are never gathered: held,
+     * the most frequent term of a 1M-article merge took ~200 MB. */
+    nx_postings *post;
+    uint32_t *on;              /* the inputs on the term */
     nx_segbuild *b;
     nx_progress progress; /* docs, then input terms, then finishing */
 } merge_state;
@@ -41,10 +47,14 @@ static void merge_free(merge_state *ms) {
     if (ms->scratch)
         for (uint32_t i = 0; i < ms->n_in; i++) nx_docstore_scratch_free(&ms->scratch[i]);
     free(ms->scratch);
+    if (ms->ids)
+        for (uint32_t i = 0; i < ms->n_in; i++) free(ms->ids[i].blk);
+    free(ms->ids);
     free(ms->head);
     free(ms->terms);
     free(ms->valid);
-    nx_term_entries_free(&ms->entries);
+    free(ms->post);
+    free(ms->on);
 }
 
 /* Allocates the maps and cursors; *total gets the number of live docs and
@@ -54,7 +64,10 @@ static int merge_init(merge_state *ms, uint64_t *total, bool *store) {
     ms->terms = calloc(ms->n_in, sizeof *ms->terms);
     ms->valid = calloc(ms->n_in, sizeof *ms->valid);
     ms->scratch = calloc(ms->n_in, sizeof *ms->scratch);
-    if (!ms->head || !ms->terms || !ms->valid || !ms->scratch)
+    ms->post = calloc(ms->n_in, sizeof *ms->post);
+    ms->on = calloc(ms->n_in, sizeof *ms->on);
+    ms->ids = calloc(ms->n_in, sizeof *ms->ids);
+    if (!ms->head || !ms->terms || !ms->valid || !ms->scratch || !ms->post || !ms->on || !ms->ids)
         return nx_err_set(ms->err, NEWSIDX_ERR_NOMEM, "out of memory");
     for (uint32_t i = 0; i < ms->n_in; i++) nx_docstore_scratch_init(&ms->scratch[i]);
     *total = 0;
@@ -134,7 +147,7 @@ static int merge_docs(merge_state *ms, uint32_t total, bool store) {
         ms->map[best][d] = nd;
         for (int f = 0; f < NX_N_FIELDS; f++) norms[f][nd] = nx_segment_norms(s, f)[d];
         size_t id_len, src_len;
-        const char *id = nx_segment_id(s, d, &id_len);
+        const char *id = nx_segment_id_walk(s, d, &ms->ids[best], &id_len);
         NX_RETURN_IF(!id, ms->err, NEWSIDX_ERR_CORRUPT, "%s: the id of doc %u does not decode",
                      s->col.path, d);
         const char *sname = nx_segment_source_name(s, nx_segment_source_ord(s, d), &src_len);
@@ -170,48 +183,71 @@ static int smallest_term(const merge_state *ms) {
     return first;
 }
 
-/* Appends input i's postings of the term under its cursor (key[0] is the
- * field) to ms->entries, live docs only, with their new ids. */
-static int gather_input(merge_state *ms, uint32_t i, const uint8_t *key) {
+/* Opens input i's postings of the term under its cursor (key[0] is the
+ * field) and moves them to their first live doc. */
+static int open_input(merge_state *ms, uint32_t i, const uint8_t *key) {
     nx_segment *in = ms->in[i];
-    nx_term_entries *te = &ms->entries;
     nx_term_info ti;
-    nx_postings p;
+    nx_postings *p = &ms->post[i];
     if (nx_segment_term_value(in, key[0], ms->terms[i].value, ms->terms[i].value_len, &ti) ||
-        nx_postings_open(&p, in, &ti, true))
+        nx_postings_open(p, in, &ti, true))
         return nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT,
                           "%s: corrupt postings of a term at byte %llu", in->post.path,
                           (unsigned long long)ti.postings_off);
-    int rc = 0;
-    for (uint32_t d = nx_postings_doc(&p); d != NX_NO_DOC && rc == 0; d = nx_postings_next(&p)) {
-        if (ms->map[i][d] == UINT32_MAX) continue;
-        const uint32_t *pp;
-        int f = nx_postings_positions(&p, &pp);
-        if (f < 0) {
-            rc = nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT, "%s: corrupt positions", in->pos.path);
-        } else if (nx_term_entries_reserve(te, te->n + 1, te->n_pos + (size_t)f)) {
-            rc = nx_err_set(ms->err, NEWSIDX_ERR_NOMEM, "out of memory");
-        } else {
-            nx_term_entries_push(te, ms->map[i][d], (uint32_t)f, te->n_pos);
-            memcpy(te->pos + te->n_pos, pp, sizeof(uint32_t) * (size_t)f);
-            te->n_pos += (size_t)f;
+    for (uint32_t d = nx_postings_doc(p); d != NX_NO_DOC && ms->map[i][d] == UINT32_MAX;)
+        d = nx_postings_next(p);
+    return 0;
+}
+
+/* The new id of input i's current doc, or NX_NO_DOC at its end. */
+static uint32_t mapped_doc(const merge_state *ms, uint32_t i) {
+    uint32_t d = nx_postings_doc(&ms->post[i]);
+    return d == NX_NO_DOC ? NX_NO_DOC : ms->map[i][d];
+}
+
+/* Streams the postings of the n inputs ms->on[0..n) into the new segment
+ * in new doc order: a doc is taken from the input whose current doc maps
+ * lowest, then that input moves to its next live doc. */
+static int stream_term(merge_state *ms, uint32_t n) {
+    for (;;) {
+        uint32_t best = UINT32_MAX, best_doc = NX_NO_DOC;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t nd = mapped_doc(ms, ms->on[k]);
+            if (nd < best_doc) {
+                best_doc = nd;
+                best = ms->on[k];
+            }
         }
+        if (best == UINT32_MAX) return 0;
+        nx_postings *p = &ms->post[best];
+        const uint32_t *deltas;
+        int f = nx_postings_deltas(p, &deltas);
+        if (f < 0)
+            return nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT, "%s: corrupt positions",
+                              ms->in[best]->pos.path);
+        NX_FORWARD(nx_segbuild_term_doc(ms->b, best_doc, (uint32_t)f, deltas));
+        uint32_t d = nx_postings_next(p);
+        while (d != NX_NO_DOC && ms->map[best][d] == UINT32_MAX) d = nx_postings_next(p);
     }
-    nx_postings_close(&p);
-    return rc;
 }
 
 /* Merges one term: the postings of every input on it, then the cursors
  * of those inputs move on. */
 static int merge_term(merge_state *ms, const uint8_t *key, size_t key_len) {
-    nx_term_entries *te = &ms->entries;
-    te->n = te->n_pos = 0;
-    te->sorted = true;
-    for (uint32_t i = 0; i < ms->n_in; i++)
-        if (on_term(ms, i, key, key_len)) NX_FORWARD(gather_input(ms, i, key));
-    if (te->n > 0) NX_FORWARD(nx_segbuild_entries(ms->b, key[0], key + 1, key_len - 1, te));
-    for (uint32_t i = 0; i < ms->n_in; i++) {
+    uint32_t n = 0;
+    int rc = 0;
+    for (uint32_t i = 0; i < ms->n_in && rc == 0; i++) {
         if (!on_term(ms, i, key, key_len)) continue;
+        rc = open_input(ms, i, key);
+        if (rc == 0) ms->on[n++] = i;
+    }
+    if (rc == 0) rc = nx_segbuild_term_begin(ms->b, key[0], key + 1, key_len - 1);
+    if (rc == 0) rc = stream_term(ms, n);
+    if (rc == 0) rc = nx_segbuild_term_end(ms->b);
+    for (uint32_t k = 0; k < n; k++) nx_postings_close(&ms->post[ms->on[k]]);
+    if (rc) return rc;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = ms->on[k];
         nx_progress_step(&ms->progress, 1);
         ms->valid[i] = nx_termdict_next(&ms->terms[i]);
         if (ms->valid[i] < 0)

@@ -31,17 +31,22 @@
 #define TD_MAGIC 0x4454584eu /* "NXTD" */
 #define TD_VERSION 1
 #define TD_FLAG_VAR 1u
-#define TD_HEADER_BYTES 40
+#define TD_HEADER_BYTES NX_TERMDICT_HEADER_BYTES
 #define TD_BLOCK_TERMS 32
 #define TD_BLOCK_BYTES 512
 
 struct nx_termdict_builder {
     bool var;
-    bool failed;     /* sticky: after an allocation failure nothing is valid */
+    int failed;      /* sticky error: after a failed allocation or sink nothing is valid */
     uint32_t value_bytes;
     uint64_t n_terms;
     nx_buf blocks;   /* block bytes, offsets relative to the blocks area */
     nx_buf offsets;  /* u64 per block, relative to the blocks area */
+    /* With a sink, closed blocks leave: blocks then holds only the open
+     * one, whose first byte is at blocks-area offset `emitted`. */
+    nx_termdict_sink_fn sink;
+    void *sink_ctx;
+    uint64_t emitted;
     size_t block_start;
     uint32_t block_terms;
     uint8_t last[NX_TERMDICT_MAX_TERM_BYTES];
@@ -97,6 +102,20 @@ int nx_termdict_builder_create_var(nx_termdict_builder **out) {
     return builder_new(true, 0, out);
 }
 
+int nx_termdict_builder_set_sink(nx_termdict_builder *b, nx_termdict_sink_fn sink, void *ctx) {
+    if (b->n_terms || b->sink) return NEWSIDX_ERR_INVALID;
+    uint8_t zero[TD_HEADER_BYTES] = {0};
+    int rc = sink(ctx, zero, sizeof zero);
+    if (rc) return b->failed = rc;
+    b->sink = sink;
+    b->sink_ctx = ctx;
+    return 0;
+}
+
+size_t nx_termdict_builder_held_bytes(const nx_termdict_builder *b) {
+    return b->blocks.cap + b->offsets.cap;
+}
+
 void nx_termdict_builder_free(nx_termdict_builder *b) {
     if (!b) return;
     nx_buf_free(&b->blocks);
@@ -111,14 +130,22 @@ static int td_compare(const uint8_t *a, size_t alen, const uint8_t *b, size_t bl
     return alen < blen ? -1 : alen > blen;
 }
 
-static void close_block(nx_termdict_builder *b) {
+/* Sets the open block's count; with a sink, hands its bytes over. */
+static int close_block(nx_termdict_builder *b) {
     if (b->block_terms) b->blocks.data[b->block_start] = (uint8_t)b->block_terms;
     b->block_terms = 0;
+    if (!b->sink || b->blocks.len == 0) return 0;
+    int rc = b->sink(b->sink_ctx, b->blocks.data, b->blocks.len);
+    b->emitted += b->blocks.len;
+    b->blocks.len = 0;
+    b->block_start = 0;
+    if (rc) b->failed = rc;
+    return rc;
 }
 
 int nx_termdict_add_var(nx_termdict_builder *b, const uint8_t *term, size_t len,
                         const uint8_t *value, size_t value_len) {
-    if (b->failed) return NEWSIDX_ERR_NOMEM;
+    if (b->failed) return b->failed;
     if (len > NX_TERMDICT_MAX_TERM_BYTES) return NEWSIDX_ERR_INVALID;
     if (b->var ? value_len > NX_TERMDICT_MAX_VALUE_BYTES : value_len != b->value_bytes)
         return NEWSIDX_ERR_INVALID;
@@ -127,12 +154,12 @@ int nx_termdict_add_var(nx_termdict_builder *b, const uint8_t *term, size_t len,
 
     if (b->block_terms == TD_BLOCK_TERMS ||
         (b->block_terms && b->blocks.len - b->block_start >= TD_BLOCK_BYTES))
-        close_block(b);
+        NX_FORWARD(close_block(b));
     size_t shared = 0;
     int rc = 0;
     if (b->block_terms == 0) {
         /* New block: its first term is stored whole. */
-        rc = nx_buf_put_u64le(&b->offsets, b->blocks.len);
+        rc = nx_buf_put_u64le(&b->offsets, b->emitted + b->blocks.len);
         if (rc == 0) {
             b->block_start = b->blocks.len;
             rc = nx_buf_putc(&b->blocks, 0); /* count, set by close_block */
@@ -143,7 +170,7 @@ int nx_termdict_add_var(nx_termdict_builder *b, const uint8_t *term, size_t len,
     }
     if (rc == 0) rc = nx_buf_reserve(&b->blocks, 20 + (len - shared) + 10 + value_len);
     if (rc < 0) {
-        b->failed = true;
+        b->failed = NEWSIDX_ERR_NOMEM;
         return rc;
     }
     uint8_t *p = b->blocks.data + b->blocks.len;
@@ -169,26 +196,50 @@ int nx_termdict_add(nx_termdict_builder *b, const uint8_t *term, size_t len,
     return nx_termdict_add_var(b, term, len, value, b->value_bytes);
 }
 
-int nx_termdict_finish(nx_termdict_builder *b, nx_buf *out) {
-    if (b->failed) return NEWSIDX_ERR_NOMEM;
-    close_block(b);
-    uint64_t n_blocks = b->offsets.len / 8;
-    uint64_t index_offset = TD_HEADER_BYTES + b->blocks.len;
-    NX_FORWARD(nx_buf_reserve(out, TD_HEADER_BYTES + b->blocks.len + b->offsets.len));
-    uint8_t h[TD_HEADER_BYTES];
+/* The header of the dictionary whose blocks take blocks_bytes. */
+static void put_header(const nx_termdict_builder *b, uint64_t blocks_bytes,
+                       uint8_t h[TD_HEADER_BYTES]) {
     nx_store_u32le(h, TD_MAGIC);
     nx_store_u32le(h + 4, TD_VERSION);
     nx_store_u32le(h + 8, b->var ? TD_FLAG_VAR : 0);
     nx_store_u32le(h + 12, b->value_bytes);
     nx_store_u64le(h + 16, b->n_terms);
-    nx_store_u64le(h + 24, n_blocks);
-    nx_store_u64le(h + 32, index_offset);
+    nx_store_u64le(h + 24, b->offsets.len / 8);
+    nx_store_u64le(h + 32, TD_HEADER_BYTES + blocks_bytes);
+}
+
+int nx_termdict_finish(nx_termdict_builder *b, nx_buf *out) {
+    if (b->failed) return b->failed;
+    if (b->sink) return NEWSIDX_ERR_INVALID;
+    NX_FORWARD(close_block(b));
+    uint64_t n_blocks = b->offsets.len / 8;
+    NX_FORWARD(nx_buf_reserve(out, TD_HEADER_BYTES + b->blocks.len + b->offsets.len));
+    uint8_t h[TD_HEADER_BYTES];
+    put_header(b, b->blocks.len, h);
     NX_FORWARD(nx_buf_append(out, h, sizeof h));
     NX_FORWARD(nx_buf_append(out, b->blocks.data, b->blocks.len));
     for (uint64_t i = 0; i < n_blocks; i++) {
         uint64_t off = nx_load_u64le(b->offsets.data + 8 * i) + TD_HEADER_BYTES;
         NX_FORWARD(nx_buf_put_u64le(out, off));
     }
+    return 0;
+}
+
+int nx_termdict_finish_sink(nx_termdict_builder *b, uint8_t header[NX_TERMDICT_HEADER_BYTES]) {
+    if (!b->sink) return NEWSIDX_ERR_INVALID;
+    if (b->failed) return b->failed;
+    NX_FORWARD(close_block(b));
+    /* the block index, a stack chunk at a time */
+    uint8_t chunk[8 * 512];
+    uint64_t n_blocks = b->offsets.len / 8;
+    for (uint64_t i = 0; i < n_blocks;) {
+        size_t k = 0;
+        for (; k < 512 && i < n_blocks; k++, i++)
+            nx_store_u64le(chunk + 8 * k, nx_load_u64le(b->offsets.data + 8 * i) + TD_HEADER_BYTES);
+        int rc = b->sink(b->sink_ctx, chunk, 8 * k);
+        if (rc) return b->failed = rc;
+    }
+    put_header(b, b->emitted, header);
     return 0;
 }
 

@@ -431,16 +431,36 @@ static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
  * fsyncs). */
 #define MIN_WORKER_BUDGET ((size_t)768 << 10)
 
+/* What writing one segment holds beside the RAM buffers, whatever the
+ * segment's size, when fields are stored: the doc store's training sample
+ * (4 MiB, in a buffer that grows by doubling), its zstd contexts and
+ * dictionary (~2 MiB) and the files' write buffers (heaptrack, 90,000
+ * generated articles, --ram 64 --threads 2: 16.8 MB under nx_docstore_add
+ * in two flushes at once). Every worker flushes into one, and one merge
+ * writes one, so the budget keeps workers + 1 of them out of the buffers'
+ * shares. Without stored fields a segment writer holds well under 1 MiB
+ * beside the doc maps that grow with the segment. */
+#define SEGMENT_WRITE_BYTES ((size_t)10 << 20)
+
+/* What the budget keeps for n workers' flushes and one merge. */
+static size_t write_reserve(bool store_fields, uint32_t n) {
+    return store_fields ? (n + 1) * SEGMENT_WRITE_BYTES : 0;
+}
+
 /* The worker count for the option's value (0: the online cores, at most
- * DEFAULT_MAX_THREADS), lowered so that each has MIN_WORKER_BUDGET. */
-static uint32_t writer_threads(uint32_t threads, size_t budget) {
+ * DEFAULT_MAX_THREADS), lowered so that each has MIN_WORKER_BUDGET beside
+ * what the segments written at once hold (write_reserve). */
+static uint32_t writer_threads(uint32_t threads, size_t budget, bool store_fields) {
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n < 1 ? 1 : n > DEFAULT_MAX_THREADS ? DEFAULT_MAX_THREADS : (uint32_t)n;
     }
     if (threads > MAX_THREADS) threads = MAX_THREADS;
-    if (threads > budget / MIN_WORKER_BUDGET) threads = (uint32_t)(budget / MIN_WORKER_BUDGET);
-    return threads ? threads : 1;
+    /* the queues take at most an eighth of the budget, or 256 KiB each */
+    while (threads > 1 && budget - budget / 8 < write_reserve(store_fields, threads) +
+                                                    threads * (MIN_WORKER_BUDGET + (256 << 10)))
+        threads--;
+    return threads;
 }
 
 /* Each worker's queue holds at most this many bytes of copied articles
@@ -459,7 +479,14 @@ static int create_buffers(newsidx_writer *w, uint32_t n, size_t budget) {
     if (!w->bufs) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
     w->n_bufs = n;
     size_t queues = n > 1 ? queue_bytes(w) * n : 0;
-    size_t share = n > 1 ? (budget - queues) / n : budget; /* n > 1: budget >= n * 768 KiB */
+    size_t reserve = write_reserve(w->opts.store_fields, n);
+    /* n > 1: the budget holds queues, reserve and 768 KiB per worker
+     * (writer_threads). One buffer keeps 768 KiB when the reserve leaves
+     * less (such a budget is not met: README, "Memory"), or the whole
+     * budget when that is smaller still. */
+    size_t share = n > 1 ? (budget - queues - reserve) / n
+                   : budget > reserve + MIN_WORKER_BUDGET ? budget - reserve
+                                                          : NX_MIN(budget, MIN_WORKER_BUDGET);
     newsidx_analyzer_options ao;
     newsidx_analyzer_options_init(&ao);
     ao.stem_language = w->stem;
@@ -468,7 +495,7 @@ static int create_buffers(newsidx_writer *w, uint32_t n, size_t budget) {
         wbuf *b = &w->bufs[i];
         b->w = w;
         b->err = &w->err; /* a worker points it at its own (nx_wpool_start) */
-        b->ram_budget = n > 1 ? share : budget;
+        b->ram_budget = share;
         int rc = newsidx_analyzer_create(&ao, &b->an);
         if (rc)
             return nx_err_set(&w->err, rc, "cannot create the analyzer (stem '%s', stopwords '%s')",
@@ -609,7 +636,8 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
         const char *stop = o.append ? m.stopwords_language : o.stopwords_language;
         w->stem = dup_or_null(stem);
         w->stop = dup_or_null(stop);
-        rc = create_buffers(w, writer_threads(o.threads, o.ram_budget_bytes), o.ram_budget_bytes);
+        rc = create_buffers(w, writer_threads(o.threads, o.ram_budget_bytes, o.store_fields),
+                            o.ram_budget_bytes);
     }
     if (rc == 0) {
         /* Leftovers of an interrupted writer (uncommitted segments, temp
