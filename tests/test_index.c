@@ -279,7 +279,7 @@ START_TEST(test_a_streamed_segment_holds_little_whatever_its_size) {
     uint32_t n_docs = 200000, freq = 8;
     char *dir = nxt_tmpdir("index");
     nx_err err = {0};
-    nx_segbuild_opts o = {false, 3, 65536, true};
+    nx_segbuild_opts o = {false, 3, 65536, true, NULL};
     nx_segbuild *b;
     ck_assert_int_eq(nx_segbuild_create(dir, 1, n_docs, &o, &err, &b), 0);
     uint8_t *nm = nx_segbuild_norms(b, NX_F_BODY);
