@@ -4,6 +4,7 @@
  * facets — for queries of every class, and keep doc ids in date order in
  * every segment. */
 #include "index/index_internal.h"
+#include "index/writer_internal.h"
 #include "common.h"
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +14,15 @@
 #include <sys/stat.h>
 #include <dirent.h>
 #include <unistd.h>
+
+/* The budgets below are the smallest that keep two workers: the writer
+ * runs fewer when the budget cannot hold each one's buffer and queue
+ * (and, with stored fields, ~10 MB per segment written at once), and a
+ * test of what workers do must not quietly run on the caller's thread. */
+#define TWO_WORKERS_BARE ((size_t)5 << 19)
+#define TWO_WORKERS_STORED ((size_t)40 << 20)
+
+static void assert_two_workers(const newsidx_writer *w) { ck_assert_uint_eq(w->n_bufs, 2); }
 
 /* articles per build: 4 builds per run, each twice with fsyncs off */
 #define N_ARTICLES (nxt_small() ? 1000u : 2000u)
@@ -56,12 +66,15 @@ static void build(const char *dir, uint32_t threads, bool updates) {
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.threads = threads;
-    o.ram_budget_bytes = 3 << 20; /* 3 workers need 768 KiB each */
+    /* 3 workers with stored fields: what 4 segment writers (40 MiB) and
+     * the queues leave gives each a buffer of ~1.25 MiB */
+    o.ram_budget_bytes = (size_t)50 << 20;
     o.merge_factor = 4;
     o.no_sync = 1;
     newsidx_writer *w = NULL;
     char eb[512];
     ck_assert_msg(newsidx_writer_open(dir, &o, eb, sizeof eb, &w) == 0, "open: %s", eb);
+    ck_assert_uint_eq(w->n_bufs, threads);
     uint64_t rng = 0x9e3779b97f4a7c15ull;
     static char body[4096];
     char title[256], id[32], date[32];
@@ -267,16 +280,18 @@ START_TEST(test_worker_error_surfaces_at_a_later_call) {
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.threads = 2;
-    o.ram_budget_bytes = 2 << 20;
+    o.store_fields = 0;
+    o.ram_budget_bytes = TWO_WORKERS_BARE;
     newsidx_writer *w = NULL;
     ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    assert_two_workers(w);
     char path[512];
     for (int seg = 1; seg <= 400; seg++) {
         snprintf(path, sizeof path, "%s/seg_%d.post", dir, seg);
         ck_assert_int_eq(mkdir(path, 0755), 0);
     }
     int rc = 0, n_added = 0;
-    /* articles of 64 KiB: the workers' 600 KiB buffers flush every few */
+    /* articles of 64 KiB: the workers' ~1.2 MiB buffers flush every few */
     static char body[64 << 10];
     memset(body, 'x', sizeof body);
     for (size_t i = 0; i < sizeof body; i += 8) body[i] = ' ';
@@ -341,8 +356,9 @@ static void build_with_deletes_during_merges(const char *dir, uint32_t threads, 
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.threads = threads;
-    o.ram_budget_bytes = 2 << 20;
-    o.merge_factor = 3;
+    o.store_fields = 0;
+    o.ram_budget_bytes = TWO_WORKERS_BARE;
+    o.merge_factor = 2;
     o.no_sync = 1;
     slow_merges sm = {0};
     o.progress = slow_merge_progress;
@@ -350,7 +366,8 @@ static void build_with_deletes_during_merges(const char *dir, uint32_t threads, 
     newsidx_writer *w = NULL;
     char eb[512];
     ck_assert_msg(newsidx_writer_open(dir, &o, eb, sizeof eb, &w) == 0, "open: %s", eb);
-    uint32_t n_ids = nxt_small() ? 3000 : 6000;
+    ck_assert_uint_eq(w->n_bufs, threads);
+    uint32_t n_ids = nxt_small() ? 8000 : 16000;
     bool *is_live = calloc(n_ids, 1);
     ck_assert_ptr_nonnull(is_live);
     uint64_t rng = 0x2545f4914f6cdd1dull, pick = 77;
@@ -427,7 +444,8 @@ START_TEST(test_rollback_during_a_background_merge_leaves_no_files) {
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.threads = 2;
-    o.ram_budget_bytes = 2 << 20;
+    o.store_fields = 0;
+    o.ram_budget_bytes = TWO_WORKERS_BARE;
     o.merge_factor = 3;
     o.no_sync = 1;
     slow_merges sm = {0};
@@ -435,6 +453,7 @@ START_TEST(test_rollback_during_a_background_merge_leaves_no_files) {
     o.progress_ctx = &sm;
     newsidx_writer *w = NULL;
     ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    assert_two_workers(w);
     uint64_t rng = 5;
     uint32_t i = 0;
     for (; i < 100000 && !merge_running(&sm); i++) add_numbered(w, i, &rng);
@@ -484,7 +503,7 @@ START_TEST(test_background_merge_error_surfaces_at_a_later_call) {
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.threads = 2;
-    o.ram_budget_bytes = 2 << 20;
+    o.ram_budget_bytes = TWO_WORKERS_STORED;
     o.merge_factor = 3;
     o.no_sync = 1;
     char path[512];
@@ -493,9 +512,10 @@ START_TEST(test_background_merge_error_surfaces_at_a_later_call) {
     o.progress_ctx = path;
     newsidx_writer *w = NULL;
     ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    assert_two_workers(w);
     uint64_t rng = 9;
     int rc = 0;
-    for (uint32_t i = 0; i < 100000 && rc == 0; i++) {
+    for (uint32_t i = 0; i < 1000000 && rc == 0; i++) {
         char id[32];
         snprintf(id, sizeof id, "doc-%u", i);
         char body[64];
@@ -504,7 +524,7 @@ START_TEST(test_background_merge_error_surfaces_at_a_later_call) {
         rc = newsidx_writer_add(w, f, 2, NULL);
     }
     ck_assert_int_eq(rc, NEWSIDX_ERR_CORRUPT);
-    ck_assert_ptr_nonnull(strstr(newsidx_writer_errmsg(w), "seg_1"));
+    ck_assert_msg(strstr(newsidx_writer_errmsg(w), "seg_1") != NULL, "%s", newsidx_writer_errmsg(w));
     ck_assert_int_eq(newsidx_writer_commit(w), NEWSIDX_ERR_CORRUPT); /* sticky */
     newsidx_writer_close(w);
     ck_assert_uint_eq(segment_files(dir), 0);

@@ -116,7 +116,15 @@ static int merge_stored(merge_state *ms) {
             total += ms->map[i][d] != UINT32_MAX;
     int rc = nx_docstore_writer_begin_merge(dw, total);
     for (uint32_t i = 0; i < ms->n_in && rc == 0; i++) {
-        rc = nx_docstore_merge_input(dw, ms->in[i]->docstore, ms->map[i], &ms->scratch[i], NULL);
+        /* Copied blocks are not decoded: a damaged input would pass into
+         * the merged file under a fresh checksum. Its own checksum is
+         * checked first (XXH3 reads at memory speed: ~30 ms for the
+         * 580 MB doc store of 1M articles). */
+        const nx_segment *c = ms->in[i]->core ? ms->in[i]->core : ms->in[i];
+        rc = nx_rfile_verify(&c->docs, ms->err);
+        if (rc == 0)
+            rc = nx_docstore_merge_input(dw, ms->in[i]->docstore, ms->map[i], &ms->scratch[i],
+                                         NULL);
         nx_docstore_scratch_free(&ms->scratch[i]);
         nx_segment_release_pages(ms->in[i]);
     }
