@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef NEWSIDX_SOURCE_DIR
@@ -480,6 +481,117 @@ START_TEST(test_several_indexes_search_as_one_index_of_the_same_articles) {
 }
 END_TEST
 
+/* Writes articles [from, to) of a made-up archive into dir/sub, one day
+ * apart, so that date order (doc order in every index) is article order.
+ * Bodies mix a few words with filler of varying length: phrase and term
+ * frequencies and lengths spread the scores; every 37th article repeats an
+ * earlier one word for word, so equal scores fall in different members. A
+ * few articles of the middle member have a title. */
+static void build_ranked_part(const char *sub, int from, int to) {
+    static const char *const words[] = {"alpha", "beta", "gamma", "delta"};
+    char path[128], err[512];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    newsidx_writer_options wo;
+    newsidx_writer_options_init(&wo);
+    wo.threads = 1;
+    wo.no_sync = 1;
+    newsidx_writer *w;
+    ck_assert_msg(newsidx_writer_open(path, &wo, err, sizeof err, &w) == 0, "%s", err);
+    for (int i = from; i < to; i++) {
+        int src = i % 37 == 36 ? i / 2 : i; /* a copy of an earlier article's body */
+        uint32_t x = (uint32_t)src * 2654435761u + 12345u;
+        char body[2048] = "", id[32], date[32];
+        size_t len = 0;
+        int n = 3 + (int)(x % 40);
+        for (int k = 0; k < n; k++) {
+            x = x * 1103515245u + 12345u;
+            uint32_t r = (x >> 16) % 10;
+            const char *wd = r < 4 ? words[r] : r < 6 ? "alpha beta" : "filler";
+            len += (size_t)snprintf(body + len, sizeof body - len, "%s%s", k ? " " : "", wd);
+        }
+        if (i == to - 1 && to == 600) { /* the archive's best phrase hit, in its last member */
+            len = 0;
+            for (int k = 0; k < 12; k++)
+                len += (size_t)snprintf(body + len, sizeof body - len, "alpha beta ");
+        }
+        snprintf(id, sizeof id, "r%03d", i);
+        time_t t = (time_t)1577836800 + (time_t)i * 86400; /* 2020-01-01 + i days */
+        struct tm tm;
+        strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+        newsidx_field f[4] = {{"id", id, strlen(id)}, {"body", body, len}, {"date", date, strlen(date)},
+                              {"title", "alpha beta news", 15}};
+        /* a phrase in two fields is an OR of two (ranked by MaxScore), in
+         * one field the whole tree: the middle member has both */
+        ck_assert_int_eq(newsidx_writer_add(w, f, i >= 200 && i < 450 && i % 50 == 7 ? 4 : 3, NULL), 0);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+}
+
+/* The top k of q with the total not wanted (the pruned runs), as
+ * "id=score" text; no_pruning ranks every match instead. */
+static void describe_top(newsidx_reader *r, const char *text, uint32_t k, int no_pruning,
+                         char *buf, size_t cap) {
+    newsidx_query *q;
+    ck_assert_int_eq(newsidx_query_parse(r, text, strlen(text), NULL, NULL, NULL, 0, &q), 0);
+    newsidx_search_options so;
+    newsidx_search_options_init(&so);
+    so.k = k;
+    so.snippets = 0;
+    so.fields = "";
+    so.exact_total = 0;
+    so.no_pruning = no_pruning;
+    newsidx_results *res;
+    ck_assert_int_eq(newsidx_search_v2(r, q, &so, NULL, 0, &res), 0);
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < newsidx_results_count(res) && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, " %s=%.6f", newsidx_hit_id(res, i),
+                                newsidx_hit_score(res, i));
+    newsidx_results_free(res);
+    newsidx_query_free(q);
+}
+
+/* The pruned top k of a set of indexes carries the bound reached in one
+ * member into the next (a phrase's first match in a member is sought above
+ * it): what the set returns must still be what one index of the same
+ * articles returns, and what ranking every match returns. */
+START_TEST(test_several_indexes_rank_the_top_k_as_one_index) {
+    build_ranked_part("all", 0, 600);
+    build_ranked_part("p1", 0, 200);
+    build_ranked_part("p2", 200, 450);
+    build_ranked_part("p3", 450, 600);
+    char d1[128], d2[128], d3[128], err[256];
+    snprintf(d1, sizeof d1, "%s/p1", dir);
+    snprintf(d2, sizeof d2, "%s/p2", dir);
+    snprintf(d3, sizeof d3, "%s/p3", dir);
+    const char *dirs[3] = {d1, d2, d3};
+    newsidx_reader *multi, *one = open_sample("all");
+    ck_assert_msg(newsidx_reader_open_multi(dirs, 3, err, sizeof err, &multi) == 0, "%s", err);
+    static const char *const queries[] = {"\"alpha beta\"", "\"beta gamma\"", "\"alpha beta gamma\"",
+                                          "\"alpha gamma\"~3", "alpha", "delta",
+                                          "alpha beta", "gamma OR delta", "\"beta alpha\"", "body:\"alpha beta\""};
+    static const uint32_t ks[] = {1, 3, 10, 40};
+    static char a[4096], b[4096], c[4096];
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++)
+        for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
+            describe_top(multi, queries[i], ks[j], 0, a, sizeof a);
+            describe_top(one, queries[i], ks[j], 0, b, sizeof b);
+            describe_top(multi, queries[i], ks[j], 1, c, sizeof c);
+            ck_assert_msg(strcmp(a, b) == 0, "[%s] k=%u\nseveral: %s\none:     %s", queries[i],
+                          ks[j], a, b);
+            ck_assert_msg(strcmp(a, c) == 0, "[%s] k=%u\npruned:   %s\nunpruned: %s", queries[i],
+                          ks[j], a, c);
+        }
+    /* the archive's best phrase hit in the body is the last article of the
+     * last member */
+    describe_top(multi, "body:\"alpha beta\"", 1, 0, a, sizeof a);
+    ck_assert_msg(strncmp(a, " r599=", 6) == 0, "%s", a);
+    newsidx_reader_close(multi);
+    newsidx_reader_close(one);
+}
+END_TEST
+
 START_TEST(test_a_result_set_is_bounded_by_its_byte_budget) {
     build_sample("idx", NULL, NULL);
     newsidx_reader *r = open_sample("idx");
@@ -522,6 +634,7 @@ static Suite *api_suite(void) {
     tcase_add_test(tc, test_queries_that_match_nothing_or_were_cut_say_so);
     tcase_add_test(tc, test_an_index_reports_and_keeps_its_analyzer_settings);
     tcase_add_test(tc, test_several_indexes_search_as_one_index_of_the_same_articles);
+    tcase_add_test(tc, test_several_indexes_rank_the_top_k_as_one_index);
     tcase_add_test(tc, test_a_result_set_is_bounded_by_its_byte_budget);
     suite_add_tcase(s, tc);
     return s;

@@ -562,6 +562,243 @@ START_TEST(test_add_after_finish_is_refused) {
 }
 END_TEST
 
+/* ---- merges ---------------------------------------------------------- */
+
+/* A store of docs[0..n) written to file p with options o. */
+static void write_store_at(const char *p, const nx_docstore_options *o, gdoc *docs, size_t n) {
+    nx_err err = {0};
+    nx_wfile *f;
+    ck_assert_int_eq(nx_wfile_create(p, KIND, &err, &f), 0);
+    nx_docstore_writer *w;
+    ck_assert_int_eq(nx_docstore_writer_create_opts(f, o, &err, &w), 0);
+    for (size_t i = 0; i < n; i++) ck_assert_int_eq(nx_docstore_add(w, docs[i].f, docs[i].n), 0);
+    ck_assert_int_eq(nx_docstore_writer_finish(w), 0);
+    nx_docstore_writer_free(w);
+    ck_assert_int_eq(nx_wfile_finish(f), 0);
+}
+
+typedef struct open_store {
+    nx_rfile rf;
+    nx_docstore *s;
+} open_store;
+
+static void store_open(open_store *os, const char *p) {
+    nx_err err = {0};
+    ck_assert_int_eq(nx_rfile_open(p, KIND, &err, &os->rf), 0);
+    ck_assert_msg(nx_docstore_open(os->rf.data, os->rf.len, &err, &os->s) == 0, "open: %s", err.msg);
+    ck_assert_msg(nx_docstore_check(os->s, &err) == 0, "check: %s", err.msg);
+}
+
+static void store_close(open_store *os) {
+    nx_docstore_close(os->s);
+    nx_rfile_close(&os->rf);
+}
+
+/* Merges the n_in stores (maps[i]: their doc -> new doc) into file p
+ * of total docs; stats added to *st. */
+static void merge_stores(const char *p, const nx_docstore_options *o, open_store *in,
+                         uint32_t **maps, uint32_t n_in, uint32_t total,
+                         nx_docstore_merge_stats *st) {
+    nx_err err = {0};
+    nx_wfile *f;
+    ck_assert_int_eq(nx_wfile_create(p, KIND, &err, &f), 0);
+    nx_docstore_writer *w;
+    ck_assert_int_eq(nx_docstore_writer_create_opts(f, o, &err, &w), 0);
+    ck_assert_int_eq(nx_docstore_writer_begin_merge(w, total), 0);
+    for (uint32_t i = 0; i < n_in; i++) {
+        nx_docstore_scratch sc;
+        nx_docstore_scratch_init(&sc);
+        ck_assert_msg(nx_docstore_merge_input(w, in[i].s, maps[i], &sc, st) == 0, "merge: %s",
+                      err.msg);
+        nx_docstore_scratch_free(&sc);
+    }
+    ck_assert_msg(nx_docstore_writer_finish(w) == 0, "finish: %s", err.msg);
+    nx_docstore_writer_free(w);
+    ck_assert_int_eq(nx_wfile_finish(f), 0);
+}
+
+/* How many of a's blocks are found, byte for byte, among b's blocks. */
+static uint32_t blocks_found_in(const nx_docstore *a, const nx_docstore *b) {
+    uint32_t found = 0;
+    for (uint32_t i = 0; i < nx_docstore_block_count(a); i++) {
+        const uint8_t *x, *y;
+        size_t xl, yl;
+        nx_docstore_block_bytes(a, i, &x, &xl);
+        for (uint32_t j = 0; j < nx_docstore_block_count(b); j++) {
+            nx_docstore_block_bytes(b, j, &y, &yl);
+            if (xl == yl && memcmp(x, y, xl) == 0) {
+                found++;
+                break;
+            }
+        }
+    }
+    return found;
+}
+
+/* Two flushes' stores (the second compressed with the first's shared
+ * dictionary) merged with their ids interleaved as dates would, some docs
+ * deleted: blocks at least half live are the inputs' bytes, the rest are
+ * compressed again, and every surviving doc reads back as it was added;
+ * merging the merged store again (a store with a doc map as input) too. */
+START_TEST(test_merge_copies_live_blocks_and_reads_every_doc_after_deletes) {
+    size_t n1 = 1200, n2 = 1000, n = n1 + n2;
+    gdoc *d = make_docs(n);
+    nx_docstore_shared *sh;
+    ck_assert_int_eq(nx_docstore_shared_new(&sh), 0);
+    nx_docstore_options o;
+    nx_docstore_options_init(&o);
+    o.block_bytes = 16 * 1024;
+    o.train_bytes = 256 * 1024;
+    o.shared = sh;
+    tmp_path();
+    char px[700], py[700], pz[700], pw[700];
+    snprintf(px, sizeof px, "%s.x", path);
+    snprintf(py, sizeof py, "%s.y", path);
+    snprintf(pz, sizeof pz, "%s.z", path);
+    snprintf(pw, sizeof pw, "%s.w", path);
+    write_store_at(px, &o, d, n1);
+    write_store_at(py, &o, d + n1, n2);
+    open_store in[2];
+    store_open(&in[0], px);
+    store_open(&in[1], py);
+    ck_assert_uint_eq(nx_docstore_dict_count(in[0].s), 1);
+    ck_assert_uint_eq(nx_docstore_dict_count(in[1].s), 1);
+    /* Deletes: x's docs 400..799 lose 3 of 4 (those blocks are compressed
+     * again); y loses every 4th (its blocks are copied with the garbage). */
+    uint32_t *maps[2] = {malloc(n1 * 4), malloc(n2 * 4)};
+    uint32_t *orig = malloc(n * 4); /* new doc -> index into d */
+    uint32_t total = 0;
+    for (uint32_t i = 0, a = 0, b = 0; a < n1 || b < n2; i++) {
+        bool from_x = b >= n2 || (a < n1 && i % 2 == 0);
+        uint32_t k = from_x ? a++ : b++;
+        bool dead = from_x ? (k >= 400 && k < 800 && k % 4 != 0) : k % 4 == 3;
+        maps[from_x ? 0 : 1][k] = dead ? UINT32_MAX : total;
+        if (!dead) orig[total++] = from_x ? k : (uint32_t)n1 + k;
+    }
+    nx_docstore_merge_stats st = {0};
+    merge_stores(pz, &o, in, maps, 2, total, &st);
+    ck_assert_uint_gt(st.blocks_copied, 0);
+    ck_assert_uint_gt(st.blocks_recompressed, 0);
+    ck_assert_uint_gt(st.dead_records_copied, 0);
+    ck_assert_uint_eq(st.records_copied + st.records_recompressed, total);
+    open_store z;
+    store_open(&z, pz);
+    ck_assert_uint_eq(nx_docstore_count(z.s), total);
+    ck_assert_uint_eq(nx_docstore_dict_count(z.s), 1);
+    ck_assert_uint_eq(blocks_found_in(in[0].s, z.s) + blocks_found_in(in[1].s, z.s),
+                      st.blocks_copied);
+    /* y is 3/4 live throughout: all its blocks but perhaps the short last
+     * one (mostly dead when it holds a record or two) are copied */
+    ck_assert_uint_ge(blocks_found_in(in[1].s, z.s) + 1, nx_docstore_block_count(in[1].s));
+    nx_docstore_scratch sc;
+    nx_docstore_scratch_init(&sc);
+    for (uint32_t i = 0; i < total; i++) expect_doc(z.s, &sc, i, &d[orig[i]]);
+    for (uint32_t r = 0; r < 2000; r++) {
+        uint32_t i = rnd32() % total;
+        expect_doc(z.s, &sc, i, &d[orig[i]]);
+    }
+    /* Merged again, alone, with every other doc gone. */
+    uint32_t *zmap = malloc(total * 4), *orig2 = malloc(total * 4), total2 = 0;
+    for (uint32_t i = 0; i < total; i++) {
+        zmap[i] = i % 2 ? UINT32_MAX : total2;
+        if (i % 2 == 0) orig2[total2++] = orig[i];
+    }
+    nx_docstore_merge_stats st2 = {0};
+    merge_stores(pw, &o, &z, &zmap, 1, total2, &st2);
+    open_store w;
+    store_open(&w, pw);
+    for (uint32_t i = 0; i < total2; i++) expect_doc(w.s, &sc, i, &d[orig2[i]]);
+    ck_assert_uint_gt(st2.blocks_recompressed, 0); /* half-live y blocks are now mostly dead */
+    nx_docstore_scratch_free(&sc);
+    /* A doc map sending two docs to one record is found by check. */
+    size_t len;
+    uint8_t *bytes = read_all(pz, &len);
+    uint64_t map_off = nx_load_u64le(bytes + len - 72 + 48);
+    memcpy(bytes + map_off + 4, bytes + map_off, 4);
+    nx_docstore *bad;
+    nx_err err = {0};
+    ck_assert_int_eq(nx_docstore_open(bytes, len, &err, &bad), 0);
+    ck_assert_int_eq(nx_docstore_check(bad, &err), NEWSIDX_ERR_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "one-to-one"));
+    nx_docstore_close(bad);
+    free(bytes);
+    store_close(&w);
+    store_close(&z);
+    store_close(&in[0]);
+    store_close(&in[1]);
+    free(zmap);
+    free(orig2);
+    free(orig);
+    free(maps[0]);
+    free(maps[1]);
+    unlink(px);
+    unlink(py);
+    unlink(pz);
+    unlink(pw);
+    nx_docstore_shared_free(sh);
+    free_docs(d, n);
+}
+END_TEST
+
+/* Twelve flushes of one run share one dictionary, and so does the store
+ * merged from them; twelve stores trained apart merge into at most four
+ * dictionaries (blocks of the others are compressed again) and still read
+ * back whole. */
+START_TEST(test_one_dictionary_per_run_and_at_most_four_per_merged_store) {
+    /* 280 docs a store: a multiple of gdoc_make's name cycles (5 and 7),
+     * so every store meets the names in one order and only dictionaries
+     * stand in the way of copying */
+    size_t per = 280, n_in = 12, n = per * n_in;
+    gdoc *d = make_docs(n);
+    for (int shared = 1; shared >= 0; shared--) {
+        nx_docstore_shared *sh = NULL;
+        ck_assert_int_eq(nx_docstore_shared_new(&sh), 0);
+        nx_docstore_options o;
+        nx_docstore_options_init(&o);
+        o.block_bytes = 16 * 1024;
+        o.train_bytes = 128 * 1024;
+        o.shared = shared ? sh : NULL;
+        tmp_path();
+        char p[12][700], pm[700];
+        open_store in[12];
+        uint32_t *maps[12];
+        for (size_t i = 0; i < n_in; i++) {
+            snprintf(p[i], sizeof p[i], "%s.%zu", path, i);
+            write_store_at(p[i], &o, d + i * per, per);
+            store_open(&in[i], p[i]);
+            ck_assert_uint_eq(nx_docstore_dict_count(in[i].s), 1);
+            maps[i] = malloc(per * 4);
+            for (uint32_t k = 0; k < per; k++) maps[i][k] = (uint32_t)(i * per) + k;
+        }
+        snprintf(pm, sizeof pm, "%s.m", path);
+        nx_docstore_merge_stats st = {0};
+        merge_stores(pm, &o, in, maps, (uint32_t)n_in, (uint32_t)n, &st);
+        open_store m;
+        store_open(&m, pm);
+        if (shared) {
+            ck_assert_uint_eq(nx_docstore_dict_count(m.s), 1);
+            ck_assert_uint_eq(st.blocks_recompressed, 0);
+        } else {
+            ck_assert_uint_eq(nx_docstore_dict_count(m.s), 4);
+            ck_assert_uint_gt(st.blocks_recompressed, 0);
+        }
+        nx_docstore_scratch sc;
+        nx_docstore_scratch_init(&sc);
+        for (uint32_t i = 0; i < n; i++) expect_doc(m.s, &sc, i, &d[i]);
+        nx_docstore_scratch_free(&sc);
+        store_close(&m);
+        unlink(pm);
+        for (size_t i = 0; i < n_in; i++) {
+            store_close(&in[i]);
+            unlink(p[i]);
+            free(maps[i]);
+        }
+        nx_docstore_shared_free(sh);
+    }
+    free_docs(d, n);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("docstore");
     TCase *tc = tcase_create("core");
@@ -581,6 +818,8 @@ int main(void) {
     tcase_add_test(tc, test_zstd_parameters_between_levels_round_trip_and_bad_ones_are_refused);
     tcase_add_test(tc, test_truncated_or_damaged_store_is_an_error_not_a_crash);
     tcase_add_test(tc, test_add_after_finish_is_refused);
+    tcase_add_test(tc, test_merge_copies_live_blocks_and_reads_every_doc_after_deletes);
+    tcase_add_test(tc, test_one_dictionary_per_run_and_at_most_four_per_merged_store);
     suite_add_tcase(s, tc);
     return nxt_run(s, CK_FORK_GETENV);
 }

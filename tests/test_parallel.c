@@ -4,6 +4,7 @@
  * facets — for queries of every class, and keep doc ids in date order in
  * every segment. */
 #include "index/index_internal.h"
+#include "index/writer_internal.h"
 #include "common.h"
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +12,17 @@
 #include <string.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+
+/* The budgets below are the smallest that keep two workers: the writer
+ * runs fewer when the budget cannot hold each one's buffer and queue
+ * (and, with stored fields, ~10 MB per segment written at once), and a
+ * test of what workers do must not quietly run on the caller's thread. */
+#define TWO_WORKERS_BARE ((size_t)5 << 19)
+#define TWO_WORKERS_STORED ((size_t)40 << 20)
+
+static void assert_two_workers(const newsidx_writer *w) { ck_assert_uint_eq(w->n_bufs, 2); }
 
 /* articles per build: 4 builds per run, each twice with fsyncs off */
 #define N_ARTICLES (nxt_small() ? 1000u : 2000u)
@@ -54,12 +66,15 @@ static void build(const char *dir, uint32_t threads, bool updates) {
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.threads = threads;
-    o.ram_budget_bytes = 3 << 20; /* 3 workers need 768 KiB each */
+    /* 3 workers with stored fields: what 4 segment writers (40 MiB) and
+     * the queues leave gives each a buffer of ~1.25 MiB */
+    o.ram_budget_bytes = (size_t)50 << 20;
     o.merge_factor = 4;
     o.no_sync = 1;
     newsidx_writer *w = NULL;
     char eb[512];
     ck_assert_msg(newsidx_writer_open(dir, &o, eb, sizeof eb, &w) == 0, "open: %s", eb);
+    ck_assert_uint_eq(w->n_bufs, threads);
     uint64_t rng = 0x9e3779b97f4a7c15ull;
     static char body[4096];
     char title[256], id[32], date[32];
@@ -265,16 +280,18 @@ START_TEST(test_worker_error_surfaces_at_a_later_call) {
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.threads = 2;
-    o.ram_budget_bytes = 2 << 20;
+    o.store_fields = 0;
+    o.ram_budget_bytes = TWO_WORKERS_BARE;
     newsidx_writer *w = NULL;
     ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    assert_two_workers(w);
     char path[512];
     for (int seg = 1; seg <= 400; seg++) {
         snprintf(path, sizeof path, "%s/seg_%d.post", dir, seg);
         ck_assert_int_eq(mkdir(path, 0755), 0);
     }
     int rc = 0, n_added = 0;
-    /* articles of 64 KiB: the workers' 600 KiB buffers flush every few */
+    /* articles of 64 KiB: the workers' ~1.2 MiB buffers flush every few */
     static char body[64 << 10];
     memset(body, 'x', sizeof body);
     for (size_t i = 0; i < sizeof body; i += 8) body[i] = ' ';
@@ -292,6 +309,225 @@ START_TEST(test_worker_error_surfaces_at_a_later_call) {
     ck_assert_ptr_nonnull(strstr(newsidx_writer_errmsg(w), "seg_"));
     ck_assert_int_eq(newsidx_writer_commit(w), NEWSIDX_ERR_IO); /* sticky */
     newsidx_writer_close(w);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
+}
+END_TEST
+
+/* ---- merges beside the workers ------------------------------------------- */
+
+/* A progress callback that makes each merge slow at its start, so that
+ * what the test does next happens while a merge runs: merging is set
+ * while one runs, and merges counts those that began. */
+typedef struct slow_merges {
+    int merging, merges;
+} slow_merges;
+
+static void slow_merge_progress(void *ctx, const newsidx_writer_progress *p) {
+    slow_merges *sm = ctx;
+    if (p->phase != NEWSIDX_PHASE_MERGING) return;
+    if (p->done == 0) {
+        __atomic_store_n(&sm->merging, 1, __ATOMIC_RELEASE);
+        __atomic_add_fetch(&sm->merges, 1, __ATOMIC_RELAXED);
+        usleep(30 * 1000);
+    } else if (p->done == p->total) {
+        __atomic_store_n(&sm->merging, 0, __ATOMIC_RELEASE);
+    }
+}
+
+static bool merge_running(slow_merges *sm) { return __atomic_load_n(&sm->merging, __ATOMIC_ACQUIRE); }
+
+/* Adds article doc-<n> (text from rng) to w. */
+static void add_numbered(newsidx_writer *w, uint32_t n, uint64_t *rng) {
+    static char body[2048];
+    char title[128], id[32];
+    snprintf(id, sizeof id, "doc-%u", n);
+    text(rng, 4, title, sizeof title);
+    text(rng, 40 + (uint32_t)(nxt_xorshift64(rng) % 60), body, sizeof body);
+    newsidx_field f[3] = {{"id", id, strlen(id)}, {"title", title, strlen(title)}, {"body", body, strlen(body)}};
+    ck_assert_int_eq(newsidx_writer_add(w, f, 3, NULL), 0);
+}
+
+/* Builds a run of adds, replacements and deletes with small flushes and
+ * slow merges; deletes go in while a merge runs. *live gets the number of
+ * ids that must be live at the end. */
+static void build_with_deletes_during_merges(const char *dir, uint32_t threads, uint32_t *live,
+                                             int *merges_seen) {
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.threads = threads;
+    o.store_fields = 0;
+    o.ram_budget_bytes = TWO_WORKERS_BARE;
+    o.merge_factor = 2;
+    o.no_sync = 1;
+    slow_merges sm = {0};
+    o.progress = slow_merge_progress;
+    o.progress_ctx = &sm;
+    newsidx_writer *w = NULL;
+    char eb[512];
+    ck_assert_msg(newsidx_writer_open(dir, &o, eb, sizeof eb, &w) == 0, "open: %s", eb);
+    ck_assert_uint_eq(w->n_bufs, threads);
+    uint32_t n_ids = nxt_small() ? 8000 : 16000;
+    bool *is_live = calloc(n_ids, 1);
+    ck_assert_ptr_nonnull(is_live);
+    uint64_t rng = 0x2545f4914f6cdd1dull, pick = 77;
+    int during = 0;
+    for (uint32_t i = 0; i < n_ids; i++) {
+        add_numbered(w, i, &rng);
+        is_live[i] = true;
+        if (i < 100) continue;
+        if (i % 3 == 0) { /* a replacement of an earlier id */
+            uint32_t n = (uint32_t)(nxt_xorshift64(&pick) % i);
+            add_numbered(w, n, &rng);
+            is_live[n] = true;
+        }
+        if (i % 2 == 0) {
+            uint32_t n = (uint32_t)(nxt_xorshift64(&pick) % i);
+            during += merge_running(&sm);
+            uint64_t nd = 0;
+            char id[32];
+            snprintf(id, sizeof id, "doc-%u", n);
+            ck_assert_int_eq(newsidx_writer_delete(w, id, strlen(id), &nd), 0);
+            ck_assert_uint_eq(nd, is_live[n]);
+            is_live[n] = false;
+        }
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    *live = 0;
+    for (uint32_t i = 0; i < n_ids; i++) *live += is_live[i];
+    *merges_seen = during;
+    free(is_live);
+}
+
+/* Deletions and replacements that land while a merge runs in the
+ * background (in segments it is reading) are replayed onto the merged
+ * segment: none is lost, and the index equals a 1-thread build. */
+START_TEST(test_deletes_during_a_background_merge_are_not_lost) {
+    char *one = nxt_tmpdir("parallel"), *two = nxt_tmpdir("parallel");
+    uint32_t live_one, live_two;
+    int during_one, during_two;
+    build_with_deletes_during_merges(one, 1, &live_one, &during_one);
+    build_with_deletes_during_merges(two, 2, &live_two, &during_two);
+    ck_assert_uint_eq(live_one, live_two);
+    ck_assert_int_gt(during_two, 10); /* the deletes did land during merges */
+    newsidx_reader *ra = NULL, *rb = NULL;
+    char eb[512];
+    ck_assert_msg(newsidx_reader_open(one, eb, sizeof eb, &ra) == 0, "%s", eb);
+    ck_assert_msg(newsidx_reader_open(two, eb, sizeof eb, &rb) == 0, "%s", eb);
+    ck_assert_uint_eq(nx_reader_snapshot(ra)->live_docs, live_one);
+    ck_assert_uint_eq(nx_reader_snapshot(rb)->live_docs, live_two);
+    newsidx_reader_close(ra);
+    newsidx_reader_close(rb);
+    ck_assert_int_eq(newsidx_check(two, NULL, NULL), 0);
+    ck_assert_int_eq(nxt_rm_rf(one), 0);
+    ck_assert_int_eq(nxt_rm_rf(two), 0);
+    free(one);
+    free(two);
+}
+END_TEST
+
+/* Files in dir whose name starts with "seg_". */
+static unsigned segment_files(const char *dir) {
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    unsigned n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += strncmp(e->d_name, "seg_", 4) == 0;
+    closedir(d);
+    return n;
+}
+
+/* A rollback while a merge runs stops it and leaves none of its files
+ * (nor any other uncommitted one); the writer goes on. */
+START_TEST(test_rollback_during_a_background_merge_leaves_no_files) {
+    char *dir = nxt_tmpdir("parallel");
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.threads = 2;
+    o.store_fields = 0;
+    o.ram_budget_bytes = TWO_WORKERS_BARE;
+    o.merge_factor = 3;
+    o.no_sync = 1;
+    slow_merges sm = {0};
+    o.progress = slow_merge_progress;
+    o.progress_ctx = &sm;
+    newsidx_writer *w = NULL;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    assert_two_workers(w);
+    uint64_t rng = 5;
+    uint32_t i = 0;
+    for (; i < 100000 && !merge_running(&sm); i++) add_numbered(w, i, &rng);
+    ck_assert(merge_running(&sm));
+    ck_assert_int_eq(newsidx_writer_rollback(w), 0);
+    ck_assert_uint_eq(segment_files(dir), 0);
+    for (uint32_t k = 0; k < 50; k++) add_numbered(w, k, &rng);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r = NULL;
+    ck_assert_int_eq(newsidx_reader_open(dir, NULL, 0, &r), 0);
+    ck_assert_uint_eq(nx_reader_snapshot(r)->live_docs, 50);
+    newsidx_reader_close(r);
+    ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
+}
+END_TEST
+
+/* Overwrites the file's bytes with zeros, keeping its size (mappings of
+ * it stay valid). */
+static void zero_file(const char *path) {
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    for (long k = 0; k < n; k++) fputc(0, f);
+    fclose(f);
+}
+
+/* At the start of the first merge, zeroes the doc store of segment 1 (one
+ * of the first three flushed, which that merge reads). */
+static void corrupt_first_merge(void *ctx, const newsidx_writer_progress *p) {
+    const char *path = ctx;
+    static int done;
+    if (p->phase != NEWSIDX_PHASE_MERGING || p->done != 0 || done++) return;
+    zero_file(path);
+}
+
+/* A background merge's error (here: an input's doc store zeroed under it,
+ * so the merge cannot read its stored fields) comes back from a later
+ * call and sticks; the commit does not happen and the merge leaves no
+ * file. */
+START_TEST(test_background_merge_error_surfaces_at_a_later_call) {
+    char *dir = nxt_tmpdir("parallel");
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.threads = 2;
+    o.ram_budget_bytes = TWO_WORKERS_STORED;
+    o.merge_factor = 3;
+    o.no_sync = 1;
+    char path[512];
+    snprintf(path, sizeof path, "%s/seg_1.docs", dir);
+    o.progress = corrupt_first_merge;
+    o.progress_ctx = path;
+    newsidx_writer *w = NULL;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    assert_two_workers(w);
+    uint64_t rng = 9;
+    int rc = 0;
+    for (uint32_t i = 0; i < 1000000 && rc == 0; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "doc-%u", i);
+        char body[64];
+        text(&rng, 8, body, sizeof body);
+        newsidx_field f[2] = {{"id", id, strlen(id)}, {"body", body, strlen(body)}};
+        rc = newsidx_writer_add(w, f, 2, NULL);
+    }
+    ck_assert_int_eq(rc, NEWSIDX_ERR_CORRUPT);
+    ck_assert_msg(strstr(newsidx_writer_errmsg(w), "seg_1") != NULL, "%s", newsidx_writer_errmsg(w));
+    ck_assert_int_eq(newsidx_writer_commit(w), NEWSIDX_ERR_CORRUPT); /* sticky */
+    newsidx_writer_close(w);
+    ck_assert_uint_eq(segment_files(dir), 0);
     ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
@@ -323,6 +559,9 @@ static Suite *parallel_suite(void) {
     tcase_add_test(tc, test_replacements_and_deletes_do_not_depend_on_the_thread_count);
     tcase_add_test(tc, test_worker_error_surfaces_at_a_later_call);
     tcase_add_test(tc, test_options_without_the_thread_field_are_accepted);
+    tcase_add_test(tc, test_deletes_during_a_background_merge_are_not_lost);
+    tcase_add_test(tc, test_rollback_during_a_background_merge_leaves_no_files);
+    tcase_add_test(tc, test_background_merge_error_surfaces_at_a_later_call);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -277,6 +277,41 @@ START_TEST(test_binary_terms_with_nul_and_high_bytes_sort_by_memcmp) {
 }
 END_TEST
 
+/* A lookup remembers the first-term keys of the blocks it probed (their
+ * first 7 bytes, zero-padded) and decides later probes by them when they
+ * differ: terms made of NUL, 'a' and 'b' share long prefixes and differ
+ * only in NUL padding ("ab" / "ab\0"), so equal keys must fall back to the
+ * full comparison. Every answer agrees with bsearch, on a fresh dictionary
+ * and once every probe has been remembered. */
+START_TEST(test_remembered_block_heads_give_the_same_answers) {
+    static const uint8_t alphabet[3] = {0, 'a', 'b'};
+    static term t[4000];
+    for (size_t i = 0; i < 4000; i++) {
+        t[i].len = 1 + rnd32() % 10;
+        for (size_t k = 0; k < t[i].len; k++) t[i].b[k] = alphabet[rnd32() % 3];
+    }
+    size_t n = sort_unique(t, 4000);
+    nx_buf buf = {0};
+    build(t, n, &buf);
+    nx_termdict *d = open_ok(&buf);
+    for (int pass = 0; pass < 3; pass++)
+        for (int r = 0; r < 6000; r++) {
+            term k;
+            k.len = 1 + rnd32() % 11;
+            for (size_t j = 0; j < k.len; j++) k.b[j] = alphabet[rnd32() % 3];
+            uint8_t v[VB], want[VB];
+            const term *hit = bsearch(&k, t, n, sizeof *t, term_cmp);
+            ck_assert_int_eq(nx_termdict_get(d, k.b, k.len, v), hit != NULL);
+            if (hit) {
+                value_of((uint64_t)(hit - t), want);
+                ck_assert_mem_eq(v, want, VB);
+            }
+        }
+    nx_termdict_close(d);
+    nx_buf_free(&buf);
+}
+END_TEST
+
 START_TEST(test_terms_of_255_bytes_are_kept_and_256_rejected) {
     term t[40];
     for (size_t i = 0; i < 40; i++) { /* long shared prefixes, then the max */
@@ -354,6 +389,90 @@ START_TEST(test_variable_length_values_round_trip) {
     ck_assert_int_eq(rc, 0);
     nx_termdict_close(d);
     nx_buf_free(&buf);
+}
+END_TEST
+
+/* A sink that appends to an nx_buf; fails once fail_at bytes went in. */
+typedef struct sink_buf {
+    nx_buf buf;
+    size_t fail_at;
+} sink_buf;
+
+static int sink_append(void *ctx, const void *bytes, size_t n) {
+    sink_buf *s = ctx;
+    if (s->buf.len + n > s->fail_at) return NEWSIDX_ERR_IO;
+    return nx_buf_append(&s->buf, bytes, n);
+}
+
+/* Adds the 200,000 numbered terms with values of 1..60 bytes to b, and
+ * returns the most bytes b held at any point. */
+static size_t add_many(nx_termdict_builder *b, const term *t, size_t n) {
+    uint8_t v[64];
+    size_t most = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t vl = 1 + (i * 13) % 60;
+        for (size_t k = 0; k < vl; k++) v[k] = (uint8_t)(i ^ k);
+        ck_assert_int_eq(nx_termdict_add_var(b, t[i].b, t[i].len, v, vl), 0);
+        size_t held = nx_termdict_builder_held_bytes(b);
+        if (held > most) most = held;
+    }
+    return most;
+}
+
+/* What a merge's output dictionary costs in memory: streamed, the builder
+ * holds one block and the block index (8 bytes per block), not the
+ * dictionary, and the bytes it streams (header put over the first 40)
+ * equal those of a builder that held everything. */
+START_TEST(test_a_streaming_builder_holds_a_block_and_the_index_not_the_dictionary) {
+    size_t n = 200000;
+    term *t = malloc(n * sizeof *t);
+    ck_assert_ptr_nonnull(t);
+    numbered_terms(t, n);
+
+    nx_termdict_builder *whole;
+    ck_assert_int_eq(nx_termdict_builder_create_var(&whole), 0);
+    size_t held_whole = add_many(whole, t, n);
+    nx_buf want = {0};
+    ck_assert_int_eq(nx_termdict_finish(whole, &want), 0);
+    nx_termdict_builder_free(whole);
+
+    nx_termdict_builder *b;
+    sink_buf sink = {.fail_at = SIZE_MAX};
+    ck_assert_int_eq(nx_termdict_builder_create_var(&b), 0);
+    ck_assert_int_eq(nx_termdict_builder_set_sink(b, sink_append, &sink), 0);
+    ck_assert_int_eq(nx_termdict_builder_set_sink(b, sink_append, &sink), NEWSIDX_ERR_INVALID);
+    size_t held_stream = add_many(b, t, n);
+    uint8_t header[NX_TERMDICT_HEADER_BYTES];
+    ck_assert_int_eq(nx_termdict_finish(b, &sink.buf), NEWSIDX_ERR_INVALID);
+    ck_assert_int_eq(nx_termdict_finish_sink(b, header), 0);
+    nx_termdict_builder_free(b);
+    memcpy(sink.buf.data, header, sizeof header);
+    ck_assert_uint_eq(sink.buf.len, want.len);
+    ck_assert_mem_eq(sink.buf.data, want.data, want.len);
+
+    /* The block index is an eighth of a block's minimum share (8 of >= 32
+     * terms or >= 512 bytes); a capacity may double once past it. */
+    size_t n_blocks = nx_load_u64le(want.data + 24);
+    ck_assert_uint_gt(want.len, (size_t)4 << 20);
+    ck_assert_uint_ge(held_whole, want.len - NX_TERMDICT_HEADER_BYTES - 8 * n_blocks);
+    ck_assert_uint_le(held_stream, 2 * 8 * n_blocks + 8192);
+    ck_assert_uint_lt(held_stream, want.len / 16);
+    nx_buf_free(&want);
+    nx_buf_free(&sink.buf);
+
+    /* A sink's error comes back, and stays. */
+    sink = (sink_buf){.fail_at = 100000};
+    ck_assert_int_eq(nx_termdict_builder_create_var(&b), 0);
+    ck_assert_int_eq(nx_termdict_builder_set_sink(b, sink_append, &sink), 0);
+    int rc = 0;
+    uint8_t v[1] = {1};
+    for (size_t i = 0; i < n && rc == 0; i++) rc = nx_termdict_add_var(b, t[i].b, t[i].len, v, 1);
+    ck_assert_int_eq(rc, NEWSIDX_ERR_IO);
+    ck_assert_int_eq(nx_termdict_add_var(b, (const uint8_t *)"zzz", 3, v, 1), NEWSIDX_ERR_IO);
+    ck_assert_int_eq(nx_termdict_finish_sink(b, header), NEWSIDX_ERR_IO);
+    nx_termdict_builder_free(b);
+    nx_buf_free(&sink.buf);
+    free(t);
 }
 END_TEST
 
@@ -498,6 +617,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_empty_dictionary_finds_nothing);
     tcase_add_test(tc, test_single_term_is_found_and_neighbours_are_not);
+    tcase_add_test(tc, test_remembered_block_heads_give_the_same_answers);
     tcase_add_test(tc, test_block_boundaries_keep_every_term_reachable);
     tcase_add_test(tc, test_absent_terms_before_between_and_after_are_not_found);
     tcase_add_test(tc, test_first_and_last_terms_are_found);
@@ -507,6 +627,7 @@ int main(void) {
     tcase_add_test(tc, test_terms_of_255_bytes_are_kept_and_256_rejected);
     tcase_add_test(tc, test_terms_out_of_order_or_repeated_are_rejected);
     tcase_add_test(tc, test_variable_length_values_round_trip);
+    tcase_add_test(tc, test_a_streaming_builder_holds_a_block_and_the_index_not_the_dictionary);
     tcase_add_test(tc, test_truncated_dictionary_is_an_error_not_a_crash);
     tcase_add_test(tc, test_corrupt_bytes_never_crash_and_check_notices_damaged_blocks);
     tcase_add_test(tc, test_open_reads_no_block);

@@ -338,6 +338,17 @@ static int run_index(int argc, char **argv) {
             return EXIT_USAGE;
         }
     }
+    /* Writing a segment with stored fields holds ~10 MB beside the RAM
+     * buffers whatever the budget (the doc store's training sample and
+     * compressor: SEGMENT_WRITE_BYTES in lib/index/writer.c), and a run
+     * writes one for a flush and one for a merge: a smaller budget is not
+     * what the run will use, and saying so beats a surprise. */
+    if (wo.store_fields && wo.ram_budget_bytes < ((size_t)21 << 20) && !quiet)
+        fprintf(stderr,
+                "newsidx index: warning: --ram %zu MB is below the ~21 MB that a flush and a "
+                "merge hold to write the doc store; memory will peak at about 21 MB plus the "
+                "RAM buffer (768 KiB)\n",
+                wo.ram_budget_bytes >> 20);
     index_ctx c = {0};
     c.quiet = quiet;
     wo.progress = on_writer_progress;

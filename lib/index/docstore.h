@@ -1,8 +1,10 @@
 /* index/docstore — stored fields: documents serialized as (name, value)
  * lists, packed into blocks of ~128 KB, each one zstd frame cut into 16 KB
  * zstd blocks (a read decodes only up to its document), compressed with a
- * dictionary trained (ZDICT fastCover) on the first documents. Byte layout: docs/FORMAT.md,
- * "Doc store".
+ * dictionary trained (ZDICT fastCover) on the first documents — once per
+ * writer run when the stores share an nx_docstore_shared. A merge copies
+ * the compressed blocks of its inputs and writes a doc -> record map.
+ * Byte layout: docs/FORMAT.md, "Doc store".
  *
  * Additions to the original interface (all additive): nx_docstore_options
  * with nx_docstore_writer_create_opts (dictionary size, training bytes,
@@ -43,10 +45,25 @@ typedef struct nx_docstore_options {
      * 1 attached (searched in place), 2 copied into the context; and
      * zstd's dedicated dictionary search (greedy, lazy, lazy2; implies 1) */
     int attach_dict, dict_search;
+    /* The writer run's dictionary (NULL: each store trains its own): a
+     * store created after one was trained compresses with it instead of
+     * training, and the first store to train one shares it. */
+    struct nx_docstore_shared *shared;
 } nx_docstore_options;
 void nx_docstore_options_init(nx_docstore_options *o); /* the defaults */
 
+/* One dictionary for all the doc stores of a writer run (its flushes on
+ * every worker thread and its merges), so that merges copy blocks without
+ * gathering one dictionary per flush. Thread-safe; must outlive every
+ * writer given it. */
+typedef struct nx_docstore_shared nx_docstore_shared;
+/* 0 or NEWSIDX_ERR_NOMEM. */
+int nx_docstore_shared_new(nx_docstore_shared **out);
+void nx_docstore_shared_free(nx_docstore_shared *sh);
+
 typedef struct nx_docstore_writer nx_docstore_writer;
+typedef struct nx_docstore nx_docstore;
+typedef struct nx_docstore_scratch nx_docstore_scratch;
 /* Documents are added in doc-id order 0, 1, 2, ... and written to f.
  * level: zstd level (0 = the default parameters above); block_bytes: uncompressed block target
  * (0 = default 128 KiB; a document bigger than a block gets a block of its
@@ -60,7 +77,24 @@ int nx_docstore_writer_create_opts(nx_wfile *f, const nx_docstore_options *o, nx
 /* Field names are C strings; values any bytes (NUL included). After an
  * error the writer is unusable (every later call returns the same code). */
 int nx_docstore_add(nx_docstore_writer *w, const newsidx_field *fields, size_t n);
-/* Writes the remaining blocks and the block index; does not finish f. */
+/* Makes w (fresh, nothing added) the output of a merge of n_docs
+ * documents: they come from nx_docstore_merge_input, in any order, and
+ * a doc map is written. 0, NEWSIDX_ERR_NOMEM or NEWSIDX_ERR_INVALID. */
+int nx_docstore_writer_begin_merge(nx_docstore_writer *w, uint32_t n_docs);
+/* What nx_docstore_merge_input did with an input's blocks. */
+typedef struct nx_docstore_merge_stats {
+    uint32_t blocks_copied, blocks_recompressed;
+    uint64_t records_copied, records_recompressed, dead_records_copied;
+} nx_docstore_merge_stats;
+/* Adds the live documents of store `in` to the merge: map[d] is the new
+ * doc id of in's doc d, UINT32_MAX for a dropped one. A block with at
+ * least half of its records live is copied byte for byte (its dead
+ * records kept as garbage), the others are decoded and their live records
+ * compressed again (sc: the caller's scratch for in). *st (may be NULL)
+ * gets what was done, added to its counts. */
+int nx_docstore_merge_input(nx_docstore_writer *w, const nx_docstore *in, const uint32_t *map,
+                            nx_docstore_scratch *sc, nx_docstore_merge_stats *st);
+/* Writes the remaining blocks and the tables; does not finish f. */
 int nx_docstore_writer_finish(nx_docstore_writer *w);
 void nx_docstore_writer_free(nx_docstore_writer *w);
 /* Sum of name and value bytes of every field added: what ratios divide by. */
@@ -71,35 +105,41 @@ uint64_t nx_docstore_raw_bytes(const nx_docstore_writer *w);
  * reader). Thread-safe: each call uses the caller's scratch (a per-thread
  * zstd context is created on demand); the shared zstd dictionary is made
  * once at open. Never reads outside the bytes, even corrupt ones. */
-typedef struct nx_docstore nx_docstore;
 int nx_docstore_open(const uint8_t *data, size_t len, nx_err *err, nx_docstore **out);
 void nx_docstore_close(nx_docstore *s);
 uint32_t nx_docstore_count(const nx_docstore *s);
 bool nx_docstore_has_dict(const nx_docstore *s);
+/* Dictionaries in the store's table (0..4). */
+uint32_t nx_docstore_dict_count(const nx_docstore *s);
+/* Blocks, and block b's compressed bytes (*bytes, *len: inside the
+ * store's data): what tests compare to show a merge copied them. */
+uint32_t nx_docstore_block_count(const nx_docstore *s);
+void nx_docstore_block_bytes(const nx_docstore *s, uint32_t b, const uint8_t **bytes, size_t *len);
 /* Decodes document doc into *fields (n entries); names and values point
  * into scratch (or the store), valid until the scratch's next use. The
  * caller reuses the scratch or frees it with nx_docstore_scratch_free.
  * The block is decoded only up to the zstd block holding the document;
  * the scratch keeps it and the decoder's state, so a later document of the
  * same block continues from there. */
-typedef struct nx_docstore_scratch {
+struct nx_docstore_scratch {
     nx_buf block;    /* decompressed block */
     nx_buf fields;   /* newsidx_field array */
     void *dctx;      /* ZSTD_DCtx, created on first use */
     uint64_t cached_block; /* block held in `block` (UINT64_MAX none) */
     size_t src_used;       /* its compressed bytes decoded so far */
     bool block_done;       /* decoded whole (block.len = its raw size) */
-    uint32_t parsed_doc;   /* a doc of the block whose record starts */
+    uint32_t parsed_rec;   /* a record of the block which starts */
     size_t parsed_off;     /* at this offset in `block` */
     const void *owner;     /* the nx_docstore that block belongs to */
-} nx_docstore_scratch;
+};
 void nx_docstore_scratch_init(nx_docstore_scratch *s);
 void nx_docstore_scratch_free(nx_docstore_scratch *s);
 /* Returns 0, NEWSIDX_ERR_NOT_FOUND (doc >= count), NEWSIDX_ERR_CORRUPT or
  * NEWSIDX_ERR_NOMEM, with a message in err. */
 int nx_docstore_get(const nx_docstore *s, uint32_t doc, nx_docstore_scratch *scratch,
                     nx_err *err, const newsidx_field **fields, size_t *n);
-/* Decompresses every block and checks its framing. */
+/* Decompresses every dictionary and block and checks their framing,
+ * hashes, that they tile the body, and that the doc map is one-to-one. */
 int nx_docstore_check(const nx_docstore *s, nx_err *err);
 
 #endif

@@ -67,10 +67,10 @@ struct nx_segment {
     const uint8_t *id_bytes;   /* the front-coded blocks, mapped */
     uint32_t id_total, n_id_blocks;
     struct nx_id_block **id_cache;
-    /* The id lookup: docs sorted by (XXH3-64 of id, doc), built on the
-     * first lookup (readers that only search never pay for it). */
-    uint32_t *id_perm;
-    uint64_t *id_perm_hash;
+    /* The id lookup: (top 32 bits of the id's XXH3-64) << 32 | doc per
+     * doc, sorted, built on the first lookup (readers that only search
+     * never pay for it). */
+    uint64_t *id_perm_keys;
     int id_perm_state;         /* 0 not built, 1 built, <0 error (atomic) */
     pthread_mutex_t id_perm_lock;
     const uint8_t *src_ords;   /* src_width bytes LE per doc (none when 0) */
@@ -105,6 +105,16 @@ int nx_segment_view(nx_segment *s, const uint8_t *deleted, uint32_t n_deleted, n
  * NX_NO_DOC (also when the ids are damaged or memory is short: the first
  * lookup expands every id block). */
 uint32_t nx_segment_find_id(const nx_segment *s, const char *id, size_t len);
+/* A walk over a segment's ids that leaves its id cache alone (a merge
+ * reads every id of its inputs once: cached, they took ~13 bytes a doc of
+ * the inputs until the merge closed them). */
+typedef struct nx_id_walk {
+    struct nx_id_block *blk; /* the block decoded last, or NULL; free() it */
+    size_t k;                /* its number */
+} nx_id_walk;
+/* nx_segment_id from the cache if the doc's block is there, else from
+ * w's one decoded block (decoding it when the walk reaches another). */
+const char *nx_segment_id_walk(const nx_segment *s, uint32_t doc, nx_id_walk *w, size_t *len);
 /* Drops the segment's mapped pages from the process (they stay in the page
  * cache): a merge reads whole inputs once, and without this their pages
  * would count in the writer's resident memory until it closes. */
@@ -122,9 +132,14 @@ typedef struct nx_segbuild_opts {
     int doc_store_level;
     uint32_t doc_store_block_bytes;
     bool no_sync; /* segment files are not fsynced (newsidx_writer_options.no_sync) */
+    nx_docstore_shared *doc_dict; /* the writer run's doc store dictionary (may be NULL) */
 } nx_segbuild_opts;
 int nx_segbuild_create(const char *dir, uint32_t seg_no, uint32_t n_docs,
                        const nx_segbuild_opts *o, nx_err *err, nx_segbuild **out);
+/* Bytes b holds in memory that could grow with the segment, apart from
+ * the norms (one byte per doc and field) and the doc store writer: what a
+ * test bounds (the term and column scratch, the dictionary builder). */
+size_t nx_segbuild_held_bytes(const nx_segbuild *b);
 /* Norm bytes of field (n_docs of them), to be filled before the first term. */
 uint8_t *nx_segbuild_norms(nx_segbuild *b, int field);
 /* Adds the next doc (doc ids 0, 1, ... in order) with its column values
@@ -132,6 +147,10 @@ uint8_t *nx_segbuild_norms(nx_segbuild *b, int field);
 int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
                     const char *source, size_t source_len, uint32_t text_bytes,
                     const newsidx_field *fields, size_t n_fields);
+/* The doc store writer of a segment built by a merge (NULL when fields are
+ * not stored): the merge fills it with nx_docstore_merge_input, and
+ * nx_segbuild_doc then leaves it alone. */
+nx_docstore_writer *nx_segbuild_merge_docstore(nx_segbuild *b);
 /* Sets the near-duplicate hash (index/simhash.h) of the doc added last;
  * a doc never given one has NX_SIMHASH_NONE. 0 or NOMEM. */
 int nx_segbuild_simhash(nx_segbuild *b, uint64_t simhash);
@@ -139,6 +158,13 @@ int nx_segbuild_simhash(nx_segbuild *b, uint64_t simhash);
  * increasing; positions: sum(freqs) values, per doc increasing. */
 int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
                      const uint32_t *docs, const uint32_t *freqs, const uint32_t *positions);
+/* The same, streamed: begin, then each doc in increasing order with its
+ * freq position deltas (the first position, then the gap to each next),
+ * then end. The term's positions go to .pos a block at a time, so a merge
+ * need not gather a frequent term's millions of positions. */
+int nx_segbuild_term_begin(nx_segbuild *b, int field, const uint8_t *term, size_t len);
+int nx_segbuild_term_doc(nx_segbuild *b, uint32_t doc, uint32_t freq, const uint32_t *deltas);
+int nx_segbuild_term_end(nx_segbuild *b);
 /* One term's postings gathered in any doc order (flush: from the RAM
  * buffer's stream; merge: from several segments): entry k is doc docs[k]
  * with freqs[k] positions at pos[starts[k] ..]. Grow-only scratch, reused

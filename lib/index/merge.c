@@ -8,9 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Segments merged at once at the most. */
-#define MERGE_MAX 256
-
 static bool live(const uint8_t *del, uint32_t doc) {
     return !del || !(del[doc >> 3] & (1u << (doc & 7)));
 }
@@ -21,7 +18,8 @@ typedef struct merge_state {
     const uint8_t *const *del; /* per input: deletion bitmap or NULL */
     uint32_t n_in;
     nx_err *err;
-    uint32_t **map;            /* per input: old doc -> new doc, UINT32_MAX: dropped */
+    const int *cancel;         /* nonzero: stop (another thread sets it) */
+    uint32_t **map;            /* per input: old doc -> new doc, UINT32_MAX: dropped (the caller's) */
     uint32_t *head;            /* per input: next doc of the date merge */
     nx_termdict_iter *terms;   /* per input: dictionary cursor */
     int *valid;                /* per input: 1 while its cursor is on a term */
@@ -33,7 +31,13 @@ typedef struct merge_state {
      * input (bench/README.md, "Doc store"). Each holds at most a block
      * and a zstd context, ~300 KiB. */
     nx_docstore_scratch *scratch;
-    nx_term_entries entries;   /* the term being merged */
+    nx_id_walk *ids;           /* per input: its ids, read once in order */
+    /* per input on the term being merged: its postings. The term streams
+     * into the new segment in doc order (each input's map keeps its docs
+     * in order), so a frequent term's positions are never gathered: held,
+     * the most frequent term of a 1M-article merge took ~200 MB. */
+    nx_postings *post;
+    uint32_t *on;              /* the inputs on the term */
     nx_segbuild *b;
     nx_progress progress; /* docs, then input terms, then finishing */
 } merge_state;
@@ -43,24 +47,27 @@ static void merge_free(merge_state *ms) {
     if (ms->scratch)
         for (uint32_t i = 0; i < ms->n_in; i++) nx_docstore_scratch_free(&ms->scratch[i]);
     free(ms->scratch);
-    if (ms->map)
-        for (uint32_t i = 0; i < ms->n_in; i++) free(ms->map[i]);
-    free(ms->map);
+    if (ms->ids)
+        for (uint32_t i = 0; i < ms->n_in; i++) free(ms->ids[i].blk);
+    free(ms->ids);
     free(ms->head);
     free(ms->terms);
     free(ms->valid);
-    nx_term_entries_free(&ms->entries);
+    free(ms->post);
+    free(ms->on);
 }
 
 /* Allocates the maps and cursors; *total gets the number of live docs and
  * *store whether every input stores fields. */
 static int merge_init(merge_state *ms, uint64_t *total, bool *store) {
-    ms->map = calloc(ms->n_in, sizeof *ms->map);
     ms->head = calloc(ms->n_in, sizeof *ms->head);
     ms->terms = calloc(ms->n_in, sizeof *ms->terms);
     ms->valid = calloc(ms->n_in, sizeof *ms->valid);
     ms->scratch = calloc(ms->n_in, sizeof *ms->scratch);
-    if (!ms->map || !ms->head || !ms->terms || !ms->valid || !ms->scratch)
+    ms->post = calloc(ms->n_in, sizeof *ms->post);
+    ms->on = calloc(ms->n_in, sizeof *ms->on);
+    ms->ids = calloc(ms->n_in, sizeof *ms->ids);
+    if (!ms->head || !ms->terms || !ms->valid || !ms->scratch || !ms->post || !ms->on || !ms->ids)
         return nx_err_set(ms->err, NEWSIDX_ERR_NOMEM, "out of memory");
     for (uint32_t i = 0; i < ms->n_in; i++) nx_docstore_scratch_init(&ms->scratch[i]);
     *total = 0;
@@ -97,36 +104,69 @@ static uint32_t oldest_head(merge_state *ms, int64_t *date) {
     return (uint32_t)best;
 }
 
+/* Stored fields, once the doc maps are known: input by input, the doc
+ * store copies the compressed blocks that are mostly live and compresses
+ * again only the records of the others (docs/FORMAT.md, "Doc store"),
+ * so a merge costs what it copies, not what zstd takes to write it. */
+static int merge_stored(merge_state *ms) {
+    nx_docstore_writer *dw = nx_segbuild_merge_docstore(ms->b);
+    uint32_t total = 0;
+    for (uint32_t i = 0; i < ms->n_in; i++)
+        for (uint32_t d = 0; d < nx_segment_doc_count(ms->in[i]); d++)
+            total += ms->map[i][d] != UINT32_MAX;
+    int rc = nx_docstore_writer_begin_merge(dw, total);
+    for (uint32_t i = 0; i < ms->n_in && rc == 0; i++) {
+        /* Copied blocks are not decoded: a damaged input would pass into
+         * the merged file under a fresh checksum. Its own checksum is
+         * checked first (XXH3 reads at memory speed: ~30 ms for the
+         * 580 MB doc store of 1M articles). */
+        const nx_segment *c = ms->in[i]->core ? ms->in[i]->core : ms->in[i];
+        rc = nx_rfile_verify(&c->docs, ms->err);
+        if (rc == 0)
+            rc = nx_docstore_merge_input(dw, ms->in[i]->docstore, ms->map[i], &ms->scratch[i],
+                                         NULL);
+        nx_docstore_scratch_free(&ms->scratch[i]);
+        nx_segment_release_pages(ms->in[i]);
+    }
+    return rc;
+}
+
+/* true when the merge is to stop: checked every few thousand docs and
+ * terms, so a rollback or close waits a few milliseconds, not a merge. */
+static bool cancelled(const merge_state *ms) {
+    return ms->cancel && __atomic_load_n(ms->cancel, __ATOMIC_RELAXED);
+}
+
 /* Adds the total live docs to the new segment in date order: norms,
- * columns, stored fields; fills the doc maps. */
+ * columns; fills the doc maps; then the stored fields. */
 static int merge_docs(merge_state *ms, uint32_t total, bool store) {
     uint8_t *norms[NX_N_FIELDS];
     for (int f = 0; f < NX_N_FIELDS; f++) norms[f] = nx_segbuild_norms(ms->b, f);
+    if (store) (void)nx_segbuild_merge_docstore(ms->b); /* filled by merge_stored */
     for (uint32_t nd = 0; nd < total; nd++) {
         int64_t date = 0;
         uint32_t best = oldest_head(ms, &date);
         nx_segment *s = ms->in[best];
         uint32_t d = ms->head[best]++;
-        if ((nd & 8191) == 8191)
+        if ((nd & 8191) == 8191) {
+            if (cancelled(ms)) return NX_MERGE_CANCELLED;
             for (uint32_t i = 0; i < ms->n_in; i++) nx_segment_release_pages(ms->in[i]);
+        }
         ms->map[best][d] = nd;
         for (int f = 0; f < NX_N_FIELDS; f++) norms[f][nd] = nx_segment_norms(s, f)[d];
         size_t id_len, src_len;
-        const char *id = nx_segment_id(s, d, &id_len);
+        const char *id = nx_segment_id_walk(s, d, &ms->ids[best], &id_len);
         NX_RETURN_IF(!id, ms->err, NEWSIDX_ERR_CORRUPT, "%s: the id of doc %u does not decode",
                      s->col.path, d);
         const char *sname = nx_segment_source_name(s, nx_segment_source_ord(s, d), &src_len);
-        const newsidx_field *fields = NULL;
-        size_t nf = 0;
-        if (store) NX_FORWARD(nx_segment_stored(s, d, &ms->scratch[best], ms->err, &fields, &nf));
         /* per-doc text sizes are not kept: the input's average */
         uint32_t text_bytes = (uint32_t)(s->raw_text_bytes / NX_MAX(s->doc_count, 1));
         NX_FORWARD(
-            nx_segbuild_doc(ms->b, date, id, id_len, sname, src_len, text_bytes, fields, nf));
+            nx_segbuild_doc(ms->b, date, id, id_len, sname, src_len, text_bytes, NULL, 0));
         NX_FORWARD(nx_segbuild_simhash(ms->b, nx_segment_simhash(s, d)));
         nx_progress_doc(&ms->progress);
     }
-    return 0;
+    return store ? merge_stored(ms) : 0;
 }
 
 /* true when input i's cursor is on the term key. */
@@ -151,48 +191,71 @@ static int smallest_term(const merge_state *ms) {
     return first;
 }
 
-/* Appends input i's postings of the term under its cursor (key[0] is the
- * field) to ms->entries, live docs only, with their new ids. */
-static int gather_input(merge_state *ms, uint32_t i, const uint8_t *key) {
+/* Opens input i's postings of the term under its cursor (key[0] is the
+ * field) and moves them to their first live doc. */
+static int open_input(merge_state *ms, uint32_t i, const uint8_t *key) {
     nx_segment *in = ms->in[i];
-    nx_term_entries *te = &ms->entries;
     nx_term_info ti;
-    nx_postings p;
+    nx_postings *p = &ms->post[i];
     if (nx_segment_term_value(in, key[0], ms->terms[i].value, ms->terms[i].value_len, &ti) ||
-        nx_postings_open(&p, in, &ti, true))
+        nx_postings_open(p, in, &ti, true))
         return nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT,
                           "%s: corrupt postings of a term at byte %llu", in->post.path,
                           (unsigned long long)ti.postings_off);
-    int rc = 0;
-    for (uint32_t d = nx_postings_doc(&p); d != NX_NO_DOC && rc == 0; d = nx_postings_next(&p)) {
-        if (ms->map[i][d] == UINT32_MAX) continue;
-        const uint32_t *pp;
-        int f = nx_postings_positions(&p, &pp);
-        if (f < 0) {
-            rc = nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT, "%s: corrupt positions", in->pos.path);
-        } else if (nx_term_entries_reserve(te, te->n + 1, te->n_pos + (size_t)f)) {
-            rc = nx_err_set(ms->err, NEWSIDX_ERR_NOMEM, "out of memory");
-        } else {
-            nx_term_entries_push(te, ms->map[i][d], (uint32_t)f, te->n_pos);
-            memcpy(te->pos + te->n_pos, pp, sizeof(uint32_t) * (size_t)f);
-            te->n_pos += (size_t)f;
+    for (uint32_t d = nx_postings_doc(p); d != NX_NO_DOC && ms->map[i][d] == UINT32_MAX;)
+        d = nx_postings_next(p);
+    return 0;
+}
+
+/* The new id of input i's current doc, or NX_NO_DOC at its end. */
+static uint32_t mapped_doc(const merge_state *ms, uint32_t i) {
+    uint32_t d = nx_postings_doc(&ms->post[i]);
+    return d == NX_NO_DOC ? NX_NO_DOC : ms->map[i][d];
+}
+
+/* Streams the postings of the n inputs ms->on[0..n) into the new segment
+ * in new doc order: a doc is taken from the input whose current doc maps
+ * lowest, then that input moves to its next live doc. */
+static int stream_term(merge_state *ms, uint32_t n) {
+    for (;;) {
+        uint32_t best = UINT32_MAX, best_doc = NX_NO_DOC;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t nd = mapped_doc(ms, ms->on[k]);
+            if (nd < best_doc) {
+                best_doc = nd;
+                best = ms->on[k];
+            }
         }
+        if (best == UINT32_MAX) return 0;
+        nx_postings *p = &ms->post[best];
+        const uint32_t *deltas;
+        int f = nx_postings_deltas(p, &deltas);
+        if (f < 0)
+            return nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT, "%s: corrupt positions",
+                              ms->in[best]->pos.path);
+        NX_FORWARD(nx_segbuild_term_doc(ms->b, best_doc, (uint32_t)f, deltas));
+        uint32_t d = nx_postings_next(p);
+        while (d != NX_NO_DOC && ms->map[best][d] == UINT32_MAX) d = nx_postings_next(p);
     }
-    nx_postings_close(&p);
-    return rc;
 }
 
 /* Merges one term: the postings of every input on it, then the cursors
  * of those inputs move on. */
 static int merge_term(merge_state *ms, const uint8_t *key, size_t key_len) {
-    nx_term_entries *te = &ms->entries;
-    te->n = te->n_pos = 0;
-    te->sorted = true;
-    for (uint32_t i = 0; i < ms->n_in; i++)
-        if (on_term(ms, i, key, key_len)) NX_FORWARD(gather_input(ms, i, key));
-    if (te->n > 0) NX_FORWARD(nx_segbuild_entries(ms->b, key[0], key + 1, key_len - 1, te));
-    for (uint32_t i = 0; i < ms->n_in; i++) {
+    uint32_t n = 0;
+    int rc = 0;
+    for (uint32_t i = 0; i < ms->n_in && rc == 0; i++) {
         if (!on_term(ms, i, key, key_len)) continue;
+        rc = open_input(ms, i, key);
+        if (rc == 0) ms->on[n++] = i;
+    }
+    if (rc == 0) rc = nx_segbuild_term_begin(ms->b, key[0], key + 1, key_len - 1);
+    if (rc == 0) rc = stream_term(ms, n);
+    if (rc == 0) rc = nx_segbuild_term_end(ms->b);
+    for (uint32_t k = 0; k < n; k++) nx_postings_close(&ms->post[ms->on[k]]);
+    if (rc) return rc;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = ms->on[k];
         nx_progress_step(&ms->progress, 1);
         ms->valid[i] = nx_termdict_next(&ms->terms[i]);
         if (ms->valid[i] < 0)
@@ -213,8 +276,10 @@ static int merge_terms(merge_state *ms) {
     for (uint64_t n_done = 1;; n_done++) {
         int first = smallest_term(ms);
         if (first < 0) return 0;
-        if ((n_done & 4095) == 0)
+        if ((n_done & 4095) == 0) {
+            if (cancelled(ms)) return NX_MERGE_CANCELLED;
             for (uint32_t i = 0; i < ms->n_in; i++) nx_segment_release_pages(ms->in[i]);
+        }
         uint8_t key[256];
         size_t key_len = ms->terms[first].term_len;
         memcpy(key, ms->terms[first].term, key_len);
@@ -222,13 +287,16 @@ static int merge_terms(merge_state *ms) {
     }
 }
 
-/* Merges the n_in segments in (del: their deletion bitmaps or NULL) into
- * the new segment seg_no of w's directory, with w's segment options,
- * reporting to w's progress callback. */
-static int merge_segments(newsidx_writer *w, uint32_t seg_no, nx_segment *const *in,
-                          const uint8_t *const *del, uint32_t n_in) {
-    nx_err *err = &w->err;
-    merge_state ms = {.in = in, .del = del, .n_in = n_in, .err = err};
+/* Merges m's inputs into the new segment m->seg_no of the writer's
+ * directory, with the writer's segment options, reporting to its progress
+ * callback; fills m->map. */
+static int merge_segments(nx_merge *m) {
+    newsidx_writer *w = m->w;
+    nx_err *err = &m->err;
+    nx_segment *const *in = m->in;
+    uint32_t n_in = m->n_in, seg_no = m->seg_no;
+    merge_state ms = {.in = in, .del = (const uint8_t *const *)m->del, .n_in = n_in, .err = err,
+                      .cancel = &m->cancel, .map = m->map};
     uint64_t total = 0;
     nx_segbuild_opts so = w->sb;
     int rc = merge_init(&ms, &total, &so.store_fields);
@@ -239,6 +307,7 @@ static int merge_segments(newsidx_writer *w, uint32_t seg_no, nx_segment *const 
                           so.store_fields ? NX_PROGRESS_DOCS_SHARE_STORED
                                           : NX_PROGRESS_DOCS_SHARE_BARE);
     }
+    if (rc == 0 && cancelled(&ms)) rc = NX_MERGE_CANCELLED;
     if (rc == 0) rc = nx_segbuild_create(w->dir, seg_no, (uint32_t)total, &so, err, &ms.b);
     if (rc == 0) rc = merge_docs(&ms, (uint32_t)total, so.store_fields);
     if (rc == 0) rc = merge_terms(&ms);
@@ -274,33 +343,106 @@ static int cmp_u32(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Merges the segments w->segs[idx[0..n)] into one new segment, which takes
- * the first input's place. */
-static int merge_group(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
-    nx_segment *in[MERGE_MAX];
-    const uint8_t *del[MERGE_MAX];
-    for (uint32_t k = 0; k < n; k++) {
-        in[k] = w->segs[idx[k]].seg;
-        del[k] = w->segs[idx[k]].del;
+/* ---- one merge ------------------------------------------------------------- */
+
+nx_merge *nx_merge_prepare(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
+    nx_merge *m = calloc(1, sizeof *m);
+    if (!m) {
+        nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        return NULL;
     }
-    uint32_t seg_no = w->next_seg_no++;
-    NX_FORWARD(merge_segments(w, seg_no, in, del, n));
-    nx_segment *seg;
-    NX_FORWARD(nx_segment_open(w->dir, seg_no, 0, &w->err, &seg));
+    m->w = w;
     for (uint32_t k = 0; k < n; k++) {
-        nx_segment *old = w->segs[idx[k]].seg;
-        uint32_t old_no = old->seg_no;
-        nx_segment_close(old);
+        const wseg *ws = &w->segs[idx[k]];
+        if (ws->del) {
+            size_t bytes = ((size_t)ws->seg->doc_count + 7) / 8;
+            m->del[k] = malloc(bytes + 1);
+            if (!m->del[k]) {
+                nx_merge_free(m);
+                nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+                return NULL;
+            }
+            memcpy(m->del[k], ws->del, bytes);
+        }
+        nx_segment_ref(ws->seg);
+        m->in[k] = ws->seg;
+        m->n_in = k + 1;
+    }
+    m->seg_no = w->next_seg_no++;
+    return m;
+}
+
+int nx_merge_run(nx_merge *m) {
+    m->rc = merge_segments(m);
+    if (m->rc == 0) m->rc = nx_segment_open(m->w->dir, m->seg_no, 0, &m->err, &m->out);
+    return m->rc;
+}
+
+/* Sets bit doc of a bitmap. */
+static void mark(uint8_t *del, uint32_t doc) { del[doc >> 3] |= (uint8_t)(1u << (doc & 7)); }
+
+/* The deletions made in input k since m started (in the writer's bitmap
+ * cur, not in m's copy), marked on the merged segment's docs in out.
+ * Returns how many. */
+static uint32_t replay_deletes(const nx_merge *m, uint32_t k, const uint8_t *cur, uint8_t *out) {
+    uint32_t n = 0, docs = m->in[k]->doc_count;
+    const uint8_t *was = m->del[k];
+    for (uint32_t byte = 0; byte < (docs + 7) / 8; byte++) {
+        uint8_t fresh = (uint8_t)(cur[byte] & ~(was ? was[byte] : 0));
+        for (; fresh; fresh &= (uint8_t)(fresh - 1)) {
+            uint32_t d = byte * 8 + (uint32_t)__builtin_ctz(fresh);
+            if (d >= docs || m->map[k][d] == UINT32_MAX) continue;
+            mark(out, m->map[k][d]);
+            n++;
+        }
+    }
+    return n;
+}
+
+int nx_merge_swap(newsidx_writer *w, nx_merge *m) {
+    uint32_t pos[NX_MERGE_MAX];
+    for (uint32_t k = 0; k < m->n_in; k++) {
+        pos[k] = UINT32_MAX;
+        for (uint32_t j = 0; j < w->n_segs && pos[k] == UINT32_MAX; j++)
+            if (w->segs[j].seg == m->in[k]) pos[k] = j;
+        /* only a rollback or close takes segments away, and both cancel first */
+        if (pos[k] == UINT32_MAX)
+            return nx_err_set(&w->err, NEWSIDX_ERR_CORRUPT, "merge input seg_%u is gone",
+                              m->in[k]->seg_no);
+    }
+    uint8_t *del = NULL;
+    uint32_t n_del = 0;
+    for (uint32_t k = 0; k < m->n_in; k++) {
+        const uint8_t *cur = w->segs[pos[k]].del;
+        if (!cur) continue;
+        if (!del) {
+            del = calloc(((size_t)m->out->doc_count + 7) / 8 + 1, 1);
+            if (!del) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        }
+        n_del += replay_deletes(m, k, cur, del);
+    }
+    if (!n_del) {
+        free(del);
+        del = NULL;
+    }
+    uint32_t first = UINT32_MAX;
+    for (uint32_t k = 0; k < m->n_in; k++) {
+        wseg *ws = &w->segs[pos[k]];
+        uint32_t old_no = ws->seg->seg_no;
+        nx_segment_close(ws->seg); /* m's own reference keeps it open until m is freed */
         /* An input flushed since the last commit is named by no manifest:
          * its files go now, not at the commit, or a long run would hold
          * every flush and every intermediate merge on disk at once (10M
          * articles: 21 GB half way, for an index of ~11 GB). Readers never
          * saw it; views of the writer's own still map it. */
         if (old_no >= w->committed_seg_no) nx_segment_remove_files(w->dir, old_no);
-        free(w->segs[idx[k]].del);
-        w->segs[idx[k]].seg = NULL;
+        free(ws->del);
+        ws->seg = NULL;
+        first = NX_MIN(first, pos[k]);
     }
-    w->segs[idx[0]] = (wseg){.seg = seg};
+    w->segs[first] = (wseg){.seg = m->out, .del = del, .n_del = n_del, .del_dirty = n_del > 0};
+    m->out = NULL;
+    m->swapped = true;
     uint32_t o = 0;
     for (uint32_t j = 0; j < w->n_segs; j++)
         if (w->segs[j].seg) w->segs[o++] = w->segs[j];
@@ -308,11 +450,36 @@ static int merge_group(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
     return 0;
 }
 
-/* Merges every segment with live articles into one (MERGE_MAX at a time). */
+void nx_merge_free(nx_merge *m) {
+    if (!m) return;
+    for (uint32_t k = 0; k < m->n_in; k++) {
+        nx_segment_close(m->in[k]);
+        free(m->del[k]);
+        free(m->map[k]);
+    }
+    nx_segment_close(m->out);
+    /* abandoned (cancelled, failed, rolled back): no manifest will name it */
+    if (!m->swapped) nx_segment_remove_files(m->w->dir, m->seg_no);
+    free(m);
+}
+
+/* Merges the segments w->segs[idx[0..n)] (ascending) into one new segment,
+ * which takes the first input's place, on the caller's thread. */
+static int merge_group(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
+    nx_merge *m = nx_merge_prepare(w, idx, n);
+    if (!m) return NEWSIDX_ERR_NOMEM;
+    int rc = nx_merge_run(m);
+    if (rc) w->err = m->err;
+    if (rc == 0) rc = nx_merge_swap(w, m);
+    nx_merge_free(m);
+    return rc;
+}
+
+/* Merges every segment with live articles into one (NX_MERGE_MAX at a time). */
 static int merge_all(newsidx_writer *w) {
     for (;;) {
-        uint32_t idx[MERGE_MAX], n = 0;
-        for (uint32_t j = 0; j < w->n_segs && n < MERGE_MAX; j++)
+        uint32_t idx[NX_MERGE_MAX], n = 0;
+        for (uint32_t j = 0; j < w->n_segs && n < NX_MERGE_MAX; j++)
             if (live_docs(&w->segs[j])) idx[n++] = j;
         /* One segment without deletions is already optimal. */
         if (n == 0 || (n == 1 && w->segs[idx[0]].n_del == 0)) return 0;
@@ -339,31 +506,43 @@ static int full_tier(const newsidx_writer *w, uint32_t f) {
     return -1;
 }
 
-/* Rewrites, each on its own, the segments whose deleted share is over
- * NX_EXPUNGE_PERCENT (or, with all, that have any deletion): the space of
- * deleted articles comes back without waiting for a tier merge. */
+/* true when the segment is to be rewritten on its own: its deleted share
+ * is over NX_EXPUNGE_PERCENT (or, with all, it has any deletion), so the
+ * space of deleted articles comes back without waiting for a tier merge. */
+static bool to_expunge(const wseg *ws, bool all) {
+    uint64_t n = ws->seg->doc_count;
+    if (!ws->n_del || ws->n_del == n) return false; /* none, or the commit drops it */
+    return all || (uint64_t)ws->n_del * 100 > n * NX_EXPUNGE_PERCENT;
+}
+
 static int expunge_deletes(newsidx_writer *w, bool all) {
-    for (uint32_t j = 0; j < w->n_segs; j++) {
-        const wseg *ws = &w->segs[j];
-        uint64_t n = ws->seg->doc_count;
-        if (!ws->n_del || ws->n_del == n) continue; /* none, or the commit drops it */
-        if (!all && (uint64_t)ws->n_del * 100 <= n * NX_EXPUNGE_PERCENT) continue;
-        NX_FORWARD(merge_group(w, &j, 1));
+    for (uint32_t j = 0; j < w->n_segs; j++)
+        if (to_expunge(&w->segs[j], all)) NX_FORWARD(merge_group(w, &j, 1));
+    return 0;
+}
+
+uint32_t nx_writer_pick_merge(const newsidx_writer *w, uint32_t *idx) {
+    uint32_t f = w->opts.merge_factor, n = 0;
+    int tier = full_tier(w, f);
+    if (tier >= 0) {
+        for (uint32_t j = 0; j < w->n_segs && n < f && n < NX_MERGE_MAX; j++) {
+            uint32_t lj = live_docs(&w->segs[j]);
+            if (lj && tier_of(lj, f) == tier) idx[n++] = j;
+        }
+        return n;
     }
+    for (uint32_t j = 0; j < w->n_segs; j++)
+        if (to_expunge(&w->segs[j], false)) {
+            idx[0] = j;
+            return 1;
+        }
     return 0;
 }
 
 static int maybe_merge(newsidx_writer *w) {
-    uint32_t f = w->opts.merge_factor;
-    for (int tier; (tier = full_tier(w, f)) >= 0;) {
-        uint32_t idx[MERGE_MAX], n = 0;
-        for (uint32_t j = 0; j < w->n_segs && n < f && n < MERGE_MAX; j++) {
-            uint32_t lj = live_docs(&w->segs[j]);
-            if (lj && tier_of(lj, f) == tier) idx[n++] = j;
-        }
-        NX_FORWARD(merge_group(w, idx, n));
-    }
-    return expunge_deletes(w, false);
+    uint32_t idx[NX_MERGE_MAX], n;
+    while ((n = nx_writer_pick_merge(w, idx)) > 0) NX_FORWARD(merge_group(w, idx, n));
+    return 0;
 }
 
 static int cmp_live(const void *a, const void *b, void *ctx) {
@@ -377,7 +556,7 @@ static int cmp_live(const void *a, const void *b, void *ctx) {
  * segment that still has deletions. */
 static int merge_to(newsidx_writer *w, uint32_t max) {
     for (;;) {
-        uint32_t idx[MERGE_MAX], n = 0;
+        uint32_t idx[NX_MERGE_MAX], n = 0;
         uint32_t *all = malloc(sizeof *all * (w->n_segs + 1));
         NX_RETURN_IF(!all, &w->err, NEWSIDX_ERR_NOMEM, "out of memory");
         for (uint32_t j = 0; j < w->n_segs; j++)
@@ -387,7 +566,7 @@ static int merge_to(newsidx_writer *w, uint32_t max) {
             break;
         }
         qsort_r(all, n, sizeof *all, cmp_live, w);
-        uint32_t k = NX_MIN(n - max + 1, (uint32_t)MERGE_MAX);
+        uint32_t k = NX_MIN(n - max + 1, (uint32_t)NX_MERGE_MAX);
         memcpy(idx, all, k * sizeof *idx);
         free(all);
         /* merge_group keeps the first input's place: keep the index order */

@@ -450,8 +450,13 @@ static int skip_next(nx_skip_cursor *c, const nx_postings *it) {
 
 /* Moves cursor c (on the last full block, or before the first when there
  * are none) onto the tail: its block-max data, position locator and last
- * doc (found by walking its entries; at most 127). */
-static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
+ * doc (found by walking its entries; at most 127). The entries are decoded
+ * once per iterator and cursor role: into it->docs/freqs when into_docs
+ * (the doc cursor, whose load_block follows), else only while the tail's
+ * block-max data is not known yet. A short list is all tail, and a set of
+ * indexes has a tail per term per segment (bench/README.md, "Multi-index
+ * search"). */
+static int skip_to_tail(nx_postings *it, nx_skip_cursor *c, bool into_docs) {
     const uint8_t *p = it->blocks + c->data_off + c->data_len, *end = it->end;
     if (it->n_blocks > 0) {
         uint64_t dpb, dpo;
@@ -466,11 +471,19 @@ static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
     c->data_len = (uint64_t)(p - (it->blocks + c->data_off)); /* header only */
     c->block = it->n_blocks;
     c->prev_last = c->last_doc;
+    if (it->tail_known && !into_docs) {
+        c->max_tf = it->tail_max_tf;
+        c->min_norm = it->tail_min_norm;
+        c->last_doc = it->tail_last;
+        c->p = p;
+        return 0;
+    }
     /* The tail stores no block-max data: it is recomputed here, with the
      * norms when the field is known (else the loosest bound, norm 0). */
     uint32_t n = it->df % NX_BLOCK, max_tf = 0;
     uint8_t min_norm = it->norms ? 255 : 0;
-    uint32_t docs[NX_BLOCK], freqs[NX_BLOCK];
+    uint32_t local_docs[NX_BLOCK], local_freqs[NX_BLOCK];
+    uint32_t *docs = into_docs ? it->docs : local_docs, *freqs = into_docs ? it->freqs : local_freqs;
     const uint8_t *q = read_tail(p, end, n, it->n_blocks ? c->last_doc + 1 : 0, docs, freqs, true,
                                  it->seg->doc_count);
     if (!q || n == 0) return -1;
@@ -482,6 +495,11 @@ static int skip_to_tail(const nx_postings *it, nx_skip_cursor *c) {
     c->max_tf = max_tf;
     c->min_norm = min_norm;
     c->last_doc = docs[n - 1];
+    it->tail_known = true;
+    it->tail_max_tf = max_tf;
+    it->tail_min_norm = min_norm;
+    it->tail_last = docs[n - 1];
+    it->tail_in_docs = into_docs;
     c->p = p; /* the tail's entries start at data_off + data_len */
     return 0;
 }
@@ -545,11 +563,13 @@ static int load_block(nx_postings *it) {
         it->freq_src = NULL;
         p += c->data_len;
         uint32_t n = it->df % NX_BLOCK;
-        if (!read_tail(p, end, n, it->n_blocks ? c->prev_last + 1 : 0, it->docs, it->freqs, true,
+        if (!it->tail_in_docs &&
+            !read_tail(p, end, n, it->n_blocks ? c->prev_last + 1 : 0, it->docs, it->freqs, true,
                        it->seg->doc_count))
             return -1;
         it->n_in_block = n;
     }
+    it->tail_in_docs = false;
     it->block = c->block;
     it->i = 0;
     it->doc = it->docs[0];
@@ -567,7 +587,7 @@ static int next_block(nx_postings *it) {
     if (it->dc.block + 1 < it->n_blocks) {
         if (skip_next(&it->dc, it)) return -1;
     } else {
-        if (skip_to_tail(it, &it->dc)) return -1;
+        if (skip_to_tail(it, &it->dc, true)) return -1;
     }
     return load_block(it);
 }
@@ -639,7 +659,7 @@ int nx_postings_open(nx_postings *it, const nx_segment *s, const nx_term_info *t
     } else {
         it->blocks = p;
         it->blocks_bytes = (uint64_t)(end - p);
-        if (skip_to_tail(it, &c)) return NEWSIDX_ERR_CORRUPT;
+        if (skip_to_tail(it, &c, true)) return NEWSIDX_ERR_CORRUPT;
         it->term_max_tf = c.max_tf;
         it->term_min_norm = c.min_norm;
     }
@@ -665,7 +685,7 @@ uint32_t nx_postings_advance(nx_postings *it, uint32_t target) {
         if (it->block >= it->last_block) return it->doc = NX_NO_DOC;
         do {
             int bad = it->dc.block + 1 < it->n_blocks ? skip_next(&it->dc, it)
-                                                      : skip_to_tail(it, &it->dc);
+                                                      : skip_to_tail(it, &it->dc, true);
             if (bad) return it->doc = NX_NO_DOC;
         } while (it->dc.last_doc < target && it->dc.block < it->last_block);
         if (it->dc.last_doc < target) return it->doc = NX_NO_DOC;
@@ -822,7 +842,7 @@ uint32_t nx_postings_shallow_advance(nx_postings *it, uint32_t target) {
         if (c->block >= it->last_block) return NX_NO_DOC;
         if (c->block + 1 < it->n_blocks) {
             if (skip_next(c, it)) return NX_NO_DOC;
-        } else if (skip_to_tail(it, c)) {
+        } else if (skip_to_tail(it, c, false)) {
             return NX_NO_DOC;
         }
     }

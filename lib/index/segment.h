@@ -128,6 +128,12 @@ typedef struct nx_postings {
     nx_skip_cursor dc;             /* the decoded block's entry */
     nx_skip_cursor sc;             /* the shallow cursor's entry */
     const uint8_t *freq_src;       /* the decoded block's packed freqs, until decoded (lazily) */
+    /* the tail's block-max data once a cursor reached it (the other cursor
+     * then does not decode it again), and whether docs/freqs hold the tail
+     * decoded for the doc cursor (load_block then does not either) */
+    bool tail_known, tail_in_docs;
+    uint8_t tail_min_norm;
+    uint32_t tail_max_tf, tail_last;
     uint32_t docs[NX_BLOCK], freqs[NX_BLOCK];
     /* positions */
     bool want_positions;

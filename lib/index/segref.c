@@ -48,8 +48,7 @@ void nx_segment_close(nx_segment *s) {
     free(s->zero_norms);
     for (uint32_t k = 0; s->id_cache && k < s->n_id_blocks; k++) free(s->id_cache[k]);
     free(s->id_cache);
-    free(s->id_perm);
-    free(s->id_perm_hash);
+    free(s->id_perm_keys);
     pthread_mutex_destroy(&s->id_perm_lock);
     free(s);
 }

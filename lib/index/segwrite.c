@@ -5,6 +5,7 @@
  * are segment.c and check.c: keep the three in step. */
 #include "index/index_internal.h"
 #include "index/pfor.h"
+#include "index/spill.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,26 +73,56 @@ typedef struct src_slot {
     uint32_t ord; /* 0 = empty */
 } src_slot;
 
+/* The walk over a term's doc blocks: each skip entry (and the tail) locates
+ * the first position of its block: the positions block holding it, that
+ * block's byte offset in the term's positions stream and the index inside
+ * it, each as a delta from the block before. */
+typedef struct block_walk {
+    uint32_t prev_last;      /* last doc of the block before */
+    uint32_t prev_pblock;    /* positions block of the block before */
+    uint64_t prev_poff;      /* its byte offset */
+    uint64_t first_pos;      /* positions of the blocks before (the block's first) */
+    uint64_t pblock, poff;   /* the positions block of first_pos and its byte offset */
+} block_walk;
+
 struct nx_segbuild {
     char *dir;
     uint32_t seg_no, n_docs, next_doc;
     nx_segbuild_opts o;
     nx_err *err;
-    nx_wfile *post, *pos, *docs_f;
+    nx_wfile *post, *pos, *docs_f, *dict_f;
     nx_docstore_writer *docstore;
+    bool docstore_merged; /* filled by a merge, not by nx_segbuild_doc */
     nx_termdict_builder *dict;
     uint8_t *norms; /* NX_N_FIELDS * n_docs */
     uint64_t field_tokens[NX_N_FIELDS];
     uint64_t raw_text_bytes, raw_id_bytes;
     /* columns */
-    nx_buf dates, id_offs, id_bytes, src_ords, src_offs, src_bytes;
-    nx_buf simhashes; /* u64 LE per doc up to the last one given a hash */
+    nx_spill dates;      /* i64 LE per doc */
+    nx_spill ids;        /* per doc: u32 LE length, the id */
+    nx_spill src_ords;   /* u32 LE per doc */
+    nx_spill simhashes;  /* u64 LE per doc up to the last one given a hash */
+    nx_buf src_offs, src_bytes;
     bool any_date;
     src_slot *src_table;
     uint32_t src_mask, n_sources;
-    /* per-term scratch */
+    /* the term being written (nx_segbuild_term_begin .. _end): its doc
+     * blocks and skip entries are kept coded until its end (the skip table
+     * precedes the blocks in .post), its positions go to .pos a block at a
+     * time: what a term costs is ~2 bytes a doc, not 12 a position (the
+     * most frequent term of a merge of 1M articles has ~15M positions) */
     nx_buf term_post, term_skip, term_pos;
-    uint32_t *deltas; /* a term's position deltas (grow-only) */
+    nx_buf pos_sizes;          /* u32 size of each positions block from pos_sizes_base */
+    uint64_t pos_sizes_base;
+    int t_field;
+    size_t t_len;
+    uint32_t t_n, t_pending, t_n_deltas, t_blocks, t_max_tf;
+    uint8_t t_min_norm;
+    uint64_t t_cf, t_pos_start;
+    block_walk t_walk;
+    uint32_t t_docs[NX_BLOCK], t_freqs[NX_BLOCK]; /* docs not in a block yet */
+    uint32_t t_deltas[NX_BLOCK];                  /* positions not in a block yet */
+    uint32_t *deltas; /* one doc's position deltas (nx_segbuild_term; grow-only) */
     size_t delta_cap;
     uint8_t key[1 + 256];
 };
@@ -100,9 +131,11 @@ static void segbuild_free(nx_segbuild *b) {
     nx_docstore_writer_free(b->docstore);
     nx_termdict_builder_free(b->dict);
     free(b->norms);
-    nx_buf *bufs[] = {&b->dates, &b->simhashes, &b->id_offs, &b->id_bytes, &b->src_ords,
-                      &b->src_offs, &b->src_bytes, &b->term_post, &b->term_skip, &b->term_pos};
+    nx_buf *bufs[] = {&b->src_offs,  &b->src_bytes, &b->term_post,
+                      &b->term_skip, &b->term_pos,  &b->pos_sizes};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nx_buf_free(bufs[i]);
+    nx_spill *spills[] = {&b->dates, &b->ids, &b->src_ords, &b->simhashes};
+    for (size_t i = 0; i < sizeof spills / sizeof spills[0]; i++) nx_spill_free(spills[i]);
     free(b->src_table);
     free(b->deltas);
     free(b->dir);
@@ -114,6 +147,7 @@ void nx_segbuild_abort(nx_segbuild *b) {
     nx_wfile_abort(b->post);
     nx_wfile_abort(b->pos);
     nx_wfile_abort(b->docs_f);
+    nx_wfile_abort(b->dict_f);
     /* A failed finish has already finished (and handed off) some files:
      * the streams before the dictionary, norms or columns failed. Every
      * file of the segment goes, finished or not. */
@@ -139,6 +173,13 @@ static int create_file(nx_segbuild *b, const char *ext, uint32_t kind, nx_wfile 
     return rc;
 }
 
+/* The dictionary streams to its file (nx_termdict_builder_set_sink): held
+ * whole, a merge's grew with the vocabulary and was copied once more to be
+ * written, which --ram did not bound. */
+static int dict_sink(void *ctx, const void *bytes, size_t n) {
+    return nx_wfile_write(ctx, bytes, n);
+}
+
 int nx_segbuild_create(const char *dir, uint32_t seg_no, uint32_t n_docs,
                        const nx_segbuild_opts *o, nx_err *err, nx_segbuild **out) {
     *out = NULL;
@@ -152,12 +193,10 @@ int nx_segbuild_create(const char *dir, uint32_t seg_no, uint32_t n_docs,
     b->o = *o;
     b->err = err;
     b->norms = calloc((size_t)NX_N_FIELDS * n_docs + 1, 1);
+    b->dates.fd = b->ids.fd = b->src_ords.fd = b->simhashes.fd = -1;
     b->src_mask = 63;
     b->src_table = calloc(b->src_mask + 1, sizeof(src_slot));
-    if (!b->dir || !b->norms || !b->src_table ||
-        nx_buf_reserve(&b->dates, (size_t)n_docs * 8) ||
-        nx_buf_reserve(&b->id_offs, ((size_t)n_docs + 1) * 4) ||
-        nx_buf_put_u32le(&b->src_offs, 0) || nx_buf_put_u32le(&b->id_offs, 0)) {
+    if (!b->dir || !b->norms || !b->src_table || nx_buf_put_u32le(&b->src_offs, 0)) {
         segbuild_free(b);
         return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
     }
@@ -166,17 +205,36 @@ int nx_segbuild_create(const char *dir, uint32_t seg_no, uint32_t n_docs,
     if (rc == 0 && o->store_fields) {
         rc = create_file(b, "docs", NX_FILE_DOCSTORE, &b->docs_f);
         if (rc == 0)
-            rc = nx_docstore_writer_create(b->docs_f, o->doc_store_level,
-                                           o->doc_store_block_bytes, err, &b->docstore);
+        {
+            nx_docstore_options dso;
+            nx_docstore_options_init(&dso);
+            dso.level = o->doc_store_level;
+            if (o->doc_store_block_bytes) dso.block_bytes = o->doc_store_block_bytes;
+            dso.shared = o->doc_dict;
+            rc = nx_docstore_writer_create_opts(b->docs_f, &dso, err, &b->docstore);
+        }
     }
     if (rc == 0 && nx_termdict_builder_create_var(&b->dict))
         rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
+    if (rc == 0) rc = create_file(b, "dict", NX_FILE_DICT, &b->dict_f);
+    if (rc == 0) rc = nx_termdict_builder_set_sink(b->dict, dict_sink, b->dict_f);
     if (rc != 0) {
         nx_segbuild_abort(b);
         return rc;
     }
     *out = b;
     return 0;
+}
+
+size_t nx_segbuild_held_bytes(const nx_segbuild *b) {
+    const nx_buf *bufs[] = {&b->term_post,     &b->term_skip,    &b->term_pos,
+                            &b->pos_sizes,     &b->src_offs,     &b->src_bytes,
+                            &b->dates.buf,     &b->ids.buf,      &b->src_ords.buf,
+                            &b->simhashes.buf};
+    size_t held = b->delta_cap * sizeof *b->deltas + nx_termdict_builder_held_bytes(b->dict) +
+                  (b->src_mask + 1) * sizeof(src_slot);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) held += bufs[i]->cap;
+    return held;
 }
 
 uint8_t *nx_segbuild_norms(nx_segbuild *b, int field) {
@@ -229,50 +287,61 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
     NX_RETURN_IF(b->next_doc >= b->n_docs, b->err, NEWSIDX_ERR_INVALID,
                  "more documents than announced (%u)", b->n_docs);
     b->next_doc++;
-    uint8_t d8[8];
+    NX_RETURN_IF(id_len > UINT32_MAX || b->raw_id_bytes + id_len > UINT32_MAX, b->err,
+                 NEWSIDX_ERR_LIMIT, "ids of one segment exceed 4 GiB");
+    uint8_t d8[8], l4[4], o4[4];
     nx_store_u64le(d8, (uint64_t)date);
-    uint32_t ord;
-    int rc = nx_buf_append(&b->dates, d8, 8);
+    nx_store_u32le(l4, (uint32_t)id_len);
     b->any_date |= date != NX_NO_DATE;
-    if (rc == 0) rc = nx_buf_append(&b->id_bytes, id, id_len);
-    NX_RETURN_IF(b->id_bytes.len > UINT32_MAX, b->err, NEWSIDX_ERR_LIMIT,
-                 "ids of one segment exceed 4 GiB");
-    if (rc == 0) rc = nx_buf_put_u32le(&b->id_offs, (uint32_t)b->id_bytes.len);
-    if (rc == 0) rc = source_ord(b, source, source_len, &ord);
-    if (rc == 0) rc = nx_buf_put_u32le(&b->src_ords, ord);
-    if (rc != 0) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    uint32_t ord;
+    if (source_ord(b, source, source_len, &ord))
+        return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    nx_store_u32le(o4, ord);
+    NX_FORWARD(nx_spill_append(b->dir, b->err, &b->dates, d8, 8));
+    NX_FORWARD(nx_spill_append(b->dir, b->err, &b->ids, l4, 4));
+    NX_FORWARD(nx_spill_append(b->dir, b->err, &b->ids, id, id_len));
+    NX_FORWARD(nx_spill_append(b->dir, b->err, &b->src_ords, o4, 4));
     b->raw_text_bytes += text_bytes;
     b->raw_id_bytes += id_len;
-    if (b->docstore) NX_FORWARD(nx_docstore_add(b->docstore, fields, n_fields));
+    if (b->docstore && !b->docstore_merged)
+        NX_FORWARD(nx_docstore_add(b->docstore, fields, n_fields));
     return 0;
+}
+
+nx_docstore_writer *nx_segbuild_merge_docstore(nx_segbuild *b) {
+    b->docstore_merged = true;
+    return b->docstore;
 }
 
 int nx_segbuild_simhash(nx_segbuild *b, uint64_t simhash) {
     if (b->next_doc == 0 || simhash == 0) return 0;
     /* docs before this one without a hash read 0 (none) */
-    size_t at = ((size_t)b->next_doc - 1) * 8;
-    if (nx_buf_reserve(&b->simhashes, at + 8 - b->simhashes.len))
-        return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-    if (b->simhashes.len < at)
-        memset(b->simhashes.data + b->simhashes.len, 0, at - b->simhashes.len);
-    nx_store_u64le(b->simhashes.data + at, simhash);
-    b->simhashes.len = at + 8;
-    return 0;
+    uint64_t at = ((uint64_t)b->next_doc - 1) * 8;
+    NX_RETURN_IF(nx_spill_len(&b->simhashes) > at, b->err, NEWSIDX_ERR_INVALID,
+                 "a second near-duplicate hash for doc %u", b->next_doc - 1);
+    static const uint8_t zero[8];
+    while (nx_spill_len(&b->simhashes) < at)
+        NX_FORWARD(nx_spill_append(b->dir, b->err, &b->simhashes, zero, 8));
+    uint8_t h8[8];
+    nx_store_u64le(h8, simhash);
+    return nx_spill_append(b->dir, b->err, &b->simhashes, h8, 8);
 }
 
 /* Adds the finished term to the dictionary (its key is in b->key). */
 static int dict_add(nx_segbuild *b, size_t len, const uint8_t *val, size_t vl) {
     int rc = nx_termdict_add_var(b->dict, b->key, len + 1, val, vl);
     if (rc == NEWSIDX_ERR_NOMEM) return nx_err_set(b->err, rc, "out of memory");
+    if (rc == NEWSIDX_ERR_IO) return rc; /* the file's message is in b->err */
     if (rc) return nx_err_set(b->err, rc, "term dictionary rejected a term (order?)");
     return 0;
 }
 
 /* Pulsing: a rare term's postings (varint(gap << 1 | freq == 1),
  * varint(freq - 1) when freq != 1) then its positions (per doc the first,
- * then deltas) live in its dictionary value, with no bytes in .post/.pos. */
+ * then deltas: as given in deltas) live in its dictionary value, with no
+ * bytes in .post/.pos. */
 static int put_pulsed(nx_segbuild *b, size_t len, uint32_t n, uint64_t cf, const uint32_t *docs,
-                      const uint32_t *freqs, const uint32_t *positions) {
+                      const uint32_t *freqs, const uint32_t *deltas) {
     uint8_t val[32 + 20 * NX_PULSE_MAX_DF + 5 * NX_PULSE_MAX_CF];
     size_t vl = 0;
     vl += nx_varint_encode(val + vl, n);
@@ -283,75 +352,24 @@ static int put_pulsed(nx_segbuild *b, size_t len, uint32_t n, uint64_t cf, const
         if (freqs[i] != 1) vl += nx_varint_encode(val + vl, freqs[i] - 1);
         next = docs[i] + 1;
     }
-    const uint32_t *pp = positions;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t prev = 0;
-        for (uint32_t j = 0; j < freqs[i]; j++) {
-            vl += nx_varint_encode(val + vl, pp[j] - prev);
-            prev = pp[j];
-        }
-        pp += freqs[i];
-    }
+    for (uint64_t k = 0; k < cf; k++) vl += nx_varint_encode(val + vl, deltas[k]);
     return dict_add(b, len, val, vl);
 }
 
-/* Encodes the term's cf positions into b->term_pos: per doc the first
- * absolute, then deltas; PFOR blocks of NX_BLOCK over the whole stream,
- * the tail packed or as varints. */
-static int put_positions(nx_segbuild *b, uint32_t n, uint64_t cf, const uint32_t *freqs,
-                         const uint32_t *positions) {
-    nx_buf *pos = &b->term_pos;
-    if (cf > b->delta_cap) {
-        size_t c = NX_MAX((size_t)cf, b->delta_cap * 2);
-        uint32_t *nd = realloc(b->deltas, c * sizeof *nd);
-        if (!nd) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-        b->deltas = nd;
-        b->delta_cap = c;
-    }
-    /* all deltas first, then the blocks straight from that array */
-    uint32_t *dl = b->deltas;
-    const uint32_t *pp = positions;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t prev = 0, f = freqs[i];
-        for (uint32_t j = 0; j < f; j++) {
-            dl[j] = pp[j] - prev;
-            prev = pp[j];
-        }
-        dl += f;
-        pp += f;
-    }
-    uint64_t full_blocks = cf / NX_BLOCK;
-    uint32_t tail_n = (uint32_t)(cf % NX_BLOCK);
-    const uint32_t *d = b->deltas;
-    int rc = 0;
-    for (uint64_t k = 0; k < full_blocks && rc == 0; k++, d += NX_BLOCK)
-        rc = nx_pfor_encode(pos, d);
-    if (rc == 0 && tail_n >= NX_TAIL_PACK_MIN) {
-        rc = nx_pfor_encode_tail(pos, d, tail_n);
-    } else {
-        for (uint32_t i = 0; i < tail_n && rc == 0; i++) rc = nx_buf_put_varint(pos, d[i]);
-    }
-    if (rc) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-    return 0;
-}
-
-/* The walk over a term's doc blocks: each skip entry (and the tail) locates
- * the first position of its block: the positions block holding it, that
- * block's byte offset in the term's positions stream and the index inside
- * it, each as a delta from the block before. */
-typedef struct block_walk {
-    uint32_t prev_last;      /* last doc of the block before */
-    uint32_t prev_pblock;    /* positions block of the block before */
-    uint64_t prev_poff;      /* its byte offset */
-    uint64_t first_pos;      /* positions of the blocks before (the block's first) */
-    uint64_t pblock, poff;   /* the positions block of first_pos and its byte offset */
-} block_walk;
-
-/* Moves the walk to the positions block of w->first_pos: byte offsets are
- * recomputed from the PFOR blocks put_positions wrote. */
-static void walk_positions(const nx_buf *pos, block_walk *w) {
+/* Moves the walk to the positions block of w->first_pos. The sizes of the
+ * positions blocks written since the walk's block are in b->pos_sizes
+ * (u32 each, the first for block b->pos_sizes_base). */
+static void walk_positions(nx_segbuild *b, block_walk *w) {
     uint64_t want = w->first_pos / NX_BLOCK;
-    for (; w->pblock < want; w->pblock++) w->poff += nx_pfor_size(pos->data + w->poff);
+    for (; w->pblock < want; w->pblock++)
+        w->poff += nx_load_u32le(b->pos_sizes.data + 4 * (w->pblock - b->pos_sizes_base));
+    /* what the walk has passed is not needed again */
+    size_t drop = (size_t)(w->pblock - b->pos_sizes_base);
+    if (drop >= 1024) {
+        memmove(b->pos_sizes.data, b->pos_sizes.data + 4 * drop, b->pos_sizes.len - 4 * drop);
+        b->pos_sizes.len -= 4 * drop;
+        b->pos_sizes_base += drop;
+    }
 }
 
 /* A full block: PFOR(doc gaps), PFOR(freq - 1), and its skip entry with
@@ -407,78 +425,148 @@ static int put_tail_block(nx_segbuild *b, const uint32_t *d, const uint32_t *f, 
     return rc;
 }
 
-/* Encodes the doc blocks into b->term_post and their skip entries into
- * b->term_skip; returns the term-level block-max data in *max_tf and
- * *min_norm. */
-static int put_postings(nx_segbuild *b, const uint8_t *norms, uint32_t n, const uint32_t *docs,
-                        const uint32_t *freqs, uint32_t *term_max_tf, uint8_t *term_min_norm) {
-    uint32_t nb = n / NX_BLOCK, tail = n % NX_BLOCK;
-    block_walk w = {0};
-    *term_max_tf = 0;
-    *term_min_norm = 255;
-    for (uint32_t bi = 0; bi <= nb; bi++) {
-        uint32_t cnt = bi < nb ? NX_BLOCK : tail;
-        if (cnt == 0) break;
-        const uint32_t *d = docs + (size_t)bi * NX_BLOCK;
-        const uint32_t *f = freqs + (size_t)bi * NX_BLOCK;
-        uint32_t max_tf = 0;
-        uint8_t min_norm = 255;
-        uint64_t n_pos = 0;
-        for (uint32_t i = 0; i < cnt; i++) {
-            if (f[i] > max_tf) max_tf = f[i];
-            if (norms[d[i]] < min_norm) min_norm = norms[d[i]];
-            n_pos += f[i];
-        }
-        if (max_tf > *term_max_tf) *term_max_tf = max_tf;
-        if (min_norm < *term_min_norm) *term_min_norm = min_norm;
-        walk_positions(&b->term_pos, &w);
-        int rc = bi < nb ? put_full_block(b, d, f, bi == 0, &w, max_tf, min_norm)
-                         : put_tail_block(b, d, f, cnt, bi == 0, &w);
-        if (rc) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
-        w.prev_last = d[cnt - 1];
-        w.prev_pblock = (uint32_t)w.pblock;
-        w.prev_poff = w.poff;
-        w.first_pos += n_pos;
+/* A full positions block of the term: PFOR-coded straight into .pos; its
+ * size is kept for the walk. */
+static int put_positions_block(nx_segbuild *b) {
+    nx_buf *pos = &b->term_pos;
+    pos->len = 0;
+    if (nx_pfor_encode(pos, b->t_deltas) || nx_buf_put_u32le(&b->pos_sizes, (uint32_t)pos->len))
+        return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    b->t_n_deltas = 0;
+    return nx_wfile_write(b->pos, pos->data, pos->len);
+}
+
+/* The pending docs as the term's next doc block: full (NX_BLOCK docs) or
+ * its tail. */
+static int put_doc_block(nx_segbuild *b) {
+    uint32_t cnt = b->t_pending;
+    const uint32_t *d = b->t_docs, *f = b->t_freqs;
+    const uint8_t *norms = b->norms + (size_t)b->t_field * b->n_docs;
+    uint32_t max_tf = 0;
+    uint8_t min_norm = 255;
+    uint64_t n_pos = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        if (f[i] > max_tf) max_tf = f[i];
+        if (norms[d[i]] < min_norm) min_norm = norms[d[i]];
+        n_pos += f[i];
+    }
+    if (max_tf > b->t_max_tf) b->t_max_tf = max_tf;
+    if (min_norm < b->t_min_norm) b->t_min_norm = min_norm;
+    block_walk *w = &b->t_walk;
+    walk_positions(b, w);
+    bool first = b->t_blocks == 0;
+    int rc = cnt == NX_BLOCK ? put_full_block(b, d, f, first, w, max_tf, min_norm)
+                             : put_tail_block(b, d, f, cnt, first, w);
+    if (rc) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    w->prev_last = d[cnt - 1];
+    w->prev_pblock = (uint32_t)w->pblock;
+    w->prev_poff = w->poff;
+    w->first_pos += n_pos;
+    b->t_blocks++;
+    b->t_pending = 0;
+    return 0;
+}
+
+int nx_segbuild_term_begin(nx_segbuild *b, int field, const uint8_t *term, size_t len) {
+    NX_RETURN_IF(len > 255, b->err, NEWSIDX_ERR_LIMIT, "term of %zu bytes", len);
+    b->term_post.len = b->term_skip.len = 0;
+    b->pos_sizes.len = 0;
+    b->pos_sizes_base = 0;
+    b->t_walk = (block_walk){0};
+    b->t_field = field;
+    b->t_len = len;
+    b->t_n = 0;
+    b->t_cf = 0;
+    b->t_pending = b->t_n_deltas = b->t_blocks = 0;
+    b->t_max_tf = 0;
+    b->t_min_norm = 255;
+    b->t_pos_start = nx_wfile_offset(b->pos);
+    b->key[0] = (uint8_t)field;
+    memcpy(b->key + 1, term, len);
+    return 0;
+}
+
+int nx_segbuild_term_doc(nx_segbuild *b, uint32_t doc, uint32_t freq, const uint32_t *deltas) {
+    if (b->t_pending == NX_BLOCK) NX_FORWARD(put_doc_block(b));
+    b->t_docs[b->t_pending] = doc;
+    b->t_freqs[b->t_pending] = freq;
+    b->t_pending++;
+    b->t_n++;
+    b->t_cf += freq;
+    for (uint32_t j = 0; j < freq;) {
+        uint32_t k = NX_MIN(freq - j, NX_BLOCK - b->t_n_deltas);
+        memcpy(b->t_deltas + b->t_n_deltas, deltas + j, sizeof(uint32_t) * k);
+        b->t_n_deltas += k;
+        j += k;
+        if (b->t_n_deltas == NX_BLOCK) NX_FORWARD(put_positions_block(b));
     }
     return 0;
 }
 
-int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
-                     const uint32_t *docs, const uint32_t *freqs, const uint32_t *positions) {
+int nx_segbuild_term_end(nx_segbuild *b) {
+    uint32_t n = b->t_n;
+    uint64_t cf = b->t_cf;
     if (n == 0) return 0;
-    NX_RETURN_IF(len > 255, b->err, NEWSIDX_ERR_LIMIT, "term of %zu bytes", len);
-    b->term_post.len = b->term_skip.len = b->term_pos.len = 0;
-    uint64_t cf = 0;
-    for (uint32_t i = 0; i < n; i++) cf += freqs[i];
-    b->field_tokens[field] += cf;
-    b->key[0] = (uint8_t)field;
-    memcpy(b->key + 1, term, len);
+    b->field_tokens[b->t_field] += cf;
+    /* Nothing reached .pos yet: cf < NX_BLOCK, and the docs are pending. */
     if (n <= NX_PULSE_MAX_DF && cf <= NX_PULSE_MAX_CF)
-        return put_pulsed(b, len, n, cf, docs, freqs, positions);
-    uint32_t term_max_tf;
-    uint8_t term_min_norm;
-    NX_FORWARD(put_positions(b, n, cf, freqs, positions));
-    NX_FORWARD(put_postings(b, b->norms + (size_t)field * b->n_docs, n, docs, freqs, &term_max_tf,
-                            &term_min_norm));
+        return put_pulsed(b, b->t_len, n, cf, b->t_docs, b->t_freqs, b->t_deltas);
+    /* the positions' tail, packed or as varints */
+    nx_buf *pos = &b->term_pos;
+    pos->len = 0;
+    int rc = 0;
+    if (b->t_n_deltas >= NX_TAIL_PACK_MIN) {
+        rc = nx_pfor_encode_tail(pos, b->t_deltas, b->t_n_deltas);
+    } else {
+        for (uint32_t i = 0; i < b->t_n_deltas && rc == 0; i++)
+            rc = nx_buf_put_varint(pos, b->t_deltas[i]);
+    }
+    if (rc) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    NX_FORWARD(nx_wfile_write(b->pos, pos->data, pos->len));
+    if (b->t_pending) NX_FORWARD(put_doc_block(b));
     /* Dictionary value: df, cf - df, postings and positions offsets. The
      * postings start with the term-level block-max data and the skip table
      * when there are full blocks. */
     uint8_t hdr[32], val[40];
     size_t h = 0, vl = 0;
     if (n >= NX_BLOCK) {
-        h += nx_varint_encode(hdr + h, term_max_tf);
-        hdr[h++] = term_min_norm;
+        h += nx_varint_encode(hdr + h, b->t_max_tf);
+        hdr[h++] = b->t_min_norm;
         h += nx_varint_encode(hdr + h, b->term_skip.len);
     }
     vl += nx_varint_encode(val + vl, n);
     vl += nx_varint_encode(val + vl, cf - n);
     vl += nx_varint_encode(val + vl, nx_wfile_offset(b->post));
-    vl += nx_varint_encode(val + vl, nx_wfile_offset(b->pos));
-    NX_FORWARD(dict_add(b, len, val, vl));
+    vl += nx_varint_encode(val + vl, b->t_pos_start);
+    NX_FORWARD(dict_add(b, b->t_len, val, vl));
     NX_FORWARD(nx_wfile_write(b->post, hdr, h));
     NX_FORWARD(nx_wfile_write(b->post, b->term_skip.data, b->term_skip.len));
-    NX_FORWARD(nx_wfile_write(b->post, b->term_post.data, b->term_post.len));
-    return nx_wfile_write(b->pos, b->term_pos.data, b->term_pos.len);
+    return nx_wfile_write(b->post, b->term_post.data, b->term_post.len);
+}
+
+int nx_segbuild_term(nx_segbuild *b, int field, const uint8_t *term, size_t len, uint32_t n,
+                     const uint32_t *docs, const uint32_t *freqs, const uint32_t *positions) {
+    if (n == 0) return 0;
+    NX_FORWARD(nx_segbuild_term_begin(b, field, term, len));
+    const uint32_t *pp = positions;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t f = freqs[i];
+        if (f > b->delta_cap) {
+            size_t c = NX_MAX((size_t)f, b->delta_cap * 2);
+            uint32_t *nd = realloc(b->deltas, c * sizeof *nd);
+            if (!nd) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            b->deltas = nd;
+            b->delta_cap = c;
+        }
+        uint32_t prev = 0;
+        for (uint32_t j = 0; j < f; j++) {
+            b->deltas[j] = pp[j] - prev;
+            prev = pp[j];
+        }
+        pp += f;
+        NX_FORWARD(nx_segbuild_term_doc(b, docs[i], f, b->deltas));
+    }
+    return nx_segbuild_term_end(b);
 }
 
 /* Grows *a to hold cap values. */
@@ -545,12 +633,6 @@ int nx_segbuild_entries(nx_segbuild *b, int field, const uint8_t *term, size_t l
                             t->sorted_pos);
 }
 
-static int pad8(nx_buf *b) {
-    while (b->len % 8)
-        NX_FORWARD(nx_buf_putc(b, 0));
-    return 0;
-}
-
 static int write_buf_file(nx_segbuild *b, const char *ext, uint32_t kind, const nx_buf *parts,
                           size_t n_parts) {
     nx_wfile *f;
@@ -568,16 +650,17 @@ static int write_buf_file(nx_segbuild *b, const char *ext, uint32_t kind, const 
 /* The dictionary file is the serialized dictionary itself (FORMAT.md,
  * "Term dictionary file"), uncompressed so that a reader maps it and
  * decodes only the blocks a query touches: zstd took 15% off it (6.3 MB of
- * the 1M index's 1,040 MB) and cost every open an inflate of the whole. */
+ * the 1M index's 1,040 MB) and cost every open an inflate of the whole.
+ * Its blocks are in the file already; the header, whose counts are known
+ * only now, goes over the zeros that held its place. */
 static int write_dict(nx_segbuild *b) {
-    nx_buf d = {0};
-    int rc = nx_termdict_finish(b->dict, &d);
-    if (rc) {
-        nx_buf_free(&d);
-        return nx_err_set(b->err, rc, "cannot serialize the term dictionary");
-    }
-    rc = write_buf_file(b, "dict", NX_FILE_DICT, &d, 1);
-    nx_buf_free(&d);
+    uint8_t header[NX_TERMDICT_HEADER_BYTES];
+    int rc = nx_termdict_finish_sink(b->dict, header);
+    if (rc == NEWSIDX_ERR_NOMEM) return nx_err_set(b->err, rc, "out of memory");
+    if (rc == 0) rc = nx_wfile_patch(b->dict_f, 0, header, sizeof header);
+    if (rc) return rc; /* nx_segbuild_abort removes the file */
+    rc = nx_wfile_finish(b->dict_f);
+    b->dict_f = NULL;
     return rc;
 }
 
@@ -617,7 +700,7 @@ static int put_column_header(const nx_segbuild *b, uint32_t src_width, uint64_t 
     nx_buf_put_u32le(c, n);
     nx_buf_put_u32le(c, b->n_sources);
     nx_buf_put_u32le(c, (b->docstore ? 1u : 0u) | (b->any_date ? 2u : 0u) |
-                            (b->simhashes.len ? 4u : 0u) | src_width << 4);
+                            (nx_spill_len(&b->simhashes) ? 4u : 0u) | src_width << 4);
     for (int f = 0; f < NX_N_FIELDS; f++) {
         uint32_t fd = 0;
         const uint8_t *nm = b->norms + (size_t)f * n;
@@ -631,84 +714,156 @@ static int put_column_header(const nx_segbuild *b, uint32_t src_width, uint64_t 
     return 0;
 }
 
-/* The id of doc i as it was added. */
-static const uint8_t *added_id(const nx_segbuild *b, uint32_t i, uint32_t *len) {
-    uint32_t a = nx_load_u32le(b->id_offs.data + 4 * (size_t)i);
-    *len = nx_load_u32le(b->id_offs.data + 4 * (size_t)i + 4) - a;
-    return b->id_bytes.data + a;
+/* Zero bytes up to the next multiple of 8 of the file's offset. */
+static int pad8(nx_wfile *f) {
+    static const uint8_t zero[8];
+    uint64_t r = nx_wfile_offset(f) % 8;
+    return r ? nx_wfile_write(f, zero, 8 - r) : 0;
 }
 
-/* Front-codes the ids into fc, in blocks of NX_ID_BLOCK: per id
- * varint(bytes shared with the previous id of the block), varint(rest),
- * rest; each block's offset in fc goes into the table at c + boffs (one
- * u32 per block, then the total). Non-zero when out of memory. */
-static int front_code_ids(const nx_segbuild *b, nx_buf *c, size_t boffs, nx_buf *fc) {
-    uint32_t n = b->n_docs, n_blocks = (n + NX_ID_BLOCK - 1) / NX_ID_BLOCK;
-    int e = 0;
-    for (uint32_t i = 0; i < n && !e; i++) {
-        if (i % NX_ID_BLOCK == 0)
-            nx_store_u32le(c->data + boffs + 4 * (i / NX_ID_BLOCK), (uint32_t)fc->len);
-        uint32_t len, shared = 0;
-        const uint8_t *id = added_id(b, i, &len);
+/* Front-codes the ids in blocks of NX_ID_BLOCK: per id varint(bytes shared
+ * with the previous id of the block), varint(rest), rest. With bytes false
+ * it only counts: the block table (one u32 offset per block, then the
+ * total) goes to f and *total gets the bytes; with bytes, the coded ids go
+ * to f. Two passes over the spilled ids, so that neither the table nor
+ * the coded ids are held. */
+static int front_code_ids(nx_segbuild *b, nx_wfile *f, bool bytes, uint64_t *total) {
+    uint32_t n = b->n_docs;
+    uint8_t chunk[4096];
+    size_t k = 0;
+    uint64_t at = 0;
+    nx_buf prev = {0}, cur = {0};
+    nx_spill_reader r = {.s = &b->ids};
+    int rc = 0;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        uint8_t l4[4];
+        rc = nx_spill_read(b->dir, b->err, &r, l4, 4);
+        uint32_t len = nx_load_u32le(l4), shared = 0;
+        cur.len = 0;
+        if (rc == 0 && nx_buf_reserve(&cur, (size_t)len + 1))
+            rc = nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        if (rc == 0) rc = nx_spill_read(b->dir, b->err, &r, cur.data, len);
+        if (rc) break;
+        cur.len = len;
+        const uint8_t *id = cur.data;
         if (i % NX_ID_BLOCK) {
-            uint32_t plen;
-            const uint8_t *prev = added_id(b, i - 1, &plen);
-            while (shared < len && shared < plen && prev[shared] == id[shared]) shared++;
+            while (shared < len && shared < prev.len && prev.data[shared] == id[shared]) shared++;
+        } else if (!bytes) {
+            if (at > UINT32_MAX) rc = NEWSIDX_ERR_LIMIT;
+            nx_store_u32le(chunk + k, (uint32_t)at);
+            k += 4;
         }
-        e |= nx_buf_put_varint(fc, shared);
-        e |= nx_buf_put_varint(fc, len - shared);
-        e |= nx_buf_append(fc, id + shared, len - shared);
+        uint8_t head[20];
+        size_t h = nx_varint_encode(head, shared);
+        h += nx_varint_encode(head + h, len - shared);
+        at += h + (len - shared);
+        if (bytes) {
+            if (k + h + (len - shared) > sizeof chunk) {
+                rc = nx_wfile_write(f, chunk, k);
+                k = 0;
+            }
+            if (rc == 0 && h + (len - shared) > sizeof chunk) {
+                rc = nx_wfile_write(f, head, h);
+                if (rc == 0) rc = nx_wfile_write(f, id + shared, len - shared);
+            } else {
+                memcpy(chunk + k, head, h);
+                memcpy(chunk + k + h, id + shared, len - shared);
+                k += h + (len - shared);
+            }
+        } else if (k + 4 > sizeof chunk) {
+            rc = nx_wfile_write(f, chunk, k);
+            k = 0;
+        }
+        nx_buf t = prev;
+        prev = cur;
+        cur = t;
     }
-    if (!e && fc->len > UINT32_MAX) e = 1;
-    if (!e) nx_store_u32le(c->data + boffs + 4 * (size_t)n_blocks, (uint32_t)fc->len);
-    return e;
+    if (rc == 0 && !bytes) {
+        if (at > UINT32_MAX) rc = NEWSIDX_ERR_LIMIT;
+        nx_store_u32le(chunk + k, (uint32_t)at);
+        k += 4;
+    }
+    if (rc == 0) rc = nx_wfile_write(f, chunk, k);
+    nx_buf_free(&prev);
+    nx_buf_free(&cur);
+    nx_spill_reader_free(&r);
+    *total = at;
+    return rc;
 }
 
-/* Appends the front-coded ids fc as u32 length and the bytes as they are:
- * a reader expands one block of NX_ID_BLOCK ids where they are mapped
- * when a hit's id is asked for, instead of inflating all at open. */
-static int put_ids(nx_buf *c, const nx_buf *fc) {
-    NX_FORWARD(nx_buf_put_u32le(c, (uint32_t)fc->len));
-    return fc->len ? nx_buf_append(c, fc->data, fc->len) : 0;
+/* The source ordinals, width bytes each, a chunk at a time. */
+static int put_source_ords(nx_segbuild *b, uint32_t width, nx_wfile *f) {
+    uint8_t chunk[4096];
+    size_t k = 0;
+    int rc = 0;
+    nx_spill_reader r = {.s = &b->src_ords};
+    for (uint32_t i = 0; i < b->n_docs && rc == 0; i++) {
+        uint8_t o4[4];
+        rc = nx_spill_read(b->dir, b->err, &r, o4, 4);
+        if (rc) break;
+        uint32_t ord = nx_load_u32le(o4);
+        if (width == 4) {
+            nx_store_u32le(chunk + k, ord);
+        } else {
+            chunk[k] = (uint8_t)ord;
+            if (width == 2) chunk[k + 1] = (uint8_t)(ord >> 8);
+        }
+        k += width;
+        if (k + 4 > sizeof chunk) {
+            rc = nx_wfile_write(f, chunk, k);
+            k = 0;
+        }
+    }
+    nx_spill_reader_free(&r);
+    return rc ? rc : nx_wfile_write(f, chunk, k);
 }
 
 /* The column file (FORMAT.md, "Columns"): header, dates, near-duplicate
  * hashes, source ordinals, id block offsets, source offsets, the
- * front-coded ids, source names. */
+ * front-coded ids, source names. Written as it is made: built whole in
+ * memory first, it doubled what a merge of many docs held at its end
+ * (~30 bytes a doc on top of the columns themselves). */
 static int write_columns(nx_segbuild *b, uint64_t raw_stored) {
     uint32_t n = b->n_docs;
     uint32_t width = b->n_sources == 0 ? 0 : b->n_sources <= 255 ? 1 : b->n_sources <= 65535 ? 2 : 4;
-    nx_buf c = {0}, fc = {0};
-    int e = put_column_header(b, width, raw_stored, &c);
-    if (b->any_date && !e) e |= nx_buf_append(&c, b->dates.data, b->dates.len);
+    nx_buf c = {0};
+    nx_wfile *f = NULL;
+    if (put_column_header(b, width, raw_stored, &c)) {
+        nx_buf_free(&c);
+        return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    }
+    int rc = create_file(b, "col", NX_FILE_COLUMNS, &f);
+    if (rc == 0) rc = nx_wfile_write(f, c.data, c.len);
+    nx_buf_free(&c);
+    if (rc == 0 && b->any_date) rc = nx_spill_copy(b->dir, b->err, &b->dates, f);
     /* near-duplicate hashes only when some doc has one: a segment without
      * any keeps the bytes it had before the column existed */
-    if (b->simhashes.len && !e) {
-        size_t have = b->simhashes.len;
-        e |= nx_buf_append(&c, b->simhashes.data, have);
-        for (size_t k = have; k < (size_t)n * 8 && !e; k += 8) e |= nx_buf_put_u64le(&c, 0);
+    if (rc == 0 && nx_spill_len(&b->simhashes)) {
+        static const uint8_t zero[8];
+        rc = nx_spill_copy(b->dir, b->err, &b->simhashes, f);
+        for (uint64_t k = nx_spill_len(&b->simhashes); k < (uint64_t)n * 8 && rc == 0; k += 8)
+            rc = nx_wfile_write(f, zero, 8);
     }
-    for (uint32_t i = 0; i < n && width && !e; i++) {
-        uint32_t ord = nx_load_u32le(b->src_ords.data + 4 * (size_t)i);
-        if (width == 1) e |= nx_buf_putc(&c, (uint8_t)ord);
-        else if (width == 2) e |= nx_buf_put_u16le(&c, (uint16_t)ord);
-        else e |= nx_buf_put_u32le(&c, ord);
+    if (rc == 0 && width) rc = put_source_ords(b, width, f);
+    if (rc == 0) rc = pad8(f);
+    uint64_t ids_bytes = 0;
+    if (rc == 0) rc = front_code_ids(b, f, false, &ids_bytes);
+    if (rc == 0) rc = pad8(f);
+    if (rc == 0) rc = nx_wfile_write(f, b->src_offs.data, b->src_offs.len);
+    if (rc == 0) rc = pad8(f);
+    /* a reader expands one block of NX_ID_BLOCK ids where they are mapped
+     * when a hit's id is asked for, instead of inflating all at open */
+    uint8_t len4[4];
+    nx_store_u32le(len4, (uint32_t)ids_bytes);
+    if (rc == 0) rc = nx_wfile_write(f, len4, 4);
+    if (rc == 0) rc = front_code_ids(b, f, true, &ids_bytes);
+    if (rc == 0) rc = nx_wfile_write(f, b->src_bytes.data, b->src_bytes.len);
+    if (rc == NEWSIDX_ERR_LIMIT) rc = nx_err_set(b->err, rc, "front-coded ids of one segment exceed 4 GiB");
+    if (rc) {
+        nx_wfile_abort(f);
+        return rc;
     }
-    e |= pad8(&c);
-    uint32_t n_blocks = (n + NX_ID_BLOCK - 1) / NX_ID_BLOCK;
-    size_t boffs = c.len;
-    for (uint32_t k = 0; k <= n_blocks && !e; k++) e |= nx_buf_put_u32le(&c, 0);
-    if (!e) e = front_code_ids(b, &c, boffs, &fc);
-    e |= pad8(&c);
-    e |= nx_buf_append(&c, b->src_offs.data, b->src_offs.len);
-    e |= pad8(&c);
-    if (!e) e = put_ids(&c, &fc);
-    e |= nx_buf_append(&c, b->src_bytes.data, b->src_bytes.len);
-    nx_buf_free(&fc);
-    int rc = e ? nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory")
-               : write_buf_file(b, "col", NX_FILE_COLUMNS, &c, 1);
-    nx_buf_free(&c);
-    return rc;
+    return nx_wfile_finish(f);
 }
 
 /* Finishes the files written while terms and docs were added: the doc

@@ -31,17 +31,22 @@
 #define TD_MAGIC 0x4454584eu /* "NXTD" */
 #define TD_VERSION 1
 #define TD_FLAG_VAR 1u
-#define TD_HEADER_BYTES 40
+#define TD_HEADER_BYTES NX_TERMDICT_HEADER_BYTES
 #define TD_BLOCK_TERMS 32
 #define TD_BLOCK_BYTES 512
 
 struct nx_termdict_builder {
     bool var;
-    bool failed;     /* sticky: after an allocation failure nothing is valid */
+    int failed;      /* sticky error: after a failed allocation or sink nothing is valid */
     uint32_t value_bytes;
     uint64_t n_terms;
     nx_buf blocks;   /* block bytes, offsets relative to the blocks area */
     nx_buf offsets;  /* u64 per block, relative to the blocks area */
+    /* With a sink, closed blocks leave: blocks then holds only the open
+     * one, whose first byte is at blocks-area offset `emitted`. */
+    nx_termdict_sink_fn sink;
+    void *sink_ctx;
+    uint64_t emitted;
     size_t block_start;
     uint32_t block_terms;
     uint8_t last[NX_TERMDICT_MAX_TERM_BYTES];
@@ -67,6 +72,10 @@ struct nx_termdict {
     uint64_t index_offset;
     uint32_t value_bytes;
     bool var;
+    /* Per block, once a lookup has checked its head: its first term's key
+     * (head_key), else 0; allocated by the first lookup, shared by every
+     * thread (relaxed atomics: all write the same values). See find_block. */
+    uint64_t *heads;
 };
 
 /* ---- builder ------------------------------------------------------------ */
@@ -93,6 +102,20 @@ int nx_termdict_builder_create_var(nx_termdict_builder **out) {
     return builder_new(true, 0, out);
 }
 
+int nx_termdict_builder_set_sink(nx_termdict_builder *b, nx_termdict_sink_fn sink, void *ctx) {
+    if (b->n_terms || b->sink) return NEWSIDX_ERR_INVALID;
+    uint8_t zero[TD_HEADER_BYTES] = {0};
+    int rc = sink(ctx, zero, sizeof zero);
+    if (rc) return b->failed = rc;
+    b->sink = sink;
+    b->sink_ctx = ctx;
+    return 0;
+}
+
+size_t nx_termdict_builder_held_bytes(const nx_termdict_builder *b) {
+    return b->blocks.cap + b->offsets.cap;
+}
+
 void nx_termdict_builder_free(nx_termdict_builder *b) {
     if (!b) return;
     nx_buf_free(&b->blocks);
@@ -107,14 +130,22 @@ static int td_compare(const uint8_t *a, size_t alen, const uint8_t *b, size_t bl
     return alen < blen ? -1 : alen > blen;
 }
 
-static void close_block(nx_termdict_builder *b) {
+/* Sets the open block's count; with a sink, hands its bytes over. */
+static int close_block(nx_termdict_builder *b) {
     if (b->block_terms) b->blocks.data[b->block_start] = (uint8_t)b->block_terms;
     b->block_terms = 0;
+    if (!b->sink || b->blocks.len == 0) return 0;
+    int rc = b->sink(b->sink_ctx, b->blocks.data, b->blocks.len);
+    b->emitted += b->blocks.len;
+    b->blocks.len = 0;
+    b->block_start = 0;
+    if (rc) b->failed = rc;
+    return rc;
 }
 
 int nx_termdict_add_var(nx_termdict_builder *b, const uint8_t *term, size_t len,
                         const uint8_t *value, size_t value_len) {
-    if (b->failed) return NEWSIDX_ERR_NOMEM;
+    if (b->failed) return b->failed;
     if (len > NX_TERMDICT_MAX_TERM_BYTES) return NEWSIDX_ERR_INVALID;
     if (b->var ? value_len > NX_TERMDICT_MAX_VALUE_BYTES : value_len != b->value_bytes)
         return NEWSIDX_ERR_INVALID;
@@ -123,12 +154,12 @@ int nx_termdict_add_var(nx_termdict_builder *b, const uint8_t *term, size_t len,
 
     if (b->block_terms == TD_BLOCK_TERMS ||
         (b->block_terms && b->blocks.len - b->block_start >= TD_BLOCK_BYTES))
-        close_block(b);
+        NX_FORWARD(close_block(b));
     size_t shared = 0;
     int rc = 0;
     if (b->block_terms == 0) {
         /* New block: its first term is stored whole. */
-        rc = nx_buf_put_u64le(&b->offsets, b->blocks.len);
+        rc = nx_buf_put_u64le(&b->offsets, b->emitted + b->blocks.len);
         if (rc == 0) {
             b->block_start = b->blocks.len;
             rc = nx_buf_putc(&b->blocks, 0); /* count, set by close_block */
@@ -139,7 +170,7 @@ int nx_termdict_add_var(nx_termdict_builder *b, const uint8_t *term, size_t len,
     }
     if (rc == 0) rc = nx_buf_reserve(&b->blocks, 20 + (len - shared) + 10 + value_len);
     if (rc < 0) {
-        b->failed = true;
+        b->failed = NEWSIDX_ERR_NOMEM;
         return rc;
     }
     uint8_t *p = b->blocks.data + b->blocks.len;
@@ -165,26 +196,50 @@ int nx_termdict_add(nx_termdict_builder *b, const uint8_t *term, size_t len,
     return nx_termdict_add_var(b, term, len, value, b->value_bytes);
 }
 
-int nx_termdict_finish(nx_termdict_builder *b, nx_buf *out) {
-    if (b->failed) return NEWSIDX_ERR_NOMEM;
-    close_block(b);
-    uint64_t n_blocks = b->offsets.len / 8;
-    uint64_t index_offset = TD_HEADER_BYTES + b->blocks.len;
-    NX_FORWARD(nx_buf_reserve(out, TD_HEADER_BYTES + b->blocks.len + b->offsets.len));
-    uint8_t h[TD_HEADER_BYTES];
+/* The header of the dictionary whose blocks take blocks_bytes. */
+static void put_header(const nx_termdict_builder *b, uint64_t blocks_bytes,
+                       uint8_t h[TD_HEADER_BYTES]) {
     nx_store_u32le(h, TD_MAGIC);
     nx_store_u32le(h + 4, TD_VERSION);
     nx_store_u32le(h + 8, b->var ? TD_FLAG_VAR : 0);
     nx_store_u32le(h + 12, b->value_bytes);
     nx_store_u64le(h + 16, b->n_terms);
-    nx_store_u64le(h + 24, n_blocks);
-    nx_store_u64le(h + 32, index_offset);
+    nx_store_u64le(h + 24, b->offsets.len / 8);
+    nx_store_u64le(h + 32, TD_HEADER_BYTES + blocks_bytes);
+}
+
+int nx_termdict_finish(nx_termdict_builder *b, nx_buf *out) {
+    if (b->failed) return b->failed;
+    if (b->sink) return NEWSIDX_ERR_INVALID;
+    NX_FORWARD(close_block(b));
+    uint64_t n_blocks = b->offsets.len / 8;
+    NX_FORWARD(nx_buf_reserve(out, TD_HEADER_BYTES + b->blocks.len + b->offsets.len));
+    uint8_t h[TD_HEADER_BYTES];
+    put_header(b, b->blocks.len, h);
     NX_FORWARD(nx_buf_append(out, h, sizeof h));
     NX_FORWARD(nx_buf_append(out, b->blocks.data, b->blocks.len));
     for (uint64_t i = 0; i < n_blocks; i++) {
         uint64_t off = nx_load_u64le(b->offsets.data + 8 * i) + TD_HEADER_BYTES;
         NX_FORWARD(nx_buf_put_u64le(out, off));
     }
+    return 0;
+}
+
+int nx_termdict_finish_sink(nx_termdict_builder *b, uint8_t header[NX_TERMDICT_HEADER_BYTES]) {
+    if (!b->sink) return NEWSIDX_ERR_INVALID;
+    if (b->failed) return b->failed;
+    NX_FORWARD(close_block(b));
+    /* the block index, a stack chunk at a time */
+    uint8_t chunk[8 * 512];
+    uint64_t n_blocks = b->offsets.len / 8;
+    for (uint64_t i = 0; i < n_blocks;) {
+        size_t k = 0;
+        for (; k < 512 && i < n_blocks; k++, i++)
+            nx_store_u64le(chunk + 8 * k, nx_load_u64le(b->offsets.data + 8 * i) + TD_HEADER_BYTES);
+        int rc = b->sink(b->sink_ctx, chunk, 8 * k);
+        if (rc) return b->failed = rc;
+    }
+    put_header(b, b->emitted, header);
     return 0;
 }
 
@@ -228,7 +283,10 @@ static int corrupt(nx_err *err, const char *what, uint64_t at) {
                       (unsigned long long)at);
 }
 
-void nx_termdict_close(nx_termdict *d) { free(d); }
+void nx_termdict_close(nx_termdict *d) {
+    if (d) free(d->heads);
+    free(d);
+}
 
 /* Locates block bi through the block index and checks its head: offsets
  * inside the blocks area and increasing from this block to the next, a
@@ -295,6 +353,16 @@ uint64_t nx_termdict_count(const nx_termdict *d) { return d->n_terms; }
 uint32_t nx_termdict_value_bytes(const nx_termdict *d) { return d->value_bytes; }
 bool nx_termdict_is_var(const nx_termdict *d) { return d->var; }
 
+/* A term's first 7 bytes (zero-padded) as a big-endian number, shifted
+ * left by 8 with the low byte 1 (so never 0, which means "not known").
+ * head_key(a) < head_key(b) implies a < b in td_compare's order; equal
+ * keys decide nothing. */
+static uint64_t head_key(const uint8_t *t, size_t len) {
+    uint64_t k = 0;
+    for (size_t i = 0; i < 7; i++) k = k << 8 | (i < len ? t[i] : 0);
+    return k << 8 | 1;
+}
+
 /* Sets *bi to the last block whose first term is <= key, or -1 when key
  * sorts before every term, and *b to that block. 0 or CORRUPT (a probed
  * block's head is damaged). A damaged order of first terms cannot make it
@@ -303,19 +371,46 @@ static int find_block(const nx_termdict *d, const uint8_t *key, size_t key_len, 
                       td_block *b) {
     int64_t lo = 0, hi = (int64_t)d->n_blocks - 1;
     *bi = -1;
+    /* The probes of a binary search are cache misses on a large
+     * dictionary: the block index entry, then the block's head, in another
+     * page. A set of indexes searched as one probes every segment of every
+     * member for each query term (bench/README.md, "Multi-index search"),
+     * so the heads' keys are remembered in a dense array, which halves the
+     * misses of a probe that was made before. calloc leaves the pages of a
+     * large array untouched until a lookup writes them. */
+    uint64_t *heads = __atomic_load_n(&((nx_termdict *)d)->heads, __ATOMIC_ACQUIRE);
+    if (!heads && d->n_blocks) {
+        uint64_t *fresh = calloc(d->n_blocks, sizeof *fresh);
+        uint64_t *expected = NULL;
+        if (fresh && !__atomic_compare_exchange_n(&((nx_termdict *)d)->heads, &expected, fresh,
+                                                  false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            free(fresh); /* another thread's array won */
+            fresh = expected;
+        }
+        heads = fresh; /* NULL when out of memory: probe without it */
+    }
+    uint64_t want = head_key(key, key_len);
     while (lo <= hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        td_block m;
-        NX_FORWARD(load_block(d, (uint64_t)mid, &m));
-        if (td_compare(m.first, m.first_len, key, key_len) <= 0) {
+        uint64_t known = heads ? __atomic_load_n(&heads[mid], __ATOMIC_RELAXED) : 0;
+        int c;
+        if (known && known != want) {
+            c = known < want ? -1 : 1;
+        } else {
+            td_block m;
+            NX_FORWARD(load_block(d, (uint64_t)mid, &m));
+            if (heads && !known)
+                __atomic_store_n(&heads[mid], head_key(m.first, m.first_len), __ATOMIC_RELAXED);
+            c = td_compare(m.first, m.first_len, key, key_len);
+        }
+        if (c <= 0) {
             *bi = mid;
-            *b = m;
             lo = mid + 1;
         } else {
             hi = mid - 1;
         }
     }
-    return 0;
+    return *bi >= 0 ? load_block(d, (uint64_t)*bi, b) : 0;
 }
 
 int nx_termdict_find(const nx_termdict *d, const uint8_t *term, size_t len,

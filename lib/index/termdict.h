@@ -22,7 +22,7 @@
 
 /* Builder: terms must be added in strictly increasing memcmp order
  * (NEWSIDX_ERR_INVALID otherwise). Buffers the whole dictionary in memory
- * until finish. */
+ * until finish, unless given a sink (nx_termdict_builder_set_sink). */
 typedef struct nx_termdict_builder nx_termdict_builder;
 int nx_termdict_builder_create(uint32_t value_bytes, nx_termdict_builder **out);
 /* Variable-length values: add them with nx_termdict_add_var. */
@@ -38,6 +38,29 @@ int nx_termdict_add_var(nx_termdict_builder *b, const uint8_t *term, size_t len,
  * given exactly these bytes. The builder can only be freed afterwards. */
 int nx_termdict_finish(nx_termdict_builder *b, nx_buf *out);
 void nx_termdict_builder_free(nx_termdict_builder *b);
+
+/* Bytes of the header, the first bytes of every dictionary. */
+#define NX_TERMDICT_HEADER_BYTES 40
+/* Where a streaming builder's bytes go, in order; 0 or a negative error. */
+typedef int (*nx_termdict_sink_fn)(void *ctx, const void *bytes, size_t n);
+/* Makes b stream: the dictionary's bytes go to sink as they are final
+ * (NX_TERMDICT_HEADER_BYTES zero bytes at once, each block when it
+ * closes, the block index at finish), so b holds one block and the block
+ * index (8 bytes per block of >= 32 terms or >= 512 bytes), not the whole
+ * dictionary: a merge's output dictionary grows with the vocabulary (12.6
+ * MB for 90,000 articles) and was held twice while serialized. Before the
+ * first add only (NEWSIDX_ERR_INVALID otherwise); the sink's error is
+ * returned, and b is then failed. Finish with nx_termdict_finish_sink. */
+int nx_termdict_builder_set_sink(nx_termdict_builder *b, nx_termdict_sink_fn sink, void *ctx);
+/* Ends a streaming dictionary: the block index goes to the sink, and
+ * header gets the header, which the caller puts over the zero bytes the
+ * sink got first. Then the bytes equal those nx_termdict_finish would have
+ * given. 0, the sink's error, NEWSIDX_ERR_IO after an earlier sink error,
+ * or NEWSIDX_ERR_INVALID without a sink. The builder can only be freed
+ * afterwards. */
+int nx_termdict_finish_sink(nx_termdict_builder *b, uint8_t header[NX_TERMDICT_HEADER_BYTES]);
+/* Bytes b holds in memory (its buffers' capacity): what a test bounds. */
+size_t nx_termdict_builder_held_bytes(const nx_termdict_builder *b);
 
 /* Reader over serialized bytes (e.g. a mmap'd file region; not copied, so
  * they must outlive the reader). open validates the header and that the

@@ -300,18 +300,17 @@ static unsigned field_cut_warning(const newsidx_writer *w, const warticle *a) {
     return 0;
 }
 
-/* Runs the merge policy once merge_factor more segments were flushed,
- * instead of only at commit: every open segment keeps its dictionary
- * index, ids and doc-store dictionary in memory, so a long run with a
- * small budget grew by ~250 KB per flush (126 MB of input with --ram 4:
- * 230 segments, ~70 MB). The merges are the ones the commit would make;
- * their output stays uncommitted like any flushed segment. */
+/* Runs the merge policy as segments are flushed, instead of only at
+ * commit: every open segment keeps its dictionary index, ids and doc-store
+ * dictionary in memory, so a long run with a small budget grew by ~250 KB
+ * per flush (126 MB of input with --ram 4: 230 segments, ~70 MB). The
+ * merges are the ones the commit would make; their output stays
+ * uncommitted like any flushed segment. With workers they run beside
+ * them (merge_bg.c); without, here, once merge_factor more segments were
+ * flushed. */
 static int merge_as_they_pile_up(newsidx_writer *w) {
-    nx_wpool_lock(w);
-    uint32_t n = w->n_segs;
-    nx_wpool_unlock(w);
-    if (n < w->merge_at_segs) return 0;
-    if (w->pool) NX_FORWARD(nx_wpool_drain(w, false)); /* no worker touches w->segs now */
+    if (w->pool) return nx_bgmerge_poll(w);
+    if (w->n_segs < w->merge_at_segs) return 0;
     int rc = nx_writer_merge(w);
     w->merge_at_segs = w->n_segs + w->opts.merge_factor;
     return rc;
@@ -398,6 +397,7 @@ void newsidx_writer_close(newsidx_writer *w) {
      * manifest) leaves the directory as it found it. */
     /* workers first: none may write a file the lines below remove */
     nx_wpool_stop(w);
+    nx_bgmerge_cancel(w);
     if (w->created_dir && w->generation == 0 && w->dir) remove_created_dir(w);
     else if (w->opened) discard_uncommitted(w);
     for (uint32_t i = 0; i < w->n_bufs; i++) nx_wbuf_destroy(&w->bufs[i]);
@@ -411,6 +411,7 @@ void newsidx_writer_close(newsidx_writer *w) {
     free(w->stem);
     free(w->stop);
     free(w->dir);
+    nx_docstore_shared_free(w->sb.doc_dict);
     pthread_mutex_destroy(&w->progress_lock);
     free(w);
 }
@@ -430,16 +431,36 @@ static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
  * fsyncs). */
 #define MIN_WORKER_BUDGET ((size_t)768 << 10)
 
+/* What writing one segment holds beside the RAM buffers, whatever the
+ * segment's size, when fields are stored: the doc store's training sample
+ * (4 MiB, in a buffer that grows by doubling), its zstd contexts and
+ * dictionary (~2 MiB) and the files' write buffers (heaptrack, 90,000
+ * generated articles, --ram 64 --threads 2: 16.8 MB under nx_docstore_add
+ * in two flushes at once). Every worker flushes into one, and one merge
+ * writes one, so the budget keeps workers + 1 of them out of the buffers'
+ * shares. Without stored fields a segment writer holds well under 1 MiB
+ * beside the doc maps that grow with the segment. */
+#define SEGMENT_WRITE_BYTES ((size_t)10 << 20)
+
+/* What the budget keeps for n workers' flushes and one merge. */
+static size_t write_reserve(bool store_fields, uint32_t n) {
+    return store_fields ? (n + 1) * SEGMENT_WRITE_BYTES : 0;
+}
+
 /* The worker count for the option's value (0: the online cores, at most
- * DEFAULT_MAX_THREADS), lowered so that each has MIN_WORKER_BUDGET. */
-static uint32_t writer_threads(uint32_t threads, size_t budget) {
+ * DEFAULT_MAX_THREADS), lowered so that each has MIN_WORKER_BUDGET beside
+ * what the segments written at once hold (write_reserve). */
+static uint32_t writer_threads(uint32_t threads, size_t budget, bool store_fields) {
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n < 1 ? 1 : n > DEFAULT_MAX_THREADS ? DEFAULT_MAX_THREADS : (uint32_t)n;
     }
     if (threads > MAX_THREADS) threads = MAX_THREADS;
-    if (threads > budget / MIN_WORKER_BUDGET) threads = (uint32_t)(budget / MIN_WORKER_BUDGET);
-    return threads ? threads : 1;
+    /* the queues take at most an eighth of the budget, or 256 KiB each */
+    while (threads > 1 && budget - budget / 8 < write_reserve(store_fields, threads) +
+                                                    threads * (MIN_WORKER_BUDGET + (256 << 10)))
+        threads--;
+    return threads;
 }
 
 /* Each worker's queue holds at most this many bytes of copied articles
@@ -458,7 +479,14 @@ static int create_buffers(newsidx_writer *w, uint32_t n, size_t budget) {
     if (!w->bufs) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
     w->n_bufs = n;
     size_t queues = n > 1 ? queue_bytes(w) * n : 0;
-    size_t share = n > 1 ? (budget - queues) / n : budget; /* n > 1: budget >= n * 768 KiB */
+    size_t reserve = write_reserve(w->opts.store_fields, n);
+    /* n > 1: the budget holds queues, reserve and 768 KiB per worker
+     * (writer_threads). One buffer keeps 768 KiB when the reserve leaves
+     * less (such a budget is not met: README, "Memory"), or the whole
+     * budget when that is smaller still. */
+    size_t share = n > 1 ? (budget - queues - reserve) / n
+                   : budget > reserve + MIN_WORKER_BUDGET ? budget - reserve
+                                                          : NX_MIN(budget, MIN_WORKER_BUDGET);
     newsidx_analyzer_options ao;
     newsidx_analyzer_options_init(&ao);
     ao.stem_language = w->stem;
@@ -467,7 +495,7 @@ static int create_buffers(newsidx_writer *w, uint32_t n, size_t budget) {
         wbuf *b = &w->bufs[i];
         b->w = w;
         b->err = &w->err; /* a worker points it at its own (nx_wpool_start) */
-        b->ram_budget = n > 1 ? share : budget;
+        b->ram_budget = share;
         int rc = newsidx_analyzer_create(&ao, &b->an);
         if (rc)
             return nx_err_set(&w->err, rc, "cannot create the analyzer (stem '%s', stopwords '%s')",
@@ -608,7 +636,8 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
         const char *stop = o.append ? m.stopwords_language : o.stopwords_language;
         w->stem = dup_or_null(stem);
         w->stop = dup_or_null(stop);
-        rc = create_buffers(w, writer_threads(o.threads, o.ram_budget_bytes), o.ram_budget_bytes);
+        rc = create_buffers(w, writer_threads(o.threads, o.ram_budget_bytes, o.store_fields),
+                            o.ram_budget_bytes);
     }
     if (rc == 0) {
         /* Leftovers of an interrupted writer (uncommitted segments, temp
@@ -622,6 +651,9 @@ int newsidx_writer_open(const char *dir, const newsidx_writer_options *opts, cha
     w->sb.doc_store_level = o.doc_store_level;
     w->sb.doc_store_block_bytes = o.doc_store_block_bytes;
     w->sb.no_sync = o.no_sync != 0;
+    /* one doc store dictionary for the run, so merges copy blocks */
+    if (rc == 0 && w->sb.store_fields && nx_docstore_shared_new(&w->sb.doc_dict))
+        rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
     if (rc == 0 && w->n_bufs > 1) rc = nx_wpool_start(w, w->n_bufs, queue_bytes(w));
     if (rc) {
         nx_err_copy(&w->err, errbuf, errbuf_size);
@@ -654,10 +686,13 @@ int newsidx_writer_commit(newsidx_writer *w) {
     }
     if (w->failed) {
         if (w->pool) (void)nx_wpool_drain(w, false); /* no worker writes what goes below */
+        nx_bgmerge_cancel(w);
         discard_uncommitted(w);
         return w->failed;
     }
     int rc = nx_writer_flush(w);
+    /* the workers' last flushes and the running merge end side by side */
+    if (rc == 0) rc = nx_bgmerge_wait(w);
     if (rc == 0) rc = nx_writer_merge(w);
     w->merge_all = false;
     uint64_t gen = w->generation + 1;
@@ -718,6 +753,7 @@ int newsidx_writer_commit(newsidx_writer *w) {
         /* A commit that returns an error has not happened: the directory
          * is back at the last commit before this call returns. */
         w->failed = rc;
+        nx_bgmerge_cancel(w);
         discard_uncommitted(w);
     }
     m.stem_language = m.stopwords_language = NULL; /* owned by w */
@@ -751,7 +787,9 @@ int newsidx_writer_delete(newsidx_writer *w, const char *id, size_t id_len, uint
     NX_RETURN_IF(!id && id_len, &w->err, NEWSIDX_ERR_INVALID, "newsidx_writer_delete: no id");
     if (w->failed) return w->failed;
     if (w->pool) {
+        /* a worker's or a merge's error comes back here as from an add */
         int rc = nx_wpool_drain(w, false);
+        if (rc == 0) rc = nx_bgmerge_poll(w);
         if (rc) return w->failed = rc;
     }
     int found = nx_writer_delete_id(w, id ? id : "", id_len);
@@ -796,6 +834,7 @@ int newsidx_writer_delete_query(newsidx_writer *w, const char *query, size_t len
     if (w->failed) return w->failed;
     /* the RAM buffer's articles become a segment, so the query sees them */
     int rc = nx_writer_flush(w);
+    if (rc == 0) rc = nx_bgmerge_poll(w);
     if (rc) {
         w->failed = rc;
         return rc;
@@ -842,6 +881,7 @@ int newsidx_writer_rollback(newsidx_writer *w) {
         (void)nx_wpool_drain(w, false); /* an error of theirs is rolled back too */
         nx_wpool_reset(w);
     }
+    nx_bgmerge_cancel(w); /* before its inputs close: it may still read them */
     for (uint32_t i = 0; i < w->n_bufs; i++) nx_wbuf_free(&w->bufs[i]);
     for (uint32_t i = 0; i < w->n_segs; i++) {
         nx_segment_close(w->segs[i].seg);

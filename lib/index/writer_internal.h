@@ -128,6 +128,7 @@ typedef struct warticle {
 } warticle;
 
 typedef struct nx_wpool nx_wpool;
+typedef struct nx_merge nx_merge;
 
 struct newsidx_writer {
     char *dir;
@@ -151,6 +152,7 @@ struct newsidx_writer {
     wseg *segs;
     uint32_t n_segs, cap_segs;
     uint32_t merge_at_segs; /* an add runs the merge policy once n_segs reaches this */
+    nx_merge *bg_merge;     /* the merge running beside the workers (merge_bg.c), or NULL */
     /* RAM buffers: one per worker */
     wbuf *bufs;
     uint32_t n_bufs;
@@ -341,6 +343,66 @@ int nx_writer_push_segment(newsidx_writer *w, nx_segment *seg);
 /* Merges segments before a commit (merge.c): all into one when
  * w->merge_all, else by the tiered policy. */
 int nx_writer_merge(newsidx_writer *w);
+
+/* ---- one merge (merge.c), in the background (merge_bg.c) ------------------- */
+
+/* Segments merged at once at the most. */
+#define NX_MERGE_MAX 256
+
+/* What a cancelled merge returns; it never reaches a caller. */
+#define NX_MERGE_CANCELLED (-1000)
+
+/* One merge of some of the writer's segments into a new one. It reads its
+ * inputs through references and deletion bitmaps of its own, copied when
+ * it started, so it may run on another thread while workers flush and the
+ * caller deletes: deletions made meanwhile land in the writer's bitmaps,
+ * and the swap replays them onto the merged segment through the doc maps
+ * (as Lucene's commitMergedDeletes does). */
+struct nx_merge {
+    newsidx_writer *w;
+    uint32_t n_in;
+    uint32_t seg_no; /* the merged segment's number */
+    nx_segment *in[NX_MERGE_MAX];
+    uint8_t *del[NX_MERGE_MAX];  /* the inputs' deletions at the start, or NULL */
+    uint32_t *map[NX_MERGE_MAX]; /* old doc -> new doc, UINT32_MAX: dropped */
+    nx_segment *out;             /* the merged segment, once written and opened */
+    bool swapped;                /* out is the writer's: its files stay */
+    int rc;
+    nx_err err;
+    int cancel;  /* set (atomically) to stop the merge at its next check */
+    int done;    /* set (atomically) by the merge's thread when it ends */
+    bool threaded;
+    pthread_t thread;
+};
+
+/* The tiered policy's next merge: up to NX_MERGE_MAX indexes into w->segs
+ * in idx (ascending), and their count, 0 when nothing is to merge. With
+ * workers the caller holds the pool's lock. */
+uint32_t nx_writer_pick_merge(const newsidx_writer *w, uint32_t *idx);
+/* A merge of w->segs[idx[0..n)] into a new segment number, its inputs
+ * referenced and their deletions copied. With workers the caller holds
+ * the pool's lock. NULL when out of memory (message in w->err). */
+nx_merge *nx_merge_prepare(newsidx_writer *w, const uint32_t *idx, uint32_t n);
+/* Writes and opens the merged segment (any thread). m->rc, returned too. */
+int nx_merge_run(nx_merge *m);
+/* Puts the merged segment in its inputs' place in w->segs, with the
+ * deletions made since the merge started, and closes the inputs (the
+ * files of those flushed since the last commit go). With workers the
+ * caller holds the pool's lock. 0 or NOMEM (the segments as they were). */
+int nx_merge_swap(newsidx_writer *w, nx_merge *m);
+/* Frees the merge; one not swapped in is abandoned: its files go. */
+void nx_merge_free(nx_merge *m);
+
+/* With workers (else a no-op): starts the policy's next merge on a thread
+ * of its own when none runs, and swaps in one that has ended. 0 or the
+ * error of the merge that ended (message in w->err). Caller's thread
+ * only. */
+int nx_bgmerge_poll(newsidx_writer *w);
+/* Waits for the running merge and swaps it in. 0 or its error. */
+int nx_bgmerge_wait(newsidx_writer *w);
+/* Stops the running merge and removes its files (rollback, close, a
+ * failed commit). */
+void nx_bgmerge_cancel(newsidx_writer *w);
 
 /* Marks every live article with this id deleted (RAM buffers and
  * segments): 1 if there was one, 0 if not, or NEWSIDX_ERR_NOMEM. With

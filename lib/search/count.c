@@ -95,6 +95,20 @@ static int run_count_phrase(run_ctx *R, phr_it *it) {
     return S->rc;
 }
 
+/* Bits set in x. __builtin_popcountll is a call into libgcc's table
+ * lookup when the target has no popcount instruction (the default x86-64
+ * build): the bitset count spent 7-11% of a word query's COUNT there. */
+static inline uint64_t popcount64(uint64_t x) {
+#ifdef __POPCNT__
+    return (uint64_t)__builtin_popcountll(x);
+#else
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (x * 0x0101010101010101ull) >> 56;
+#endif
+}
+
 /* Counts the live matches of an iterator, without scores or facets. A
  * single term in a segment without deletions is its df; an OR of terms is
  * counted window by window in a bitset (each postings list is walked once,
@@ -137,7 +151,7 @@ int nx_run_count(run_ctx *R, sit *root) {
             if (d < next_base) next_base = d;
         }
         if (!deletions) {
-            for (size_t w = 0; w < WINDOW / 64; w++) R->total += (uint64_t)__builtin_popcountll(bits[w]);
+            for (size_t w = 0; w < WINDOW / 64; w++) R->total += popcount64(bits[w]);
         } else {
             for (size_t w = 0; w < WINDOW / 64; w++)
                 for (uint64_t b = bits[w]; b; b &= b - 1)

@@ -20,7 +20,8 @@
 #include <string.h>
 
 /* ---- iterators -----------------------------------------------------------
- * Every iterator is positioned on its first match once built; doc is
+ * Every iterator is positioned on its first match once built (a phrase
+ * built with a floor: its first match that could score above it); doc is
  * NX_NO_DOC at the end. advance(t) goes to the first match >= t (t > doc).
  * score() is only called on the current doc, and never by counting.
  * shallow(t, &bound) returns the last doc of a range starting at t's block
@@ -90,6 +91,8 @@ typedef struct phr_it {
     bool need_freq;           /* false when counting: the first occurrence will do */
     double floor;             /* top-k pruning at the top (nx_run_blockmax): a doc scoring
                                * at most this cannot enter the heap; 0 = none */
+    bool skip_windows;        /* seeking the first match above a floor given at build */
+    uint32_t win_from, win_end; /* the last window phr_shallow found above the floor */
     uint64_t bitmap[PHRASE_BITMAP_BITS / 64]; /* two-word phrases: zero between docs */
     int rc;                   /* sticky corruption error */
 } phr_it;
@@ -170,6 +173,10 @@ typedef struct search {
     nx_postings **with_pos;
     uint32_t n_with_pos, cap_with_pos;
     bool counting;       /* iterators being built will never be scored */
+    const pnode *root;   /* the plan's root */
+    double root_floor;   /* > 0: the heap's minimum, when a phrase root will be
+                          * ranked by nx_run_blockmax (its first match is sought
+                          * above it) */
     char notice[192];    /* a prefix or fuzzy expansion that was cut */
 } search;
 
@@ -355,8 +362,10 @@ uint32_t nx_term_shallow(sit *s, uint32_t t, double *bound);
 
 /* phrase.c */
 /* The phrase or proximity p in field slot fi of segment si; *out = NULL
- * when a word is not there. */
-int nx_it_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, sit **out);
+ * when a word is not there. floor > 0 (only for a phrase that is the whole
+ * query, ranked by nx_run_blockmax): docs that cannot score above it are
+ * skipped from the start. */
+int nx_it_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, double floor, sit **out);
 /* Phrase occurrences or proximity windows in the current doc (every word's
  * list is on it); 0 with it->rc set when positions are corrupt. */
 uint32_t nx_phrase_count(phr_it *it);

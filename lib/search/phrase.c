@@ -198,11 +198,36 @@ static inline double phr_bound(const phr_it *it, uint32_t min_tf, uint64_t sum_t
     return nx_bm25(it->weight, it->near ? (double)sum_tf : (double)min_tf, it->k_norm[norm]);
 }
 
-/* First doc >= t where all terms occur and the positions agree. */
+static uint32_t phr_shallow(sit *s, uint32_t t, double *bound);
+
+/* First doc >= t where all terms occur and the positions agree (with a
+ * floor: and whose score could exceed it). */
 static uint32_t phr_settle(phr_it *it, uint32_t t) {
     nx_postings *lead = &it->p[it->lead_order[0]];
     uint32_t d = t;
     for (;;) {
+        if (it->skip_windows && (d < it->win_from || d > it->win_end)) {
+            /* the first match of an iterator built with a floor: a window
+             * whose blocks cannot beat it is skipped without leapfrogging
+             * through it (nx_run_blockmax prunes by windows itself only
+             * from the match the iterator was built on) */
+            double b;
+            uint32_t up = phr_shallow(&it->base, d, &b);
+            if (up == NX_NO_DOC) {
+                d = NX_NO_DOC;
+                break;
+            }
+            if (b * NX_BOUND_SLACK <= it->floor) {
+                if (up + 1 == NX_NO_DOC) {
+                    d = NX_NO_DOC;
+                    break;
+                }
+                d = up + 1;
+                continue;
+            }
+            it->win_from = d;
+            it->win_end = up;
+        }
         d = nx_postings_advance_near(lead, d);
         if (d == NX_NO_DOC) break;
         bool all = true;
@@ -270,7 +295,7 @@ static uint32_t phr_shallow(sit *s, uint32_t t, double *bound) {
 }
 static const sit_ops phr_ops = {SIT_PHRASE, phr_next, phr_advance, phr_score, phr_shallow};
 
-int nx_it_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, sit **out) {
+int nx_it_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, double floor, sit **out) {
     const nx_segment *seg = S->snap->segments[si];
     uint32_t n = p->n_terms;
     fterm **ft = p->ft + (size_t)fi * n;
@@ -329,7 +354,12 @@ int nx_it_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, sit **out)
     it->weight = p->boost * S->field_weight[field] * idf_sum;
     /* tf * (k1 + 1) / (tf + K) < k1 + 1 for any frequency */
     it->base = (sit){&phr_ops, 0, nx_bm25_max(it->weight), min_df};
+    it->floor = floor;
+    it->skip_windows = floor > 0;
+    it->win_from = 1;
+    it->win_end = 0; /* no window checked yet */
     phr_settle(it, 0);
+    it->skip_windows = false;
     NX_RETURN_IF(it->rc, &S->err, it->rc, "%s: corrupt positions (segment %u)",
                  nx_segment_positions_path(S->snap->segments[si]), si);
     *out = &it->base;

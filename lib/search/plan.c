@@ -255,7 +255,19 @@ int nx_build(search *S, uint32_t si, const pnode *p, sit **out) {
     case NXQ_PHRASE:
     case NXQ_NEAR: {
         sit *list[NX_N_FIELDS];
-        for (uint32_t f = 0; f < p->n_pf; f++) NX_FORWARD(nx_it_phrase(S, si, p, f, &list[f]));
+        /* a floor only when this phrase will be the whole iterator tree: as
+         * a part of a sum (two fields, an AND) its score is not the doc's */
+        double floor = 0;
+        if (p == S->root && S->root_floor > 0) {
+            uint32_t fields_found = 0;
+            for (uint32_t f = 0; f < p->n_pf; f++) {
+                bool all = true;
+                for (uint32_t t = 0; t < p->n_terms && all; t++) all = p->ft[f * p->n_terms + t]->found[si];
+                fields_found += all;
+            }
+            if (fields_found == 1) floor = S->root_floor;
+        }
+        for (uint32_t f = 0; f < p->n_pf; f++) NX_FORWARD(nx_it_phrase(S, si, p, f, floor, &list[f]));
         return nx_it_or(S, list, p->n_pf, 1.0, out);
     }
     case NXQ_OR: {

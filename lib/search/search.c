@@ -41,9 +41,14 @@ enum strategy {
  * only when the total is not wanted: one exhaustive pass is cheaper than a
  * pruned pass plus a counting pass that leapfrogs again. Facets need every
  * match: exhaustive. */
+static bool may_prune(const search *S, const topk *T, const facets *F) {
+    const newsidx_search_options *o = S->o;
+    return !o->no_pruning && !o->count_only && !T->by_date && !F->want && T->cap > 0;
+}
+
 static enum strategy choose_run(const search *S, const topk *T, const facets *F, const sit *it) {
     const newsidx_search_options *o = S->o;
-    bool pruning = !o->no_pruning && !o->count_only && !T->by_date && !F->want && T->cap > 0;
+    bool pruning = may_prune(S, T, F);
     enum sit_kind kind = it->ops->kind;
     if (pruning && kind == SIT_OR) return RUN_MAXSCORE;
     if (pruning && kind == SIT_TERM) return RUN_TERM;
@@ -100,12 +105,33 @@ static double newest_date(const nx_snapshot *snap) {
 static int run_segments(search *S, const pnode *root, uint32_t cap, topk *T, facets *F,
                         run_ctx *R);
 
+/* When only the count of a word query is wanted and segment si has no
+ * deletions, a word found in one field of it counts its df there, and one
+ * found in none counts nothing: no postings are opened (what a segment
+ * costs then is its dictionary probes, for a set of indexes once per
+ * member's segment). Returns false when the lists must be walked (the word
+ * is in several fields: their union is counted doc by doc). */
+static bool count_by_df(run_ctx *R, const pnode *root) {
+    const search *S = R->S;
+    if (R->F->want || !(S->o->count_only || R->T->cap == 0) || R->deletions) return false;
+    if (root->kind != NXQ_TERM && root->kind != NXQ_PREFIX && root->kind != NXQ_FUZZY) return false;
+    const fterm *only = NULL;
+    for (uint32_t i = 0; i < root->n_ft; i++) {
+        if (!root->ft[i]->found[R->si]) continue;
+        if (only) return false;
+        only = root->ft[i];
+    }
+    if (only) R->total += only->info[R->si].df;
+    return true;
+}
+
 static int do_search(search *S, newsidx_results *res) {
     const newsidx_search_options *o = S->o;
     for (int f = 0; f < NX_N_FIELDS; f++)
         S->field_weight[f] = f == NX_F_TITLE ? o->title_weight : f == NX_F_BODY ? o->body_weight : 1.0;
     pnode *root;
     NX_FORWARD(nx_plan(S, S->q->root, true, &root));
+    S->root = root;
 
     uint64_t want = (uint64_t)o->k + o->offset;
     NX_RETURN_IF(want > NX_MAX_HITS, &S->err, NEWSIDX_ERR_LIMIT,
@@ -151,8 +177,13 @@ static int run_segments(search *S, const pnode *root, uint32_t cap, topk *T, fac
     }
     for (uint32_t si = 0; si < snap->n_segments; si++) {
         run_set_segment(R, si);
+        if (count_by_df(R, root)) continue;
         sit *it;
         S->counting = o->count_only || T->cap == 0;
+        /* the bound the segments before reached: a phrase ranked by
+         * nx_run_blockmax seeks its first match above it (the conditions
+         * are choose_run's for RUN_BLOCKMAX) */
+        S->root_floor = may_prune(S, T, F) && !o->exact_total && topk_full(T) ? T->h[0].score : 0;
         int rc = nx_build(S, si, root, &it);
         if (rc == 0 && F->want & NEWSIDX_FACET_SOURCE) {
             uint32_t ns = nx_segment_source_count(R->seg) + 1;

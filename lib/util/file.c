@@ -20,6 +20,7 @@ struct nx_wfile {
     uint32_t kind;
     uint64_t offset;
     XXH3_state_t *hash;
+    bool rehash; /* nx_wfile_patch changed written bytes: hash the file again */
     size_t buf_len;
     nx_err *err;
     uint8_t buf[WFILE_BUF_BYTES];
@@ -53,7 +54,8 @@ int nx_wfile_create(const char *path, uint32_t kind, nx_err *err, nx_wfile **out
      * link planted under that name cannot redirect the write outside the
      * index. A name that exists is a leftover of a crash (or a planted
      * link): it is unlinked, not followed, and the create tried once more. */
-    int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    /* read too: a patched file is hashed again from its bytes */
+    int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
     f->fd = open(path, flags, 0644);
     if (f->fd < 0 && errno == EEXIST && unlink(path) == 0) f->fd = open(path, flags, 0644);
     if (f->fd < 0) {
@@ -65,6 +67,7 @@ int nx_wfile_create(const char *path, uint32_t kind, nx_err *err, nx_wfile **out
     }
     f->kind = kind;
     f->offset = 0;
+    f->rehash = false;
     f->sync = true;
     f->buf_len = 0;
     f->err = err;
@@ -108,6 +111,43 @@ int nx_wfile_write(nx_wfile *f, const void *p, size_t n) {
 
 uint64_t nx_wfile_offset(const nx_wfile *f) { return f->offset; }
 
+int nx_wfile_patch(nx_wfile *f, uint64_t off, const void *p, size_t n) {
+    if (off > f->offset || n > f->offset - off) return NEWSIDX_ERR_INVALID;
+    NX_FORWARD(wfile_flush(f));
+    const uint8_t *q = p;
+    while (n > 0) {
+        ssize_t w = pwrite(f->fd, q, n, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return nx_err_set(f->err, NEWSIDX_ERR_IO, "%s: write failed: %s", f->path,
+                              strerror(errno));
+        }
+        q += w;
+        off += (uint64_t)w;
+        n -= (size_t)w;
+    }
+    f->rehash = true;
+    return 0;
+}
+
+/* The content's XXH3 from the file itself, read back through the (empty)
+ * write buffer: the bytes are in the page cache, having just been
+ * written. */
+static int hash_again(nx_wfile *f) {
+    XXH3_64bits_reset(f->hash);
+    for (uint64_t at = 0; at < f->offset;) {
+        size_t want = f->offset - at < WFILE_BUF_BYTES ? (size_t)(f->offset - at) : WFILE_BUF_BYTES;
+        ssize_t r = pread(f->fd, f->buf, want, (off_t)at);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0)
+            return nx_err_set(f->err, NEWSIDX_ERR_IO, "%s: cannot read back: %s", f->path,
+                              r < 0 ? strerror(errno) : "file shorter than written");
+        XXH3_64bits_update(f->hash, f->buf, (size_t)r);
+        at += (uint64_t)r;
+    }
+    return 0;
+}
+
 void nx_wfile_set_sync(nx_wfile *f, bool sync) { f->sync = sync; }
 
 static void wfile_release(nx_wfile *f) {
@@ -118,6 +158,8 @@ static void wfile_release(nx_wfile *f) {
 }
 
 int nx_wfile_finish(nx_wfile *f) {
+    int rc = wfile_flush(f);
+    if (rc == 0 && f->rehash) rc = hash_again(f);
     uint8_t foot[NX_FOOTER_BYTES];
     nx_store_u32le(foot, NX_FOOTER_MAGIC);
     nx_store_u32le(foot + 4, f->kind);
@@ -125,7 +167,6 @@ int nx_wfile_finish(nx_wfile *f) {
     nx_store_u32le(foot + 12, 0);
     nx_store_u64le(foot + 16, f->offset);
     nx_store_u64le(foot + 24, XXH3_64bits_digest(f->hash));
-    int rc = wfile_flush(f);
     if (rc == 0) rc = write_all(f, foot, sizeof foot);
     if (rc == 0 && f->sync && fsync(f->fd) != 0)
         rc = nx_err_set(f->err, NEWSIDX_ERR_IO, "%s: fsync failed: %s", f->path, strerror(errno));

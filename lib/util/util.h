@@ -114,7 +114,7 @@ uint64_t nx_hash64(const void *p, size_t n); /* XXH3-64, seed 0 */
  *   u64 XXH3-64 of the content bytes. */
 #define NX_FOOTER_BYTES 32
 #define NX_FOOTER_MAGIC 0x5446584eu /* "NXFT" little-endian */
-#define NX_FORMAT_VERSION 3
+#define NX_FORMAT_VERSION 4
 
 /* A file being written: contents accumulate through a buffered writer with a
  * running XXH3 state; nx_wfile_finish appends the footer, fsyncs, closes. */
@@ -122,6 +122,11 @@ typedef struct nx_wfile nx_wfile;
 int nx_wfile_create(const char *path, uint32_t kind, nx_err *err, nx_wfile **out);
 int nx_wfile_write(nx_wfile *f, const void *p, size_t n);
 uint64_t nx_wfile_offset(const nx_wfile *f); /* content bytes written so far */
+/* Overwrites n content bytes at off, all already written: a header whose
+ * counts are known only at the end (the streamed term dictionary). The
+ * checksum is then computed at finish by reading the file back. 0, IO, or
+ * INVALID when [off, off + n) is not written yet. */
+int nx_wfile_patch(nx_wfile *f, uint64_t off, const void *p, size_t n);
 /* sync = false: nx_wfile_finish does not fsync (newsidx_writer_options.no_sync) */
 void nx_wfile_set_sync(nx_wfile *f, bool sync);
 int nx_wfile_finish(nx_wfile *f);            /* footer + fsync + close; frees f */

@@ -105,6 +105,68 @@ static void store_seed(const char *dir, const char *name, uint32_t dict_bytes, i
     remove(path);
 }
 
+/* A merged store: two stores with dictionaries of their own merged with
+ * ids interleaved and a third of one input's docs dropped, so the seed has
+ * a doc map, two dictionaries, copied blocks with dead records and
+ * recompressed ones. */
+static void merged_seed(const char *dir) {
+    char p[3][4096];
+    nx_err err;
+    uint8_t *bytes[2] = {NULL, NULL};
+    size_t len[2] = {0, 0};
+    nx_docstore *in[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        snprintf(p[k], sizeof p[k], "%s/merged_in%d", dir, k);
+        store_seed(dir, p[k] + strlen(dir) + 1, 8 * 1024, 1500);
+        /* store_seed wrote the bytes after a kind byte: read them back */
+        FILE *fp = fopen(p[k], "rb");
+        if (!fp) return;
+        fseek(fp, 0, SEEK_END);
+        long l = ftell(fp) - 1;
+        fseek(fp, 1, SEEK_SET);
+        bytes[k] = malloc(l > 0 ? (size_t)l : 1);
+        len[k] = l > 0 ? (size_t)l : 0;
+        if (fread(bytes[k], 1, len[k], fp) != len[k]) len[k] = 0;
+        fclose(fp);
+        remove(p[k]);
+        if (!len[k] || nx_docstore_open(bytes[k], len[k], &err, &in[k])) return;
+    }
+    snprintf(p[2], sizeof p[2], "%s/merged.tmp", dir);
+    uint32_t *map[2] = {malloc(1500 * 4), malloc(1500 * 4)}, total = 0;
+    for (uint32_t d = 0; d < 1500; d++)
+        for (int k = 0; k < 2; k++)
+            map[k][d] = k == 1 && d % 3 == 0 && d < 900 ? UINT32_MAX : total++;
+    nx_wfile *f;
+    nx_docstore_writer *w;
+    nx_docstore_options o;
+    nx_docstore_options_init(&o);
+    o.block_bytes = 2048;
+    o.chunk_bytes = 1024;
+    if (nx_wfile_create(p[2], 7, &err, &f) == 0 && nx_docstore_writer_create_opts(f, &o, &err, &w) == 0) {
+        nx_docstore_writer_begin_merge(w, total);
+        for (int k = 0; k < 2; k++) {
+            nx_docstore_scratch sc;
+            nx_docstore_scratch_init(&sc);
+            nx_docstore_merge_input(w, in[k], map[k], &sc, NULL);
+            nx_docstore_scratch_free(&sc);
+        }
+        nx_docstore_writer_finish(w);
+        nx_docstore_writer_free(w);
+        nx_wfile_finish(f);
+        nx_rfile m;
+        if (nx_rfile_open(p[2], 7, &err, &m) == 0) {
+            write_seed(dir, "store_merged", 0, m.data, m.len);
+            nx_rfile_close(&m);
+        }
+        remove(p[2]);
+    }
+    for (int k = 0; k < 2; k++) {
+        nx_docstore_close(in[k]);
+        free(bytes[k]);
+        free(map[k]);
+    }
+}
+
 static void write_seeds(const char *dir) {
     nx_termdict_builder *b;
     nx_buf buf = {0};
@@ -120,6 +182,7 @@ static void write_seeds(const char *dir) {
     }
     store_seed(dir, "store_nodict", 0, 40);
     store_seed(dir, "store_dict", 64 * 1024, 3000);
+    merged_seed(dir);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -199,22 +199,24 @@ static inline int nxc_load(nxc_index *x, const char *dir, uint32_t seg_no, uint3
     x->ids = malloc(x->ids_len + 1);
     if (!x->ids || nx_load_u32le(c + x->col_z) != x->ids_len) return -1;
     memcpy(x->ids, c + x->col_z + 4, x->ids_len);
-    /* doc store: its dictionary and first block */
+    /* doc store: its first dictionary and first block */
     const uint8_t *s = x->orig[NXC_DOCS];
-    const uint8_t *t = s + x->orig_len[NXC_DOCS] - NX_FOOTER_BYTES - 64;
-    uint32_t dict_bytes = nx_load_u32le(t + 24);
-    x->ds_dict_len = nx_load_u32le(t + 52);
-    if (dict_bytes) {
+    const uint8_t *t = s + x->orig_len[NXC_DOCS] - NX_FOOTER_BYTES - 72;
+    const uint8_t *dicts = s + nx_load_u64le(t + 32);
+    const uint8_t *index = s + nx_load_u64le(t + 40);
+    if (nx_load_u32le(t + 24) && nx_load_u32le(index + 20)) {
+        const uint8_t *de = dicts + 24 * (nx_load_u32le(index + 20) - 1);
+        x->ds_dict_len = nx_load_u32le(de + 12);
         x->ds_dict = malloc(x->ds_dict_len);
-        if (ZSTD_decompress(x->ds_dict, x->ds_dict_len, s + 8, dict_bytes) != x->ds_dict_len) return -1;
+        if (ZSTD_decompress(x->ds_dict, x->ds_dict_len, s + nx_load_u64le(de), nx_load_u32le(de + 8)) !=
+            x->ds_dict_len)
+            return -1;
     }
-    const uint8_t *index = s + nx_load_u64le(t + 32);
-    uint64_t off0 = nx_load_u64le(index), off1 = nx_load_u32le(t + 28) > 1 ? nx_load_u64le(index + 16) : nx_load_u64le(t + 32);
-    x->ds_block_len = nx_load_u32le(index + 12);
+    x->ds_block_len = nx_load_u32le(index + 16);
     x->ds_block = malloc(x->ds_block_len);
     ZSTD_DCtx *dc = ZSTD_createDCtx();
-    size_t r = ZSTD_decompress_usingDict(dc, x->ds_block, x->ds_block_len, s + off0, (size_t)(off1 - off0),
-                                         x->ds_dict, x->ds_dict_len);
+    size_t r = ZSTD_decompress_usingDict(dc, x->ds_block, x->ds_block_len, s + nx_load_u64le(index),
+                                         nx_load_u32le(index + 8), x->ds_dict, x->ds_dict_len);
     ZSTD_freeDCtx(dc);
     if (r != x->ds_block_len) return -1;
     nxc_pick_terms(x);
@@ -333,12 +335,14 @@ static inline void nxc_free(nxc_index *x) {
     X(ids_byte)                                                                                \
     X(del_magic) X(del_doc_count) X(del_bitmap_first) X(del_bitmap_last)                       \
     X(docs_magic) X(docs_version) X(docs_dict_frame_byte) X(docs_block_frame_byte)             \
-    X(docs_index_offset_first) X(docs_index_first_doc_first) X(docs_index_raw_first)           \
-    X(docs_index_offset_last) X(docs_index_first_doc_last) X(docs_index_raw_last)              \
+    X(docs_dict_entry_offset) X(docs_dict_entry_bytes) X(docs_dict_entry_raw)                  \
+    X(docs_dict_entry_hash) X(docs_index_offset_first) X(docs_index_bytes_first)               \
+    X(docs_index_first_rec_first) X(docs_index_raw_first) X(docs_index_dict_first)             \
+    X(docs_index_offset_last) X(docs_index_first_rec_last) X(docs_index_raw_last)              \
     X(docs_name_len) X(docs_name_byte) X(docs_trailer_magic) X(docs_trailer_version)           \
-    X(docs_flags) X(docs_n_docs) X(docs_dict_offset) X(docs_dict_bytes) X(docs_n_blocks)       \
-    X(docs_index_offset) X(docs_names_offset) X(docs_n_names) X(docs_dict_raw_bytes)           \
-    X(docs_raw_bytes) X(record_n_fields) X(record_name_code) X(record_value_len)               \
+    X(docs_flags) X(docs_n_docs) X(docs_n_recs) X(docs_n_blocks) X(docs_n_dicts)               \
+    X(docs_n_names) X(docs_dicts_offset) X(docs_index_offset) X(docs_map_offset)               \
+    X(docs_names_offset) X(docs_raw_bytes) X(record_n_fields) X(record_name_code) X(record_value_len)               \
     X(record_second_name_code) X(record_second_value_len)
 
 #define NXC_ENUM(n) NXC_F_##n,
@@ -663,35 +667,44 @@ static inline int nxc_locate(const nxc_index *x, int id, int file_for_footer, nx
     }
     /* the doc store */
     const uint8_t *ds = x->orig[NXC_DOCS];
-    size_t tpos = clen[NXC_DOCS] - 64;
+    size_t tpos = clen[NXC_DOCS] - 72;
     const uint8_t *t = ds + tpos;
-    size_t index = (size_t)nx_load_u64le(t + 32), names = (size_t)nx_load_u64le(t + 40);
-    uint32_t nblk = nx_load_u32le(t + 28);
+    size_t dicts = (size_t)nx_load_u64le(t + 32), index = (size_t)nx_load_u64le(t + 40);
+    size_t names = (size_t)nx_load_u64le(t + 56);
+    uint32_t nblk = nx_load_u32le(t + 20), ndict = nx_load_u32le(t + 24);
+    size_t last = index + 24 * (size_t)(nblk - 1);
     switch (id) {
     case NXC_F_docs_magic: FIX(NXC_DOCS, 0, 4, 0);
-    case NXC_F_docs_version: FIX(NXC_DOCS, 4, 4, 2);
-    case NXC_F_docs_dict_frame_byte: NEED(nx_load_u32le(t + 24) > 8); FIX(NXC_DOCS, 8 + 6, 1, 0);
+    case NXC_F_docs_version: FIX(NXC_DOCS, 4, 4, 3);
+    case NXC_F_docs_dict_frame_byte: NEED(ndict); FIX(NXC_DOCS, (size_t)nx_load_u64le(ds + dicts) + 6, 1, 0);
     case NXC_F_docs_block_frame_byte: FIX(NXC_DOCS, (size_t)nx_load_u64le(ds + index) + 6, 1, 0);
-    case NXC_F_docs_index_offset_first: FIX(NXC_DOCS, index, 8, index + 1);
-    case NXC_F_docs_index_first_doc_first: FIX(NXC_DOCS, index + 8, 4, (uint64_t)n + 1);
-    case NXC_F_docs_index_raw_first: FIX(NXC_DOCS, index + 12, 4, (1u << 26) + 1);
-    case NXC_F_docs_index_offset_last: FIX(NXC_DOCS, index + 16 * (size_t)(nblk - 1), 8, index + 1);
-    case NXC_F_docs_index_first_doc_last: FIX(NXC_DOCS, index + 16 * (size_t)(nblk - 1) + 8, 4, (uint64_t)n + 1);
-    case NXC_F_docs_index_raw_last: FIX(NXC_DOCS, index + 16 * (size_t)(nblk - 1) + 12, 4, (1u << 26) + 1);
-    case NXC_F_docs_name_len: NEED(nx_load_u32le(t + 48)); VAR(NXC_DOCS, names, 257);
-    case NXC_F_docs_name_byte: NEED(nx_load_u32le(t + 48)); FIX(NXC_DOCS, names + 1, 1, 0);
+    case NXC_F_docs_dict_entry_offset: NEED(ndict); FIX(NXC_DOCS, dicts, 8, dicts + 1);
+    case NXC_F_docs_dict_entry_bytes: NEED(ndict); FIX(NXC_DOCS, dicts + 8, 4, dicts + 1);
+    case NXC_F_docs_dict_entry_raw: NEED(ndict); FIX(NXC_DOCS, dicts + 12, 4, (1u << 22) + 1);
+    case NXC_F_docs_dict_entry_hash: NEED(ndict); FIX(NXC_DOCS, dicts + 16, 8, 0);
+    case NXC_F_docs_index_offset_first: FIX(NXC_DOCS, index, 8, dicts + 1);
+    case NXC_F_docs_index_bytes_first: FIX(NXC_DOCS, index + 8, 4, dicts + 1);
+    case NXC_F_docs_index_first_rec_first: FIX(NXC_DOCS, index + 12, 4, (uint64_t)n + 1);
+    case NXC_F_docs_index_raw_first: FIX(NXC_DOCS, index + 16, 4, (1u << 26) + 1);
+    case NXC_F_docs_index_dict_first: FIX(NXC_DOCS, index + 20, 4, (uint64_t)ndict + 1);
+    case NXC_F_docs_index_offset_last: FIX(NXC_DOCS, last, 8, dicts + 1);
+    case NXC_F_docs_index_first_rec_last: FIX(NXC_DOCS, last + 12, 4, (uint64_t)n + 1);
+    case NXC_F_docs_index_raw_last: FIX(NXC_DOCS, last + 16, 4, (1u << 26) + 1);
+    case NXC_F_docs_name_len: NEED(nx_load_u32le(t + 28)); VAR(NXC_DOCS, names, 257);
+    case NXC_F_docs_name_byte: NEED(nx_load_u32le(t + 28)); FIX(NXC_DOCS, names + 1, 1, 0);
     case NXC_F_docs_trailer_magic: FIX(NXC_DOCS, tpos, 4, 0);
-    case NXC_F_docs_trailer_version: FIX(NXC_DOCS, tpos + 4, 4, 2);
+    case NXC_F_docs_trailer_version: FIX(NXC_DOCS, tpos + 4, 4, 3);
     case NXC_F_docs_flags: FIX(NXC_DOCS, tpos + 8, 4, 2);
     case NXC_F_docs_n_docs: FIX(NXC_DOCS, tpos + 12, 4, (uint64_t)n + 1);
-    case NXC_F_docs_dict_offset: FIX(NXC_DOCS, tpos + 16, 8, 9);
-    case NXC_F_docs_dict_bytes: FIX(NXC_DOCS, tpos + 24, 4, index + 1);
-    case NXC_F_docs_n_blocks: FIX(NXC_DOCS, tpos + 28, 4, (uint64_t)nblk + 1);
-    case NXC_F_docs_index_offset: FIX(NXC_DOCS, tpos + 32, 8, tpos + 1);
-    case NXC_F_docs_names_offset: FIX(NXC_DOCS, tpos + 40, 8, tpos + 1);
-    case NXC_F_docs_n_names: FIX(NXC_DOCS, tpos + 48, 4, 4097);
-    case NXC_F_docs_dict_raw_bytes: FIX(NXC_DOCS, tpos + 52, 4, (1u << 22) + 1);
-    case NXC_F_docs_raw_bytes: FIX(NXC_DOCS, tpos + 56, 8, 0);
+    case NXC_F_docs_n_recs: FIX(NXC_DOCS, tpos + 16, 4, (uint64_t)n + 1);
+    case NXC_F_docs_n_blocks: FIX(NXC_DOCS, tpos + 20, 4, (uint64_t)nblk + 1);
+    case NXC_F_docs_n_dicts: FIX(NXC_DOCS, tpos + 24, 4, 5);
+    case NXC_F_docs_n_names: FIX(NXC_DOCS, tpos + 28, 4, 4097);
+    case NXC_F_docs_dicts_offset: FIX(NXC_DOCS, tpos + 32, 8, tpos + 1);
+    case NXC_F_docs_index_offset: FIX(NXC_DOCS, tpos + 40, 8, tpos + 1);
+    case NXC_F_docs_map_offset: FIX(NXC_DOCS, tpos + 48, 8, tpos + 1);
+    case NXC_F_docs_names_offset: FIX(NXC_DOCS, tpos + 56, 8, tpos + 1);
+    case NXC_F_docs_raw_bytes: FIX(NXC_DOCS, tpos + 64, 8, 0);
     case NXC_F_record_n_fields: L->in = NXC_IN_DSBLOCK; VAR(NXC_DOCS, 0, x->ds_block_len);
     case NXC_F_record_name_code: case NXC_F_record_value_len: case NXC_F_record_second_name_code:
     case NXC_F_record_second_value_len: {
@@ -700,13 +713,13 @@ static inline int nxc_locate(const nxc_index *x, int id, int file_for_footer, nx
         L->in = NXC_IN_DSBLOCK;
         nxc_varint_at(x->ds_block, x->ds_block_len, 0, &l);
         at = l;
-        if (id == NXC_F_record_name_code) VAR(NXC_DOCS, at, (uint64_t)nx_load_u32le(t + 48) + 1);
+        if (id == NXC_F_record_name_code) VAR(NXC_DOCS, at, (uint64_t)nx_load_u32le(t + 28) + 1);
         nxc_varint_at(x->ds_block, x->ds_block_len, at, &l);
         at += l;
         if (id == NXC_F_record_value_len) VAR(NXC_DOCS, at, x->ds_block_len);
         uint64_t vl = nxc_varint_at(x->ds_block, x->ds_block_len, at, &l);
         at += l + (size_t)vl;
-        if (id == NXC_F_record_second_name_code) VAR(NXC_DOCS, at, (uint64_t)nx_load_u32le(t + 48) + 1);
+        if (id == NXC_F_record_second_name_code) VAR(NXC_DOCS, at, (uint64_t)nx_load_u32le(t + 28) + 1);
         nxc_varint_at(x->ds_block, x->ds_block_len, at, &l);
         VAR(NXC_DOCS, at + l, x->ds_block_len);
     }
@@ -901,23 +914,28 @@ static inline int nxc_apply(nxc_index *x, const nxc_loc *L, uint64_t value) {
         nxc_buf_of(&b, x->ds_block, x->ds_block_len);
         nxc_set(&b, L->off, L->width, value);
         const uint8_t *s = x->orig[NXC_DOCS];
-        size_t tpos = clen - 64;
-        uint64_t index = nx_load_u64le(s + tpos + 32), names = nx_load_u64le(s + tpos + 40);
-        uint32_t nblk = nx_load_u32le(s + tpos + 28);
-        uint64_t off0 = nx_load_u64le(s + index), off1 = nblk > 1 ? nx_load_u64le(s + index + 16) : index;
+        size_t tpos = clen - 72;
+        uint64_t dicts = nx_load_u64le(s + tpos + 32), index = nx_load_u64le(s + tpos + 40);
+        uint32_t nblk = nx_load_u32le(s + tpos + 20), ndict = nx_load_u32le(s + tpos + 24);
+        uint64_t off0 = nx_load_u64le(s + index), off1 = off0 + nx_load_u32le(s + index + 8);
         nx_buf out;
         nxc_buf_of(&out, s, (size_t)off0);
         nxc_zstd(&out, b.data, b.len, x->ds_dict, x->ds_dict_len, false);
         long d = (long)(out.len - off0) - (long)(off1 - off0);
-        nx_buf_append(&out, s + off1, (size_t)(index - off1));
-        size_t ipos = out.len;
-        nx_buf_append(&out, s + index, (size_t)(clen - index));
-        nx_store_u32le(out.data + ipos + 12, (uint32_t)b.len);
+        nx_buf_append(&out, s + off1, (size_t)(clen - off1));
+        /* every span after block 0 moves by d, and so do the tables */
+        size_t dpos = (size_t)dicts + (size_t)d, ipos = (size_t)index + (size_t)d;
+        for (uint32_t k = 0; k < ndict; k++)
+            if (nx_load_u64le(out.data + dpos + 24 * k) > off0)
+                nx_store_u64le(out.data + dpos + 24 * k, nx_load_u64le(out.data + dpos + 24 * k) + (uint64_t)d);
         for (uint32_t k = 1; k < nblk; k++)
-            nx_store_u64le(out.data + ipos + 16 * k, nx_load_u64le(out.data + ipos + 16 * k) + (uint64_t)d);
-        size_t t = out.len - 64;
-        nx_store_u64le(out.data + t + 32, index + (uint64_t)d);
-        nx_store_u64le(out.data + t + 40, names + (uint64_t)d);
+            if (nx_load_u64le(out.data + ipos + 24 * k) > off0)
+                nx_store_u64le(out.data + ipos + 24 * k, nx_load_u64le(out.data + ipos + 24 * k) + (uint64_t)d);
+        nx_store_u32le(out.data + ipos + 8, (uint32_t)(off1 - off0 + (uint64_t)d));
+        nx_store_u32le(out.data + ipos + 16, (uint32_t)b.len);
+        size_t t = out.len - 72;
+        for (int k = 0; k < 4; k++)
+            nx_store_u64le(out.data + t + 32 + 8 * k, nx_load_u64le(out.data + t + 32 + 8 * k) + (uint64_t)d);
         rc = nxc_write(x, NXC_DOCS, out.data, out.len);
         nx_buf_free(&out);
         break;
