@@ -6,7 +6,8 @@
  * `fuzz` target, seeds in tests/fuzz/fuzz_blocks/), or alone:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Ilib \
  *     tests/fuzz/fuzz_blocks.c lib/util/util.c lib/util/file.c lib/index/termdict.c \
- *     lib/index/docstore.c -lzstd -lxxhash -o fuzz_blocks
+ *     lib/index/docstore.c lib/index/docstore_read.c lib/index/docstore_merge.c -lzstd -lxxhash \
+ *     -o fuzz_blocks
  *   ./fuzz_blocks -max_total_time=120 CORPUS_DIR tests/fuzz/fuzz_blocks
  * Input: byte 0 picks the reader (even: doc store, odd: term dictionary);
  * the rest are the structure's bytes. FUZZ_WRITE_SEEDS=DIR makes the
