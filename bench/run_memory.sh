@@ -35,7 +35,8 @@ mkdir -p "$OUT"
 input=${1:-}
 if [ -z "$input" ]; then
     input=$OUT/in126.jsonl
-    [ -s "$input" ] || zstd -dc /tmp/gen1m.jsonl.zst | head -n 90000 > "$input"
+    # head stops reading early: zstd's SIGPIPE must not end the script (pipefail)
+    [ -s "$input" ] || { zstd -dc /tmp/gen1m.jsonl.zst || true; } | head -n 90000 > "$input"
 fi
 big=$OUT/big100.txt
 if [ ! -s "$big" ]; then
