@@ -45,9 +45,11 @@ typedef struct nx_docstore_options {
      * 1 attached (searched in place), 2 copied into the context; and
      * zstd's dedicated dictionary search (greedy, lazy, lazy2; implies 1) */
     int attach_dict, dict_search;
-    /* The writer run's dictionary (NULL: each store trains its own): a
-     * store created after one was trained compresses with it instead of
-     * training, and the first store to train one shares it. */
+    /* The writer run's dictionary (NULL: each store trains its own): the
+     * first store to buffer train_bytes (or to end with enough data)
+     * trains it for the run; the others wait for it and compress with it
+     * (a store that trains it on fewer bytes than train_bytes, because it
+     * ends first, keeps it only where it pays for its frame). */
     struct nx_docstore_shared *shared;
 } nx_docstore_options;
 void nx_docstore_options_init(nx_docstore_options *o); /* the defaults */

@@ -187,6 +187,9 @@ static inline void in_dict(const nx_docstore *in, uint32_t k, uint64_t *off, uin
 
 /* Writer helpers a merge uses (docstore.c). */
 
+/* Gives w (without a dictionary yet) the run's, when one was trained:
+ * a merge's blocks compressed again use it. 0 or NEWSIDX_ERR_NOMEM. */
+int nx_ds_adopt_shared(nx_docstore_writer *w);
 /* Records the writer's first error (sticky) and returns it. */
 int nx_ds_fail(nx_docstore_writer *w, int code, const char *what);
 /* Code of a field name in the writer's table (the run's, if shared). */

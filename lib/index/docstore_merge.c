@@ -14,7 +14,7 @@ int nx_docstore_writer_begin_merge(nx_docstore_writer *w, uint32_t n_docs) {
     w->merging = true;
     w->merge_docs = n_docs;
     w->map = malloc(((size_t)n_docs + 1) * sizeof *w->map);
-    if (!w->map) return nx_ds_fail(w, NEWSIDX_ERR_NOMEM, "out of memory");
+    if (!w->map || nx_ds_adopt_shared(w)) return nx_ds_fail(w, NEWSIDX_ERR_NOMEM, "out of memory");
     memset(w->map, 0xff, ((size_t)n_docs + 1) * sizeof *w->map);
     return 0;
 }
