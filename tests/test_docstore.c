@@ -883,6 +883,40 @@ START_TEST(test_stores_written_at_once_share_one_trained_dictionary) {
 }
 END_TEST
 
+/* A scratch keeps a copy of the last dictionary in front of its block:
+ * reading in turn from a store with a dictionary, one without and one
+ * with another dictionary (and from the first again) must never decode
+ * a block against the wrong copy. */
+START_TEST(test_one_scratch_reads_stores_with_different_dictionaries_in_turn) {
+    size_t n = 1500; /* ~1.5 MB a store: enough to train a dictionary that pays */
+    gdoc *d = make_docs(3 * n);
+    nx_docstore_options o;
+    nx_docstore_options_init(&o);
+    char p[3][700];
+    open_store st[3];
+    for (int i = 0; i < 3; i++) {
+        o.dict_bytes = i == 1 ? 0 : NX_DOCSTORE_DEFAULT_DICT_BYTES;
+        tmp_path();
+        snprintf(p[i], sizeof p[i], "%s.%d", path, i);
+        write_store_at(p[i], &o, d + (size_t)i * n, n);
+        store_open(&st[i], p[i]);
+        ck_assert(nx_docstore_has_dict(st[i].s) == (i != 1));
+    }
+    nx_docstore_scratch sc;
+    nx_docstore_scratch_init(&sc);
+    for (uint32_t r = 0; r < 3000; r++) {
+        uint32_t k = rnd32() % 3, i = rnd32() % (uint32_t)n;
+        expect_doc(st[k].s, &sc, i, &d[k * n + i]);
+    }
+    nx_docstore_scratch_free(&sc);
+    for (int i = 0; i < 3; i++) {
+        store_close(&st[i]);
+        unlink(p[i]);
+    }
+    free_docs(d, 3 * n);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("docstore");
     TCase *tc = tcase_create("core");
@@ -905,6 +939,7 @@ int main(void) {
     tcase_add_test(tc, test_merge_copies_live_blocks_and_reads_every_doc_after_deletes);
     tcase_add_test(tc, test_one_dictionary_per_run_and_at_most_four_per_merged_store);
     tcase_add_test(tc, test_stores_written_at_once_share_one_trained_dictionary);
+    tcase_add_test(tc, test_one_scratch_reads_stores_with_different_dictionaries_in_turn);
     suite_add_tcase(s, tc);
     return nxt_run(s, CK_FORK_GETENV);
 }

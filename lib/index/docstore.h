@@ -124,7 +124,16 @@ void nx_docstore_block_bytes(const nx_docstore *s, uint32_t b, const uint8_t **b
  * the scratch keeps it and the decoder's state, so a later document of the
  * same block continues from there. */
 struct nx_docstore_scratch {
-    nx_buf block;    /* decompressed block */
+    /* The decompressed block, at `prefix`: before it a copy of the
+     * dictionary content of the last block decoded with one, so that
+     * zstd sees dictionary and block as one window (matches into the
+     * dictionary take its fast path, not the one for a separate segment;
+     * docs/FORMAT.md, "Chosen defaults"). */
+    nx_buf block;
+    size_t prefix;
+    void *ddict;          /* ZSTD_DDict over that copy (by reference) */
+    uint64_t ddict_hash;  /* the dictionary's XXH3 and size: stores of one */
+    uint32_t ddict_bytes; /* writer run share it, and so may one copy */
     nx_buf fields;   /* newsidx_field array */
     void *dctx;      /* ZSTD_DCtx, created on first use */
     uint64_t cached_block; /* block held in `block` (UINT64_MAX none) */

@@ -144,12 +144,13 @@ struct nx_docstore {
     const uint8_t *dicts;
     const uint8_t *map; /* n_docs u32 record numbers, NULL: doc = record */
     uint64_t raw_bytes;
-    /* Each dictionary is inflated, checked against its hash and digested
-     * on the first fetch from a block that uses it, not at open: a search
-     * that shows no stored field never pays for it, and a reader of many
-     * segments opens in what their headers cost. ddict[k] is set once,
+    /* Each dictionary is inflated and checked against its hash on the
+     * first fetch from a block that uses it, not at open: a search that
+     * shows no stored field never pays for it, and a reader of many
+     * segments opens in what their headers cost. A scratch copies it in
+     * front of its block (nx_docstore_scratch). dict_raw[k] is set once,
      * under dict_lock, and read without it. */
-    ZSTD_DDict *_Atomic ddict[DS_MAX_DICTS];
+    uint8_t *_Atomic dict_raw[DS_MAX_DICTS];
     pthread_mutex_t dict_lock;
     char **names; /* n_names NUL-terminated copies */
     uint32_t n_names;
