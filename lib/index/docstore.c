@@ -21,6 +21,11 @@
 /* A dictionary trained on a store that ended with fewer bytes than this
  * is not given to the rest of the run (end_training). */
 #define DS_SHARE_MIN_TRAIN (1u << 20)
+/* A store whose training buffer is full while another store of its run
+ * trains the dictionary goes on buffering up to this many times the
+ * buffer's size before it waits (end_training): the buffer has doubled
+ * past it already. */
+#define DS_TRAIN_WAIT_FACTOR 2
 /* Sub-block (zstd block) sizes zstd accepts: 1 KiB to 128 KiB. */
 #define DS_MIN_CHUNK_BYTES (1u << 10)
 #define DS_MAX_CHUNK_BYTES (1u << 17)
@@ -49,7 +54,7 @@ enum { SH_UNTRAINED, SH_TRAINING, SH_TRAINED };
 struct nx_docstore_shared {
     pthread_mutex_t lock;
     pthread_cond_t trained; /* signalled when state leaves SH_TRAINING */
-    int state;
+    _Atomic int state;      /* written under lock; peeked at without */
     /* Set once by the store that trains (NULL when the run's data gave
      * no dictionary), then only read. */
     ZSTD_CDict *cdict;
@@ -195,6 +200,7 @@ int nx_docstore_writer_create_opts(nx_wfile *f, const nx_docstore_options *o, nx
         w->o.attach_dict = o->dict_search ? 1 : o->attach_dict;
         w->o.dict_search = o->dict_search;
         w->o.shared = o->shared;
+        w->o.expect_docs = o->expect_docs;
     }
     if (w->o.level == 0) default_params(&w->o);
     if (!zstd_overrides_valid(&w->o)) {
@@ -600,14 +606,18 @@ static int dict_pays(nx_docstore_writer *w, bool *pays) {
  * must beat no dictionary on these records, its stored frame included
  * (the run's is used as it is: merges keep one frame of it). In a writer
  * run one store trains and publishes; a store reaching this point while
- * it trains waits for its dictionary. A dictionary trained on a final
+ * it trains waits for its dictionary, or, unless `wait`, returns with
+ * its records still buffered (w->training stays set: its caller goes on
+ * with other work, and a later call ends the training). A dictionary
+ * trained on a final
  * store's records is published only when they were at least
  * DS_SHARE_MIN_TRAIN bytes: a small first flush must not give the whole
  * run a small dictionary. */
-static int end_training(nx_docstore_writer *w, bool final) {
+static int end_training(nx_docstore_writer *w, bool final, bool wait) {
+    nx_docstore_shared *sh = w->o.shared;
+    if (sh && !wait && atomic_load(&sh->state) == SH_TRAINING) return 0;
     w->training = false;
     if (w->train_sizes.len == 0) return 0; /* an empty store needs no dictionary */
-    nx_docstore_shared *sh = w->o.shared;
     bool trains = true;
     int rc = 0;
     if (sh) {
@@ -675,7 +685,14 @@ int nx_docstore_add(nx_docstore_writer *w, const newsidx_field *fields, size_t n
     if (rc == 0 && w->training) {
         size_t size = w->train.len - start;
         rc = nx_buf_append(&w->train_sizes, &size, sizeof size);
-        if (rc == 0 && w->train.len >= w->o.train_bytes) rc = end_training(w, false);
+        /* While another store trains the run's dictionary, go on
+         * buffering up to DS_TRAIN_WAIT_FACTOR times train_bytes, and
+         * after the caller's last document leave the rest to finish: the
+         * caller's other work overlaps the training instead of waiting. */
+        bool last = w->o.expect_docs && w->n_docs == w->o.expect_docs;
+        if (rc == 0 && (last || w->train.len >= w->o.train_bytes))
+            rc = end_training(w, w->train.len < w->o.train_bytes,
+                              !last && w->train.len >= DS_TRAIN_WAIT_FACTOR * (size_t)w->o.train_bytes);
     } else if (rc == 0) {
         rc = nx_ds_place_record(w, start);
     }
@@ -688,7 +705,7 @@ int nx_docstore_writer_finish(nx_docstore_writer *w) {
     if (w->finished) return nx_ds_fail(w, NEWSIDX_ERR_INVALID, "finished twice");
     w->finished = true;
     int rc = 0;
-    if (w->training) rc = end_training(w, true);
+    if (w->training) rc = end_training(w, w->train.len < w->o.train_bytes, true);
     if (rc == 0 && w->block.len) {
         rc = write_block(w, w->block.data, w->block.len, w->block_recs);
         w->block.len = 0;

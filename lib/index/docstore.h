@@ -51,6 +51,12 @@ typedef struct nx_docstore_options {
      * (a store that trains it on fewer bytes than train_bytes, because it
      * ends first, keeps it only where it pays for its frame). */
     struct nx_docstore_shared *shared;
+    /* Documents the caller will add (0: not known). The last one ends the
+     * training buffering then, not at finish: in a writer run the
+     * dictionary is trained while the caller writes the rest of its
+     * segment, and a store that would wait for another's training leaves
+     * that to finish. */
+    uint32_t expect_docs;
 } nx_docstore_options;
 void nx_docstore_options_init(nx_docstore_options *o); /* the defaults */
 
