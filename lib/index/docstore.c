@@ -55,10 +55,10 @@ struct nx_docstore_shared {
     pthread_mutex_t lock;
     pthread_cond_t trained; /* signalled when state leaves SH_TRAINING */
     _Atomic int state;      /* written under lock; peeked at without */
-    /* Set once by the store that trains (NULL when the run's data gave
-     * no dictionary), then only read. */
-    ZSTD_CDict *cdict;
-    ZSTD_compressionParameters cp;
+    /* Set once by the store that trains, then only read (raw.len 0: the
+     * run's data gave no dictionary). Each store digests its own CDict
+     * from raw (set_dict). */
+    nx_buf raw;   /* the dictionary's content */
     nx_buf frame; /* the dictionary as stored (one zstd frame) */
     uint64_t hash;
     uint32_t raw_bytes;
@@ -79,7 +79,7 @@ int nx_docstore_shared_new(nx_docstore_shared **out) {
 
 void nx_docstore_shared_free(nx_docstore_shared *sh) {
     if (!sh) return;
-    ZSTD_freeCDict(sh->cdict);
+    nx_buf_free(&sh->raw);
     nx_buf_free(&sh->frame);
     nx_buf_free(&sh->names);
     pthread_cond_destroy(&sh->trained);
@@ -87,18 +87,58 @@ void nx_docstore_shared_free(nx_docstore_shared *sh) {
     free(sh);
 }
 
-/* Makes the run's dictionary w's (sh->lock held, state SH_TRAINED); a
- * run whose data gave none leaves w without. */
+/* A CDict with zstd's dedicated dictionary search: its tables are laid
+ * out for reading (blocks attach it, never copy it); zstd picks their
+ * sizes from the level and the dictionary. NULL when out of memory. */
+static ZSTD_CDict *create_dds_cdict(const nx_docstore_writer *w, const void *dict, size_t len) {
+    ZSTD_CCtx_params *p = ZSTD_createCCtxParams();
+    ZSTD_CDict *cdict = NULL;
+    if (p && !ZSTD_isError(ZSTD_CCtxParams_init(p, w->o.level)) &&
+        !ZSTD_isError(ZSTD_CCtxParams_setParameter(p, ZSTD_c_enableDedicatedDictSearch, 1)))
+        cdict = ZSTD_createCDict_advanced2(dict, len, ZSTD_dlm_byRef, ZSTD_dct_auto, p,
+                                           ZSTD_defaultCMem);
+    ZSTD_freeCCtxParams(p);
+    return cdict;
+}
+
+int nx_ds_set_dict(nx_docstore_writer *w, const uint8_t *dict, size_t len) {
+    ZSTD_freeCDict(w->cdict);
+    w->cdict = NULL;
+    free(w->win);
+    w->win_dict = len;
+    w->win_cap = len + NX_MIN(2 * (size_t)w->o.block_bytes, (size_t)DS_MAX_WINDOW_ROOM);
+    w->win = malloc(w->win_cap);
+    if (!w->win) return NEWSIDX_ERR_NOMEM;
+    memcpy(w->win, dict, len);
+    /* Parameters sized for one block, not for an unknown size:
+     * ZSTD_createCDict's defaults carry multi-MB match tables that are
+     * reset for every 64 KB block (measured ~2x slower). */
+    w->dict_cp = nx_ds_block_params(w, len);
+    w->cdict = w->o.dict_search ? create_dds_cdict(w, w->win, len)
+                                : ZSTD_createCDict_advanced(w->win, len, ZSTD_dlm_byRef,
+                                                            ZSTD_dct_auto, w->dict_cp,
+                                                            ZSTD_defaultCMem);
+    return w->cdict ? 0 : NEWSIDX_ERR_NOMEM;
+}
+
+/* Drops w's dictionary. */
+static void drop_dict(nx_docstore_writer *w) {
+    ZSTD_freeCDict(w->cdict);
+    w->cdict = NULL;
+    free(w->win);
+    w->win = NULL;
+    w->win_dict = w->win_cap = 0;
+}
+
+/* Makes the run's dictionary w's (sh->lock held, state SH_TRAINED: its
+ * fields no longer change); a run whose data gave none leaves w without. */
 static int adopt_shared_locked(nx_docstore_writer *w, const nx_docstore_shared *sh) {
-    if (!sh->cdict) return 0;
+    if (!sh->raw.len) return 0;
     w->dict_frame.len = 0;
     NX_FORWARD(nx_buf_append(&w->dict_frame, sh->frame.data, sh->frame.len));
-    w->cdict = sh->cdict;
-    w->own_cdict = false;
-    w->dict_cp = sh->cp;
     w->dict_hash = sh->hash;
     w->dict_raw_bytes = sh->raw_bytes;
-    return 0;
+    return nx_ds_set_dict(w, sh->raw.data, sh->raw.len);
 }
 
 int nx_ds_adopt_shared(nx_docstore_writer *w) {
@@ -260,7 +300,7 @@ void nx_docstore_writer_free(nx_docstore_writer *w) {
     free(w->map);
     free(w->slots);
     ZSTD_freeCCtx(w->cctx);
-    if (w->own_cdict) ZSTD_freeCDict(w->cdict);
+    drop_dict(w);
     free(w);
 }
 
@@ -408,6 +448,14 @@ static int compress_into(nx_docstore_writer *w, const ZSTD_CDict *cdict, const u
     size_t r = ZSTD_CCtx_refCDict(w->cctx, NULL);
     if (!ZSTD_isError(r)) NX_FORWARD(set_params(w, cdict ? w->dict_cp : nx_ds_block_params(w, 0)));
     if (!ZSTD_isError(r) && cdict) r = ZSTD_CCtx_refCDict(w->cctx, cdict);
+    if (cdict == w->cdict && cdict && len <= w->win_cap - w->win_dict) {
+        /* Right after the dictionary's content, the block continues the
+         * window: zstd's matchfinder then searches one contiguous prefix
+         * instead of block and dictionary as two segments (~15% faster
+         * writes, the same bytes). */
+        memcpy(w->win + w->win_dict, src, len);
+        src = w->win + w->win_dict;
+    }
     if (!ZSTD_isError(r)) r = ZSTD_compress2(w->cctx, w->cbuf.data, cap, src, len);
     if (ZSTD_isError(r))
         return nx_err_set(w->err, NEWSIDX_ERR_NOMEM, "doc store: zstd: %s",
@@ -510,23 +558,9 @@ static int blocks_size(nx_docstore_writer *w, const ZSTD_CDict *cdict, size_t li
     return 0;
 }
 
-/* A CDict with zstd's dedicated dictionary search: its tables are laid
- * out for reading (blocks attach it, never copy it); zstd picks their
- * sizes from the level and the dictionary. NULL when out of memory. */
-static ZSTD_CDict *create_dds_cdict(const nx_docstore_writer *w, const void *dict, size_t len) {
-    ZSTD_CCtx_params *p = ZSTD_createCCtxParams();
-    ZSTD_CDict *cdict = NULL;
-    if (p && !ZSTD_isError(ZSTD_CCtxParams_init(p, w->o.level)) &&
-        !ZSTD_isError(ZSTD_CCtxParams_setParameter(p, ZSTD_c_enableDedicatedDictSearch, 1)))
-        cdict = ZSTD_createCDict_advanced2(dict, len, ZSTD_dlm_byCopy, ZSTD_dct_auto, p,
-                                           ZSTD_defaultCMem);
-    ZSTD_freeCCtxParams(p);
-    return cdict;
-}
-
-/* Trains a dictionary on the buffered records (when there are enough)
- * into w->cdict (owned), its stored frame into w->dict_frame; leaves
- * w->cdict NULL when the data gives none. */
+/* Trains a dictionary on the buffered records (when there are enough),
+ * makes it w's (nx_ds_set_dict) and its stored frame w->dict_frame;
+ * leaves w->cdict NULL when the data gives none. */
 static int train_dict(nx_docstore_writer *w) {
     const size_t *sizes = (const size_t *)w->train_sizes.data;
     size_t n = w->train_sizes.len / sizeof *sizes;
@@ -558,18 +592,7 @@ static int train_dict(nx_docstore_writer *w) {
     }
     nx_buf_free(&samples);
     nx_buf_free(&sample_sizes);
-    if (rc == 0 && dlen) {
-        /* Parameters sized for one block, not for an unknown size:
-         * ZSTD_createCDict's defaults carry multi-MB match tables that
-         * are reset for every 64 KB block (measured ~2x slower). */
-        w->dict_cp = nx_ds_block_params(w, dlen);
-        w->cdict = w->o.dict_search ? create_dds_cdict(w, dict, dlen)
-                                    : ZSTD_createCDict_advanced(dict, dlen, ZSTD_dlm_byCopy,
-                                                                ZSTD_dct_auto, w->dict_cp,
-                                                                ZSTD_defaultCMem);
-        if (!w->cdict) rc = NEWSIDX_ERR_NOMEM;
-        w->own_cdict = true;
-    }
+    if (rc == 0 && dlen) rc = nx_ds_set_dict(w, dict, dlen);
     /* The dictionary is stored zstd-compressed: it is mostly text and
      * shrinks to less than half, which matters for small segments. It is
      * written before the first block that uses it (write_block). */
@@ -639,24 +662,20 @@ static int end_training(nx_docstore_writer *w, bool final, bool wait) {
         sh->state = SH_UNTRAINED;
         if (rc == 0 && w->cdict && (!final || w->train.len >= DS_SHARE_MIN_TRAIN)) {
             rc = nx_buf_append(&sh->frame, w->dict_frame.data, w->dict_frame.len);
+            if (rc == 0) rc = nx_buf_append(&sh->raw, w->win, w->win_dict);
             if (rc == 0) {
-                sh->cdict = w->cdict;
-                sh->cp = w->dict_cp;
                 sh->hash = w->dict_hash;
                 sh->raw_bytes = w->dict_raw_bytes;
                 sh->state = SH_TRAINED;
-                w->own_cdict = false;
+            } else {
+                sh->frame.len = sh->raw.len = 0;
             }
         }
         pthread_cond_broadcast(&sh->trained);
         pthread_mutex_unlock(&sh->lock);
     }
     if (rc < 0) return nx_ds_fail(w, rc, "out of memory training the dictionary");
-    if (!use) {
-        if (w->own_cdict) ZSTD_freeCDict(w->cdict);
-        w->cdict = NULL;
-        w->own_cdict = false;
-    }
+    if (!use) drop_dict(w);
     const size_t *sizes = (const size_t *)w->train_sizes.data;
     size_t n = w->train_sizes.len / sizeof *sizes;
     for (size_t i = 0, off = 0; i < n; off += sizes[i], i++) {

@@ -111,8 +111,9 @@ uint64_t nx_docstore_raw_bytes(const nx_docstore_writer *w);
 /* Reader over a mmap'd file's content bytes: exactly the bytes written
  * from the writer's creation to its finish (not copied; must outlive the
  * reader). Thread-safe: each call uses the caller's scratch (a per-thread
- * zstd context is created on demand); the shared zstd dictionary is made
- * once at open. Never reads outside the bytes, even corrupt ones. */
+ * zstd context is created on demand); a dictionary is inflated once, on
+ * its first use, and each scratch decoding with it keeps a copy. Never
+ * reads outside the bytes, even corrupt ones. */
 int nx_docstore_open(const uint8_t *data, size_t len, nx_err *err, nx_docstore **out);
 void nx_docstore_close(nx_docstore *s);
 uint32_t nx_docstore_count(const nx_docstore *s);

@@ -70,6 +70,10 @@
 /* A block's raw size is bounded so a corrupt index cannot make the reader
  * allocate gigabytes: one maximal document plus one block. */
 #define DS_MAX_BLOCK_BYTES (1u << 26)
+/* Room for a block after the dictionary's content in a writer's window
+ * (twice the block size, at most this): a longer block is compressed
+ * where it is, with the dictionary as a separate segment. */
+#define DS_MAX_WINDOW_ROOM (4u << 20)
 /* Largest dictionary a writer may train (nx_docstore_options.dict_bytes). */
 #define DS_MAX_DICT_BYTES (1u << 22)
 
@@ -105,12 +109,16 @@ struct nx_docstore_writer {
     nx_buf index;       /* DS_INDEX_ENTRY bytes per written block */
     nx_buf cbuf;        /* compressed output */
     ZSTD_CCtx *cctx;
-    /* The dictionary this writer compresses with: its own (own_cdict),
-     * the run's (o.shared's) or, in a merge, an input's. Its frame is
-     * written before the first block that uses it (dict_slot: its table
-     * entry + 1; 0 not written yet). */
+    /* The dictionary this writer compresses with: trained on its own
+     * records, the run's (o.shared's) or, in a merge, an input's. Its
+     * frame is written before the first block that uses it (dict_slot:
+     * its table entry + 1; 0 not written yet). cdict is the writer's own,
+     * digested by reference from win, which holds the content and then
+     * room for a block: compress_into puts a block there, so that
+     * dictionary and block make one contiguous window. */
     ZSTD_CDict *cdict;
-    bool own_cdict;
+    uint8_t *win;
+    size_t win_dict, win_cap; /* content bytes; all of win */
     ZSTD_compressionParameters dict_cp; /* cdict's */
     nx_buf dict_frame;
     uint64_t dict_hash;
@@ -188,6 +196,9 @@ static inline void in_dict(const nx_docstore *in, uint32_t k, uint64_t *off, uin
 
 /* Writer helpers a merge uses (docstore.c). */
 
+/* Makes dict (len bytes of a zstd dictionary) the one w compresses
+ * with, in place of any before. 0 or NEWSIDX_ERR_NOMEM. */
+int nx_ds_set_dict(nx_docstore_writer *w, const uint8_t *dict, size_t len);
 /* Gives w (without a dictionary yet) the run's, when one was trained:
  * a merge's blocks compressed again use it. 0 or NEWSIDX_ERR_NOMEM. */
 int nx_ds_adopt_shared(nx_docstore_writer *w);
