@@ -22,9 +22,9 @@
  * is not given to the rest of the run (end_training). */
 #define DS_SHARE_MIN_TRAIN (1u << 20)
 /* A store whose training buffer is full while another store of its run
- * trains the dictionary goes on buffering up to this many times the
- * buffer's size before it waits (end_training): the buffer has doubled
- * past it already. */
+ * trains the dictionary goes on buffering up to this many times
+ * train_bytes before it waits (end_training): the buffer, grown by
+ * doubling, has that capacity already. */
 #define DS_TRAIN_WAIT_FACTOR 2
 /* Sub-block (zstd block) sizes zstd accepts: 1 KiB to 128 KiB. */
 #define DS_MIN_CHUNK_BYTES (1u << 10)
@@ -632,10 +632,9 @@ static int dict_pays(nx_docstore_writer *w, bool *pays) {
  * it trains waits for its dictionary, or, unless `wait`, returns with
  * its records still buffered (w->training stays set: its caller goes on
  * with other work, and a later call ends the training). A dictionary
- * trained on a final
- * store's records is published only when they were at least
- * DS_SHARE_MIN_TRAIN bytes: a small first flush must not give the whole
- * run a small dictionary. */
+ * trained on a final store's records is published only when they were at
+ * least DS_SHARE_MIN_TRAIN bytes: a small first flush must not give the
+ * whole run a small dictionary. */
 static int end_training(nx_docstore_writer *w, bool final, bool wait) {
     nx_docstore_shared *sh = w->o.shared;
     if (sh && !wait && atomic_load(&sh->state) == SH_TRAINING) return 0;
