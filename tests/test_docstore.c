@@ -799,6 +799,128 @@ START_TEST(test_one_dictionary_per_run_and_at_most_four_per_merged_store) {
 }
 END_TEST
 
+/* One worker's store of a run, written on its own thread. */
+typedef struct store_job {
+    const char *path;
+    const nx_docstore_options *o;
+    gdoc *docs;
+    size_t n;
+    int rc;
+} store_job;
+
+static void *store_thread(void *arg) {
+    store_job *j = arg;
+    nx_err err = {0};
+    nx_wfile *f = NULL;
+    nx_docstore_writer *w = NULL;
+    j->rc = nx_wfile_create(j->path, KIND, &err, &f);
+    if (j->rc == 0) j->rc = nx_docstore_writer_create_opts(f, j->o, &err, &w);
+    for (size_t i = 0; j->rc == 0 && i < j->n; i++)
+        j->rc = nx_docstore_add(w, j->docs[i].f, j->docs[i].n);
+    if (j->rc == 0) j->rc = nx_docstore_writer_finish(w);
+    nx_docstore_writer_free(w);
+    if (j->rc == 0) j->rc = nx_wfile_finish(f);
+    else if (f) nx_wfile_abort(f);
+    return NULL;
+}
+
+/* Two workers of one run writing at once, each a store smaller than the
+ * training buffer (two workers' flushes of a small input), or bigger:
+ * one dictionary is trained for the run, both stores use it, and their
+ * merge holds that one and copies every block. (Before, two stores
+ * ending small each trained their own.) */
+START_TEST(test_stores_written_at_once_share_one_trained_dictionary) {
+    /* ~1.5 MB < 2 MiB train_bytes, ~3 MB; and told the count (the last
+     * document ends the training; a store finding the other training
+     * leaves it to finish) */
+    static const size_t per_store[] = {1500, 3000, 1500, 3000};
+    for (size_t t = 0; t < 4; t++) {
+        size_t per = per_store[t], n = 2 * per;
+        gdoc *d = make_docs(n);
+        nx_docstore_shared *sh;
+        ck_assert_int_eq(nx_docstore_shared_new(&sh), 0);
+        nx_docstore_options o;
+        nx_docstore_options_init(&o);
+        o.train_bytes = 2u << 20;
+        o.shared = sh;
+        o.expect_docs = t >= 2 ? (uint32_t)per : 0;
+        tmp_path();
+        char p[2][700], pm[700];
+        store_job jobs[2];
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++) {
+            snprintf(p[i], sizeof p[i], "%s.%d", path, i);
+            jobs[i] = (store_job){.path = p[i], .o = &o, .docs = d + i * per, .n = per};
+            ck_assert_int_eq(pthread_create(&th[i], NULL, store_thread, &jobs[i]), 0);
+        }
+        open_store in[2];
+        uint32_t *maps[2];
+        for (int i = 0; i < 2; i++) {
+            pthread_join(th[i], NULL);
+            ck_assert_int_eq(jobs[i].rc, 0);
+            store_open(&in[i], p[i]);
+            ck_assert_uint_eq(nx_docstore_dict_count(in[i].s), 1);
+            maps[i] = malloc(per * 4);
+            for (uint32_t k = 0; k < per; k++) maps[i][k] = (uint32_t)(i * per) + k;
+        }
+        snprintf(pm, sizeof pm, "%s.m", path);
+        nx_docstore_merge_stats st = {0};
+        merge_stores(pm, &o, in, maps, 2, (uint32_t)n, &st);
+        open_store m;
+        store_open(&m, pm);
+        ck_assert_uint_eq(nx_docstore_dict_count(m.s), 1);
+        ck_assert_uint_eq(st.blocks_recompressed, 0);
+        nx_docstore_scratch sc;
+        nx_docstore_scratch_init(&sc);
+        for (uint32_t i = 0; i < n; i += 7) expect_doc(m.s, &sc, i, &d[i]);
+        nx_docstore_scratch_free(&sc);
+        store_close(&m);
+        unlink(pm);
+        for (int i = 0; i < 2; i++) {
+            store_close(&in[i]);
+            unlink(p[i]);
+            free(maps[i]);
+        }
+        nx_docstore_shared_free(sh);
+        free_docs(d, n);
+    }
+}
+END_TEST
+
+/* A scratch keeps a copy of the last dictionary in front of its block:
+ * reading in turn from a store with a dictionary, one without and one
+ * with another dictionary (and from the first again) must never decode
+ * a block against the wrong copy. */
+START_TEST(test_one_scratch_reads_stores_with_different_dictionaries_in_turn) {
+    size_t n = 1500; /* ~1.5 MB a store: enough to train a dictionary that pays */
+    gdoc *d = make_docs(3 * n);
+    nx_docstore_options o;
+    nx_docstore_options_init(&o);
+    char p[3][700];
+    open_store st[3];
+    for (int i = 0; i < 3; i++) {
+        o.dict_bytes = i == 1 ? 0 : NX_DOCSTORE_DEFAULT_DICT_BYTES;
+        tmp_path();
+        snprintf(p[i], sizeof p[i], "%s.%d", path, i);
+        write_store_at(p[i], &o, d + (size_t)i * n, n);
+        store_open(&st[i], p[i]);
+        ck_assert(nx_docstore_has_dict(st[i].s) == (i != 1));
+    }
+    nx_docstore_scratch sc;
+    nx_docstore_scratch_init(&sc);
+    for (uint32_t r = 0; r < 3000; r++) {
+        uint32_t k = rnd32() % 3, i = rnd32() % (uint32_t)n;
+        expect_doc(st[k].s, &sc, i, &d[k * n + i]);
+    }
+    nx_docstore_scratch_free(&sc);
+    for (int i = 0; i < 3; i++) {
+        store_close(&st[i]);
+        unlink(p[i]);
+    }
+    free_docs(d, 3 * n);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("docstore");
     TCase *tc = tcase_create("core");
@@ -820,6 +942,8 @@ int main(void) {
     tcase_add_test(tc, test_add_after_finish_is_refused);
     tcase_add_test(tc, test_merge_copies_live_blocks_and_reads_every_doc_after_deletes);
     tcase_add_test(tc, test_one_dictionary_per_run_and_at_most_four_per_merged_store);
+    tcase_add_test(tc, test_stores_written_at_once_share_one_trained_dictionary);
+    tcase_add_test(tc, test_one_scratch_reads_stores_with_different_dictionaries_in_turn);
     suite_add_tcase(s, tc);
     return nxt_run(s, CK_FORK_GETENV);
 }

@@ -45,10 +45,18 @@ typedef struct nx_docstore_options {
      * 1 attached (searched in place), 2 copied into the context; and
      * zstd's dedicated dictionary search (greedy, lazy, lazy2; implies 1) */
     int attach_dict, dict_search;
-    /* The writer run's dictionary (NULL: each store trains its own): a
-     * store created after one was trained compresses with it instead of
-     * training, and the first store to train one shares it. */
+    /* The writer run's dictionary (NULL: each store trains its own): the
+     * first store to buffer train_bytes (or to end with enough data)
+     * trains it for the run; the others wait for it and compress with it
+     * (a store that trains it on fewer bytes than train_bytes, because it
+     * ends first, keeps it only where it pays for its frame). */
     struct nx_docstore_shared *shared;
+    /* Documents the caller will add (0: not known). The last one ends the
+     * training buffering then, not at finish: in a writer run the
+     * dictionary is trained while the caller writes the rest of its
+     * segment, and a store that would wait for another's training leaves
+     * that to finish. */
+    uint32_t expect_docs;
 } nx_docstore_options;
 void nx_docstore_options_init(nx_docstore_options *o); /* the defaults */
 
@@ -103,8 +111,9 @@ uint64_t nx_docstore_raw_bytes(const nx_docstore_writer *w);
 /* Reader over a mmap'd file's content bytes: exactly the bytes written
  * from the writer's creation to its finish (not copied; must outlive the
  * reader). Thread-safe: each call uses the caller's scratch (a per-thread
- * zstd context is created on demand); the shared zstd dictionary is made
- * once at open. Never reads outside the bytes, even corrupt ones. */
+ * zstd context is created on demand); a dictionary is inflated once, on
+ * its first use, and each scratch decoding with it keeps a copy. Never
+ * reads outside the bytes, even corrupt ones. */
 int nx_docstore_open(const uint8_t *data, size_t len, nx_err *err, nx_docstore **out);
 void nx_docstore_close(nx_docstore *s);
 uint32_t nx_docstore_count(const nx_docstore *s);
@@ -122,7 +131,16 @@ void nx_docstore_block_bytes(const nx_docstore *s, uint32_t b, const uint8_t **b
  * the scratch keeps it and the decoder's state, so a later document of the
  * same block continues from there. */
 struct nx_docstore_scratch {
-    nx_buf block;    /* decompressed block */
+    /* The decompressed block, at `prefix`: before it a copy of the
+     * dictionary content of the last block decoded with one, so that
+     * zstd sees dictionary and block as one window (matches into the
+     * dictionary take its fast path, not the one for a separate segment;
+     * docs/FORMAT.md, "Chosen defaults"). */
+    nx_buf block;
+    size_t prefix;
+    void *ddict;          /* ZSTD_DDict over that copy (by reference) */
+    uint64_t ddict_hash;  /* the dictionary's XXH3 and size: stores of one */
+    uint32_t ddict_bytes; /* writer run share it, and so may one copy */
     nx_buf fields;   /* newsidx_field array */
     void *dctx;      /* ZSTD_DCtx, created on first use */
     uint64_t cached_block; /* block held in `block` (UINT64_MAX none) */

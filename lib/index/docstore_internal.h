@@ -70,6 +70,10 @@
 /* A block's raw size is bounded so a corrupt index cannot make the reader
  * allocate gigabytes: one maximal document plus one block. */
 #define DS_MAX_BLOCK_BYTES (1u << 26)
+/* Room for a block after the dictionary's content in a writer's window
+ * (twice the block size, at most this): a longer block is compressed
+ * where it is, with the dictionary as a separate segment. */
+#define DS_MAX_WINDOW_ROOM (4u << 20)
 /* Largest dictionary a writer may train (nx_docstore_options.dict_bytes). */
 #define DS_MAX_DICT_BYTES (1u << 22)
 
@@ -105,12 +109,16 @@ struct nx_docstore_writer {
     nx_buf index;       /* DS_INDEX_ENTRY bytes per written block */
     nx_buf cbuf;        /* compressed output */
     ZSTD_CCtx *cctx;
-    /* The dictionary this writer compresses with: its own (own_cdict),
-     * the run's (o.shared's) or, in a merge, an input's. Its frame is
-     * written before the first block that uses it (dict_slot: its table
-     * entry + 1; 0 not written yet). */
+    /* The dictionary this writer compresses with: trained on its own
+     * records, the run's (o.shared's) or, in a merge, an input's. Its
+     * frame is written before the first block that uses it (dict_slot:
+     * its table entry + 1; 0 not written yet). cdict is the writer's own,
+     * digested by reference from win, which holds the content and then
+     * room for a block: compress_into puts a block there, so that
+     * dictionary and block make one contiguous window. */
     ZSTD_CDict *cdict;
-    bool own_cdict;
+    uint8_t *win;
+    size_t win_dict, win_cap; /* content bytes; all of win */
     ZSTD_compressionParameters dict_cp; /* cdict's */
     nx_buf dict_frame;
     uint64_t dict_hash;
@@ -144,12 +152,13 @@ struct nx_docstore {
     const uint8_t *dicts;
     const uint8_t *map; /* n_docs u32 record numbers, NULL: doc = record */
     uint64_t raw_bytes;
-    /* Each dictionary is inflated, checked against its hash and digested
-     * on the first fetch from a block that uses it, not at open: a search
-     * that shows no stored field never pays for it, and a reader of many
-     * segments opens in what their headers cost. ddict[k] is set once,
+    /* Each dictionary is inflated and checked against its hash on the
+     * first fetch from a block that uses it, not at open: a search that
+     * shows no stored field never pays for it, and a reader of many
+     * segments opens in what their headers cost. A scratch copies it in
+     * front of its block (nx_docstore_scratch). dict_raw[k] is set once,
      * under dict_lock, and read without it. */
-    ZSTD_DDict *_Atomic ddict[DS_MAX_DICTS];
+    uint8_t *_Atomic dict_raw[DS_MAX_DICTS];
     pthread_mutex_t dict_lock;
     char **names; /* n_names NUL-terminated copies */
     uint32_t n_names;
@@ -187,6 +196,12 @@ static inline void in_dict(const nx_docstore *in, uint32_t k, uint64_t *off, uin
 
 /* Writer helpers a merge uses (docstore.c). */
 
+/* Makes dict (len bytes of a zstd dictionary) the one w compresses
+ * with, in place of any before. 0 or NEWSIDX_ERR_NOMEM. */
+int nx_ds_set_dict(nx_docstore_writer *w, const uint8_t *dict, size_t len);
+/* Gives w (without a dictionary yet) the run's, when one was trained:
+ * a merge's blocks compressed again use it. 0 or NEWSIDX_ERR_NOMEM. */
+int nx_ds_adopt_shared(nx_docstore_writer *w);
 /* Records the writer's first error (sticky) and returns it. */
 int nx_ds_fail(nx_docstore_writer *w, int code, const char *what);
 /* Code of a field name in the writer's table (the run's, if shared). */

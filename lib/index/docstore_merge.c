@@ -54,17 +54,11 @@ static int adopt_input_dict(nx_docstore_writer *w, const nx_docstore *in, uint32
     uint32_t bytes, raw_bytes;
     in_dict(in, k, &off, &bytes, &raw_bytes, &hash);
     int rc = nx_ds_inflate_dict(in, k, &raw, w->err);
-    if (rc == 0) {
-        w->dict_cp = nx_ds_block_params(w, raw.len);
-        w->cdict = ZSTD_createCDict_advanced(raw.data, raw.len, ZSTD_dlm_byCopy, ZSTD_dct_auto,
-                                             w->dict_cp, ZSTD_defaultCMem);
-        if (!w->cdict) rc = NEWSIDX_ERR_NOMEM;
-    }
+    if (rc == 0) rc = nx_ds_set_dict(w, raw.data, raw.len);
     if (rc == 0) rc = nx_buf_append(&w->dict_frame, in->data + off, bytes);
     nx_buf_free(&raw);
     if (rc == NEWSIDX_ERR_NOMEM) return nx_ds_fail(w, rc, "out of memory");
     if (rc < 0) return rc;
-    w->own_cdict = true;
     w->dict_hash = hash;
     w->dict_raw_bytes = raw_bytes;
     return 0;
@@ -74,6 +68,9 @@ static int adopt_input_dict(nx_docstore_writer *w, const nx_docstore *in, uint32
  * again with w's dictionary); inv: record -> in's doc. */
 static int recompress_block(nx_docstore_writer *w, const nx_docstore *in, uint64_t b,
                             const uint32_t *map, const uint32_t *inv, nx_docstore_scratch *sc) {
+    /* The dictionary is digested on the first block compressed again, not
+     * at the merge's start: most merges copy every block. */
+    if (!w->cdict && nx_ds_adopt_shared(w)) return nx_ds_fail(w, NEWSIDX_ERR_NOMEM, "out of memory");
     if (!w->cdict && block_dict(in, b)) NX_FORWARD(adopt_input_dict(w, in, block_dict(in, b)));
     for (uint32_t r = block_first(in, b); r < block_first(in, b + 1); r++) {
         uint32_t d = rec_doc(in, inv, r);

@@ -15,7 +15,7 @@ int nx_ds_corrupt(nx_err *err, const char *what, uint64_t at) {
 void nx_docstore_close(nx_docstore *s) {
     if (!s) return;
     for (uint32_t k = 0; k < DS_MAX_DICTS; k++)
-        ZSTD_freeDDict(atomic_load_explicit(&s->ddict[k], memory_order_relaxed));
+        free(atomic_load_explicit(&s->dict_raw[k], memory_order_relaxed));
     pthread_mutex_destroy(&s->dict_lock);
     free(s->names);
     free(s);
@@ -166,27 +166,83 @@ int nx_ds_inflate_dict(const nx_docstore *s, uint32_t k, nx_buf *buf, nx_err *er
     return 0;
 }
 
-/* The digested dictionary k (1-based; 0: none, *out NULL), made on the
+/* The content of dictionary k (1-based), inflated and checked on the
  * first call (any thread). */
-static int get_ddict(nx_docstore *s, uint32_t k, nx_err *err, const ZSTD_DDict **out) {
-    *out = NULL;
-    if (k == 0) return 0;
-    *out = atomic_load_explicit(&s->ddict[k - 1], memory_order_acquire);
+static int get_dict(nx_docstore *s, uint32_t k, nx_err *err, const uint8_t **out) {
+    *out = atomic_load_explicit(&s->dict_raw[k - 1], memory_order_acquire);
     if (*out) return 0;
     int rc = 0;
     pthread_mutex_lock(&s->dict_lock);
-    ZSTD_DDict *d = atomic_load_explicit(&s->ddict[k - 1], memory_order_relaxed);
+    uint8_t *d = atomic_load_explicit(&s->dict_raw[k - 1], memory_order_relaxed);
     if (!d) {
         nx_buf dict = {0};
         rc = nx_ds_inflate_dict(s, k, &dict, err);
-        if (rc == 0 && !(d = ZSTD_createDDict(dict.data, dict.len)))
-            rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "doc store: out of memory");
-        nx_buf_free(&dict);
-        if (d) atomic_store_explicit(&s->ddict[k - 1], d, memory_order_release);
+        if (rc == 0) {
+            d = dict.data;
+            atomic_store_explicit(&s->dict_raw[k - 1], d, memory_order_release);
+        } else {
+            nx_buf_free(&dict);
+        }
     }
     pthread_mutex_unlock(&s->dict_lock);
     *out = d;
     return rc;
+}
+
+/* Drops the scratch's dictionary copy (its DDict refers to it). */
+static void drop_prefix(nx_docstore_scratch *sc) {
+    ZSTD_freeDDict(sc->ddict);
+    sc->ddict = NULL;
+    sc->prefix = 0;
+    sc->ddict_hash = 0;
+    sc->ddict_bytes = 0;
+}
+
+/* Makes room for a block of raw bytes after the scratch's prefix and,
+ * for dictionary k (1-based; 0 none), puts its content in the prefix with
+ * a DDict over it: decoding then reads dictionary and block as one
+ * window. The copy stays for the next block of the same dictionary
+ * (stores of one writer run share it). */
+static int prepare_window(const nx_docstore *s, uint32_t k, uint32_t raw, nx_docstore_scratch *sc,
+                          nx_err *err) {
+    uint64_t off = 0, hash = 0;
+    uint32_t bytes = 0, dict_raw = 0;
+    if (k) in_dict(s, k, &off, &bytes, &dict_raw, &hash);
+    bool have = k && sc->ddict && sc->ddict_hash == hash && sc->ddict_bytes == dict_raw;
+    if (k && !have) drop_prefix(sc);
+    const uint8_t *before = sc->block.data;
+    sc->block.len = sc->prefix;
+    if (nx_buf_reserve(&sc->block, raw))
+        return nx_err_set(err, NEWSIDX_ERR_NOMEM, "doc store: out of memory for a %u-byte block", raw);
+    if (sc->ddict && sc->block.data != before) {
+        /* moved by the growth: the DDict refers to the old copy (the
+         * content moved along, so only the DDict is made again) */
+        if (k) {
+            ZSTD_freeDDict(sc->ddict);
+            sc->ddict = NULL;
+        } else {
+            drop_prefix(sc);
+            sc->block.len = 0;
+        }
+    }
+    if (k && !sc->ddict) {
+        const uint8_t *content;
+        NX_FORWARD(get_dict((nx_docstore *)s, k, err, &content));
+        if (!have) {
+            sc->block.len = 0;
+            if (nx_buf_reserve(&sc->block, (size_t)dict_raw + raw))
+                return nx_err_set(err, NEWSIDX_ERR_NOMEM, "doc store: out of memory");
+            memcpy(sc->block.data, content, dict_raw);
+        }
+        sc->ddict = ZSTD_createDDict_advanced(sc->block.data, dict_raw, ZSTD_dlm_byRef,
+                                              ZSTD_dct_auto, ZSTD_defaultCMem);
+        if (!sc->ddict) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "doc store: out of memory");
+        sc->prefix = dict_raw;
+        sc->ddict_hash = hash;
+        sc->ddict_bytes = dict_raw;
+        sc->block.len = sc->prefix;
+    }
+    return 0;
 }
 
 void nx_docstore_scratch_init(nx_docstore_scratch *sc) {
@@ -196,6 +252,7 @@ void nx_docstore_scratch_init(nx_docstore_scratch *sc) {
 
 void nx_docstore_scratch_free(nx_docstore_scratch *sc) {
     if (!sc) return;
+    drop_prefix(sc);
     nx_buf_free(&sc->block);
     nx_buf_free(&sc->fields);
     ZSTD_freeDCtx(sc->dctx);
@@ -219,13 +276,10 @@ static int load_block(const nx_docstore *s, uint64_t b, nx_docstore_scratch *sc,
      * corrupt index from making us allocate up to DS_MAX_BLOCK_RAW. */
     if (ZSTD_getFrameContentSize(s->data + off, block_len(s, b)) != raw)
         return nx_ds_corrupt(err, "block size disagrees with its frame", off);
-    sc->block.len = 0;
-    if (nx_buf_reserve(&sc->block, raw))
-        return nx_err_set(err, NEWSIDX_ERR_NOMEM, "doc store: out of memory for a %u-byte block", raw);
-    const ZSTD_DDict *dd;
-    /* the dictionary cache is the one thing a fetch changes in a store */
-    NX_FORWARD(get_ddict((nx_docstore *)s, block_dict(s, b), err, &dd));
-    size_t r = dd ? ZSTD_decompressBegin_usingDDict(sc->dctx, dd) : ZSTD_decompressBegin(sc->dctx);
+    uint32_t k = block_dict(s, b);
+    NX_FORWARD(prepare_window(s, k, raw, sc, err));
+    size_t r = k ? ZSTD_decompressBegin_usingDDict(sc->dctx, sc->ddict)
+                 : ZSTD_decompressBegin(sc->dctx);
     if (ZSTD_isError(r)) return nx_ds_corrupt(err, ZSTD_getErrorName(r), off);
     sc->src_used = 0;
     sc->block_done = false;
@@ -244,6 +298,7 @@ static int decode_more(const nx_docstore *s, nx_docstore_scratch *sc, bool all, 
     size_t clen = block_len(s, b), raw = block_raw(s, b);
     const uint8_t *src = s->data + off;
     size_t before = sc->block.len;
+    raw += sc->prefix; /* block.len counts the prefix too */
     while (!sc->block_done && (all || sc->block.len == before)) {
         size_t need = ZSTD_nextSrcSizeToDecompress(sc->dctx);
         if (need == 0) {
@@ -332,7 +387,8 @@ int nx_ds_get_rec(const nx_docstore *s, uint32_t rec, nx_docstore_scratch *sc, n
         at = sc->parsed_off;
     }
     for (;;) {
-        const uint8_t *p = sc->block.data + at, *end = sc->block.data + sc->block.len;
+        const uint8_t *start = sc->block.data + sc->prefix;
+        const uint8_t *p = start + at, *end = sc->block.data + sc->block.len;
         int rc = parse_record(s, &p, end, sc, r == rec ? n : NULL);
         if (rc == NEWSIDX_ERR_NOMEM) return nx_err_set(err, rc, "doc store: out of memory");
         if (rc == DS_BAD_RECORD) { /* goes on past what is decoded, or is bad */
@@ -340,7 +396,7 @@ int nx_ds_get_rec(const nx_docstore *s, uint32_t rec, nx_docstore_scratch *sc, n
             NX_FORWARD(decode_more(s, sc, false, err));
             continue;
         }
-        at = (size_t)(p - sc->block.data);
+        at = (size_t)(p - start);
         sc->parsed_rec = r + 1;
         sc->parsed_off = at;
         if (r++ == rec) break;
@@ -413,8 +469,8 @@ static int check_tables(const nx_docstore *s, nx_err *err) {
 int nx_docstore_check(const nx_docstore *s, nx_err *err) {
     int rc = check_tables(s, err);
     for (uint32_t k = 1; k <= s->n_dicts && rc == 0; k++) {
-        const ZSTD_DDict *dd;
-        rc = get_ddict((nx_docstore *)s, k, err, &dd);
+        const uint8_t *content;
+        rc = get_dict((nx_docstore *)s, k, err, &content);
     }
     nx_docstore_scratch sc;
     nx_docstore_scratch_init(&sc);
@@ -422,7 +478,7 @@ int nx_docstore_check(const nx_docstore *s, nx_err *err) {
         rc = load_block(s, b, &sc, err);
         if (rc == 0) rc = decode_more(s, &sc, true, err);
         if (rc < 0) break;
-        const uint8_t *p = sc.block.data, *end = p + sc.block.len;
+        const uint8_t *p = sc.block.data + sc.prefix, *end = sc.block.data + sc.block.len;
         for (uint32_t r = block_first(s, b); rc == 0 && r < block_first(s, b + 1); r++)
             if (parse_record(s, &p, end, &sc, NULL) != 0)
                 rc = nx_ds_corrupt(err, "bad record in block", block_off(s, b));

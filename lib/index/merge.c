@@ -29,7 +29,8 @@ typedef struct merge_state {
      * one record): on 60,000 generated articles in 20 segments merged by
      * --optimize, 17.0 s of CPU with one scratch, 8.75 s with one per
      * input (bench/README.md, "Doc store"). Each holds at most a block
-     * and a zstd context, ~300 KiB. */
+     * and a zstd context, ~300 KiB, and once it decodes a block written
+     * with a dictionary a copy of that (docstore.h), ~650 KiB in all. */
     nx_docstore_scratch *scratch;
     nx_id_walk *ids;           /* per input: its ids, read once in order */
     /* per input on the term being merged: its postings. The term streams

@@ -211,6 +211,7 @@ int nx_segbuild_create(const char *dir, uint32_t seg_no, uint32_t n_docs,
             dso.level = o->doc_store_level;
             if (o->doc_store_block_bytes) dso.block_bytes = o->doc_store_block_bytes;
             dso.shared = o->doc_dict;
+            dso.expect_docs = n_docs;
             rc = nx_docstore_writer_create_opts(b->docs_f, &dso, err, &b->docstore);
         }
     }
