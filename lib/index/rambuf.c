@@ -43,6 +43,23 @@ static void slabs_free(void *p, size_t bytes) {
     if (p) munmap(p, bytes);
 }
 
+/* Slabs whose first access is a read (the term table: every lookup reads
+ * a slot before an insert writes it) are faulted in by writes when they
+ * are made. Read first, a page of fresh anonymous memory is mapped to the
+ * shared zero page (the huge zero page, for a huge-page slab) and the
+ * write that follows copies it: a second fault per 4 KiB, with a TLB
+ * flush on every core the writer's threads ran on, and no huge page
+ * (perf: do_wp_page and TLB-shootdown IPIs under add_tokens). */
+static void *slabs_alloc_written(size_t bytes) {
+    void *p = slabs_alloc(bytes);
+    if (!p) return NULL;
+#if defined(MADV_POPULATE_WRITE)
+    if (madvise(p, bytes, MADV_POPULATE_WRITE) == 0) return p;
+#endif
+    memset(p, 0, bytes); /* older kernels: EINVAL */
+    return p;
+}
+
 /* The term slot table of mask + 1 entries: slabs when it is that large. */
 static void term_slots_free(uint64_t *slots, uint32_t mask) {
     size_t bytes = ((size_t)mask + 1) * 8;
@@ -215,9 +232,9 @@ static int term_table_grow(wbuf *b) {
     size_t bytes = ((size_t)nmask + 1) * 8; /* a power of two */
     uint64_t *ns;
     if (bytes >= SLAB_BYTES) { /* huge pages for large tables, as the pool */
-        ns = slabs_alloc(bytes); /* zeroed */
+        ns = slabs_alloc_written(bytes); /* zeroed */
     } else {
-        ns = calloc((size_t)nmask + 1, 8);
+        ns = zalloc_written(bytes);
     }
     if (!ns) return NEWSIDX_ERR_NOMEM;
     for (uint32_t t = 0; t < b->n_terms; t++) {

@@ -40,7 +40,7 @@ void nx_writer_set_error(newsidx_writer *w, int code, const char *msg) {
 
 static int id_table_grow(wbuf *b) {
     uint32_t nmask = b->id_mask ? b->id_mask * 2 + 1 : 255;
-    uint32_t *ns = calloc((size_t)nmask + 1, 4);
+    uint32_t *ns = zalloc_written(((size_t)nmask + 1) * 4);
     if (!ns) return NEWSIDX_ERR_NOMEM;
     for (uint32_t d = 0; d < b->n_docs; d++) {
         if (b->docs[d].deleted) continue;

@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* 64 KiB pages: small enough that a small RAM budget is honoured, large
  * enough that page bookkeeping is noise. */
@@ -250,6 +251,20 @@ static inline void *grow_array(void *arr, uint32_t *cap, size_t elem_bytes, uint
     void *n = realloc(arr, elem_bytes * nc);
     if (n) *cap = nc;
     return n;
+}
+
+/* n zeroed bytes, written: for hash tables, whose first touch of a page
+ * is a lookup's read. calloc leaves fresh pages unwritten; read first,
+ * such a page maps the shared zero page and the first insert copies it,
+ * a second fault with a TLB flush on every core the writer's threads ran
+ * on (rambuf.c, slabs_alloc_written). NULL when out of memory. */
+static inline void *zalloc_written(size_t n) {
+    void *p = malloc(n);
+    if (!p) return NULL;
+    /* gcc turns malloc + memset into calloc: the empty asm, which may read
+     * p's memory, keeps the memset */
+    __asm__ volatile("" : : "r"(p) : "memory");
+    return memset(p, 0, n);
 }
 
 /* ---- the RAM buffer (rambuf.c) ------------------------------------------ */

@@ -92,7 +92,7 @@ static pending_entry *pending_find(pending_set *ps, const char *id, size_t len, 
 static int pending_rebuild(pending_set *ps) {
     uint32_t slots = 256;
     while (slots < 4 * (ps->n_live + 1)) slots *= 2;
-    pending_entry *ns = calloc(slots, sizeof *ns);
+    pending_entry *ns = zalloc_written(slots * sizeof *ns);
     nx_buf nids = {0};
     if (!ns) return NEWSIDX_ERR_NOMEM;
     for (uint32_t i = 0; ps->mask && i <= ps->mask; i++) {
