@@ -251,7 +251,7 @@ static void report_adding(newsidx_writer *w, const newsidx_field *fields, size_t
 
 int nx_wbuf_add(wbuf *b, const warticle *a, unsigned *warn) {
     int rep = buffer_replace_id(b, a->id, a->id_len, a->id_hash);
-    int seg = segments_replace_id(b->w, a->id, a->id_len);
+    int seg = a->segments_may_have_id ? segments_replace_id(b->w, a->id, a->id_len) : 0;
     if (seg < 0) return nx_err_set(b->err, seg, "out of memory");
     if (rep | seg) *warn |= NEWSIDX_WARN_REPLACED;
     if (doc_slot_reserve(b)) return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
@@ -322,7 +322,7 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
     if (warnings) *warnings = 0;
     if (!w || (!fields && n_fields)) return NEWSIDX_ERR_INVALID;
     if (w->failed) return w->failed;
-    warticle a = {.fields = fields, .n_fields = n_fields};
+    warticle a = {.fields = fields, .n_fields = n_fields, .segments_may_have_id = true};
     const newsidx_field *datef = NULL;
     for (size_t i = 0; i < n_fields; i++) {
         const newsidx_field *f = &fields[i];

@@ -126,6 +126,9 @@ typedef struct warticle {
     size_t id_len;
     uint64_t id_hash;
     int64_t date;
+    /* false: no segment holds the id (the caller knew it: writer_pool.c),
+     * so replacing looks only in the buffer */
+    bool segments_may_have_id;
 } warticle;
 
 typedef struct nx_wpool nx_wpool;
