@@ -239,9 +239,11 @@ static void *worker_main(void *arg) {
         }
         k->queued_bytes -= bytes;
         k->busy = false;
-        /* an adder waits for room, which a batch makes; a drainer for
-         * every worker to be idle, which this one now may be */
-        if (p->adders_waiting || (p->drainers_waiting && !k->head))
+        /* an adder waits for room, woken once the queue is half empty
+         * (not per batch); a drainer for every worker to be idle, which
+         * this one now may be */
+        if ((p->adders_waiting && k->queued_bytes <= p->queue_bytes / 2) ||
+            (p->drainers_waiting && !k->head))
             pthread_cond_broadcast(&p->progress);
     }
     pthread_mutex_unlock(&p->lock);
