@@ -238,6 +238,6 @@ int nx_wbuf_flush(wbuf *b) {
         nx_segment_close(seg);
         return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
     }
-    nx_wbuf_free(b);
+    nx_wbuf_recycle(b); /* an explicit flush frees the spares: nx_wbuf_free */
     return 0;
 }

@@ -67,7 +67,30 @@ static void term_slots_free(uint64_t *slots, uint32_t mask) {
     else free(slots);
 }
 
-static void *slab_alloc(void) { return slabs_alloc(SLAB_BYTES); }
+/* A slab for the pool or the term entries: a spare one if there is one. */
+static void *slab_alloc(wbuf *b) {
+    if (b->n_spare_slabs) return b->spare_slabs[--b->n_spare_slabs];
+    return slabs_alloc(SLAB_BYTES);
+}
+
+/* Slabs a full buffer filled are kept when it is flushed, for the next
+ * buffer, which fills to about the same size: mapped again, each one was
+ * faulted in and zeroed once more per flush (clear_page ~2% of indexing
+ * 100k generated articles, several flushes per worker). The budget
+ * counts them again as they are taken; a flush the caller asks for (a
+ * commit) frees them, so they never sit beside what a commit or a merge
+ * holds. */
+static void slab_recycle(wbuf *b, void *slab) {
+    if (b->n_spare_slabs == b->cap_spare_slabs) {
+        void **ns = grow_array(b->spare_slabs, &b->cap_spare_slabs, sizeof *ns, 16);
+        if (!ns) {
+            slabs_free(slab, SLAB_BYTES);
+            return;
+        }
+        b->spare_slabs = ns;
+    }
+    b->spare_slabs[b->n_spare_slabs++] = slab;
+}
 
 /* ---- slice pool ----------------------------------------------------------- */
 
@@ -84,7 +107,7 @@ static uint32_t pool_alloc(wbuf *b, uint32_t size) {
         }
         uint8_t **np = b->pages;
         if (b->n_pages % SLAB_PAGES == 0) {
-            np[b->n_pages] = slab_alloc(); /* freed through its first page */
+            np[b->n_pages] = slab_alloc(b); /* freed through its first page */
             if (!np[b->n_pages]) return UINT32_MAX;
         } else {
             np[b->n_pages] = np[b->n_pages - 1] + POOL_PAGE;
@@ -165,12 +188,19 @@ void nx_wbuf_destroy(wbuf *b) {
     b->n_tok = b->cap_tok = 0;
 }
 
-void nx_wbuf_free(wbuf *b) {
-    for (uint32_t i = 0; i < b->n_pages; i += SLAB_PAGES) slabs_free(b->pages[i], SLAB_BYTES);
+/* Empties the buffer; its slabs are kept as spares when keep. */
+static void wbuf_empty(wbuf *b, bool keep) {
+    for (uint32_t i = 0; i < b->n_pages; i += SLAB_PAGES) {
+        if (keep) slab_recycle(b, b->pages[i]);
+        else slabs_free(b->pages[i], SLAB_BYTES);
+    }
     free(b->pages);
     b->pages = NULL;
     b->n_pages = b->page_used = 0;
-    for (uint32_t i = 0; i < b->n_term_chunks; i++) slabs_free(b->term_chunks[i], SLAB_BYTES);
+    for (uint32_t i = 0; i < b->n_term_chunks; i++) {
+        if (keep) slab_recycle(b, b->term_chunks[i]);
+        else slabs_free(b->term_chunks[i], SLAB_BYTES);
+    }
     free(b->term_chunks);
     b->term_chunks = NULL;
     b->n_term_chunks = 0;
@@ -188,6 +218,16 @@ void nx_wbuf_free(wbuf *b) {
     free(b->id_slots);
     b->id_slots = NULL;
     b->id_mask = 0;
+}
+
+void nx_wbuf_recycle(wbuf *b) { wbuf_empty(b, true); }
+
+void nx_wbuf_free(wbuf *b) {
+    wbuf_empty(b, false);
+    for (uint32_t i = 0; i < b->n_spare_slabs; i++) slabs_free(b->spare_slabs[i], SLAB_BYTES);
+    free(b->spare_slabs);
+    b->spare_slabs = NULL;
+    b->n_spare_slabs = b->cap_spare_slabs = 0;
 }
 
 /* ---- terms ------------------------------------------------------------------ */
@@ -428,7 +468,7 @@ static int add_token(wbuf *b, const uint8_t *key, size_t len, uint64_t h,
                 if (!nc) return NEWSIDX_ERR_NOMEM;
                 b->term_chunks = nc;
             }
-            wterm *chunk = slab_alloc();
+            wterm *chunk = slab_alloc(b);
             if (!chunk) return NEWSIDX_ERR_NOMEM;
             b->term_chunks[b->n_term_chunks++] = chunk;
         }

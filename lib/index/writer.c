@@ -367,7 +367,10 @@ int newsidx_writer_add(newsidx_writer *w, const newsidx_field *fields, size_t n_
 
 int nx_writer_flush(newsidx_writer *w) {
     if (w->pool) return nx_wpool_drain(w, true);
-    return w->n_bufs ? nx_wbuf_flush(&w->bufs[0]) : 0;
+    if (!w->n_bufs) return 0;
+    int rc = nx_wbuf_flush(&w->bufs[0]);
+    if (rc == 0) nx_wbuf_free(&w->bufs[0]); /* the spare slabs: no buffer fills next */
+    return rc;
 }
 
 /* ---- open / commit / close ------------------------------------------------ */

@@ -114,6 +114,10 @@ typedef struct wbuf {
     /* flush scratch (grow-only) */
     nx_term_entries s_entries;
     nx_buf s_fields;
+    /* slabs of the last flushed buffer, for the next to fill (rambuf.c,
+     * nx_wbuf_recycle) */
+    void **spare_slabs;
+    uint32_t n_spare_slabs, cap_spare_slabs;
 } wbuf;
 
 /* An article as the add path hands it to a buffer: fields checked, id
@@ -337,8 +341,13 @@ int nx_wbuf_index_field(wbuf *b, int field, const char *text, size_t len, uint32
 bool nx_wbuf_full(const wbuf *b);
 /* Bytes the buffer holds (what its budget bounds). */
 size_t nx_wbuf_ram_used(const wbuf *b);
-/* Frees the buffer's docs, terms and pool; the buffer keeps its scratch. */
+/* Frees the buffer's docs, terms and pool, and the spare slabs; the
+ * buffer keeps its scratch. */
 void nx_wbuf_free(wbuf *b);
+/* Empties the buffer as nx_wbuf_free does, but keeps its pool and term
+ * slabs as spares for the buffer that fills next (a flush because the
+ * buffer was full: another will follow). */
+void nx_wbuf_recycle(wbuf *b);
 /* Frees the scratch too (the buffer is then unused). */
 void nx_wbuf_destroy(wbuf *b);
 

@@ -191,6 +191,7 @@ static int worker_run_batch(worker *k, witem *it, bool skip) {
         if (!skip && rc == 0) {
             if (it->flush) {
                 rc = nx_wbuf_flush(k->b);
+                if (rc == 0) nx_wbuf_free(k->b); /* the spare slabs: no buffer fills next */
             } else {
                 unsigned warn = 0; /* the caller already told its caller */
                 k->b->last_seq = it->seq;
