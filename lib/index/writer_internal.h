@@ -81,6 +81,13 @@ typedef struct wseg {
     bool del_dirty;
 } wseg;
 
+/* A block of stored-fields records: a slab, or a larger mapping for a
+ * record longer than a slab. */
+typedef struct wchunk {
+    uint8_t *data;
+    size_t bytes;
+} wchunk;
+
 /* One RAM buffer: the articles added since its last flush, inverted. The
  * writer has one per worker (one in all when it runs no threads); a
  * buffer is only ever touched by its worker, or by the caller while the
@@ -99,7 +106,15 @@ typedef struct wbuf {
     uint32_t cap_terms; /* for the RAM accounting only: see add_token */
     uint64_t *term_slots; /* (hash high 32 bits) << 32 | (term index + 1); 0 = empty */
     uint32_t term_mask;
-    nx_buf keys, ids, srcs, stored;
+    nx_buf keys, ids, srcs;
+    /* stored-fields records, in slabs (rambuf.c, nx_wbuf_stored_append);
+     * a doc's stored_off is chunk << 32 | offset in it */
+    struct wchunk *stored_chunks;
+    uint32_t n_stored_chunks, cap_stored_chunks;
+    size_t stored_used; /* bytes used of the last chunk */
+    /* bytes of the records, and the capacity the nx_buf they lived in
+     * before would have now: what the budget counts (writer.c) */
+    size_t stored_len, stored_cap;
     wdoc *docs;
     uint32_t n_docs, cap_docs, n_deleted;
     uint32_t *id_slots; /* doc index + 1 */
@@ -336,6 +351,12 @@ static inline uint64_t rstream_varint(const wbuf *w, rstream *r) {
  * its terms to the buffer; *n_tokens gets the field's length in tokens.
  * 0 or NOMEM (then the buffer may hold part of the field). */
 int nx_wbuf_index_field(wbuf *b, int field, const char *text, size_t len, uint32_t *n_tokens);
+/* Room for one stored-fields record of `bytes` bytes, in one piece; *off
+ * gets its place for nx_wbuf_stored_at. NULL when out of memory. */
+uint8_t *nx_wbuf_stored_append(wbuf *b, size_t bytes, uint64_t *off);
+static inline const uint8_t *nx_wbuf_stored_at(const wbuf *b, uint64_t off) {
+    return b->stored_chunks[off >> 32].data + (uint32_t)off;
+}
 /* true when the buffer must be flushed before the next article (its RAM
  * budget reached, pool or segment limits near). */
 bool nx_wbuf_full(const wbuf *b);
