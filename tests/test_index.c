@@ -204,6 +204,79 @@ START_TEST(test_segment_postings_round_trip_at_block_edges) {
 }
 END_TEST
 
+/* A flush hands nx_segbuild_entries each term's entries in insertion
+ * order, which the date order turns into any order of doc ids: shuffled
+ * lists on both sides of the sort's thresholds (insertion sort up to 24
+ * entries, quicksort below 256, radix sort above, with doc ids needing
+ * 1, 2 and 3 bytes) must come back as the sorted reference, positions
+ * following their docs. */
+START_TEST(test_reordered_entries_are_written_in_doc_order) {
+    static const uint32_t sizes[] = {2, 3, 24, 25, 100, 255, 256, 257, 3000, 40000};
+    const size_t n_terms = sizeof sizes / sizeof sizes[0];
+    uint32_t n_docs = 200000;
+    char *dir = nxt_tmpdir("index");
+    nx_err err = {0};
+    nx_segbuild_opts o = {false, 3, 65536, false, NULL};
+    nx_segbuild *b;
+    ck_assert_int_eq(nx_segbuild_create(dir, 1, n_docs, &o, &err, &b), 0);
+    for (int f = 0; f < NX_N_FIELDS; f++) {
+        uint8_t *nm = nx_segbuild_norms(b, f);
+        for (uint32_t d = 0; d < n_docs; d++) nm[d] = 10;
+    }
+    for (uint32_t d = 0; d < n_docs; d++) {
+        char id[16];
+        int l = snprintf(id, sizeof id, "d%u", d);
+        ck_assert_int_eq(nx_segbuild_doc(b, d, id, (size_t)l, "", 0, 10, NULL, 0), 0);
+    }
+    ref_list lists[16];
+    nx_term_entries te = {0};
+    for (size_t t = 0; t < n_terms; t++) {
+        /* sparse lists for 3000 and 40000 entries reach 3-byte doc ids */
+        lists[t] = make_list(sizes[t], n_docs, sizes[t] < 3000);
+        ref_list *r = &lists[t];
+        uint32_t *starts = malloc(4 * r->n), *perm = malloc(4 * r->n);
+        for (uint32_t i = 0, k = 0; i < r->n; k += r->freqs[i], i++) starts[i] = k;
+        for (uint32_t i = 0; i < r->n; i++) perm[i] = i;
+        for (uint32_t i = r->n - 1; i > 0; i--) { /* Fisher-Yates */
+            uint32_t j = rnd() % (i + 1), x = perm[i];
+            perm[i] = perm[j];
+            perm[j] = x;
+        }
+        /* the positions stay where they are: entries point at them */
+        te.n = 0;
+        te.sorted = true;
+        ck_assert_int_eq(nx_term_entries_reserve(&te, r->n, r->n_pos), 0);
+        memcpy(te.pos, r->pos, 4 * r->n_pos);
+        te.n_pos = r->n_pos;
+        for (uint32_t i = 0; i < r->n; i++)
+            nx_term_entries_push(&te, r->docs[perm[i]], r->freqs[perm[i]], starts[perm[i]]);
+        ck_assert(!te.sorted);
+        char term[16];
+        int l = snprintf(term, sizeof term, "t%02zu", t);
+        ck_assert_int_eq(nx_segbuild_entries(b, NX_F_BODY, (const uint8_t *)term, (size_t)l, &te),
+                         0);
+        free(starts);
+        free(perm);
+    }
+    nx_term_entries_free(&te);
+    ck_assert_int_eq(nx_segbuild_finish(b), 0);
+    nx_segment *s;
+    ck_assert_msg(nx_segment_open(dir, 1, 0, &err, &s) == 0, "%s", err.msg);
+    for (size_t t = 0; t < n_terms; t++) {
+        char term[16];
+        int l = snprintf(term, sizeof term, "t%02zu", t);
+        nx_term_info ti;
+        ck_assert_int_eq(nx_segment_lookup(s, NX_F_BODY, term, (size_t)l, &ti), 1);
+        ck_assert_uint_eq(ti.df, sizes[t]);
+        check_full_iteration(s, &ti, &lists[t]);
+        free_list(&lists[t]);
+    }
+    nx_segment_close(s);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
+}
+END_TEST
+
 /* Exceptions of every width: doc gaps, freqs and position deltas whose
  * high parts need 1 to 31 bits over the block's width, so the exception
  * fields (7-bit index + high part) reach 38 bits, in full blocks and in
@@ -1306,6 +1379,7 @@ static Suite *index_suite(void) {
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_segment_postings_round_trip_at_block_edges);
+    tcase_add_test(tc, test_reordered_entries_are_written_in_doc_order);
     tcase_add_test(tc, test_pfor_exceptions_of_every_width_round_trip);
     tcase_add_test(tc, test_writer_round_trip_with_dates_in_order);
     tcase_add_test(tc, test_dictionary_prefix_walk_is_sorted_and_bounded);

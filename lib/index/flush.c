@@ -165,7 +165,7 @@ static int flush_docs(wbuf *b, nx_segbuild *sb, const uint32_t *order, uint32_t 
         const wdoc *d = &b->docs[order[i]];
         const newsidx_field *fields = NULL;
         size_t nf = 0;
-        if (b->w->sb.store_fields && nx_fields_parse(b->stored.data + d->stored_off, d->stored_len,
+        if (b->w->sb.store_fields && nx_fields_parse(nx_wbuf_stored_at(b, d->stored_off), d->stored_len,
                                                   &b->s_fields, &fields, &nf))
             return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
         NX_FORWARD(nx_segbuild_doc(sb, d->date, (const char *)b->ids.data + d->id_off, d->id_len,
@@ -238,6 +238,6 @@ int nx_wbuf_flush(wbuf *b) {
         nx_segment_close(seg);
         return nx_err_set(b->err, NEWSIDX_ERR_NOMEM, "out of memory");
     }
-    nx_wbuf_free(b);
+    nx_wbuf_recycle(b); /* an explicit flush frees the spares: nx_wbuf_free */
     return 0;
 }

@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* 64 KiB pages: small enough that a small RAM budget is honoured, large
  * enough that page bookkeeping is noise. */
@@ -80,6 +81,13 @@ typedef struct wseg {
     bool del_dirty;
 } wseg;
 
+/* A block of stored-fields records: a slab, or a larger mapping for a
+ * record longer than a slab. */
+typedef struct wchunk {
+    uint8_t *data;
+    size_t bytes;
+} wchunk;
+
 /* One RAM buffer: the articles added since its last flush, inverted. The
  * writer has one per worker (one in all when it runs no threads); a
  * buffer is only ever touched by its worker, or by the caller while the
@@ -98,7 +106,15 @@ typedef struct wbuf {
     uint32_t cap_terms; /* for the RAM accounting only: see add_token */
     uint64_t *term_slots; /* (hash high 32 bits) << 32 | (term index + 1); 0 = empty */
     uint32_t term_mask;
-    nx_buf keys, ids, srcs, stored;
+    nx_buf keys, ids, srcs;
+    /* stored-fields records, in slabs (rambuf.c, nx_wbuf_stored_append);
+     * a doc's stored_off is chunk << 32 | offset in it */
+    struct wchunk *stored_chunks;
+    uint32_t n_stored_chunks, cap_stored_chunks;
+    size_t stored_used; /* bytes used of the last chunk */
+    /* bytes of the records, and the capacity the nx_buf they lived in
+     * before would have now: what the budget counts (writer.c) */
+    size_t stored_len, stored_cap;
     wdoc *docs;
     uint32_t n_docs, cap_docs, n_deleted;
     uint32_t *id_slots; /* doc index + 1 */
@@ -113,6 +129,10 @@ typedef struct wbuf {
     /* flush scratch (grow-only) */
     nx_term_entries s_entries;
     nx_buf s_fields;
+    /* slabs of the last flushed buffer, for the next to fill (rambuf.c,
+     * nx_wbuf_recycle) */
+    void **spare_slabs;
+    uint32_t n_spare_slabs, cap_spare_slabs;
 } wbuf;
 
 /* An article as the add path hands it to a buffer: fields checked, id
@@ -125,6 +145,9 @@ typedef struct warticle {
     size_t id_len;
     uint64_t id_hash;
     int64_t date;
+    /* false: no segment holds the id (the caller knew it: writer_pool.c),
+     * so replacing looks only in the buffer */
+    bool segments_may_have_id;
 } warticle;
 
 typedef struct nx_wpool nx_wpool;
@@ -252,6 +275,20 @@ static inline void *grow_array(void *arr, uint32_t *cap, size_t elem_bytes, uint
     return n;
 }
 
+/* n zeroed bytes, written: for hash tables, whose first touch of a page
+ * is a lookup's read. calloc leaves fresh pages unwritten; read first,
+ * such a page maps the shared zero page and the first insert copies it,
+ * a second fault with a TLB flush on every core the writer's threads ran
+ * on (rambuf.c, slabs_alloc_written). NULL when out of memory. */
+static inline void *zalloc_written(size_t n) {
+    void *p = malloc(n);
+    if (!p) return NULL;
+    /* gcc turns malloc + memset into calloc: the empty asm, which may read
+     * p's memory, keeps the memset */
+    __asm__ volatile("" : : "r"(p) : "memory");
+    return memset(p, 0, n);
+}
+
 /* ---- the RAM buffer (rambuf.c) ------------------------------------------ */
 
 /* Slices grow from 16 bytes at level 0 to 4 KiB at the last level. */
@@ -314,13 +351,24 @@ static inline uint64_t rstream_varint(const wbuf *w, rstream *r) {
  * its terms to the buffer; *n_tokens gets the field's length in tokens.
  * 0 or NOMEM (then the buffer may hold part of the field). */
 int nx_wbuf_index_field(wbuf *b, int field, const char *text, size_t len, uint32_t *n_tokens);
+/* Room for one stored-fields record of `bytes` bytes, in one piece; *off
+ * gets its place for nx_wbuf_stored_at. NULL when out of memory. */
+uint8_t *nx_wbuf_stored_append(wbuf *b, size_t bytes, uint64_t *off);
+static inline const uint8_t *nx_wbuf_stored_at(const wbuf *b, uint64_t off) {
+    return b->stored_chunks[off >> 32].data + (uint32_t)off;
+}
 /* true when the buffer must be flushed before the next article (its RAM
  * budget reached, pool or segment limits near). */
 bool nx_wbuf_full(const wbuf *b);
 /* Bytes the buffer holds (what its budget bounds). */
 size_t nx_wbuf_ram_used(const wbuf *b);
-/* Frees the buffer's docs, terms and pool; the buffer keeps its scratch. */
+/* Frees the buffer's docs, terms and pool, and the spare slabs; the
+ * buffer keeps its scratch. */
 void nx_wbuf_free(wbuf *b);
+/* Empties the buffer as nx_wbuf_free does, but keeps its pool and term
+ * slabs as spares for the buffer that fills next (a flush because the
+ * buffer was full: another will follow). */
+void nx_wbuf_recycle(wbuf *b);
 /* Frees the scratch too (the buffer is then unused). */
 void nx_wbuf_destroy(wbuf *b);
 
