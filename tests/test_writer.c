@@ -117,15 +117,20 @@ END_TEST
 START_TEST(test_second_writer_is_refused_with_a_lock_message) {
     char out[8192];
     write_file("in.jsonl", articles);
-    /* a writer that blocks on stdin holds the lock */
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "sleep 2 | %s index -o %s/idx - > /dev/null 2>&1 &", NEWSIDX_CLI, dir);
+    /* a writer that blocks on stdin holds the lock; it creates LOCK just
+     * before locking it, so the test waits for the file, not a fixed time
+     * (a fixed 0.5 s failed under load: the writer had not started) */
+    char cmd[512], lock[256];
+    snprintf(cmd, sizeof cmd, "sleep 6 | %s index -o %s/idx - > /dev/null 2>&1 &", NEWSIDX_CLI, dir);
+    snprintf(lock, sizeof lock, "%s/idx/LOCK", dir);
     ck_assert_int_eq(system(cmd), 0);
-    usleep(500000);
+    for (int i = 0; i < 500 && access(lock, F_OK) != 0; i++) usleep(10000);
+    ck_assert_msg(access(lock, F_OK) == 0, "the first writer made no LOCK in 5 s");
+    usleep(100000);
     int rc = run(out, sizeof out, "%s index -o %s/idx %s/in.jsonl", NEWSIDX_CLI, dir, dir);
     ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
     ck_assert_ptr_nonnull(strstr(out, "another writer"));
-    sleep(2);
+    sleep(6);
 }
 END_TEST
 
