@@ -224,7 +224,7 @@ static uint32_t mapped_doc(const merge_state *ms, uint32_t i) {
  * map keeps its docs in order). Choosing among all inputs for every doc
  * read every input's postings cursor and map for every posting; the
  * current new ids are kept here instead, and a run of docs that map below
- * every other input's current doc goes without choosing again (~5% of an
+ * every other input's current doc goes without choosing again (~4% of an
  * optimize's CPU at 1M articles, bench/README.md "Run 12"). */
 static int stream_term(merge_state *ms, uint32_t n) {
     uint32_t *cur = ms->cur;

@@ -481,10 +481,14 @@ static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
 
 /* What writing one segment holds beside the RAM buffers, whatever the
  * segment's size, when fields are stored: the doc store's training sample
- * (4 MiB, in a buffer that grows by doubling), its zstd contexts and
- * dictionary (~2 MiB) and the files' write buffers (heaptrack, 90,000
- * generated articles, --ram 64 --threads 2: 16.8 MB under nx_docstore_add
- * in two flushes at once). Every worker flushes into one, and one merge
+ * (4 MiB, in a buffer that grows by doubling; up to 8 MiB in the one store
+ * that waits while another store of the run trains the dictionary), its
+ * zstd context, its own CDict over the dictionary (up to ~2.6 MB by zstd's
+ * estimate) and a ~0.6 MB window, and the files' write buffers (heaptrack,
+ * 90,000 generated articles, --ram 64 --threads 2: 16.8 MB under
+ * nx_docstore_add in two flushes at once; peak anonymous memory at --ram
+ * 24 / 64 / 256 with 2 threads stayed 13 / 62 / 202 MB after each store got
+ * its own CDict, bench/README.md). Every worker flushes into one, and one merge
  * writes one, so the budget keeps workers + 1 of them out of the buffers'
  * shares. Without stored fields a segment writer holds well under 1 MiB
  * beside the doc maps that grow with the segment. */
