@@ -242,6 +242,16 @@ START_TEST(test_reordered_entries_are_written_in_doc_order) {
             perm[i] = perm[j];
             perm[j] = x;
         }
+        /* a shuffle of a short list can leave it in order (half the
+         * time with 2 entries, depending on where rnd() stands, which
+         * differs without fork under valgrind): then reverse its head */
+        bool identity = true;
+        for (uint32_t i = 0; i < r->n && identity; i++) identity = perm[i] == i;
+        if (identity) {
+            uint32_t x = perm[0];
+            perm[0] = perm[1];
+            perm[1] = x;
+        }
         /* the positions stay where they are: entries point at them */
         te.n = 0;
         te.sorted = true;
