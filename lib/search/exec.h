@@ -21,7 +21,7 @@
 
 /* ---- iterators -----------------------------------------------------------
  * Every iterator is positioned on its first match once built (a phrase
- * built with a floor: its first match that could score above it); doc is
+ * built with a floor: its first match that could reach it); doc is
  * NX_NO_DOC at the end. advance(t) goes to the first match >= t (t > doc).
  * score() is only called on the current doc, and never by counting.
  * shallow(t, &bound) returns the last doc of a range starting at t's block
@@ -90,12 +90,20 @@ typedef struct phr_it {
     uint32_t freq;            /* phrase/window frequency of the current doc */
     bool need_freq;           /* false when counting: the first occurrence will do */
     double floor;             /* top-k pruning at the top (nx_run_blockmax): a doc scoring
-                               * at most this cannot enter the heap; 0 = none */
-    bool skip_windows;        /* seeking the first match above a floor given at build */
-    uint32_t win_from, win_end; /* the last window phr_shallow found above the floor */
+                               * below this cannot enter the heap (one equal to it may,
+                               * by the tie key); 0 = none */
+    bool skip_windows;        /* seeking the first match that may reach a floor given at build */
+    uint32_t win_from, win_end; /* the last window phr_shallow found reaching the floor */
     uint64_t bitmap[PHRASE_BITMAP_BITS / 64]; /* two-word phrases: zero between docs */
     int rc;                   /* sticky corruption error */
 } phr_it;
+
+/* Sums of children's scores are always taken in the children's order in
+ * the plan (an OR's c as built, an AND's query order), never in an order
+ * that depends on the segment (costs, block bounds, a heap's layout): a
+ * floating-point sum in another order may differ in the last bit, and that
+ * bit would then decide the order of two articles that tie (docs/QUERY.md,
+ * "Ties"). */
 
 /* -- disjunction: sum of the matching children's scores -- */
 typedef struct or_it {
@@ -103,6 +111,11 @@ typedef struct or_it {
     sit **c;
     uint32_t n;
     double boost;
+    /* the heap form (SIT_OR_HEAP): rank[i] is c[i]'s place as built (the
+     * heap moves c), and the matching children's ranks and scores are
+     * gathered in m_rank, m_score to be summed in that order */
+    uint32_t *rank, *m_rank;
+    double *m_score;
 } or_it;
 
 /* -- conjunction with exclusions: leapfrog over the positive children
@@ -111,6 +124,9 @@ typedef struct and_it {
     sit base;
     sit **pos;
     uint32_t n_pos;
+    const uint32_t *score_order; /* pos[score_order[0]], pos[score_order[1]] ...: the
+                                  * positive children in query order, the order their
+                                  * scores are summed in */
     sit **neg;
     uint32_t n_neg;
     double boost;
@@ -176,7 +192,7 @@ typedef struct search {
     const pnode *root;   /* the plan's root */
     double root_floor;   /* > 0: the heap's minimum, when a phrase root will be
                           * ranked by nx_run_blockmax (its first match is sought
-                          * above it) */
+                          * at or above it) */
     char notice[192];    /* a prefix or fuzzy expansion that was cut */
 } search;
 
@@ -210,21 +226,32 @@ typedef struct topk {
     bool by_date;
     bool sorted;     /* h is in rank order, no longer a heap (nx_topk_sort) */
     uint32_t *hidden; /* collapse: per kept hit, the near-duplicates it hides */
+    const nx_snapshot *snap; /* where the tie key's dates and ids are read */
 } topk;
 
-/* true when a ranks before b. Ties go to the earlier (segment, doc). */
+/* Hits that tie on the sort's own keys (score by relevance; date, then
+ * score by date) are ordered by what the article is, never by where it
+ * was stored, so a ranking does not depend on how the articles were split
+ * into segments or in which order they were added (docs/QUERY.md,
+ * "Ties"). Out of line: only exact ties pay for the date and id reads. */
+bool nx_tie_better(const topk *t, const hit_entry *a, const hit_entry *b);
+
+/* true when a ranks before b: a strict total order over distinct hits. */
 static inline bool better(const topk *t, const hit_entry *a, const hit_entry *b) {
     if (t->by_date) {
         if (a->key != b->key) return a->key > b->key;
+        if (a->score != b->score) return a->score > b->score;
     } else if (a->score != b->score) {
         return a->score > b->score;
     }
-    return a->seg != b->seg ? a->seg < b->seg : a->doc < b->doc;
+    return nx_tie_better(t, a, b);
 }
 
 static inline bool topk_full(const topk *t) { return t->n == t->cap; }
 
-/* Would e enter the heap? */
+/* Would e enter the heap? A hit equal to the heap's minimum on score (or
+ * date) may still enter by the tie key, so every pruning test that skips
+ * what "cannot win" skips only what scores strictly below the minimum. */
 static inline bool topk_wants(const topk *t, const hit_entry *e) {
     return t->cap > 0 && (!topk_full(t) || better(t, e, &t->h[0]));
 }
@@ -330,13 +357,16 @@ static inline bool offer_hit(run_ctx *R, uint32_t doc, double score) {
 }
 
 /* offer_hit by date: the date decides whether doc enters, so it is scored
- * (it is the iterator on it) only when it does. */
+ * (it is the iterator on it) only when it does or when its date equals the
+ * heap's oldest (the score breaks that tie). */
 static inline bool offer_dated(run_ctx *R, uint32_t doc, sit *it) {
+    topk *T = R->T;
     hit_entry e = {0, date_key(R->S->o, R->seg, doc), R->si, doc};
-    if (!topk_wants(R->T, &e)) return false;
+    if (T->cap == 0 || (topk_full(T) && e.key < T->h[0].key)) return false;
     e.score = it->ops->score(it);
     if (R->halflife_s > 0) e.score *= recency(R, R->seg, doc);
-    nx_topk_push(R->T, &e);
+    if (!topk_wants(T, &e)) return false;
+    nx_topk_push(T, &e);
     return true;
 }
 
@@ -354,17 +384,18 @@ int nx_it_term(search *S, uint32_t si, const fterm *f, double boost, sit **out);
 /* An OR over list (NULL and exhausted entries skipped; plain ORs spliced). */
 int nx_it_or(search *S, sit **list, uint32_t n, double boost, sit **out);
 /* An AND of pos[0, n_pos) (cheapest first) excluding neg[0, n_neg); max is
- * the sum of the positive children's max_score. */
-int nx_it_and(search *S, sit **pos, uint32_t n_pos, sit **neg, uint32_t n_neg, double max,
-              double boost, sit **out);
+ * the sum of the positive children's max_score; score_order (n_pos, kept
+ * by the iterator) lists pos's indices in the query's order. */
+int nx_it_and(search *S, sit **pos, uint32_t n_pos, const uint32_t *score_order, sit **neg,
+              uint32_t n_neg, double max, double boost, sit **out);
 /* shallow() of a term iterator, callable directly by the block-max runs. */
 uint32_t nx_term_shallow(sit *s, uint32_t t, double *bound);
 
 /* phrase.c */
 /* The phrase or proximity p in field slot fi of segment si; *out = NULL
  * when a word is not there. floor > 0 (only for a phrase that is the whole
- * query, ranked by nx_run_blockmax): docs that cannot score above it are
- * skipped from the start. */
+ * query, ranked by nx_run_blockmax): docs that cannot reach it are skipped
+ * from the start. */
 int nx_it_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, double floor, sit **out);
 /* Phrase occurrences or proximity windows in the current doc (every word's
  * list is on it); 0 with it->rc set when positions are corrupt. */

@@ -117,6 +117,7 @@ static void orh_sift(or_it *o, uint32_t i) {
     sit **h = o->c;
     uint32_t n = o->n;
     sit *x = h[i];
+    uint32_t xr = o->rank[i];
     for (;;) {
         uint32_t l = 2 * i + 1, m = i;
         uint32_t md = x->doc;
@@ -127,9 +128,11 @@ static void orh_sift(or_it *o, uint32_t i) {
         if (l + 1 < n && h[l + 1]->doc < md) m = l + 1;
         if (m == i) break;
         h[i] = h[m];
+        o->rank[i] = o->rank[m];
         i = m;
     }
     h[i] = x;
+    o->rank[i] = xr;
 }
 static uint32_t orh_next(sit *s) {
     or_it *o = (or_it *)s;
@@ -148,13 +151,30 @@ static uint32_t orh_advance(sit *s, uint32_t t) {
     }
     return s->doc = o->c[0]->doc;
 }
-static double orh_sum(const or_it *o, uint32_t i, uint32_t d) {
-    if (i >= o->n || o->c[i]->doc != d) return 0;
-    return o->c[i]->ops->score(o->c[i]) + orh_sum(o, 2 * i + 1, d) + orh_sum(o, 2 * i + 2, d);
+/* The children on doc d (the heap's top region below i) into m_rank and
+ * m_score, kept in rank order (an insertion: a doc matches few of many
+ * expansions). */
+static void orh_gather(or_it *o, uint32_t i, uint32_t d, uint32_t *m) {
+    if (i >= o->n || o->c[i]->doc != d) return;
+    uint32_t r = o->rank[i], j = (*m)++;
+    double s = o->c[i]->ops->score(o->c[i]);
+    while (j > 0 && o->m_rank[j - 1] > r) {
+        o->m_rank[j] = o->m_rank[j - 1];
+        o->m_score[j] = o->m_score[j - 1];
+        j--;
+    }
+    o->m_rank[j] = r;
+    o->m_score[j] = s;
+    orh_gather(o, 2 * i + 1, d, m);
+    orh_gather(o, 2 * i + 2, d, m);
 }
 static double orh_score(sit *s) {
     or_it *o = (or_it *)s;
-    return orh_sum(o, 0, s->doc) * o->boost;
+    uint32_t m = 0;
+    orh_gather(o, 0, s->doc, &m);
+    double sum = 0;
+    for (uint32_t j = 0; j < m; j++) sum += o->m_score[j];
+    return sum * o->boost;
 }
 static const sit_ops orh_ops = {SIT_OR_HEAP, orh_next, orh_advance, orh_score, or_shallow};
 
@@ -189,7 +209,10 @@ static uint32_t and_advance(sit *s, uint32_t t) { return and_settle((and_it *)s,
 static double and_score(sit *s) {
     and_it *a = (and_it *)s;
     double sum = 0;
-    for (uint32_t i = 0; i < a->n_pos; i++) sum += a->pos[i]->ops->score(a->pos[i]);
+    for (uint32_t i = 0; i < a->n_pos; i++) {
+        sit *c = a->pos[a->score_order[i]];
+        sum += c->ops->score(c);
+    }
     return sum * a->boost;
 }
 static uint32_t and_shallow(sit *s, uint32_t t, double *bound) {
@@ -299,6 +322,12 @@ int nx_it_or(search *S, sit **list, uint32_t n, double boost, sit **out) {
     o->n = k;
     o->boost = boost;
     if (k >= OR_HEAP_MIN) {
+        o->rank = nx_arena_alloc(&S->seg_arena, k * sizeof *o->rank);
+        o->m_rank = nx_arena_alloc(&S->seg_arena, k * sizeof *o->m_rank);
+        o->m_score = nx_arena_alloc(&S->seg_arena, k * sizeof *o->m_score);
+        NX_RETURN_IF(!o->rank || !o->m_rank || !o->m_score, &S->err, NEWSIDX_ERR_NOMEM,
+                     "out of memory");
+        for (uint32_t i = 0; i < k; i++) o->rank[i] = i;
         o->base.ops = &orh_ops;
         for (uint32_t i = k / 2; i-- > 0;) orh_sift(o, i);
         o->base.doc = c[0]->doc;
@@ -309,13 +338,14 @@ int nx_it_or(search *S, sit **list, uint32_t n, double boost, sit **out) {
     return 0;
 }
 
-int nx_it_and(search *S, sit **pos, uint32_t n_pos, sit **neg, uint32_t n_neg, double max,
-              double boost, sit **out) {
+int nx_it_and(search *S, sit **pos, uint32_t n_pos, const uint32_t *score_order, sit **neg,
+              uint32_t n_neg, double max, double boost, sit **out) {
     and_it *a = nx_arena_alloc(&S->seg_arena, sizeof *a);
     NX_RETURN_IF(!a, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
     a->base = (sit){&and_ops, 0, max * boost, pos[0]->cost};
     a->pos = pos;
     a->n_pos = n_pos;
+    a->score_order = score_order;
     a->neg = neg;
     a->n_neg = n_neg;
     a->boost = boost;

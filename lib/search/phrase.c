@@ -201,14 +201,14 @@ static inline double phr_bound(const phr_it *it, uint32_t min_tf, uint64_t sum_t
 static uint32_t phr_shallow(sit *s, uint32_t t, double *bound);
 
 /* First doc >= t where all terms occur and the positions agree (with a
- * floor: and whose score could exceed it). */
+ * floor: and whose score could reach it). */
 static uint32_t phr_settle(phr_it *it, uint32_t t) {
     nx_postings *lead = &it->p[it->lead_order[0]];
     uint32_t d = t;
     for (;;) {
         if (it->skip_windows && (d < it->win_from || d > it->win_end)) {
             /* the first match of an iterator built with a floor: a window
-             * whose blocks cannot beat it is skipped without leapfrogging
+             * whose blocks cannot reach it is skipped without leapfrogging
              * through it (nx_run_blockmax prunes by windows itself only
              * from the match the iterator was built on) */
             double b;
@@ -217,7 +217,7 @@ static uint32_t phr_settle(phr_it *it, uint32_t t) {
                 d = NX_NO_DOC;
                 break;
             }
-            if (b * NX_BOUND_SLACK <= it->floor) {
+            if (b * NX_BOUND_SLACK < it->floor) {
                 if (up + 1 == NX_NO_DOC) {
                     d = NX_NO_DOC;
                     break;
@@ -251,7 +251,7 @@ static uint32_t phr_settle(phr_it *it, uint32_t t) {
                 if (f < tf) tf = f;
                 sum += f;
             }
-            if (phr_bound(it, tf, sum, it->norms[d]) * NX_BOUND_SLACK <= it->floor) {
+            if (phr_bound(it, tf, sum, it->norms[d]) * NX_BOUND_SLACK < it->floor) {
                 d++;
                 continue;
             }

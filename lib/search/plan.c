@@ -279,7 +279,11 @@ int nx_build(search *S, uint32_t si, const pnode *p, sit **out) {
     case NXQ_AND: {
         sit **pos = nx_arena_alloc(&S->seg_arena, p->n_children * sizeof *pos);
         sit **neg = nx_arena_alloc(&S->seg_arena, p->n_children * sizeof *neg);
-        NX_RETURN_IF(!pos || !neg, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        /* qrank[j]: pos[j]'s place among the positive children in the query */
+        uint32_t *qrank = nx_arena_alloc(&S->seg_arena, p->n_children * sizeof *qrank);
+        uint32_t *score_order = nx_arena_alloc(&S->seg_arena, p->n_children * sizeof *score_order);
+        NX_RETURN_IF(!pos || !neg || !qrank || !score_order, &S->err, NEWSIDX_ERR_NOMEM,
+                     "out of memory");
         uint32_t np = 0, nn = 0;
         double max = 0;
         bool empty = false;
@@ -292,12 +296,14 @@ int nx_build(search *S, uint32_t si, const pnode *p, sit **out) {
             }
             if (c->doc == NX_NO_DOC) empty = true;
             /* cheapest first: it leads the leapfrog */
-            uint32_t j = np++;
+            uint32_t j = np++, rank = j;
             while (j > 0 && pos[j - 1]->cost > c->cost) {
                 pos[j] = pos[j - 1];
+                qrank[j] = qrank[j - 1];
                 j--;
             }
             pos[j] = c;
+            qrank[j] = rank;
             max += c->max_score;
         }
         if (empty || np == 0) break;
@@ -305,7 +311,8 @@ int nx_build(search *S, uint32_t si, const pnode *p, sit **out) {
             *out = pos[0];
             return 0;
         }
-        return nx_it_and(S, pos, np, neg, nn, max, p->boost, out);
+        for (uint32_t j = 0; j < np; j++) score_order[qrank[j]] = j;
+        return nx_it_and(S, pos, np, score_order, neg, nn, max, p->boost, out);
     }
     }
     *out = nx_it_none(S);

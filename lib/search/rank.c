@@ -2,7 +2,9 @@
  * exhaustive (every match scored), MaxScore over a ranked OR, block-max for
  * a single term, an AND of terms and any other node, and date order. Each
  * visits the matches in doc order and leaves the same heap an exhaustive
- * run would (ties go to the earlier doc). */
+ * run would. A hit whose score equals the heap's minimum may still enter
+ * by the tie key (exec.h, better()), so what a run skips is only what
+ * scores strictly below the minimum: every bound test is "<", never "<=". */
 #include "search/intersect.h"
 
 /* Every match: count, facets, and (unless counting) score into the heap. */
@@ -25,13 +27,13 @@ int nx_run_exhaustive(run_ctx *R, sit *root) {
  * 9) over the clauses of a ranked OR. The doc-id space is cut into windows
  * that end at the first block end of any clause; in each window every
  * clause has a bound (its block's score(max_tf, min_norm)). Clauses are
- * sorted by bound; the longest prefix whose bounds sum to at most the heap's
- * minimum score is "non-essential": a doc matching only those cannot enter
- * the heap (a new hit needs a score above the minimum; ties go to the
- * earlier doc, seen first). Candidates come from the essential clauses only;
- * non-essential ones are advanced to a candidate only while it can still
- * beat the minimum. A window where every clause is non-essential is skipped
- * without decoding anything. */
+ * sorted by bound; the longest prefix whose bounds sum to less than the
+ * heap's minimum score is "non-essential": a doc matching only those cannot
+ * enter the heap (one scoring exactly the minimum may, by the tie key).
+ * Candidates come from the essential clauses only; non-essential ones are
+ * advanced to a candidate only while it can still reach the minimum. A
+ * window where every clause is non-essential is skipped without decoding
+ * anything. */
 int nx_run_maxscore(run_ctx *R, sit **its, uint32_t n, double boost) {
     search *S = R->S;
     const nx_segment *seg = R->seg;
@@ -39,7 +41,10 @@ int nx_run_maxscore(run_ctx *R, sit **its, uint32_t n, double boost) {
     double *bm = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *bm);
     double *pre = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *pre);
     uint32_t *ord = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *ord);
-    NX_RETURN_IF(!bm || !pre || !ord, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    /* per clause, its score in the candidate (0 when it does not match) */
+    double *part = nx_arena_alloc(&S->seg_arena, (n + 1) * sizeof *part);
+    NX_RETURN_IF(!bm || !pre || !ord || !part, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    memset(part, 0, (n + 1) * sizeof *part);
     uint32_t d = NX_NO_DOC;
     for (uint32_t i = 0; i < n; i++)
         if (its[i]->doc < d) d = its[i]->doc;
@@ -69,7 +74,7 @@ int nx_run_maxscore(run_ctx *R, sit **its, uint32_t n, double boost) {
         }
         uint32_t ne = 0;
         pre[0] = 0;
-        while (ne < n && pre[ne] + bm[ord[ne]] <= theta) {
+        while (ne < n && pre[ne] + bm[ord[ne]] < theta) {
             pre[ne + 1] = pre[ne] + bm[ord[ne]];
             ne++;
         }
@@ -84,14 +89,23 @@ int nx_run_maxscore(run_ctx *R, sit **its, uint32_t n, double boost) {
                 double score = 0;
                 for (uint32_t k = ne; k < n; k++) {
                     sit *it = its[ord[k]];
-                    if (it->doc == cand) score += it->ops->score(it);
+                    if (it->doc == cand) score += part[ord[k]] = it->ops->score(it);
                 }
                 score *= boost;
                 for (uint32_t k = ne; k-- > 0;) {
-                    if (score + pre[k + 1] <= theta) break;
+                    if (score + pre[k + 1] < theta) break;
                     sit *it = its[ord[k]];
-                    if (sit_advance(it, cand) == cand) score += it->ops->score(it) * boost;
+                    if (sit_advance(it, cand) == cand) score += (part[ord[k]] = it->ops->score(it)) * boost;
                 }
+                /* what is offered: the parts summed in the clauses' order,
+                 * as or_score sums them (exec.h: the order by bound above
+                 * changes from window to window and segment to segment) */
+                score = 0;
+                for (uint32_t i = 0; i < n; i++) {
+                    score += part[i];
+                    part[i] = 0;
+                }
+                score *= boost;
                 if (nx_segment_is_live(seg, cand)) {
                     R->total++;
                     if (offer_hit(R, cand, score) && topk_full(T)) theta = T->h[0].score;
@@ -114,7 +128,7 @@ int nx_run_maxscore(run_ctx *R, sit **its, uint32_t n, double boost) {
 }
 
 /* Block-max for a single (field, term) list: whole blocks whose bound
- * cannot beat the heap are skipped; the others are scored in a tight loop
+ * cannot reach the heap's minimum are skipped; the others are scored in a tight loop
  * over the decoded block's arrays. */
 int nx_run_term(run_ctx *R, pt_it *it) {
     search *S = R->S;
@@ -130,7 +144,7 @@ int nx_run_term(run_ctx *R, pt_it *it) {
             double bound;
             end = nx_term_shallow(&it->base, d, &bound);
             if (end == NX_NO_DOC) break;
-            if (bound * NX_BOUND_SLACK <= T->h[0].score) {
+            if (bound * NX_BOUND_SLACK < T->h[0].score) {
                 d = end + 1 < NX_NO_DOC ? nx_postings_advance(p, end + 1) : NX_NO_DOC;
                 continue;
             }
@@ -164,11 +178,11 @@ int nx_run_term(run_ctx *R, pt_it *it) {
 
 /* nx_run_blockmax for an AND of plain terms. A window is the range of doc ids
  * covered by one block of every list; its bound is the sum of the blocks'
- * bounds, as and_shallow's. A window that cannot beat the heap is skipped
+ * bounds, as and_shallow's. A window that cannot reach the heap's minimum is skipped
  * undecoded; in the others the matches are found by merging the block
  * arrays, then scored as and_score does. A match is visited exactly when
  * nx_run_blockmax would visit it: while the heap is not full, or while its
- * window's bound beats the heap's minimum. */
+ * window's bound reaches the heap's minimum. */
 int nx_run_blockmax_and(run_ctx *R, and_it *a) {
     search *S = R->S;
     topk *T = R->T;
@@ -190,7 +204,7 @@ int nx_run_blockmax_and(run_ctx *R, and_it *a) {
         uint32_t up = a->base.ops->shallow(&a->base, target, &bound);
         if (up == NX_NO_DOC) break;
         bound *= NX_BOUND_SLACK;
-        if (topk_full(T) && bound <= T->h[0].score) {
+        if (topk_full(T) && bound < T->h[0].score) {
             target = up + 1;
             continue;
         }
@@ -218,12 +232,13 @@ int nx_run_blockmax_and(run_ctx *R, and_it *a) {
             if (R->deletions && !nx_segment_is_live(R->seg, d)) continue;
             R->total++;
             double score = 0;
-            for (uint32_t i = 0; i < n; i++) {
+            for (uint32_t j = 0; j < n; j++) {
+                uint32_t i = a->score_order[j];
                 const pt_it *it = pt[i];
                 double tf = freqs[i][at[i][k]];
                 score += nx_bm25(it->weight, tf, it->k_norm[it->norms[d]]);
             }
-            if (offer_hit(R, d, score * a->boost) && topk_full(T) && bound <= T->h[0].score)
+            if (offer_hit(R, d, score * a->boost) && topk_full(T) && bound < T->h[0].score)
                 break; /* the rest cannot win */
         }
         target = up + 1;
@@ -246,7 +261,7 @@ int nx_run_blockmax(run_ctx *R, sit *root) {
             double b;
             up = root->ops->shallow(root, target, &b);
             if (up == NX_NO_DOC) break;
-            if (b * NX_BOUND_SLACK <= T->h[0].score) {
+            if (b * NX_BOUND_SLACK < T->h[0].score) {
                 target = up + 1;
                 continue;
             }
@@ -286,7 +301,12 @@ int nx_run_by_date(run_ctx *R, const pnode *root, sit *it) {
         for (uint32_t d = it->doc; d != NX_NO_DOC; d = sit_next(it)) {
             if (!nx_segment_is_live(seg, d)) continue;
             R->total++;
-            if (!offer_dated(R, d, it) && nx_segment_date(seg, d) != NX_NO_DATE) break;
+            /* a later match is no older: only one strictly older than the
+             * heap's oldest proves that none after it can enter (an equal
+             * date may still win on score or id) */
+            if (!offer_dated(R, d, it) && nx_segment_date(seg, d) != NX_NO_DATE &&
+                date_key(o, seg, d) < T->h[0].key)
+                break;
         }
         return S->rc;
     }

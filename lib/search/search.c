@@ -163,6 +163,7 @@ static int run_segments(search *S, const pnode *root, uint32_t cap, topk *T, fac
     const nx_snapshot *snap = S->snap;
     memset(T, 0, sizeof *T);
     T->by_date = o->sort == NEWSIDX_SORT_DATE_DESC || o->sort == NEWSIDX_SORT_DATE_ASC;
+    T->snap = snap;
     T->cap = o->count_only ? 0 : cap;
     if (T->cap) {
         T->h = salloc(S, T->cap * sizeof *T->h);
