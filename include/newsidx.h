@@ -651,10 +651,19 @@ NEWSIDX_API const char *newsidx_query_notice(const newsidx_query *q);
 /** Frees a query; NULL is accepted. */
 NEWSIDX_API void newsidx_query_free(newsidx_query *q);
 
-/** Sort orders. */
-#define NEWSIDX_SORT_SCORE 0     /* BM25, ties by doc order */
-#define NEWSIDX_SORT_DATE_DESC 1 /* newest first */
-#define NEWSIDX_SORT_DATE_ASC 2  /* oldest first */
+/**
+ * Sort orders. Every order is total and depends on the articles only, not
+ * on how they were split into segments, added, or spread over a set of
+ * indexes (docs/QUERY.md, "Ties"):
+ *  - NEWSIDX_SORT_SCORE: score descending; equal scores: newer date first
+ *    (undated last), then the smaller id (bytes, a proper prefix first).
+ *  - NEWSIDX_SORT_DATE_DESC / _ASC: date newest / oldest first, undated
+ *    last in both; equal dates: higher score first, then the smaller id.
+ * Pages (offset) and collapsing follow the same order.
+ */
+#define NEWSIDX_SORT_SCORE 0     /* BM25 score, then date, then id */
+#define NEWSIDX_SORT_DATE_DESC 1 /* newest first, then score, then id */
+#define NEWSIDX_SORT_DATE_ASC 2  /* oldest first, then score, then id */
 
 /** Facet bits for newsidx_search_options.facets. */
 #define NEWSIDX_FACET_SOURCE 0x1
