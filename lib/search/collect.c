@@ -6,17 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* The tie key (exec.h): by relevance the newer article first (undated
- * last), then by id; by date (the date already equal) by id. Ids are
- * compared as bytes, a proper prefix first. Two hits with one id (the same
- * id in two indexes of a set) fall back on their place in the snapshot. */
+/* The last tie key (exec.h): ids compared as bytes, a proper prefix
+ * first. Two hits with one id (the same id in two indexes of a set) fall
+ * back on their place in the snapshot. */
 bool nx_tie_better(const topk *t, const hit_entry *a, const hit_entry *b) {
     if (a->seg == b->seg && a->doc == b->doc) return false;
     const nx_segment *sa = t->snap->segments[a->seg], *sb = t->snap->segments[b->seg];
-    if (!t->by_date) {
-        int64_t da = nx_segment_date(sa, a->doc), db = nx_segment_date(sb, b->doc);
-        if (da != db) return da > db; /* NX_NO_DATE is INT64_MIN: undated last */
-    }
     size_t la, lb;
     const char *ia = nx_segment_id(sa, a->doc, &la), *ib = nx_segment_id(sb, b->doc, &lb);
     /* an id that does not decode sorts as empty here; fill_hit reports it */

@@ -216,7 +216,9 @@ static inline void *sgrow(search *S, void *arr, uint32_t n, uint32_t *cap, size_
 
 typedef struct hit_entry {
     double score;
-    int64_t key;    /* date sort: larger is better */
+    int64_t key;    /* date sort: the date key (date_key: larger is better); by score:
+                     * the date, the first tie key (newer is better, NX_NO_DATE is
+                     * INT64_MIN: undated last) */
     uint32_t seg, doc;
 } hit_entry;
 
@@ -229,20 +231,22 @@ typedef struct topk {
     const nx_snapshot *snap; /* where the tie key's dates and ids are read */
 } topk;
 
-/* Hits that tie on the sort's own keys (score by relevance; date, then
- * score by date) are ordered by what the article is, never by where it
- * was stored, so a ranking does not depend on how the articles were split
- * into segments or in which order they were added (docs/QUERY.md,
- * "Ties"). Out of line: only exact ties pay for the date and id reads. */
+/* Hits equal on score and date are ordered by their ids, never by where
+ * they are stored, so a ranking does not depend on how the articles were
+ * split into segments or in which order they were added (docs/QUERY.md,
+ * "Ties"). Out of line: only exact ties pay for reading the ids. */
 bool nx_tie_better(const topk *t, const hit_entry *a, const hit_entry *b);
 
-/* true when a ranks before b: a strict total order over distinct hits. */
+/* true when a ranks before b: a strict total order over distinct hits. By
+ * score: score, then date (key); by date: the date key, then score; then
+ * the id. */
 static inline bool better(const topk *t, const hit_entry *a, const hit_entry *b) {
     if (t->by_date) {
         if (a->key != b->key) return a->key > b->key;
         if (a->score != b->score) return a->score > b->score;
-    } else if (a->score != b->score) {
-        return a->score > b->score;
+    } else {
+        if (a->score != b->score) return a->score > b->score;
+        if (a->key != b->key) return a->key > b->key;
     }
     return nx_tie_better(t, a, b);
 }
@@ -349,10 +353,14 @@ void nx_topk_push(topk *t, const hit_entry *e);
  * the recency factor, into the heap if it ranks among the best k. Returns
  * whether it entered. */
 static inline bool offer_hit(run_ctx *R, uint32_t doc, double score) {
+    topk *T = R->T;
     hit_entry e = {score, 0, R->si, doc};
     if (R->halflife_s > 0) e.score *= recency(R, R->seg, doc);
-    if (!topk_wants(R->T, &e)) return false;
-    nx_topk_push(R->T, &e);
+    /* most offers end here, before the date is read */
+    if (T->cap == 0 || (topk_full(T) && e.score < T->h[0].score)) return false;
+    e.key = nx_segment_date(R->seg, doc);
+    if (!topk_wants(T, &e)) return false;
+    nx_topk_push(T, &e);
     return true;
 }
 
