@@ -63,6 +63,9 @@ static void make_articles(void) {
             for (uint32_t k = 0; k < nb; k++)
                 len += (size_t)snprintf(a->body + len, sizeof a->body - len, "%s%s", k ? " " : "",
                                         body_words[nxt_xorshift64(&st) % N_BODY_WORDS]);
+            /* rare words: a small segment holds few of them */
+            static const char *const rare[] = {"zephyr", "quixote", "nimbus", "obelisk"};
+            if (i % 50 == 7) snprintf(a->body + len, sizeof a->body - len, " %s", rare[i / 50 % 4]);
         }
         if (i % 17 == 5) {
             a->date[0] = '\0';
@@ -264,12 +267,19 @@ static const char *const queries[] = {
     "\"wheat corn\"",     "title:\"gold trade\"", "\"alpha beta\"",
     "wheat -corn",        "gr* OR po*",          "body:market",
     "said OR year OR board OR china OR japan OR brazil OR india OR egypt",
+    /* 33 lists: an OR over a heap of children (iter.c, OR_HEAP_MIN) where
+     * all are present, a plain OR in segments that lack a rare word; both
+     * must sum in one order */
+    "alpha OR beta OR gamma OR delta OR market OR price OR export OR grain OR crop OR harvest OR "
+    "ton OR buyer OR seller OR port OR week OR rise OR fall OR said OR year OR board OR china OR "
+    "japan OR brazil OR india OR egypt OR state OR report OR stock OR index OR zephyr OR quixote OR "
+    "nimbus OR obelisk",
 };
 #define N_QUERIES (sizeof queries / sizeof *queries)
 
 /* The option sets every query runs with: relevance pruned and not, with
  * and without an exact total, a page further on, facets, collapse, both
- * date orders. */
+ * date orders, a recency boost. */
 static void option_set(int v, newsidx_search_options *o) {
     newsidx_search_options_init(o);
     o->fields = "";
@@ -286,9 +296,10 @@ static void option_set(int v, newsidx_search_options *o) {
     case 7: o->sort = NEWSIDX_SORT_DATE_DESC, o->exact_total = 0, o->k = 3; break;
     case 8: o->sort = NEWSIDX_SORT_DATE_ASC, o->collapse_distance = NEWSIDX_COLLAPSE_DEFAULT; break;
     case 9: o->k = 500; break;
+    case 10: o->recency_halflife_days = 3; break;
     }
 }
-#define N_OPTION_SETS 10
+#define N_OPTION_SETS 11
 
 static void same_everywhere(newsidx_reader *const *other_ref, const char *what) {
     setup();
