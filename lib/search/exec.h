@@ -228,7 +228,7 @@ typedef struct topk {
     bool by_date;
     bool sorted;     /* h is in rank order, no longer a heap (nx_topk_sort) */
     uint32_t *hidden; /* collapse: per kept hit, the near-duplicates it hides */
-    const nx_snapshot *snap; /* where the tie key's dates and ids are read */
+    const nx_snapshot *snap; /* where the last tie key, the id, is read */
 } topk;
 
 /* Hits equal on score and date are ordered by their ids, never by where
