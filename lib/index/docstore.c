@@ -306,6 +306,11 @@ void nx_docstore_writer_free(nx_docstore_writer *w) {
 
 uint64_t nx_docstore_raw_bytes(const nx_docstore_writer *w) { return w->raw_bytes; }
 
+bool nx_docstore_waits_for_dict(const nx_docstore_writer *w) {
+    /* a store training the dictionary itself has left `training` */
+    return w->training && w->o.shared && atomic_load(&w->o.shared->state) == SH_TRAINING;
+}
+
 /* Code of a field name (1..DS_MAX_NAMES) in w's own table, adding it on
  * first sight when `add`; 0 when it is not there or must be written inline
  * (table full or name too long). */
