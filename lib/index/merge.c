@@ -41,6 +41,7 @@ typedef struct merge_state {
     uint32_t *on;              /* the inputs on the term */
     uint32_t *cur;             /* per input on the term: its current doc's new id */
     nx_segbuild *b;
+    struct term_pipe *pipe;    /* non-NULL: terms go to the writing thread through it */
     nx_progress progress; /* docs, then input terms, then finishing */
 } merge_state;
 
@@ -218,6 +219,93 @@ static uint32_t mapped_doc(const merge_state *ms, uint32_t i) {
     return d == NX_NO_DOC ? NX_NO_DOC : ms->map[i][d];
 }
 
+/* ---- terms read on one thread, written on another ------------------------ */
+
+/* A merge decodes its inputs' postings and encodes the new segment's:
+ * about half of its CPU each, on one thread while a core idled (an
+ * optimize is 20% of a small stored build's wall time). A reading thread
+ * walks the dictionaries and decodes; this one encodes what it reads back
+ * from batches of u32s: TERM_BEGIN field len key-bytes (padded to 4),
+ * TERM_DOC doc freq deltas[freq], TERM_END. Two batches take turns, so
+ * memory holds at most two batches and one doc's positions beyond. */
+enum { TERM_BEGIN = 1, TERM_DOC, TERM_END };
+#define TERM_BATCH_BYTES ((size_t)256 << 10)
+
+typedef struct term_pipe {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    nx_buf fill;     /* the reader's */
+    nx_buf ready;    /* handed over, not yet taken (len 0: none) */
+    bool done;       /* the reader has ended (its rc set) */
+    bool stop;       /* the writer failed: the reader is to end */
+    int rc;          /* the reader's result */
+    nx_err err;      /* the reader's message */
+} term_pipe;
+
+/* Hands the reader's full batch over, once the last one was taken. */
+static int pipe_hand_over(term_pipe *tp) {
+    pthread_mutex_lock(&tp->lock);
+    while (tp->ready.len && !tp->stop) pthread_cond_wait(&tp->cond, &tp->lock);
+    bool stop = tp->stop;
+    nx_buf t = tp->ready;
+    tp->ready = tp->fill;
+    tp->fill = t;
+    tp->fill.len = 0;
+    pthread_cond_broadcast(&tp->cond);
+    pthread_mutex_unlock(&tp->lock);
+    return stop ? NX_MERGE_CANCELLED : 0;
+}
+
+/* Appends one record, n u32s and `extra` bytes after them, to the
+ * reader's batch (a record never spans two batches). */
+static int pipe_put(term_pipe *tp, const uint32_t *v, size_t n, const void *extra,
+                    size_t extra_len) {
+    size_t padded = (extra_len + 3) & ~(size_t)3;
+    if (tp->fill.len >= TERM_BATCH_BYTES) NX_FORWARD(pipe_hand_over(tp));
+    if (nx_buf_reserve(&tp->fill, 4 * n + padded))
+        return nx_err_set(&tp->err, NEWSIDX_ERR_NOMEM, "out of memory");
+    memcpy(tp->fill.data + tp->fill.len, v, 4 * n);
+    if (extra_len) memcpy(tp->fill.data + tp->fill.len + 4 * n, extra, extra_len);
+    tp->fill.len += 4 * n + padded;
+    return 0;
+}
+
+static int emit_begin(merge_state *ms, const uint8_t *key, size_t key_len) {
+    if (!ms->pipe) return nx_segbuild_term_begin(ms->b, key[0], key + 1, key_len - 1);
+    uint32_t v[3] = {TERM_BEGIN, key[0], (uint32_t)key_len - 1};
+    return pipe_put(ms->pipe, v, 3, key + 1, key_len - 1);
+}
+
+static int emit_doc(merge_state *ms, uint32_t doc, uint32_t freq, const uint32_t *deltas) {
+    if (!ms->pipe) return nx_segbuild_term_doc(ms->b, doc, freq, deltas);
+    uint32_t v[3] = {TERM_DOC, doc, freq};
+    return pipe_put(ms->pipe, v, 3, deltas, (size_t)freq * 4); /* one record, one batch */
+}
+
+static int emit_end(merge_state *ms) {
+    if (!ms->pipe) return nx_segbuild_term_end(ms->b);
+    uint32_t v = TERM_END;
+    return pipe_put(ms->pipe, &v, 1, NULL, 0);
+}
+
+/* Writes one batch's terms into the new segment. */
+static int write_batch(merge_state *ms, const nx_buf *batch) {
+    const uint32_t *p = (const uint32_t *)batch->data, *end = p + batch->len / 4;
+    while (p < end) {
+        if (p[0] == TERM_BEGIN) {
+            NX_FORWARD(nx_segbuild_term_begin(ms->b, (int)p[1], (const uint8_t *)(p + 3), p[2]));
+            p += 3 + (p[2] + 3) / 4;
+        } else if (p[0] == TERM_DOC) {
+            NX_FORWARD(nx_segbuild_term_doc(ms->b, p[1], p[2], p + 3));
+            p += 3 + p[2];
+        } else {
+            NX_FORWARD(nx_segbuild_term_end(ms->b));
+            p++;
+        }
+    }
+    return 0;
+}
+
 /* Streams the postings of the n inputs ms->on[0..n) into the new segment
  * in new doc order: the input whose current doc maps lowest gives docs
  * until its next one maps above another input's current doc (each input's
@@ -250,7 +338,7 @@ static int stream_term(merge_state *ms, uint32_t n) {
             if (f < 0)
                 return nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT, "%s: corrupt positions",
                                   ms->in[i]->pos.path);
-            NX_FORWARD(nx_segbuild_term_doc(ms->b, best_doc, (uint32_t)f, deltas));
+            NX_FORWARD(emit_doc(ms, best_doc, (uint32_t)f, deltas));
             uint32_t d = nx_postings_next(p);
             while (d != NX_NO_DOC && map[d] == UINT32_MAX) d = nx_postings_next(p);
             best_doc = d == NX_NO_DOC ? NX_NO_DOC : map[d];
@@ -269,9 +357,9 @@ static int merge_term(merge_state *ms, const uint8_t *key, size_t key_len) {
         rc = open_input(ms, i, key);
         if (rc == 0) ms->on[n++] = i;
     }
-    if (rc == 0) rc = nx_segbuild_term_begin(ms->b, key[0], key + 1, key_len - 1);
+    if (rc == 0) rc = emit_begin(ms, key, key_len);
     if (rc == 0) rc = stream_term(ms, n);
-    if (rc == 0) rc = nx_segbuild_term_end(ms->b);
+    if (rc == 0) rc = emit_end(ms);
     for (uint32_t k = 0; k < n; k++) nx_postings_close(&ms->post[ms->on[k]]);
     if (rc) return rc;
     for (uint32_t k = 0; k < n; k++) {
@@ -286,7 +374,7 @@ static int merge_term(merge_state *ms, const uint8_t *key, size_t key_len) {
 }
 
 /* Merges the sorted dictionaries of the inputs, term by term. */
-static int merge_terms(merge_state *ms) {
+static int read_terms(merge_state *ms) {
     for (uint32_t i = 0; i < ms->n_in; i++) {
         ms->valid[i] = nx_termdict_seek(ms->in[i]->termdict, NULL, 0, &ms->terms[i]);
         if (ms->valid[i] < 0)
@@ -305,6 +393,74 @@ static int merge_terms(merge_state *ms) {
         memcpy(key, ms->terms[first].term, key_len);
         NX_FORWARD(merge_term(ms, key, key_len));
     }
+}
+
+/* The reading thread: its errors go to the pipe's own message (the
+ * writing thread owns ms->err), and its last batch is handed over. */
+static void *read_terms_thread(void *arg) {
+    merge_state *ms = arg;
+    term_pipe *tp = ms->pipe;
+    nx_err *writer_err = ms->err;
+    ms->err = &tp->err; /* the writing thread reads ms->b's own err pointer only */
+    int rc = read_terms(ms);
+    ms->err = writer_err;
+    if (rc == 0 && tp->fill.len) rc = pipe_hand_over(tp);
+    pthread_mutex_lock(&tp->lock);
+    tp->rc = rc;
+    tp->done = true;
+    pthread_cond_broadcast(&tp->cond);
+    pthread_mutex_unlock(&tp->lock);
+    return NULL;
+}
+
+/* Merges the terms: read on a thread of their own, written here (on one
+ * thread when none can be started). */
+static int merge_terms(merge_state *ms) {
+    term_pipe tp = {.rc = 0};
+    pthread_t th;
+    pthread_mutex_init(&tp.lock, NULL);
+    pthread_cond_init(&tp.cond, NULL);
+    ms->pipe = &tp;
+    if (pthread_create(&th, NULL, read_terms_thread, ms) != 0) {
+        ms->pipe = NULL;
+        pthread_cond_destroy(&tp.cond);
+        pthread_mutex_destroy(&tp.lock);
+        return read_terms(ms);
+    }
+    nx_buf batch = {0};
+    int rc = 0;
+    for (;;) {
+        pthread_mutex_lock(&tp.lock);
+        while (!tp.ready.len && !tp.done) pthread_cond_wait(&tp.cond, &tp.lock);
+        bool last = !tp.ready.len; /* done, nothing left */
+        nx_buf t = tp.ready;
+        tp.ready = batch;
+        tp.ready.len = 0;
+        batch = t;
+        pthread_cond_broadcast(&tp.cond);
+        pthread_mutex_unlock(&tp.lock);
+        if (last) break;
+        rc = write_batch(ms, &batch);
+        if (rc) {
+            pthread_mutex_lock(&tp.lock);
+            tp.stop = true;
+            pthread_cond_broadcast(&tp.cond);
+            pthread_mutex_unlock(&tp.lock);
+            break;
+        }
+    }
+    pthread_join(th, NULL);
+    ms->pipe = NULL;
+    if (rc == 0 && tp.rc) {
+        rc = tp.rc;
+        if (rc != NX_MERGE_CANCELLED) *ms->err = tp.err;
+    }
+    nx_buf_free(&batch);
+    nx_buf_free(&tp.fill);
+    nx_buf_free(&tp.ready);
+    pthread_cond_destroy(&tp.cond);
+    pthread_mutex_destroy(&tp.lock);
+    return rc;
 }
 
 /* Merges m's inputs into the new segment m->seg_no of the writer's
