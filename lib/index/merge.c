@@ -1,8 +1,9 @@
 /* index/merge — the writer's merge policy, and merging segments into one:
  * live docs only, in date order (a k-way merge by date, ties by input
  * order then doc id), terms walked in dictionary order across the inputs
- * so memory holds one term's postings at a time. Writes through
- * segwrite.c (docs/FORMAT.md, "Merge policy"). */
+ * so memory holds one term's postings at a time (read on one thread,
+ * written on another, through two batches). Writes through segwrite.c
+ * (docs/FORMAT.md, "Merge policy"). */
 #include "index/writer_internal.h"
 
 #include <stdlib.h>
