@@ -228,8 +228,10 @@ static uint32_t mapped_doc(const merge_state *ms, uint32_t i) {
  * optimize is 20% of a small stored build's wall time). A reading thread
  * walks the dictionaries and decodes; this one encodes what it reads back
  * from batches of u32s: TERM_BEGIN field len key-bytes (padded to 4),
- * TERM_DOC doc freq deltas[freq], TERM_END. Two batches take turns, so
- * memory holds at most two batches and one doc's positions beyond. */
+ * TERM_DOC doc freq deltas[freq], TERM_END. The reader fills one batch
+ * while the writer encodes another and a third waits between them, so
+ * memory holds three batches (one grown to a doc's positions of one term
+ * where they are longer). */
 enum { TERM_BEGIN = 1, TERM_DOC, TERM_END };
 #define TERM_BATCH_BYTES ((size_t)256 << 10)
 
@@ -269,7 +271,8 @@ static __attribute__((noinline)) int pipe_make_room(term_pipe *tp, size_t need) 
 }
 
 /* The next `need` bytes of the reader's batch, `need` a multiple of 4;
- * NULL (with the pipe's error set) when out of memory or stopped. */
+ * NULL with *rc set when out of memory (the pipe's message set) or when
+ * the writer has stopped (NX_MERGE_CANCELLED). */
 static inline uint32_t *pipe_record(term_pipe *tp, size_t need, int *rc) {
     if (NX_UNLIKELY(tp->fill.len >= TERM_BATCH_BYTES || tp->fill.cap - tp->fill.len < need)) {
         *rc = pipe_make_room(tp, need);
