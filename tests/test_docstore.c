@@ -3,6 +3,7 @@
  * give errors, not crashes. Layout: docs/FORMAT.md ("Building blocks"). */
 #include "common.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -806,6 +807,7 @@ typedef struct store_job {
     gdoc *docs;
     size_t n;
     int rc;
+    int done; /* set (atomically) when the thread ends */
 } store_job;
 
 static void *store_thread(void *arg) {
@@ -821,6 +823,7 @@ static void *store_thread(void *arg) {
     nx_docstore_writer_free(w);
     if (j->rc == 0) j->rc = nx_wfile_finish(f);
     else if (f) nx_wfile_abort(f);
+    __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -887,6 +890,143 @@ START_TEST(test_stores_written_at_once_share_one_trained_dictionary) {
 }
 END_TEST
 
+/* Documents of a few repeated words: within one block zstd finds the
+ * repeats itself, so a dictionary saves less than its stored frame
+ * costs in one store of ~1.2 MB. */
+static gdoc *make_plain_docs(size_t n) {
+    gdoc *d = calloc(n, sizeof *d);
+    for (size_t i = 0; i < n; i++) {
+        d[i].n = 2;
+        snprintf(d[i].names[0], sizeof d[i].names[0], "id");
+        snprintf(d[i].names[1], sizeof d[i].names[1], "body");
+        for (size_t k = 0; k < 2; k++) {
+            size_t len = k == 0 ? 12 : 1200;
+            char *v = malloc(len + 1);
+            size_t p = (size_t)snprintf(v, len + 1, "%zu", i);
+            while (p < len) v[p++] = "ab "[rnd32() % 3];
+            d[i].vals[k] = v;
+            d[i].f[k] = (newsidx_field){.name = d[i].names[k], .value = v, .value_len = len};
+        }
+    }
+    return d;
+}
+
+/* A store of a run that ends with more than DS_SHARE_MIN_TRAIN (1 MiB)
+ * trains the run's dictionary and uses it itself, without first
+ * compressing its records both ways to see whether the dictionary pays
+ * for its frame in this store alone: the run's other stores use it
+ * anyway, and a merge keeps one frame of it for all (that comparison
+ * was ~10% of a 2,225-article build's CPU, on its critical path). A
+ * store of no run still makes the comparison. */
+START_TEST(test_a_store_training_the_runs_dictionary_uses_it_without_comparing) {
+    size_t n = 1000; /* ~1.2 MB */
+    gdoc *d = make_plain_docs(n);
+    nx_docstore_options o;
+    nx_docstore_options_init(&o);
+    tmp_path();
+    char p[700];
+    snprintf(p, sizeof p, "%s.alone", path);
+    write_store_at(p, &o, d, n);
+    open_store alone;
+    store_open(&alone, p);
+    /* the premise: alone, this dictionary does not pay */
+    ck_assert_uint_eq(nx_docstore_dict_count(alone.s), 0);
+    store_close(&alone);
+    unlink(p);
+    nx_docstore_shared *sh;
+    ck_assert_int_eq(nx_docstore_shared_new(&sh), 0);
+    o.shared = sh;
+    o.expect_docs = (uint32_t)n;
+    snprintf(p, sizeof p, "%s.run", path);
+    write_store_at(p, &o, d, n);
+    open_store run;
+    store_open(&run, p);
+    ck_assert_uint_eq(nx_docstore_dict_count(run.s), 1);
+    nx_docstore_scratch sc;
+    nx_docstore_scratch_init(&sc);
+    for (uint32_t i = 0; i < n; i += 9) expect_doc(run.s, &sc, i, &d[i]);
+    nx_docstore_scratch_free(&sc);
+    store_close(&run);
+    unlink(p);
+    nx_docstore_shared_free(sh);
+    free_docs(d, n);
+}
+END_TEST
+
+/* A store buffering for the run's dictionary says it would wait while
+ * another store of the run trains it (a flush then writes its terms
+ * first), and no longer once the dictionary is there; it then uses that
+ * dictionary. */
+START_TEST(test_a_store_says_it_would_wait_while_another_trains_the_runs_dictionary) {
+    size_t n_a = 3000, n_b = 200; /* A: ~4.5 MB, past train_bytes; B: ~0.3 MB */
+    gdoc *d = make_docs(n_a + n_b);
+    nx_docstore_shared *sh;
+    ck_assert_int_eq(nx_docstore_shared_new(&sh), 0);
+    nx_docstore_options o;
+    nx_docstore_options_init(&o);
+    o.level = 9; /* f = 20, accel 1: training takes long enough to be seen */
+    o.shared = sh;
+    tmp_path();
+    char pa[700], pb[700];
+    snprintf(pa, sizeof pa, "%s.a", path);
+    snprintf(pb, sizeof pb, "%s.b", path);
+    nx_err err = {0};
+    nx_wfile *fb;
+    ck_assert_int_eq(nx_wfile_create(pb, KIND, &err, &fb), 0);
+    nx_docstore_writer *b;
+    ck_assert_int_eq(nx_docstore_writer_create_opts(fb, &o, &err, &b), 0);
+    for (size_t i = 0; i < n_b / 2; i++)
+        ck_assert_int_eq(nx_docstore_add(b, d[n_a + i].f, d[n_a + i].n), 0);
+    ck_assert(!nx_docstore_waits_for_dict(b)); /* nobody trains yet */
+    store_job job = {.path = pa, .o = &o, .docs = d, .n = n_a};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, store_thread, &job), 0);
+    bool seen = false;
+    while (!seen && !__atomic_load_n(&job.done, __ATOMIC_ACQUIRE)) {
+        seen = nx_docstore_waits_for_dict(b);
+        sched_yield();
+    }
+    pthread_join(th, NULL);
+    ck_assert_int_eq(job.rc, 0);
+    ck_assert(seen);
+    ck_assert(!nx_docstore_waits_for_dict(b)); /* trained */
+    for (size_t i = n_b / 2; i < n_b; i++)
+        ck_assert_int_eq(nx_docstore_add(b, d[n_a + i].f, d[n_a + i].n), 0);
+    ck_assert_int_eq(nx_docstore_writer_finish(b), 0);
+    nx_docstore_writer_free(b);
+    ck_assert_int_eq(nx_wfile_finish(fb), 0);
+    open_store sa, sb;
+    store_open(&sa, pa);
+    store_open(&sb, pb);
+    ck_assert_uint_eq(nx_docstore_dict_count(sb.s), 1);
+    uint32_t *maps[2] = {malloc(n_a * 4), malloc(n_b * 4)};
+    for (uint32_t k = 0; k < n_a; k++) maps[0][k] = k;
+    for (uint32_t k = 0; k < n_b; k++) maps[1][k] = (uint32_t)n_a + k;
+    open_store in[2] = {sa, sb};
+    char pm[700];
+    snprintf(pm, sizeof pm, "%s.m", path);
+    nx_docstore_merge_stats st = {0};
+    merge_stores(pm, &o, in, maps, 2, (uint32_t)(n_a + n_b), &st);
+    open_store m;
+    store_open(&m, pm);
+    ck_assert_uint_eq(nx_docstore_dict_count(m.s), 1); /* B used A's dictionary */
+    nx_docstore_scratch sc;
+    nx_docstore_scratch_init(&sc);
+    for (uint32_t i = 0; i < n_a + n_b; i += 11) expect_doc(m.s, &sc, i, &d[i]);
+    nx_docstore_scratch_free(&sc);
+    store_close(&m);
+    store_close(&sa);
+    store_close(&sb);
+    unlink(pm);
+    unlink(pa);
+    unlink(pb);
+    free(maps[0]);
+    free(maps[1]);
+    nx_docstore_shared_free(sh);
+    free_docs(d, n_a + n_b);
+}
+END_TEST
+
 /* A scratch keeps a copy of the last dictionary in front of its block:
  * reading in turn from a store with a dictionary, one without and one
  * with another dictionary (and from the first again) must never decode
@@ -944,6 +1084,8 @@ int main(void) {
     tcase_add_test(tc, test_one_dictionary_per_run_and_at_most_four_per_merged_store);
     tcase_add_test(tc, test_stores_written_at_once_share_one_trained_dictionary);
     tcase_add_test(tc, test_one_scratch_reads_stores_with_different_dictionaries_in_turn);
+    tcase_add_test(tc, test_a_store_training_the_runs_dictionary_uses_it_without_comparing);
+    tcase_add_test(tc, test_a_store_says_it_would_wait_while_another_trains_the_runs_dictionary);
     suite_add_tcase(s, tc);
     return nxt_run(s, CK_FORK_GETENV);
 }

@@ -732,6 +732,81 @@ START_TEST(test_a_writer_run_trains_one_doc_store_dictionary_that_merges_keep) {
 }
 END_TEST
 
+/* Per live doc holding body term `term` in a snapshot: its freq and last
+ * position, sorted (docs renumbered by a merge compare as a multiset). */
+static size_t term_occurrences(const newsidx_reader *r, const char *term, uint64_t *out,
+                               size_t cap) {
+    const nx_snapshot *s = nx_reader_snapshot(r);
+    size_t n = 0;
+    for (uint32_t i = 0; i < s->n_segments; i++) {
+        nx_term_info ti;
+        if (nx_segment_lookup(s->segments[i], NX_F_BODY, term, strlen(term), &ti) != 1) continue;
+        nx_postings it;
+        ck_assert_int_eq(nx_postings_open(&it, s->segments[i], &ti, true), 0);
+        for (uint32_t d = nx_postings_doc(&it); d != NX_NO_DOC; d = nx_postings_next(&it)) {
+            const uint32_t *deltas;
+            int f = nx_postings_deltas(&it, &deltas);
+            ck_assert_int_gt(f, 0);
+            uint64_t last = 0;
+            for (int k = 0; k < f; k++) last += deltas[k];
+            ck_assert_uint_lt(n, cap);
+            out[n++] = (uint64_t)f << 32 | last;
+        }
+        nx_postings_close(&it);
+    }
+    for (size_t a = 1; a < n; a++) /* insertion sort: a few docs */
+        for (size_t b = a; b > 0 && out[b - 1] > out[b]; b--) {
+            uint64_t t = out[b];
+            out[b] = out[b - 1];
+            out[b - 1] = t;
+        }
+    return n;
+}
+
+/* A merge reads its inputs' postings on one thread and writes the new
+ * segment's on another, through batches of 256 KiB: a doc whose
+ * positions of one term fill several batches (100,000 occurrences,
+ * 400 KB of deltas) must come through whole, beside short ones. */
+START_TEST(test_a_merge_carries_a_doc_whose_positions_exceed_a_batch) {
+    char *dir = nxt_tmpdir("index");
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.threads = 1;
+    o.merge_factor = 1000;
+    newsidx_writer *w;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    size_t reps = 100000;
+    char *big = malloc(2 * reps + 2);
+    for (size_t i = 0; i < reps; i++) memcpy(big + 2 * i, "w ", 2);
+    memcpy(big + 2 * reps, "z", 2);
+    add_article(w, "a0", "t", big, NULL, NULL);
+    add_article(w, "a1", "t", "w z", NULL, NULL);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    add_article(w, "a2", "t", "z w w", NULL, NULL);
+    add_article(w, "a3", "t", big, NULL, NULL);
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    uint64_t before[8], after[8];
+    newsidx_reader *r = open_reader(dir);
+    ck_assert_uint_eq(nx_reader_snapshot(r)->n_segments, 2);
+    size_t nb = term_occurrences(r, "w", before, 8);
+    newsidx_reader_close(r);
+    ck_assert_uint_eq(nb, 4);
+    ck_assert_uint_eq(before[3] >> 32, reps);
+    ck_assert_int_eq(newsidx_writer_optimize(w), 0);
+    newsidx_writer_close(w);
+    r = open_reader(dir);
+    ck_assert_uint_eq(nx_reader_snapshot(r)->n_segments, 1);
+    ck_assert_uint_eq(term_occurrences(r, "w", after, 8), nb);
+    for (size_t i = 0; i < nb; i++) ck_assert_uint_eq(after[i], before[i]);
+    ck_assert_uint_eq(count_term(r, NX_F_BODY, "z"), 4);
+    newsidx_reader_close(r);
+    ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
+    free(big);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_small_ram_budget_flushes_several_segments_with_same_results) {
     char *dir = nxt_tmpdir("index");
     newsidx_writer *w = commit_one_segment_per_article(dir, 0);
@@ -1394,6 +1469,7 @@ static Suite *index_suite(void) {
     tcase_add_test(tc, test_writer_round_trip_with_dates_in_order);
     tcase_add_test(tc, test_dictionary_prefix_walk_is_sorted_and_bounded);
     tcase_add_test(tc, test_small_ram_budget_flushes_several_segments_with_same_results);
+    tcase_add_test(tc, test_a_merge_carries_a_doc_whose_positions_exceed_a_batch);
     tcase_add_test(tc, test_a_writer_run_trains_one_doc_store_dictionary_that_merges_keep);
     tcase_add_test(tc, test_merge_policy_merges_a_full_tier_and_keeps_date_order);
     tcase_add_test(tc, test_no_sync_commits_the_same_index);

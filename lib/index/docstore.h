@@ -105,6 +105,11 @@ int nx_docstore_merge_input(nx_docstore_writer *w, const nx_docstore *in, const 
 /* Writes the remaining blocks and the tables; does not finish f. */
 int nx_docstore_writer_finish(nx_docstore_writer *w);
 void nx_docstore_writer_free(nx_docstore_writer *w);
+/* true while w buffers its first records for the run's dictionary that
+ * another store of the run is training: a later add may then wait for
+ * it, so the caller may do other work of its own first (a flush writes
+ * its terms). */
+bool nx_docstore_waits_for_dict(const nx_docstore_writer *w);
 /* Sum of name and value bytes of every field added: what ratios divide by. */
 uint64_t nx_docstore_raw_bytes(const nx_docstore_writer *w);
 

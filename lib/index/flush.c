@@ -154,15 +154,19 @@ static int flush_terms(wbuf *b, nx_segbuild *sb, const uint32_t *newid, nx_progr
     return rc;
 }
 
-/* Adds the live docs to sb in date order: norms, columns, stored fields. */
+/* Adds the live docs from *next on to sb in date order (the norms of all
+ * of them first, when *next is 0): columns, stored fields. With
+ * `yield`, stops early, *next the first doc not added, when the doc store
+ * would wait for the run's dictionary that another flush trains. */
 static int flush_docs(wbuf *b, nx_segbuild *sb, const uint32_t *order, uint32_t n_live,
-                      nx_progress *pr) {
-    for (int f = 0; f < NX_N_FIELDS; f++) {
+                      uint32_t *next, bool yield, nx_progress *pr) {
+    for (int f = 0; f < NX_N_FIELDS && *next == 0; f++) {
         uint8_t *nm = nx_segbuild_norms(sb, f);
         for (uint32_t i = 0; i < n_live; i++) nm[i] = nx_norm_encode(b->docs[order[i]].field_len[f]);
     }
-    for (uint32_t i = 0; i < n_live; i++) {
-        const wdoc *d = &b->docs[order[i]];
+    for (; *next < n_live; ++*next) {
+        if (yield && nx_segbuild_store_waits(sb)) return 0;
+        const wdoc *d = &b->docs[order[*next]];
         const newsidx_field *fields = NULL;
         size_t nf = 0;
         if (b->w->sb.store_fields && nx_fields_parse(nx_wbuf_stored_at(b, d->stored_off), d->stored_len,
@@ -188,8 +192,14 @@ static int write_segment(wbuf *b, uint32_t seg_no, const uint32_t *order,
     nx_progress_begin(&pr, b->w, NEWSIDX_PHASE_FLUSHING, 1, n_live, (uint64_t)b->n_terms + 1,
                       b->w->sb.store_fields ? NX_PROGRESS_DOCS_SHARE_STORED
                                             : NX_PROGRESS_DOCS_SHARE_BARE);
-    int rc = flush_docs(b, sb, order, n_live, &pr);
+    /* Docs first, so that a flush that trains the run's dictionary starts
+     * early; one whose store would wait for another flush's training
+     * writes its terms (their own files) meanwhile and adds the rest of
+     * its docs after (Reuters: one of two workers sat idle ~35 ms). */
+    uint32_t next = 0;
+    int rc = flush_docs(b, sb, order, n_live, &next, true, &pr);
     if (rc == 0) rc = flush_terms(b, sb, newid, &pr);
+    if (rc == 0 && next < n_live) rc = flush_docs(b, sb, order, n_live, &next, false, &pr);
     if (rc) {
         nx_segbuild_abort(sb);
         return rc;

@@ -151,6 +151,9 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
  * not stored): the merge fills it with nx_docstore_merge_input, and
  * nx_segbuild_doc then leaves it alone. */
 nx_docstore_writer *nx_segbuild_merge_docstore(nx_segbuild *b);
+/* true while the segment's doc store waits for the run's dictionary,
+ * which another flush is training (nx_docstore_waits_for_dict). */
+bool nx_segbuild_store_waits(const nx_segbuild *b);
 /* Sets the near-duplicate hash (index/simhash.h) of the doc added last;
  * a doc never given one has NX_SIMHASH_NONE. 0 or NOMEM. */
 int nx_segbuild_simhash(nx_segbuild *b, uint64_t simhash);

@@ -309,6 +309,10 @@ int nx_segbuild_doc(nx_segbuild *b, int64_t date, const char *id, size_t id_len,
     return 0;
 }
 
+bool nx_segbuild_store_waits(const nx_segbuild *b) {
+    return b->docstore && !b->docstore_merged && nx_docstore_waits_for_dict(b->docstore);
+}
+
 nx_docstore_writer *nx_segbuild_merge_docstore(nx_segbuild *b) {
     b->docstore_merged = true;
     return b->docstore;
