@@ -1393,16 +1393,16 @@ END_TEST
 
 /* Segments that one run of `threads` workers leaves in dir after adding
  * articles a<first>..a<first + n - 1> with a 64 KiB budget (a flush every
- * few dozen) and committing, with keep_flushes as given and no tier merge
- * (merge_factor 1000); appends when `append`. */
-static uint32_t run_and_count_segments(const char *dir, bool append, uint32_t first, uint32_t n,
-                                       uint32_t threads, int keep_flushes) {
+ * few articles) and committing, with keep_flushes and merge_factor as
+ * given; appends when `append`. */
+static uint32_t run_with_factor(const char *dir, bool append, uint32_t first, uint32_t n,
+                                uint32_t threads, int keep_flushes, uint32_t merge_factor) {
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.append = append;
     o.threads = threads;
     o.ram_budget_bytes = 64 * 1024;
-    o.merge_factor = 1000;
+    o.merge_factor = merge_factor;
     o.keep_flushes = keep_flushes;
     o.no_sync = 1;
     newsidx_writer *w = NULL;
@@ -1420,6 +1420,12 @@ static uint32_t run_and_count_segments(const char *dir, bool append, uint32_t fi
     uint32_t segs = nx_reader_snapshot(r)->n_segments;
     newsidx_reader_close(r);
     return segs;
+}
+
+/* The same without tier merges (merge_factor 1000). */
+static uint32_t run_and_count_segments(const char *dir, bool append, uint32_t first, uint32_t n,
+                                       uint32_t threads, int keep_flushes) {
+    return run_with_factor(dir, append, first, n, threads, keep_flushes, 1000);
 }
 
 /* A run whose flushes fill no tier (fewer than merge_factor of a size)
@@ -1441,6 +1447,12 @@ START_TEST(test_a_commit_merges_the_runs_leftover_flushes_into_one) {
         ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
         ck_assert_int_eq(nxt_rm_rf(dir), 0);
     }
+    /* with tier merges in the background, the commit merges the flushes
+     * the running one does not read beside it, then what is left */
+    ck_assert_uint_ge(run_with_factor(dir, false, 0, 1000, 2, 0, 3), 1);
+    check_same_content(dir, 1000);
+    ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }
 END_TEST

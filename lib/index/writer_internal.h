@@ -398,6 +398,13 @@ int nx_writer_merge(newsidx_writer *w);
  * w->merge_all, down to w->merge_max when set, else by the tiered policy
  * and then the run's flushed segments that no tier merge took, into one. */
 int nx_writer_commit_merge(newsidx_writer *w);
+/* At a commit (not an optimize or force merge, nor with keep_flushes),
+ * once the workers' last flushes are in: merges the run's flushes that
+ * the running background merge does not read into one, on the caller's
+ * thread, so that it runs beside that merge instead of after it (merge.c).
+ * nx_writer_commit_merge, after the background merge, merges what is
+ * left. 0 or an error (message in w->err). */
+int nx_writer_merge_run_flushes(newsidx_writer *w);
 
 /* ---- one merge (merge.c), in the background (merge_bg.c) ------------------- */
 
