@@ -270,6 +270,12 @@ typedef struct newsidx_writer_options {
                                    worker is returned by a later add or by the commit. Results
                                    do not depend on it. The ram_budget_bytes is shared by the
                                    workers' buffers and queues. */
+    int keep_flushes;           /* 0 (default): a commit merges the segments flushed since the
+                                   last commit that no tier merge took (each worker's last
+                                   flush, a run too short to fill a tier) into one, so that a
+                                   run leaves few segments to search; 1: they stay as flushed
+                                   (many small commits, where that merge would write each
+                                   article twice; tests that want several segments) */
 } newsidx_writer_options;
 
 /** Fills *opts with the defaults. */

@@ -654,13 +654,15 @@ static void check_same_content(const char *dir, uint32_t n) {
 }
 
 /* Commits articles a0..a39, one segment each (flush per article, merges
- * kept apart by a high merge_factor); returns the still open writer. */
+ * kept apart by a high merge_factor and keep_flushes); returns the still
+ * open writer. */
 static newsidx_writer *commit_one_segment_per_article(const char *dir, int no_sync) {
     newsidx_writer_options o;
     newsidx_writer_options_init(&o);
     o.no_sync = no_sync;
     o.ram_budget_bytes = 1; /* every article flushes */
     o.merge_factor = 1000;
+    o.keep_flushes = 1;
     newsidx_writer *w;
     ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
     char body[128], id[32];
@@ -1347,8 +1349,13 @@ START_TEST(test_check_passes_a_sound_index_and_names_a_damaged_file) {
     nx_buf_putc(&b, 0);
     ck_assert_msg(crc == 0, "%s", (char *)b.data);
     b.len = 0;
-    /* flip one byte in the middle of the postings file */
-    char *path = nx_segment_file(dir, 1, "post");
+    /* flip one byte in the middle of the first segment's postings file */
+    newsidx_reader *r = open_reader(dir);
+    uint32_t first_seg = nx_reader_snapshot(r)->segments[0]->seg_no;
+    newsidx_reader_close(r);
+    char *path = nx_segment_file(dir, first_seg, "post");
+    char name[32];
+    snprintf(name, sizeof name, "/seg_%u.post", first_seg);
     FILE *fp = fopen(path, "r+b");
     ck_assert_ptr_nonnull(fp);
     fseek(fp, 0, SEEK_END);
@@ -1360,14 +1367,14 @@ START_TEST(test_check_passes_a_sound_index_and_names_a_damaged_file) {
     fclose(fp);
     ck_assert_int_eq(newsidx_check(dir, on_problem, &b), NEWSIDX_ERR_CORRUPT);
     nx_buf_putc(&b, 0);
-    ck_assert_ptr_nonnull(strstr((char *)b.data, "seg_1.post"));
+    ck_assert_ptr_nonnull(strstr((char *)b.data, name));
     ck_assert_ptr_nonnull(strstr((char *)b.data, "checksum"));
     /* a missing file is reported too */
     b.len = 0;
     unlink(path);
     ck_assert_int_eq(newsidx_check(dir, on_problem, &b), NEWSIDX_ERR_CORRUPT);
     nx_buf_putc(&b, 0);
-    ck_assert_ptr_nonnull(strstr((char *)b.data, "seg_1.post"));
+    ck_assert_ptr_nonnull(strstr((char *)b.data, name));
     free(path);
     nx_buf_free(&b);
     ck_assert_int_eq(nxt_rm_rf(dir), 0);
@@ -1459,6 +1466,72 @@ START_TEST(test_merged_flushes_leave_the_disk_before_the_commit) {
 }
 END_TEST
 
+/* Segments that one run of `threads` workers leaves in dir after adding
+ * articles a<first>..a<first + n - 1> with a 64 KiB budget (a flush every
+ * few articles) and committing, with keep_flushes and merge_factor as
+ * given; appends when `append`. */
+static uint32_t run_with_factor(const char *dir, bool append, uint32_t first, uint32_t n,
+                                uint32_t threads, int keep_flushes, uint32_t merge_factor) {
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.append = append;
+    o.threads = threads;
+    o.ram_budget_bytes = 64 * 1024;
+    o.merge_factor = merge_factor;
+    o.keep_flushes = keep_flushes;
+    o.no_sync = 1;
+    newsidx_writer *w = NULL;
+    char eb[512];
+    ck_assert_msg(newsidx_writer_open(dir, &o, eb, sizeof eb, &w) == 0, "%s", eb);
+    char id[32], body[128];
+    for (uint32_t i = first; i < first + n; i++) {
+        body_for(i, body, sizeof body);
+        snprintf(id, sizeof id, "a%u", i);
+        add_article(w, id, "t", body, NULL, NULL);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r = open_reader(dir);
+    uint32_t segs = nx_reader_snapshot(r)->n_segments;
+    newsidx_reader_close(r);
+    return segs;
+}
+
+/* The same without tier merges (merge_factor 1000). */
+static uint32_t run_and_count_segments(const char *dir, bool append, uint32_t first, uint32_t n,
+                                       uint32_t threads, int keep_flushes) {
+    return run_with_factor(dir, append, first, n, threads, keep_flushes, 1000);
+}
+
+/* A run whose flushes fill no tier (fewer than merge_factor of a size)
+ * used to commit them as they were: ten 100,000-article indexes searched
+ * as one had 60 segments. The commit merges a run's flushes that no tier
+ * merge took into one, with one worker or several, and leaves the
+ * segments of earlier commits to the tier policy. */
+START_TEST(test_a_commit_merges_the_runs_leftover_flushes_into_one) {
+    char *dir = nxt_tmpdir("index");
+    /* the same run without the merge: several flushes */
+    ck_assert_uint_gt(run_and_count_segments(dir, false, 0, 400, 1, 1), 3);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    for (uint32_t threads = 1; threads <= 2; threads++) {
+        ck_assert_uint_eq(run_and_count_segments(dir, false, 0, 400, threads, 0), 1);
+        check_same_content(dir, 400);
+        /* an appending run's flushes become one more segment */
+        ck_assert_uint_eq(run_and_count_segments(dir, true, 400, 400, threads, 0), 2);
+        check_same_content(dir, 800);
+        ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
+        ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    }
+    /* with tier merges in the background, the commit merges the flushes
+     * the running one does not read beside it, then what is left */
+    ck_assert_uint_ge(run_with_factor(dir, false, 0, 1000, 2, 0, 3), 1);
+    check_same_content(dir, 1000);
+    ck_assert_int_eq(newsidx_check(dir, NULL, NULL), 0);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
+}
+END_TEST
+
 static Suite *index_suite(void) {
     Suite *s = suite_create("index");
     TCase *tc = tcase_create("core");
@@ -1485,6 +1558,7 @@ static Suite *index_suite(void) {
     tcase_add_test(tc, test_check_passes_a_sound_index_and_names_a_damaged_file);
     tcase_add_test(tc, test_ids_expand_per_block_on_demand_and_a_damaged_block_is_named);
     tcase_add_test(tc, test_merged_flushes_leave_the_disk_before_the_commit);
+    tcase_add_test(tc, test_a_commit_merges_the_runs_leftover_flushes_into_one);
     tcase_add_test(tc, test_a_streamed_segment_holds_little_whatever_its_size);
     suite_add_tcase(s, tc);
     return s;

@@ -70,6 +70,7 @@ static void build(const char *dir, uint32_t threads, bool updates) {
      * the queues leave gives each a buffer of ~1.25 MiB */
     o.ram_budget_bytes = (size_t)50 << 20;
     o.merge_factor = 4;
+    o.keep_flushes = 1; /* segments split as the workers flushed */
     o.no_sync = 1;
     newsidx_writer *w = NULL;
     char eb[512];

@@ -313,6 +313,7 @@ static void build_index(const char *dir, size_t ram) {
     o.stem_language = STEM;
     o.ram_budget_bytes = ram;
     o.merge_factor = 1000;
+    o.keep_flushes = 1; /* the split index: every flush a segment */
     char err[512];
     newsidx_writer *w;
     ck_assert_msg(newsidx_writer_open(dir, &o, err, sizeof err, &w) == 0, "%s", err);

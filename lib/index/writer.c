@@ -737,6 +737,8 @@ int nx_writer_push_segment(newsidx_writer *w, nx_segment *seg) {
     wseg *ws = &w->segs[w->n_segs++];
     memset(ws, 0, sizeof *ws);
     ws->seg = seg;
+    /* committed segments come from load_segments; newer ones from a flush */
+    ws->run_flush = seg->seg_no >= w->committed_seg_no;
     return 0;
 }
 
@@ -753,9 +755,13 @@ int newsidx_writer_commit(newsidx_writer *w) {
         return w->failed;
     }
     int rc = nx_writer_flush(w);
-    /* the workers' last flushes and the running merge end side by side */
+    /* the workers' last flushes and the running merge end side by side,
+     * and the run's flushes merge on this thread while that merge (a
+     * tier's, which the end of a long run often finds running) goes on:
+     * after it, one core of two sat idle during the 1M run's last merge */
+    if (rc == 0) rc = nx_writer_merge_run_flushes(w);
     if (rc == 0) rc = nx_bgmerge_wait(w);
-    if (rc == 0) rc = nx_writer_merge(w);
+    if (rc == 0) rc = nx_writer_commit_merge(w);
     w->merge_all = false;
     uint64_t gen = w->generation + 1;
     /* steps: each segment's tombstones, then the manifest */
@@ -806,6 +812,7 @@ int newsidx_writer_commit(newsidx_writer *w) {
                 ws->del_gen = (uint32_t)gen;
                 ws->del_dirty = false;
             }
+            ws->run_flush = false; /* committed: the next commit leaves it to the tiers */
             w->segs[o++] = *ws;
         }
         w->n_segs = o;

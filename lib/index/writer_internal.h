@@ -79,6 +79,9 @@ typedef struct wseg {
     uint32_t n_del;
     uint32_t del_gen;
     bool del_dirty;
+    /* written by a flush since the last commit, and no merge took it yet:
+     * the commit merges such segments into one (merge.c, merge_run_flushes) */
+    bool run_flush;
 } wseg;
 
 /* A block of stored-fields records: a slab, or a larger mapping for a
@@ -388,9 +391,20 @@ int nx_writer_flush(newsidx_writer *w);
 /* Appends seg to the writer's segments (writer.c). 0 or NOMEM. With
  * workers the caller holds the pool's lock. */
 int nx_writer_push_segment(newsidx_writer *w, nx_segment *seg);
-/* Merges segments before a commit (merge.c): all into one when
- * w->merge_all, else by the tiered policy. */
+/* Merges segments by the tiered policy (merge.c): what a run does as
+ * segments pile up. */
 int nx_writer_merge(newsidx_writer *w);
+/* Merges segments before a commit (merge.c): all into one when
+ * w->merge_all, down to w->merge_max when set, else by the tiered policy
+ * and then the run's flushed segments that no tier merge took, into one. */
+int nx_writer_commit_merge(newsidx_writer *w);
+/* At a commit (not an optimize or force merge, nor with keep_flushes),
+ * once the workers' last flushes are in: merges the run's flushes that
+ * the running background merge does not read into one, on the caller's
+ * thread, so that it runs beside that merge instead of after it (merge.c).
+ * nx_writer_commit_merge, after the background merge, merges what is
+ * left. 0 or an error (message in w->err). */
+int nx_writer_merge_run_flushes(newsidx_writer *w);
 
 /* ---- one merge (merge.c), in the background (merge_bg.c) ------------------- */
 

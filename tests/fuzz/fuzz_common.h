@@ -73,6 +73,9 @@ static inline int nxf_build_index(const char *dir, int n_per) {
     o.stem_language = "english";
     o.stopwords_language = "english";
     o.doc_store_block_bytes = 4096; /* several doc store blocks */
+    /* each worker's flush stays a segment: seg_1 is the first commit's
+     * (the damage tests name it) */
+    o.keep_flushes = 1;
     newsidx_writer *w = NULL;
     int rc = newsidx_writer_open(dir, &o, NULL, 0, &w);
     if (rc) return rc;
