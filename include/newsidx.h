@@ -264,12 +264,13 @@ typedef struct newsidx_writer_options {
     newsidx_writer_progress_fn progress; /* NULL (default): no progress calls */
     void *progress_ctx;         /* passed to progress */
     uint32_t threads;           /* workers that analyse, invert and write segments: 0 (default)
-                                   = the online cores, at most 8; 1 = none, everything on the
-                                   caller's thread. With 2 or more, newsidx_writer_add copies the
-                                   article into a bounded queue and returns; an error of a
-                                   worker is returned by a later add or by the commit. Results
-                                   do not depend on it. The ram_budget_bytes is shared by the
-                                   workers' buffers and queues. */
+                                   = the online cores, at most 8; 1 = none: everything, merges
+                                   too, on the caller's thread. With 2 or more, newsidx_writer_add
+                                   copies the article into a bounded queue and returns; an
+                                   error of a worker is returned by a later add or by the
+                                   commit. Results, their order included, do not depend on it.
+                                   The ram_budget_bytes is shared by the workers' buffers and
+                                   queues. */
     int keep_flushes;           /* 0 (default): a commit merges the segments flushed since the
                                    last commit that no tier merge took (each worker's last
                                    flush, a run too short to fill a tier) into one, so that a

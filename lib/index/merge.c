@@ -42,7 +42,8 @@ typedef struct merge_state {
     uint32_t *on;              /* the inputs on the term */
     uint32_t *cur;             /* per input on the term: its current doc's new id */
     nx_segbuild *b;
-    bool beside_workers;       /* a background merge: the workers keep the cores busy */
+    bool one_thread;           /* a background merge (the workers keep the cores busy), or
+                                * a writer told to use one thread */
     struct term_pipe *pipe;    /* non-NULL: terms go to the writing thread through it */
     nx_progress progress; /* docs, then input terms, then finishing */
 } merge_state;
@@ -444,11 +445,13 @@ static void *read_terms_thread(void *arg) {
 }
 
 /* Merges the terms: read on a thread of their own, written here. On one
- * thread when none can be started, and for a merge that runs beside the
+ * thread when none can be started, for a merge that runs beside the
  * workers: there the copy through the batches would cost CPU the workers
- * use (a merge on a loaded core took ~12% longer pipelined). */
+ * use (a merge on a loaded core took ~12% longer pipelined), and for a
+ * writer given one thread (newsidx_writer_options.threads = 1: one core,
+ * as its caller asked). */
 static int merge_terms(merge_state *ms) {
-    if (ms->beside_workers) return read_terms(ms);
+    if (ms->one_thread) return read_terms(ms);
     term_pipe tp = {.rc = 0};
     pthread_t th;
     pthread_mutex_init(&tp.lock, NULL);
@@ -505,7 +508,8 @@ static int merge_segments(nx_merge *m) {
     nx_segment *const *in = m->in;
     uint32_t n_in = m->n_in, seg_no = m->seg_no;
     merge_state ms = {.in = in, .del = (const uint8_t *const *)m->del, .n_in = n_in, .err = err,
-                      .cancel = &m->cancel, .map = m->map, .beside_workers = m->threaded};
+                      .cancel = &m->cancel, .map = m->map,
+                      .one_thread = m->threaded || !w->pool};
     uint64_t total = 0;
     nx_segbuild_opts so = w->sb;
     int rc = merge_init(&ms, &total, &so.store_fields);
