@@ -9,7 +9,12 @@
 # whole) and NEWSIDX_TEST_SMALL=1 (suites that honour it shrink their
 # loops: test_search, test_corrupt) and NEWSIDX_TEST_SLOWDOWN=5 (test_crash
 # waits longer before each kill: a child under valgrind that never reached
-# a commit in 400 ms failed it). Exits non-zero if any suite fails or
+# a commit in 400 ms failed it), and --fair-sched=yes: valgrind runs one
+# thread at a time, and its default lock lets the thread that gives it up
+# take it straight back, so a test thread polling with sched_yield() can
+# be starved for a whole phase of another thread (test_docstore's
+# "says it would wait while another trains" never saw the training, 1 run
+# in 3, and failed a CI run). Exits non-zero if any suite fails or
 # valgrind reports an error or a leak.
 #   scripts/valgrind.sh [SUITE...]      (default: every tests/test_*.c but
 #                                        those in VALGRIND_SKIP)
@@ -45,7 +50,7 @@ for s in $suites; do
     log="$build/valgrind/$s.log"
     start=$(date +%s)
     if (cd "$build/tests" && CK_FORK=no NEWSIDX_TEST_SMALL=1 NEWSIDX_TEST_SLOWDOWN=5 CK_DEFAULT_TIMEOUT=3600 \
-        valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        valgrind --quiet --fair-sched=yes --leak-check=full --errors-for-leak-kinds=definite,indirect \
         --show-leak-kinds=definite,indirect --error-exitcode=99 \
         --suppressions="$root/scripts/valgrind.supp" \
         "./$s" >"$root/$log" 2>&1); then

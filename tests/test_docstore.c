@@ -981,6 +981,8 @@ START_TEST(test_a_store_says_it_would_wait_while_another_trains_the_runs_diction
     store_job job = {.path = pa, .o = &o, .docs = d, .n = n_a};
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, store_thread, &job), 0);
+    /* Under valgrind this poll needs --fair-sched=yes (scripts/valgrind.sh):
+     * its default scheduler can leave it starved while A trains. */
     bool seen = false;
     while (!seen && !__atomic_load_n(&job.done, __ATOMIC_ACQUIRE)) {
         seen = nx_docstore_waits_for_dict(b);
