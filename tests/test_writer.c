@@ -119,19 +119,38 @@ START_TEST(test_check_exits_3_on_a_damaged_file) {
 }
 END_TEST
 
+/* Does /proc/locks list a flock on the file at path? Its lines read
+ * "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF": the device's
+ * major and minor in hex, then the inode. */
+static bool flock_held(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return false;
+    FILE *f = fopen("/proc/locks", "r");
+    if (!f) return false;
+    char line[256], want[64];
+    snprintf(want, sizeof want, ":%llu ", (unsigned long long)st.st_ino);
+    bool held = false;
+    while (!held && fgets(line, sizeof line, f))
+        held = strstr(line, " FLOCK ") && strstr(line, want);
+    fclose(f);
+    return held;
+}
+
 START_TEST(test_second_writer_is_refused_with_a_lock_message) {
     char out[8192];
     write_file("in.jsonl", articles);
-    /* a writer that blocks on stdin holds the lock; it creates LOCK just
-     * before locking it, so the test waits for the file, not a fixed time
-     * (a fixed 0.5 s failed under load: the writer had not started) */
+    /* a writer that blocks on stdin holds the lock; the test waits until
+     * /proc/locks lists a flock on LOCK, not a fixed time (a fixed 0.5 s
+     * failed under load: the writer had not started; LOCK is created just
+     * before it is locked). A probe flock of the test's own would race
+     * with the writer's non-blocking one. */
     char cmd[512], lock[256];
     snprintf(cmd, sizeof cmd, "sleep 6 | %s index -o %s/idx - > /dev/null 2>&1 &", NEWSIDX_CLI, dir);
     snprintf(lock, sizeof lock, "%s/idx/LOCK", dir);
     ck_assert_int_eq(system(cmd), 0);
-    for (int i = 0; i < 500 && access(lock, F_OK) != 0; i++) usleep(10000);
-    ck_assert_msg(access(lock, F_OK) == 0, "the first writer made no LOCK in 5 s");
-    usleep(100000);
+    bool held = false;
+    for (int i = 0; i < 500 && !(held = flock_held(lock)); i++) usleep(10000);
+    ck_assert_msg(held, "the first writer held no lock on LOCK in 5 s");
     int rc = run(out, sizeof out, "%s index -o %s/idx %s/in.jsonl", NEWSIDX_CLI, dir, dir);
     ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
     ck_assert_ptr_nonnull(strstr(out, "another writer"));
