@@ -200,24 +200,6 @@ static int smallest_term(const merge_state *ms) {
     return first;
 }
 
-/* A merge reads the map entry of every posting's doc: for the rare terms
- * that are most of a dictionary, docs far apart, so most reads missed the
- * cache and waited (in an optimize of 1M articles, the instruction after
- * that load held 40% of the reading loop's samples, 15% of all; user CPU
- * 11% lower with this, bench/README.md "Run 15"). Reads issued MAP_AHEAD
- * postings early overlap those waits. */
-#define MAP_AHEAD 8
-
-/* Prefetches the map entries (n_docs of them) of p's decoded docs
- * [from, from + n). A doc past the map (a corrupt block, found later) is
- * left alone. */
-static inline void prefetch_map(const nx_postings *p, const uint32_t *map, uint32_t n_docs,
-                                uint32_t from, uint32_t n) {
-    uint32_t end = NX_MIN(from + n, p->n_in_block);
-    for (uint32_t k = from; k < end; k++)
-        if (p->docs[k] < n_docs) __builtin_prefetch(map + p->docs[k]);
-}
-
 /* Opens input i's postings of the term under its cursor (key[0] is the
  * field) and moves them to their first live doc. */
 static int open_input(merge_state *ms, uint32_t i, const uint8_t *key) {
@@ -229,7 +211,6 @@ static int open_input(merge_state *ms, uint32_t i, const uint8_t *key) {
         return nx_err_set(ms->err, NEWSIDX_ERR_CORRUPT,
                           "%s: corrupt postings of a term at byte %llu", in->post.path,
                           (unsigned long long)ti.postings_off);
-    prefetch_map(p, ms->map[i], in->doc_count, 0, MAP_AHEAD);
     for (uint32_t d = nx_postings_doc(p); d != NX_NO_DOC && ms->map[i][d] == UINT32_MAX;)
         d = nx_postings_next(p);
     return 0;
@@ -382,7 +363,6 @@ static int stream_term(merge_state *ms, uint32_t n) {
         uint32_t i = ms->on[best];
         nx_postings *p = &ms->post[i];
         const uint32_t *map = ms->map[i];
-        uint32_t n_docs = ms->in[i]->doc_count;
         do {
             const uint32_t *deltas;
             int f = nx_postings_deltas(p, &deltas);
@@ -391,7 +371,6 @@ static int stream_term(merge_state *ms, uint32_t n) {
                                   ms->in[i]->pos.path);
             NX_FORWARD(emit_doc(ms, best_doc, (uint32_t)f, deltas));
             uint32_t d = nx_postings_next(p);
-            prefetch_map(p, map, n_docs, p->i + MAP_AHEAD, 1);
             while (d != NX_NO_DOC && map[d] == UINT32_MAX) d = nx_postings_next(p);
             best_doc = d == NX_NO_DOC ? NX_NO_DOC : map[d];
         } while (best_doc < limit);
