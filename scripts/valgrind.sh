@@ -30,6 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 build=${VALGRIND_BUILD_DIR:-build-valgrind}
+case $build in /*) ;; *) build=$root/$build ;; esac # the suites run in $build/tests
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNEWSIDX_WERROR=ON \
     -DNEWSIDX_BENCH=OFF >/dev/null
 skip=" ${VALGRIND_SKIP-test_search test_living test_crash test_crafted test_trust} "
@@ -53,7 +54,7 @@ for s in $suites; do
         valgrind --quiet --fair-sched=yes --leak-check=full --errors-for-leak-kinds=definite,indirect \
         --show-leak-kinds=definite,indirect --error-exitcode=99 \
         --suppressions="$root/scripts/valgrind.supp" \
-        "./$s" >"$root/$log" 2>&1); then
+        "./$s" >"$log" 2>&1); then
         echo "valgrind: $s clean ($(( $(date +%s) - start )) s)"
     else
         echo "valgrind: $s FAILED ($(( $(date +%s) - start )) s, log $log):" >&2
