@@ -596,16 +596,17 @@ static void store_close(open_store *os) {
 }
 
 /* Merges the n_in stores (maps[i]: their doc -> new doc) into file p
- * of total docs; stats added to *st. */
-static void merge_stores(const char *p, const nx_docstore_options *o, open_store *in,
-                         uint32_t **maps, uint32_t n_in, uint32_t total,
-                         nx_docstore_merge_stats *st) {
+ * of total docs, compacting or not (nx_docstore_writer_begin_merge);
+ * stats added to *st. */
+static void merge_stores_as(const char *p, const nx_docstore_options *o, open_store *in,
+                            uint32_t **maps, uint32_t n_in, uint32_t total,
+                            nx_docstore_merge_stats *st, bool compact) {
     nx_err err = {0};
     nx_wfile *f;
     ck_assert_int_eq(nx_wfile_create(p, KIND, &err, &f), 0);
     nx_docstore_writer *w;
     ck_assert_int_eq(nx_docstore_writer_create_opts(f, o, &err, &w), 0);
-    ck_assert_int_eq(nx_docstore_writer_begin_merge(w, total), 0);
+    ck_assert_int_eq(nx_docstore_writer_begin_merge(w, total, compact), 0);
     for (uint32_t i = 0; i < n_in; i++) {
         nx_docstore_scratch sc;
         nx_docstore_scratch_init(&sc);
@@ -616,6 +617,12 @@ static void merge_stores(const char *p, const nx_docstore_options *o, open_store
     ck_assert_msg(nx_docstore_writer_finish(w) == 0, "finish: %s", err.msg);
     nx_docstore_writer_free(w);
     ck_assert_int_eq(nx_wfile_finish(f), 0);
+}
+
+static void merge_stores(const char *p, const nx_docstore_options *o, open_store *in,
+                         uint32_t **maps, uint32_t n_in, uint32_t total,
+                         nx_docstore_merge_stats *st) {
+    merge_stores_as(p, o, in, maps, n_in, total, st, false);
 }
 
 /* How many of a's blocks are found, byte for byte, among b's blocks. */
@@ -710,6 +717,29 @@ START_TEST(test_merge_copies_live_blocks_and_reads_every_doc_after_deletes) {
     store_open(&w, pw);
     for (uint32_t i = 0; i < total2; i++) expect_doc(w.s, &sc, i, &d[orig2[i]]);
     ck_assert_uint_gt(st2.blocks_recompressed, 0); /* half-live y blocks are now mostly dead */
+    /* y alone without its every 4th doc, compacting (an optimize after
+     * deletes): no block is 9 in 10 live, none is copied, no garbage
+     * stays, and every doc reads back. */
+    uint32_t *ymap = malloc(n2 * 4), *yorig = malloc(n2 * 4), ytotal = 0;
+    for (uint32_t k = 0; k < n2; k++) {
+        ymap[k] = k % 4 == 3 ? UINT32_MAX : ytotal;
+        if (k % 4 != 3) yorig[ytotal++] = (uint32_t)n1 + k;
+    }
+    char pc[700];
+    snprintf(pc, sizeof pc, "%s.c", path);
+    nx_docstore_merge_stats st3 = {0};
+    merge_stores_as(pc, &o, &in[1], &ymap, 1, ytotal, &st3, true);
+    ck_assert_uint_eq(st3.blocks_copied, 0);
+    ck_assert_uint_eq(st3.dead_records_copied, 0);
+    ck_assert_uint_eq(st3.records_recompressed, ytotal);
+    open_store c;
+    store_open(&c, pc);
+    ck_assert_uint_eq(blocks_found_in(in[1].s, c.s), 0);
+    for (uint32_t i = 0; i < ytotal; i++) expect_doc(c.s, &sc, i, &d[yorig[i]]);
+    store_close(&c);
+    unlink(pc);
+    free(ymap);
+    free(yorig);
     nx_docstore_scratch_free(&sc);
     /* A doc map sending two docs to one record is found by check. */
     size_t len;

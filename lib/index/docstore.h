@@ -87,8 +87,11 @@ int nx_docstore_writer_create_opts(nx_wfile *f, const nx_docstore_options *o, nx
 int nx_docstore_add(nx_docstore_writer *w, const newsidx_field *fields, size_t n);
 /* Makes w (fresh, nothing added) the output of a merge of n_docs
  * documents: they come from nx_docstore_merge_input, in any order, and
- * a doc map is written. 0, NEWSIDX_ERR_NOMEM or NEWSIDX_ERR_INVALID. */
-int nx_docstore_writer_begin_merge(nx_docstore_writer *w, uint32_t n_docs);
+ * a doc map is written. An input block is copied when at least half its
+ * records are live, or with `compact` (a merge that is to give the space
+ * of deleted articles back) at least 9 in 10; its other live records are
+ * compressed again. 0, NEWSIDX_ERR_NOMEM or NEWSIDX_ERR_INVALID. */
+int nx_docstore_writer_begin_merge(nx_docstore_writer *w, uint32_t n_docs, bool compact);
 /* What nx_docstore_merge_input did with an input's blocks. */
 typedef struct nx_docstore_merge_stats {
     uint32_t blocks_copied, blocks_recompressed;

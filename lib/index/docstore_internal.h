@@ -129,6 +129,7 @@ struct nx_docstore_writer {
 
     /* a merge's output: documents in any order, placed by a doc map */
     bool merging;
+    bool compact;        /* copy only blocks at least 9 in 10 live (begin_merge) */
     uint32_t merge_docs; /* announced */
     uint32_t *map;       /* doc -> record, UINT32_MAX until placed */
     nx_buf pending;      /* u32 doc per record of `block` */

@@ -45,6 +45,7 @@ typedef struct merge_state {
     bool one_thread;           /* a background merge (the workers keep the cores busy), or
                                 * a writer told to use one thread */
     struct term_pipe *pipe;    /* non-NULL: terms go to the writing thread through it */
+    bool compact;              /* nx_merge's */
     nx_progress progress; /* docs, then input terms, then finishing */
 } merge_state;
 
@@ -123,7 +124,7 @@ static int merge_stored(merge_state *ms) {
     for (uint32_t i = 0; i < ms->n_in; i++)
         for (uint32_t d = 0; d < nx_segment_doc_count(ms->in[i]); d++)
             total += ms->map[i][d] != UINT32_MAX;
-    int rc = nx_docstore_writer_begin_merge(dw, total);
+    int rc = nx_docstore_writer_begin_merge(dw, total, ms->compact);
     for (uint32_t i = 0; i < ms->n_in && rc == 0; i++) {
         /* Copied blocks are not decoded: a damaged input would pass into
          * the merged file under a fresh checksum. Its own checksum is
@@ -509,7 +510,7 @@ static int merge_segments(nx_merge *m) {
     uint32_t n_in = m->n_in, seg_no = m->seg_no;
     merge_state ms = {.in = in, .del = (const uint8_t *const *)m->del, .n_in = n_in, .err = err,
                       .cancel = &m->cancel, .map = m->map,
-                      .one_thread = m->threaded || !w->pool};
+                      .one_thread = m->threaded || !w->pool, .compact = m->compact};
     uint64_t total = 0;
     nx_segbuild_opts so = w->sb;
     int rc = merge_init(&ms, &total, &so.store_fields);
@@ -582,6 +583,7 @@ nx_merge *nx_merge_prepare(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
         m->n_in = k + 1;
     }
     m->seg_no = w->next_seg_no++;
+    m->compact = n == 1; /* a segment rewritten on its own: for its deletions */
     return m;
 }
 
@@ -677,10 +679,12 @@ void nx_merge_free(nx_merge *m) {
 }
 
 /* Merges the segments w->segs[idx[0..n)] (ascending) into one new segment,
- * which takes the first input's place, on the caller's thread. */
-static int merge_group(newsidx_writer *w, const uint32_t *idx, uint32_t n) {
+ * which takes the first input's place, on the caller's thread; `compact`:
+ * an optimize or a forced merge (nx_merge's). */
+static int merge_group(newsidx_writer *w, const uint32_t *idx, uint32_t n, bool compact) {
     nx_merge *m = nx_merge_prepare(w, idx, n);
     if (!m) return NEWSIDX_ERR_NOMEM;
+    m->compact |= compact;
     int rc = nx_merge_run(m);
     if (rc) w->err = m->err;
     if (rc == 0) rc = nx_merge_swap(w, m);
@@ -696,7 +700,7 @@ static int merge_all(newsidx_writer *w) {
             if (live_docs(&w->segs[j])) idx[n++] = j;
         /* One segment without deletions is already optimal. */
         if (n == 0 || (n == 1 && w->segs[idx[0]].n_del == 0)) return 0;
-        NX_FORWARD(merge_group(w, idx, n));
+        NX_FORWARD(merge_group(w, idx, n, true));
         if (n == 1) return 0;
     }
 }
@@ -730,7 +734,7 @@ static bool to_expunge(const wseg *ws, bool all) {
 
 static int expunge_deletes(newsidx_writer *w, bool all) {
     for (uint32_t j = 0; j < w->n_segs; j++)
-        if (to_expunge(&w->segs[j], all)) NX_FORWARD(merge_group(w, &j, 1));
+        if (to_expunge(&w->segs[j], all)) NX_FORWARD(merge_group(w, &j, 1, true));
     return 0;
 }
 
@@ -754,7 +758,7 @@ uint32_t nx_writer_pick_merge(const newsidx_writer *w, uint32_t *idx) {
 
 static int maybe_merge(newsidx_writer *w) {
     uint32_t idx[NX_MERGE_MAX], n;
-    while ((n = nx_writer_pick_merge(w, idx)) > 0) NX_FORWARD(merge_group(w, idx, n));
+    while ((n = nx_writer_pick_merge(w, idx)) > 0) NX_FORWARD(merge_group(w, idx, n, false));
     return 0;
 }
 
@@ -784,7 +788,7 @@ static int merge_to(newsidx_writer *w, uint32_t max) {
         free(all);
         /* merge_group keeps the first input's place: keep the index order */
         qsort(idx, k, sizeof *idx, cmp_u32);
-        NX_FORWARD(merge_group(w, idx, k));
+        NX_FORWARD(merge_group(w, idx, k, true));
     }
     return expunge_deletes(w, true);
 }
@@ -815,7 +819,7 @@ static int merge_run_flushes(newsidx_writer *w) {
             if (w->segs[j].run_flush && live_docs(&w->segs[j]) && !in_bg_merge(w, w->segs[j].seg))
                 idx[n++] = j;
         if (n < 2) break;
-        NX_FORWARD(merge_group(w, idx, n));
+        NX_FORWARD(merge_group(w, idx, n, false));
         /* in the first input's place: with more than NX_MERGE_MAX flushes,
          * the next round takes it with the rest */
         w->segs[idx[0]].run_flush = true;

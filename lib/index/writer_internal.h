@@ -429,6 +429,7 @@ struct nx_merge {
     uint32_t *map[NX_MERGE_MAX]; /* old doc -> new doc, UINT32_MAX: dropped */
     nx_segment *out;             /* the merged segment, once written and opened */
     bool swapped;                /* out is the writer's: its files stay */
+    bool compact; /* to give deleted articles' space back (docstore.h, begin_merge) */
     int rc;
     nx_err err;
     int cancel;  /* set (atomically) to stop the merge at its next check */

@@ -144,7 +144,7 @@ static void merged_seed(const char *dir) {
     o.block_bytes = 2048;
     o.chunk_bytes = 1024;
     if (nx_wfile_create(p[2], 7, &err, &f) == 0 && nx_docstore_writer_create_opts(f, &o, &err, &w) == 0) {
-        nx_docstore_writer_begin_merge(w, total);
+        nx_docstore_writer_begin_merge(w, total, false);
         for (int k = 0; k < 2; k++) {
             nx_docstore_scratch sc;
             nx_docstore_scratch_init(&sc);
