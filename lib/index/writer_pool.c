@@ -5,12 +5,18 @@
  * Lucene's per-thread writers do. No term hash is shared, so the hot path
  * takes no lock.
  *
- * One id always goes to one worker (chosen by the id's hash), which takes
+ * An id queued or buffered in a worker (in its pending set: the ids not
+ * yet known to be in a segment) goes to that worker again, which takes
  * its articles in order: the replacement of an earlier article with that
- * id is then the worker's own business, as it is without workers. What the
- * caller must know at once — whether an id exists, for
- * NEWSIDX_WARN_REPLACED — it learns from each worker's pending set (the
- * ids queued or buffered, not yet in a segment) and from the segments.
+ * id is then the worker's own business, as it is without workers. Any
+ * other article goes to the worker with the fewest bytes queued, so that
+ * a worker flushing its buffer (a second or two at 1M articles) does not
+ * hold the caller up while the other runs dry: chosen by the id's hash, a
+ * 1M-article build left each worker idle ~5.5 s of its 29 s, waiting for
+ * a caller that waited for room in the flushing worker's queue (perf
+ * sched_switch; bench/README.md, "Run 16"). What the caller must know at
+ * once — whether an id exists, for NEWSIDX_WARN_REPLACED — it learns from
+ * the pending sets and from the segments.
  *
  * One lock guards the queues, the pending sets, the writer's segment list
  * (workers append flushed segments and mark replaced articles deleted)
@@ -363,26 +369,53 @@ static int take_failure(newsidx_writer *w) {
     return p->failed;
 }
 
+/* The worker whose pending set has the id live, or NULL. With the lock. */
+static worker *pending_owner(nx_wpool *p, const char *id, size_t len, uint64_t h) {
+    for (uint32_t i = 0; i < p->n_workers; i++) {
+        pending_entry *e = pending_find(&p->workers[i].pending, id, len, h);
+        if (e && e->live) return &p->workers[i];
+    }
+    return NULL;
+}
+
+/* The worker with the fewest bytes queued (or in the batch it works on);
+ * on a tie the one the hash picks, then the next ones. With the lock. */
+static worker *emptiest(nx_wpool *p, uint64_t h) {
+    uint32_t first = (uint32_t)((h >> 32) % p->n_workers);
+    worker *best = &p->workers[first];
+    for (uint32_t j = 1; j < p->n_workers; j++) {
+        worker *k = &p->workers[(first + j) % p->n_workers];
+        if (k->queued_bytes < best->queued_bytes) best = k;
+    }
+    return best;
+}
+
 int nx_wpool_add(newsidx_writer *w, const warticle *a, unsigned *warn) {
     nx_wpool *p = w->pool;
     witem *it = item_copy(a);
     if (!it) return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
-    /* the high half: the low bits also pick the slots of the id tables */
-    worker *k = &p->workers[(a->id_hash >> 32) % p->n_workers];
     pthread_mutex_lock(&p->lock);
     int rc = 0;
     /* Decided before waiting: only this thread adds or deletes, so the
      * answer holds while a worker moves the id from its queue to a
-     * segment. */
-    pending_entry *e = pending_find(&k->pending, a->id, a->id_len, a->id_hash);
-    bool exists = (e && e->live) || nx_writer_segments_have_id(w, a->id, a->id_len);
+     * segment. An id live in no pending set is in none while this waits:
+     * only this thread makes ids live. */
+    worker *owner = pending_owner(p, a->id, a->id_len, a->id_hash);
+    bool exists = owner || nx_writer_segments_have_id(w, a->id, a->id_len);
     /* Not live nor in a segment, the id can reach a segment before the
      * worker takes this article only through an article queued before
      * it, which would have made it live: the worker need not look in the
      * segments (nor take the lock to do it). */
     it->a.segments_may_have_id = exists;
-    while (!p->failed && k->queued_bytes > 0 && k->queued_bytes + it->bytes > p->queue_bytes) {
-        worker_wake(k); /* a worker never sleeps on a full queue */
+    worker *k;
+    for (;;) {
+        k = owner ? owner : emptiest(p, a->id_hash);
+        if (p->failed || k->queued_bytes == 0 || k->queued_bytes + it->bytes <= p->queue_bytes)
+            break;
+        /* a worker never sleeps on a full queue; with a choice, every
+         * queue is full */
+        for (uint32_t i = 0; i < p->n_workers; i++)
+            if (&p->workers[i] == k || (!owner && p->workers[i].head)) worker_wake(&p->workers[i]);
         p->adders_waiting++;
         pthread_cond_wait(&p->progress, &p->lock);
         p->adders_waiting--;
@@ -459,11 +492,10 @@ void nx_wpool_reset(newsidx_writer *w) {
 
 void nx_wpool_forget_id(newsidx_writer *w, const char *id, size_t len, uint64_t id_hash) {
     nx_wpool *p = w->pool;
-    worker *k = &p->workers[(id_hash >> 32) % p->n_workers];
     pthread_mutex_lock(&p->lock);
-    pending_entry *e = pending_find(&k->pending, id, len, id_hash);
-    if (e && e->live) {
-        e->live = false;
+    worker *k = pending_owner(p, id, len, id_hash);
+    if (k) {
+        pending_find(&k->pending, id, len, id_hash)->live = false;
         k->pending.n_live--;
     }
     pthread_mutex_unlock(&p->lock);
