@@ -534,6 +534,63 @@ START_TEST(test_background_merge_error_surfaces_at_a_later_call) {
 }
 END_TEST
 
+/* At the start of the first merge after armed is set, zeroes the file. */
+typedef struct zero_at_merge {
+    char path[512];
+    bool armed, done;
+} zero_at_merge;
+
+static void zero_when_merging(void *ctx, const newsidx_writer_progress *p) {
+    zero_at_merge *z = ctx;
+    if (!z->armed || z->done || p->phase != NEWSIDX_PHASE_MERGING || p->done != 0) return;
+    z->done = true;
+    zero_file(z->path);
+}
+
+/* An optimize with workers copies the doc store on a thread beside the
+ * terms' (merge.c): an input doc store found damaged there (zeroed as the
+ * merge starts) fails the optimize with an error naming the file, sticks,
+ * and leaves the committed segments as they were, no merged file. */
+START_TEST(test_optimize_error_in_the_doc_store_copy_names_the_file) {
+    char *dir = nxt_tmpdir("parallel");
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.threads = 2;
+    o.ram_budget_bytes = TWO_WORKERS_STORED;
+    o.keep_flushes = 1; /* each worker's flush stays a segment */
+    o.no_sync = 1;
+    zero_at_merge z = {.armed = false};
+    o.progress = zero_when_merging;
+    o.progress_ctx = &z;
+    newsidx_writer *w = NULL;
+    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
+    assert_two_workers(w);
+    uint64_t rng = 5;
+    for (uint32_t i = 0; i < 2000; i++) {
+        char id[32], body[128];
+        snprintf(id, sizeof id, "doc-%u", i);
+        text(&rng, 12, body, sizeof body);
+        newsidx_field f[2] = {{"id", id, strlen(id)}, {"body", body, strlen(body)}};
+        ck_assert_int_eq(newsidx_writer_add(w, f, 2, NULL), 0);
+    }
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    unsigned committed = segment_files(dir);
+    ck_assert_uint_eq(w->n_segs, 2);
+    snprintf(z.path, sizeof z.path, "%s", nx_segment_postings_path(w->segs[1].seg));
+    strcpy(strrchr(z.path, '.'), ".docs");
+    z.armed = true;
+    ck_assert_int_eq(newsidx_writer_optimize(w), NEWSIDX_ERR_CORRUPT);
+    ck_assert(z.done);
+    const char *name = strrchr(z.path, '/') + 1;
+    ck_assert_msg(strstr(newsidx_writer_errmsg(w), name) != NULL, "%s", newsidx_writer_errmsg(w));
+    ck_assert_int_eq(newsidx_writer_commit(w), NEWSIDX_ERR_CORRUPT); /* sticky */
+    newsidx_writer_close(w);
+    ck_assert_uint_eq(segment_files(dir), committed);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    free(dir);
+}
+END_TEST
+
 /* Older callers pass a smaller options struct: the thread count is then
  * the default, and the writer works. */
 START_TEST(test_options_without_the_thread_field_are_accepted) {
@@ -563,6 +620,7 @@ static Suite *parallel_suite(void) {
     tcase_add_test(tc, test_deletes_during_a_background_merge_are_not_lost);
     tcase_add_test(tc, test_rollback_during_a_background_merge_leaves_no_files);
     tcase_add_test(tc, test_background_merge_error_surfaces_at_a_later_call);
+    tcase_add_test(tc, test_optimize_error_in_the_doc_store_copy_names_the_file);
     suite_add_tcase(s, tc);
     return s;
 }

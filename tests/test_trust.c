@@ -4,6 +4,7 @@
  * never altered into another one; a directory walk stays inside its root.
  * Each test failed on the code before its fix. */
 #include "fuzz/fuzz_common.h"
+#include "index/writer_internal.h"
 
 #include <check.h>
 #include <errno.h>
@@ -246,11 +247,13 @@ static void space_fill(const space *sp, uint64_t room) {
 /* In a child: with `room` bytes of space, opens a writer on dir (appending
  * when append), adds articles 1000.. (replacing a few of the committed
  * ones, with a small RAM budget and merge factor: flushes, merges and
- * tombstones) and commits. Right after a failed commit returns, dir must
+ * tombstones) and commits. With `workers`, two workers and room for their
+ * buffers: each flushes at the commit, whose merge of the two copies the
+ * doc store on a thread beside the terms'. Right after a failed commit returns, dir must
  * hold the files it held before (before[]). Exit 0: committed; 1: failed
  * and clean; 2: failed with leftovers (printed); 3: setup failed. */
-static int commit_with_room(const space *sp, const char *dir, bool append, uint64_t room,
-                            char **before, size_t n_before) {
+static int commit_with_room(const space *sp, const char *dir, bool append, bool workers,
+                            uint64_t room, char **before, size_t n_before) {
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -265,8 +268,13 @@ static int commit_with_room(const space *sp, const char *dir, bool append, uint6
         o.ram_budget_bytes = 256u << 10;
         o.merge_factor = 3;
         o.doc_store_level = 1;
+        if (workers) {
+            o.threads = 2;
+            o.ram_budget_bytes = 40u << 20;
+        }
         newsidx_writer *w = NULL;
         if (newsidx_writer_open(dir, &o, NULL, 0, &w) != 0) _exit(3);
+        if (workers && w->n_bufs != 2) _exit(3);
         int rc = 0;
         for (int i = 0; i < 40 && rc == 0; i += 3) rc = nxf_add(w, i, 1);
         if (rc == 0) rc = add_n(w, 1000, 300);
@@ -300,8 +308,8 @@ START_TEST(test_a_failed_commit_leaves_exactly_the_files_it_found) {
     space sp;
     space_open(&sp);
     int failed = 0, committed = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        bool append = pass == 1;
+    for (int pass = 0; pass < 3; pass++) {
+        bool append = pass == 1, workers = pass == 2;
         for (uint64_t room = 16u << 10; room < (3u << 20); room += room / 6) {
             space_clear(&sp);
             char idx[4200];
@@ -310,7 +318,7 @@ START_TEST(test_a_failed_commit_leaves_exactly_the_files_it_found) {
             char *before[256];
             size_t n_before = nxf_list_files(idx, before, 256);
             space_fill(&sp, room);
-            int rc = commit_with_room(&sp, idx, append, room, before, n_before);
+            int rc = commit_with_room(&sp, idx, append, workers, room, before, n_before);
             for (size_t i = 0; i < n_before; i++) free(before[i]);
             ck_assert_msg(rc != 3, "setup failed at room %llu", (unsigned long long)room);
             ck_assert_msg(rc != 2, "leftovers after a failed commit (room %llu, %s)",

@@ -105,6 +105,10 @@ typedef struct nx_docstore_merge_stats {
  * gets what was done, added to its counts. */
 int nx_docstore_merge_input(nx_docstore_writer *w, const nx_docstore *in, const uint32_t *map,
                             nx_docstore_scratch *sc, nx_docstore_merge_stats *st);
+/* Where w's errors and its file's go from now on: a merge copies the
+ * stored fields on a thread of its own, which must not write the error
+ * the merge's other threads may write. */
+void nx_docstore_writer_set_err(nx_docstore_writer *w, nx_err *err);
 /* Writes the remaining blocks and the tables; does not finish f. */
 int nx_docstore_writer_finish(nx_docstore_writer *w);
 void nx_docstore_writer_free(nx_docstore_writer *w);

@@ -165,6 +165,11 @@ static int merge_input(nx_docstore_writer *w, const nx_docstore *in, const uint3
     return 0;
 }
 
+void nx_docstore_writer_set_err(nx_docstore_writer *w, nx_err *err) {
+    w->err = err;
+    nx_wfile_set_err(w->f, err);
+}
+
 int nx_docstore_merge_input(nx_docstore_writer *w, const nx_docstore *in, const uint32_t *map,
                             nx_docstore_scratch *sc, nx_docstore_merge_stats *st) {
     if (w->rc) return w->rc;

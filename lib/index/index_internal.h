@@ -119,6 +119,11 @@ const char *nx_segment_id_walk(const nx_segment *s, uint32_t doc, nx_id_walk *w,
  * cache): a merge reads whole inputs once, and without this their pages
  * would count in the writer's resident memory until it closes. */
 void nx_segment_release_pages(const nx_segment *s);
+/* The same for the doc store's pages alone, and for all the others: a
+ * merge copies the doc store on a thread beside those that read the
+ * other files. */
+void nx_segment_release_docstore_pages(const nx_segment *s);
+void nx_segment_release_index_pages(const nx_segment *s);
 /* Bytes per part of a segment (for stats). */
 void nx_segment_sizes(const nx_segment *s, newsidx_stats *st);
 /* Parses a dictionary value of field into *ti. 0 or CORRUPT. */

@@ -228,10 +228,19 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
     return 0;
 }
 
-void nx_segment_release_pages(const nx_segment *s) {
-    const nx_rfile *f[] = {&s->post, &s->pos, &s->docs, &s->norm, &s->col, &s->dict};
+void nx_segment_release_index_pages(const nx_segment *s) {
+    const nx_rfile *f[] = {&s->post, &s->pos, &s->norm, &s->col, &s->dict};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (f[i]->data) madvise((void *)f[i]->data, f[i]->map_len, MADV_DONTNEED);
+}
+
+void nx_segment_release_docstore_pages(const nx_segment *s) {
+    if (s->docs.data) madvise((void *)s->docs.data, s->docs.map_len, MADV_DONTNEED);
+}
+
+void nx_segment_release_pages(const nx_segment *s) {
+    nx_segment_release_index_pages(s);
+    nx_segment_release_docstore_pages(s);
 }
 
 void nx_segment_sizes(const nx_segment *s, newsidx_stats *st) {

@@ -150,6 +150,8 @@ static int hash_again(nx_wfile *f) {
 
 void nx_wfile_set_sync(nx_wfile *f, bool sync) { f->sync = sync; }
 
+void nx_wfile_set_err(nx_wfile *f, nx_err *err) { f->err = err; }
+
 static void wfile_release(nx_wfile *f) {
     if (f->fd >= 0) close(f->fd);
     free(f->path);

@@ -129,6 +129,8 @@ uint64_t nx_wfile_offset(const nx_wfile *f); /* content bytes written so far */
 int nx_wfile_patch(nx_wfile *f, uint64_t off, const void *p, size_t n);
 /* sync = false: nx_wfile_finish does not fsync (newsidx_writer_options.no_sync) */
 void nx_wfile_set_sync(nx_wfile *f, bool sync);
+/* Where f's errors go from now on (a file written by another thread). */
+void nx_wfile_set_err(nx_wfile *f, nx_err *err);
 int nx_wfile_finish(nx_wfile *f);            /* footer + fsync + close; frees f */
 void nx_wfile_abort(nx_wfile *f);            /* close + unlink; frees f; NULL ok */
 
