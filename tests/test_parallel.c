@@ -24,6 +24,24 @@
 
 static void assert_two_workers(const newsidx_writer *w) { ck_assert_uint_eq(w->n_bufs, 2); }
 
+/* A writer on dir that runs two workers. */
+static newsidx_writer *open_two_workers(const char *dir, const newsidx_writer_options *o) {
+    newsidx_writer *w = NULL;
+    ck_assert_int_eq(newsidx_writer_open(dir, o, NULL, 0, &w), 0);
+    assert_two_workers(w);
+    return w;
+}
+
+/* Options for a writer of `threads` workers at the smallest budget that
+ * keeps two, storing fields or not, fsyncs off. */
+static void small_options(newsidx_writer_options *o, uint32_t threads, bool stored) {
+    newsidx_writer_options_init(o);
+    o->threads = threads;
+    o->store_fields = stored;
+    o->ram_budget_bytes = stored ? TWO_WORKERS_STORED : TWO_WORKERS_BARE;
+    o->no_sync = 1;
+}
+
 /* articles per build: 4 builds per run, each twice with fsyncs off */
 #define N_ARTICLES (nxt_small() ? 1000u : 2000u)
 #define VOCAB 400
@@ -279,13 +297,8 @@ END_TEST
 START_TEST(test_worker_error_surfaces_at_a_later_call) {
     char *dir = nxt_tmpdir("parallel");
     newsidx_writer_options o;
-    newsidx_writer_options_init(&o);
-    o.threads = 2;
-    o.store_fields = 0;
-    o.ram_budget_bytes = TWO_WORKERS_BARE;
-    newsidx_writer *w = NULL;
-    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
-    assert_two_workers(w);
+    small_options(&o, 2, false);
+    newsidx_writer *w = open_two_workers(dir, &o);
     char path[512];
     for (int seg = 1; seg <= 400; seg++) {
         snprintf(path, sizeof path, "%s/seg_%d.post", dir, seg);
@@ -355,12 +368,8 @@ static void add_numbered(newsidx_writer *w, uint32_t n, uint64_t *rng) {
 static void build_with_deletes_during_merges(const char *dir, uint32_t threads, uint32_t *live,
                                              int *merges_seen) {
     newsidx_writer_options o;
-    newsidx_writer_options_init(&o);
-    o.threads = threads;
-    o.store_fields = 0;
-    o.ram_budget_bytes = TWO_WORKERS_BARE;
+    small_options(&o, threads, false);
     o.merge_factor = 2;
-    o.no_sync = 1;
     slow_merges sm = {0};
     o.progress = slow_merge_progress;
     o.progress_ctx = &sm;
@@ -443,18 +452,12 @@ static unsigned segment_files(const char *dir) {
 START_TEST(test_rollback_during_a_background_merge_leaves_no_files) {
     char *dir = nxt_tmpdir("parallel");
     newsidx_writer_options o;
-    newsidx_writer_options_init(&o);
-    o.threads = 2;
-    o.store_fields = 0;
-    o.ram_budget_bytes = TWO_WORKERS_BARE;
+    small_options(&o, 2, false);
     o.merge_factor = 3;
-    o.no_sync = 1;
     slow_merges sm = {0};
     o.progress = slow_merge_progress;
     o.progress_ctx = &sm;
-    newsidx_writer *w = NULL;
-    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
-    assert_two_workers(w);
+    newsidx_writer *w = open_two_workers(dir, &o);
     uint64_t rng = 5;
     uint32_t i = 0;
     for (; i < 100000 && !merge_running(&sm); i++) add_numbered(w, i, &rng);
@@ -486,13 +489,17 @@ static void zero_file(const char *path) {
     fclose(f);
 }
 
-/* At the start of the first merge, zeroes the doc store of segment 1 (one
- * of the first three flushed, which that merge reads). */
-static void corrupt_first_merge(void *ctx, const newsidx_writer_progress *p) {
-    const char *path = ctx;
-    static int done;
-    if (p->phase != NEWSIDX_PHASE_MERGING || p->done != 0 || done++) return;
-    zero_file(path);
+/* At the start of the first merge after armed is set, zeroes the file. */
+typedef struct zero_at_merge {
+    char path[512];
+    bool armed, done;
+} zero_at_merge;
+
+static void zero_when_merging(void *ctx, const newsidx_writer_progress *p) {
+    zero_at_merge *z = ctx;
+    if (!z->armed || z->done || p->phase != NEWSIDX_PHASE_MERGING || p->done != 0) return;
+    z->done = true;
+    zero_file(z->path);
 }
 
 /* A background merge's error (here: an input's doc store zeroed under it,
@@ -502,18 +509,14 @@ static void corrupt_first_merge(void *ctx, const newsidx_writer_progress *p) {
 START_TEST(test_background_merge_error_surfaces_at_a_later_call) {
     char *dir = nxt_tmpdir("parallel");
     newsidx_writer_options o;
-    newsidx_writer_options_init(&o);
-    o.threads = 2;
-    o.ram_budget_bytes = TWO_WORKERS_STORED;
+    small_options(&o, 2, true);
     o.merge_factor = 3;
-    o.no_sync = 1;
-    char path[512];
-    snprintf(path, sizeof path, "%s/seg_1.docs", dir);
-    o.progress = corrupt_first_merge;
-    o.progress_ctx = path;
-    newsidx_writer *w = NULL;
-    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
-    assert_two_workers(w);
+    /* segment 1: one of the first three flushed, which that merge reads */
+    zero_at_merge z = {.armed = true};
+    snprintf(z.path, sizeof z.path, "%s/seg_1.docs", dir);
+    o.progress = zero_when_merging;
+    o.progress_ctx = &z;
+    newsidx_writer *w = open_two_workers(dir, &o);
     uint64_t rng = 9;
     int rc = 0;
     for (uint32_t i = 0; i < 1000000 && rc == 0; i++) {
@@ -534,19 +537,6 @@ START_TEST(test_background_merge_error_surfaces_at_a_later_call) {
 }
 END_TEST
 
-/* At the start of the first merge after armed is set, zeroes the file. */
-typedef struct zero_at_merge {
-    char path[512];
-    bool armed, done;
-} zero_at_merge;
-
-static void zero_when_merging(void *ctx, const newsidx_writer_progress *p) {
-    zero_at_merge *z = ctx;
-    if (!z->armed || z->done || p->phase != NEWSIDX_PHASE_MERGING || p->done != 0) return;
-    z->done = true;
-    zero_file(z->path);
-}
-
 /* An optimize with workers copies the doc store on a thread beside the
  * terms' (merge.c): an input doc store found damaged there (zeroed as the
  * merge starts) fails the optimize with an error naming the file, sticks,
@@ -554,25 +544,14 @@ static void zero_when_merging(void *ctx, const newsidx_writer_progress *p) {
 START_TEST(test_optimize_error_in_the_doc_store_copy_names_the_file) {
     char *dir = nxt_tmpdir("parallel");
     newsidx_writer_options o;
-    newsidx_writer_options_init(&o);
-    o.threads = 2;
-    o.ram_budget_bytes = TWO_WORKERS_STORED;
+    small_options(&o, 2, true);
     o.keep_flushes = 1; /* each worker's flush stays a segment */
-    o.no_sync = 1;
     zero_at_merge z = {.armed = false};
     o.progress = zero_when_merging;
     o.progress_ctx = &z;
-    newsidx_writer *w = NULL;
-    ck_assert_int_eq(newsidx_writer_open(dir, &o, NULL, 0, &w), 0);
-    assert_two_workers(w);
+    newsidx_writer *w = open_two_workers(dir, &o);
     uint64_t rng = 5;
-    for (uint32_t i = 0; i < 2000; i++) {
-        char id[32], body[128];
-        snprintf(id, sizeof id, "doc-%u", i);
-        text(&rng, 12, body, sizeof body);
-        newsidx_field f[2] = {{"id", id, strlen(id)}, {"body", body, strlen(body)}};
-        ck_assert_int_eq(newsidx_writer_add(w, f, 2, NULL), 0);
-    }
+    for (uint32_t i = 0; i < 2000; i++) add_numbered(w, i, &rng);
     ck_assert_int_eq(newsidx_writer_commit(w), 0);
     unsigned committed = segment_files(dir);
     ck_assert_uint_eq(w->n_segs, 2);
