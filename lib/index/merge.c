@@ -119,10 +119,10 @@ static uint32_t oldest_head(merge_state *ms, int64_t *date) {
  * store copies the compressed blocks that are mostly live and compresses
  * again only the records of the others (docs/FORMAT.md, "Doc store"),
  * so a merge costs what it copies, not what zstd takes to write it.
- * Errors go to err; `beside`: on a thread of its own beside the terms'
- * (merge_segments), which read the inputs' other files. */
-static int merge_stored(merge_state *ms, nx_err *err, bool beside) {
-    nx_docstore_writer *dw = nx_segbuild_merge_docstore(ms->b);
+ * dw: the new segment's store. Errors go to err; `beside`: on a thread
+ * of its own beside the terms' (merge_segments), which read the inputs'
+ * other files. */
+static int merge_stored(merge_state *ms, nx_docstore_writer *dw, nx_err *err, bool beside) {
     uint32_t total = 0;
     for (uint32_t i = 0; i < ms->n_in; i++)
         for (uint32_t d = 0; d < nx_segment_doc_count(ms->in[i]); d++)
@@ -148,13 +148,14 @@ static int merge_stored(merge_state *ms, nx_err *err, bool beside) {
 /* merge_stored on a thread of its own, its errors in err. */
 typedef struct stored_job {
     merge_state *ms;
+    nx_docstore_writer *dw;
     nx_err err;
     int rc;
 } stored_job;
 
 static void *stored_thread(void *arg) {
     stored_job *j = arg;
-    j->rc = merge_stored(j->ms, &j->err, true);
+    j->rc = merge_stored(j->ms, j->dw, &j->err, true);
     return NULL;
 }
 
@@ -552,18 +553,18 @@ static int merge_segments(nx_merge *m) {
     pthread_t sth;
     bool beside = false;
     if (rc == 0 && so.store_fields) {
-        nx_docstore_writer *dw = nx_segbuild_merge_docstore(ms.b);
+        nx_docstore_writer *dw = sj.dw = nx_segbuild_merge_docstore(ms.b);
         if (!ms.one_thread) {
             nx_docstore_writer_set_err(dw, &sj.err);
             beside = ms.stored_beside = pthread_create(&sth, NULL, stored_thread, &sj) == 0;
             if (!beside) nx_docstore_writer_set_err(dw, err);
         }
-        if (!beside) rc = merge_stored(&ms, err, false);
+        if (!beside) rc = merge_stored(&ms, dw, err, false);
     }
     if (rc == 0) rc = merge_terms(&ms);
     if (beside) {
         pthread_join(sth, NULL);
-        nx_docstore_writer_set_err(nx_segbuild_merge_docstore(ms.b), err);
+        nx_docstore_writer_set_err(sj.dw, err);
         if (rc == 0 && sj.rc) {
             rc = sj.rc;
             *err = sj.err;
