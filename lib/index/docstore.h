@@ -98,11 +98,12 @@ typedef struct nx_docstore_merge_stats {
     uint64_t records_copied, records_recompressed, dead_records_copied;
 } nx_docstore_merge_stats;
 /* Adds the live documents of store `in` to the merge: map[d] is the new
- * doc id of in's doc d, UINT32_MAX for a dropped one. A block with at
- * least half of its records live is copied byte for byte (its dead
- * records kept as garbage), the others are decoded and their live records
- * compressed again (sc: the caller's scratch for in). *st (may be NULL)
- * gets what was done, added to its counts. */
+ * doc id of in's doc d, UINT32_MAX for a dropped one. A block live enough
+ * (nx_docstore_writer_begin_merge: half its records, 9 in 10 when
+ * compacting) is copied byte for byte (its dead records kept as garbage),
+ * the others are decoded and their live records compressed again (sc:
+ * the caller's scratch for in). *st (may be NULL) gets what was done,
+ * added to its counts. */
 int nx_docstore_merge_input(nx_docstore_writer *w, const nx_docstore *in, const uint32_t *map,
                             nx_docstore_scratch *sc, nx_docstore_merge_stats *st);
 /* Where w's errors and its file's go from now on: a merge copies the
