@@ -18,6 +18,7 @@
  * NEWSIDX_TEST_SMALL=1 (valgrind) tries fewer positions per file;
  * NX_CORRUPT_VERBOSE=1 prints each case before running it (to pin a crash). */
 #include "fuzz/fuzz_common.h"
+#include "fuzz/nx_sums.h"
 #include "util/util.h"
 
 #include "common.h"
@@ -364,6 +365,83 @@ START_TEST(test_zeroed_blocks_are_caught_or_harmless) {
 }
 END_TEST
 
+/* The twin: built as the pristine index (the same ids, dates and counts
+ * per segment, so every file has the shape the manifest expects), with
+ * other words, and as many other articles replaced. */
+static int build_twin(const char *dir) {
+    newsidx_writer_options o;
+    newsidx_writer_options_init(&o);
+    o.stem_language = "english";
+    o.stopwords_language = "english";
+    o.doc_store_block_bytes = 4096;
+    o.threads = 1;
+    newsidx_writer *w = NULL;
+    int rc = newsidx_writer_open(dir, &o, NULL, 0, &w);
+    for (int c = 0; c < 3 && rc == 0; c++) {
+        for (int i = 0; i < 150 && rc == 0; i++) rc = nxf_add(w, c * 150 + i, 5);
+        if (c == 2)
+            for (int i = 1; i < 150 && rc == 0; i += 7) rc = nxf_add(w, i, 6); /* as many, others */
+        if (rc == 0) rc = newsidx_writer_commit(w);
+    }
+    newsidx_writer_close(w);
+    return rc;
+}
+
+/* A file of the same name and shape from another index: the counts match
+ * and so do the headers; only the manifest's record of each file's
+ * checksum tells it apart. Readers, writers and newsidx_check refuse it,
+ * naming the file. */
+START_TEST(test_a_file_from_an_index_of_the_same_shape_is_refused_naming_it) {
+    char *twin = nxt_tmpdir("twin");
+    ck_assert_int_eq(build_twin(twin), 0);
+    char *dir = work_copy();
+    unsigned swapped = 0;
+    for (size_t i = 0; i < g_n; i++) {
+        if (strncmp(g_names[i], "seg_", 4) != 0) continue;
+        char a[4200], p[4200];
+        nxf_join(a, sizeof a, "%s/%s", twin, g_names[i]);
+        nxf_join(p, sizeof p, "%s/%s", dir, g_names[i]);
+        size_t len, olen;
+        uint8_t *theirs = nxf_read(a, &len), *orig = orig_bytes(i, &olen);
+        ck_assert_msg(theirs != NULL, "the twin has no %s", g_names[i]);
+        ck_assert_msg(len != olen || memcmp(theirs, orig, len) != 0, "%s: the twin's is the same",
+                      g_names[i]);
+        ck_assert_int_eq(nxf_write(p, theirs, len), 0);
+        char err[1024] = "";
+        newsidx_reader *r = NULL;
+        int rc = newsidx_reader_open(dir, err, sizeof err, &r);
+        ck_assert_msg(rc == NEWSIDX_ERR_CORRUPT && strstr(err, g_names[i]),
+                      "%s from the twin: reader open returned %d (%s)", g_names[i], rc, err);
+        newsidx_writer *w = NULL;
+        newsidx_writer_options o;
+        newsidx_writer_options_init(&o);
+        o.append = true;
+        err[0] = '\0';
+        rc = newsidx_writer_open(dir, &o, err, sizeof err, &w);
+        ck_assert_msg(rc == NEWSIDX_ERR_CORRUPT && strstr(err, g_names[i]),
+                      "%s from the twin: writer open returned %d (%s)", g_names[i], rc, err);
+        sbuf probs = {0};
+        ck_assert_int_eq(newsidx_check(dir, on_problem, &probs), NEWSIDX_ERR_CORRUPT);
+        ck_assert_msg(probs.p && strstr(probs.p, g_names[i]), "check: %s", probs.p ? probs.p : "");
+        free(probs.p);
+        ck_assert_int_eq(nxf_write(p, orig, olen), 0);
+        free(theirs);
+        free(orig);
+        swapped++;
+    }
+    ck_assert_uint_ge(swapped, 15); /* three segments' files and a tombstone file */
+    int code = 0;
+    char err[1024] = "";
+    char *sig = signature(dir, &code, err, sizeof err);
+    ck_assert_msg(sig && strcmp(sig, baseline()) == 0, "restored: %d %s", code, err);
+    free(sig);
+    nxf_rmtree(dir);
+    free(dir);
+    nxf_rmtree(twin);
+    free(twin);
+}
+END_TEST
+
 START_TEST(test_files_swapped_with_another_index_are_caught) {
     char *dir = work_copy();
     failures f = {0};
@@ -447,6 +525,8 @@ START_TEST(test_rechecksummed_flips_never_crash_the_decoders) {
             nxf_join(p, sizeof p, "%s/%s", dir, g_names[i]);
             if (g_verbose) fprintf(stderr, "case %s byte %zu rechecksummed\n", g_names[i], off);
             ck_assert_int_eq(nxf_write(p, buf, len), 0);
+            /* and recorded in the manifest, or open refuses the file at once */
+            ck_assert_int_eq(nxs_record(dir, g_names[i], nxs_footer_sum(buf, len)), 0);
             int code = 0;
             char err[1024] = "";
             free(signature(dir, &code, err, sizeof err));
@@ -462,6 +542,7 @@ START_TEST(test_rechecksummed_flips_never_crash_the_decoders) {
         char p[4200];
         nxf_join(p, sizeof p, "%s/%s", dir, g_names[i]);
         ck_assert_int_eq(nxf_write(p, orig, len), 0);
+        ck_assert_int_eq(nxs_record(dir, g_names[i], nxs_footer_sum(orig, len)), 0);
         free(buf);
         free(orig);
     }
@@ -492,8 +573,8 @@ static size_t manifest_index(void) {
 }
 
 /* Manifest layout (docs/FORMAT.md): magic, version, u64 generation,
- * u32 next_seg_no, u32 n_segments @20, two strings, then 16 bytes per
- * segment: seg_no, doc_count, del_count, del_gen. */
+ * u32 next_seg_no, u32 n_segments @20, two strings, then 72 bytes per
+ * segment: seg_no, doc_count, del_count, del_gen, 7 file checksums. */
 START_TEST(test_manifest_counts_that_would_overflow_allocations_are_rejected) {
     char *dir = work_copy();
     size_t mi = manifest_index(), len;
@@ -509,10 +590,10 @@ START_TEST(test_manifest_counts_that_would_overflow_allocations_are_rejected) {
     } cases[] = {
         {20, 0xffffffffu, "n_segments 2^32-1"},
         {20, 0x10000000u, "n_segments 2^28 (16*n overflows 32 bits)"},
-        {clen - 16 * 3 + 4, 0xffffffffu, "first segment doc_count 2^32-1"},
-        {clen - 16 * 3 + 8, 0xfffffff0u, "first segment del_count huge"},
-        {clen - 16 * 3 + 0, 0xfffffffeu, "first segment number huge"},
-        {clen - 16 + 12, 0xffffffffu, "last segment tombstone generation 2^32-1"},
+        {clen - 72 * 3 + 4, 0xffffffffu, "first segment doc_count 2^32-1"},
+        {clen - 72 * 3 + 8, 0xfffffff0u, "first segment del_count huge"},
+        {clen - 72 * 3 + 0, 0xfffffffeu, "first segment number huge"},
+        {clen - 72 + 12, 0xffffffffu, "last segment tombstone generation 2^32-1"},
         {16, 0xffffffffu, "next_seg_no 2^32-1"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -643,6 +724,7 @@ static Suite *corrupt_suite(void) {
     tcase_add_test(tc, test_truncations_of_every_file_are_caught);
     tcase_add_test(tc, test_zeroed_blocks_are_caught_or_harmless);
     tcase_add_test(tc, test_files_swapped_with_another_index_are_caught);
+    tcase_add_test(tc, test_a_file_from_an_index_of_the_same_shape_is_refused_naming_it);
     tcase_add_test(tc, test_a_missing_file_is_named);
     tcase_add_test(tc, test_rechecksummed_flips_never_crash_the_decoders);
     tcase_add_test(tc, test_manifest_counts_that_would_overflow_allocations_are_rejected);

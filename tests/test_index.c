@@ -1404,7 +1404,7 @@ START_TEST(test_other_format_version_is_refused_with_its_number) {
     char eb[512] = "";
     ck_assert_int_eq(newsidx_reader_open(dir, eb, sizeof eb, &r), NEWSIDX_ERR_VERSION);
     ck_assert_ptr_null(r);
-    ck_assert_msg(strstr(eb, "seg_1.post") && strstr(eb, "format version 2, this library reads 4"), "%s", eb);
+    ck_assert_msg(strstr(eb, "seg_1.post") && strstr(eb, "format version 2, this library reads 5"), "%s", eb);
     ck_assert_int_eq(nxt_rm_rf(dir), 0);
     free(dir);
 }

@@ -86,17 +86,28 @@ struct nx_segment {
  * tombstones). */
 int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *err,
                     nx_segment **out);
+/* nx_segment_open for a segment a manifest names: each file's footer
+ * checksum must be the manifest's record of it (sums[NX_SEG_FILES];
+ * NULL: not checked), or NEWSIDX_ERR_CORRUPT naming the file. */
+int nx_segment_open_expect(const char *dir, uint32_t seg_no, uint32_t del_gen,
+                           const uint64_t *sums, nx_err *err, nx_segment **out);
+/* NEWSIDX_ERR_CORRUPT naming f unless its footer checksum is sums[which]
+ * (0 when sums is NULL). */
+int nx_rfile_expect(const nx_rfile *f, const uint64_t *sums, int which, nx_err *err);
 /* Drops one reference; the last one closes the segment. */
 void nx_segment_close(nx_segment *s);
 /* Maps the tombstone file of generation del_gen into s: the deleted
- * bitmap and the live count (segref.c). */
-int nx_segment_open_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, nx_err *err);
+ * bitmap and the live count (segref.c). sum: the footer checksum the
+ * manifest records for it (0: not checked). */
+int nx_segment_open_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, uint64_t sum,
+                               nx_err *err);
 /* Adds a reference (a refreshed snapshot sharing the segment). */
 void nx_segment_ref(nx_segment *s);
 /* The same segment with the tombstones of generation del_gen (0 = none):
- * shares s's files, dictionary and tables, opens only the tombstone file. */
-int nx_segment_with_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, nx_err *err,
-                               nx_segment **out);
+ * shares s's files, dictionary and tables, opens only the tombstone file
+ * (whose checksum must be sum, as nx_segment_open_tombstones). */
+int nx_segment_with_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, uint64_t sum,
+                               nx_err *err, nx_segment **out);
 /* The same segment with the caller's deletion bitmap (n_deleted docs set),
  * which must outlive it: how the writer searches its own uncommitted state. */
 int nx_segment_view(nx_segment *s, const uint8_t *deleted, uint32_t n_deleted, nx_err *err,
@@ -213,8 +224,14 @@ void nx_segment_remove_files(const char *dir, uint32_t seg_no);
 char *nx_tombstone_file(const char *dir, uint32_t seg_no, uint32_t gen);
 
 /* ---- manifest ----------------------------------------------------------- */
+/* A segment's files, in the order the manifest records their checksums. */
+enum { NX_SEG_COL, NX_SEG_POST, NX_SEG_POS, NX_SEG_DICT, NX_SEG_NORM, NX_SEG_DOCS, NX_SEG_DEL,
+       NX_SEG_FILES };
 typedef struct nx_manifest_seg {
     uint32_t seg_no, doc_count, del_count, del_gen;
+    /* each file's footer checksum (0: the segment has no such file): binds
+     * the commit to the very files its writer wrote */
+    uint64_t sums[NX_SEG_FILES];
 } nx_manifest_seg;
 typedef struct nx_manifest {
     uint64_t generation;
@@ -236,6 +253,15 @@ void nx_manifest_free(nx_manifest *m);
  * tombstones, manifests, temp files). Errors are ignored: leftovers are
  * deleted by the next commit. */
 void nx_remove_unreferenced(const char *dir, const nx_manifest *m);
+/* Checks that seg, opened for entry ms of dir's MANIFEST-<gen>, is what the
+ * commit recorded: its doc and deletion counts, and every file's footer
+ * checksum. NEWSIDX_ERR_CORRUPT naming the file that differs (a file
+ * copied from another index or another segment has the right shape and
+ * a checksum of its own). */
+int nx_manifest_check_segment(const char *dir, uint64_t gen, const nx_manifest_seg *ms,
+                              const nx_segment *seg, nx_err *err);
+/* The footer checksums of seg's files (sums[NX_SEG_FILES], 0 where absent). */
+void nx_segment_sums(const nx_segment *seg, uint64_t *sums);
 /* Deletes what a writer made since its last commit: segment files numbered
  * first_seg_no or more, tombstones and the manifest of generation gen
  * (MANIFEST-<gen> first: a failed commit may have renamed it into place),
@@ -247,9 +273,10 @@ void nx_remove_uncommitted(const char *dir, uint32_t first_seg_no, uint64_t gen,
 int nx_snapshot_open(const char *dir, nx_err *err, nx_snapshot **out);
 void nx_snapshot_free(nx_snapshot *s);
 
-/* Tombstone bitmap file writing (one bit per doc, 1 = deleted). */
+/* Tombstone bitmap file writing (one bit per doc, 1 = deleted); *checksum
+ * gets the file's footer checksum, for the manifest. */
 int nx_tombstone_write(const char *dir, uint32_t seg_no, uint32_t gen, const uint8_t *bits,
-                       uint32_t doc_count, bool sync, nx_err *err);
+                       uint32_t doc_count, bool sync, nx_err *err, uint64_t *checksum);
 
 /* Parses a stored-fields record of the RAM buffer (varint n, then n x
  * (varint name_len, name, varint value_len, value); written by the writer's

@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MANIFEST_VERSION 1
+#define MANIFEST_VERSION 2
+/* Per segment: four u32, then the u64 footer checksum of each file. */
+#define MANIFEST_SEG_BYTES (16u + 8u * NX_SEG_FILES)
 #define MAX_LANG_BYTES 64
 
 /* Parses "MANIFEST-<digits>" exactly; returns the generation or 0. */
@@ -133,20 +135,22 @@ int nx_manifest_read(const char *dir, uint64_t gen, nx_err *err, nx_manifest *m)
         if (r == 0) r = read_str(&p, end, &m->stopwords_language);
         at = (size_t)(p - f.data);
         if (r == NEWSIDX_ERR_NOMEM) rc = nx_err_set(err, r, "out of memory");
-        else if (r || m->generation != gen || (size_t)(end - p) != 16 * (size_t)m->n_segments)
+        else if (r || m->generation != gen ||
+                 (size_t)(end - p) != MANIFEST_SEG_BYTES * (size_t)m->n_segments)
             rc = NEWSIDX_ERR_CORRUPT;
     }
     if (rc == 0) {
         m->segments = calloc(m->n_segments + 1, sizeof *m->segments);
         if (!m->segments) rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
-        for (uint32_t i = 0; rc == 0 && i < m->n_segments; i++, p += 16) {
+        for (uint32_t i = 0; rc == 0 && i < m->n_segments; i++, p += MANIFEST_SEG_BYTES) {
             nx_manifest_seg *s = &m->segments[i];
             s->seg_no = nx_load_u32le(p);
             s->doc_count = nx_load_u32le(p + 4);
             s->del_count = nx_load_u32le(p + 8);
             s->del_gen = nx_load_u32le(p + 12);
+            for (int k = 0; k < NX_SEG_FILES; k++) s->sums[k] = nx_load_u64le(p + 16 + 8 * k);
             if (s->seg_no >= m->next_seg_no || s->del_count > s->doc_count ||
-                s->del_gen > gen) {
+                s->del_gen > gen || (s->del_gen == 0) != (s->sums[NX_SEG_DEL] == 0)) {
                 at = (size_t)(p - f.data);
                 rc = NEWSIDX_ERR_CORRUPT;
             }
@@ -158,6 +162,33 @@ int nx_manifest_read(const char *dir, uint64_t gen, nx_err *err, nx_manifest *m)
     free(path);
     if (rc) nx_manifest_free(m);
     return rc;
+}
+
+int nx_manifest_check_segment(const char *dir, uint64_t gen, const nx_manifest_seg *ms,
+                              const nx_segment *seg, nx_err *err) {
+    /* the files first: one from elsewhere is named as such, not by the
+     * counts it disagrees with */
+    uint64_t sums[NX_SEG_FILES];
+    nx_segment_sums(seg, sums);
+    const nx_segment *core = seg->core ? seg->core : seg;
+    const nx_rfile *files[NX_SEG_FILES] = {&core->col, &core->post, &core->pos, &core->dict,
+                                           &core->norm, &core->docs, &seg->del};
+    for (int k = 0; k < NX_SEG_FILES; k++) {
+        if (sums[k] == ms->sums[k]) continue;
+        if (!files[k]->path) /* the manifest records a file the segment does not have */
+            return nx_err_set(err, NEWSIDX_ERR_CORRUPT,
+                              "%s/MANIFEST-%llu: segment %u has no %s file, the manifest records one",
+                              dir, (unsigned long long)gen, seg->seg_no,
+                              k == NX_SEG_DEL ? "tombstone" : "doc store");
+        return nx_rfile_expect(files[k], ms->sums, k, err);
+    }
+    uint32_t dead = seg->doc_count - seg->live_count;
+    if (seg->doc_count != ms->doc_count || dead != ms->del_count)
+        return nx_err_set(err, NEWSIDX_ERR_CORRUPT,
+                          "%s/MANIFEST-%llu: segment %u holds %u docs (%u deleted), the manifest says %u (%u)",
+                          dir, (unsigned long long)gen, seg->seg_no, seg->doc_count, dead,
+                          ms->doc_count, ms->del_count);
+    return 0;
 }
 
 int nx_manifest_write(const char *dir, const nx_manifest *m, bool sync, nx_err *err) {
@@ -184,6 +215,7 @@ int nx_manifest_write(const char *dir, const nx_manifest *m, bool sync, nx_err *
             e |= nx_buf_put_u32le(&b, m->segments[i].doc_count);
             e |= nx_buf_put_u32le(&b, m->segments[i].del_count);
             e |= nx_buf_put_u32le(&b, m->segments[i].del_gen);
+            for (int k = 0; k < NX_SEG_FILES; k++) e |= nx_buf_put_u64le(&b, m->segments[i].sums[k]);
         }
         if (e) rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
     }
@@ -209,7 +241,7 @@ int nx_manifest_write(const char *dir, const nx_manifest *m, bool sync, nx_err *
 }
 
 int nx_tombstone_write(const char *dir, uint32_t seg_no, uint32_t gen, const uint8_t *bits,
-                       uint32_t doc_count, bool sync, nx_err *err) {
+                       uint32_t doc_count, bool sync, nx_err *err, uint64_t *checksum) {
     char *path = nx_tombstone_file(dir, seg_no, gen);
     if (!path) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
     nx_wfile *f;
@@ -235,7 +267,7 @@ int nx_tombstone_write(const char *dir, uint32_t seg_no, uint32_t gen, const uin
         nx_wfile_abort(f);
         return rc;
     }
-    return nx_wfile_finish(f);
+    return nx_wfile_finish_sum(f, checksum);
 }
 
 static bool referenced(const nx_manifest *m, const char *name) {

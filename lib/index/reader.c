@@ -70,8 +70,9 @@ newsidx_reader *nx_reader_of(nx_snapshot *snap) {
 
 /* Segment seg_no with tombstones del_gen: shared from prev when prev has
  * it (as it is, or with newer tombstones over the same files), else opened. */
-static int segment_for(const nx_snapshot *prev, const char *dir, uint32_t seg_no,
-                       uint32_t del_gen, nx_err *err, nx_segment **out) {
+static int segment_for(const nx_snapshot *prev, const char *dir, const nx_manifest_seg *ms,
+                       nx_err *err, nx_segment **out) {
+    uint32_t seg_no = ms->seg_no, del_gen = ms->del_gen;
     for (uint32_t i = 0; prev && i < prev->n_segments; i++) {
         nx_segment *old = prev->segments[i];
         if (old->seg_no != seg_no) continue;
@@ -80,9 +81,9 @@ static int segment_for(const nx_snapshot *prev, const char *dir, uint32_t seg_no
             *out = old;
             return 0;
         }
-        return nx_segment_with_tombstones(old, dir, del_gen, err, out);
+        return nx_segment_with_tombstones(old, dir, del_gen, ms->sums[NX_SEG_DEL], err, out);
     }
-    return nx_segment_open(dir, seg_no, del_gen, err, out);
+    return nx_segment_open_expect(dir, seg_no, del_gen, ms->sums, err, out);
 }
 
 static int snapshot_try(const char *dir, uint64_t gen, const nx_snapshot *prev, nx_err *err,
@@ -103,18 +104,11 @@ static int snapshot_try(const char *dir, uint64_t gen, const nx_snapshot *prev, 
     m.stem_language = m.stopwords_language = NULL;
     for (uint32_t i = 0; i < m.n_segments && rc == 0; i++) {
         nx_segment *seg;
-        rc = segment_for(prev, dir, m.segments[i].seg_no, m.segments[i].del_gen, err, &seg);
+        rc = segment_for(prev, dir, &m.segments[i], err, &seg);
         if (rc) break;
         s->segments[s->n_segments++] = seg;
-        if (seg->doc_count != m.segments[i].doc_count ||
-            seg->doc_count - seg->live_count != m.segments[i].del_count) {
-            rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT,
-                            "%s/MANIFEST-%llu: segment %u holds %u docs (%u deleted), the manifest says %u (%u)",
-                            dir, (unsigned long long)gen, seg->seg_no, seg->doc_count,
-                            seg->doc_count - seg->live_count, m.segments[i].doc_count,
-                            m.segments[i].del_count);
-            break;
-        }
+        rc = nx_manifest_check_segment(dir, gen, &m.segments[i], seg, err);
+        if (rc) break;
         count_segment(s, seg);
     }
     nx_manifest_free(&m);

@@ -34,12 +34,24 @@ uint32_t nx_norm_decode(uint8_t norm) {
 
 /* ---- opening ------------------------------------------------------------ */
 
+int nx_rfile_expect(const nx_rfile *f, const uint64_t *sums, int which, nx_err *err) {
+    if (!sums || f->checksum == sums[which]) return 0;
+    return nx_err_set(err, NEWSIDX_ERR_CORRUPT,
+                      "%s: checksum %016llx, the manifest records %016llx: not the file the "
+                      "commit wrote (copied from another index or segment?)",
+                      f->path, (unsigned long long)f->checksum, (unsigned long long)sums[which]);
+}
+
+/* Opens one file of the segment; with sums, its footer's checksum must be
+ * sums[which] (before anything of it is parsed, so that a file from
+ * another index is named as such, not by what it disagrees with). */
 static int open_part(const char *dir, uint32_t seg_no, const char *ext, uint32_t kind,
-                     nx_err *err, nx_rfile *f) {
+                     const uint64_t *sums, int which, nx_err *err, nx_rfile *f) {
     char *path = nx_segment_file(dir, seg_no, ext);
     if (!path) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
     int rc = nx_rfile_open(path, kind, err, f);
     free(path);
+    if (rc == 0) rc = nx_rfile_expect(f, sums, which, err);
     return rc;
 }
 
@@ -164,6 +176,11 @@ static int parse_columns(nx_segment *s, nx_err *err) {
 
 int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *err,
                     nx_segment **out) {
+    return nx_segment_open_expect(dir, seg_no, del_gen, NULL, err, out);
+}
+
+int nx_segment_open_expect(const char *dir, uint32_t seg_no, uint32_t del_gen,
+                           const uint64_t *sums, nx_err *err, nx_segment **out) {
     *out = NULL;
     nx_segment *s = calloc(1, sizeof *s);
     if (!s) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
@@ -171,18 +188,18 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
     s->seg_no = seg_no;
     s->del_gen = del_gen;
     pthread_mutex_init(&s->id_perm_lock, NULL);
-    int rc = open_part(dir, seg_no, "col", NX_FILE_COLUMNS, err, &s->col);
+    int rc = open_part(dir, seg_no, "col", NX_FILE_COLUMNS, sums, NX_SEG_COL, err, &s->col);
     if (rc == 0) rc = parse_columns(s, err);
-    if (rc == 0) rc = open_part(dir, seg_no, "post", NX_FILE_POSTINGS, err, &s->post);
-    if (rc == 0) rc = open_part(dir, seg_no, "pos", NX_FILE_POSITIONS, err, &s->pos);
-    if (rc == 0) rc = open_part(dir, seg_no, "dict", NX_FILE_DICT, err, &s->dict);
+    if (rc == 0) rc = open_part(dir, seg_no, "post", NX_FILE_POSTINGS, sums, NX_SEG_POST, err, &s->post);
+    if (rc == 0) rc = open_part(dir, seg_no, "pos", NX_FILE_POSITIONS, sums, NX_SEG_POS, err, &s->pos);
+    if (rc == 0) rc = open_part(dir, seg_no, "dict", NX_FILE_DICT, sums, NX_SEG_DICT, err, &s->dict);
     if (rc == 0) {
         /* the dictionary is read where it is mapped: open touches its
          * header and nothing per block */
         rc = nx_termdict_open(s->dict.data, s->dict.len, err, &s->termdict);
         if (rc) nx_err_prefix(err, s->dict.path);
     }
-    if (rc == 0) rc = open_part(dir, seg_no, "norm", NX_FILE_NORMS, err, &s->norm);
+    if (rc == 0) rc = open_part(dir, seg_no, "norm", NX_FILE_NORMS, sums, NX_SEG_NORM, err, &s->norm);
     if (rc == 0) {
         /* Fields no doc has are omitted from the file (mask bit clear). */
         const uint8_t *d = s->norm.data;
@@ -209,7 +226,7 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
         }
     }
     if (rc == 0 && (nx_load_u32le(s->col.data + 12) & 1)) {
-        rc = open_part(dir, seg_no, "docs", NX_FILE_DOCSTORE, err, &s->docs);
+        rc = open_part(dir, seg_no, "docs", NX_FILE_DOCSTORE, sums, NX_SEG_DOCS, err, &s->docs);
         if (rc == 0) {
             rc = nx_docstore_open(s->docs.data, s->docs.len, err, &s->docstore);
             if (rc) nx_err_prefix(err, s->docs.path);
@@ -219,13 +236,25 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
                             s->docs.path, nx_docstore_count(s->docstore), s->doc_count);
     }
     s->live_count = s->doc_count;
-    if (rc == 0 && del_gen) rc = nx_segment_open_tombstones(s, dir, del_gen, err);
+    if (rc == 0 && del_gen)
+        rc = nx_segment_open_tombstones(s, dir, del_gen, sums ? sums[NX_SEG_DEL] : 0, err);
     if (rc != 0) {
         nx_segment_close(s);
         return rc;
     }
     *out = s;
     return 0;
+}
+
+void nx_segment_sums(const nx_segment *seg, uint64_t *sums) {
+    const nx_segment *s = seg->core ? seg->core : seg; /* a view's files are its core's */
+    sums[NX_SEG_COL] = s->col.checksum;
+    sums[NX_SEG_POST] = s->post.checksum;
+    sums[NX_SEG_POS] = s->pos.checksum;
+    sums[NX_SEG_DICT] = s->dict.checksum;
+    sums[NX_SEG_NORM] = s->norm.checksum;
+    sums[NX_SEG_DOCS] = s->docs.checksum; /* 0: not opened, the segment stores only ids */
+    sums[NX_SEG_DEL] = seg->del.checksum;
 }
 
 void nx_segment_release_index_pages(const nx_segment *s) {

@@ -10,12 +10,16 @@
 
 /* Maps the tombstone file of generation del_gen: the deleted bitmap and
  * the live count. */
-int nx_segment_open_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, nx_err *err) {
+int nx_segment_open_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, uint64_t sum,
+                               nx_err *err) {
     char *path = nx_tombstone_file(dir, s->seg_no, del_gen);
     NX_RETURN_IF(!path, err, NEWSIDX_ERR_NOMEM, "out of memory");
     int rc = nx_rfile_open(path, NX_FILE_TOMBSTONES, err, &s->del);
     free(path);
     NX_FORWARD(rc);
+    uint64_t sums[NX_SEG_FILES] = {0};
+    sums[NX_SEG_DEL] = sum;
+    NX_FORWARD(nx_rfile_expect(&s->del, sum ? sums : NULL, NX_SEG_DEL, err));
     const uint8_t *d = s->del.data;
     size_t bytes = ((size_t)s->doc_count + 7) / 8;
     NX_RETURN_IF(s->del.len != 8 + bytes || nx_load_u32le(d) != NX_DEL_MAGIC ||
@@ -81,13 +85,13 @@ int nx_segment_view(nx_segment *s, const uint8_t *deleted, uint32_t n_deleted, n
     return 0;
 }
 
-int nx_segment_with_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, nx_err *err,
-                               nx_segment **out) {
+int nx_segment_with_tombstones(nx_segment *s, const char *dir, uint32_t del_gen, uint64_t sum,
+                               nx_err *err, nx_segment **out) {
     *out = NULL;
     nx_segment *t = share_core(s);
     NX_RETURN_IF(!t, err, NEWSIDX_ERR_NOMEM, "out of memory");
     t->del_gen = del_gen;
-    int rc = del_gen ? nx_segment_open_tombstones(t, dir, del_gen, err) : 0;
+    int rc = del_gen ? nx_segment_open_tombstones(t, dir, del_gen, sum, err) : 0;
     if (rc) {
         nx_segment_close(t);
         return rc;

@@ -592,11 +592,14 @@ static int check_same_analyzer(const char *dir, const nx_manifest *m,
 static int load_segments(newsidx_writer *w, const nx_manifest *m) {
     for (uint32_t i = 0; i < m->n_segments; i++) {
         nx_segment *seg;
-        NX_FORWARD(nx_segment_open(w->dir, m->segments[i].seg_no, m->segments[i].del_gen, &w->err,
-                                   &seg));
-        if (nx_writer_push_segment(w, seg)) {
+        NX_FORWARD(nx_segment_open_expect(w->dir, m->segments[i].seg_no, m->segments[i].del_gen,
+                                          m->segments[i].sums, &w->err, &seg));
+        int rc = nx_manifest_check_segment(w->dir, m->generation, &m->segments[i], seg, &w->err);
+        if (rc == 0 && nx_writer_push_segment(w, seg))
+            rc = nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+        if (rc) {
             nx_segment_close(seg);
-            return nx_err_set(&w->err, NEWSIDX_ERR_NOMEM, "out of memory");
+            return rc;
         }
         if (seg->deleted) {
             wseg *ws = &w->segs[w->n_segs - 1];
@@ -606,6 +609,7 @@ static int load_segments(newsidx_writer *w, const nx_manifest *m) {
             memcpy(ws->del, seg->deleted, bytes);
             ws->n_del = seg->doc_count - seg->live_count;
             ws->del_gen = m->segments[i].del_gen;
+            ws->del_sum = seg->del.checksum;
         }
     }
     return 0;
@@ -784,7 +788,7 @@ int newsidx_writer_commit(newsidx_writer *w) {
         if (ws->del_dirty) {
             /* A new tombstone file per commit: never edited in place. */
             rc = nx_tombstone_write(w->dir, ws->seg->seg_no, (uint32_t)gen, ws->del, n,
-                                    !w->opts.no_sync, &w->err);
+                                    !w->opts.no_sync, &w->err, &ws->new_del_sum);
             if (rc) break;
         }
         nx_manifest_seg *ms = &m.segments[m.n_segments++];
@@ -792,6 +796,8 @@ int newsidx_writer_commit(newsidx_writer *w) {
         ms->doc_count = n;
         ms->del_count = ws->n_del;
         ms->del_gen = ws->del_dirty ? (uint32_t)gen : ws->del_gen;
+        nx_segment_sums(ws->seg, ms->sums); /* the writer's view has no tombstones: */
+        ms->sums[NX_SEG_DEL] = ws->del_dirty ? ws->new_del_sum : ws->del_sum;
         nx_progress_step(&pr, 1);
     }
     if (rc == 0) rc = nx_manifest_write(w->dir, &m, !w->opts.no_sync, &w->err);
@@ -810,6 +816,7 @@ int newsidx_writer_commit(newsidx_writer *w) {
             }
             if (ws->del_dirty) {
                 ws->del_gen = (uint32_t)gen;
+                ws->del_sum = ws->new_del_sum;
                 ws->del_dirty = false;
             }
             ws->run_flush = false; /* committed: the next commit leaves it to the tiers */

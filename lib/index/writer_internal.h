@@ -78,6 +78,8 @@ typedef struct wseg {
     uint8_t *del; /* deletion bitmap (doc_count bits) or NULL */
     uint32_t n_del;
     uint32_t del_gen;
+    uint64_t del_sum;     /* footer checksum of tombstone file del_gen (0: none) */
+    uint64_t new_del_sum; /* of the one the commit under way wrote */
     bool del_dirty;
     /* written by a flush since the last commit, and no merge took it yet:
      * the commit merges such segments into one (merge.c, merge_run_flushes) */

@@ -159,7 +159,9 @@ static void wfile_release(nx_wfile *f) {
     free(f);
 }
 
-int nx_wfile_finish(nx_wfile *f) {
+int nx_wfile_finish(nx_wfile *f) { return nx_wfile_finish_sum(f, NULL); }
+
+int nx_wfile_finish_sum(nx_wfile *f, uint64_t *checksum) {
     int rc = wfile_flush(f);
     if (rc == 0 && f->rehash) rc = hash_again(f);
     uint8_t foot[NX_FOOTER_BYTES];
@@ -168,7 +170,8 @@ int nx_wfile_finish(nx_wfile *f) {
     nx_store_u32le(foot + 8, NX_FORMAT_VERSION);
     nx_store_u32le(foot + 12, 0);
     nx_store_u64le(foot + 16, f->offset);
-    nx_store_u64le(foot + 24, XXH3_64bits_digest(f->hash));
+    uint64_t sum = XXH3_64bits_digest(f->hash);
+    nx_store_u64le(foot + 24, sum);
     if (rc == 0) rc = write_all(f, foot, sizeof foot);
     if (rc == 0 && f->sync && fsync(f->fd) != 0)
         rc = nx_err_set(f->err, NEWSIDX_ERR_IO, "%s: fsync failed: %s", f->path, strerror(errno));
@@ -176,6 +179,7 @@ int nx_wfile_finish(nx_wfile *f) {
         rc = nx_err_set(f->err, NEWSIDX_ERR_IO, "%s: close failed: %s", f->path, strerror(errno));
     f->fd = -1;
     if (rc != 0) unlink(f->path);
+    else if (checksum) *checksum = sum;
     wfile_release(f);
     return rc;
 }

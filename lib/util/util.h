@@ -114,7 +114,7 @@ uint64_t nx_hash64(const void *p, size_t n); /* XXH3-64, seed 0 */
  *   u64 XXH3-64 of the content bytes. */
 #define NX_FOOTER_BYTES 32
 #define NX_FOOTER_MAGIC 0x5446584eu /* "NXFT" little-endian */
-#define NX_FORMAT_VERSION 4
+#define NX_FORMAT_VERSION 5
 
 /* A file being written: contents accumulate through a buffered writer with a
  * running XXH3 state; nx_wfile_finish appends the footer, fsyncs, closes. */
@@ -132,6 +132,9 @@ void nx_wfile_set_sync(nx_wfile *f, bool sync);
 /* Where f's errors go from now on (a file written by another thread). */
 void nx_wfile_set_err(nx_wfile *f, nx_err *err);
 int nx_wfile_finish(nx_wfile *f);            /* footer + fsync + close; frees f */
+/* nx_wfile_finish that also gives the footer's checksum (*checksum set
+ * only on success) */
+int nx_wfile_finish_sum(nx_wfile *f, uint64_t *checksum);
 void nx_wfile_abort(nx_wfile *f);            /* close + unlink; frees f; NULL ok */
 
 /* A file opened for reading with mmap. open verifies the footer's magic,

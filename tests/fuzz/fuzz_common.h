@@ -74,12 +74,10 @@ static inline int nxf_build_index(const char *dir, int n_per) {
     o.stopwords_language = "english";
     o.doc_store_block_bytes = 4096; /* several doc store blocks */
     /* One thread: one segment per commit, seg_1 the first's (the damage
-     * tests name it), and every segment of an index of 150 articles a
-     * commit holds a different number of docs from one of 110, which is
-     * what catches a file swapped in from the other (test_corrupt,
-     * docs/HARDENING.md). With workers, how many articles each takes
-     * depends on timing (writer_pool.c), and a swapped file of the same
-     * count went unnoticed in 1 CI run. */
+     * tests name it), and the same segments and doc counts every run
+     * (with workers, how many articles each takes depends on timing,
+     * writer_pool.c). test_corrupt swaps in files of an index of 110 per
+     * commit: the manifest's checksums catch them whatever the counts. */
     o.threads = 1;
     newsidx_writer *w = NULL;
     int rc = newsidx_writer_open(dir, &o, NULL, 0, &w);

@@ -18,6 +18,7 @@
 
 #include "fuzz_common.h"
 #include "index/index_internal.h"
+#include "nx_sums.h"
 #include "index/termdict.h"
 
 #include <zstd.h>
@@ -757,17 +758,23 @@ static inline size_t nxc_values(int id, const nxc_loc *L, uint64_t *v) {
 /* ---- writing ------------------------------------------------------------- */
 
 /* Writes content + a footer (the original's, with length and XXH3
- * recomputed) to file f. */
+ * recomputed) to file f; for a segment file, the manifest's record of its
+ * checksum follows (nx_sums.h). */
 static inline int nxc_write(nxc_index *x, int f, const uint8_t *content, size_t n) {
     uint8_t *b = malloc(n + NX_FOOTER_BYTES);
     if (!b) return -1;
     memcpy(b, content, n);
     memcpy(b + n, x->orig[f] + x->orig_len[f] - NX_FOOTER_BYTES, NX_FOOTER_BYTES);
     nx_store_u64le(b + n + 16, n);
-    nx_store_u64le(b + n + 24, nx_hash64(b, n));
+    uint64_t sum = nx_hash64(b, n);
+    nx_store_u64le(b + n + 24, sum);
     int rc = nxf_write(x->path[f], b, n + NX_FOOTER_BYTES);
     free(b);
     x->dirty |= 1u << f;
+    if (rc == 0 && f != NXC_MANIFEST) {
+        rc = nxs_record(x->dir, strrchr(x->path[f], '/') + 1, sum);
+        x->dirty |= 1u << NXC_MANIFEST;
+    }
     return rc;
 }
 
