@@ -487,7 +487,10 @@ NEWSIDX_API int newsidx_ingest_path(newsidx_writer *w, const char *path,
 typedef struct newsidx_reader newsidx_reader;
 
 /**
- * Opens the last commit of the index in dir and verifies every file's footer.
+ * Opens the last commit of the index in dir and verifies every file's footer,
+ * and that each is the file the commit wrote (the manifest records each
+ * footer's checksum: a file copied in from another index fails with
+ * NEWSIDX_ERR_CORRUPT naming it). Content checksums: newsidx_check.
  * @return NEWSIDX_OK, NEWSIDX_ERR_NOT_FOUND, NEWSIDX_ERR_IO,
  *         NEWSIDX_ERR_CORRUPT, NEWSIDX_ERR_VERSION, NEWSIDX_ERR_NOMEM,
  *         NEWSIDX_ERR_UNSUPPORTED (the index's stemmer or stopword list is
