@@ -302,7 +302,9 @@ static inline void nxc_free(nxc_index *x) {
     X(manifest_magic) X(manifest_version) X(manifest_generation) X(manifest_next_segment)      \
     X(manifest_n_segments) X(manifest_stem_len) X(manifest_stem_byte) X(manifest_stop_len)     \
     X(manifest_stop_byte) X(manifest_seg_number) X(manifest_seg_doc_count)                     \
-    X(manifest_seg_deleted) X(manifest_seg_tombstone_gen)                                      \
+    X(manifest_seg_deleted) X(manifest_seg_tombstone_gen) X(manifest_seg_col_sum)              \
+    X(manifest_seg_post_sum) X(manifest_seg_pos_sum) X(manifest_seg_dict_sum)                  \
+    X(manifest_seg_norm_sum) X(manifest_seg_docs_sum) X(manifest_seg_del_sum)                  \
     X(post_term_max_tf) X(post_term_min_norm) X(post_skip_bytes)                               \
     X(skip_last_doc_delta) X(skip_block_bytes) X(skip_pos_block_delta) X(skip_pos_offset_delta) \
     X(skip_pos_index) X(skip_max_freq) X(skip_min_norm)                                        \
@@ -436,6 +438,14 @@ static inline int nxc_locate(const nxc_index *x, int id, int file_for_footer, nx
     case NXC_F_manifest_seg_doc_count: FIX(NXC_MANIFEST, segs + 4, 4, (uint64_t)n + 1);
     case NXC_F_manifest_seg_deleted: FIX(NXC_MANIFEST, segs + 8, 4, (uint64_t)n + 1);
     case NXC_F_manifest_seg_tombstone_gen: FIX(NXC_MANIFEST, segs + 12, 4, nx_load_u32le(man + segs + 12) + 1);
+    /* each file's recorded footer checksum (8 bytes from 16 on) */
+    case NXC_F_manifest_seg_col_sum: FIX(NXC_MANIFEST, segs + 16 + 8 * NX_SEG_COL, 8, 0);
+    case NXC_F_manifest_seg_post_sum: FIX(NXC_MANIFEST, segs + 16 + 8 * NX_SEG_POST, 8, 0);
+    case NXC_F_manifest_seg_pos_sum: FIX(NXC_MANIFEST, segs + 16 + 8 * NX_SEG_POS, 8, 0);
+    case NXC_F_manifest_seg_dict_sum: FIX(NXC_MANIFEST, segs + 16 + 8 * NX_SEG_DICT, 8, 0);
+    case NXC_F_manifest_seg_norm_sum: FIX(NXC_MANIFEST, segs + 16 + 8 * NX_SEG_NORM, 8, 0);
+    case NXC_F_manifest_seg_docs_sum: FIX(NXC_MANIFEST, segs + 16 + 8 * NX_SEG_DOCS, 8, 0);
+    case NXC_F_manifest_seg_del_sum: FIX(NXC_MANIFEST, segs + 16 + 8 * NX_SEG_DEL, 8, 0);
     case NXC_F_post_term_max_tf:
     case NXC_F_post_term_min_norm:
     case NXC_F_post_skip_bytes:
