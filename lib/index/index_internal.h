@@ -89,8 +89,8 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
 /* nx_segment_open for a segment a manifest names: each file's footer
  * checksum must be the manifest's record of it (sums[NX_SEG_FILES];
  * NULL: not checked), or NEWSIDX_ERR_CORRUPT naming the file. */
-int nx_segment_open_expect(const char *dir, uint32_t seg_no, uint32_t del_gen,
-                           const uint64_t *sums, nx_err *err, nx_segment **out);
+int nx_segment_open_expect(const char *dir, uint32_t seg_no, uint32_t del_gen, const uint64_t *sums,
+                           nx_err *err, nx_segment **out);
 /* NEWSIDX_ERR_CORRUPT naming f unless its footer checksum is sums[which]
  * (0 when sums is NULL). */
 int nx_rfile_expect(const nx_rfile *f, const uint64_t *sums, int which, nx_err *err);
@@ -225,8 +225,16 @@ char *nx_tombstone_file(const char *dir, uint32_t seg_no, uint32_t gen);
 
 /* ---- manifest ----------------------------------------------------------- */
 /* A segment's files, in the order the manifest records their checksums. */
-enum { NX_SEG_COL, NX_SEG_POST, NX_SEG_POS, NX_SEG_DICT, NX_SEG_NORM, NX_SEG_DOCS, NX_SEG_DEL,
-       NX_SEG_FILES };
+enum {
+    NX_SEG_COL,
+    NX_SEG_POST,
+    NX_SEG_POS,
+    NX_SEG_DICT,
+    NX_SEG_NORM,
+    NX_SEG_DOCS,
+    NX_SEG_DEL,
+    NX_SEG_FILES
+};
 typedef struct nx_manifest_seg {
     uint32_t seg_no, doc_count, del_count, del_gen;
     /* each file's footer checksum (0: the segment has no such file): binds

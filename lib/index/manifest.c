@@ -149,8 +149,8 @@ int nx_manifest_read(const char *dir, uint64_t gen, nx_err *err, nx_manifest *m)
             s->del_count = nx_load_u32le(p + 8);
             s->del_gen = nx_load_u32le(p + 12);
             for (int k = 0; k < NX_SEG_FILES; k++) s->sums[k] = nx_load_u64le(p + 16 + 8 * k);
-            if (s->seg_no >= m->next_seg_no || s->del_count > s->doc_count ||
-                s->del_gen > gen || (s->del_gen == 0) != (s->sums[NX_SEG_DEL] == 0)) {
+            if (s->seg_no >= m->next_seg_no || s->del_count > s->doc_count || s->del_gen > gen ||
+                (s->del_gen == 0) != (s->sums[NX_SEG_DEL] == 0)) {
                 at = (size_t)(p - f.data);
                 rc = NEWSIDX_ERR_CORRUPT;
             }
@@ -171,23 +171,24 @@ int nx_manifest_check_segment(const char *dir, uint64_t gen, const nx_manifest_s
     uint64_t sums[NX_SEG_FILES];
     nx_segment_sums(seg, sums);
     const nx_segment *core = seg->core ? seg->core : seg;
-    const nx_rfile *files[NX_SEG_FILES] = {&core->col, &core->post, &core->pos, &core->dict,
+    const nx_rfile *files[NX_SEG_FILES] = {&core->col,  &core->post, &core->pos, &core->dict,
                                            &core->norm, &core->docs, &seg->del};
     for (int k = 0; k < NX_SEG_FILES; k++) {
         if (sums[k] == ms->sums[k]) continue;
         if (!files[k]->path) /* the manifest records a file the segment does not have */
-            return nx_err_set(err, NEWSIDX_ERR_CORRUPT,
-                              "%s/MANIFEST-%llu: segment %u has no %s file, the manifest records one",
-                              dir, (unsigned long long)gen, seg->seg_no,
-                              k == NX_SEG_DEL ? "tombstone" : "doc store");
+            return nx_err_set(
+                err, NEWSIDX_ERR_CORRUPT,
+                "%s/MANIFEST-%llu: segment %u has no %s file, the manifest records one", dir,
+                (unsigned long long)gen, seg->seg_no, k == NX_SEG_DEL ? "tombstone" : "doc store");
         return nx_rfile_expect(files[k], ms->sums, k, err);
     }
     uint32_t dead = seg->doc_count - seg->live_count;
     if (seg->doc_count != ms->doc_count || dead != ms->del_count)
-        return nx_err_set(err, NEWSIDX_ERR_CORRUPT,
-                          "%s/MANIFEST-%llu: segment %u holds %u docs (%u deleted), the manifest says %u (%u)",
-                          dir, (unsigned long long)gen, seg->seg_no, seg->doc_count, dead,
-                          ms->doc_count, ms->del_count);
+        return nx_err_set(
+            err, NEWSIDX_ERR_CORRUPT,
+            "%s/MANIFEST-%llu: segment %u holds %u docs (%u deleted), the manifest says %u (%u)",
+            dir, (unsigned long long)gen, seg->seg_no, seg->doc_count, dead, ms->doc_count,
+            ms->del_count);
     return 0;
 }
 
@@ -215,7 +216,8 @@ int nx_manifest_write(const char *dir, const nx_manifest *m, bool sync, nx_err *
             e |= nx_buf_put_u32le(&b, m->segments[i].doc_count);
             e |= nx_buf_put_u32le(&b, m->segments[i].del_count);
             e |= nx_buf_put_u32le(&b, m->segments[i].del_gen);
-            for (int k = 0; k < NX_SEG_FILES; k++) e |= nx_buf_put_u64le(&b, m->segments[i].sums[k]);
+            for (int k = 0; k < NX_SEG_FILES; k++)
+                e |= nx_buf_put_u64le(&b, m->segments[i].sums[k]);
         }
         if (e) rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
     }

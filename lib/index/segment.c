@@ -179,8 +179,8 @@ int nx_segment_open(const char *dir, uint32_t seg_no, uint32_t del_gen, nx_err *
     return nx_segment_open_expect(dir, seg_no, del_gen, NULL, err, out);
 }
 
-int nx_segment_open_expect(const char *dir, uint32_t seg_no, uint32_t del_gen,
-                           const uint64_t *sums, nx_err *err, nx_segment **out) {
+int nx_segment_open_expect(const char *dir, uint32_t seg_no, uint32_t del_gen, const uint64_t *sums,
+                           nx_err *err, nx_segment **out) {
     *out = NULL;
     nx_segment *s = calloc(1, sizeof *s);
     if (!s) return nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
@@ -190,16 +190,20 @@ int nx_segment_open_expect(const char *dir, uint32_t seg_no, uint32_t del_gen,
     pthread_mutex_init(&s->id_perm_lock, NULL);
     int rc = open_part(dir, seg_no, "col", NX_FILE_COLUMNS, sums, NX_SEG_COL, err, &s->col);
     if (rc == 0) rc = parse_columns(s, err);
-    if (rc == 0) rc = open_part(dir, seg_no, "post", NX_FILE_POSTINGS, sums, NX_SEG_POST, err, &s->post);
-    if (rc == 0) rc = open_part(dir, seg_no, "pos", NX_FILE_POSITIONS, sums, NX_SEG_POS, err, &s->pos);
-    if (rc == 0) rc = open_part(dir, seg_no, "dict", NX_FILE_DICT, sums, NX_SEG_DICT, err, &s->dict);
+    if (rc == 0)
+        rc = open_part(dir, seg_no, "post", NX_FILE_POSTINGS, sums, NX_SEG_POST, err, &s->post);
+    if (rc == 0)
+        rc = open_part(dir, seg_no, "pos", NX_FILE_POSITIONS, sums, NX_SEG_POS, err, &s->pos);
+    if (rc == 0)
+        rc = open_part(dir, seg_no, "dict", NX_FILE_DICT, sums, NX_SEG_DICT, err, &s->dict);
     if (rc == 0) {
         /* the dictionary is read where it is mapped: open touches its
          * header and nothing per block */
         rc = nx_termdict_open(s->dict.data, s->dict.len, err, &s->termdict);
         if (rc) nx_err_prefix(err, s->dict.path);
     }
-    if (rc == 0) rc = open_part(dir, seg_no, "norm", NX_FILE_NORMS, sums, NX_SEG_NORM, err, &s->norm);
+    if (rc == 0)
+        rc = open_part(dir, seg_no, "norm", NX_FILE_NORMS, sums, NX_SEG_NORM, err, &s->norm);
     if (rc == 0) {
         /* Fields no doc has are omitted from the file (mask bit clear). */
         const uint8_t *d = s->norm.data;

@@ -41,7 +41,7 @@ static inline int nxs_record(const char *dir, const char *name, uint64_t sum) {
     int rc = -1;
     if (m && len >= 28 + NX_FOOTER_BYTES) {
         size_t clen = len - NX_FOOTER_BYTES, at = 24;
-        at += 2 + nx_load_u16le(m + at); /* stemming language */
+        at += 2 + nx_load_u16le(m + at);                     /* stemming language */
         if (at + 2 <= clen) at += 2 + nx_load_u16le(m + at); /* stopword language */
         const size_t entry = 16 + 8 * 7;
         for (; at + entry <= clen; at += entry) {
