@@ -236,6 +236,9 @@ int nx_rfile_open(const char *path, uint32_t kind, nx_err *err, nx_rfile *out) {
         rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT,
                         "%s: footer says %llu content bytes, file has %zu", path,
                         (unsigned long long)content, map_len - NX_FOOTER_BYTES);
+    else if (nx_load_u32le(foot + 12) != 0) /* no checksum covers the footer: all of it is checked */
+        rc = nx_err_set(err, NEWSIDX_ERR_CORRUPT, "%s: reserved footer field at byte %zu is not 0",
+                        path, map_len - NX_FOOTER_BYTES + 12);
     if (rc == 0) {
         out->path = strdup(path);
         if (!out->path) rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
