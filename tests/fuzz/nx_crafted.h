@@ -47,6 +47,7 @@ typedef struct nxc_index {
     uint8_t *orig[NXC_N_FILES]; /* whole files, footers included */
     size_t orig_len[NXC_N_FILES];
     uint32_t dirty; /* files written since the last restore */
+    bool manifest_edited; /* a manifest field was set since (nxc_apply) */
     /* the dictionary, its bytes and decoded entries */
     uint8_t *td;
     size_t td_len, n_terms;
@@ -782,7 +783,10 @@ static inline int nxc_write(nxc_index *x, int f, const uint8_t *content, size_t 
     free(b);
     x->dirty |= 1u << f;
     if (rc == 0 && f != NXC_MANIFEST) {
-        rc = nxs_record(x->dir, strrchr(x->path[f], '/') + 1, sum);
+        /* a manifest edited before may name no such segment any more, or
+         * not parse: then the file goes unrecorded, as it would be */
+        int r = nxs_record(x->dir, strrchr(x->path[f], '/') + 1, sum);
+        if (r && !x->manifest_edited) rc = r;
         x->dirty |= 1u << NXC_MANIFEST;
     }
     return rc;
@@ -793,6 +797,7 @@ static inline int nxc_restore(nxc_index *x) {
     for (int f = 0; f < NXC_N_FILES; f++)
         if (x->dirty & (1u << f) && nxf_write(x->path[f], x->orig[f], x->orig_len[f])) return -1;
     x->dirty = 0;
+    x->manifest_edited = false;
     return 0;
 }
 
@@ -872,6 +877,7 @@ static inline int nxc_rebuild_dict(nxc_index *x, size_t repl, const uint8_t *rv,
 static inline int nxc_apply(nxc_index *x, const nxc_loc *L, uint64_t value) {
     nx_buf b;
     int rc = 0;
+    if (L->file == NXC_MANIFEST) x->manifest_edited = true;
     size_t clen = x->orig_len[L->file] - NX_FOOTER_BYTES;
     switch (L->in) {
     case NXC_IN_FOOTER:
