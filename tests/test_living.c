@@ -405,6 +405,36 @@ START_TEST(test_refresh_shares_what_did_not_change_and_says_when_nothing_did) {
 }
 END_TEST
 
+/* A segment number names other files in the index built again under a
+ * reader (and after a failed commit's rollback, which numbers the next
+ * segments as it did the failed ones): refresh opens them, not the files
+ * the reader had under that number, which the manifest's checksums refuse. */
+START_TEST(test_refresh_of_an_index_built_again_opens_its_files) {
+    newsidx_writer *w = open_writer(dir, 0, 10);
+    add(w, "a1", "One", "alpha", "2024-01-01");
+    ck_assert_int_eq(newsidx_writer_commit(w), 0);
+    newsidx_writer_close(w);
+    newsidx_reader *r = open_reader(dir);
+    ck_assert_int_eq(nxt_rm_rf(dir), 0);
+    w = open_writer(dir, 0, 10);
+    add(w, "z1", "Zed", "zeta", "2024-02-01");
+    ck_assert_int_eq(newsidx_writer_commit(w), 0); /* seg_1 again, other files */
+    add(w, "z2", "Zed", "zeta", "2024-02-02");
+    ck_assert_int_eq(newsidx_writer_commit(w), 0); /* generation 2: newer than the reader's */
+    newsidx_writer_close(w);
+    newsidx_reader *newer = NULL;
+    char eb[512];
+    ck_assert_msg(newsidx_reader_refresh(r, eb, sizeof eb, &newer) == 0, "%s", eb);
+    ck_assert_ptr_nonnull(newer);
+    ck_assert_uint_eq(count(newer, "zeta"), 2);
+    ck_assert_uint_eq(count(newer, "alpha"), 0);
+    ck_assert(!has(newer, "a1") && has(newer, "z1"));
+    ck_assert_uint_eq(count(r, "alpha"), 1); /* the old handle keeps its mapped files */
+    newsidx_reader_close(newer);
+    newsidx_reader_close(r);
+}
+END_TEST
+
 static uint64_t dir_bytes(const char *path) {
     DIR *d = opendir(path);
     ck_assert_ptr_nonnull(d);
@@ -643,6 +673,7 @@ static Suite *living_suite(void) {
     tcase_add_test(tc, test_delete_by_query_removes_every_match_in_the_analyzer_of_the_index);
     tcase_add_test(tc, test_update_replaces_at_commit_and_rollback_forgets_everything_since);
     tcase_add_test(tc, test_refresh_shares_what_did_not_change_and_says_when_nothing_did);
+    tcase_add_test(tc, test_refresh_of_an_index_built_again_opens_its_files);
     tcase_add_test(tc, test_delete_half_then_optimize_gives_the_space_back);
     suite_add_tcase(s, tc);
     TCase *pc = tcase_create("processes");

@@ -69,14 +69,22 @@ newsidx_reader *nx_reader_of(nx_snapshot *snap) {
 }
 
 /* Segment seg_no with tombstones del_gen: shared from prev when prev has
- * it (as it is, or with newer tombstones over the same files), else opened. */
+ * it (as it is, or with other tombstones over the same files), else
+ * opened. Shared only when the files' checksums are the ones the manifest
+ * records: a number names other files after a failed commit's rollback
+ * (the writer numbers its next segments and tombstones as it did the
+ * failed commit's, which a reader may have opened) or in an index deleted
+ * and built again under a reader. */
 static int segment_for(const nx_snapshot *prev, const char *dir, const nx_manifest_seg *ms,
                        nx_err *err, nx_segment **out) {
     uint32_t seg_no = ms->seg_no, del_gen = ms->del_gen;
     for (uint32_t i = 0; prev && i < prev->n_segments; i++) {
         nx_segment *old = prev->segments[i];
         if (old->seg_no != seg_no) continue;
-        if (old->del_gen == del_gen) {
+        uint64_t sums[NX_SEG_FILES];
+        nx_segment_sums(old, sums);
+        if (memcmp(sums, ms->sums, NX_SEG_DEL * sizeof *sums) != 0) break; /* other files */
+        if (old->del_gen == del_gen && sums[NX_SEG_DEL] == ms->sums[NX_SEG_DEL]) {
             nx_segment_ref(old);
             *out = old;
             return 0;
