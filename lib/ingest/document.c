@@ -408,6 +408,14 @@ int nx_ingest_document(const nx_sink *s, enum nx_doc_kind kind, const char *name
     if (rc == 0 && id && id[0]) field_set(&fields[nf++], NX_F_ID, id, strlen(id));
     if (rc == 0 && is_html) {
         rc = nx_html_article_extract(text, text_len, &html);
+        if (rc == 0 && html.flattened_at != SIZE_MAX) {
+            warn |= NX_WARN_TOO_LONG;
+            nx_ingest_report(s->opts, s->stats, name, hints->line, NEWSIDX_REPORT_WARNING,
+                             NEWSIDX_REASON_TOO_LONG,
+                             "HTML nested more than 4096 elements deep from byte %zu: the deeper "
+                             "tags left out, their text kept",
+                             html.flattened_at + 1);
+        }
         if (rc == 0 && hints->title) {
             field_set(&fields[nf++], NX_F_TITLE, hints->title, strlen(hints->title));
         } else if (rc == 0) {

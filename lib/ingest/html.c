@@ -181,13 +181,160 @@ static int walk_body(const GumboNode *root, nx_buf *stack, text_sink *sink,
     return 0;
 }
 
+/* ---- nesting: what gumbo is given ------------------------------------------ */
+
+/* gumbo (0.10) has no depth limit and frees its tree recursively: 300,000
+ * nested elements (2.7 MB) overflowed an 8 MB stack, and parsing nested
+ * elements costs time quadratic in the depth (80,000 <div>: 21 s). A
+ * browser stops nesting at a few hundred (Blink: 512); here start tags
+ * deeper than this are left out of what gumbo parses, their text kept. */
+#define HTML_MAX_DEPTH 4096
+/* How far down the open elements an end tag looks for its start tag. */
+#define HTML_END_TAG_REACH 256
+
+static bool ascii_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+
+/* Whether the tag name p[0..n) is one of names (ASCII case-insensitive). */
+static bool name_in(const char *p, size_t n, const char *const *names) {
+    for (; *names; names++)
+        if (strlen(*names) == n && strncasecmp(p, *names, n) == 0) return true;
+    return false;
+}
+
+/* Elements that never hold others (void) or that the next of their kind
+ * closes (p, li, td...): neither deepens the tree. */
+static const char *const flat_tags[] = {
+    "area", "base",  "br",    "col",    "embed",    "hr",       "img", "input", "keygen",
+    "link", "meta",  "param", "source", "track",    "wbr",      "p",   "li",    "dt",
+    "dd",   "tr",    "td",    "th",     "option",   "optgroup", "rb",  "rt",    "rp",
+    "rtc",  "thead", "tbody", "tfoot",  "colgroup", NULL};
+/* Elements whose content is text up to their end tag. */
+static const char *const raw_tags[] = {"script",   "style",    "xmp",   "iframe", "noembed",
+                                       "noframes", "textarea", "title", NULL};
+
+static uint32_t tag_hash(const char *p, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ ((unsigned char)p[i] | 0x20)) * 16777619u;
+    return h;
+}
+
+/* Finds "</name" (case-insensitive) from `from`; len when absent. */
+static size_t find_end_tag(const char *html, size_t len, size_t from, const char *name, size_t n) {
+    for (size_t i = from; i + 2 + n <= len; i++) {
+        const char *lt = memchr(html + i, '<', len - i);
+        if (!lt) break;
+        i = (size_t)(lt - html);
+        if (i + 2 + n <= len && html[i + 1] == '/' && strncasecmp(html + i + 2, name, n) == 0)
+            return i;
+    }
+    return len;
+}
+
+/* Follows the open elements of html's tags roughly as a parser would
+ * (start tags open, end tags close down to their match, void and
+ * self-closing elements and those their next sibling closes do not nest,
+ * raw text and comments hold no tags) and, where a start tag would open
+ * an element deeper than HTML_MAX_DEPTH, blanks it in a copy (*copy, made
+ * at the first one; *cut the byte of that first one). The text between
+ * the tags is kept. 0 or NOMEM. */
+static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut) {
+    uint32_t *open = malloc(sizeof *open * HTML_MAX_DEPTH);
+    if (!open) return NEWSIDX_ERR_NOMEM;
+    size_t depth = 0, foreign = 0; /* foreign: depth of the <svg>/<math> we are in, + 1 */
+    *cut = SIZE_MAX;
+    int rc = 0;
+    for (size_t i = 0; i < len && rc == 0;) {
+        const char *lt = memchr(html + i, '<', len - i);
+        if (!lt) break;
+        i = (size_t)(lt - html);
+        if (i + 1 >= len) break;
+        if (len - i >= 4 && memcmp(html + i, "<!--", 4) == 0) {
+            const char *e = memmem(html + i + 4, len - i - 4, "-->", 3);
+            i = e ? (size_t)(e - html) + 3 : len;
+            continue;
+        }
+        if (html[i + 1] == '!' || html[i + 1] == '?') {
+            const char *e = memchr(html + i, '>', len - i);
+            i = e ? (size_t)(e - html) + 1 : len;
+            continue;
+        }
+        bool end_tag = html[i + 1] == '/';
+        size_t ns = i + 1 + end_tag, ne = ns;
+        if (ns >= len || !ascii_alpha((unsigned char)html[ns])) {
+            i++;
+            continue;
+        }
+        while (ne < len && !is_ascii_space((unsigned char)html[ne]) && html[ne] != '/' &&
+               html[ne] != '>')
+            ne++;
+        size_t j = ne; /* the tag's '>', past quoted attribute values */
+        while (j < len && html[j] != '>') {
+            if (html[j++] != '=') continue;
+            while (j < len && is_ascii_space((unsigned char)html[j])) j++;
+            if (j < len && (html[j] == '"' || html[j] == '\'')) {
+                const char *q = memchr(html + j + 1, html[j], len - j - 1);
+                j = q ? (size_t)(q - html) + 1 : len;
+            }
+        }
+        bool self_closing = j < len && html[j - 1] == '/';
+        size_t next = j < len ? j + 1 : len, n = ne - ns;
+        uint32_t h = tag_hash(html + ns, n);
+        if (name_in(html + ns, n, flat_tags)) {
+            i = next;
+        } else if (end_tag) {
+            for (size_t k = depth; k-- > 0 && depth - k <= HTML_END_TAG_REACH;)
+                if (open[k] == h) {
+                    depth = k;
+                    if (foreign > depth) foreign = 0;
+                    break;
+                }
+            i = next;
+        } else if (name_in(html + ns, n, raw_tags)) {
+            i = self_closing && foreign ? next : find_end_tag(html, len, next, html + ns, n);
+        } else if (n == 9 && strncasecmp(html + ns, "plaintext", 9) == 0) {
+            break; /* the rest of the document is text */
+        } else if (self_closing && foreign) {
+            i = next; /* in svg and math, "/>" closes */
+        } else if (depth < HTML_MAX_DEPTH) {
+            open[depth++] = h;
+            if (!foreign && (name_in(html + ns, n, (const char *const[]){"svg", "math", NULL})))
+                foreign = depth;
+            i = next;
+        } else {
+            if (*cut == SIZE_MAX) {
+                *cut = i;
+                copy->len = 0;
+                rc = nx_buf_append(copy, html, len);
+            }
+            if (rc == 0) memset(copy->data + i, ' ', next - i);
+            i = next;
+        }
+    }
+    free(open);
+    return rc;
+}
+
+/* The HTML gumbo is to parse: html itself, or flatten_deep's copy (its
+ * buffer in *copy, freed by the caller); *cut as flatten_deep's. */
+static int html_to_parse(const char **html, size_t *len, nx_buf *copy, size_t *cut) {
+    NX_FORWARD(flatten_deep(*html, *len, copy, cut));
+    if (*cut != SIZE_MAX) *html = (const char *)copy->data;
+    return 0;
+}
+
 int nx_html_extract(const char *html, size_t len, nx_buf *title, nx_buf *text) {
     GumboOptions options = kGumboDefaultOptions;
     /* The errors vector is useless here and unbounded by default. */
     options.max_errors = 0;
+    nx_buf flat = {0};
+    size_t cut;
+    NX_FORWARD(html_to_parse(&html, &len, &flat, &cut));
     /* gumbo aborts on allocation failure itself: nothing to catch here. */
     GumboOutput *output = gumbo_parse_with_options(&options, html, len);
-    if (!output) return NEWSIDX_ERR_NOMEM;
+    if (!output) {
+        nx_buf_free(&flat);
+        return NEWSIDX_ERR_NOMEM;
+    }
     nx_buf stack = {0};
     const GumboNode *title_node = NULL;
     int rc = each_element(output->document, &stack, find_title, &title_node);
@@ -213,6 +360,7 @@ int nx_html_extract(const char *html, size_t len, nx_buf *title, nx_buf *text) {
     }
     nx_buf_free(&stack);
     gumbo_destroy_output(&options, output);
+    nx_buf_free(&flat);
     return rc;
 }
 
@@ -391,12 +539,27 @@ static int terminate(nx_buf *b) {
     return 0;
 }
 
+/* Whether an <article> lies inside another: its text is part of the
+ * outer one's, so only outermost ones are sized (sizing each of 40,000
+ * nested ones walked the rest of the page each time). */
+static bool in_article(const GumboNode *node) {
+    for (const GumboNode *p = node->parent; p; p = p->parent)
+        if (p->type == GUMBO_NODE_ELEMENT && p->v.element.tag == GUMBO_TAG_ARTICLE) return true;
+    return false;
+}
+
 int nx_html_article_extract(const char *html, size_t len, nx_html_article *out) {
     out->title.len = out->author.len = out->date.len = out->text.len = 0;
+    out->flattened_at = SIZE_MAX;
     GumboOptions options = kGumboDefaultOptions;
     options.max_errors = 0;
+    nx_buf flat = {0};
+    NX_FORWARD(html_to_parse(&html, &len, &flat, &out->flattened_at));
     GumboOutput *output = gumbo_parse_with_options(&options, html, len);
-    if (!output) return NEWSIDX_ERR_NOMEM;
+    if (!output) {
+        nx_buf_free(&flat);
+        return NEWSIDX_ERR_NOMEM;
+    }
     nx_buf stack = {0};
     page_scan p = {0};
     int rc = each_element(output->document, &stack, scan_element, &p);
@@ -426,6 +589,7 @@ int nx_html_article_extract(const char *html, size_t len, nx_html_article *out) 
         for (size_t i = 0; i < n_articles && rc == 0; i++) {
             const GumboNode *a;
             memcpy(&a, p.articles.data + i * sizeof a, sizeof a);
+            if (in_article(a)) continue;
             size_t sz = text_size(a, &stack, &scratch);
             if (sz > best || !root) {
                 best = sz;
@@ -455,5 +619,6 @@ int nx_html_article_extract(const char *html, size_t len, nx_html_article *out) 
     nx_buf_free(&p.articles);
     nx_buf_free(&p.ld);
     gumbo_destroy_output(&options, output);
+    nx_buf_free(&flat);
     return rc;
 }

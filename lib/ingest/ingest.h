@@ -283,7 +283,8 @@ int nx_json_scan_object(const char *line, size_t len, nx_buf *scratch,
 
 /* Extracts the title (<title>) and readable text of an HTML document with
  * gumbo: no tags, no script/style/noscript/template content, entities
- * decoded, block elements as line breaks, runs of white space as one space.
+ * decoded, block elements as line breaks, runs of white space as one space;
+ * start tags nested more than 4096 deep are left out, their text kept.
  * title/text are appended to (NUL-terminated). 0 or NEWSIDX_ERR_NOMEM. */
 int nx_html_extract(const char *html, size_t len, nx_buf *title, nx_buf *text);
 
@@ -291,6 +292,9 @@ int nx_html_extract(const char *html, size_t len, nx_buf *title, nx_buf *text);
  * not found. */
 typedef struct nx_html_article {
     nx_buf title, author, date, text;
+    /* byte of the first start tag left out for nesting deeper than the
+     * parser is given (its text kept), SIZE_MAX when none */
+    size_t flattened_at;
 } nx_html_article;
 
 /**
