@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,12 @@ static void write_file(const char *name, const char *text) {
     ck_assert_ptr_nonnull(f);
     fputs(text, f);
     fclose(f);
+}
+
+static void mkdir_in(const char *name) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
 }
 
 static void slurp(const char *name, char *buf, size_t cap) {
@@ -113,6 +120,34 @@ START_TEST(test_fields_show_in_text_output) {
     rc = run("'%s' search idx 'undated' --fields '*' --snippets 0", NEWSIDX_CLI);
     ck_assert_msg(strstr(out, "     category: politics\n") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "     body: Traore spoke.\n") != NULL, "%s", out);
+}
+END_TEST
+
+/* Titles, stored fields, file names and messages come from the input: a
+ * crafted one must not drive the terminal (clear it, retitle it, hide
+ * text). Control bytes show as \xNN, C1 controls as \u00NN. */
+START_TEST(test_control_bytes_from_the_input_never_reach_the_terminal) {
+    mkdir_in("esc");
+    write_file("esc/evil.jsonl",
+               "{\"id\":\"e1\",\"title\":\"evil \\u001b]0;PWNED\\u0007\\u001b[2J\\u009b1m\","
+               "\"body\":\"zzz \\u001b[8mhidden\"}\n");
+    write_file("esc/bad\033[2J.jsonl", "not json\n");
+    int rc = run("'%s' index -o escidx esc", NEWSIDX_CLI);
+    ck_assert_msg(rc == 3, "exit %d: %s", rc, err);
+    ck_assert_msg(strchr(err, '\033') == NULL, "%s", err);
+    ck_assert_msg(strstr(err, "bad\\x1b[2J.jsonl:1: ") != NULL, "%s", err);
+    rc = run("'%s' search escidx zzz --color never --fields title,body", NEWSIDX_CLI);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(strchr(out, '\033') == NULL && strchr(out, '\a') == NULL, "%s", out);
+    ck_assert_msg(strstr(out, "evil \\x1b]0;PWNED\\x07\\x1b[2J\\u009b1m") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "[zzz] \\x1b[8mhidden") != NULL, "%s", out);
+    rc = run("'%s' get escidx e1", NEWSIDX_CLI);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(strchr(out, '\033') == NULL, "%s", out);
+    ck_assert_msg(strstr(out, "title: evil \\x1b]0;PWNED") != NULL, "%s", out);
+    /* --json escapes them its own way, as before */
+    rc = run("'%s' search escidx zzz --json", NEWSIDX_CLI);
+    ck_assert_msg(strstr(out, "\\u001b]0;PWNED") != NULL, "%s", out);
 }
 END_TEST
 
@@ -298,6 +333,7 @@ static Suite *cli_suite(void) {
     tcase_add_test(tc, test_queries_that_match_nothing_or_were_cut_print_a_note);
     tcase_add_test(tc, test_fields_show_in_text_output);
     tcase_add_test(tc, test_color_follows_the_flag_and_no_color);
+    tcase_add_test(tc, test_control_bytes_from_the_input_never_reach_the_terminal);
     tcase_add_test(tc, test_histograms_show_empty_months_and_undated_hits);
     tcase_add_test(tc, test_a_usage_error_is_one_line_pointing_to_help);
     tcase_add_test(tc, test_stats_show_the_analyzer_and_append_refuses_another);

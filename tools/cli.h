@@ -5,6 +5,7 @@
 
 #include "newsidx.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Exit codes (documented in newsidx(1) and `newsidx --help`). */
@@ -42,5 +43,15 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
 newsidx_writer *cli_open_writer(const char *cmd, const char *dir);
 /* JSON string output (escapes quotes, control bytes; invalid UTF-8 -> U+FFFD). */
 void cli_json_string(FILE *out, const char *s, size_t len);
+/* Writes text that came from an input or an index (a title, a stored
+ * field, a file name, a message quoting one) so that a terminal shows it
+ * and does not obey it: control bytes but tab (and newline, with `lines`)
+ * as \xNN, C1 controls (U+0080..U+009F) as \u00NN; the rest as it is. */
+void cli_put_text(FILE *out, const char *s, size_t len, bool lines);
+/* cli_put_text of a NUL-terminated string, on one line. */
+void cli_put_str(FILE *out, const char *s);
+/* The bytes at s[i] (and the next, for a C1 control) as cli_put_text
+ * writes them; returns how many it took (1 or 2). */
+size_t cli_put_char(FILE *out, const char *s, size_t len, size_t i, bool lines);
 
 #endif

@@ -44,7 +44,11 @@ static void print_group(const newsidx_reader *r, const newsidx_dup_groups *g, si
             cli_json_string(stdout, title, strlen(title));
             putchar('}');
         } else {
-            printf("  %s  %s\n", id, title);
+            fputs("  ", stdout);
+            cli_put_str(stdout, id);
+            fputs("  ", stdout);
+            cli_put_str(stdout, title);
+            putchar('\n');
         }
         newsidx_doc_free(doc);
     }

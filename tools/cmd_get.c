@@ -53,8 +53,9 @@ static int run_get(int argc, char **argv) {
     } else {
         for (size_t i = 0; i < n; i++) {
             const newsidx_field *f = newsidx_doc_field(doc, i);
-            printf("%s: ", f->name);
-            fwrite(f->value, 1, f->value_len, stdout);
+            cli_put_str(stdout, f->name);
+            fputs(": ", stdout);
+            cli_put_text(stdout, f->value, f->value_len, true); /* not obeyed by a terminal */
             putchar('\n');
         }
     }

@@ -135,8 +135,13 @@ static void on_report(void *ctx, const char *file, uint64_t line, int severity, 
     if (sv != NEWSIDX_REPORT_ERROR && (c->quiet || n > SHOWN_PER_REASON)) return;
     clear_progress(c);
     const char *sev = severity_name(sv);
-    if (line) fprintf(stderr, "%s:%llu: %s: %s\n", file, (unsigned long long)line, sev, message);
-    else fprintf(stderr, "%s: %s: %s\n", file, sev, message);
+    /* file names and messages quoting the input: nothing in them reaches
+     * the terminal as a control sequence */
+    cli_put_str(stderr, file);
+    if (line) fprintf(stderr, ":%llu", (unsigned long long)line);
+    fprintf(stderr, ": %s: ", sev);
+    cli_put_str(stderr, message);
+    fputc('\n', stderr);
 }
 
 /* 1793 -> "1,793" */

@@ -78,14 +78,16 @@ static bool parse_facets(const char *s, unsigned *out) {
     return *out != 0;
 }
 
-/* Prints c, white space collapsed to single spaces (*space: the last byte
- * printed was one). */
-static void put_collapsed(char c, bool *space) {
+/* Prints s[*i], white space collapsed to single spaces (*space: the last
+ * byte printed was one), control bytes escaped (cli_put_char: a C1
+ * control takes the next byte too, *i moves to it). */
+static void put_collapsed(const char *s, size_t len, size_t *i, bool *space) {
+    char c = s[*i];
     if (c == '\n' || c == '\t' || c == '\r' || c == ' ') {
         if (!*space) putchar(' ');
         *space = true;
     } else {
-        putchar(c);
+        *i += cli_put_char(stdout, s, len, *i, false) - 1;
         *space = false;
     }
 }
@@ -100,7 +102,8 @@ static void print_snippet(const newsidx_snippet *sn, bool tty) {
         while (h < sn->n_highlights && sn->highlights[h][1] <= at) h++;
         bool in = h < sn->n_highlights && at >= sn->highlights[h][0];
         if (in && at == sn->highlights[h][0]) fputs(tty ? "\033[1m" : "[", stdout);
-        put_collapsed(sn->text[i], &space);
+        put_collapsed(sn->text, sn->text_len, &i, &space);
+        at = sn->field_start + i;
         if (in && at + 1 == sn->highlights[h][1]) fputs(tty ? "\033[0m" : "]", stdout);
     }
 }
@@ -123,7 +126,7 @@ static void print_field_line(const newsidx_field *f) {
     printf("     %s: ", f->name);
     bool space = false;
     size_t i = 0;
-    for (; i < f->value_len && i < SHOWN; i++) put_collapsed(f->value[i], &space);
+    for (; i < f->value_len && i < SHOWN; i++) put_collapsed(f->value, f->value_len, &i, &space);
     /* finish a UTF-8 sequence cut at the limit */
     while (i < f->value_len && ((unsigned char)f->value[i] & 0xc0) == 0x80) putchar(f->value[i++]);
     if (i < f->value_len) fputs("...", stdout);
@@ -186,7 +189,9 @@ static void print_human(const newsidx_results *res, uint32_t offset, unsigned fa
     size_t n = newsidx_results_count(res);
     for (size_t i = 0; i < n; i++) {
         const char *title = field_or(res, i, "title", "(no title)");
-        printf("%3zu. %s%s%s\n", offset + i + 1, color ? "\033[1m" : "", title, color ? "\033[0m" : "");
+        printf("%3zu. %s", offset + i + 1, color ? "\033[1m" : "");
+        cli_put_str(stdout, title);
+        printf("%s\n", color ? "\033[0m" : "");
         const char *date = field_or(res, i, "date", NULL);
         const char *source = field_or(res, i, "source", NULL);
         printf("     ");
@@ -200,11 +205,17 @@ static void print_human(const newsidx_results *res, uint32_t offset, unsigned fa
             if (newsidx_parse_date(date, strlen(date), &t) == NEWSIDX_OK &&
                 (tt = (time_t)t, gmtime_r(&tt, &tm)))
                 printf("%04d-%02d-%02d  ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-            else
-                printf("%s  ", date);
+            else {
+                cli_put_str(stdout, date);
+                fputs("  ", stdout);
+            }
         }
-        if (source) printf("%s  ", source);
-        printf("%s  score %.3f", newsidx_hit_id(res, i), newsidx_hit_score(res, i));
+        if (source) {
+            cli_put_str(stdout, source);
+            fputs("  ", stdout);
+        }
+        cli_put_str(stdout, newsidx_hit_id(res, i));
+        printf("  score %.3f", newsidx_hit_score(res, i));
         if (newsidx_hit_hidden(res, i)) printf("  +%u similar", newsidx_hit_hidden(res, i));
         putchar('\n');
         for (size_t j = 0; j < newsidx_hit_field_count(res, i); j++) {
@@ -223,7 +234,10 @@ static void print_human(const newsidx_results *res, uint32_t offset, unsigned fa
             const char *label;
             uint64_t c;
             newsidx_facet_value(res, NEWSIDX_FACET_SOURCE, j, &label, &c);
-            printf("  %-30s %llu\n", label, (unsigned long long)c);
+            fputs("  ", stdout);
+            cli_put_str(stdout, label);
+            printf("%*s %llu\n", strlen(label) < 30 ? (int)(30 - strlen(label)) : 0, "",
+                   (unsigned long long)c);
         }
     }
     if (facets & NEWSIDX_FACET_YEAR) {

@@ -39,12 +39,22 @@ static const cli_command *find_command(const char *name) {
 }
 
 void cli_error(const char *cmd, const char *fmt, ...) {
+    /* messages name files and quote inputs: written as cli_put_text does */
+    char small[1024], *msg = small;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "newsidx %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof small && (msg = malloc((size_t)n + 1)) != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    if (!msg) msg = small; /* cut */
+    fprintf(stderr, "newsidx %s: ", cmd);
+    cli_put_text(stderr, msg, n < 0 ? 0 : strlen(msg), true);
+    fputc('\n', stderr);
+    if (msg != small) free(msg);
 }
 
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) {
@@ -69,6 +79,27 @@ newsidx_writer *cli_open_writer(const char *cmd, const char *dir) {
     }
     return w;
 }
+
+size_t cli_put_char(FILE *out, const char *s, size_t len, size_t i, bool lines) {
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned c = p[i];
+    if ((c < 0x20 && c != '\t' && !(lines && c == '\n')) || c == 0x7f) {
+        fprintf(out, "\\x%02x", c);
+        return 1;
+    }
+    if (c == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+        fprintf(out, "\\u%04x", p[i + 1]);
+        return 2;
+    }
+    fputc((int)c, out);
+    return 1;
+}
+
+void cli_put_text(FILE *out, const char *s, size_t len, bool lines) {
+    for (size_t i = 0; i < len;) i += cli_put_char(out, s, len, i, lines);
+}
+
+void cli_put_str(FILE *out, const char *s) { cli_put_text(out, s, strlen(s), false); }
 
 void cli_json_string(FILE *out, const char *s, size_t len) {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
