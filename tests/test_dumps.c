@@ -27,6 +27,8 @@ typedef struct seen_record {
     uint64_t line;
     char id[512], title[256], author[128], date[64], url[256], source[128];
     char body[2048];
+    size_t id_len;          /* the whole id's */
+    uint64_t id_tail_hash;  /* of its last 64 bytes */
 } seen_record;
 
 typedef struct seen_report {
@@ -59,7 +61,12 @@ static int on_record(void *ctx, const nx_record *rec) {
     for (size_t i = 0; i < rec->n_fields; i++) {
         const newsidx_field *f = &rec->fields[i];
         ck_assert_uint_eq(nx_utf8_valid_prefix(f->value, f->value_len), f->value_len);
-        if (nx_field_is(f->name, NX_F_ID)) copy_value(r->id, sizeof r->id, f);
+        if (nx_field_is(f->name, NX_F_ID)) {
+            copy_value(r->id, sizeof r->id, f);
+            r->id_len = f->value_len;
+            size_t tail = f->value_len < 64 ? f->value_len : 64;
+            r->id_tail_hash = nx_hash64(f->value + f->value_len - tail, tail);
+        }
         else if (nx_field_is(f->name, NX_F_TITLE)) copy_value(r->title, sizeof r->title, f);
         else if (nx_field_is(f->name, NX_F_AUTHOR)) copy_value(r->author, sizeof r->author, f);
         else if (nx_field_is(f->name, NX_F_DATE)) copy_value(r->date, sizeof r->date, f);
@@ -612,6 +619,46 @@ START_TEST(test_warc_header_bytes_are_repaired_and_chunks_stay_in_bounds) {
 }
 END_TEST
 
+/* Found by review: a WARC-Target-URI was cut at 4095 bytes, so two pages
+ * whose URLs differed only after that got one id and one replaced the
+ * other; a Content-Length of -1 read as 2^64 - 1. */
+START_TEST(test_warc_long_urls_stay_whole_and_a_negative_length_is_bad) {
+    make_tmpdir();
+    static char w[65536], uri[2][8300];
+    char block[1024];
+    const char page[] = "<title>T</title><p>x</p>";
+    size_t b = http_response(block, sizeof block, "Content-Type: text/html\r\n", page, sizeof page - 1);
+    size_t n = 0;
+    for (int k = 0; k < 2; k++) {
+        int u = snprintf(uri[k], sizeof uri[k], "http://a.example/?q=");
+        memset(uri[k] + u, 'a', 8192);
+        snprintf(uri[k] + u + 8192, sizeof uri[k] - (size_t)u - 8192, "&page=%d", k + 1);
+        n += warc_record(w + n, sizeof w - n, "response", uri[k], "application/http", block, b);
+    }
+    write_file(tmp_path("long.warc"), w, n);
+    capture c;
+    newsidx_ingest_stats st;
+    ck_assert_int_eq(run(tmp_path("long.warc"), &c, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_records, 2);
+    for (int k = 0; k < 2; k++) {
+        ck_assert_uint_eq(c.records[k].id_len, strlen(uri[k]));
+        ck_assert_uint_eq(c.records[k].id_tail_hash, nx_hash64(uri[k] + strlen(uri[k]) - 64, 64));
+    }
+    /* a negative length: said as such, not "truncated" */
+    n = warc_record(w, sizeof w, "response", "http://a.example/n", "application/http", block, b);
+    char *cl = strstr(w, "Content-Length: ");
+    ck_assert_ptr_nonnull(cl);
+    memcpy(cl + 16, "-1\r\n\r\n", 6);
+    write_file(tmp_path("neg.warc"), w, (size_t)(cl - w) + 22);
+    ck_assert_int_eq(run(tmp_path("neg.warc"), &c, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_records, 0);
+    ck_assert_int_ge(c.n_reports, 1);
+    ck_assert_msg(strstr(c.reports[c.n_reports - 1].msg, "bad Content-Length") != NULL, "%s",
+                  c.reports[c.n_reports - 1].msg);
+    rm_tmpdir();
+}
+END_TEST
+
 /* ---- mail ---------------------------------------------------------------- */
 
 static const char mbox[] =
@@ -908,6 +955,7 @@ Suite *dumps_suite(void) {
     tcase_add_test(tc, test_unsupported_inputs_say_so_once);
     tcase_add_test(tc, test_warc_responses_in_two_charsets_become_articles);
     tcase_add_test(tc, test_warc_header_bytes_are_repaired_and_chunks_stay_in_bounds);
+    tcase_add_test(tc, test_warc_long_urls_stay_whole_and_a_negative_length_is_bad);
     tcase_add_test(tc, test_an_mbox_with_encoded_headers_and_multipart_messages);
     tcase_add_test(tc, test_one_sentence_in_five_encodings_is_stored_alike);
     tcase_add_test(tc, test_a_windows_1252_page_declared_by_meta_keeps_its_quotes);

@@ -14,6 +14,7 @@
  * counted, and the counts are told in one note at the end. */
 #include "ingest/ingest.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,10 +92,9 @@ static int rd_block(rd *r, uint64_t n, size_t keep, nx_buf *out) {
     return 0;
 }
 
-/* The value of header `name` in lines [p, p+n) of "Name: value" lines
- * separated by '\n' (CRs removed), trimmed; NULL when absent. Written into
- * val (cap bytes). */
-static const char *header(const char *p, size_t n, const char *name, char *val, size_t cap) {
+/* Where the value of header `name` (case-insensitive) starts in the
+ * header block p[0..n), its length in *len (trimmed); NULL when absent. */
+static const char *header_at(const char *p, size_t n, const char *name, size_t *len) {
     if (n == 0) return NULL; /* p may be NULL then (an empty buffer) */
     size_t k = strlen(name);
     const char *end = p + n;
@@ -106,14 +106,37 @@ static const char *header(const char *p, size_t n, const char *name, char *val, 
             while (v < le && (*v == ' ' || *v == '\t')) v++;
             const char *ve = le;
             while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r')) ve--;
-            size_t len = NX_MIN((size_t)(ve - v), cap - 1);
-            memcpy(val, v, len);
-            val[len] = '\0';
-            return val;
+            *len = (size_t)(ve - v);
+            return v;
         }
         p = le + 1;
     }
     return NULL;
+}
+
+/* The value of header `name` in lines [p, p+n) of "Name: value" lines
+ * separated by '\n' (CRs removed), trimmed; NULL when absent. Written into
+ * val (cap bytes). */
+static const char *header(const char *p, size_t n, const char *name, char *val, size_t cap) {
+    size_t len;
+    const char *v = header_at(p, n, name, &len);
+    if (!v) return NULL;
+    len = NX_MIN(len, cap - 1);
+    memcpy(val, v, len);
+    val[len] = '\0';
+    return val;
+}
+
+/* The value of header `name` into out (NUL-terminated, whatever its
+ * length); NULL when absent. 0 or NOMEM in *rc. */
+static const char *header_buf(const char *p, size_t n, const char *name, nx_buf *out, int *rc) {
+    size_t len;
+    const char *v = header_at(p, n, name, &len);
+    out->len = 0;
+    *rc = 0;
+    if (!v) return NULL;
+    if ((*rc = nx_buf_append(out, v, len)) == 0) *rc = nx_buf_putc(out, '\0');
+    return *rc ? NULL : (const char *)out->data;
 }
 
 /* "text/html; charset=windows-1252" -> "windows-1252" into cs (empty if none). */
@@ -206,7 +229,7 @@ typedef struct warc {
     const nx_sink *s;
     const char *name;
     rd r;
-    nx_buf line, head, block, body, label;
+    nx_buf line, head, block, body, label, uri;
     uint64_t skipped[SK_COUNT];
 } warc;
 
@@ -350,24 +373,29 @@ static int next_record(warc *w, uint64_t number) {
     }
     const char *h = (const char *)w->head.data;
     size_t hn = w->head.len;
-    char type[64], uri[4096], date[64], wctype[256], clen[32];
+    char type[64], date[64], wctype[256], clen[32];
     if (!header(h, hn, "Content-Length", clen, sizeof clen)) {
         snprintf(r->err, sizeof r->err, "record %llu has no Content-Length",
                  (unsigned long long)number);
         return -1;
     }
     char *e;
+    errno = 0;
     unsigned long long length = strtoull(clen, &e, 10);
-    if (e == clen || *e) {
+    if (e == clen || *e || clen[0] == '-' || clen[0] == '+' || errno == ERANGE) {
         snprintf(r->err, sizeof r->err, "record %llu: bad Content-Length", (unsigned long long)number);
         return -1;
     }
     const char *t = header(h, hn, "WARC-Type", type, sizeof type);
-    const char *u = header(h, hn, "WARC-Target-URI", uri, sizeof uri);
+    /* whole, however long: the URI is the article's id, and two cut to
+     * the same prefix replaced one another */
+    int urc;
+    char *u = (char *)header_buf(h, hn, "WARC-Target-URI", &w->uri, &urc);
+    if (urc) return urc;
     if (u && u[0] == '<') { /* WARC/1.0 drafts wrote <uri> */
-        size_t ul = strlen(uri);
-        if (ul > 1 && uri[ul - 1] == '>') uri[ul - 1] = '\0';
-        memmove(uri, uri + 1, strlen(uri));
+        size_t ul = strlen(u);
+        if (ul > 1 && u[ul - 1] == '>') u[ul - 1] = '\0';
+        memmove(u, u + 1, strlen(u));
     }
     const char *d = header(h, hn, "WARC-Date", date, sizeof date);
     const char *ct = header(h, hn, "Content-Type", wctype, sizeof wctype);
@@ -440,6 +468,7 @@ int nx_ingest_warc(nx_read_fn read_fn, void *src, const uint64_t *raw_bytes,
     nx_buf_free(&w->block);
     nx_buf_free(&w->body);
     nx_buf_free(&w->label);
+    nx_buf_free(&w->uri);
     free(w);
     return rc;
 }
