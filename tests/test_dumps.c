@@ -659,6 +659,85 @@ START_TEST(test_warc_long_urls_stay_whole_and_a_negative_length_is_bad) {
 }
 END_TEST
 
+/* A ustar header for a regular file of `size` bytes (its data not written). */
+static void tar_header(uint8_t h[512], const char *name, uint64_t size) {
+    memset(h, 0, 512);
+    snprintf((char *)h, 100, "%s", name);
+    memcpy(h + 100, "0000644", 8);
+    memcpy(h + 108, "0000000", 8);
+    memcpy(h + 116, "0000000", 8);
+    snprintf((char *)h + 124, 12, "%011llo", (unsigned long long)size);
+    memcpy(h + 136, "00000000000", 12);
+    h[156] = '0';
+    memcpy(h + 257, "ustar", 6);
+    memcpy(h + 263, "00", 2);
+    memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (int i = 0; i < 512; i++) sum += h[i];
+    snprintf((char *)h + 148, 8, "%06o", sum);
+}
+
+/* Found by review: a 7 KB tar.bz2 declaring an 8 GiB member took 23 s
+ * (skipping the member decompressed it) and 882 bytes of bzip2 gave 1 GiB
+ * of blank lines: a megabyte of input could take hours. An input is read
+ * until it gives 1000 times its size plus 256 MiB; the rest is skipped
+ * and said. */
+START_TEST(test_decompression_bombs_stop_at_a_thousand_times_their_size) {
+    if (nxt_small()) return; /* valgrind: 300 MiB through a decompressor takes minutes there */
+    make_tmpdir();
+    const char good[] = "{\"id\":\"g1\",\"title\":\"Good\",\"body\":\"kept\"}\n";
+    /* a tar.gz: a good member, then one declaring 4 GiB (its data never
+     * read: the header alone passes the bound) */
+    static uint8_t tar[2048];
+    tar_header(tar, "good.jsonl", sizeof good - 1);
+    memcpy(tar + 512, good, sizeof good - 1);
+    tar_header(tar + 1024, "big.txt", (uint64_t)4 << 30);
+    gzFile g = gzopen(tmp_path("bomb.tar.gz"), "wb");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(gzwrite(g, tar, sizeof tar), (int)sizeof tar);
+    ck_assert_int_eq(gzclose(g), Z_OK);
+    capture c;
+    newsidx_ingest_stats st;
+    ck_assert_int_eq(run(tmp_path("bomb.tar.gz"), &c, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_records, 1);
+    ck_assert_str_eq(c.records[0].title, "Good");
+    ck_assert_int_eq(c.n_reports, 1);
+    ck_assert_msg(strstr(c.reports[0].msg, "member big.txt") &&
+                      strstr(c.reports[0].msg, "decompression bomb"),
+                  "%s", c.reports[0].msg);
+    ck_assert_int_eq(c.reports[0].severity, NEWSIDX_REPORT_ERROR);
+    /* a .jsonl.zst (read by the JSON Lines reader's own zstd): a good line,
+     * 300 MiB of blank lines in a few KB, a line never reached */
+    struct archive *a = archive_write_new();
+    ck_assert_int_eq(archive_write_set_format_raw(a), ARCHIVE_OK);
+    ck_assert_int_eq(archive_write_add_filter(a, ARCHIVE_FILTER_ZSTD), ARCHIVE_OK);
+    ck_assert_int_eq(archive_write_open_filename(a, tmp_path("blank.jsonl.zst")), ARCHIVE_OK);
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_filetype(e, AE_IFREG);
+    ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+    archive_entry_free(e);
+    ck_assert_int_eq(archive_write_data(a, good, sizeof good - 1), (la_ssize_t)sizeof good - 1);
+    static char nl[1 << 20];
+    memset(nl, '\n', sizeof nl);
+    for (int i = 0; i < 300; i++)
+        ck_assert_int_eq(archive_write_data(a, nl, sizeof nl), (la_ssize_t)sizeof nl);
+    const char late[] = "{\"id\":\"g2\",\"title\":\"Late\",\"body\":\"never\"}\n";
+    ck_assert_int_eq(archive_write_data(a, late, sizeof late - 1), (la_ssize_t)sizeof late - 1);
+    ck_assert_int_eq(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    struct stat sb;
+    ck_assert_int_eq(stat(tmp_path("blank.jsonl.zst"), &sb), 0);
+    ck_assert_int_lt(sb.st_size, 64 << 10);
+    ck_assert_int_eq(run(tmp_path("blank.jsonl.zst"), &c, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_records, 1);
+    ck_assert_str_eq(c.records[0].title, "Good");
+    ck_assert_int_eq(c.n_reports, 1);
+    ck_assert_msg(strstr(c.reports[0].msg, "decompression bomb"), "%s", c.reports[0].msg);
+    ck_assert_ptr_nonnull(strstr(c.reports[0].file, "blank.jsonl.zst"));
+    rm_tmpdir();
+}
+END_TEST
+
 /* ---- mail ---------------------------------------------------------------- */
 
 static const char mbox[] =
@@ -956,6 +1035,7 @@ Suite *dumps_suite(void) {
     tcase_add_test(tc, test_warc_responses_in_two_charsets_become_articles);
     tcase_add_test(tc, test_warc_header_bytes_are_repaired_and_chunks_stay_in_bounds);
     tcase_add_test(tc, test_warc_long_urls_stay_whole_and_a_negative_length_is_bad);
+    tcase_add_test(tc, test_decompression_bombs_stop_at_a_thousand_times_their_size);
     tcase_add_test(tc, test_an_mbox_with_encoded_headers_and_multipart_messages);
     tcase_add_test(tc, test_one_sentence_in_five_encodings_is_stored_alike);
     tcase_add_test(tc, test_a_windows_1252_page_declared_by_meta_keeps_its_quotes);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 /* Bytes of a member read before choosing its reader. */
 #define HEAD_BYTES 4096
@@ -29,6 +30,9 @@ typedef struct arc {
     int depth;
     bool count_bytes;      /* the outermost archive: its bytes are the input's */
     uint64_t raw_now;      /* archive_filter_bytes after the last read */
+    uint64_t in_size;      /* the archive's own bytes (compressed; 0: a pipe), for the bomb bound */
+    uint64_t out_bytes;    /* member data read out of it */
+    bool bomb;             /* member_read stopped at the bomb bound */
     uint64_t raw_counted;  /* of which already in stats and *input_bytes */
     /* the member's first bytes, read to choose its reader, sit at the start
      * of whole; a streaming reader is given them again from head_pos */
@@ -49,6 +53,24 @@ static void count_bytes(arc *c) {
         c->s->opts->progress(c->s->opts->ctx, c->s->stats->indexed, *c->s->input_bytes);
 }
 
+/* Bytes the archive has given: what its compression filters produced
+ * (tar: member data, headers and what skipping a member decompressed), or
+ * the member data read (zip, 7z: members compressed one by one). */
+static uint64_t inflated_bytes(const arc *c) {
+    uint64_t f = (uint64_t)archive_filter_bytes(c->a, 0);
+    return NX_MAX(f, c->out_bytes);
+}
+
+/* Says in err, when the archive gave more than the bomb bound allows. */
+static bool too_inflated(const arc *c, uint64_t out, char *err, size_t err_cap) {
+    /* a pipe's size is not known: what was read of it so far */
+    uint64_t in = c->in_size ? c->in_size : (uint64_t)archive_filter_bytes(c->a, -1);
+    if (!nx_inflated_too_much(out, in)) return false;
+    snprintf(err, err_cap, "%llu MB out of %llu bytes, more than %d times (a decompression bomb?)",
+             (unsigned long long)(out >> 20), (unsigned long long)in, NX_INFLATE_RATIO);
+    return true;
+}
+
 /* nx_read_fn over the current member: the head not yet given, then the rest. */
 static ssize_t member_read(void *src, void *buf, size_t cap, char *err, size_t err_cap) {
     arc *c = src;
@@ -63,6 +85,11 @@ static ssize_t member_read(void *src, void *buf, size_t cap, char *err, size_t e
     if (n < 0) {
         const char *m = archive_error_string(c->a);
         snprintf(err, err_cap, "%s", m ? m : "read failed");
+        return -1;
+    }
+    c->out_bytes += (uint64_t)n;
+    if (too_inflated(c, inflated_bytes(c), err, err_cap)) {
+        c->bomb = true; /* the member's reader reports it; arc_run stops */
         return -1;
     }
     return (ssize_t)n;
@@ -225,8 +252,12 @@ static int member(arc *c, struct archive_entry *e, bool raw) {
         }
         struct archive *a = archive_read_new();
         if (!a) return NEWSIDX_ERR_NOMEM;
-        arc inner_arc = {.s = s, .a = a, .name = label, .id_prefix = id,
-                         .depth = c->depth + 1};
+        arc inner_arc = {.s = s,
+                         .a = a,
+                         .name = label,
+                         .id_prefix = id,
+                         .depth = c->depth + 1,
+                         .in_size = c->whole.len};
         /* c->whole is reused by the inner archive's members: hand over */
         nx_buf held = c->whole;
         c->whole = (nx_buf){0};
@@ -291,10 +322,29 @@ static int arc_run(arc *c) {
         /* ARCHIVE_WARN (an odd header field) and ARCHIVE_RETRY: the entry
          * is usable or the next one is */
         if (h == ARCHIVE_RETRY) continue;
+        /* a member that would take the archive past the bomb bound is not
+         * read, nor skipped (skipping decompresses it too) */
+        char err[200];
+        uint64_t end = inflated_bytes(c);
+        if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0)
+            end += (uint64_t)archive_entry_size(e);
+        if (too_inflated(c, end, err, sizeof err)) {
+            nx_ingest_report(s->opts, s->stats, c->name, 0, NEWSIDX_REPORT_ERROR,
+                             NEWSIDX_REASON_UNREADABLE,
+                             "member %s would make it %s: the rest of the archive is skipped",
+                             member_path(e), err);
+            break;
+        }
         raw = archive_format(c->a) == ARCHIVE_FORMAT_RAW;
         rc = member(c, e, raw);
         count_bytes(c);
-        if (rc < 0) break;
+        if (rc < 0 || c->bomb) break;
+        if (too_inflated(c, inflated_bytes(c), err, sizeof err)) {
+            nx_ingest_report(s->opts, s->stats, c->name, 0, NEWSIDX_REPORT_ERROR,
+                             NEWSIDX_REASON_UNREADABLE, "%s: the rest of the archive is skipped",
+                             err);
+            break;
+        }
     }
     if (rc == 0 && c->n_encrypted)
         nx_ingest_report(s->opts, s->stats, c->name, 0, NEWSIDX_REPORT_ERROR,
@@ -335,7 +385,10 @@ int nx_ingest_archive_fd(int fd, const char *name, const char *id_prefix, const 
         archive_read_free(a);
         return NEWSIDX_ERR_NOMEM;
     }
-    *c = (arc){.s = s, .a = a, .name = name, .id_prefix = id_prefix, .count_bytes = true};
+    struct stat st;
+    uint64_t size = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    *c = (arc){
+        .s = s, .a = a, .name = name, .id_prefix = id_prefix, .count_bytes = true, .in_size = size};
     support(a);
     int rc = 0;
     if (archive_read_open_fd(a, fd, 128 * 1024) != ARCHIVE_OK) {

@@ -163,6 +163,19 @@ int nx_ingest_document(const nx_sink *s, enum nx_doc_kind kind, const char *name
                        const char *id, const char *data, size_t len,
                        const nx_doc_hints *hints, unsigned warn);
 
+/* Decompression bombs: a compressed input (or archive) is read until it
+ * has given NX_INFLATE_RATIO times its compressed size plus
+ * NX_INFLATE_FLOOR bytes, then the rest of it is skipped with a report.
+ * Text compresses 3-10x (zstd -19 of repetitive JSON: under 100x); 882
+ * bytes of bzip2 held 1 GiB of blank lines, and a 7 KB tar.bz2 declared an
+ * 8 GiB member that skipping decompressed (docs/HARDENING.md). */
+#define NX_INFLATE_RATIO 1000
+#define NX_INFLATE_FLOOR ((uint64_t)256 << 20)
+/* Whether `out` bytes decompressed from `in` compressed ones pass the bound. */
+static inline bool nx_inflated_too_much(uint64_t out, uint64_t in) {
+    return out > NX_INFLATE_FLOOR && (out - NX_INFLATE_FLOOR) / NX_INFLATE_RATIO > in;
+}
+
 /* A byte source the streaming readers pull from: returns bytes read (0 at
  * the end) or -1 with a message in err (err_cap bytes). */
 typedef ssize_t (*nx_read_fn)(void *src, void *buf, size_t cap, char *err, size_t err_cap);

@@ -47,6 +47,7 @@ typedef struct nx_stream {
     size_t raw_len, raw_pos;
     bool raw_eof;
     uint64_t raw_bytes; /* bytes read from fd (compressed size) */
+    uint64_t out_bytes; /* bytes decoded from them */
     ZSTD_DStream *zstd;
     size_t zstd_hint;   /* last ZSTD_decompressStream result: 0 = frame done */
     z_stream gz;
@@ -120,6 +121,18 @@ static void stream_close(nx_stream *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* Counts n decoded bytes: NEWSIDX_ERR_IO past the decompression bomb
+ * bound (NX_INFLATE_RATIO), else 0. */
+static int inflated(nx_stream *s, size_t n) {
+    s->out_bytes += n;
+    if (!nx_inflated_too_much(s->out_bytes, s->raw_bytes)) return 0;
+    snprintf(s->error, sizeof s->error,
+             "%llu MB decompressed from %llu bytes, more than %d times (a decompression bomb?)",
+             (unsigned long long)(s->out_bytes >> 20), (unsigned long long)s->raw_bytes,
+             NX_INFLATE_RATIO);
+    return NEWSIDX_ERR_IO;
+}
+
 /* Decodes up to cap bytes into out. *n = 0 means the end of the input.
  * Returns 0, NEWSIDX_ERR_IO (read error, corrupt or truncated data: message
  * in s->error) or NEWSIDX_ERR_NOMEM. */
@@ -151,7 +164,7 @@ static int stream_read(nx_stream *s, uint8_t *out, size_t cap, size_t *n) {
             s->zstd_hint = r;
             if (o.pos) {
                 *n = o.pos;
-                return 0;
+                return inflated(s, o.pos);
             }
             continue;
         }
@@ -182,7 +195,7 @@ static int stream_read(nx_stream *s, uint8_t *out, size_t cap, size_t *n) {
         }
         if (produced) {
             *n = produced;
-            return 0;
+            return inflated(s, produced);
         }
     }
     /* end of raw input: a compressed stream must end on a frame boundary */
