@@ -309,6 +309,15 @@ END_TEST
  * dangling symlink, a FIFO, a file of random bytes named .jsonl and an
  * unreadable file: the walk ends, each bad entry is reported, and the good
  * files are indexed. (An unreadable file is only unreadable when not root.) */
+/* Counts the notes that a FIFO was skipped (ctx: int *). */
+static void note_fifo(void *ctx, const char *file, uint64_t line, int severity, int reason,
+                      const char *message) {
+    (void)line;
+    (void)reason;
+    if (severity == NEWSIDX_REPORT_NOTE && strstr(message, "a FIFO") && strstr(file, ".jsonl"))
+        ++*(int *)ctx;
+}
+
 START_TEST(test_hostile_directories_are_walked_to_the_end) {
     char dir[512];
     nxt_tmpdir_into("dir", dir, sizeof dir);
@@ -350,10 +359,14 @@ START_TEST(test_hostile_directories_are_walked_to_the_end) {
         if (newsidx_writer_open(idx, NULL, NULL, 0, &w) != 0) _exit(10);
         newsidx_ingest_options io;
         newsidx_ingest_options_init(&io);
+        int fifo_notes = 0;
+        io.report = note_fifo;
+        io.ctx = &fifo_notes;
         newsidx_ingest_stats st;
         memset(&st, 0, sizeof st);
         int rc = newsidx_ingest_path(w, in, &io, &st);
         if (rc != 0) _exit(11);
+        if (fifo_notes != 1) _exit(15); /* skipped, and said (not silently) */
         if (newsidx_writer_commit(w) != 0) _exit(12);
         newsidx_writer_close(w);
         /* a.txt, b.md (once: the loop must not index it again), locked.txt when root */

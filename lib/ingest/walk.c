@@ -358,7 +358,14 @@ static int walk_dir(walker *w, int depth) {
             if (rc == 1) rc = walk_dir(w, depth + 1);
             continue;
         }
-        if (!S_ISREG(st.st_mode)) continue;
+        if (!S_ISREG(st.st_mode)) { /* never opened: a FIFO would block */
+            nx_ingest_report(w->opts, w->stats, path_str(w), 0, NEWSIDX_REPORT_NOTE, -1,
+                             "not a regular file (%s): skipped",
+                             S_ISFIFO(st.st_mode)   ? "a FIFO"
+                             : S_ISSOCK(st.st_mode) ? "a socket"
+                                                    : "a device");
+            continue;
+        }
         rc = ingest_file(w, w->root_len, false);
     }
     w->path.len = keep;
