@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,13 +83,43 @@ static int visit_dir(walker *w, dev_t dev, ino_t ino) {
 
 static const char *path_str(const walker *w) { return (const char *)w->path.data; }
 
+/* Whether target (an absolute, resolved path) lies in the walked directory. */
+static bool inside_root(const walker *w, const char *target) {
+    size_t n = strlen(w->root_real);
+    return strncmp(target, w->root_real, n) == 0 &&
+           (target[n] == '/' || target[n] == '\0' || (n == 1 && w->root_real[0] == '/'));
+}
+
 /* Opens w->path for reading; a file that cannot be opened is reported (and
- * the walk goes on): returns the descriptor or -1. */
-static int open_input(walker *w) {
-    int fd = open(path_str(w), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+ * the walk goes on): returns the descriptor or -1. A file the walk found
+ * (not `named` by the caller) was checked before, by path: what is open
+ * must still be a regular file (a FIFO put in its place would block the
+ * read; the open does not) and, unless links are followed, inside the
+ * walked directory (a link put in its place would lead out of it). */
+static int open_input(walker *w, bool named) {
+    int fd = open(path_str(w), O_RDONLY | O_CLOEXEC | (named ? 0 : O_NONBLOCK));
+    if (fd < 0) {
         nx_ingest_report(w->opts, w->stats, path_str(w), 0, NEWSIDX_REPORT_ERROR,
                          NEWSIDX_REASON_UNREADABLE, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    if (named) return fd;
+    struct stat st;
+    char proc[64], target[PATH_MAX];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    ssize_t n = w->opts->follow_symlinks ? -1 : readlink(proc, target, sizeof target - 1);
+    if (n >= 0) target[n] = '\0';
+    const char *why = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ? "is no longer a regular file"
+                      : n >= 0 && target[0] == '/' && !inside_root(w, target)
+                          ? "now leads outside the input directory"
+                          : NULL;
+    if (why) {
+        nx_ingest_report(w->opts, w->stats, path_str(w), 0, NEWSIDX_REPORT_WARNING,
+                         NEWSIDX_REASON_OUTSIDE_ROOT,
+                         "changed while the walk read it: %s: not read", why);
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -182,7 +213,7 @@ static enum nx_doc_kind sniff_zstd_block(int fd, const char *path, enum nx_doc_k
  * a walk (an unsupported one is counted in a note). */
 static int ingest_file(walker *w, size_t id_off, bool named) {
     const char *path = path_str(w);
-    int fd = open_input(w);
+    int fd = open_input(w, named);
     if (fd < 0) return 0;
     uint8_t head[4096];
     ssize_t n;
@@ -267,9 +298,7 @@ static int cmp_names(const void *a, const void *b) {
 static bool link_leaves_root(walker *w) {
     char *target = realpath(path_str(w), NULL);
     if (!target) return false;
-    size_t n = strlen(w->root_real);
-    bool inside = strncmp(target, w->root_real, n) == 0 &&
-                  (target[n] == '/' || target[n] == '\0' || (n == 1 && w->root_real[0] == '/'));
+    bool inside = inside_root(w, target);
     if (!inside)
         nx_ingest_report(w->opts, w->stats, path_str(w), 0, NEWSIDX_REPORT_WARNING,
                          NEWSIDX_REASON_OUTSIDE_ROOT,
