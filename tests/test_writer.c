@@ -2,11 +2,12 @@
  * --append, replacement), `stats --json`, `get --json`, `check` on a sound
  * and on a damaged index. Runs the built CLI (NEWSIDX_CLI). */
 #include "common.h"
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -145,7 +146,9 @@ START_TEST(test_second_writer_is_refused_with_a_lock_message) {
      * before it is locked). A probe flock of the test's own would race
      * with the writer's non-blocking one. */
     char cmd[512], lock[256];
-    snprintf(cmd, sizeof cmd, "sleep 6 | %s index -o %s/idx - > /dev/null 2>&1 &", NEWSIDX_CLI, dir);
+    snprintf(cmd, sizeof cmd,
+             "sleep 6 | %s index -o %s/idx - > /dev/null 2>&1 & echo $! > %s/bg.pid", NEWSIDX_CLI,
+             dir, dir);
     snprintf(lock, sizeof lock, "%s/idx/LOCK", dir);
     ck_assert_int_eq(system(cmd), 0);
     bool held = false;
@@ -154,7 +157,19 @@ START_TEST(test_second_writer_is_refused_with_a_lock_message) {
     int rc = run(out, sizeof out, "%s index -o %s/idx %s/in.jsonl", NEWSIDX_CLI, dir, dir);
     ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
     ck_assert_ptr_nonnull(strstr(out, "another writer"));
-    sleep(6);
+    /* until the first writer has ended: at the end of its input it removes
+     * the directory it made, which raced with teardown's removal after a
+     * fixed sleep (found by a flaky-test hunt, never seen failing) */
+    char pid_path[256];
+    snprintf(pid_path, sizeof pid_path, "%s/bg.pid", dir);
+    FILE *pf = fopen(pid_path, "r");
+    ck_assert_ptr_nonnull(pf);
+    int pid = 0;
+    ck_assert_int_eq(fscanf(pf, "%d", &pid), 1);
+    fclose(pf);
+    int waited = 0;
+    while (pid > 0 && kill(pid, 0) == 0 && waited++ < 6000) usleep(10000);
+    ck_assert_msg(waited <= 6000, "the first writer still runs after 60 s");
 }
 END_TEST
 
