@@ -194,6 +194,12 @@ static int walk_body(const GumboNode *root, nx_buf *stack, text_sink *sink,
 
 static bool ascii_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 
+/* White space between a tag's name and attributes, as HTML's tokenizer has
+ * it (not \v: "<div\v>" is an element named "div\v", not a <div>). */
+static bool tag_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+}
+
 /* Whether the tag name p[0..n) is one of names (ASCII case-insensitive). */
 static bool name_in(const char *p, size_t n, const char *const *names) {
     for (; *names; names++)
@@ -249,8 +255,20 @@ static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut)
         i = (size_t)(lt - html);
         if (i + 1 >= len) break;
         if (len - i >= 4 && memcmp(html + i, "<!--", 4) == 0) {
-            const char *e = memmem(html + i + 4, len - i - 4, "-->", 3);
-            i = e ? (size_t)(e - html) + 3 : len;
+            /* "<!-->" and "<!--->" end at once; else "-->" or "--!>" */
+            size_t k = i + 4;
+            if (k < len && html[k] == '>') {
+                i = k + 1;
+            } else if (len - k >= 2 && html[k] == '-' && html[k + 1] == '>') {
+                i = k + 2;
+            } else {
+                const char *e = memmem(html + k, len - k, "--", 2);
+                while (e && !((size_t)(e - html) + 2 < len && html[e - html + 2] == '>') &&
+                       !((size_t)(e - html) + 3 < len && html[e - html + 2] == '!' &&
+                         html[e - html + 3] == '>'))
+                    e = memmem(e + 1, len - (size_t)(e + 1 - html), "--", 2);
+                i = !e ? len : (size_t)(e - html) + (html[e - html + 2] == '>' ? 3 : 4);
+            }
             continue;
         }
         if (html[i + 1] == '!' || html[i + 1] == '?') {
@@ -264,19 +282,34 @@ static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut)
             i++;
             continue;
         }
-        while (ne < len && !is_ascii_space((unsigned char)html[ne]) && html[ne] != '/' &&
-               html[ne] != '>')
-            ne++;
-        size_t j = ne; /* the tag's '>', past quoted attribute values */
+        while (ne < len && !tag_space(html[ne]) && html[ne] != '/' && html[ne] != '>') ne++;
+        /* to the tag's '>' through its attributes, as the tokenizer goes:
+         * a '/' right before '>' makes it self-closing, one in an
+         * unquoted value does not */
+        size_t j = ne;
+        bool self_closing = false;
         while (j < len && html[j] != '>') {
-            if (html[j++] != '=') continue;
-            while (j < len && is_ascii_space((unsigned char)html[j])) j++;
-            if (j < len && (html[j] == '"' || html[j] == '\'')) {
-                const char *q = memchr(html + j + 1, html[j], len - j - 1);
-                j = q ? (size_t)(q - html) + 1 : len;
+            if (tag_space(html[j])) {
+                j++;
+            } else if (html[j] == '/') {
+                self_closing = ++j < len && html[j] == '>';
+            } else {
+                j++; /* an attribute name runs to space, '/', '>' or '=' */
+                while (j < len && !tag_space(html[j]) && html[j] != '/' && html[j] != '>' &&
+                       html[j] != '=')
+                    j++;
+                while (j < len && tag_space(html[j])) j++;
+                if (j >= len || html[j] != '=') continue;
+                j++;
+                while (j < len && tag_space(html[j])) j++;
+                if (j < len && (html[j] == '"' || html[j] == '\'')) {
+                    const char *q = memchr(html + j + 1, html[j], len - j - 1);
+                    j = q ? (size_t)(q - html) + 1 : len;
+                } else {
+                    while (j < len && !tag_space(html[j]) && html[j] != '>') j++;
+                }
             }
         }
-        bool self_closing = j < len && html[j - 1] == '/';
         size_t next = j < len ? j + 1 : len, n = ne - ns;
         uint32_t h = tag_hash(html + ns, n);
         if (name_in(html + ns, n, flat_tags)) {
