@@ -735,10 +735,11 @@ START_TEST(test_html_nested_past_the_parser_limit_keeps_its_text) {
     free(deep);
     /* what the depth pass must read as the parser does, or be fooled: an
      * abruptly closed comment, an unquoted "/" in svg (not self-closing),
-     * a vertical tab in a name (part of it, so "</div>" closes nothing) */
-    const char *const openers[] = {"<!-->", "<svg>", ""};
-    const char *const units[] = {"<div>", "<g a=/>", "<div\v></div>"};
-    for (int k = 0; k < 3; k++) {
+     * a vertical tab in a name (part of it, so "</div>" closes nothing),
+     * ruby elements and optgroups outside a ruby or a select (they nest) */
+    const char *const openers[] = {"<!-->", "<svg>", "", "", ""};
+    const char *const units[] = {"<div>", "<g a=/>", "<div\v></div>", "<rb>", "<optgroup>"};
+    for (int k = 0; k < 5; k++) {
         depth = crash_depth;
         deep = malloc(depth * strlen(units[k]) + 64);
         n = (size_t)sprintf(deep, "%s", openers[k]);

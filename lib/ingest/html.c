@@ -208,12 +208,13 @@ static bool name_in(const char *p, size_t n, const char *const *names) {
 }
 
 /* Elements that never hold others (void) or that the next of their kind
- * closes (p, li, td...): neither deepens the tree. */
+ * closes wherever they are (p, li, td...; not optgroup nor the ruby
+ * elements, which nest outside a select or a ruby): neither deepens the
+ * tree. */
 static const char *const flat_tags[] = {
-    "area", "base",  "br",    "col",    "embed",    "hr",       "img", "input", "keygen",
-    "link", "meta",  "param", "source", "track",    "wbr",      "p",   "li",    "dt",
-    "dd",   "tr",    "td",    "th",     "option",   "optgroup", "rb",  "rt",    "rp",
-    "rtc",  "thead", "tbody", "tfoot",  "colgroup", NULL};
+    "area", "base",  "br",     "col",   "embed", "hr",    "img",      "input", "keygen", "link",
+    "meta", "param", "source", "track", "wbr",   "p",     "li",       "dt",    "dd",     "tr",
+    "td",   "th",    "option", "thead", "tbody", "tfoot", "colgroup", NULL};
 /* Elements whose content is text up to their end tag. */
 static const char *const raw_tags[] = {"script",   "style",    "xmp",   "iframe", "noembed",
                                        "noframes", "textarea", "title", NULL};
