@@ -749,6 +749,21 @@ START_TEST(test_html_nested_past_the_parser_limit_keeps_its_text) {
         ck_assert_msg(a.flattened_at != SIZE_MAX, "%s", units[k]);
         free(deep);
     }
+    /* formatting tags the parser re-opens after an element closed them
+     * ("<div><b x=1>...<b x=4000></div>x": 4000 more levels a round, which
+     * the depth does not see): new ones past 1024 are left out */
+    int rounds = nxt_small() ? 2 : 20;
+    deep = malloc((size_t)rounds * (5 + 4000 * 14 + 7) + 64);
+    n = 0;
+    for (int r = 0; r < rounds; r++) {
+        n += (size_t)sprintf(deep + n, "<div>");
+        for (int k = 0; k < 4000; k++) n += (size_t)sprintf(deep + n, "<b x=%d>", r * 4000 + k);
+        n += (size_t)sprintf(deep + n, "</div>x");
+    }
+    ck_assert_int_eq(nx_html_article_extract(deep, n, &a), 0);
+    ck_assert_uint_ne(a.flattened_at, SIZE_MAX);
+    ck_assert_uint_eq(a.text.len, (size_t)rounds * 2 - 1); /* "x x ... x" */
+    free(deep);
     deep = NULL;
     /* a page that nests no deeper is parsed as it is */
     const char *page = "<article><p>x</p></article>";

@@ -219,6 +219,36 @@ static const char *const flat_tags[] = {
 static const char *const raw_tags[] = {"script",   "style",    "xmp",   "iframe", "noembed",
                                        "noframes", "textarea", "title", NULL};
 
+/* Formatting elements (but <a>, of which the parser keeps one): the
+ * parser remembers each one left open, and re-opens all of them, nested,
+ * wherever text follows the element that closed them. Noah's Ark keeps at
+ * most three alike, but tags that differ in their attributes pile up, and
+ * each round of "<div><b x=1>...<b x=4096></div>text" nested 4096 more
+ * (the depth below does not see them: "</div>" closed them). */
+static const char *const formatting_tags[] = {"b", "big",   "code",   "em",     "font", "i", "nobr",
+                                              "s", "small", "strike", "strong", "tt",   "u", NULL};
+/* Distinct formatting tags (name and attributes) let through; later new
+ * ones are left out like deep tags. */
+#define HTML_FMT_KEYS 1024
+#define HTML_FMT_SLOTS 4096
+
+/* Whether a formatting tag of this key (hash of its whole text) may pass:
+ * one seen before, or a new one while fewer than HTML_FMT_KEYS are.
+ * fmt: HTML_FMT_SLOTS + 1 entries, [0] the count, then an open-addressing
+ * set of keys (0 stands for "empty", so key 0 is taken as 1). */
+static bool fmt_key_ok(uint32_t *fmt, uint32_t key) {
+    if (!key) key = 1;
+    uint32_t j = key & (HTML_FMT_SLOTS - 1);
+    while (fmt[1 + j]) {
+        if (fmt[1 + j] == key) return true;
+        j = (j + 1) & (HTML_FMT_SLOTS - 1);
+    }
+    if (fmt[0] >= HTML_FMT_KEYS) return false;
+    fmt[1 + j] = key;
+    fmt[0]++;
+    return true;
+}
+
 static uint32_t tag_hash(const char *p, size_t n) {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) h = (h ^ ((unsigned char)p[i] | 0x20)) * 16777619u;
@@ -246,7 +276,12 @@ static size_t find_end_tag(const char *html, size_t len, size_t from, const char
  * the tags is kept. 0 or NOMEM. */
 static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut) {
     uint32_t *open = malloc(sizeof *open * HTML_MAX_DEPTH);
-    if (!open) return NEWSIDX_ERR_NOMEM;
+    uint32_t *fmt = calloc(HTML_FMT_SLOTS + 1, sizeof *fmt); /* [0]: keys held */
+    if (!open || !fmt) {
+        free(open);
+        free(fmt);
+        return NEWSIDX_ERR_NOMEM;
+    }
     size_t depth = 0, foreign = 0; /* foreign: depth of the <svg>/<math> we are in, + 1 */
     *cut = SIZE_MAX;
     int rc = 0;
@@ -329,7 +364,8 @@ static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut)
             break; /* the rest of the document is text */
         } else if (self_closing && foreign) {
             i = next; /* in svg and math, "/>" closes */
-        } else if (depth < HTML_MAX_DEPTH) {
+        } else if (depth < HTML_MAX_DEPTH && (foreign || !name_in(html + ns, n, formatting_tags) ||
+                                              fmt_key_ok(fmt, tag_hash(html + ns, next - ns)))) {
             open[depth++] = h;
             if (!foreign && (name_in(html + ns, n, (const char *const[]){"svg", "math", NULL})))
                 foreign = depth;
@@ -345,6 +381,7 @@ static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut)
         }
     }
     free(open);
+    free(fmt);
     return rc;
 }
 
