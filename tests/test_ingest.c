@@ -749,6 +749,16 @@ START_TEST(test_html_nested_past_the_parser_limit_keeps_its_text) {
         ck_assert_msg(a.flattened_at != SIZE_MAX, "%s", units[k]);
         free(deep);
     }
+    /* misnesting the depth pass does not follow ("</div>" that the parser
+     * ignores behind an <object>): as deep as the parser makes it, on a
+     * stack of its own, not a crash (a review found a dozen such) */
+    deep = malloc(crash_depth * 21 + 64);
+    n = (size_t)sprintf(deep, "<p>hello</p>");
+    for (size_t i = 0; i < crash_depth; i++)
+        n += (size_t)sprintf(deep + n, "<div><object></div>x ");
+    ck_assert_int_eq(nx_html_article_extract(deep, n, &a), 0);
+    ck_assert_ptr_nonnull(strstr((char *)a.text.data, "hello"));
+    free(deep);
     /* formatting tags the parser re-opens after an element closed them
      * ("<div><b x=1>...<b x=4000></div>x": 4000 more levels a round, which
      * the depth does not see): new ones past 1024 are left out */

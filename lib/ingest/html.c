@@ -12,6 +12,7 @@
 
 #include <gumbo.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -393,7 +394,7 @@ static int html_to_parse(const char **html, size_t *len, nx_buf *copy, size_t *c
     return 0;
 }
 
-int nx_html_extract(const char *html, size_t len, nx_buf *title, nx_buf *text) {
+static int extract_here(const char *html, size_t len, nx_buf *title, nx_buf *text) {
     GumboOptions options = kGumboDefaultOptions;
     /* The errors vector is useless here and unbounded by default. */
     options.max_errors = 0;
@@ -619,7 +620,7 @@ static bool in_article(const GumboNode *node) {
     return false;
 }
 
-int nx_html_article_extract(const char *html, size_t len, nx_html_article *out) {
+static int article_extract_here(const char *html, size_t len, nx_html_article *out) {
     out->title.len = out->author.len = out->date.len = out->text.len = 0;
     out->flattened_at = SIZE_MAX;
     GumboOptions options = kGumboDefaultOptions;
@@ -692,4 +693,72 @@ int nx_html_article_extract(const char *html, size_t len, nx_html_article *out) 
     gumbo_destroy_output(&options, output);
     nx_buf_free(&flat);
     return rc;
+}
+
+/* ---- a stack for the parser --------------------------------------------------- */
+
+/* gumbo (0.10) frees its tree recursively, a frame (~30 bytes) per level,
+ * and so destroys a body that a late <frameset> replaces: 300,000 levels
+ * overflow an 8 MB stack. The depth pass keeps ordinary pages and plain
+ * attacks shallow, but not every misnesting the tree builder repeats
+ * (end tags it ignores behind a scope boundary, formatting elements it
+ * re-opens, raw text it does not switch to in svg or a select: a review
+ * found a dozen). A document that could nest that deep is parsed on a
+ * thread whose stack holds any depth its size allows (a level takes at
+ * least 2 bytes of input); the stack is address space, touched only as
+ * deep as the tree goes. */
+#define HTML_OWN_STACK_FROM ((size_t)64 << 10)
+#define HTML_STACK_PER_BYTE 32
+#define HTML_STACK_MAX ((size_t)4 << 30)
+
+typedef struct html_job {
+    const char *html;
+    size_t len;
+    nx_buf *title, *text;     /* nx_html_extract's */
+    nx_html_article *article; /* nx_html_article_extract's */
+    int rc;
+} html_job;
+
+static void *html_job_run(void *arg) {
+    html_job *j = arg;
+    j->rc = j->article ? article_extract_here(j->html, j->len, j->article)
+                       : extract_here(j->html, j->len, j->title, j->text);
+    return NULL;
+}
+
+/* Runs the job here, or for a document of HTML_OWN_STACK_FROM bytes or
+ * more on a thread of its own stack (here when no such thread can be
+ * made: as before). */
+static int html_job_do(html_job *j) {
+    if (j->len < HTML_OWN_STACK_FROM) {
+        html_job_run(j);
+        return j->rc;
+    }
+    size_t stack = ((size_t)16 << 20) + (j->len < HTML_STACK_MAX / HTML_STACK_PER_BYTE
+                                             ? j->len * HTML_STACK_PER_BYTE
+                                             : HTML_STACK_MAX);
+    if (stack > HTML_STACK_MAX) stack = HTML_STACK_MAX;
+    pthread_attr_t attr;
+    pthread_t t;
+    bool ran = false;
+    if (pthread_attr_init(&attr) == 0) {
+        if (pthread_attr_setstacksize(&attr, stack) == 0 &&
+            pthread_create(&t, &attr, html_job_run, j) == 0) {
+            pthread_join(t, NULL);
+            ran = true;
+        }
+        pthread_attr_destroy(&attr);
+    }
+    if (!ran) html_job_run(j);
+    return j->rc;
+}
+
+int nx_html_extract(const char *html, size_t len, nx_buf *title, nx_buf *text) {
+    html_job j = {.html = html, .len = len, .title = title, .text = text};
+    return html_job_do(&j);
+}
+
+int nx_html_article_extract(const char *html, size_t len, nx_html_article *out) {
+    html_job j = {.html = html, .len = len, .article = out};
+    return html_job_do(&j);
 }
