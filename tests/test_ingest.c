@@ -499,6 +499,45 @@ START_TEST(test_a_line_over_the_limit_is_skipped_and_the_next_one_read) {
 }
 END_TEST
 
+/* A number out of jansson's range (an integer past 64 bits, 1e400) is
+ * still valid JSON: the article is indexed, the number kept as written;
+ * a line that is bad for another reason beside such a number still is
+ * reported as bad. */
+START_TEST(test_numbers_past_64_bits_keep_their_article) {
+    make_tmpdir();
+    const char *lines =
+        "{\"id\":\"bigint\",\"views\":123456789012345678901234567890,\"body\":\"one\"}\n"
+        "{\"id\":\"huge\",\"score\":[1e400, -2.5E-3],\"body\":\"two\"}\n"
+        "{\"id\":\"neg\",\"n\":-99999999999999999999,\"title\":\"T\xff\",\"body\":\"three\"}\n"
+        "{\"id\":\"bad\",\"n\":123456789012345678901234567890,\"body\":\"four\" x}\n"
+        "{\"id\":\"exp\",\"n\":1e}\n";
+    write_file(tmp_path("n.jsonl"), lines, strlen(lines));
+    capture c = {0};
+    newsidx_ingest_options o = capture_opts(&c);
+    newsidx_ingest_stats st;
+    ck_assert_int_eq(run(tmp_path("n.jsonl"), &o, &c, &st), NEWSIDX_OK);
+    ck_assert_ptr_nonnull(record_with_id(&c, "bigint"));
+    ck_assert_ptr_nonnull(record_with_id(&c, "huge"));
+    ck_assert_str_eq(field(record_with_id(&c, "bigint"), "views"),
+                     "123456789012345678901234567890");
+    ck_assert_str_eq(field(record_with_id(&c, "bigint"), "body"), "one");
+    ck_assert_str_eq(field(record_with_id(&c, "huge"), "score"), "[1e400,-2.5E-3]");
+    /* repaired UTF-8 on the same line: warned, the article kept */
+    const seen_record *neg = record_with_id(&c, "neg");
+    ck_assert_ptr_nonnull(neg);
+    ck_assert_str_eq(field(neg, "n"), "-99999999999999999999");
+    ck_assert_str_eq(field(neg, "title"), "T\xEF\xBF\xBD");
+    ck_assert_str_eq(report_on_line(&c, 3)->msg, "invalid UTF-8 at byte 49 replaced by U+FFFD");
+    ck_assert_ptr_null(record_with_id(&c, "bad"));
+    ck_assert_int_eq(report_on_line(&c, 4)->reason, NEWSIDX_REASON_BAD_JSON);
+    ck_assert_ptr_null(record_with_id(&c, "exp"));
+    ck_assert_int_eq(report_on_line(&c, 5)->reason, NEWSIDX_REASON_BAD_JSON);
+    ck_assert_uint_eq(st.indexed, 3);
+    ck_assert_uint_eq(st.skipped, 2);
+    rm_tmpdir();
+}
+END_TEST
+
 START_TEST(test_an_article_of_50_mb_is_read_whole_under_the_default_limit) {
     make_tmpdir();
     const size_t body = 50u << 20;
@@ -1155,7 +1194,7 @@ typedef struct scan_tally {
 static int scan_agrees(const char *line, size_t len, scan_tally *t) {
     nx_buf scratch = {0}, members = {0};
     bool nul = false;
-    int rc = nx_json_scan_object(line, len, &scratch, &members, &nul);
+    int rc = nx_json_scan_object(line, len, &scratch, &members, &nul, false);
     json_error_t err;
     json_t *root = json_loadb(line, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
     if (rc == NX_SCAN_OK) {
@@ -1292,6 +1331,7 @@ int main(void) {
     tcase_add_test(tc, test_concatenated_gzip_members_and_zstd_frames_are_all_read);
     tcase_add_test(tc, test_truncated_or_corrupt_compressed_input_keeps_earlier_records);
     tcase_add_test(tc, test_a_line_over_the_limit_is_skipped_and_the_next_one_read);
+    tcase_add_test(tc, test_numbers_past_64_bits_keep_their_article);
     tcase_add_test(tc, test_an_article_of_50_mb_is_read_whole_under_the_default_limit);
     tcase_add_test(tc, test_stdin_is_read_and_sniffed_through_a_pipe);
     tcase_add_test(tc, test_a_utf8_bom_on_the_first_line_is_skipped);

@@ -284,13 +284,19 @@ typedef struct nx_json_member {
 /**
  * Scans a line holding exactly one JSON object (white space around it
  * allowed) into members (an array of nx_json_member; a repeated key keeps
- * the last value), appending copies to scratch. Whatever it accepts,
- * jansson accepts with the same meaning; the reverse is not true.
- * @param had_nul  set to true when a string value held \u0000 (dropped)
+ * the last value), appending copies to scratch. Whatever it accepts
+ * without any_number, jansson accepts with the same meaning; the reverse is
+ * not true.
+ * @param had_nul     set to true when a string value held \u0000 (dropped)
+ * @param any_number  false: integers of more than 18 digits and exponents
+ *                    are handed back (NX_SCAN_FALLBACK), for jansson's
+ *                    verdict on their range; true: every number RFC 8259
+ *                    allows is taken as its text (for a line jansson
+ *                    refused only for a number out of its range)
  * @return NX_SCAN_OK, NX_SCAN_FALLBACK, NX_SCAN_BAD_UTF8 or NEWSIDX_ERR_NOMEM.
  */
-int nx_json_scan_object(const char *line, size_t len, nx_buf *scratch,
-                        nx_buf *members, bool *had_nul);
+int nx_json_scan_object(const char *line, size_t len, nx_buf *scratch, nx_buf *members,
+                        bool *had_nul, bool any_number);
 
 /* ---- helpers shared by the readers (exposed for tests) ------------------ */
 

@@ -531,6 +531,62 @@ static void release_big_buffers(jsonl_reader *r) {
     if (r->members.cap > LINE_BUF_KEEP_BYTES) nx_buf_free(&r->members);
 }
 
+/* How far a line has come: the bytes parsed (the line, or its repaired
+ * copy in r->repaired), and what the repair found. */
+typedef struct line_state {
+    const char *cur;
+    size_t cur_len;
+    size_t bad_at; /* the first invalid UTF-8 byte, when had_bad */
+    bool had_bad, had_nul, repaired;
+} line_state;
+
+/* Copies the line into r->repaired with NUL bytes removed and invalid
+ * UTF-8 replaced by U+FFFD, and parses that from now on. */
+static int repair_line(jsonl_reader *r, const char *line, size_t len, line_state *ls) {
+    ls->bad_at = nx_utf8_valid_prefix(line, len);
+    r->repaired.len = 0;
+    NX_FORWARD(nx_utf8_repair(&r->repaired, line, len, &ls->had_bad, &ls->had_nul));
+    ls->repaired = true;
+    ls->cur = (const char *)r->repaired.data;
+    ls->cur_len = r->repaired.len;
+    return 0;
+}
+
+/* Scans the line into r->members (nx_json_scan_object), repairing it
+ * first when a string holds invalid UTF-8. NX_SCAN_* or NOMEM. */
+static int scan_line(jsonl_reader *r, const char *line, size_t len, line_state *ls,
+                     bool any_number) {
+    r->scratch.len = 0;
+    int scan = nx_json_scan_object(ls->cur, ls->cur_len, &r->scratch, &r->members, &ls->had_nul,
+                                   any_number);
+    if (scan != NX_SCAN_BAD_UTF8 || ls->repaired) return scan;
+    NX_FORWARD(repair_line(r, line, len, ls));
+    r->scratch.len = 0;
+    return nx_json_scan_object(ls->cur, ls->cur_len, &r->scratch, &r->members, &ls->had_nul,
+                               any_number);
+}
+
+/* Emits what the scanner made of the line (r->members), after the checks
+ * that a repair asks for. */
+static int emit_scanned(jsonl_reader *r, const char *line, size_t len, uint64_t lineno,
+                        const line_state *ls) {
+    unsigned warn = 0;
+    if ((ls->had_bad || ls->had_nul) && skip_altered_id(r, line, len, lineno)) {
+        release_big_buffers(r);
+        return 0;
+    }
+    if (ls->had_bad) {
+        warn |= NEWSIDX_WARN_BAD_UTF8;
+        nx_ingest_report(r->opts, r->stats, r->name, lineno, NEWSIDX_REPORT_WARNING,
+                         NEWSIDX_REASON_BAD_UTF8, "invalid UTF-8 at byte %zu replaced by U+FFFD",
+                         ls->bad_at + 1);
+    }
+    if (ls->had_nul) warn |= NX_WARN_NUL_BYTE;
+    int rc = emit_members(r, lineno, warn);
+    release_big_buffers(r);
+    return rc;
+}
+
 /* Parses one complete line (without its '\n'). */
 static int handle_line(jsonl_reader *r, const char *line, size_t len,
                        uint64_t lineno) {
@@ -540,62 +596,34 @@ static int handle_line(jsonl_reader *r, const char *line, size_t len,
     }
     if (!has_text(line, len)) return 0;
     unsigned warn = 0;
-    size_t bad_at = 0;
-    bool had_bad = false, had_nul = false, repaired = false;
+    line_state ls = {.cur = line, .cur_len = len};
     /* Raw NUL bytes are never valid JSON: remove them before parsing (the
      * same pass replaces invalid UTF-8). */
-    if (memchr(line, 0, len)) {
-        bad_at = nx_utf8_valid_prefix(line, len);
-        r->repaired.len = 0;
-        NX_FORWARD(nx_utf8_repair(&r->repaired, line, len, &had_bad, &had_nul));
-        repaired = true;
-    }
+    if (memchr(line, 0, len)) NX_FORWARD(repair_line(r, line, len, &ls));
     /* The scanner first (jsonscan.c: the fast path); jansson only for what
      * it hands back, which also gives the error messages. */
-    const char *cur = repaired ? (const char *)r->repaired.data : line;
-    size_t cur_len = repaired ? r->repaired.len : len;
-    r->scratch.len = 0;
-    int scan = nx_json_scan_object(cur, cur_len, &r->scratch, &r->members, &had_nul);
-    if (scan == NX_SCAN_BAD_UTF8 && !repaired) {
-        bad_at = nx_utf8_valid_prefix(line, len);
-        r->repaired.len = 0;
-        NX_FORWARD(nx_utf8_repair(&r->repaired, line, len, &had_bad, &had_nul));
-        repaired = true;
-        cur = (const char *)r->repaired.data;
-        cur_len = r->repaired.len;
-        r->scratch.len = 0;
-        scan = nx_json_scan_object(cur, cur_len, &r->scratch, &r->members, &had_nul);
-    }
+    int scan = scan_line(r, line, len, &ls, false);
     NX_FORWARD(scan);
-    if (scan == NX_SCAN_OK) {
-        if ((had_bad || had_nul) && skip_altered_id(r, line, len, lineno)) {
-            release_big_buffers(r);
-            return 0;
-        }
-        if (had_bad) {
-            warn |= NEWSIDX_WARN_BAD_UTF8;
-            nx_ingest_report(r->opts, r->stats, r->name, lineno, NEWSIDX_REPORT_WARNING,
-                             NEWSIDX_REASON_BAD_UTF8,
-                             "invalid UTF-8 at byte %zu replaced by U+FFFD", bad_at + 1);
-        }
-        if (had_nul) warn |= NX_WARN_NUL_BYTE;
-        int rc = emit_members(r, lineno, warn);
-        release_big_buffers(r);
-        return rc;
-    }
+    if (scan == NX_SCAN_OK) return emit_scanned(r, line, len, lineno, &ls);
     json_error_t err;
-    json_t *root = json_loadb(cur, cur_len, PARSE_FLAGS, &err);
-    if (!root && !repaired && json_error_code(&err) == json_error_invalid_utf8) {
+    json_t *root = json_loadb(ls.cur, ls.cur_len, PARSE_FLAGS, &err);
+    if (!root && !ls.repaired && json_error_code(&err) == json_error_invalid_utf8) {
         /* jansson refuses invalid UTF-8 in strings; rather than losing the
          * article, replace each bad byte by U+FFFD and parse again */
-        bad_at = nx_utf8_valid_prefix(line, len);
-        r->repaired.len = 0;
-        NX_FORWARD(nx_utf8_repair(&r->repaired, line, len, &had_bad, &had_nul));
-        root = json_loadb((const char *)r->repaired.data, r->repaired.len,
-                          PARSE_FLAGS, &err);
+        NX_FORWARD(repair_line(r, line, len, &ls));
+        root = json_loadb(ls.cur, ls.cur_len, PARSE_FLAGS, &err);
     }
-    if (had_bad) warn |= NEWSIDX_WARN_BAD_UTF8;
-    if (had_nul) warn |= NX_WARN_NUL_BYTE;
+    if (!root && json_error_code(&err) == json_error_numeric_overflow) {
+        /* Valid JSON with a number past jansson's range (an integer of
+         * more than 64 bits, 1e400): not a reason to lose the article. The
+         * scanner takes every number as its text, which is what a field
+         * that is not a string holds anyway. */
+        scan = scan_line(r, line, len, &ls, true);
+        NX_FORWARD(scan);
+        if (scan == NX_SCAN_OK) return emit_scanned(r, line, len, lineno, &ls);
+    }
+    if (ls.had_bad) warn |= NEWSIDX_WARN_BAD_UTF8;
+    if (ls.had_nul) warn |= NX_WARN_NUL_BYTE;
     if (!root) {
         if (json_error_code(&err) == json_error_out_of_memory) return NEWSIDX_ERR_NOMEM;
         nx_ingest_report(r->opts, r->stats, r->name, lineno, NEWSIDX_REPORT_SKIPPED,
@@ -619,10 +647,10 @@ static int handle_line(jsonl_reader *r, const char *line, size_t len,
         release_big_buffers(r);
         return 0;
     }
-    if (had_bad)
+    if (ls.had_bad)
         nx_ingest_report(r->opts, r->stats, r->name, lineno, NEWSIDX_REPORT_WARNING,
-                         NEWSIDX_REASON_BAD_UTF8,
-                         "invalid UTF-8 at byte %zu replaced by U+FFFD", bad_at + 1);
+                         NEWSIDX_REASON_BAD_UTF8, "invalid UTF-8 at byte %zu replaced by U+FFFD",
+                         ls.bad_at + 1);
     int rc = emit_object(r, root, lineno, warn);
     json_decref(root);
     release_big_buffers(r);

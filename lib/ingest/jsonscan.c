@@ -14,7 +14,9 @@
  * test over the corpora and mutated lines checks this). Anything it does not
  * accept — not an object, a syntax error, integers of more than 18 digits,
  * exponents, nesting deeper than 64, more than 256 members — is handed back
- * (NX_SCAN_FALLBACK) and jansson gives the verdict and the error message. */
+ * (NX_SCAN_FALLBACK) and jansson gives the verdict and the error message.
+ * A line jansson refuses only for a number out of its range is scanned
+ * again taking any number as written (any_number). */
 #include "ingest/ingest.h"
 
 #include <string.h>
@@ -27,6 +29,7 @@ typedef struct scanner {
     const uint8_t *p, *end;
     nx_buf *scratch;
     int rc; /* NX_SCAN_OK, or why the scan stopped (NX_SCAN_*, NEWSIDX_ERR_NOMEM) */
+    bool any_number; /* numbers of any length and exponent taken as they are */
 } scanner;
 
 /* Bytes that end the fast run inside a string: '"', '\\', control bytes and
@@ -171,7 +174,8 @@ static bool scan_literal(scanner *s, const char *word, size_t n) {
 }
 
 /* -?(0|[1-9][0-9]*)(.[0-9]+)? — exponents and long integers go to jansson,
- * which knows what overflows for it. */
+ * which knows what overflows for it; with s->any_number, RFC 8259's whole
+ * grammar, ([eE][+-]?[0-9]+)? after that, whatever the size. */
 static bool scan_number(scanner *s) {
     if (s->p < s->end && *s->p == '-') s->p++;
     const uint8_t *digits = s->p;
@@ -181,12 +185,20 @@ static bool scan_number(scanner *s) {
     } else {
         while (s->p < s->end && *s->p >= '0' && *s->p <= '9') s->p++;
     }
-    if (s->p - digits > MAX_INT_DIGITS) return fail(s, NX_SCAN_FALLBACK);
+    if (s->p - digits > MAX_INT_DIGITS && !s->any_number) return fail(s, NX_SCAN_FALLBACK);
     if (s->p < s->end && *s->p == '.') {
         s->p++;
         const uint8_t *frac = s->p;
         while (s->p < s->end && *s->p >= '0' && *s->p <= '9') s->p++;
         if (s->p == frac) return fail(s, NX_SCAN_FALLBACK);
+    }
+    if (s->any_number && s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-')) s->p++;
+        const uint8_t *exp = s->p;
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9') s->p++;
+        if (s->p == exp) return fail(s, NX_SCAN_FALLBACK);
+        return true;
     }
     if (s->p < s->end && (*s->p == 'e' || *s->p == 'E' || (*s->p >= '0' && *s->p <= '9')))
         return fail(s, NX_SCAN_FALLBACK);
@@ -282,8 +294,9 @@ static int compact_copy(nx_buf *scratch, const uint8_t *p, const uint8_t *end) {
 }
 
 int nx_json_scan_object(const char *line, size_t len, nx_buf *scratch, nx_buf *members,
-                        bool *had_nul) {
-    scanner s = {(const uint8_t *)line, (const uint8_t *)line + len, scratch, NX_SCAN_OK};
+                        bool *had_nul, bool any_number) {
+    scanner s = {(const uint8_t *)line, (const uint8_t *)line + len, scratch, NX_SCAN_OK,
+                 any_number};
     members->len = 0;
     skip_ws(&s);
     if (s.p >= s.end || *s.p != '{') return NX_SCAN_FALLBACK;

@@ -32,11 +32,20 @@ static int on_record(void *ctx, const nx_record *rec) {
 static void scan_line(const char *line, size_t len) {
     nx_buf scratch = {0}, members = {0};
     bool had_nul = false;
-    int rc = nx_json_scan_object(line, len, &scratch, &members, &had_nul);
+    int rc = nx_json_scan_object(line, len, &scratch, &members, &had_nul, false);
     if (rc == NX_SCAN_OK) {
         json_error_t e;
         json_t *v = json_loadb(line, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &e);
         assert(v != NULL && json_is_object(v));
+        json_decref(v);
+    }
+    /* taking numbers as they are, what the scanner accepts jansson accepts
+     * or refuses only for a number out of its range */
+    had_nul = false;
+    if (nx_json_scan_object(line, len, &scratch, &members, &had_nul, true) == NX_SCAN_OK) {
+        json_error_t e;
+        json_t *v = json_loadb(line, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &e);
+        assert(v ? json_is_object(v) : json_error_code(&e) == json_error_numeric_overflow);
         json_decref(v);
     }
     nx_buf_free(&scratch);
