@@ -593,6 +593,104 @@ START_TEST(test_warc_responses_in_two_charsets_become_articles) {
 }
 END_TEST
 
+/* The error reports of a run, in one string. */
+static const char *error_of(const capture *c) {
+    for (int i = 0; i < c->n_reports; i++)
+        if (c->reports[i].severity == NEWSIDX_REPORT_ERROR) return c->reports[i].msg;
+    return "";
+}
+
+static bool has_id(const capture *c, const char *id) {
+    for (int i = 0; i < c->n_records; i++)
+        if (strcmp(c->records[i].id, id) == 0) return true;
+    return false;
+}
+
+/* A .warc.gz is read one gzip member at a time: a corrupt member costs its
+ * record, a member the file ends inside (a crawler killed mid-write) costs
+ * its own, and zeros after the last member cost nothing. Through
+ * libarchive's gzip filter the first damage lost the rest of the file, and
+ * a small file whole. */
+START_TEST(test_a_damaged_gzip_member_costs_one_warc_record) {
+    make_tmpdir();
+    enum { N = 4 };
+    long off[N + 1] = {0};
+    const char *path = tmp_path("crawl.warc.gz");
+    for (int i = 0; i < N; i++) {
+        char uri[64], page[256], block[512], rec[1024];
+        snprintf(uri, sizeof uri, "http://a.example/%d", i);
+        int pn =
+            snprintf(page, sizeof page,
+                     "<html><title>Page %d</title><body><p>word%d text</p></body></html>", i, i);
+        size_t b =
+            http_response(block, sizeof block, "Content-Type: text/html\r\n", page, (size_t)pn);
+        size_t n = warc_record(rec, sizeof rec, "response", uri,
+                               "application/http; msgtype=response", block, b);
+        gzFile g = gzopen(path, i ? "ab" : "wb"); /* a member per record */
+        ck_assert_int_eq(gzwrite(g, rec, (unsigned)n), (int)n);
+        ck_assert_int_eq(gzclose(g), Z_OK);
+        struct stat sb;
+        ck_assert_int_eq(stat(path, &sb), 0);
+        off[i + 1] = (long)sb.st_size;
+    }
+    static uint8_t whole[16384];
+    FILE *f = fopen(path, "rb");
+    ck_assert_uint_eq(fread(whole, 1, sizeof whole, f), (size_t)off[N]);
+    fclose(f);
+    capture c;
+    newsidx_ingest_stats st;
+    char want[256];
+
+    /* the second member's deflate data overwritten */
+    static uint8_t bad[16384];
+    memcpy(bad, whole, (size_t)off[N]);
+    memset(bad + off[1] + 12, 0xFF, 16);
+    write_file(tmp_path("bad.warc.gz"), bad, (size_t)off[N]);
+    ck_assert_int_eq(run(tmp_path("bad.warc.gz"), &c, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_records, 3);
+    ck_assert(has_id(&c, "http://a.example/0") && !has_id(&c, "http://a.example/1"));
+    ck_assert(has_id(&c, "http://a.example/2") && has_id(&c, "http://a.example/3"));
+    ck_assert_uint_eq(st.errors, 1);
+    snprintf(want, sizeof want, "record 2: the gzip member at byte %ld is corrupt", off[1]);
+    ck_assert_msg(strstr(error_of(&c), want), "%s", error_of(&c));
+    snprintf(want, sizeof want, "reading goes on at the next record (byte %ld)", off[2]);
+    ck_assert_msg(strstr(error_of(&c), want), "%s", error_of(&c));
+
+    /* the file ends halfway through the last member */
+    long cut = off[N - 1] + (off[N] - off[N - 1]) / 2;
+    write_file(tmp_path("cut.warc.gz"), whole, (size_t)cut);
+    ck_assert_int_eq(run(tmp_path("cut.warc.gz"), &c, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_records, N - 1);
+    ck_assert_uint_eq(st.errors, 1);
+    snprintf(want, sizeof want,
+             "record 4: the gzip member at byte %ld is cut short: the file ends inside it; "
+             "no readable record follows it",
+             off[N - 1]);
+    ck_assert_str_eq(error_of(&c), want);
+
+    /* the second member cut to half, the others right after it (a copy
+     * that lost bytes): the next member is found again */
+    static uint8_t gap[16384];
+    long half = (off[2] - off[1]) / 2;
+    memcpy(gap, whole, (size_t)(off[1] + half));
+    memcpy(gap + off[1] + half, whole + off[2], (size_t)(off[N] - off[2]));
+    write_file(tmp_path("gap.warc.gz"), gap, (size_t)(off[N] - (off[2] - off[1] - half)));
+    ck_assert_int_eq(run(tmp_path("gap.warc.gz"), &c, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_records, 3);
+    ck_assert(!has_id(&c, "http://a.example/1") && has_id(&c, "http://a.example/3"));
+    ck_assert_uint_eq(st.errors, 1);
+
+    /* zero padding after the last member */
+    memset(whole + off[N], 0, 512);
+    write_file(tmp_path("padded.warc.gz"), whole, (size_t)off[N] + 512);
+    ck_assert_int_eq(run(tmp_path("padded.warc.gz"), &c, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_records, N);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_uint_eq(st.bytes_read, (uint64_t)off[N] + 512);
+    rm_tmpdir();
+}
+END_TEST
+
 /* Found by fuzz_warc: a URL with bytes that are not UTF-8 went into the
  * id and url fields as they were, and a chunked body was parsed past its
  * end. */
@@ -1033,6 +1131,7 @@ Suite *dumps_suite(void) {
     tcase_add_test(tc, test_a_long_file_and_a_long_member_are_cut_alike);
     tcase_add_test(tc, test_unsupported_inputs_say_so_once);
     tcase_add_test(tc, test_warc_responses_in_two_charsets_become_articles);
+    tcase_add_test(tc, test_a_damaged_gzip_member_costs_one_warc_record);
     tcase_add_test(tc, test_warc_header_bytes_are_repaired_and_chunks_stay_in_bounds);
     tcase_add_test(tc, test_warc_long_urls_stay_whole_and_a_negative_length_is_bad);
     tcase_add_test(tc, test_decompression_bombs_stop_at_a_thousand_times_their_size);

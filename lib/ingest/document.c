@@ -82,9 +82,7 @@ static bool has_extension(const char *name) {
     return dot && dot > base && dot[1];
 }
 
-/* The first decoded bytes of a gzip or zstd stream whose first compressed
- * bytes are [in, in+n); 0 when nothing decodes. */
-static size_t peek_decoded(const uint8_t *in, size_t n, uint8_t *out, size_t cap) {
+size_t nx_peek_decoded(const uint8_t *in, size_t n, uint8_t *out, size_t cap) {
     if (in[0] == 0x1F) {
         z_stream z;
         memset(&z, 0, sizeof z);
@@ -123,7 +121,7 @@ enum nx_doc_kind nx_sniff_kind(const uint8_t *head, size_t n, const char *name) 
      * inside goes through libarchive. The first decoded bytes tell. */
     if (starts_with(head, n, "\x1F\x8B", 2) || starts_with(head, n, "\x28\xB5\x2F\xFD", 4)) {
         uint8_t inner[600];
-        size_t k = peek_decoded(head, n, inner, sizeof inner);
+        size_t k = nx_peek_decoded(head, n, inner, sizeof inner);
         size_t i = 0;
         while (i < k && isspace(inner[i])) i++;
         if (k >= 262 && memcmp(inner + 257, "ustar", 5) == 0) return NX_DOC_ARCHIVE;

@@ -216,6 +216,38 @@ int nx_ingest_warc(nx_read_fn read, void *src, const uint64_t *raw_bytes,
                    const char *name, const nx_sink *s);
 
 /**
+ * Same, for a source that can find the next record after a read error
+ * (nx_warc_gz_resync): a record lost to damage is reported, and reading
+ * goes on at the next record resync gives (*at: its byte, in reports).
+ */
+int nx_ingest_warc_resync(nx_read_fn read, bool (*resync)(void *src, uint64_t *at), void *src,
+                          const uint64_t *raw_bytes, const char *name, const nx_sink *s);
+
+/* ---- .warc.gz one gzip member at a time (warcgz.c) ----------------------- */
+
+typedef struct nx_warc_gz nx_warc_gz;
+
+/* A reader of the .warc.gz file open at fd (read with pread from byte 0);
+ * NULL when out of memory. */
+nx_warc_gz *nx_warc_gz_new(int fd);
+/* nx_read_fn: the inflated members one after the other; -1 with a message
+ * naming the member's byte when one is corrupt or the file ends inside it,
+ * or when the file inflates past nx_inflated_too_much. */
+ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_cap);
+/* After a read error: positions the reader at the first gzip member after
+ * the damaged one that inflates to a WARC version line (*at: its byte);
+ * false when there is none, or the file was a decompression bomb. */
+bool nx_warc_gz_resync(void *src, uint64_t *at);
+/* How far the file was read (raw bytes, for progress). */
+const uint64_t *nx_warc_gz_bytes(const nx_warc_gz *g);
+void nx_warc_gz_free(nx_warc_gz *g);
+
+/* The first bytes [out, out+cap) a gzip or zstd stream whose first
+ * compressed bytes are [in, in+n) decodes to; returns how many (0 when
+ * nothing decodes). */
+size_t nx_peek_decoded(const uint8_t *in, size_t n, uint8_t *out, size_t cap);
+
+/**
  * Reads mail held in memory: one message (NX_DOC_MAIL) or an mbox
  * (NX_DOC_MBOX), through GMime. Subject, From, Date, Message-ID and the
  * list name become title, author, date, id and source; the body is the

@@ -260,9 +260,25 @@ static int ingest_file(walker *w, size_t id_off, bool named) {
         rc = nx_ingest_warc(counted_read, &c, &c.bytes, path, &sk);
         break;
     }
-    case NX_DOC_ARCHIVE:
+    case NX_DOC_ARCHIVE: {
+        uint8_t inner[8];
+        if (n >= 4 && head[0] == 0x1F && head[1] == 0x8B &&
+            nx_peek_decoded(head, (size_t)n, inner, sizeof inner) >= 5 &&
+            memcmp(inner, "WARC/", 5) == 0) {
+            /* .warc.gz: member by member, so that damage costs one record */
+            nx_warc_gz *g = nx_warc_gz_new(fd);
+            if (!g) {
+                rc = NEWSIDX_ERR_NOMEM;
+                break;
+            }
+            rc = nx_ingest_warc_resync(nx_warc_gz_read, nx_warc_gz_resync, g, nx_warc_gz_bytes(g),
+                                       path, &sk);
+            nx_warc_gz_free(g);
+            break;
+        }
         rc = nx_ingest_archive_fd(fd, path, path + id_off, &sk);
         break;
+    }
     case NX_DOC_UNKNOWN:
         if (named && n > 0) {
             nx_ingest_report(w->opts, w->stats, path, 0, NEWSIDX_REPORT_ERROR,

@@ -3,9 +3,10 @@
  * of records, each a version line, header lines, an empty line, a block of
  * Content-Length bytes and two CRLFs. A `response` record's block is the
  * HTTP response as received: status line, headers, body (possibly chunked,
- * possibly gzip-encoded). Decompression of .warc.gz (one gzip member per
- * record) is libarchive's, in archive.c; this file reads the records from
- * any byte source. docs/INGEST.md, "WARC".
+ * possibly gzip-encoded). A .warc.gz file (one gzip member per record) is
+ * inflated member by member in warcgz.c, which can go on after a damaged
+ * member; one inside an archive or on a pipe by libarchive (archive.c).
+ * This file reads the records from any byte source. docs/INGEST.md, "WARC".
  *
  * Articles: `response` records with status 2xx and an HTML body, and
  * `resource` records of type text/html. The URL is the id and the url
@@ -417,6 +418,11 @@ static int next_record(warc *w, uint64_t number) {
 
 int nx_ingest_warc(nx_read_fn read_fn, void *src, const uint64_t *raw_bytes,
                    const char *name, const nx_sink *s) {
+    return nx_ingest_warc_resync(read_fn, NULL, src, raw_bytes, name, s);
+}
+
+int nx_ingest_warc_resync(nx_read_fn read_fn, bool (*resync)(void *src, uint64_t *at), void *src,
+                          const uint64_t *raw_bytes, const char *name, const nx_sink *s) {
     warc *w = calloc(1, sizeof *w);
     if (!w) return NEWSIDX_ERR_NOMEM;
     w->s = s;
@@ -440,11 +446,29 @@ int nx_ingest_warc(nx_read_fn read_fn, void *src, const uint64_t *raw_bytes,
             break;
         }
         if (rc == -1) {
-            nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_ERROR,
-                             NEWSIDX_REASON_UNREADABLE, "%s; the rest of the WARC file is lost",
-                             w->r.err);
+            uint64_t at = 0;
+            bool more = resync && resync(src, &at);
+            char record_no[40];
+            snprintf(record_no, sizeof record_no, "record %llu: ", (unsigned long long)number);
+            if (more)
+                nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_ERROR,
+                                 NEWSIDX_REASON_UNREADABLE,
+                                 "%s%s; the record is lost, reading goes on at the next "
+                                 "record (byte %llu)",
+                                 strncmp(w->r.err, "record ", 7) ? record_no : "", w->r.err,
+                                 (unsigned long long)at);
+            else if (resync)
+                nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_ERROR,
+                                 NEWSIDX_REASON_UNREADABLE, "%s%s; no readable record follows it",
+                                 strncmp(w->r.err, "record ", 7) ? record_no : "", w->r.err);
+            else
+                nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_ERROR,
+                                 NEWSIDX_REASON_UNREADABLE, "%s; the rest of the WARC file is lost",
+                                 w->r.err);
             rc = 0;
-            break;
+            if (!more) break;
+            w->r.pos = w->r.len = 0;
+            w->r.eof = false;
         }
     }
     uint64_t total = 0;

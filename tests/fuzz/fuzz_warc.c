@@ -1,8 +1,14 @@
 /* fuzz_warc — libFuzzer harness for the WARC reader (warc.c) fed from
  * memory in chunks of varying size (records and lines cross chunk
- * boundaries). Property: every article delivered is valid UTF-8 without
- * NUL bytes; no crash, leak or hang on any input. */
+ * boundaries), and for an input that starts as gzip, the .warc.gz reader
+ * (warcgz.c) over a memfd, damaged members and resyncs included.
+ * Property: every article delivered is valid UTF-8 without NUL bytes; no
+ * crash, leak or hang on any input. */
 #include "fuzz_dumps_common.h"
+
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 typedef struct mem_src { const uint8_t *p; size_t n, pos; } mem_src;
 
@@ -26,5 +32,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint64_t raw = 0;
     int rc = nx_ingest_warc(mem_read, &m, &raw, "fuzz.warc", &st.sink);
     assert(rc == 0 || rc == NEWSIDX_ERR_NOMEM);
+    if (size >= 2 && data[0] == 0x1F && data[1] == 0x8B) {
+        static int fd = -1;
+        if (fd < 0 && (fd = memfd_create("fuzz_warc_gz", 0)) < 0) abort();
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size) abort();
+        nxf_sink_init(&st);
+        nx_warc_gz *g = nx_warc_gz_new(fd);
+        if (!g) abort();
+        rc = nx_ingest_warc_resync(nx_warc_gz_read, nx_warc_gz_resync, g, nx_warc_gz_bytes(g),
+                                   "fuzz.warc.gz", &st.sink);
+        assert(rc == 0 || rc == NEWSIDX_ERR_NOMEM);
+        assert(*nx_warc_gz_bytes(g) <= size);
+        nx_warc_gz_free(g);
+    }
     return 0;
 }
