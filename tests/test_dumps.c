@@ -651,7 +651,7 @@ START_TEST(test_a_damaged_gzip_member_costs_one_warc_record) {
     ck_assert(has_id(&c, "http://a.example/0") && !has_id(&c, "http://a.example/1"));
     ck_assert(has_id(&c, "http://a.example/2") && has_id(&c, "http://a.example/3"));
     ck_assert_uint_eq(st.errors, 1);
-    snprintf(want, sizeof want, "record 2: the gzip member at byte %ld is corrupt", off[1]);
+    snprintf(want, sizeof want, "the gzip member at byte %ld is corrupt", off[1]);
     ck_assert_msg(strstr(error_of(&c), want), "%s", error_of(&c));
     snprintf(want, sizeof want, "reading goes on at the next record (byte %ld)", off[2]);
     ck_assert_msg(strstr(error_of(&c), want), "%s", error_of(&c));
@@ -663,7 +663,7 @@ START_TEST(test_a_damaged_gzip_member_costs_one_warc_record) {
     ck_assert_int_eq(c.n_records, N - 1);
     ck_assert_uint_eq(st.errors, 1);
     snprintf(want, sizeof want,
-             "record 4: the gzip member at byte %ld is cut short: the file ends inside it; "
+             "the gzip member at byte %ld is cut short: the file ends inside it; "
              "no readable record follows it",
              off[N - 1]);
     ck_assert_str_eq(error_of(&c), want);
@@ -679,6 +679,69 @@ START_TEST(test_a_damaged_gzip_member_costs_one_warc_record) {
     ck_assert_int_eq(c.n_records, 3);
     ck_assert(!has_id(&c, "http://a.example/1") && has_id(&c, "http://a.example/3"));
     ck_assert_uint_eq(st.errors, 1);
+
+    /* only the second member's checksum wrong: its record was read whole;
+     * a warning, nothing lost */
+    memcpy(bad, whole, (size_t)off[N]);
+    bad[off[2] - 8] ^= 0x55;
+    write_file(tmp_path("crc.warc.gz"), bad, (size_t)off[N]);
+    ck_assert_int_eq(run(tmp_path("crc.warc.gz"), &c, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_records, N);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_int_eq(c.n_reports, 1);
+    ck_assert_int_eq(c.reports[0].severity, NEWSIDX_REPORT_WARNING);
+    snprintf(want, sizeof want, "the gzip member at byte %ld fails its checksum", off[1]);
+    ck_assert_msg(strstr(c.reports[0].msg, want), "%s", c.reports[0].msg);
+
+    /* a byte after the last member that is not gzip: a note */
+    memcpy(bad, whole, (size_t)off[N]);
+    bad[off[N]] = '\n';
+    write_file(tmp_path("nl.warc.gz"), bad, (size_t)off[N] + 1);
+    ck_assert_int_eq(run(tmp_path("nl.warc.gz"), &c, &st), NEWSIDX_OK);
+    ck_assert_int_eq(c.n_records, N);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_uint_eq(st.bytes_read, (uint64_t)off[N] + 1);
+
+    /* the second record's Content-Length runs 1 GB past its member, over
+     * the others: it is lost, they are read again */
+    {
+        char page[] = "<html><title>Long</title><body><p>word text</p></body></html>";
+        char block[512], rec[1024];
+        size_t b = http_response(block, sizeof block, "Content-Type: text/html\r\n", page,
+                                 sizeof page - 1);
+        int hn = snprintf(rec, sizeof rec,
+                          "WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: "
+                          "http://a.example/long\r\nContent-Type: application/http; "
+                          "msgtype=response\r\nContent-Length: %zu\r\n\r\n",
+                          b + 1000000000);
+        memcpy(rec + hn, block, b);
+        size_t n = (size_t)hn + b + 4;
+        uLongf zn = sizeof bad;
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        ck_assert_int_eq(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+        z.next_in = (Bytef *)rec;
+        z.avail_in = (uInt)(n - 4);
+        z.next_out = bad + off[1];
+        z.avail_out = (uInt)(zn - (uLongf)off[1]);
+        ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+        size_t long_len = (size_t)z.total_out;
+        deflateEnd(&z);
+        memcpy(bad, whole, (size_t)off[1]);
+        memcpy(bad + off[1] + long_len, whole + off[2], (size_t)(off[N] - off[2]));
+        write_file(tmp_path("long.warc.gz"), bad,
+                   (size_t)off[1] + long_len + (size_t)(off[N] - off[2]));
+        ck_assert_int_eq(run(tmp_path("long.warc.gz"), &c, &st), NEWSIDX_OK);
+        ck_assert_int_eq(c.n_records, N - 1);
+        ck_assert(has_id(&c, "http://a.example/0") && has_id(&c, "http://a.example/2") &&
+                  has_id(&c, "http://a.example/3"));
+        ck_assert_uint_eq(st.errors, 1);
+        snprintf(want, sizeof want,
+                 "the record at byte %ld: truncated record; the record is lost, reading goes on "
+                 "at the next record (byte %ld)",
+                 off[1], off[1] + (long)long_len);
+        ck_assert_str_eq(error_of(&c), want);
+    }
 
     /* zero padding after the last member */
     memset(whole + off[N], 0, 512);

@@ -215,12 +215,23 @@ int nx_ingest_jsonl_source(nx_read_fn read, void *src, const uint64_t *raw_bytes
 int nx_ingest_warc(nx_read_fn read, void *src, const uint64_t *raw_bytes,
                    const char *name, const nx_sink *s);
 
+/* What a source that can go on after damage (warcgz.c) gives warc.c. */
+typedef struct nx_warc_resync {
+    /* After a read or parse error in the record whose first byte is at
+     * stream offset `from`: positions the source at the next record (*at:
+     * its byte in the file); false when there is none. */
+    bool (*resync)(void *src, uint64_t from, uint64_t *at);
+    /* The file byte that reports give for the record at stream offset out. */
+    uint64_t (*member_of)(void *src, uint64_t out);
+} nx_warc_resync;
+
 /**
- * Same, for a source that can find the next record after a read error
- * (nx_warc_gz_resync): a record lost to damage is reported, and reading
- * goes on at the next record resync gives (*at: its byte, in reports).
+ * Same as nx_ingest_warc, for a source that can go on after damage: a
+ * record lost to it is reported (by the file byte of its gzip member, not
+ * by number: after a resync, records are counted again) and reading goes
+ * on at the next record rs->resync gives.
  */
-int nx_ingest_warc_resync(nx_read_fn read, bool (*resync)(void *src, uint64_t *at), void *src,
+int nx_ingest_warc_resync(nx_read_fn read, const nx_warc_resync *rs, void *src,
                           const uint64_t *raw_bytes, const char *name, const nx_sink *s);
 
 /* ---- .warc.gz one gzip member at a time (warcgz.c) ----------------------- */
@@ -228,16 +239,21 @@ int nx_ingest_warc_resync(nx_read_fn read, bool (*resync)(void *src, uint64_t *a
 typedef struct nx_warc_gz nx_warc_gz;
 
 /* A reader of the .warc.gz file open at fd (read with pread from byte 0);
- * NULL when out of memory. */
-nx_warc_gz *nx_warc_gz_new(int fd);
+ * its own reports (a checksum that fails, bytes between members) go to s
+ * under name. NULL when out of memory. */
+nx_warc_gz *nx_warc_gz_new(int fd, const char *name, const nx_sink *s);
 /* nx_read_fn: the inflated members one after the other; -1 with a message
  * naming the member's byte when one is corrupt or the file ends inside it,
  * or when the file inflates past nx_inflated_too_much. */
 ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_cap);
-/* After a read error: positions the reader at the first gzip member after
- * the damaged one that inflates to a WARC version line (*at: its byte);
- * false when there is none, or the file was a decompression bomb. */
-bool nx_warc_gz_resync(void *src, uint64_t *at);
+/* nx_warc_resync.resync: the first member met after the one holding
+ * stream offset `from` that inflates to a WARC version line, else the
+ * first such in the file after that member's start; false when there is
+ * none, or the file was a decompression bomb. */
+bool nx_warc_gz_resync(void *src, uint64_t from, uint64_t *at);
+/* nx_warc_resync.member_of: the file byte of the member holding stream
+ * offset out. */
+uint64_t nx_warc_gz_member_of(void *src, uint64_t out);
 /* How far the file was read (raw bytes, for progress). */
 const uint64_t *nx_warc_gz_bytes(const nx_warc_gz *g);
 void nx_warc_gz_free(nx_warc_gz *g);

@@ -266,13 +266,13 @@ static int ingest_file(walker *w, size_t id_off, bool named) {
             nx_peek_decoded(head, (size_t)n, inner, sizeof inner) >= 5 &&
             memcmp(inner, "WARC/", 5) == 0) {
             /* .warc.gz: member by member, so that damage costs one record */
-            nx_warc_gz *g = nx_warc_gz_new(fd);
+            nx_warc_gz *g = nx_warc_gz_new(fd, path, &sk);
             if (!g) {
                 rc = NEWSIDX_ERR_NOMEM;
                 break;
             }
-            rc = nx_ingest_warc_resync(nx_warc_gz_read, nx_warc_gz_resync, g, nx_warc_gz_bytes(g),
-                                       path, &sk);
+            static const nx_warc_resync rs = {nx_warc_gz_resync, nx_warc_gz_member_of};
+            rc = nx_ingest_warc_resync(nx_warc_gz_read, &rs, g, nx_warc_gz_bytes(g), path, &sk);
             nx_warc_gz_free(g);
             break;
         }

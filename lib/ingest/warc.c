@@ -32,6 +32,7 @@ typedef struct rd {
     void *src;
     uint8_t *buf;
     size_t pos, len;
+    uint64_t got; /* bytes the source gave: buf[pos] is stream offset got - (len - pos) */
     bool eof;
     char err[200];
 } rd;
@@ -42,6 +43,7 @@ static int rd_fill(rd *r) {
     if (n < 0) return -1;
     r->pos = 0;
     r->len = (size_t)n;
+    r->got += (uint64_t)n;
     if (n == 0) r->eof = true;
     return 0;
 }
@@ -232,6 +234,10 @@ typedef struct warc {
     rd r;
     nx_buf line, head, block, body, label, uri;
     uint64_t skipped[SK_COUNT];
+    const nx_warc_resync *rs; /* NULL: a plain stream */
+    void *src;
+    uint64_t rec_start; /* stream offset of the record being read */
+    char where[64];     /* "record 17", or "the record at byte 5120" with rs */
 } warc;
 
 /* One record's block (in w->block, possibly cut at max_bytes) to an
@@ -345,18 +351,30 @@ static int record(warc *w, const char *type, const char *uri, const char *date,
     return rc;
 }
 
+/* How reports name the record being read: by number in a plain stream;
+ * by its gzip member's byte where records are counted again after a
+ * resync. */
+static const char *where(warc *w, uint64_t number) {
+    if (w->rs)
+        snprintf(w->where, sizeof w->where, "the record at byte %llu",
+                 (unsigned long long)w->rs->member_of(w->src, w->rec_start));
+    else snprintf(w->where, sizeof w->where, "record %llu", (unsigned long long)number);
+    return w->where;
+}
+
 static int next_record(warc *w, uint64_t number) {
     rd *r = &w->r;
     int lr;
     do { /* blank lines between records */
+        w->rec_start = r->got - (r->len - r->pos);
         lr = rd_line(r, &w->line);
     } while (lr == 0 && w->line.len == 0);
     if (lr == 1) return 1;
     if (lr == NEWSIDX_ERR_NOMEM) return lr;
     if (lr < 0) return -1;
     if (strncmp((const char *)w->line.data, "WARC/", 5) != 0) {
-        snprintf(r->err, sizeof r->err, "record %llu does not start with a WARC version line",
-                 (unsigned long long)number);
+        snprintf(r->err, sizeof r->err, "%s does not start with a WARC version line",
+                 where(w, number));
         return -1;
     }
     w->head.len = 0;
@@ -364,8 +382,7 @@ static int next_record(warc *w, uint64_t number) {
         lr = rd_line(r, &w->line);
         if (lr == NEWSIDX_ERR_NOMEM) return lr;
         if (lr != 0 || i >= MAX_HEADER_LINES) {
-            if (lr >= 0) snprintf(r->err, sizeof r->err, "record %llu: headers never end",
-                                  (unsigned long long)number);
+            if (lr >= 0) snprintf(r->err, sizeof r->err, "%s: headers never end", where(w, number));
             return -1;
         }
         if (w->line.len == 0) break;
@@ -376,15 +393,14 @@ static int next_record(warc *w, uint64_t number) {
     size_t hn = w->head.len;
     char type[64], date[64], wctype[256], clen[32];
     if (!header(h, hn, "Content-Length", clen, sizeof clen)) {
-        snprintf(r->err, sizeof r->err, "record %llu has no Content-Length",
-                 (unsigned long long)number);
+        snprintf(r->err, sizeof r->err, "%s has no Content-Length", where(w, number));
         return -1;
     }
     char *e;
     errno = 0;
     unsigned long long length = strtoull(clen, &e, 10);
     if (e == clen || *e || clen[0] == '-' || clen[0] == '+' || errno == ERANGE) {
-        snprintf(r->err, sizeof r->err, "record %llu: bad Content-Length", (unsigned long long)number);
+        snprintf(r->err, sizeof r->err, "%s: bad Content-Length", where(w, number));
         return -1;
     }
     const char *t = header(h, hn, "WARC-Type", type, sizeof type);
@@ -421,12 +437,14 @@ int nx_ingest_warc(nx_read_fn read_fn, void *src, const uint64_t *raw_bytes,
     return nx_ingest_warc_resync(read_fn, NULL, src, raw_bytes, name, s);
 }
 
-int nx_ingest_warc_resync(nx_read_fn read_fn, bool (*resync)(void *src, uint64_t *at), void *src,
+int nx_ingest_warc_resync(nx_read_fn read_fn, const nx_warc_resync *rs, void *src,
                           const uint64_t *raw_bytes, const char *name, const nx_sink *s) {
     warc *w = calloc(1, sizeof *w);
     if (!w) return NEWSIDX_ERR_NOMEM;
     w->s = s;
     w->name = name;
+    w->rs = rs;
+    w->src = src;
     w->r.read = read_fn;
     w->r.src = src;
     w->r.buf = malloc(BUF_BYTES);
@@ -445,26 +463,33 @@ int nx_ingest_warc_resync(nx_read_fn read_fn, bool (*resync)(void *src, uint64_t
             rc = 0;
             break;
         }
+        if (rc == -1 && !rs) {
+            nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_ERROR,
+                             NEWSIDX_REASON_UNREADABLE, "%s; the rest of the WARC file is lost",
+                             w->r.err);
+            rc = 0;
+            break;
+        }
         if (rc == -1) {
+            /* named before the resync, which forgets the members after it */
+            char rec[80], same[80];
+            snprintf(rec, sizeof rec, "%s: ", where(w, number));
+            snprintf(same, sizeof same, "the gzip member at byte %llu ",
+                     (unsigned long long)rs->member_of(src, w->rec_start));
+            bool named = strncmp(w->r.err, "the record ", 11) == 0 ||
+                         strncmp(w->r.err, same, strlen(same)) == 0;
             uint64_t at = 0;
-            bool more = resync && resync(src, &at);
-            char record_no[40];
-            snprintf(record_no, sizeof record_no, "record %llu: ", (unsigned long long)number);
+            bool more = rs->resync(src, w->rec_start, &at);
             if (more)
                 nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_ERROR,
                                  NEWSIDX_REASON_UNREADABLE,
                                  "%s%s; the record is lost, reading goes on at the next "
                                  "record (byte %llu)",
-                                 strncmp(w->r.err, "record ", 7) ? record_no : "", w->r.err,
-                                 (unsigned long long)at);
-            else if (resync)
-                nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_ERROR,
-                                 NEWSIDX_REASON_UNREADABLE, "%s%s; no readable record follows it",
-                                 strncmp(w->r.err, "record ", 7) ? record_no : "", w->r.err);
+                                 named ? "" : rec, w->r.err, (unsigned long long)at);
             else
                 nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_ERROR,
-                                 NEWSIDX_REASON_UNREADABLE, "%s; the rest of the WARC file is lost",
-                                 w->r.err);
+                                 NEWSIDX_REASON_UNREADABLE, "%s%s; no readable record follows it",
+                                 named ? "" : rec, w->r.err);
             rc = 0;
             if (!more) break;
             w->r.pos = w->r.len = 0;

@@ -6,10 +6,15 @@
  * filter, such a file was lost from the damage on, and a small one whole
  * (libarchive read ahead past the damage before giving a byte).
  *
- * A member that fails to inflate, or that the file ends inside, is a read
- * error for warc.c, which reports it and calls nx_warc_gz_resync: the next
- * member is the next "1F 8B 08" after the damaged member's start that
- * inflates to a WARC version line. docs/INGEST.md, "WARC". */
+ * The members' data is one stream (a record may span members), and the
+ * reader remembers where recent members began in it. After an error, warc.c
+ * calls nx_warc_gz_resync with the stream offset of the record that failed:
+ * reading goes on at the first later member already met that inflates to
+ * a WARC version line (a record whose Content-Length ran over the members
+ * after it), else at the next "1F 8B 08" in the file after the damaged
+ * member's start that does. A member whose data inflated whole but whose
+ * checksum is wrong is a warning: its record was read. docs/INGEST.md,
+ * "WARC". */
 #include "ingest/ingest.h"
 
 #include <errno.h>
@@ -17,16 +22,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+/* Members remembered (stream offset -> file offset) for a resync. */
+#define RING 4096
+/* Input a header check reads at most (FEXTRA, FNAME and FCOMMENT come
+ * before the data). */
+#define HEADER_CHECK_MAX (1u << 20)
+
+typedef struct member_start {
+    uint64_t out; /* stream offset of its first inflated byte */
+    uint64_t off; /* file offset of its header */
+} member_start;
+
 struct nx_warc_gz {
     int fd;
+    const nx_sink *s;
+    const char *name;
     z_stream z;
+    uint64_t size;       /* the file's size */
     uint64_t pos;        /* file offset of raw[raw_pos] */
     uint64_t member_off; /* file offset of the member being inflated, or last begun */
     uint64_t bytes;      /* how far the file was read: progress */
-    uint64_t out;        /* bytes inflated, for the bomb check */
+    uint64_t out;        /* bytes inflated: stream offset, and the bomb check */
+    member_start ring[RING];
+    uint64_t n_members; /* begun since the last resync point; ring[i % RING] */
     size_t raw_pos, raw_len;
     bool eof, in_member;
     bool failed; /* why: every read fails until a resync */
@@ -53,20 +75,74 @@ static ssize_t pread_full(int fd, uint8_t *buf, size_t n, uint64_t off) {
     return (ssize_t)got;
 }
 
-/* Refills g->raw from g->pos when it is used up; -1 on a read error. */
-static int fill(nx_warc_gz *g, char *err, size_t err_cap) {
-    if (g->raw_pos < g->raw_len || g->eof) return 0;
-    ssize_t k = pread_full(g->fd, g->raw, sizeof g->raw, g->pos);
-    if (k < 0) {
-        snprintf(err, err_cap, "read failed at byte %llu: %s", (unsigned long long)g->pos,
-                 strerror(errno));
-        return -1;
+static void read_to(nx_warc_gz *g, uint64_t end) {
+    if (end > g->bytes) g->bytes = end;
+}
+
+/* Goes on at the member at file offset off; members met at or after it
+ * are forgotten (they are met again). */
+static void jump(nx_warc_gz *g, uint64_t off) {
+    while (g->n_members && g->ring[(g->n_members - 1) % RING].off >= off) g->n_members--;
+    g->pos = off;
+    g->raw_pos = g->raw_len = 0;
+    g->eof = g->failed = g->in_member = false;
+}
+
+/* Whether a member starting at file offset off inflates to a WARC version
+ * line; with `whole`, also to its end with the right checksum (a member
+ * found by scanning the file could be bytes inside a damaged one: a
+ * .warc.gz stored in a record). Uses g->z (reset before the next member). */
+static bool warc_member_at(nx_warc_gz *g, uint64_t off, bool whole) {
+    uint8_t in[4096], out[16384];
+    size_t seen = 0; /* output bytes checked for "WARC/" */
+    uint64_t made = 0;
+    if (inflateReset2(&g->z, 15 + 16) != Z_OK) return false;
+    for (uint64_t at = off; whole || at - off < HEADER_CHECK_MAX;) {
+        ssize_t k = pread_full(g->fd, in, sizeof in, at);
+        if (k <= 0 || (at == off && !at_member(in, (size_t)k))) return false;
+        at += (uint64_t)k;
+        g->z.next_in = in;
+        g->z.avail_in = (uInt)k;
+        int zr;
+        do {
+            g->z.next_out = out + seen;
+            g->z.avail_out = (uInt)(sizeof out - seen);
+            zr = inflate(&g->z, Z_SYNC_FLUSH);
+            size_t got = sizeof out - seen - g->z.avail_out;
+            made += got;
+            if (seen < 5) {
+                seen += got;
+                if (seen >= 5 && memcmp(out, "WARC/", 5) != 0) return false;
+                if (seen >= 5 && !whole) return true;
+                if (seen >= 5) seen = 5; /* the rest is only inflated */
+            }
+            if (zr == Z_STREAM_END) return seen >= 5;
+            if (zr != Z_OK && zr != Z_BUF_ERROR) return false;
+            if (nx_inflated_too_much(made, at - off)) return false;
+        } while (g->z.avail_in > 0 || g->z.avail_out == 0);
     }
-    g->raw_pos = 0;
-    g->raw_len = (size_t)k;
-    if (k == 0) g->eof = true;
-    if (g->pos + (uint64_t)k > g->bytes) g->bytes = g->pos + (uint64_t)k;
-    return 0;
+    return false;
+}
+
+/* The first member at or after file offset from that inflates to a WARC
+ * version line, in *found. */
+static bool next_warc_member(nx_warc_gz *g, uint64_t from, uint64_t *found) {
+    uint8_t buf[64 * 1024];
+    for (uint64_t off = from;;) {
+        ssize_t k = pread_full(g->fd, buf, sizeof buf, off);
+        if (k < 4) break;
+        for (const uint8_t *p = buf; (p = memchr(p, 0x1F, (size_t)(buf + k - p))) != NULL; p++) {
+            if (buf + k - p >= 4 && !at_member(p, 4)) continue;
+            uint64_t cand = off + (uint64_t)(p - buf);
+            if (warc_member_at(g, cand, true)) {
+                *found = cand;
+                return true;
+            }
+        }
+        if ((size_t)k < sizeof buf) break;
+        off += (uint64_t)k - 3; /* a header across the chunk's end */
+    }
+    return false;
 }
 
 /* Whether the rest of the file from g->pos holds only zero bytes (padding
@@ -79,7 +155,30 @@ static bool only_zeros_left(nx_warc_gz *g) {
         for (ssize_t i = 0; i < k; i++)
             if (buf[i]) return false;
         off += (uint64_t)k;
+        read_to(g, off);
     }
+}
+
+/* At a member boundary where no member starts: padding, bytes to skip
+ * before the next member, or the end. 1: go on (at the next member), 0: the
+ * end. */
+static int not_a_member(nx_warc_gz *g) {
+    if (only_zeros_left(g)) return 0;
+    uint64_t next;
+    if (next_warc_member(g, g->pos + 1, &next)) {
+        nx_ingest_report(g->s->opts, g->s->stats, g->name, 0, NEWSIDX_REPORT_ERROR,
+                         NEWSIDX_REASON_UNREADABLE,
+                         "bytes %llu to %llu are not a gzip member: skipped",
+                         (unsigned long long)g->pos, (unsigned long long)next - 1);
+        jump(g, next);
+        return 1;
+    }
+    nx_ingest_report(g->s->opts, g->s->stats, g->name, 0, NEWSIDX_REPORT_NOTE, -1,
+                     "%llu bytes after the last gzip member (from byte %llu) are not gzip: "
+                     "ignored",
+                     (unsigned long long)(g->size - g->pos), (unsigned long long)g->pos);
+    read_to(g, g->size);
+    return 0;
 }
 
 ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_cap) {
@@ -102,21 +201,30 @@ ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_
                     return -1;
                 }
                 g->raw_len += (size_t)k;
-                if (g->pos + g->raw_len > g->bytes) g->bytes = g->pos + g->raw_len;
+                read_to(g, g->pos + g->raw_len);
             }
             if (g->raw_len == g->raw_pos) return 0;
-            g->member_off = g->pos;
             if (!at_member(g->raw + g->raw_pos, g->raw_len - g->raw_pos)) {
-                if (only_zeros_left(g)) return 0;
-                g->failed = true;
-                snprintf(g->why, sizeof g->why, "no gzip member starts at byte %llu",
-                         (unsigned long long)g->pos);
-                continue;
+                if (not_a_member(g)) continue;
+                return 0;
             }
             if (inflateReset2(&g->z, 15 + 16) != Z_OK) return NEWSIDX_ERR_NOMEM;
+            g->member_off = g->pos;
+            g->ring[g->n_members++ % RING] = (member_start){g->out, g->pos};
             g->in_member = true;
         }
-        if (fill(g, err, err_cap)) return -1;
+        if (g->raw_pos == g->raw_len && !g->eof) {
+            ssize_t k = pread_full(g->fd, g->raw, sizeof g->raw, g->pos);
+            if (k < 0) {
+                snprintf(err, err_cap, "read failed at byte %llu: %s", (unsigned long long)g->pos,
+                         strerror(errno));
+                return -1;
+            }
+            g->raw_pos = 0;
+            g->raw_len = (size_t)k;
+            g->eof = k == 0;
+            read_to(g, g->pos + (uint64_t)k);
+        }
         if (g->raw_pos == g->raw_len) { /* the file ends inside the member */
             g->failed = true;
             snprintf(g->why, sizeof g->why,
@@ -136,7 +244,25 @@ ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_
         g->out += made;
         if (zr == Z_MEM_ERROR) return NEWSIDX_ERR_NOMEM;
         if (zr == Z_STREAM_END) g->in_member = false;
-        if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
+        if (zr == Z_DATA_ERROR && g->z.msg &&
+            (strcmp(g->z.msg, "incorrect data check") == 0 ||
+             strcmp(g->z.msg, "incorrect length check") == 0)) {
+            /* the data inflated whole: its record is read; only the
+             * trailer's checksum disagrees. Go on at the next member. */
+            nx_ingest_report(g->s->opts, g->s->stats, g->name, 0, NEWSIDX_REPORT_WARNING,
+                             NEWSIDX_REASON_UNREADABLE,
+                             "the gzip member at byte %llu fails its checksum (%s): its record "
+                             "was read and may hold damaged text",
+                             (unsigned long long)g->member_off, g->z.msg);
+            uint64_t next;
+            if (next_warc_member(g, g->pos, &next)) jump(g, next);
+            else {
+                g->pos = g->size;
+                g->raw_pos = g->raw_len = 0;
+                g->in_member = false;
+                read_to(g, g->size);
+            }
+        } else if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
             g->failed = true;
             snprintf(g->why, sizeof g->why, "the gzip member at byte %llu is corrupt (%s)",
                      (unsigned long long)g->member_off, g->z.msg ? g->z.msg : "inflate failed");
@@ -151,51 +277,51 @@ ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_
     }
 }
 
-/* Whether a member starting at file offset off inflates to a WARC version
- * line. */
-static bool warc_member_at(nx_warc_gz *g, uint64_t off) {
-    uint8_t in[4096], out[8];
-    ssize_t k = pread_full(g->fd, in, sizeof in, off);
-    if (k < 4 || !at_member(in, (size_t)k) || inflateReset2(&g->z, 15 + 16) != Z_OK) return false;
-    g->z.next_in = in;
-    g->z.avail_in = (uInt)k;
-    g->z.next_out = out;
-    g->z.avail_out = sizeof out;
-    int zr = inflate(&g->z, Z_SYNC_FLUSH);
-    size_t made = sizeof out - g->z.avail_out;
-    return (zr == Z_OK || zr == Z_STREAM_END || zr == Z_BUF_ERROR) && made >= 5 &&
-           memcmp(out, "WARC/", 5) == 0;
+/* The remembered member whose data holds stream offset out: its index. */
+static uint64_t member_holding(const nx_warc_gz *g, uint64_t out) {
+    uint64_t oldest = g->n_members > RING ? g->n_members - RING : 0;
+    uint64_t i = g->n_members - 1;
+    while (i > oldest && g->ring[i % RING].out > out) i--;
+    return i;
 }
 
-bool nx_warc_gz_resync(void *src, uint64_t *at) {
+uint64_t nx_warc_gz_member_of(void *src, uint64_t out) {
     nx_warc_gz *g = src;
-    if (g->bomb) return false;
-    uint8_t buf[64 * 1024];
-    for (uint64_t off = g->member_off + 1;;) {
-        ssize_t k = pread_full(g->fd, buf, sizeof buf, off);
-        if (k < 4) break;
-        for (const uint8_t *p = buf; (p = memchr(p, 0x1F, (size_t)(buf + k - p))) != NULL; p++) {
-            uint64_t cand = off + (uint64_t)(p - buf);
-            if (buf + k - p >= 4 && !at_member(p, 4)) continue;
-            if (warc_member_at(g, cand)) {
-                g->pos = cand;
-                g->raw_pos = g->raw_len = 0;
-                g->eof = g->failed = g->in_member = false;
-                *at = cand;
-                return true;
-            }
+    return g->n_members ? g->ring[member_holding(g, out) % RING].off : 0;
+}
+
+bool nx_warc_gz_resync(void *src, uint64_t from, uint64_t *at) {
+    nx_warc_gz *g = src;
+    if (g->bomb || !g->n_members) return false;
+    uint64_t k = member_holding(g, from);
+    uint64_t damaged = g->ring[k % RING].off;
+    /* members met after it: a record that ran over them */
+    for (uint64_t j = k + 1; j < g->n_members; j++) {
+        uint64_t off = g->ring[j % RING].off;
+        if (warc_member_at(g, off, false)) {
+            jump(g, off);
+            *at = off;
+            return true;
         }
-        if ((size_t)k < sizeof buf) break;
-        off += (uint64_t)k - 3; /* a header across the chunk's end */
     }
-    if (g->bytes < g->pos) g->bytes = g->pos;
+    uint64_t next;
+    if (next_warc_member(g, damaged + 1, &next)) {
+        jump(g, next);
+        *at = next;
+        return true;
+    }
+    read_to(g, g->size);
     return false;
 }
 
-nx_warc_gz *nx_warc_gz_new(int fd) {
+nx_warc_gz *nx_warc_gz_new(int fd, const char *name, const nx_sink *s) {
     nx_warc_gz *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     g->fd = fd;
+    g->name = name;
+    g->s = s;
+    struct stat st;
+    g->size = fstat(fd, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
     if (inflateInit2(&g->z, 15 + 16) != Z_OK) {
         free(g);
         return NULL;

@@ -37,10 +37,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (fd < 0 && (fd = memfd_create("fuzz_warc_gz", 0)) < 0) abort();
         if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size) abort();
         nxf_sink_init(&st);
-        nx_warc_gz *g = nx_warc_gz_new(fd);
+        nx_warc_gz *g = nx_warc_gz_new(fd, "fuzz.warc.gz", &st.sink);
         if (!g) abort();
-        rc = nx_ingest_warc_resync(nx_warc_gz_read, nx_warc_gz_resync, g, nx_warc_gz_bytes(g),
-                                   "fuzz.warc.gz", &st.sink);
+        static const nx_warc_resync rs = {nx_warc_gz_resync, nx_warc_gz_member_of};
+        rc = nx_ingest_warc_resync(nx_warc_gz_read, &rs, g, nx_warc_gz_bytes(g), "fuzz.warc.gz",
+                                   &st.sink);
         assert(rc == 0 || rc == NEWSIDX_ERR_NOMEM);
         assert(*nx_warc_gz_bytes(g) <= size);
         nx_warc_gz_free(g);
