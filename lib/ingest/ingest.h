@@ -276,6 +276,14 @@ int nx_ingest_mail(const nx_sink *s, enum nx_doc_kind kind, const char *name,
                    const char *id, const char *data, size_t len);
 
 /**
+ * Same as nx_ingest_mail for an mbox, when data is a read-only mapping of
+ * the file from its first byte (page-aligned): the pages of each message
+ * read are given back (MADV_DONTNEED), so that an mbox of gigabytes does
+ * not stay in the process's memory (a 400 MB one peaked at 595 MB RSS).
+ */
+int nx_ingest_mbox_mapped(const nx_sink *s, const char *name, const char *data, size_t len);
+
+/**
  * Reads every member of the archive open on fd (or compressed stream:
  * libarchive picks the format and filters by content) and hands each to
  * the reader of its kind. Members are named "ARCHIVE:MEMBER" in reports

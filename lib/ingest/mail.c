@@ -15,6 +15,8 @@
 #include <gmime/gmime.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
 /* GMime keeps global tables (charsets, parser options) set up once per
@@ -158,13 +160,14 @@ static int one_message(const nx_sink *s, const char *name, const char *id, uint6
     return rc;
 }
 
-int nx_ingest_mail(const nx_sink *s, enum nx_doc_kind kind, const char *name, const char *id,
-                   const char *data, size_t len) {
-    pthread_once(&gmime_once, gmime_setup);
-    if (kind != NX_DOC_MBOX) return one_message(s, name, id, 0, data, len);
+/* The messages of an mbox, one at a time. mapped: data is a read-only
+ * file mapping whose pages may be dropped once read. */
+static int each_message(const nx_sink *s, const char *name, const char *data, size_t len,
+                        bool mapped) {
     /* mbox: a message starts at each line beginning "From " (mboxrd and
      * mboxo both quote such lines inside bodies as ">From ") */
-    size_t pos = 0;
+    size_t pos = 0, dropped = 0;
+    size_t page = mapped ? (size_t)sysconf(_SC_PAGESIZE) : 0;
     uint64_t line = 1;
     int rc = 0;
     while (pos < len && rc == 0) {
@@ -189,6 +192,24 @@ int nx_ingest_mail(const nx_sink *s, enum nx_doc_kind kind, const char *name, co
             rc = one_message(s, name, NULL, from_line, data + start, end - start);
         line += lines;
         pos = end;
+        /* what was read is not needed again: the writer copied it */
+        size_t upto = page ? pos / page * page : 0;
+        if (upto >= dropped + ((size_t)4 << 20)) {
+            (void)madvise((void *)(data + dropped), upto - dropped, MADV_DONTNEED);
+            dropped = upto;
+        }
     }
     return rc;
+}
+
+int nx_ingest_mail(const nx_sink *s, enum nx_doc_kind kind, const char *name, const char *id,
+                   const char *data, size_t len) {
+    pthread_once(&gmime_once, gmime_setup);
+    if (kind != NX_DOC_MBOX) return one_message(s, name, id, 0, data, len);
+    return each_message(s, name, data, len, false);
+}
+
+int nx_ingest_mbox_mapped(const nx_sink *s, const char *name, const char *data, size_t len) {
+    pthread_once(&gmime_once, gmime_setup);
+    return each_message(s, name, data, len, true);
 }

@@ -184,7 +184,7 @@ static int ingest_mbox(walker *w, int fd) {
     w->input_bytes += (uint64_t)st.st_size;
     w->stats->bytes_read += (uint64_t)st.st_size;
     nx_sink sk = sink_of(w);
-    int rc = nx_ingest_mail(&sk, NX_DOC_MBOX, path, NULL, m, (size_t)st.st_size);
+    int rc = nx_ingest_mbox_mapped(&sk, path, m, (size_t)st.st_size);
     munmap(m, (size_t)st.st_size);
     maybe_progress(w);
     return rc;
