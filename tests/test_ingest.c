@@ -798,9 +798,9 @@ START_TEST(test_html_nested_past_the_parser_limit_keeps_its_text) {
     ck_assert_int_eq(nx_html_article_extract(deep, n, &a), 0);
     ck_assert_ptr_nonnull(strstr((char *)a.text.data, "hello"));
     free(deep);
-    /* formatting tags the parser re-opens after an element closed them
+    /* formatting tags the parser re-opened after an element closed them
      * ("<div><b x=1>...<b x=4000></div>x": 4000 more levels a round, which
-     * the depth does not see): new ones past 1024 are left out */
+     * the depth did not see): as <span>s they nest as the depth follows */
     int rounds = nxt_small() ? 2 : 20;
     deep = malloc((size_t)rounds * (5 + 4000 * 14 + 7) + 64);
     n = 0;
@@ -812,6 +812,33 @@ START_TEST(test_html_nested_past_the_parser_limit_keeps_its_text) {
     ck_assert_int_eq(nx_html_article_extract(deep, n, &a), 0);
     ck_assert_uint_ne(a.flattened_at, SIZE_MAX);
     ck_assert_uint_eq(a.text.len, (size_t)rounds * 2 - 1); /* "x x ... x" */
+    free(deep);
+    deep = NULL;
+    /* formatting elements the parser re-opens a level deeper each round
+     * ("<b><i></b>x": 300,000 rounds took 78 s, quadratic), and one open
+     * above 4000 <div>s with 3 MB of text after it (every character looked
+     * it up from the bottom of the open elements: 4 s): gumbo gets <span>
+     * for them, nesting that the depth pass follows */
+    rounds = nxt_small() ? 20000 : 300000;
+    deep = malloc((size_t)rounds * 11 + 64);
+    n = (size_t)sprintf(deep, "<p>hello</p>");
+    for (int r = 0; r < rounds; r++) n += (size_t)sprintf(deep + n, "<b><i></b>x");
+    ck_assert_int_eq(nx_html_article_extract(deep, n, &a), 0);
+    ck_assert_uint_ne(a.flattened_at, SIZE_MAX);
+    size_t xs = 0;
+    for (size_t i = 0; i < a.text.len; i++) xs += a.text.data[i] == 'x';
+    ck_assert_uint_eq(xs, (size_t)rounds); /* every x */
+    free(deep);
+    size_t text_len = nxt_small() ? 300000 : 3000000;
+    deep = malloc(4000 * 5 + text_len + 64);
+    n = 0;
+    for (int k = 0; k < 4000; k++) n += (size_t)sprintf(deep + n, "<div>");
+    n += (size_t)sprintf(deep + n, "<b>");
+    memset(deep + n, 'y', text_len);
+    n += text_len;
+    ck_assert_int_eq(nx_html_article_extract(deep, n, &a), 0);
+    ck_assert_uint_eq(a.flattened_at, SIZE_MAX);
+    ck_assert_uint_eq(a.text.len, text_len);
     free(deep);
     deep = NULL;
     /* a page that nests no deeper is parsed as it is */

@@ -220,35 +220,24 @@ static const char *const flat_tags[] = {
 static const char *const raw_tags[] = {"script",   "style",    "xmp",   "iframe", "noembed",
                                        "noframes", "textarea", "title", NULL};
 
-/* Formatting elements (but <a>, of which the parser keeps one): the
- * parser remembers each one left open, and re-opens all of them, nested,
- * wherever text follows the element that closed them. Noah's Ark keeps at
- * most three alike, but tags that differ in their attributes pile up, and
- * each round of "<div><b x=1>...<b x=4096></div>text" nested 4096 more
- * (the depth below does not see them: "</div>" closed them). */
-static const char *const formatting_tags[] = {"b", "big",   "code",   "em",     "font", "i", "nobr",
-                                              "s", "small", "strike", "strong", "tt",   "u", NULL};
-/* Distinct formatting tags (name and attributes) let through; later new
- * ones are left out like deep tags. */
-#define HTML_FMT_KEYS 1024
-#define HTML_FMT_SLOTS 4096
-
-/* Whether a formatting tag of this key (hash of its whole text) may pass:
- * one seen before, or a new one while fewer than HTML_FMT_KEYS are.
- * fmt: HTML_FMT_SLOTS + 1 entries, [0] the count, then an open-addressing
- * set of keys (0 stands for "empty", so key 0 is taken as 1). */
-static bool fmt_key_ok(uint32_t *fmt, uint32_t key) {
-    if (!key) key = 1;
-    uint32_t j = key & (HTML_FMT_SLOTS - 1);
-    while (fmt[1 + j]) {
-        if (fmt[1 + j] == key) return true;
-        j = (j + 1) & (HTML_FMT_SLOTS - 1);
-    }
-    if (fmt[0] >= HTML_FMT_KEYS) return false;
-    fmt[1 + j] = key;
-    fmt[0]++;
-    return true;
-}
+/* Formatting elements: the parser remembers each one left open, re-opens
+ * all of them, nested, wherever text follows the element that closed them
+ * ("<b><i></b>x" 300,000 times: over 90 s, quadratic), and at every
+ * character of text looks the last one up in the stack of open elements
+ * from its bottom (4000 <div>s, a <b> and 3 MB of text: 4 s). Nothing
+ * here reads them, so gumbo is given <span> instead: an inline element
+ * like them, which nests and closes as the depth below follows. */
+static const char *const formatting_tags[] = {"a",      "b",      "big",  "code", "em",
+                                              "font",   "i",      "nobr", "s",    "small",
+                                              "strike", "strong", "tt",   "u",    NULL};
+/* Start tags that end svg or math content in the parser (and <font> with
+ * attributes, not followed here). */
+static const char *const breakout_tags[] = {
+    "b",      "big",  "blockquote", "body",  "br",   "center", "code",    "dd",   "div",
+    "dl",     "dt",   "em",         "embed", "h1",   "h2",     "h3",      "h4",   "h5",
+    "h6",     "head", "hr",         "i",     "img",  "li",     "listing", "menu", "meta",
+    "nobr",   "ol",   "p",          "pre",   "ruby", "s",      "small",   "span", "strong",
+    "strike", "sub",  "sup",        "table", "tt",   "u",      "ul",      "var",  NULL};
 
 static uint32_t tag_hash(const char *p, size_t n) {
     uint32_t h = 2166136261u;
@@ -268,21 +257,48 @@ static size_t find_end_tag(const char *html, size_t len, size_t from, const char
     return len;
 }
 
+/* The copy of the page gumbo parses, made as edits come: the bytes of
+ * html[done..upto) go in as they are. */
+typedef struct page_copy {
+    const char *html;
+    nx_buf *out;
+    size_t done;
+    bool made;
+} page_copy;
+
+static int copy_upto(page_copy *c, size_t upto) {
+    c->made = true;
+    NX_FORWARD(nx_buf_append(c->out, c->html + c->done, upto - c->done));
+    c->done = upto;
+    return 0;
+}
+
+/* Puts `with` (n bytes, or n blanks when with is NULL) in the copy in
+ * place of html[from..to). */
+static int replace(page_copy *c, size_t from, size_t to, const char *with, size_t n) {
+    NX_FORWARD(copy_upto(c, from));
+    if (with) NX_FORWARD(nx_buf_append(c->out, with, n));
+    else
+        for (size_t k = 0; k < n; k++) NX_FORWARD(nx_buf_putc(c->out, ' '));
+    c->done = to;
+    return 0;
+}
+
 /* Follows the open elements of html's tags roughly as a parser would
  * (start tags open, end tags close down to their match, void and
  * self-closing elements and those their next sibling closes do not nest,
- * raw text and comments hold no tags) and, where a start tag would open
- * an element deeper than HTML_MAX_DEPTH, blanks it in a copy (*copy, made
- * at the first one; *cut the byte of that first one). The text between
- * the tags is kept. 0 or NOMEM. */
-static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut) {
+ * raw text and comments hold no tags) and makes the copy gumbo parses
+ * (*copy; *made when there is one): formatting tags become <span> and
+ * </span> (formatting_tags), and a start tag that would open an element
+ * deeper than HTML_MAX_DEPTH is blanked (*cut: the byte of the first). The
+ * text between the tags is kept. 0 or NOMEM. */
+static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut, bool *made) {
     uint32_t *open = malloc(sizeof *open * HTML_MAX_DEPTH);
-    uint32_t *fmt = calloc(HTML_FMT_SLOTS + 1, sizeof *fmt); /* [0]: keys held */
-    if (!open || !fmt) {
-        free(open);
-        free(fmt);
-        return NEWSIDX_ERR_NOMEM;
-    }
+    if (!open) return NEWSIDX_ERR_NOMEM;
+    static const char span[] = "span";
+    const uint32_t span_hash = tag_hash(span, 4);
+    page_copy c = {html, copy, 0, false};
+    copy->len = 0;
     size_t depth = 0, foreign = 0; /* foreign: depth of the <svg>/<math> we are in, + 1 */
     *cut = SIZE_MAX;
     int rc = 0;
@@ -347,9 +363,16 @@ static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut)
                 }
             }
         }
-        size_t next = j < len ? j + 1 : len, n = ne - ns;
+        if (j >= len) break; /* a tag the page ends inside: the tokenizer drops it */
+        size_t next = j + 1, n = ne - ns;
         uint32_t h = tag_hash(html + ns, n);
-        if (name_in(html + ns, n, flat_tags)) {
+        /* in svg and math, <a> is theirs; any other formatting tag is
+         * one that ends them, as <span> does */
+        bool formatting = name_in(html + ns, n, formatting_tags) &&
+                          !(foreign && n == 1 && (html[ns] | 0x20) == 'a');
+        if (formatting) h = span_hash;
+        if (foreign && !end_tag && name_in(html + ns, n, breakout_tags)) foreign = 0;
+        if (!formatting && name_in(html + ns, n, flat_tags)) {
             i = next;
         } else if (end_tag) {
             for (size_t k = depth; k-- > 0 && depth - k <= HTML_END_TAG_REACH;)
@@ -358,6 +381,7 @@ static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut)
                     if (foreign > depth) foreign = 0;
                     break;
                 }
+            if (formatting) rc = replace(&c, i, next, "</span>", 7);
             i = next;
         } else if (name_in(html + ns, n, raw_tags)) {
             i = self_closing && foreign ? next : find_end_tag(html, len, next, html + ns, n);
@@ -365,32 +389,34 @@ static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut)
             break; /* the rest of the document is text */
         } else if (self_closing && foreign) {
             i = next; /* in svg and math, "/>" closes */
-        } else if (depth < HTML_MAX_DEPTH && (foreign || !name_in(html + ns, n, formatting_tags) ||
-                                              fmt_key_ok(fmt, tag_hash(html + ns, next - ns)))) {
+        } else if (depth < HTML_MAX_DEPTH) {
             open[depth++] = h;
             if (!foreign && (name_in(html + ns, n, (const char *const[]){"svg", "math", NULL})))
                 foreign = depth;
+            if (formatting) rc = replace(&c, i, next, "<span>", 6);
             i = next;
         } else {
-            if (*cut == SIZE_MAX) {
-                *cut = i;
-                copy->len = 0;
-                rc = nx_buf_append(copy, html, len);
-            }
-            if (rc == 0) memset(copy->data + i, ' ', next - i);
+            if (*cut == SIZE_MAX) *cut = i;
+            rc = replace(&c, i, next, NULL, next - i);
             i = next;
         }
     }
+    if (rc == 0 && c.made) rc = copy_upto(&c, len);
+    *made = c.made;
     free(open);
-    free(fmt);
     return rc;
 }
 
-/* The HTML gumbo is to parse: html itself, or flatten_deep's copy (its
- * buffer in *copy, freed by the caller); *cut as flatten_deep's. */
+/* The HTML gumbo is to parse: flatten_deep's copy (its buffer in *copy,
+ * freed by the caller), or html itself when it needed no edit; *cut as
+ * flatten_deep's. */
 static int html_to_parse(const char **html, size_t *len, nx_buf *copy, size_t *cut) {
-    NX_FORWARD(flatten_deep(*html, *len, copy, cut));
-    if (*cut != SIZE_MAX) *html = (const char *)copy->data;
+    bool made;
+    NX_FORWARD(flatten_deep(*html, *len, copy, cut, &made));
+    if (made) {
+        *html = (const char *)copy->data;
+        *len = copy->len;
+    }
     return 0;
 }
 
