@@ -215,14 +215,27 @@ int nx_ingest_jsonl_source(nx_read_fn read, void *src, const uint64_t *raw_bytes
 int nx_ingest_warc(nx_read_fn read, void *src, const uint64_t *raw_bytes,
                    const char *name, const nx_sink *s);
 
+/* A record that failed: where it began in the stream, the gzip member
+ * that held its first byte, and where the record before it began. */
+typedef struct nx_warc_failed {
+    uint64_t start;      /* stream offset of the record's first byte */
+    uint64_t member_off; /* file offset of the member holding it */
+    uint64_t member_out; /* stream offset of that member's first byte */
+    uint64_t prev_start; /* stream offset of the record before (0: none) */
+} nx_warc_failed;
+
 /* What a source that can go on after damage (warcgz.c) gives warc.c. */
 typedef struct nx_warc_resync {
-    /* After a read or parse error in the record whose first byte is at
-     * stream offset `from`: positions the source at the next record (*at:
-     * its byte in the file); false when there is none. */
-    bool (*resync)(void *src, uint64_t from, uint64_t *at);
-    /* The file byte that reports give for the record at stream offset out. */
-    uint64_t (*member_of)(void *src, uint64_t out);
+    /* After a read or parse error in record f: positions the source at the
+     * next record (*at: its byte in the file); false when there is none. */
+    bool (*resync)(void *src, const nx_warc_failed *f, uint64_t *at);
+    /* The file offset of the member holding stream offset out (*member_out:
+     * that member's own stream offset); out must have been read. */
+    uint64_t (*member_of)(void *src, uint64_t out, uint64_t *member_out);
+    /* The stream offset of the last member begun whose data starts with a
+     * WARC version line (UINT64_MAX: none yet). A read gives at most one
+     * member's data. */
+    uint64_t (*record_starts)(void *src);
 } nx_warc_resync;
 
 /**
@@ -246,14 +259,17 @@ nx_warc_gz *nx_warc_gz_new(int fd, const char *name, const nx_sink *s);
  * naming the member's byte when one is corrupt or the file ends inside it,
  * or when the file inflates past nx_inflated_too_much. */
 ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_cap);
-/* nx_warc_resync.resync: the first member met after the one holding
- * stream offset `from` that inflates to a WARC version line, else the
- * first such in the file after that member's start; false when there is
+/* nx_warc_resync.resync: the member holding the failed record's first
+ * byte again, when that record began inside it after the member's own
+ * first record had been swallowed by the record before (a Content-Length
+ * too long); else the first member after it in the file that inflates
+ * whole, with its checksum, to a WARC version line. False when there is
  * none, or the file was a decompression bomb. */
-bool nx_warc_gz_resync(void *src, uint64_t from, uint64_t *at);
-/* nx_warc_resync.member_of: the file byte of the member holding stream
- * offset out. */
-uint64_t nx_warc_gz_member_of(void *src, uint64_t out);
+bool nx_warc_gz_resync(void *src, const nx_warc_failed *f, uint64_t *at);
+/* nx_warc_resync.member_of over the members met last (4096). */
+uint64_t nx_warc_gz_member_of(void *src, uint64_t out, uint64_t *member_out);
+/* nx_warc_resync.record_starts. */
+uint64_t nx_warc_gz_record_starts(void *src);
 /* How far the file was read (raw bytes, for progress). */
 const uint64_t *nx_warc_gz_bytes(const nx_warc_gz *g);
 void nx_warc_gz_free(nx_warc_gz *g);

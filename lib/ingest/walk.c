@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -262,16 +263,21 @@ static int ingest_file(walker *w, size_t id_off, bool named) {
     }
     case NX_DOC_ARCHIVE: {
         uint8_t inner[8];
+        size_t pl = strlen(path);
         if (n >= 4 && head[0] == 0x1F && head[1] == 0x8B &&
-            nx_peek_decoded(head, (size_t)n, inner, sizeof inner) >= 5 &&
-            memcmp(inner, "WARC/", 5) == 0) {
-            /* .warc.gz: member by member, so that damage costs one record */
+            ((nx_peek_decoded(head, (size_t)n, inner, sizeof inner) >= 5 &&
+              memcmp(inner, "WARC/", 5) == 0) ||
+             (pl >= 8 && strcasecmp(path + pl - 8, ".warc.gz") == 0))) {
+            /* .warc.gz (by its content, or by its name when its first
+             * member is damaged): member by member, so that damage costs
+             * one record */
             nx_warc_gz *g = nx_warc_gz_new(fd, path, &sk);
             if (!g) {
                 rc = NEWSIDX_ERR_NOMEM;
                 break;
             }
-            static const nx_warc_resync rs = {nx_warc_gz_resync, nx_warc_gz_member_of};
+            static const nx_warc_resync rs = {nx_warc_gz_resync, nx_warc_gz_member_of,
+                                              nx_warc_gz_record_starts};
             rc = nx_ingest_warc_resync(nx_warc_gz_read, &rs, g, nx_warc_gz_bytes(g), path, &sk);
             nx_warc_gz_free(g);
             break;

@@ -34,6 +34,7 @@ typedef struct rd {
     size_t pos, len;
     uint64_t got; /* bytes the source gave: buf[pos] is stream offset got - (len - pos) */
     bool eof;
+    const nx_warc_resync *rs; /* a source of gzip members, or NULL */
     char err[200];
 } rd;
 
@@ -75,11 +76,25 @@ static int rd_line(rd *r, nx_buf *out) {
     return 0;
 }
 
+/* What rd_block returns when a record's block ran into a gzip member that
+ * starts with a WARC version line: the block ends there. */
+#define BLOCK_CUT 2
+
 /* n bytes: the first `keep` of them appended to out, the rest passed by.
- * Returns 0, -1 (read error, or the input ended first: r->err) or NOMEM. */
+ * Returns 0, BLOCK_CUT (with r->rs: the bytes stopped at a gzip member
+ * that starts a record), -1 (read error, or the input ended first:
+ * r->err) or NOMEM. */
 static int rd_block(rd *r, uint64_t n, size_t keep, nx_buf *out) {
+    uint64_t begin = r->got - (r->len - r->pos);
     while (n > 0) {
-        if (rd_fill(r)) return -1;
+        if (r->pos == r->len) {
+            if (rd_fill(r)) return -1;
+            /* a source of members gives at most one member a read: a new
+             * one that starts a record starts this buffer */
+            if (r->rs && r->len && r->rs->record_starts(r->src) == r->got - r->len &&
+                r->got - r->len > begin)
+                return BLOCK_CUT;
+        }
         if (r->pos == r->len) {
             snprintf(r->err, sizeof r->err, "truncated record");
             return -1;
@@ -236,7 +251,9 @@ typedef struct warc {
     uint64_t skipped[SK_COUNT];
     const nx_warc_resync *rs; /* NULL: a plain stream */
     void *src;
-    uint64_t rec_start; /* stream offset of the record being read */
+    uint64_t rec_start;                  /* stream offset of the record being read */
+    uint64_t prev_start;                 /* and of the one before */
+    uint64_t rec_member, rec_member_out; /* with rs: its gzip member (nx_warc_failed) */
     char where[64];     /* "record 17", or "the record at byte 5120" with rs */
 } warc;
 
@@ -357,7 +374,7 @@ static int record(warc *w, const char *type, const char *uri, const char *date,
 static const char *where(warc *w, uint64_t number) {
     if (w->rs)
         snprintf(w->where, sizeof w->where, "the record at byte %llu",
-                 (unsigned long long)w->rs->member_of(w->src, w->rec_start));
+                 (unsigned long long)w->rec_member);
     else snprintf(w->where, sizeof w->where, "record %llu", (unsigned long long)number);
     return w->where;
 }
@@ -365,11 +382,15 @@ static const char *where(warc *w, uint64_t number) {
 static int next_record(warc *w, uint64_t number) {
     rd *r = &w->r;
     int lr;
+    w->prev_start = w->rec_start;
     do { /* blank lines between records */
         w->rec_start = r->got - (r->len - r->pos);
         lr = rd_line(r, &w->line);
     } while (lr == 0 && w->line.len == 0);
     if (lr == 1) return 1;
+    /* now that its first byte was read (or failed to be), its member is
+     * among those the source remembers */
+    if (w->rs) w->rec_member = w->rs->member_of(w->src, w->rec_start, &w->rec_member_out);
     if (lr == NEWSIDX_ERR_NOMEM) return lr;
     if (lr < 0) return -1;
     if (strncmp((const char *)w->line.data, "WARC/", 5) != 0) {
@@ -419,6 +440,18 @@ static int next_record(warc *w, uint64_t number) {
     bool wanted = t && (strcasecmp(t, "response") == 0 || strcasecmp(t, "resource") == 0) && u;
     w->block.len = 0;
     int rc = rd_block(r, length, wanted ? w->s->max_bytes : 0, &w->block);
+    bool too_long = length > w->s->max_bytes;
+    if (rc == BLOCK_CUT) {
+        too_long = w->block.len >= w->s->max_bytes;
+        /* one gzip member a record, as crawlers write: the rest of this
+         * block is the next record's */
+        nx_ingest_report(w->s->opts, w->s->stats, w->name, 0, NEWSIDX_REPORT_WARNING,
+                         NEWSIDX_REASON_TOO_LONG,
+                         "%s: its Content-Length runs past its gzip member into the next "
+                         "record: the block is cut there",
+                         where(w, number));
+        rc = 0;
+    }
     if (rc) return rc;
     if (!wanted) {
         if (!t) w->skipped[SK_OTHER_TYPE]++;
@@ -429,7 +462,7 @@ static int next_record(warc *w, uint64_t number) {
         else w->skipped[SK_OTHER_TYPE]++;
         return 0;
     }
-    return record(w, t, u, d, ct, length > w->s->max_bytes);
+    return record(w, t, u, d, ct, too_long);
 }
 
 int nx_ingest_warc(nx_read_fn read_fn, void *src, const uint64_t *raw_bytes,
@@ -447,6 +480,7 @@ int nx_ingest_warc_resync(nx_read_fn read_fn, const nx_warc_resync *rs, void *sr
     w->src = src;
     w->r.read = read_fn;
     w->r.src = src;
+    w->r.rs = rs;
     w->r.buf = malloc(BUF_BYTES);
     int rc = w->r.buf ? 0 : NEWSIDX_ERR_NOMEM;
     uint64_t start = raw_bytes ? *raw_bytes : 0;
@@ -475,12 +509,19 @@ int nx_ingest_warc_resync(nx_read_fn read_fn, const nx_warc_resync *rs, void *sr
             char rec[80], same[80];
             snprintf(rec, sizeof rec, "%s: ", where(w, number));
             snprintf(same, sizeof same, "the gzip member at byte %llu ",
-                     (unsigned long long)rs->member_of(src, w->rec_start));
+                     (unsigned long long)w->rec_member);
             bool named = strncmp(w->r.err, "the record ", 11) == 0 ||
                          strncmp(w->r.err, same, strlen(same)) == 0;
             uint64_t at = 0;
-            bool more = rs->resync(src, w->rec_start, &at);
-            if (more)
+            nx_warc_failed f = {w->rec_start, w->rec_member, w->rec_member_out, w->prev_start};
+            bool more = rs->resync(src, &f, &at);
+            if (more && at == w->rec_member)
+                nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_ERROR,
+                                 NEWSIDX_REASON_UNREADABLE,
+                                 "%s%s; the record before ran into this member (a "
+                                 "Content-Length too long?): reading goes on at its start",
+                                 named ? "" : rec, w->r.err);
+            else if (more)
                 nx_ingest_report(s->opts, s->stats, name, 0, NEWSIDX_REPORT_ERROR,
                                  NEWSIDX_REASON_UNREADABLE,
                                  "%s%s; the record is lost, reading goes on at the next "
@@ -495,6 +536,10 @@ int nx_ingest_warc_resync(nx_read_fn read_fn, const nx_warc_resync *rs, void *sr
             w->r.pos = w->r.len = 0;
             w->r.eof = false;
         }
+    }
+    if (raw_bytes && *raw_bytes > start) { /* what a resync read to the end */
+        s->stats->bytes_read += *raw_bytes - start;
+        *s->input_bytes += *raw_bytes - start;
     }
     uint64_t total = 0;
     for (int k = 0; k < SK_COUNT; k++) total += w->skipped[k];

@@ -46,7 +46,12 @@ struct nx_warc_gz {
     uint64_t pos;        /* file offset of raw[raw_pos] */
     uint64_t member_off; /* file offset of the member being inflated, or last begun */
     uint64_t bytes;      /* how far the file was read: progress */
-    uint64_t out;        /* bytes inflated: stream offset, and the bomb check */
+    uint64_t out;        /* bytes inflated: the stream offset */
+    uint64_t fresh_out;  /* those inflated from bytes not inflated before (the bomb check) */
+    uint64_t max_pos;    /* the furthest file offset inflated */
+    uint64_t last_target; /* where the last resync went on */
+    uint64_t member_out;  /* stream offset of the member being inflated */
+    uint64_t warc_out;    /* of the last member whose data starts "WARC/" (UINT64_MAX: none) */
     member_start ring[RING];
     uint64_t n_members; /* begun since the last resync point; ring[i % RING] */
     size_t raw_pos, raw_len;
@@ -159,6 +164,20 @@ static bool only_zeros_left(nx_warc_gz *g) {
     }
 }
 
+/* Whether a gzip member header ("1F 8B 08", a valid FLG) starts anywhere
+ * in the file from `from` on. */
+static bool gzip_header_after(nx_warc_gz *g, uint64_t from) {
+    uint8_t buf[64 * 1024];
+    for (uint64_t off = from;;) {
+        ssize_t k = pread_full(g->fd, buf, sizeof buf, off);
+        if (k < 4) return false;
+        for (ssize_t i = 0; i + 4 <= k; i++)
+            if (buf[i] == 0x1F && at_member(buf + i, 4)) return true;
+        if ((size_t)k < sizeof buf) return false;
+        off += (uint64_t)k - 3;
+    }
+}
+
 /* At a member boundary where no member starts: padding, bytes to skip
  * before the next member, or the end. 1: go on (at the next member), 0: the
  * end. */
@@ -168,15 +187,22 @@ static int not_a_member(nx_warc_gz *g) {
     if (next_warc_member(g, g->pos + 1, &next)) {
         nx_ingest_report(g->s->opts, g->s->stats, g->name, 0, NEWSIDX_REPORT_ERROR,
                          NEWSIDX_REASON_UNREADABLE,
-                         "bytes %llu to %llu are not a gzip member: skipped",
+                         "bytes %llu to %llu hold no readable gzip member: skipped",
                          (unsigned long long)g->pos, (unsigned long long)next - 1);
         jump(g, next);
         return 1;
     }
-    nx_ingest_report(g->s->opts, g->s->stats, g->name, 0, NEWSIDX_REPORT_NOTE, -1,
-                     "%llu bytes after the last gzip member (from byte %llu) are not gzip: "
-                     "ignored",
-                     (unsigned long long)(g->size - g->pos), (unsigned long long)g->pos);
+    if (gzip_header_after(g, g->pos))
+        nx_ingest_report(g->s->opts, g->s->stats, g->name, 0, NEWSIDX_REPORT_ERROR,
+                         NEWSIDX_REASON_UNREADABLE,
+                         "the %llu bytes from byte %llu hold no readable gzip member (one cut "
+                         "short or corrupt): skipped",
+                         (unsigned long long)(g->size - g->pos), (unsigned long long)g->pos);
+    else
+        nx_ingest_report(g->s->opts, g->s->stats, g->name, 0, NEWSIDX_REPORT_NOTE, -1,
+                         "%llu bytes after the last gzip member (from byte %llu) are not gzip: "
+                         "ignored",
+                         (unsigned long long)(g->size - g->pos), (unsigned long long)g->pos);
     read_to(g, g->size);
     return 0;
 }
@@ -211,6 +237,7 @@ ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_
             if (inflateReset2(&g->z, 15 + 16) != Z_OK) return NEWSIDX_ERR_NOMEM;
             g->member_off = g->pos;
             g->ring[g->n_members++ % RING] = (member_start){g->out, g->pos};
+            g->member_out = g->out;
             g->in_member = true;
         }
         if (g->raw_pos == g->raw_len && !g->eof) {
@@ -239,9 +266,13 @@ ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_
         int zr = inflate(&g->z, Z_NO_FLUSH);
         size_t used = (g->raw_len - g->raw_pos) - g->z.avail_in;
         size_t made = (size_t)((uint8_t *)g->z.next_out - (uint8_t *)buf);
+        if (g->pos >= g->max_pos) g->fresh_out += made; /* not a second reading after a resync */
+        if (g->out == g->member_out && made >= 5 && memcmp(buf, "WARC/", 5) == 0)
+            g->warc_out = g->member_out;
         g->raw_pos += used;
         g->pos += used;
         g->out += made;
+        if (g->pos > g->max_pos) g->max_pos = g->pos;
         if (zr == Z_MEM_ERROR) return NEWSIDX_ERR_NOMEM;
         if (zr == Z_STREAM_END) g->in_member = false;
         if (zr == Z_DATA_ERROR && g->z.msg &&
@@ -254,20 +285,20 @@ ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_
                              "the gzip member at byte %llu fails its checksum (%s): its record "
                              "was read and may hold damaged text",
                              (unsigned long long)g->member_off, g->z.msg);
-            uint64_t next;
-            if (next_warc_member(g, g->pos, &next)) jump(g, next);
-            else {
-                g->pos = g->size;
-                g->raw_pos = g->raw_len = 0;
-                g->in_member = false;
-                read_to(g, g->size);
-            }
+            /* after the CRC, zlib has not read the length: the next member
+             * starts 4 bytes on (or at once, after a bad length) */
+            uint64_t end = g->pos + (strcmp(g->z.msg, "incorrect data check") == 0 ? 4 : 0);
+            uint8_t head[4];
+            if (pread_full(g->fd, head, 4, end) != 4 || !at_member(head, 4)) end = g->pos + 4;
+            g->pos = NX_MIN(end, g->size);
+            g->raw_pos = g->raw_len = 0;
+            g->eof = g->in_member = false;
         } else if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
             g->failed = true;
             snprintf(g->why, sizeof g->why, "the gzip member at byte %llu is corrupt (%s)",
                      (unsigned long long)g->member_off, g->z.msg ? g->z.msg : "inflate failed");
         }
-        if (nx_inflated_too_much(g->out, g->bytes)) {
+        if (nx_inflated_too_much(g->fresh_out, g->bytes)) {
             g->failed = g->bomb = true;
             snprintf(g->why, sizeof g->why,
                      "decompresses to more than %d times its size: the rest is skipped",
@@ -285,27 +316,28 @@ static uint64_t member_holding(const nx_warc_gz *g, uint64_t out) {
     return i;
 }
 
-uint64_t nx_warc_gz_member_of(void *src, uint64_t out) {
+uint64_t nx_warc_gz_record_starts(void *src) { return ((nx_warc_gz *)src)->warc_out; }
+
+uint64_t nx_warc_gz_member_of(void *src, uint64_t out, uint64_t *member_out) {
     nx_warc_gz *g = src;
-    return g->n_members ? g->ring[member_holding(g, out) % RING].off : 0;
+    *member_out = 0;
+    if (!g->n_members) return 0;
+    const member_start *m = &g->ring[member_holding(g, out) % RING];
+    *member_out = m->out;
+    return m->off;
 }
 
-bool nx_warc_gz_resync(void *src, uint64_t from, uint64_t *at) {
+bool nx_warc_gz_resync(void *src, const nx_warc_failed *f, uint64_t *at) {
     nx_warc_gz *g = src;
-    if (g->bomb || !g->n_members) return false;
-    uint64_t k = member_holding(g, from);
-    uint64_t damaged = g->ring[k % RING].off;
-    /* members met after it: a record that ran over them */
-    for (uint64_t j = k + 1; j < g->n_members; j++) {
-        uint64_t off = g->ring[j % RING].off;
-        if (warc_member_at(g, off, false)) {
-            jump(g, off);
-            *at = off;
-            return true;
-        }
-    }
-    uint64_t next;
-    if (next_warc_member(g, damaged + 1, &next)) {
+    if (g->bomb) return false;
+    uint64_t next = 0;
+    /* a record that began inside its member, after the record before
+     * began: the member's own first record went into that one's block */
+    bool again = f->start > f->member_out && f->member_out > f->prev_start &&
+                 f->member_off > g->last_target && warc_member_at(g, f->member_off, false);
+    if (again) next = f->member_off;
+    if (again || next_warc_member(g, f->member_off + 1, &next)) {
+        g->last_target = next;
         jump(g, next);
         *at = next;
         return true;
@@ -318,6 +350,7 @@ nx_warc_gz *nx_warc_gz_new(int fd, const char *name, const nx_sink *s) {
     nx_warc_gz *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     g->fd = fd;
+    g->warc_out = UINT64_MAX;
     g->name = name;
     g->s = s;
     struct stat st;

@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         nxf_sink_init(&st);
         nx_warc_gz *g = nx_warc_gz_new(fd, "fuzz.warc.gz", &st.sink);
         if (!g) abort();
-        static const nx_warc_resync rs = {nx_warc_gz_resync, nx_warc_gz_member_of};
+        static const nx_warc_resync rs = {nx_warc_gz_resync, nx_warc_gz_member_of,
+                                          nx_warc_gz_record_starts};
         rc = nx_ingest_warc_resync(nx_warc_gz_read, &rs, g, nx_warc_gz_bytes(g), "fuzz.warc.gz",
                                    &st.sink);
         assert(rc == 0 || rc == NEWSIDX_ERR_NOMEM);
