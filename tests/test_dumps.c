@@ -705,6 +705,30 @@ START_TEST(test_a_damaged_gzip_member_costs_one_warc_record) {
     ck_assert_uint_eq(st.errors, 0);
     ck_assert_int_eq(c.n_reports, 2);
 
+    /* a record split over two members, the second starting with text
+     * that is not a version line ("WARC/1.0 is ..."): read whole */
+    {
+        const char body[] = "<html><body><p>zebra one</p><pre>\n";
+        const char tail[] = "WARC/1.0 is the format version; quagga two</pre></body></html>";
+        char rec[512];
+        int hn = snprintf(rec, sizeof rec,
+                          "WARC/1.0\r\nWARC-Type: resource\r\nWARC-Target-URI: http://x/1\r\n"
+                          "Content-Type: text/html\r\nContent-Length: %zu\r\n\r\n%s",
+                          sizeof body - 1 + sizeof tail - 1, body);
+        const char *split = tmp_path("split.warc.gz");
+        gzFile g = gzopen(split, "wb");
+        gzwrite(g, rec, (unsigned)hn);
+        gzclose(g);
+        g = gzopen(split, "ab");
+        gzwrite(g, tail, sizeof tail - 1);
+        gzwrite(g, "\r\n\r\n", 4);
+        gzclose(g);
+        ck_assert_int_eq(run(split, &c, &st), NEWSIDX_OK);
+        ck_assert_int_eq(c.n_records, 1);
+        ck_assert_int_eq(c.n_reports, 0);
+        ck_assert_ptr_nonnull(strstr(by_id(&c, "http://x/1")->body, "quagga two"));
+    }
+
     /* the first member corrupt: told a .warc.gz by its name, the rest read */
     memcpy(bad, whole, (size_t)off[N]);
     memset(bad + 12, 0xFF, 16);

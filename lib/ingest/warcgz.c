@@ -51,6 +51,10 @@ struct nx_warc_gz {
     uint64_t max_pos;    /* the furthest file offset inflated */
     uint64_t last_target; /* where the last resync went on */
     uint64_t member_out;  /* stream offset of the member being inflated */
+    uint8_t head[16];     /* its first bytes, to tell whether it starts a record */
+    size_t head_n;
+    bool head_told;
+    uint64_t verify_left; /* inflating candidates whole: what is left of the budget */
     uint64_t warc_out;    /* of the last member whose data starts "WARC/" (UINT64_MAX: none) */
     member_start ring[RING];
     uint64_t n_members; /* begun since the last resync point; ring[i % RING] */
@@ -93,14 +97,28 @@ static void jump(nx_warc_gz *g, uint64_t off) {
     g->eof = g->failed = g->in_member = false;
 }
 
+/* Whether p[0..n) begins with a WARC version line ("WARC/1.0\r\n"). */
+static bool warc_line(const uint8_t *p, size_t n) {
+    if (n < 9 || memcmp(p, "WARC/", 5) != 0) return false;
+    size_t i = 5, d = 5;
+    while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+    if (i == d || i >= n || p[i] != '.') return false;
+    d = ++i;
+    while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+    if (i == d || i >= n) return false;
+    return p[i] == '\n' || (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n');
+}
+
 /* Whether a member starting at file offset off inflates to a WARC version
  * line; with `whole`, also to its end with the right checksum (a member
  * found by scanning the file could be bytes inside a damaged one: a
- * .warc.gz stored in a record). Uses g->z (reset before the next member). */
+ * .warc.gz stored in a record), while the budget for that lasts (16 times
+ * the file and 64 MiB: overlapping false members each running to the end
+ * of the file made it quadratic). Uses g->z (reset before the next
+ * member). */
 static bool warc_member_at(nx_warc_gz *g, uint64_t off, bool whole) {
-    uint8_t in[4096], out[16384];
-    size_t seen = 0; /* output bytes checked for "WARC/" */
-    uint64_t made = 0;
+    uint8_t in[4096], out[16384], head[16];
+    size_t head_n = 0;
     if (inflateReset2(&g->z, 15 + 16) != Z_OK) return false;
     for (uint64_t at = off; whole || at - off < HEADER_CHECK_MAX;) {
         ssize_t k = pread_full(g->fd, in, sizeof in, at);
@@ -108,22 +126,19 @@ static bool warc_member_at(nx_warc_gz *g, uint64_t off, bool whole) {
         at += (uint64_t)k;
         g->z.next_in = in;
         g->z.avail_in = (uInt)k;
-        int zr;
         do {
-            g->z.next_out = out + seen;
-            g->z.avail_out = (uInt)(sizeof out - seen);
-            zr = inflate(&g->z, Z_SYNC_FLUSH);
-            size_t got = sizeof out - seen - g->z.avail_out;
-            made += got;
-            if (seen < 5) {
-                seen += got;
-                if (seen >= 5 && memcmp(out, "WARC/", 5) != 0) return false;
-                if (seen >= 5 && !whole) return true;
-                if (seen >= 5) seen = 5; /* the rest is only inflated */
-            }
-            if (zr == Z_STREAM_END) return seen >= 5;
+            g->z.next_out = out;
+            g->z.avail_out = sizeof out;
+            int zr = inflate(&g->z, Z_NO_FLUSH);
+            size_t got = sizeof out - g->z.avail_out, take = NX_MIN(got, sizeof head - head_n);
+            memcpy(head + head_n, out, take);
+            head_n += take;
+            if (whole) g->verify_left -= NX_MIN(g->verify_left, (uint64_t)got + 1);
+            bool decided = head_n == sizeof head || zr == Z_STREAM_END;
+            if (decided && !warc_line(head, head_n)) return false;
+            if (decided && (!whole || g->verify_left == 0)) return true;
+            if (zr == Z_STREAM_END) return true; /* whole, its checksum right */
             if (zr != Z_OK && zr != Z_BUF_ERROR) return false;
-            if (nx_inflated_too_much(made, at - off)) return false;
         } while (g->z.avail_in > 0 || g->z.avail_out == 0);
     }
     return false;
@@ -209,7 +224,9 @@ static int not_a_member(nx_warc_gz *g) {
 
 ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_cap) {
     nx_warc_gz *g = src;
+    size_t have = 0; /* inflated into buf by this call */
     for (;;) {
+        if (have && (g->failed || !g->in_member)) return (ssize_t)have; /* one member a read */
         if (g->failed) {
             snprintf(err, err_cap, "%s", g->why);
             return -1;
@@ -238,10 +255,13 @@ ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_
             g->member_off = g->pos;
             g->ring[g->n_members++ % RING] = (member_start){g->out, g->pos};
             g->member_out = g->out;
+            g->head_n = 0;
+            g->head_told = false;
             g->in_member = true;
         }
         if (g->raw_pos == g->raw_len && !g->eof) {
             ssize_t k = pread_full(g->fd, g->raw, sizeof g->raw, g->pos);
+            if (k < 0 && have) return (ssize_t)have; /* the error comes again next call */
             if (k < 0) {
                 snprintf(err, err_cap, "read failed at byte %llu: %s", (unsigned long long)g->pos,
                          strerror(errno));
@@ -261,14 +281,16 @@ ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_
         }
         g->z.next_in = g->raw + g->raw_pos;
         g->z.avail_in = (uInt)(g->raw_len - g->raw_pos);
-        g->z.next_out = buf;
-        g->z.avail_out = (uInt)(cap > UINT_MAX ? UINT_MAX : cap);
+        g->z.next_out = (uint8_t *)buf + have;
+        g->z.avail_out = (uInt)NX_MIN(cap - have, (size_t)UINT_MAX);
         int zr = inflate(&g->z, Z_NO_FLUSH);
         size_t used = (g->raw_len - g->raw_pos) - g->z.avail_in;
-        size_t made = (size_t)((uint8_t *)g->z.next_out - (uint8_t *)buf);
+        size_t made = (size_t)((uint8_t *)g->z.next_out - ((uint8_t *)buf + have));
         if (g->pos >= g->max_pos) g->fresh_out += made; /* not a second reading after a resync */
-        if (g->out == g->member_out && made >= 5 && memcmp(buf, "WARC/", 5) == 0)
-            g->warc_out = g->member_out;
+        size_t take = NX_MIN(made, sizeof g->head - g->head_n);
+        memcpy(g->head + g->head_n, (uint8_t *)buf + have, take);
+        g->head_n += take;
+        have += made;
         g->raw_pos += used;
         g->pos += used;
         g->out += made;
@@ -304,7 +326,14 @@ ssize_t nx_warc_gz_read(void *src, void *buf, size_t cap, char *err, size_t err_
                      "decompresses to more than %d times its size: the rest is skipped",
                      NX_INFLATE_RATIO);
         }
-        if (made) return (ssize_t)made;
+        /* whether the member starts a record is told once its first 16
+         * bytes are in (or all of it): a read that began it gives no fewer */
+        bool telling = g->in_member && !g->failed && g->head_n < sizeof g->head;
+        if (!telling && !g->head_told) {
+            g->head_told = true;
+            if (warc_line(g->head, g->head_n)) g->warc_out = g->member_out;
+        }
+        if (have && (!telling || have == cap)) return (ssize_t)have;
     }
 }
 
@@ -355,6 +384,7 @@ nx_warc_gz *nx_warc_gz_new(int fd, const char *name, const nx_sink *s) {
     g->s = s;
     struct stat st;
     g->size = fstat(fd, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+    g->verify_left = 16 * g->size + ((uint64_t)64 << 20);
     if (inflateInit2(&g->z, 15 + 16) != Z_OK) {
         free(g);
         return NULL;
