@@ -239,20 +239,111 @@ static const char *const breakout_tags[] = {
     "nobr",   "ol",   "p",          "pre",   "ruby", "s",      "small",   "span", "strong",
     "strike", "sub",  "sup",        "table", "tt",   "u",      "ul",      "var",  NULL};
 
+/* How an element on the stack of open elements stops an end tag looking
+ * down for its start tag (HTML's tree construction, "in body"): an end
+ * tag of an ordinary element ("any other end tag": <span>, the formatting
+ * elements given as <span>, unknown names) is ignored when a special
+ * element is above its match; an end tag of a special element ("has an
+ * element in scope") when a scope boundary is. Each ignored end tag
+ * leaves the parser a level deeper than a pass that took it: 300,000
+ * "<span><div></span>x" nested 600,000 deep, and every <div> looked for
+ * a <p> through all of them (quadratic: minutes for a 4 MB page). */
+enum { TAG_ORDINARY, TAG_SPECIAL, TAG_SCOPE };
+
+/* An element the depth pass holds open. */
+typedef struct open_element {
+    uint32_t hash, len; /* of its name */
+    uint8_t cls;        /* tag_class */
+    const char *name;   /* in the page, or "span" for a formatting element */
+} open_element;
+
+/* The special elements the pass may hold open (the flat and raw text
+ * ones never are; gumbo 0.10's list, and newer ones) that are not scope
+ * boundaries. */
+static const char *const special_tags[] = {
+    "address",  "article",    "aside",   "basefont",  "bgsound", "blockquote", "body",
+    "button",   "center",     "details", "dialog",    "dir",     "div",        "dl",
+    "fieldset", "figcaption", "figure",  "footer",    "form",    "frame",      "frameset",
+    "h1",       "h2",         "h3",      "h4",        "h5",      "h6",         "head",
+    "header",   "hgroup",     "isindex", "listing",   "main",    "menu",       "menuitem",
+    "nav",      "noscript",   "ol",      "plaintext", "pre",     "search",     "section",
+    "select",   "summary",    "ul",      NULL};
+/* Scope boundaries (special too): MathML's and SVG's text integration
+ * points included, whatever the namespace (taken for one, an element
+ * makes the depth deeper than the parser's, never shallower). */
+static const char *const scope_tags[] = {
+    "applet", "caption", "html", "marquee", "object",         "table",         "template", "mi",
+    "mo",     "mn",      "ms",   "mtext",   "annotation-xml", "foreignobject", "desc",     NULL};
+
+/* End tags the parser takes when their element is "in scope" (a scope
+ * boundary stops them), in the spec and in gumbo 0.10 alike; any other
+ * end tag is taken here only when no special element is above its match
+ * (for a <form>, a <table> or a <body>, which the parser closes otherwise,
+ * that makes the depth deeper than the parser's, never shallower). */
+static const char *const scoped_end_tags[] = {
+    "address", "applet", "article", "aside",   "blockquote", "button",     "center",
+    "details", "dir",    "div",     "dl",      "fieldset",   "figcaption", "figure",
+    "footer",  "h1",     "h2",      "h3",      "h4",         "h5",         "h6",
+    "header",  "hgroup", "listing", "marquee", "menu",       "nav",        "object",
+    "ol",      "pre",    "section", "summary", "ul",         NULL};
+
+/* The class of the element named p[0..n). */
+static uint8_t tag_class(const char *p, size_t n) {
+    return name_in(p, n, scope_tags)     ? TAG_SCOPE
+           : name_in(p, n, special_tags) ? TAG_SPECIAL
+                                         : TAG_ORDINARY;
+}
+
 static uint32_t tag_hash(const char *p, size_t n) {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) h = (h ^ ((unsigned char)p[i] | 0x20)) * 16777619u;
     return h;
 }
 
-/* Finds "</name" (case-insensitive) from `from`; len when absent. */
+/* Finds the end tag "</name" (case-insensitive) from `from`, the name
+ * ended by white space, '/' or '>' as the tokenizer has it ("</scriptx>"
+ * does not end a script: taken for its end, the page's next "</div>" was
+ * read as a tag where the parser reads text); len when absent. */
 static size_t find_end_tag(const char *html, size_t len, size_t from, const char *name, size_t n) {
     for (size_t i = from; i + 2 + n <= len; i++) {
         const char *lt = memchr(html + i, '<', len - i);
         if (!lt) break;
         i = (size_t)(lt - html);
-        if (i + 2 + n <= len && html[i + 1] == '/' && strncasecmp(html + i + 2, name, n) == 0)
+        if (i + 3 + n <= len && html[i + 1] == '/' && strncasecmp(html + i + 2, name, n) == 0 &&
+            (tag_space(html[i + 2 + n]) || html[i + 2 + n] == '/' || html[i + 2 + n] == '>'))
             return i;
+    }
+    return len;
+}
+
+/* Finds the end of a script's text from `from`: its "</script" end tag,
+ * as the tokenizer's script states have it. After "<!--", a "<script"
+ * makes the text "double escaped", where "</script" does not end it
+ * until "-->" or a "</script" has ended the inner one (taken at the
+ * first "</script", a page's "</div>" after it was read as a tag where
+ * the parser reads text). len when absent. */
+static size_t find_script_end(const char *html, size_t len, size_t from) {
+    enum { DATA, ESCAPED, DOUBLE } state = DATA;
+    for (size_t i = from; i < len; i++) {
+        const char *p = html + i;
+        size_t left = len - i;
+        if (*p == '-' && left >= 3 && p[1] == '-' && p[2] == '>') {
+            if (state != DATA) state = DATA;
+            i += 2;
+        } else if (*p == '<' && left >= 4 && memcmp(p, "<!--", 4) == 0) {
+            if (state == DATA) state = ESCAPED;
+            i += 1; /* its "--" may begin "-->" ("<!-->") */
+        } else if (*p == '<' && left >= 8 && (p[1] == '/' || state == ESCAPED) &&
+                   strncasecmp(p + 1 + (p[1] == '/'), "script", 6) == 0 &&
+                   (left > 7 + (p[1] == '/')
+                        ? (tag_space(p[7 + (p[1] == '/')]) || p[7 + (p[1] == '/')] == '/' ||
+                           p[7 + (p[1] == '/')] == '>')
+                        : false)) {
+            if (p[1] != '/') state = DOUBLE;    /* "<script" in escaped text */
+            else if (state != DOUBLE) return i; /* the end tag */
+            else state = ESCAPED;               /* ends the inner script */
+            i += 7;
+        }
     }
     return len;
 }
@@ -293,13 +384,18 @@ static int replace(page_copy *c, size_t from, size_t to, const char *with, size_
  * deeper than HTML_MAX_DEPTH is blanked (*cut: the byte of the first). The
  * text between the tags is kept. 0 or NOMEM. */
 static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut, bool *made) {
-    uint32_t *open = malloc(sizeof *open * HTML_MAX_DEPTH);
+    open_element *open = malloc(sizeof *open * HTML_MAX_DEPTH);
     if (!open) return NEWSIDX_ERR_NOMEM;
     static const char span[] = "span";
     const uint32_t span_hash = tag_hash(span, 4);
     page_copy c = {html, copy, 0, false};
     copy->len = 0;
     size_t depth = 0, foreign = 0; /* foreign: depth of the <svg>/<math> we are in, + 1 */
+    /* select: the same of the <select>, where the parser ignores the start
+     * tags of raw text elements but <script> (a <select> the parser
+     * closes otherwise, by an <input>, stays here: then tags in raw text
+     * are counted, which makes the depth deeper, never shallower) */
+    size_t select = 0;
     *cut = SIZE_MAX;
     int rc = 0;
     for (size_t i = 0; i < len && rc == 0;) {
@@ -322,6 +418,12 @@ static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut,
                     e = memmem(e + 1, len - (size_t)(e + 1 - html), "--", 2);
                 i = !e ? len : (size_t)(e - html) + (html[e - html + 2] == '>' ? 3 : 4);
             }
+            continue;
+        }
+        if (foreign && len - i >= 9 && memcmp(html + i, "<![CDATA[", 9) == 0) {
+            /* text up to "]]>" in svg and math (elsewhere a bogus comment) */
+            const char *e = memmem(html + i + 9, len - i - 9, "]]>", 3);
+            i = e ? (size_t)(e - html) + 3 : len;
             continue;
         }
         if (html[i + 1] == '!' || html[i + 1] == '?') {
@@ -366,33 +468,53 @@ static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut,
         if (j >= len) break; /* a tag the page ends inside: the tokenizer drops it */
         size_t next = j + 1, n = ne - ns;
         uint32_t h = tag_hash(html + ns, n);
+        const char *name = html + ns; /* as gumbo is given it */
         /* in svg and math, <a> is theirs; any other formatting tag is
          * one that ends them, as <span> does */
         bool formatting = name_in(html + ns, n, formatting_tags) &&
                           !(foreign && n == 1 && (html[ns] | 0x20) == 'a');
-        if (formatting) h = span_hash;
+        if (formatting) h = span_hash, name = span;
+        size_t name_n = formatting ? 4 : n;
         if (foreign && !end_tag && name_in(html + ns, n, breakout_tags)) foreign = 0;
         if (!formatting && name_in(html + ns, n, flat_tags)) {
             i = next;
         } else if (end_tag) {
-            for (size_t k = depth; k-- > 0 && depth - k <= HTML_END_TAG_REACH;)
-                if (open[k] == h) {
+            /* in svg and math an end tag closes down to its match */
+            uint8_t stop = foreign                                                 ? UINT8_MAX
+                           : !formatting && name_in(html + ns, n, scoped_end_tags) ? TAG_SCOPE
+                                                                                   : TAG_SPECIAL;
+            for (size_t k = depth; k-- > 0 && depth - k <= HTML_END_TAG_REACH;) {
+                if (open[k].hash == h && open[k].len == name_n &&
+                    strncasecmp(open[k].name, name, name_n) == 0) {
                     depth = k;
                     if (foreign > depth) foreign = 0;
+                    if (select > depth) select = 0;
                     break;
                 }
+                if (open[k].cls >= stop) break; /* the parser ignores this end tag */
+            }
             if (formatting) rc = replace(&c, i, next, "</span>", 7);
             i = next;
-        } else if (name_in(html + ns, n, raw_tags)) {
-            i = self_closing && foreign ? next : find_end_tag(html, len, next, html + ns, n);
-        } else if (n == 9 && strncasecmp(html + ns, "plaintext", 9) == 0) {
+        } else if (select && !foreign && !(n == 6 && strncasecmp(html + ns, "script", 6) == 0) &&
+                   (name_in(html + ns, n, raw_tags) ||
+                    (n == 9 && strncasecmp(html + ns, "plaintext", 9) == 0))) {
+            i = next; /* in a select, the parser ignores them: no raw text */
+        } else if (!foreign && name_in(html + ns, n, raw_tags)) {
+            /* (in svg and math they are elements as any other) */
+            i = n == 6 && strncasecmp(html + ns, "script", 6) == 0
+                    ? find_script_end(html, len, next)
+                    : find_end_tag(html, len, next, html + ns, n);
+        } else if (!foreign && n == 9 && strncasecmp(html + ns, "plaintext", 9) == 0) {
             break; /* the rest of the document is text */
         } else if (self_closing && foreign) {
             i = next; /* in svg and math, "/>" closes */
         } else if (depth < HTML_MAX_DEPTH) {
-            open[depth++] = h;
+            open[depth++] = (open_element){
+                h, (uint32_t)name_n, formatting ? TAG_ORDINARY : tag_class(html + ns, n), name};
             if (!foreign && (name_in(html + ns, n, (const char *const[]){"svg", "math", NULL})))
                 foreign = depth;
+            if (!foreign && !select && n == 6 && strncasecmp(html + ns, "select", 6) == 0)
+                select = depth;
             if (formatting) rc = replace(&c, i, next, "<span>", 6);
             i = next;
         } else {
@@ -725,11 +847,10 @@ static int article_extract_here(const char *html, size_t len, nx_html_article *o
 
 /* gumbo (0.10) frees its tree recursively, a frame (~30 bytes) per level,
  * and so destroys a body that a late <frameset> replaces: 300,000 levels
- * overflow an 8 MB stack. The depth pass keeps ordinary pages and plain
- * attacks shallow, but not every misnesting the tree builder repeats
- * (end tags it ignores behind a scope boundary, formatting elements it
- * re-opens, raw text it does not switch to in svg or a select: a review
- * found a dozen). A document that could nest that deep is parsed on a
+ * overflow an 8 MB stack. The depth pass keeps pages shallow, following
+ * the misnestings the tree builder repeats that two reviews found, but
+ * it is not the parser: for one not found yet, a document that could
+ * nest that deep is parsed on a
  * thread whose stack holds any depth its size allows (a level takes at
  * least 2 bytes of input); the stack is address space, touched only as
  * deep as the tree goes. */
