@@ -478,6 +478,23 @@ START_TEST(test_several_indexes_search_as_one_index_of_the_same_articles) {
     ck_assert_int_eq(newsidx_reader_open_multi(dirs, 2, err, sizeof err, &multi),
                      NEWSIDX_ERR_INVALID);
     ck_assert_msg(strstr(err, "must share their analyzer") != NULL, "%s", err);
+    /* ... as stemmers, not as names: "en" and "English" are "english" */
+    build_sample("stemmed_en", "en", "English");
+    build_sample("stemmed_eng", "English", "en");
+    char d5[128], d6[128];
+    snprintf(d5, sizeof d5, "%s/stemmed_en", dir);
+    snprintf(d6, sizeof d6, "%s/stemmed_eng", dir);
+    const char *same[2] = {d5, d6};
+    ck_assert_msg(newsidx_reader_open_multi(same, 2, err, sizeof err, &multi) == 0, "%s", err);
+    newsidx_reader_close(multi);
+    /* an index named twice would count its articles twice */
+    char d5b[160];
+    snprintf(d5b, sizeof d5b, "%s/./stemmed_en/", dir);
+    const char *twice[3] = {d5, d6, d5b};
+    ck_assert_int_eq(newsidx_reader_open_multi(twice, 3, err, sizeof err, &multi),
+                     NEWSIDX_ERR_INVALID);
+    ck_assert_ptr_null(multi);
+    ck_assert_msg(strstr(err, "same index") && strstr(err, d5b), "%s", err);
 }
 END_TEST
 

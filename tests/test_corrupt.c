@@ -625,6 +625,42 @@ START_TEST(test_manifest_counts_that_would_overflow_allocations_are_rejected) {
 }
 END_TEST
 
+/* An index whose manifest names a stemmer this library does not have is
+ * refused at open, naming the manifest: alone, and in a set of indexes
+ * (which opened and then failed every query, naming no index). */
+START_TEST(test_an_unknown_stemmer_is_refused_at_open_alone_and_in_a_set) {
+    char *dirs[2] = {work_copy(), work_copy()};
+    size_t mi = manifest_index(), len;
+    uint8_t *orig = orig_bytes(mi, &len);
+    size_t clen = len - NX_FOOTER_BYTES;
+    uint8_t *c = malloc(clen);
+    memcpy(c, orig, clen);
+    uint8_t *at = memmem(c, clen, "english", 7); /* the stemmer's name comes first */
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "klingon", 7);
+    for (int k = 0; k < 2; k++) {
+        char path[4200];
+        nxf_join(path, sizeof path, "%s/%s", dirs[k], g_names[mi]);
+        write_rechecksummed(path, orig, len, c, clen);
+    }
+    char err[1024] = "";
+    newsidx_reader *r = NULL;
+    ck_assert_int_eq(newsidx_reader_open(dirs[0], err, sizeof err, &r), NEWSIDX_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(err, g_names[mi]) && strstr(err, "klingon"), "%s", err);
+    err[0] = '\0';
+    ck_assert_int_eq(newsidx_reader_open_multi((const char *const *)dirs, 2, err, sizeof err, &r),
+                     NEWSIDX_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(err, dirs[0]) && strstr(err, g_names[mi]), "%s", err);
+    free(c);
+    free(orig);
+    for (int k = 0; k < 2; k++) {
+        nxf_rmtree(dirs[k]);
+        free(dirs[k]);
+    }
+}
+END_TEST
+
 /* Opens dir in a child process so a reader that blocks (a FIFO opened for
  * reading waits for a writer) is seen as a hang instead of hanging the
  * suite. Returns the open's code, or HUNG after `secs` seconds. */
@@ -728,6 +764,7 @@ static Suite *corrupt_suite(void) {
     tcase_add_test(tc, test_a_missing_file_is_named);
     tcase_add_test(tc, test_rechecksummed_flips_never_crash_the_decoders);
     tcase_add_test(tc, test_manifest_counts_that_would_overflow_allocations_are_rejected);
+    tcase_add_test(tc, test_an_unknown_stemmer_is_refused_at_open_alone_and_in_a_set);
     tcase_add_test(tc, test_symlinks_fifos_and_directories_in_place_of_files_are_rejected);
     suite_add_tcase(s, tc);
     return s;

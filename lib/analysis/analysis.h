@@ -38,6 +38,14 @@ const nx_stopword_list *nx_stopwords_find(const char *language);
 /* All stopword lists, NULL-terminated (for tests and the CLI's help). */
 extern const nx_stopword_list *const nx_stopword_lists[];
 
+/* Whether two stemming settings (as newsidx_analyzer_options has them:
+ * a name or a code libstemmer takes, any case; NULL, "" or "none" for
+ * none) give the same stemmer: "en", "eng" and "English" are English. */
+bool nx_same_stemmer(const char *a, const char *b);
+
+/* The same for stopword settings ("en", "english"). */
+bool nx_same_stopwords(const char *a, const char *b);
+
 /* ---- the plain-word fast path (analyzer.c and the writer's loop) ---- */
 
 /* An ASCII letter or digit: the bytes that fold alone. */

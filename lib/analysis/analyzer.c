@@ -13,8 +13,10 @@
 
 #include <libstemmer.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -693,6 +695,56 @@ static void lowercase_name(const char *in, char *out, size_t cap) {
     for (; in[i] && i + 1 < cap; i++)
         out[i] = (in[i] >= 'A' && in[i] <= 'Z') ? (char)(in[i] + 32) : in[i];
     out[i] = 0;
+}
+
+/* libstemmer's languages with the ISO 639 codes it also takes (its
+ * modules.txt): the first name of each row is the one sb_stemmer_list()
+ * gives. */
+static const char *const stem_aliases[][5] = {
+    {"arabic", "ar", "ara"},         {"armenian", "hy", "hye", "arm"},
+    {"basque", "eu", "eus", "baq"},  {"catalan", "ca", "cat"},
+    {"danish", "da", "dan"},         {"dutch", "nl", "dut", "nld"},
+    {"english", "en", "eng"},        {"estonian", "et", "est"},
+    {"finnish", "fi", "fin"},        {"french", "fr", "fre", "fra"},
+    {"german", "de", "ger", "deu"},  {"greek", "el", "gre", "ell"},
+    {"hindi", "hi", "hin"},          {"hungarian", "hu", "hun"},
+    {"indonesian", "id", "ind"},     {"irish", "ga", "gle"},
+    {"italian", "it", "ita"},        {"lithuanian", "lt", "lit"},
+    {"nepali", "ne", "nep"},         {"norwegian", "no", "nor"},
+    {"portuguese", "pt", "por"},     {"romanian", "ro", "rum", "ron"},
+    {"russian", "ru", "rus"},        {"serbian", "sr", "srp"},
+    {"spanish", "es", "esl", "spa"}, {"swedish", "sv", "swe"},
+    {"tamil", "ta", "tam"},          {"turkish", "tr", "tur"},
+    {"yiddish", "yi", "yid"},
+};
+
+/* The language's name for a stemming setting, lowercase, in out ("" for
+ * none; a name the table does not know stays as it is, lowercased). */
+static void stem_name(const char *in, char *out, size_t cap) {
+    out[0] = 0;
+    if (!in || !*in || strcasecmp(in, "none") == 0) return;
+    lowercase_name(in, out, cap);
+    for (size_t i = 0; i < sizeof stem_aliases / sizeof *stem_aliases; i++)
+        for (size_t k = 0; k < 5 && stem_aliases[i][k]; k++)
+            if (strcmp(out, stem_aliases[i][k]) == 0) {
+                snprintf(out, cap, "%s", stem_aliases[i][0]);
+                return;
+            }
+}
+
+bool nx_same_stemmer(const char *a, const char *b) {
+    char x[64], y[64];
+    stem_name(a, x, sizeof x);
+    stem_name(b, y, sizeof y);
+    return strcmp(x, y) == 0;
+}
+
+bool nx_same_stopwords(const char *a, const char *b) {
+    bool none_a = !a || !*a || strcasecmp(a, "none") == 0;
+    bool none_b = !b || !*b || strcasecmp(b, "none") == 0;
+    if (none_a || none_b) return none_a == none_b;
+    const nx_stopword_list *la = nx_stopwords_find(a), *lb = nx_stopwords_find(b);
+    return la || lb ? la == lb : strcasecmp(a, b) == 0;
 }
 
 /* Builds the analyzer; on failure err says why. */

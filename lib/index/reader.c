@@ -2,11 +2,13 @@
  * segments (mmap, footers verified), global statistics for BM25, stored
  * articles by id. Read-only after open: safe to share between threads.
  * Files: docs/FORMAT.md. */
+#include "analysis/analysis.h"
 #include "index/index_internal.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct newsidx_reader {
     nx_snapshot *snap;
@@ -205,14 +207,45 @@ int newsidx_reader_open(const char *dir, char *errbuf, size_t errbuf_size, newsi
     return 0;
 }
 
-/* Two analyzer settings agree when both are absent or equal. */
-static bool same_setting(const char *a, const char *b) {
-    return (!a || !*a) ? (!b || !*b) : (b && strcmp(a, b) == 0);
+typedef struct dir_id {
+    dev_t dev;
+    ino_t ino;
+    size_t i; /* in dirs */
+} dir_id;
+
+static int cmp_dir_id(const void *a, const void *b) {
+    const dir_id *x = a, *y = b;
+    if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+    if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* An index named twice in a set (as "A" and "./A/", or through a link)
+ * would count each of its articles twice: refused. A directory that
+ * cannot be stat'ed is left for the open to report. */
+static int distinct_dirs(const char *const *dirs, size_t n, nx_err *err) {
+    dir_id *ids = malloc(sizeof *ids * (n + 1));
+    NX_RETURN_IF(!ids, err, NEWSIDX_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        if (dirs[i] && stat(dirs[i], &st) == 0) ids[k++] = (dir_id){st.st_dev, st.st_ino, i};
+    }
+    qsort(ids, k, sizeof *ids, cmp_dir_id);
+    int rc = 0;
+    for (size_t j = 1; j < k && rc == 0; j++)
+        if (ids[j].dev == ids[j - 1].dev && ids[j].ino == ids[j - 1].ino)
+            rc = nx_err_set(err, NEWSIDX_ERR_INVALID,
+                            "%s and %s are the same index: a set names each index once",
+                            dirs[ids[j - 1].i], dirs[ids[j].i]);
+    free(ids);
+    return rc;
 }
 
 /* Opens every index of dirs and joins their segments into one snapshot. */
 static int open_multi(const char *const *dirs, size_t n, nx_err *err, nx_snapshot **out) {
     *out = NULL;
+    NX_FORWARD(distinct_dirs(dirs, n, err));
     nx_snapshot **parts = calloc(n + 1, sizeof *parts);
     NX_RETURN_IF(!parts, err, NEWSIDX_ERR_NOMEM, "out of memory");
     int rc = 0;
@@ -221,8 +254,8 @@ static int open_multi(const char *const *dirs, size_t n, nx_err *err, nx_snapsho
         rc = dirs[i] ? nx_snapshot_open(dirs[i], err, &parts[i])
                      : nx_err_set(err, NEWSIDX_ERR_INVALID, "index directory %zu is NULL", i);
         if (rc == 0 && i > 0 &&
-            (!same_setting(parts[i]->stem_language, parts[0]->stem_language) ||
-             !same_setting(parts[i]->stopwords_language, parts[0]->stopwords_language)))
+            (!nx_same_stemmer(parts[i]->stem_language, parts[0]->stem_language) ||
+             !nx_same_stopwords(parts[i]->stopwords_language, parts[0]->stopwords_language)))
             rc = nx_err_set(err, NEWSIDX_ERR_INVALID,
                             "%s was built with stemming '%s' and stopwords '%s', %s with '%s' and "
                             "'%s': indexes searched as one must share their analyzer",
@@ -232,6 +265,8 @@ static int open_multi(const char *const *dirs, size_t n, nx_err *err, nx_snapsho
                             parts[0]->stopwords_language ? parts[0]->stopwords_language : "none");
         if (rc == 0) total += parts[i]->n_segments;
     }
+    /* (the set shares the first index's analyzer, as the check above says) */
+    if (rc == 0) rc = analyzer_available(dirs[0], parts[0], err);
     nx_segment **segs = rc == 0 ? calloc(total + 1, sizeof *segs) : NULL;
     if (rc == 0 && !segs) rc = nx_err_set(err, NEWSIDX_ERR_NOMEM, "out of memory");
     if (rc == 0) {

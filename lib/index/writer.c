@@ -577,7 +577,7 @@ static int check_same_analyzer(const char *dir, const nx_manifest *m,
         if (!want[i]) continue;
         const char *h = have[i] && have[i][0] ? have[i] : "none";
         const char *x = want[i][0] ? want[i] : "none";
-        if (strcasecmp(h, x) != 0)
+        if (!(i == 0 ? nx_same_stemmer(h, x) : nx_same_stopwords(h, x)))
             return nx_err_set(err, NEWSIDX_ERR_INVALID,
                               "%s was built with %s '%s', not '%s': an index keeps the analyzer "
                               "it was built with (leave the option out to append, or build a "
