@@ -268,7 +268,10 @@ typedef struct newsidx_writer_options {
                                    too, on the caller's thread. With 2 or more, newsidx_writer_add
                                    copies the article into a bounded queue and returns; an
                                    error of a worker is returned by a later add or by the
-                                   commit. Results, their order included, do not depend on it.
+                                   commit. Results, their order included, do not depend on it,
+                                   except where deleted or replaced articles remain: BM25
+                                   counts them until a merge drops them, and which merges ran
+                                   depends on it (docs/QUERY.md, "Scoring").
                                    The ram_budget_bytes is shared by the workers' buffers and
                                    queues. */
     int keep_flushes;           /* 0 (default): a commit merges the segments flushed since the
@@ -505,12 +508,18 @@ NEWSIDX_API int newsidx_reader_open(const char *dir, char *errbuf,
  * say): searches, counts, facets and get see the union of their articles,
  * and BM25 statistics (N, document frequencies, field lengths) are summed
  * over all of them before scoring, so ids, scores, totals and facets equal
- * those of one index holding the same articles. An id present in two
- * indexes is two articles. The indexes must share their analyzer settings.
+ * those of one index holding the same articles. Deleted and replaced
+ * articles count in N and in document frequencies until a merge drops
+ * them (docs/QUERY.md, "Scoring"): scores are equal where the same ones
+ * remain, as after newsidx_writer_force_merge, or where none were. An id
+ * present in two indexes is two articles (newsidx_reader_get gives the one
+ * in the last index named). The indexes must share their analyzer (as
+ * languages: stemming "en" is "english"), and each is named once.
  * Each index is at its newest commit; such a reader cannot be refreshed
  * (open it again), and its stats' generation is the sum of the members'.
  * @param dirs    n_dirs index directories (n_dirs 1 is newsidx_reader_open)
- * @return as newsidx_reader_open; NEWSIDX_ERR_INVALID when the analyzers differ.
+ * @return as newsidx_reader_open; NEWSIDX_ERR_INVALID when the analyzers
+ *         differ or one directory is named twice (under any path).
  */
 NEWSIDX_API int newsidx_reader_open_multi(const char *const *dirs, size_t n_dirs,
                                           char *errbuf, size_t errbuf_size,
