@@ -261,8 +261,7 @@ int nx_it_term(search *S, uint32_t si, const fterm *f, double boost, sit **out) 
     pt_it *it = nx_arena_alloc(&S->seg_arena, sizeof *it);
     NX_RETURN_IF(!it, &S->err, NEWSIDX_ERR_NOMEM, "out of memory");
     NX_RETURN_IF(nx_postings_open(&it->p, seg, &f->info[si], false) < 0, &S->err,
-                 NEWSIDX_ERR_CORRUPT, "%s: corrupt postings (segment %u)",
-                 nx_segment_postings_path(seg), si);
+                 NEWSIDX_ERR_CORRUPT, "%s: corrupt postings", nx_segment_postings_path(seg));
     it->norms = nx_segment_norms(seg, f->field);
     it->k_norm = nx_k_norm(S, f->field);
     it->weight = boost * S->field_weight[f->field] * f->idf;

@@ -321,8 +321,7 @@ int nx_it_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, double flo
     }
     for (uint32_t t = 0; t < n; t++) {
         NX_RETURN_IF(nx_postings_open(&ps[t], seg, &ft[t]->info[si], true) < 0, &S->err,
-                     NEWSIDX_ERR_CORRUPT, "%s: corrupt postings (segment %u)",
-                     nx_segment_postings_path(seg), si);
+                     NEWSIDX_ERR_CORRUPT, "%s: corrupt postings", nx_segment_postings_path(seg));
         S->with_pos[S->n_with_pos++] = &ps[t];
         idf_sum += ft[t]->idf;
         offs[t] = p->qterms[t].offset;
@@ -360,8 +359,8 @@ int nx_it_phrase(search *S, uint32_t si, const pnode *p, uint32_t fi, double flo
     it->win_end = 0; /* no window checked yet */
     phr_settle(it, 0);
     it->skip_windows = false;
-    NX_RETURN_IF(it->rc, &S->err, it->rc, "%s: corrupt positions (segment %u)",
-                 nx_segment_positions_path(S->snap->segments[si]), si);
+    NX_RETURN_IF(it->rc, &S->err, it->rc, "%s: corrupt positions",
+                 nx_segment_positions_path(S->snap->segments[si]));
     *out = &it->base;
     return 0;
 }

@@ -32,8 +32,8 @@ static int make_fterm(search *S, int field, const char *text, uint32_t len, fter
     for (uint32_t s = 0; s < ns; s++) {
         int rc = nx_segment_lookup(S->snap->segments[s], field, text, len, &info[s]);
         NX_RETURN_IF(rc < 0, &S->err, NEWSIDX_ERR_CORRUPT,
-                     "%s: corrupt dictionary while looking up a term (segment %u)",
-                     nx_segment_dict_path(S->snap->segments[s]), s);
+                     "%s: corrupt dictionary while looking up a term",
+                     nx_segment_dict_path(S->snap->segments[s]));
         found[s] = rc == 1 && info[s].df > 0;
         if (found[s]) f->df += info[s].df;
     }
@@ -138,8 +138,8 @@ static int plan_expand(search *S, const nx_qnode *q, bool positive, pnode *p) {
                          : nx_segment_terms(S->snap->segments[s], f, NULL, 0, expand_cb, &c);
             NX_RETURN_IF(c.rc, &S->err, c.rc, "out of memory");
             NX_RETURN_IF(rc < 0, &S->err, NEWSIDX_ERR_CORRUPT,
-                         "%s: corrupt dictionary while expanding a term (segment %u)",
-                         nx_segment_dict_path(S->snap->segments[s]), s);
+                         "%s: corrupt dictionary while expanding a term",
+                         nx_segment_dict_path(S->snap->segments[s]));
             if (c.n >= c.max) expansions_trim(&c);
         }
         expansions_trim(&c);

@@ -198,8 +198,8 @@ static int run_segments(search *S, const pnode *root, uint32_t cap, topk *T, fac
         nx_arena_reset(&S->seg_arena);
         /* damage met while walking the lists: name the files */
         if (rc == NEWSIDX_ERR_CORRUPT && !S->err.msg[0])
-            nx_err_set(&S->err, rc, "%s or %s: corrupt postings or positions (segment %u)",
-                       nx_segment_postings_path(R->seg), nx_segment_positions_path(R->seg), si);
+            nx_err_set(&S->err, rc, "%s or %s: corrupt postings or positions",
+                       nx_segment_postings_path(R->seg), nx_segment_positions_path(R->seg));
         if (rc) return rc;
     }
     return 0;
