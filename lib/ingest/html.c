@@ -375,6 +375,37 @@ static int replace(page_copy *c, size_t from, size_t to, const char *with, size_
     return 0;
 }
 
+/* The '>' of the tag whose name ends at ne (len when the page ends
+ * first), through its attributes as the tokenizer goes: a '/' right
+ * before '>' makes it self-closing, one in an unquoted value does not. */
+static size_t tag_close(const char *html, size_t len, size_t ne, bool *self_closing) {
+    size_t j = ne;
+    *self_closing = false;
+    while (j < len && html[j] != '>') {
+        if (tag_space(html[j])) {
+            j++;
+        } else if (html[j] == '/') {
+            *self_closing = ++j < len && html[j] == '>';
+        } else {
+            j++; /* an attribute name runs to space, '/', '>' or '=' */
+            while (j < len && !tag_space(html[j]) && html[j] != '/' && html[j] != '>' &&
+                   html[j] != '=')
+                j++;
+            while (j < len && tag_space(html[j])) j++;
+            if (j >= len || html[j] != '=') continue;
+            j++;
+            while (j < len && tag_space(html[j])) j++;
+            if (j < len && (html[j] == '"' || html[j] == '\'')) {
+                const char *q = memchr(html + j + 1, html[j], len - j - 1);
+                j = q ? (size_t)(q - html) + 1 : len;
+            } else {
+                while (j < len && !tag_space(html[j]) && html[j] != '>') j++;
+            }
+        }
+    }
+    return j;
+}
+
 /* Follows the open elements of html's tags roughly as a parser would
  * (start tags open, end tags close down to their match, void and
  * self-closing elements and those their next sibling closes do not nest,
@@ -438,33 +469,8 @@ static int flatten_deep(const char *html, size_t len, nx_buf *copy, size_t *cut,
             continue;
         }
         while (ne < len && !tag_space(html[ne]) && html[ne] != '/' && html[ne] != '>') ne++;
-        /* to the tag's '>' through its attributes, as the tokenizer goes:
-         * a '/' right before '>' makes it self-closing, one in an
-         * unquoted value does not */
-        size_t j = ne;
-        bool self_closing = false;
-        while (j < len && html[j] != '>') {
-            if (tag_space(html[j])) {
-                j++;
-            } else if (html[j] == '/') {
-                self_closing = ++j < len && html[j] == '>';
-            } else {
-                j++; /* an attribute name runs to space, '/', '>' or '=' */
-                while (j < len && !tag_space(html[j]) && html[j] != '/' && html[j] != '>' &&
-                       html[j] != '=')
-                    j++;
-                while (j < len && tag_space(html[j])) j++;
-                if (j >= len || html[j] != '=') continue;
-                j++;
-                while (j < len && tag_space(html[j])) j++;
-                if (j < len && (html[j] == '"' || html[j] == '\'')) {
-                    const char *q = memchr(html + j + 1, html[j], len - j - 1);
-                    j = q ? (size_t)(q - html) + 1 : len;
-                } else {
-                    while (j < len && !tag_space(html[j]) && html[j] != '>') j++;
-                }
-            }
-        }
+        bool self_closing;
+        size_t j = tag_close(html, len, ne, &self_closing);
         if (j >= len) break; /* a tag the page ends inside: the tokenizer drops it */
         size_t next = j + 1, n = ne - ns;
         uint32_t h = tag_hash(html + ns, n);
